@@ -1,0 +1,27 @@
+//! The rules of Malipo with no I/O: what money is, what a Kenyan mobile number is, how
+//! references and numbers look, how a transaction or a refund may move between states,
+//! and which instalments are pending or overdue on a given day.
+//!
+//! Nothing here reads a clock, a random source, a file or the network: time and randomness
+//! are passed in, so every rule can be tested exactly.
+
+pub mod money;
+pub mod phone;
+pub mod policy;
+pub mod reference;
+pub mod refund;
+pub mod schedule;
+pub mod time_zone;
+pub mod transaction;
+pub mod user;
+
+pub use money::{Currency, Money, MoneyError};
+pub use phone::{Msisdn, PhoneError};
+pub use policy::{Email, EmailError, HolderName, PolicyError, PolicyNumber};
+pub use reference::{OfficeCode, ProviderReference, ReceiptNumber, ReferenceError, TxNumber};
+pub use refund::{RefundError, RefundEvent, RefundStatus};
+pub use schedule::{Frequency, Instalment, InstalmentState, InstalmentStatus, ScheduleError};
+pub use transaction::{
+    FailureKind, Method, Outcome, Source, TransitionError, TxEvent, TxStatus,
+};
+pub use user::{Action, Role, UserError, Username, check_password};

@@ -1,0 +1,95 @@
+//! The append-only audit log. Entries are written by the store's own write paths, inside the
+//! same database transaction as the change they describe.
+
+use serde_json::Value;
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+use malipo_domain::time_zone::{from_ms, to_ms};
+
+use crate::{Result, Store};
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub(crate) struct Change<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+pub(crate) async fn record(
+    conn: &mut SqliteConnection,
+    at: OffsetDateTime,
+    change: Change<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(to_ms(at))
+    .bind(change.actor)
+    .bind(change.action)
+    .bind(change.entity)
+    .bind(change.entity_id)
+    .bind(change.before.map(|v| v.to_string()))
+    .bind(change.after.map(|v| v.to_string()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The newest `limit` entries, optionally for one entity (`transaction`, `policy`, …).
+    pub async fn audit_log(
+        &self,
+        entity: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let rows = match entity {
+            Some((kind, id)) => {
+                sqlx::query(
+                    "SELECT * FROM audit_log WHERE entity = ? AND entity_id = ?
+                     ORDER BY id DESC LIMIT ?",
+                )
+                .bind(kind)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.get("id"),
+                at: from_ms(r.get("at")),
+                actor: r.get("actor"),
+                action: r.get("action"),
+                entity: r.get("entity"),
+                entity_id: r.get("entity_id"),
+                before: json(r.get("before")),
+                after: json(r.get("after")),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,116 @@
+//! The office's local database: [`Store`] over SQLite (WAL, `synchronous=FULL`) through sqlx.
+//!
+//! Invariants kept here:
+//! - every change to money state (a transaction's status, amount or refunds) and its line in
+//!   the append-only audit log are written in one database transaction;
+//! - transaction and receipt numbers come from `counters` inside the transaction that uses
+//!   them, so two clerks never share or skip a number;
+//! - `daily_totals` and the `tx_search` index are kept by triggers, so they cannot drift from
+//!   `transactions`.
+
+mod audit;
+mod policies;
+mod settings;
+mod summary;
+mod transactions;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+pub use audit::AuditEntry;
+pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
+pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
+pub use transactions::{
+    NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey,
+};
+pub use users::UserRecord;
+
+/// The migrations, embedded so the shipped binary carries its schema.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("could not bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("{0} was not found")]
+    NotFound(String),
+    #[error("the database holds a value Malipo cannot read: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Transition(#[from] malipo_domain::TransitionError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the office database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a payment the clerk saw recorded survives a power cut, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction that takes the write lock at once, so two writers queue
+    /// instead of failing when one upgrades from reading.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Reads an enum column stored as text.
+fn parse_col<T: FromStr>(value: &str, column: &str) -> Result<T> {
+    value.parse().map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
+}
+
+/// Maps a UNIQUE violation to [`StoreError::Duplicate`].
+fn unique_violation(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what()),
+        _ => StoreError::Db(err),
+    }
+}

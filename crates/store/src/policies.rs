@@ -1,0 +1,273 @@
+//! Policies, their holders and instalment schedules.
+
+use serde_json::json;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use time::{Date, OffsetDateTime, format_description::well_known::Iso8601};
+
+use malipo_domain::schedule::{self, Instalment, InstalmentState, InstalmentStatus};
+use malipo_domain::time_zone::{from_ms, to_ms};
+use malipo_domain::{Currency, Email, Frequency, HolderName, Money, Msisdn, PolicyNumber};
+
+use crate::audit::{self, Change};
+use crate::{Result, Store, StoreError, parse_col, unique_violation};
+
+/// A policy ready to be written, already parsed and checked.
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    pub number: PolicyNumber,
+    pub holder: HolderName,
+    pub phone: Msisdn,
+    pub email: Option<Email>,
+    /// The amount due per instalment.
+    pub premium: Money,
+    pub frequency: Frequency,
+    pub instalments: Vec<Instalment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyRecord {
+    pub id: i64,
+    pub number: String,
+    pub holder: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub premium: Money,
+    pub frequency: Frequency,
+    pub created_at: OffsetDateTime,
+}
+
+/// Which instalments to list, as they stand on `today`.
+#[derive(Debug, Clone)]
+pub struct ScheduleFilter {
+    pub today: Date,
+    pub status: Option<InstalmentStatus>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleLine {
+    pub policy_number: String,
+    pub holder: String,
+    pub phone: String,
+    pub state: InstalmentState,
+}
+
+pub(crate) fn money_from_row(r: &SqliteRow, amount: &str) -> Result<Money> {
+    let currency: Currency = Currency::from_code(r.get::<&str, _>("currency"))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Money::from_minor(r.get(amount), currency).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn policy_from_row(r: &SqliteRow) -> Result<PolicyRecord> {
+    Ok(PolicyRecord {
+        id: r.get("id"),
+        number: r.get("number"),
+        holder: r.get("holder"),
+        phone: r.get("phone"),
+        email: r.get("email"),
+        premium: money_from_row(r, "premium_minor")?,
+        frequency: parse_col(r.get::<&str, _>("frequency"), "policies.frequency")?,
+        created_at: from_ms(r.get("created_at")),
+    })
+}
+
+fn date_string(d: Date) -> String {
+    d.to_string()
+}
+
+fn parse_date(s: &str) -> Result<Date> {
+    Date::parse(s, &Iso8601::DATE).map_err(|_| StoreError::Corrupt(format!("date {s:?}")))
+}
+
+impl Store {
+    /// Writes all the policies or none: one bad row (for example a number already taken)
+    /// rolls the whole batch back and names the policy.
+    pub async fn insert_policies(
+        &self,
+        actor: &str,
+        policies: &[NewPolicy],
+        now: OffsetDateTime,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.begin_write().await?;
+        let mut ids = Vec::with_capacity(policies.len());
+        for p in policies {
+            let id: i64 = sqlx::query(
+                "INSERT INTO policies
+                   (number, holder, phone, email, premium_minor, currency, frequency, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(p.number.as_str())
+            .bind(p.holder.as_str())
+            .bind(p.phone.as_str())
+            .bind(p.email.as_ref().map(Email::as_str))
+            .bind(p.premium.minor())
+            .bind(p.premium.currency().code())
+            .bind(p.frequency.as_str())
+            .bind(to_ms(now))
+            .bind(to_ms(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| unique_violation(e, || format!("policy {}", p.number)))?
+            .get("id");
+            for i in &p.instalments {
+                sqlx::query(
+                    "INSERT INTO instalments (policy_id, seq, due_date, amount_minor, currency)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(i.seq)
+                .bind(date_string(i.due))
+                .bind(i.amount.minor())
+                .bind(i.amount.currency().code())
+                .execute(&mut *tx)
+                .await?;
+            }
+            let change = Change {
+                actor,
+                action: "policy.add",
+                entity: "policy",
+                entity_id: p.number.to_string(),
+                before: None,
+                after: Some(json!({
+                    "holder": p.holder.as_str(),
+                    "phone": p.phone.as_str(),
+                    "email": p.email.as_ref().map(Email::as_str),
+                    "premium_minor": p.premium.minor(),
+                    "currency": p.premium.currency().code(),
+                    "frequency": p.frequency.as_str(),
+                    "instalments": p.instalments.len(),
+                })),
+            };
+            audit::record(&mut tx, now, change).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn policy(&self, number: &str) -> Result<Option<PolicyRecord>> {
+        let row = sqlx::query("SELECT * FROM policies WHERE number = ?")
+            .bind(number.trim().to_ascii_uppercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(policy_from_row).transpose()
+    }
+
+    /// Which of `numbers` already exist, for reporting an import before writing it.
+    pub async fn existing_policy_numbers(&self, numbers: &[&str]) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        for chunk in numbers.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT number FROM policies WHERE number IN (");
+            let mut sep = q.separated(", ");
+            for n in chunk {
+                sep.push_bind(*n);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                found.push(r.get("number"));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Policies whose number, holder or phone contains `search` (all when `None`), by number.
+    pub async fn policies(
+        &self,
+        search: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<PolicyRecord>, i64)> {
+        let pattern = search.map(|s| format!("%{}%", s.trim().replace(['%', '_'], "")));
+        let filter = "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE ?1)";
+        let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) AS n FROM policies WHERE {filter}"
+        )))
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?
+        .get("n");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM policies WHERE {filter} ORDER BY number LIMIT ?2 OFFSET ?3"
+        )))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(policy_from_row).collect::<Result<_>>()?;
+        Ok((items, total))
+    }
+
+    pub async fn instalments(&self, policy_id: i64) -> Result<Vec<Instalment>> {
+        let rows = sqlx::query("SELECT * FROM instalments WHERE policy_id = ? ORDER BY seq")
+            .bind(policy_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Instalment {
+                    seq: r.get::<u32, _>("seq"),
+                    due: parse_date(r.get("due_date"))?,
+                    amount: money_from_row(r, "amount_minor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Instalments as they stand on `filter.today`: payments kept (succeeded, less refunds)
+    /// fill each policy's instalments in due order.
+    pub async fn schedule(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleLine>> {
+        let policy = filter.policy.as_ref().map(|p| p.trim().to_ascii_uppercase());
+        // Only policies with an unpaid instalment due on or before the horizon matter for the
+        // overdue list; for pending and all, every policy with instalments.
+        let rows = sqlx::query(
+            "SELECT p.id, p.number, p.holder, p.phone, i.seq, i.due_date, i.amount_minor, i.currency,
+                    coalesce((SELECT sum(t.amount_minor - t.refunded_minor) FROM transactions t
+                              WHERE t.policy_id = p.id AND t.currency = i.currency
+                                AND t.status IN ('succeeded', 'partially_refunded')), 0) AS paid
+             FROM policies p JOIN instalments i ON i.policy_id = p.id
+             WHERE (?1 IS NULL OR p.number = ?1)
+             ORDER BY p.number, i.due_date, i.seq",
+        )
+        .bind(&policy)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let id: i64 = rows[i].get("id");
+            let start = i;
+            while i < rows.len() && rows[i].get::<i64, _>("id") == id {
+                i += 1;
+            }
+            let group = &rows[start..i];
+            let instalments = group
+                .iter()
+                .map(|r| {
+                    Ok(Instalment {
+                        seq: r.get::<u32, _>("seq"),
+                        due: parse_date(r.get("due_date"))?,
+                        amount: money_from_row(r, "amount_minor")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let first = &group[0];
+            let paid = money_from_row(first, "paid")?;
+            let states = schedule::states(&instalments, paid, filter.today)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            for state in states {
+                if filter.status.is_none_or(|s| s == state.status) {
+                    out.push(ScheduleLine {
+                        policy_number: first.get("number"),
+                        holder: first.get("holder"),
+                        phone: first.get("phone"),
+                        state,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,440 @@
+//! Payments: creation with the office's next transaction number, history search, and status
+//! changes through the domain state machine with receipt numbers and the audit log.
+
+use serde_json::{Value, json};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use time::{Date, OffsetDateTime};
+
+use malipo_domain::time_zone::{day_start_ms, from_ms, nairobi_date, to_ms};
+use malipo_domain::transaction::{self, Outcome, TxEvent};
+use malipo_domain::{
+    Email, Method, Money, Msisdn, OfficeCode, ProviderReference, ReceiptNumber, TxNumber, TxStatus,
+};
+
+use crate::audit::{self, Change};
+use crate::policies::money_from_row;
+use crate::{Result, Store, StoreError, parse_col, unique_violation};
+
+/// A payment about to be asked of a provider.
+#[derive(Debug, Clone)]
+pub struct NewTransaction {
+    pub office: OfficeCode,
+    pub policy_id: i64,
+    pub method: Method,
+    pub amount: Money,
+    pub phone: Option<Msisdn>,
+    pub email: Option<Email>,
+    pub reference: ProviderReference,
+    pub clerk_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRecord {
+    pub id: i64,
+    pub number: String,
+    pub reference: String,
+    pub policy_number: String,
+    pub holder: String,
+    pub method: Method,
+    pub status: TxStatus,
+    pub amount: Money,
+    pub refunded: Money,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub provider_ref: Option<String>,
+    pub provider_receipt: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_reason: Option<String>,
+    pub receipt_number: Option<String>,
+    pub clerk: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// How a clerk names a transaction: its id, its number, or the provider reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxKey {
+    Id(i64),
+    Number(String),
+    Reference(String),
+}
+
+impl TxKey {
+    /// `42` is an id, `NBI-000042` a number, `M…` (12 characters) a reference.
+    pub fn parse(text: &str) -> TxKey {
+        let t = text.trim();
+        if let Ok(id) = t.parse::<i64>() {
+            return TxKey::Id(id);
+        }
+        if ProviderReference::parse(t).is_ok() {
+            return TxKey::Reference(t.to_owned());
+        }
+        TxKey::Number(t.to_ascii_uppercase())
+    }
+}
+
+/// What the provider told us along with an event; `None` leaves a field as it was.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderDetails {
+    pub provider_ref: Option<String>,
+    pub provider_receipt: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_reason: Option<String>,
+}
+
+/// History filters. Dates are Nairobi days, both ends included.
+#[derive(Debug, Clone, Default)]
+pub struct TxFilter {
+    pub status: Option<TxStatus>,
+    pub method: Option<Method>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub search: Option<String>,
+    pub policy_id: Option<i64>,
+    /// From 1.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
+     FROM transactions t
+     JOIN policies p ON p.id = t.policy_id
+     LEFT JOIN users u ON u.id = t.clerk_id";
+
+fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
+    Ok(TransactionRecord {
+        id: r.get("id"),
+        number: r.get("number"),
+        reference: r.get("reference"),
+        policy_number: r.get("policy_number"),
+        holder: r.get("holder"),
+        method: parse_col(r.get::<&str, _>("method"), "transactions.method")?,
+        status: parse_col(r.get::<&str, _>("status"), "transactions.status")?,
+        amount: money_from_row(r, "amount_minor")?,
+        refunded: money_from_row(r, "refunded_minor")?,
+        phone: r.get("phone"),
+        email: r.get("email"),
+        provider_ref: r.get("provider_ref"),
+        provider_receipt: r.get("provider_receipt"),
+        failure_code: r.get("failure_code"),
+        failure_reason: r.get("failure_reason"),
+        receipt_number: r.get("receipt_number"),
+        clerk: r.get("clerk"),
+        created_at: from_ms(r.get("created_at")),
+        updated_at: from_ms(r.get("updated_at")),
+    })
+}
+
+/// The Nairobi day number stored in `transactions.day`.
+pub(crate) fn day_number(date: Date) -> i64 {
+    i64::from(date.to_julian_day()) - i64::from(UNIX_EPOCH_JULIAN_DAY)
+}
+
+pub(crate) fn date_from_day(day: i64) -> Date {
+    Date::from_julian_day((day + i64::from(UNIX_EPOCH_JULIAN_DAY)) as i32).unwrap_or(Date::MIN)
+}
+
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
+/// Hands out the next number of a counter, inside the caller's transaction.
+async fn next_in_sequence(conn: &mut SqliteConnection, name: &str) -> Result<u64> {
+    let value: i64 = sqlx::query(
+        "INSERT INTO counters (name, value) VALUES (?, 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+    )
+    .bind(name)
+    .fetch_one(conn)
+    .await?
+    .get("value");
+    Ok(value as u64)
+}
+
+fn snapshot(t: &TransactionRecord) -> Value {
+    json!({
+        "status": t.status.as_str(),
+        "amount_minor": t.amount.minor(),
+        "refunded_minor": t.refunded.minor(),
+        "currency": t.amount.currency().code(),
+        "provider_ref": t.provider_ref,
+        "provider_receipt": t.provider_receipt,
+        "failure_code": t.failure_code,
+        "receipt_number": t.receipt_number,
+    })
+}
+
+/// Turns what a clerk typed into an FTS5 query: every word must match as a prefix.
+/// Phone numbers typed the local way (`0712…`) are searched in the stored `254…` form.
+fn fts_query(search: &str) -> Option<String> {
+    let words: Vec<String> = search
+        .split_whitespace()
+        .map(|w| {
+            let w = if w.len() >= 2 && w.starts_with('0') && w.bytes().all(|b| b.is_ascii_digit()) {
+                format!("254{}", &w[1..])
+            } else if let Some(rest) = w.strip_prefix('+') {
+                rest.to_owned()
+            } else {
+                w.to_owned()
+            };
+            format!("\"{}\"*", w.replace('"', "\"\""))
+        })
+        .collect();
+    if words.is_empty() { None } else { Some(words.join(" ")) }
+}
+
+impl Store {
+    /// Records a new payment as `pending` with the office's next transaction number.
+    /// A reference that is already taken gives [`StoreError::Duplicate`]; draw another.
+    pub async fn insert_transaction(
+        &self,
+        actor: &str,
+        new: &NewTransaction,
+        now: OffsetDateTime,
+    ) -> Result<TransactionRecord> {
+        let mut tx = self.begin_write().await?;
+        let seq = next_in_sequence(&mut tx, &format!("tx:{}", new.office)).await?;
+        let number = TxNumber::new(new.office.clone(), seq).to_string();
+        let id: i64 = sqlx::query(
+            "INSERT INTO transactions
+               (number, reference, policy_id, method, status, amount_minor, currency, phone, email,
+                clerk_id, created_at, updated_at, day)
+             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&number)
+        .bind(new.reference.as_str())
+        .bind(new.policy_id)
+        .bind(new.method.as_str())
+        .bind(new.amount.minor())
+        .bind(new.amount.currency().code())
+        .bind(new.phone.as_ref().map(Msisdn::as_str))
+        .bind(new.email.as_ref().map(Email::as_str))
+        .bind(new.clerk_id)
+        .bind(to_ms(now))
+        .bind(to_ms(now))
+        .bind(day_number(nairobi_date(now)))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique_violation(e, || format!("reference {}", new.reference)))?
+        .get("id");
+        let record = fetch(&mut tx, &TxKey::Id(id)).await?;
+        let change = Change {
+            actor,
+            action: "transaction.create",
+            entity: "transaction",
+            entity_id: number,
+            before: None,
+            after: Some(snapshot(&record)),
+        };
+        audit::record(&mut tx, now, change).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    pub async fn transaction(&self, key: &TxKey) -> Result<TransactionRecord> {
+        let mut conn = self.pool.acquire().await?;
+        fetch(&mut conn, key).await
+    }
+
+    /// The open payments with this provider reference (CheckoutRequestID or Paystack
+    /// reference), for matching callbacks.
+    pub async fn transaction_by_provider_ref(
+        &self,
+        provider_ref: &str,
+    ) -> Result<Option<TransactionRecord>> {
+        let row = sqlx::query(AssertSql::of(&format!("{SELECT_TX} WHERE t.provider_ref = ?")))
+            .bind(provider_ref)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(tx_from_row).transpose()
+    }
+
+    /// Applies a provider event through the state machine. When the payment moves, its new
+    /// status, the provider's details, a receipt number on first success and the audit line
+    /// are written together; when it does not, nothing is written.
+    pub async fn apply_event(
+        &self,
+        actor: &str,
+        key: &TxKey,
+        office: &OfficeCode,
+        event: TxEvent,
+        details: &ProviderDetails,
+        now: OffsetDateTime,
+    ) -> Result<(TransactionRecord, Outcome)> {
+        let mut tx = self.begin_write().await?;
+        let before = fetch(&mut tx, key).await?;
+        let outcome =
+            transaction::transition(before.status, before.method, before.amount, event, now)?;
+        let Outcome::Moved { to, assign_receipt } = outcome else {
+            return Ok((before, outcome));
+        };
+        let receipt = if assign_receipt {
+            let seq = next_in_sequence(&mut tx, &format!("receipt:{office}")).await?;
+            Some(ReceiptNumber::new(office.clone(), seq).to_string())
+        } else {
+            None
+        };
+        let refunded_minor = match event {
+            TxEvent::Refunded { refunded_total } => refunded_total.minor(),
+            _ => before.refunded.minor(),
+        };
+        sqlx::query(
+            "UPDATE transactions SET
+               status = ?, refunded_minor = ?,
+               provider_ref = coalesce(?, provider_ref),
+               provider_receipt = coalesce(?, provider_receipt),
+               failure_code = coalesce(?, failure_code),
+               failure_reason = coalesce(?, failure_reason),
+               receipt_number = coalesce(receipt_number, ?),
+               updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(to.as_str())
+        .bind(refunded_minor)
+        .bind(&details.provider_ref)
+        .bind(&details.provider_receipt)
+        .bind(&details.failure_code)
+        .bind(&details.failure_reason)
+        .bind(&receipt)
+        .bind(to_ms(now))
+        .bind(before.id)
+        .execute(&mut *tx)
+        .await?;
+        let after = fetch(&mut tx, &TxKey::Id(before.id)).await?;
+        let change = Change {
+            actor,
+            action: "transaction.status",
+            entity: "transaction",
+            entity_id: after.number.clone(),
+            before: Some(snapshot(&before)),
+            after: Some(snapshot(&after)),
+        };
+        audit::record(&mut tx, now, change).await?;
+        tx.commit().await?;
+        Ok((after, outcome))
+    }
+
+    /// One page of history, newest first, and how many payments match in all.
+    pub async fn transactions(&self, filter: &TxFilter) -> Result<Page<TransactionRecord>> {
+        let per_page = filter.per_page.clamp(1, 500);
+        let page = filter.page.max(1);
+        let search = filter.search.as_deref().and_then(fts_query);
+
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_TX);
+        push_filters(&mut q, filter, search.as_deref());
+        q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
+            .push_bind(per_page)
+            .push(" OFFSET ")
+            .push_bind(i64::from(page - 1) * i64::from(per_page));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(tx_from_row).collect::<Result<Vec<_>>>()?;
+
+        let total = if search.is_none() && filter.policy_id.is_none() {
+            // Day-granular filters are answered exactly by the per-day totals.
+            self.count_from_totals(filter).await?
+        } else {
+            let mut c: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT count(*) AS n FROM transactions t");
+            push_filters(&mut c, filter, search.as_deref());
+            c.build().fetch_one(&self.pool).await?.get("n")
+        };
+        Ok(Page { items, total })
+    }
+
+    async fn count_from_totals(&self, filter: &TxFilter) -> Result<i64> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT coalesce(sum(count), 0) AS n FROM daily_totals WHERE 1 = 1");
+        if let Some(s) = filter.status {
+            q.push(" AND status = ").push_bind(s.as_str());
+        }
+        if let Some(m) = filter.method {
+            q.push(" AND method = ").push_bind(m.as_str());
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND day >= ").push_bind(day_number(from));
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND day <= ").push_bind(day_number(to));
+        }
+        Ok(q.build().fetch_one(&self.pool).await?.get("n"))
+    }
+}
+
+fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, fts: Option<&str>) {
+    q.push(" WHERE 1 = 1");
+    if let Some(s) = filter.status {
+        q.push(" AND t.status = ").push_bind(s.as_str());
+    }
+    if let Some(m) = filter.method {
+        q.push(" AND t.method = ").push_bind(m.as_str());
+    }
+    if let Some(p) = filter.policy_id {
+        q.push(" AND t.policy_id = ").push_bind(p);
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND t.created_at >= ").push_bind(day_start_ms(from));
+    }
+    if let Some(to) = filter.to {
+        let end = to.next_day().map_or(i64::MAX, day_start_ms);
+        q.push(" AND t.created_at < ").push_bind(end);
+    }
+    if let Some(fts) = fts {
+        q.push(" AND t.id IN (SELECT rowid FROM tx_search WHERE tx_search MATCH ")
+            .push_bind(fts.to_owned())
+            .push(")");
+    }
+}
+
+/// Wraps SQL assembled from constants only.
+struct AssertSql;
+impl AssertSql {
+    fn of(sql: &str) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(sql.to_owned())
+    }
+}
+
+async fn fetch(conn: &mut SqliteConnection, key: &TxKey) -> Result<TransactionRecord> {
+    let (clause, bind) = match key {
+        TxKey::Id(id) => ("t.id = ?", id.to_string()),
+        TxKey::Number(n) => ("t.number = ?", n.clone()),
+        TxKey::Reference(r) => ("t.reference = ?", r.clone()),
+    };
+    let row = sqlx::query(AssertSql::of(&format!("{SELECT_TX} WHERE {clause}")))
+        .bind(bind)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(r) => tx_from_row(&r),
+        None => Err(StoreError::NotFound(match key {
+            TxKey::Id(id) => format!("transaction {id}"),
+            TxKey::Number(n) => format!("transaction {n}"),
+            TxKey::Reference(r) => format!("transaction with reference {r}"),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_queries_are_prefix_phrases_and_phones_go_international() {
+        assert_eq!(fts_query("wanj"), Some("\"wanj\"*".into()));
+        assert_eq!(fts_query("0712 NBI-0001"), Some("\"254712\"* \"NBI-0001\"*".into()));
+        assert_eq!(fts_query("+254712"), Some("\"254712\"*".into()));
+        assert_eq!(fts_query("a\"b"), Some("\"a\"\"b\"*".into()));
+        assert_eq!(fts_query("   "), None);
+    }
+
+    #[test]
+    fn day_numbers_count_from_the_epoch() {
+        assert_eq!(day_number(time::macros::date!(1970 - 01 - 01)), 0);
+        assert_eq!(day_number(time::macros::date!(1970 - 01 - 02)), 1);
+        assert_eq!(date_from_day(20_419), time::macros::date!(2025 - 11 - 27));
+    }
+}
