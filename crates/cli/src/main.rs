@@ -1,1 +1,403 @@
-fn main() {}
+//! `malipo`: the office's services from a terminal. Glue only: parse arguments, find out who
+//! is acting, call [`malipo_app::App`], print a table or `--json`.
+//!
+//! Errors print one line on stderr and exit non-zero: 2 bad input, 3 not found, 4 conflict,
+//! 5 not signed in or not allowed, 1 anything else.
+
+mod output;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use malipo_app::{
+    Actor, App, AppError, ErrorCode, HistoryQuery, PolicyInput, ScheduleQuery, SummaryQuery,
+};
+use malipo_domain::schedule::InstalmentStatus;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "malipo",
+    version,
+    about = "Malipo: premiums by M-Pesa and card, at the counter"
+)]
+struct Cli {
+    /// Where the office database lives [default: ~/.local/share/malipo]
+    #[arg(long, global = true, env = "MALIPO_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    json: bool,
+    /// Act as this user (password from MALIPO_PASSWORD or a prompt)
+    #[arg(long = "as", global = true, env = "MALIPO_USER", value_name = "USER")]
+    user: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, import, list and show policies
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Payment history
+    #[command(subcommand)]
+    Tx(TxCmd),
+    /// Totals: all, succeeded, pending, failed; by method, by day and by clerk
+    Summary(SummaryArgs),
+    /// Instalment schedules
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Users and roles
+    #[command(subcommand)]
+    User(UserCmd),
+    /// The office's details, printed on receipts
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+    /// Who changed what (managers)
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// Add one policy with its instalment schedule
+    Add(PolicyAddArgs),
+    /// Import policies from CSV (header: policy_number,holder_name,phone,email,premium)
+    Import {
+        file: PathBuf,
+        /// Check every row and report, writing nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List policies, optionally matching number, holder or phone
+    List {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 50)]
+        per_page: u32,
+    },
+    /// One policy with its schedule and payments
+    Show { number: String },
+}
+
+#[derive(Debug, Args)]
+struct PolicyAddArgs {
+    #[arg(long)]
+    number: String,
+    #[arg(long)]
+    holder: String,
+    #[arg(long)]
+    phone: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// Amount due per instalment, e.g. 1,500
+    #[arg(long, allow_hyphen_values = true)]
+    premium: String,
+    /// monthly, quarterly or annually
+    #[arg(long, default_value = "monthly")]
+    frequency: String,
+    #[arg(long, default_value_t = 12)]
+    instalments: u32,
+    /// First due date, YYYY-MM-DD [default: today]
+    #[arg(long)]
+    start: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TxCmd {
+    /// Payments, newest first
+    List {
+        /// pending, awaiting_customer, succeeded, failed, cancelled, timed_out, needs_review, refunded, partially_refunded
+        #[arg(long)]
+        status: Option<String>,
+        /// mpesa or card
+        #[arg(long)]
+        method: Option<String>,
+        /// First day, YYYY-MM-DD (Nairobi)
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (Nairobi), included
+        #[arg(long)]
+        to: Option<String>,
+        /// Number, policy, holder, phone or receipt
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 50)]
+        per_page: u32,
+    },
+    /// One payment by id, number or reference
+    Show { id_or_number: String },
+}
+
+#[derive(Debug, Args)]
+struct SummaryArgs {
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    /// KES, NGN, GHS, ZAR or USD [default: the office's currency]
+    #[arg(long)]
+    currency: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCmd {
+    /// Instalments and where they stand
+    List {
+        /// Only instalments not yet due or due today
+        #[arg(long, conflicts_with = "overdue")]
+        pending: bool,
+        /// Only instalments past their due date and not fully paid
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        policy: Option<String>,
+        /// As of this day, YYYY-MM-DD [default: today in Nairobi]
+        #[arg(long)]
+        date: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Add a user; the password comes from MALIPO_NEW_PASSWORD, the first line of stdin, or a prompt
+    Add {
+        #[arg(long)]
+        username: String,
+        /// clerk, manager or admin
+        #[arg(long)]
+        role: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCmd {
+    /// office.code, office.name, office.address, office.phone, office.kra_pin, office.currency
+    Set {
+        key: String,
+        value: String,
+    },
+    List,
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// transaction, policy, user or setting
+    #[arg(long, requires = "id")]
+    entity: Option<String>,
+    #[arg(long)]
+    id: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+}
+
+fn exit_code(e: &AppError) -> u8 {
+    match e.code {
+        ErrorCode::InvalidInput => 2,
+        ErrorCode::NotFound => 3,
+        ErrorCode::Conflict => 4,
+        ErrorCode::Unauthenticated | ErrorCode::Forbidden => 5,
+        ErrorCode::Internal => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("malipo: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("malipo: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// The acting user for a write: set-up mode, or `--as` with a password.
+async fn actor(app: &App, user: Option<&str>) -> Result<Actor, AppError> {
+    if app.in_setup_mode().await? {
+        return Ok(Actor::Setup);
+    }
+    let Some(user) = user else {
+        return app.actor(None).await;
+    };
+    let password = match std::env::var("MALIPO_PASSWORD") {
+        Ok(p) => p,
+        Err(_) if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("Password for {user}: ")).map_err(|e| {
+                AppError::new(
+                    ErrorCode::Unauthenticated,
+                    format!("cannot read the password: {e}"),
+                )
+            })?
+        }
+        Err(_) => {
+            return Err(AppError::new(
+                ErrorCode::Unauthenticated,
+                "no password: set MALIPO_PASSWORD or run in a terminal to be asked",
+            ));
+        }
+    };
+    app.actor(Some((user, &password))).await
+}
+
+fn new_password() -> Result<String, AppError> {
+    if let Ok(p) = std::env::var("MALIPO_NEW_PASSWORD") {
+        return Ok(p);
+    }
+    let unreadable = |e: std::io::Error| {
+        AppError::new(
+            ErrorCode::InvalidInput,
+            format!("cannot read the password: {e}"),
+        )
+    };
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New user's password: ").map_err(unreadable)?;
+        let again = rpassword::prompt_password("Type it again: ").map_err(unreadable)?;
+        if first != again {
+            return Err(AppError::invalid("password", "the two passwords differ"));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(unreadable)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn run(cli: Cli) -> Result<(), AppError> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(malipo_app::default_data_dir);
+    let app = App::open(&data_dir).await?;
+    let out = output::Output { json: cli.json };
+    let user = cli.user.as_deref();
+    match cli.command {
+        Command::Policy(PolicyCmd::Add(a)) => {
+            let actor = actor(&app, user).await?;
+            let input = PolicyInput {
+                number: a.number,
+                holder: a.holder,
+                phone: a.phone,
+                email: a.email,
+                premium: a.premium,
+                frequency: Some(a.frequency),
+                instalments: Some(a.instalments),
+                start: a.start,
+            };
+            out.policy(&app.add_policy(&actor, &input).await?);
+        }
+        Command::Policy(PolicyCmd::Import { file, dry_run }) => {
+            let mut text = Vec::new();
+            std::fs::File::open(&file)
+                .and_then(|mut f| f.read_to_end(&mut text))
+                .map_err(|e| {
+                    AppError::invalid("file", format!("cannot read {}: {e}", file.display()))
+                })?;
+            let actor = actor(&app, user).await?;
+            out.import(
+                &app.import_policies(&actor, text.as_slice(), dry_run)
+                    .await?,
+            );
+        }
+        Command::Policy(PolicyCmd::List {
+            search,
+            page,
+            per_page,
+        }) => {
+            out.policies(
+                &app.policies(search.as_deref(), page, per_page).await?,
+                page,
+                per_page,
+            );
+        }
+        Command::Policy(PolicyCmd::Show { number }) => {
+            out.policy_details(&app.policy_details(&number).await?);
+        }
+        Command::Tx(TxCmd::List {
+            status,
+            method,
+            from,
+            to,
+            search,
+            page,
+            per_page,
+        }) => {
+            let q = HistoryQuery {
+                status,
+                method,
+                from,
+                to,
+                search,
+                page: Some(page),
+                per_page: Some(per_page),
+            };
+            out.transactions(&app.history(&q).await?, page, per_page);
+        }
+        Command::Tx(TxCmd::Show { id_or_number }) => {
+            out.transaction(&app.transaction(&id_or_number).await?);
+        }
+        Command::Summary(s) => {
+            let q = SummaryQuery {
+                from: s.from,
+                to: s.to,
+                currency: s.currency,
+            };
+            out.summary(&app.summary(&q).await?);
+        }
+        Command::Schedule(ScheduleCmd::List {
+            pending,
+            overdue,
+            policy,
+            date,
+        }) => {
+            let status = match (pending, overdue) {
+                (true, _) => Some(InstalmentStatus::Pending),
+                (_, true) => Some(InstalmentStatus::Overdue),
+                _ => None,
+            };
+            out.schedule(
+                &app.schedule(&ScheduleQuery {
+                    status,
+                    policy,
+                    date,
+                })
+                .await?,
+            );
+        }
+        Command::User(UserCmd::Add { username, role }) => {
+            let actor = actor(&app, user).await?;
+            let password = new_password()?;
+            out.user(&app.add_user(&actor, &username, &role, &password).await?);
+        }
+        Command::User(UserCmd::List) => out.users(&app.users().await?),
+        Command::Settings(SettingsCmd::Set { key, value }) => {
+            let actor = actor(&app, user).await?;
+            app.set_setting(&actor, &key, &value).await?;
+            out.settings(&app.settings().await?);
+        }
+        Command::Settings(SettingsCmd::List) => out.settings(&app.settings().await?),
+        Command::Audit(a) => {
+            let actor = actor(&app, user).await?;
+            let entity = a.entity.as_deref().zip(a.id.as_deref());
+            out.audit(&app.audit_log(&actor, entity, a.limit).await?);
+        }
+    }
+    Ok(())
+}

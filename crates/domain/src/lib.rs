@@ -21,7 +21,5 @@ pub use policy::{Email, EmailError, HolderName, PolicyError, PolicyNumber};
 pub use reference::{OfficeCode, ProviderReference, ReceiptNumber, ReferenceError, TxNumber};
 pub use refund::{RefundError, RefundEvent, RefundStatus};
 pub use schedule::{Frequency, Instalment, InstalmentState, InstalmentStatus, ScheduleError};
-pub use transaction::{
-    FailureKind, Method, Outcome, Source, TransitionError, TxEvent, TxStatus,
-};
+pub use transaction::{FailureKind, Method, Outcome, Source, TransitionError, TxEvent, TxStatus};
 pub use user::{Action, Role, UserError, Username, check_password};

@@ -59,14 +59,22 @@ impl Msisdn {
         } else if digits.len() == 9 && !digits.starts_with('0') {
             digits.clone()
         } else {
-            let counted = if digits.starts_with("254") { digits.len() - 2 } else { digits.len() };
+            let counted = if digits.starts_with("254") {
+                digits.len() - 2
+            } else {
+                digits.len()
+            };
             return Err(PhoneError::WrongLength { digits: counted });
         };
         if national.len() != 9 {
-            return Err(PhoneError::WrongLength { digits: national.len() + 1 });
+            return Err(PhoneError::WrongLength {
+                digits: national.len() + 1,
+            });
         }
         if !(national.starts_with('7') || national.starts_with('1')) {
-            return Err(PhoneError::NotMobile { prefix: format!("0{}", &national[..1]) });
+            return Err(PhoneError::NotMobile {
+                prefix: format!("0{}", &national[..1]),
+            });
         }
         Ok(Msisdn(format!("254{national}")))
     }
@@ -115,7 +123,11 @@ mod tests {
             "712345678",
             "  712 345678 ",
         ] {
-            assert_eq!(ok(form), "254712345678", "{form:?} is a valid Safaricom number");
+            assert_eq!(
+                ok(form),
+                "254712345678",
+                "{form:?} is a valid Safaricom number"
+            );
         }
         assert_eq!(ok("0110 123 456"), "254110123456");
         assert_eq!(ok("+254110123456"), "254110123456");
@@ -125,14 +137,42 @@ mod tests {
     fn names_what_is_wrong() {
         assert_eq!(Msisdn::parse(""), Err(PhoneError::Empty));
         assert_eq!(Msisdn::parse("+"), Err(PhoneError::Empty));
-        assert_eq!(Msisdn::parse("0712.345.678"), Err(PhoneError::InvalidCharacter('.')));
-        assert_eq!(Msisdn::parse("(0712)345678"), Err(PhoneError::InvalidCharacter('(')));
-        assert_eq!(Msisdn::parse("+255712345678"), Err(PhoneError::NotKenyan("255".into())));
-        assert_eq!(Msisdn::parse("071234567"), Err(PhoneError::WrongLength { digits: 9 }));
-        assert_eq!(Msisdn::parse("07123456789"), Err(PhoneError::WrongLength { digits: 11 }));
-        assert_eq!(Msisdn::parse("+25471234567"), Err(PhoneError::WrongLength { digits: 9 }));
-        assert_eq!(Msisdn::parse("0201234567"), Err(PhoneError::NotMobile { prefix: "02".into() }));
-        assert_eq!(Msisdn::parse("254201234567"), Err(PhoneError::NotMobile { prefix: "02".into() }));
+        assert_eq!(
+            Msisdn::parse("0712.345.678"),
+            Err(PhoneError::InvalidCharacter('.'))
+        );
+        assert_eq!(
+            Msisdn::parse("(0712)345678"),
+            Err(PhoneError::InvalidCharacter('('))
+        );
+        assert_eq!(
+            Msisdn::parse("+255712345678"),
+            Err(PhoneError::NotKenyan("255".into()))
+        );
+        assert_eq!(
+            Msisdn::parse("071234567"),
+            Err(PhoneError::WrongLength { digits: 9 })
+        );
+        assert_eq!(
+            Msisdn::parse("07123456789"),
+            Err(PhoneError::WrongLength { digits: 11 })
+        );
+        assert_eq!(
+            Msisdn::parse("+25471234567"),
+            Err(PhoneError::WrongLength { digits: 9 })
+        );
+        assert_eq!(
+            Msisdn::parse("0201234567"),
+            Err(PhoneError::NotMobile {
+                prefix: "02".into()
+            })
+        );
+        assert_eq!(
+            Msisdn::parse("254201234567"),
+            Err(PhoneError::NotMobile {
+                prefix: "02".into()
+            })
+        );
     }
 
     #[test]

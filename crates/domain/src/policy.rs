@@ -30,7 +30,9 @@ impl PolicyNumber {
         if len > 32 {
             return Err(PolicyError::NumberTooLong(len));
         }
-        if let Some(c) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '/')))
+        if let Some(c) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '/')))
         {
             return Err(PolicyError::NumberCharacter(c));
         }
@@ -96,10 +98,14 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@');
         if !domain_ok || !local_ok || text.len() > 254 {
             return Err(malformed());
         }
@@ -123,22 +129,45 @@ mod tests {
 
     #[test]
     fn policy_numbers_are_upper_cased_and_checked() {
-        assert_eq!(PolicyNumber::parse(" pol-2024/7 ").unwrap().as_str(), "POL-2024/7");
+        assert_eq!(
+            PolicyNumber::parse(" pol-2024/7 ").unwrap().as_str(),
+            "POL-2024/7"
+        );
         assert_eq!(PolicyNumber::parse(""), Err(PolicyError::EmptyNumber));
-        assert_eq!(PolicyNumber::parse("A B"), Err(PolicyError::NumberCharacter(' ')));
-        assert_eq!(PolicyNumber::parse(&"X".repeat(33)), Err(PolicyError::NumberTooLong(33)));
+        assert_eq!(
+            PolicyNumber::parse("A B"),
+            Err(PolicyError::NumberCharacter(' '))
+        );
+        assert_eq!(
+            PolicyNumber::parse(&"X".repeat(33)),
+            Err(PolicyError::NumberTooLong(33))
+        );
     }
 
     #[test]
     fn holder_names_are_tidied() {
-        assert_eq!(HolderName::parse("  Wanjiru   Kamau ").unwrap().as_str(), "Wanjiru Kamau");
+        assert_eq!(
+            HolderName::parse("  Wanjiru   Kamau ").unwrap().as_str(),
+            "Wanjiru Kamau"
+        );
         assert_eq!(HolderName::parse("   "), Err(PolicyError::EmptyHolder));
     }
 
     #[test]
     fn emails_need_an_at_and_a_domain() {
-        assert_eq!(Email::parse("Amina@Example.co.ke").unwrap().as_str(), "amina@example.co.ke");
-        for bad in ["amina", "amina@", "@example.com", "a@b", "a b@example.com", "a@@b.com", "a@.com"] {
+        assert_eq!(
+            Email::parse("Amina@Example.co.ke").unwrap().as_str(),
+            "amina@example.co.ke"
+        );
+        for bad in [
+            "amina",
+            "amina@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@@b.com",
+            "a@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} must be refused");
         }
         assert_eq!(Email::parse(""), Err(EmailError::Empty));

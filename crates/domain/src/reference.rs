@@ -31,7 +31,11 @@ impl OfficeCode {
         let ok = (2..=6).contains(&code.len())
             && code.chars().all(|c| c.is_ascii_alphanumeric())
             && code.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-        if ok { Ok(OfficeCode(code)) } else { Err(ReferenceError::OfficeCode(input.to_owned())) }
+        if ok {
+            Ok(OfficeCode(code))
+        } else {
+            Err(ReferenceError::OfficeCode(input.to_owned()))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -177,10 +181,19 @@ mod tests {
         let r = ReceiptNumber::new(office(), 17);
         assert_eq!(r.to_string(), "NBI-R000017");
         assert_eq!(ReceiptNumber::parse("NBI-R000017"), Ok(r));
-        assert_eq!(ReceiptNumber::new(office(), 1_234_567).to_string(), "NBI-R1234567");
-        assert!(TxNumber::parse("NBI-R000017").is_err(), "a receipt number is not a tx number");
+        assert_eq!(
+            ReceiptNumber::new(office(), 1_234_567).to_string(),
+            "NBI-R1234567"
+        );
+        assert!(
+            TxNumber::parse("NBI-R000017").is_err(),
+            "a receipt number is not a tx number"
+        );
         assert!(TxNumber::parse("NBI-42").is_err());
-        assert!(TxNumber::parse("NBI-000000").is_err(), "sequences start at 1");
+        assert!(
+            TxNumber::parse("NBI-000000").is_err(),
+            "sequences start at 1"
+        );
     }
 
     #[test]

@@ -88,7 +88,10 @@ pub enum RefundEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RefundError {
     #[error("a {from} refund cannot be {event}")]
-    Illegal { from: RefundStatus, event: &'static str },
+    Illegal {
+        from: RefundStatus,
+        event: &'static str,
+    },
     #[error("only {available} can still be refunded on this payment")]
     Exceeds { available: String },
     #[error("only a paid payment can be refunded")]
@@ -111,7 +114,10 @@ pub fn transition(
         E::Processed => "processed",
         E::Failed => "failed",
     };
-    let illegal = Err(RefundError::Illegal { from: status, event: name });
+    let illegal = Err(RefundError::Illegal {
+        from: status,
+        event: name,
+    });
     match (status, event) {
         (S::Requested, E::Approve) => Ok(Some(S::Approved)),
         (S::Requested, E::Reject) => Ok(Some(S::Rejected)),
@@ -141,7 +147,9 @@ pub fn refundable(paid: Money, earlier: &[(RefundStatus, Money)]) -> Result<Mone
             held = held.checked_add(*amount)?;
         }
     }
-    paid.checked_sub(held).map_err(|_| RefundError::Exceeds { available: Money::zero(paid.currency()).to_string() })
+    paid.checked_sub(held).map_err(|_| RefundError::Exceeds {
+        available: Money::zero(paid.currency()).to_string(),
+    })
 }
 
 /// Refuses a refund of `requested` that, with the earlier ones, would exceed `paid`.
@@ -155,7 +163,9 @@ pub fn check_amount(
         return Err(MoneyError::CurrencyMismatch(requested.currency(), paid.currency()).into());
     }
     if requested.minor() > available.minor() {
-        return Err(RefundError::Exceeds { available: available.to_string() });
+        return Err(RefundError::Exceeds {
+            available: available.to_string(),
+        });
     }
     Ok(())
 }
@@ -173,14 +183,23 @@ mod tests {
     #[test]
     fn the_workflow_runs_in_order() {
         let mut s = RefundStatus::Requested;
-        for ev in [RefundEvent::Approve, RefundEvent::Submitted, RefundEvent::Processed] {
+        for ev in [
+            RefundEvent::Approve,
+            RefundEvent::Submitted,
+            RefundEvent::Processed,
+        ] {
             s = transition(s, ev).unwrap().unwrap();
         }
         assert_eq!(s, RefundStatus::Processed);
-        assert!(transition(RefundStatus::Requested, RefundEvent::Processed).is_err(),
-            "money never leaves before a manager approves");
+        assert!(
+            transition(RefundStatus::Requested, RefundEvent::Processed).is_err(),
+            "money never leaves before a manager approves"
+        );
         assert!(transition(RefundStatus::Rejected, RefundEvent::Approve).is_err());
-        assert_eq!(transition(RefundStatus::Processed, RefundEvent::Processed), Ok(None));
+        assert_eq!(
+            transition(RefundStatus::Processed, RefundEvent::Processed),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -195,7 +214,9 @@ mod tests {
         assert_eq!(check_amount(paid, &earlier, kes(60_000)), Ok(()));
         assert_eq!(
             check_amount(paid, &earlier, kes(60_001)),
-            Err(RefundError::Exceeds { available: "KES 600.00".into() })
+            Err(RefundError::Exceeds {
+                available: "KES 600.00".into()
+            })
         );
     }
 

@@ -119,7 +119,11 @@ pub fn generate(
     (0..count)
         .map(|i| {
             let due = add_months(start, i * frequency.months()).ok_or(ScheduleError::OutOfRange)?;
-            Ok(Instalment { seq: i + 1, due, amount })
+            Ok(Instalment {
+                seq: i + 1,
+                due,
+                amount,
+            })
         })
         .collect()
 }
@@ -147,7 +151,9 @@ pub fn states(
         .map(|instalment| {
             let amount = instalment.amount;
             if left.currency() != amount.currency() {
-                return Err(MoneyError::CurrencyMismatch(left.currency(), amount.currency()).into());
+                return Err(
+                    MoneyError::CurrencyMismatch(left.currency(), amount.currency()).into(),
+                );
             }
             let paid = Money::from_minor(left.minor().min(amount.minor()), amount.currency())?;
             left = left.checked_sub(paid)?;
@@ -155,11 +161,20 @@ pub fn states(
             let (status, days_overdue) = if outstanding.is_zero() {
                 (InstalmentStatus::Paid, 0)
             } else if instalment.due < today {
-                (InstalmentStatus::Overdue, (today - instalment.due).whole_days())
+                (
+                    InstalmentStatus::Overdue,
+                    (today - instalment.due).whole_days(),
+                )
             } else {
                 (InstalmentStatus::Pending, 0)
             };
-            Ok(InstalmentState { instalment, paid, outstanding, status, days_overdue })
+            Ok(InstalmentState {
+                instalment,
+                paid,
+                outstanding,
+                status,
+                days_overdue,
+            })
         })
         .collect()
 }
@@ -181,11 +196,19 @@ mod tests {
         let dues: Vec<Date> = s.iter().map(|i| i.due).collect();
         assert_eq!(
             dues,
-            [date!(2026 - 01 - 31), date!(2026 - 02 - 28), date!(2026 - 03 - 31), date!(2026 - 04 - 30)]
+            [
+                date!(2026 - 01 - 31),
+                date!(2026 - 02 - 28),
+                date!(2026 - 03 - 31),
+                date!(2026 - 04 - 30)
+            ]
         );
         let q = generate(date!(2026 - 11 - 15), 2, Frequency::Quarterly, kes(1)).unwrap();
         assert_eq!(q[1].due, date!(2027 - 02 - 15));
-        assert_eq!(generate(date!(2026 - 01 - 01), 0, Frequency::Monthly, kes(1)), Err(ScheduleError::Count(0)));
+        assert_eq!(
+            generate(date!(2026 - 01 - 01), 0, Frequency::Monthly, kes(1)),
+            Err(ScheduleError::Count(0))
+        );
     }
 
     #[test]
@@ -195,7 +218,12 @@ mod tests {
         let status: Vec<_> = st.iter().map(|s| s.status).collect();
         assert_eq!(
             status,
-            [InstalmentStatus::Paid, InstalmentStatus::Overdue, InstalmentStatus::Pending, InstalmentStatus::Pending],
+            [
+                InstalmentStatus::Paid,
+                InstalmentStatus::Overdue,
+                InstalmentStatus::Pending,
+                InstalmentStatus::Pending
+            ],
             "Sep is paid, Oct half paid and overdue, Nov is due today, Dec later"
         );
         assert_eq!(st[1].outstanding, kes(5_000));

@@ -34,8 +34,14 @@ mod tests {
 
     #[test]
     fn late_evening_utc_is_already_tomorrow_in_nairobi() {
-        assert_eq!(nairobi_date(datetime!(2026-11-26 21:30 UTC)), date!(2026 - 11 - 27));
-        assert_eq!(nairobi_date(datetime!(2026-11-26 20:59 UTC)), date!(2026 - 11 - 26));
+        assert_eq!(
+            nairobi_date(datetime!(2026-11-26 21:30 UTC)),
+            date!(2026 - 11 - 27)
+        );
+        assert_eq!(
+            nairobi_date(datetime!(2026-11-26 20:59 UTC)),
+            date!(2026 - 11 - 26)
+        );
     }
 
     #[test]

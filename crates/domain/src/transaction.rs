@@ -120,17 +120,23 @@ impl TxStatus {
 
     /// The payment did not go through.
     pub fn is_unsuccessful(self) -> bool {
-        matches!(self, TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut)
+        matches!(
+            self,
+            TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut
+        )
     }
 }
 
 impl FromStr for TxStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TxStatus::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            let all: Vec<&str> = TxStatus::ALL.iter().map(|s| s.as_str()).collect();
-            format!("unknown status '{s}'; use one of {}", all.join(", "))
-        })
+        TxStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = TxStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown status '{s}'; use one of {}", all.join(", "))
+            })
     }
 }
 
@@ -227,7 +233,10 @@ fn event_name(event: &TxEvent) -> &'static str {
 }
 
 fn moved(to: TxStatus) -> Result<Outcome, TransitionError> {
-    Ok(Outcome::Moved { to, assign_receipt: to == TxStatus::Succeeded })
+    Ok(Outcome::Moved {
+        to,
+        assign_receipt: to == TxStatus::Succeeded,
+    })
 }
 
 /// The next state of a payment of `expected` by `method` in `status` when `event` happens at
@@ -241,18 +250,27 @@ pub fn transition(
 ) -> Result<Outcome, TransitionError> {
     use TxEvent as E;
     use TxStatus as S;
-    let illegal = || Err(TransitionError::Illegal { from: status, event: event_name(&event) });
+    let illegal = || {
+        Err(TransitionError::Illegal {
+            from: status,
+            event: event_name(&event),
+        })
+    };
     let paid_as_asked = |paid: Money| paid == expected;
     match (status, event) {
         (S::Pending, E::Initiated) => moved(S::AwaitingCustomer),
         (S::Pending, E::InitiationRefused) => moved(S::Failed),
         (S::Pending | S::AwaitingCustomer, E::Paid { paid, .. }) => {
-            if paid_as_asked(paid) { moved(S::Succeeded) } else { moved(S::NeedsReview) }
+            if paid_as_asked(paid) {
+                moved(S::Succeeded)
+            } else {
+                moved(S::NeedsReview)
+            }
         }
         (S::Pending | S::AwaitingCustomer, E::NotPaid { kind, .. }) => moved(kind.status()),
-        (S::Pending | S::AwaitingCustomer, E::StillPending) => {
-            Ok(Outcome::Unchanged("the provider is still processing the payment"))
-        }
+        (S::Pending | S::AwaitingCustomer, E::StillPending) => Ok(Outcome::Unchanged(
+            "the provider is still processing the payment",
+        )),
         (S::Pending | S::AwaitingCustomer, E::GiveUp { last_change }) => {
             let wait = method.give_up_after();
             if now - last_change >= wait {
@@ -265,18 +283,30 @@ pub fn transition(
             illegal()
         }
 
-        (S::AwaitingCustomer, E::Initiated) => {
-            Ok(Outcome::Unchanged("the provider had already accepted the request"))
-        }
+        (S::AwaitingCustomer, E::Initiated) => Ok(Outcome::Unchanged(
+            "the provider had already accepted the request",
+        )),
         (S::AwaitingCustomer, E::InitiationRefused) => illegal(),
 
         (S::Succeeded, E::Paid { .. }) => Ok(Outcome::Unchanged("the payment already succeeded")),
-        (S::Succeeded, E::NotPaid { source: Source::Query, .. }) => {
-            Ok(Outcome::Unchanged("a query never downgrades a recorded success"))
-        }
-        (S::Succeeded, E::NotPaid { source: Source::Callback, .. }) => {
-            Ok(Outcome::Unchanged("a recorded success stands against a contradicting callback"))
-        }
+        (
+            S::Succeeded,
+            E::NotPaid {
+                source: Source::Query,
+                ..
+            },
+        ) => Ok(Outcome::Unchanged(
+            "a query never downgrades a recorded success",
+        )),
+        (
+            S::Succeeded,
+            E::NotPaid {
+                source: Source::Callback,
+                ..
+            },
+        ) => Ok(Outcome::Unchanged(
+            "a recorded success stands against a contradicting callback",
+        )),
         (S::Succeeded | S::PartiallyRefunded | S::Refunded, E::StillPending) => {
             Ok(Outcome::Unchanged("the payment already succeeded"))
         }
@@ -288,9 +318,9 @@ pub fn transition(
             E::Initiated | E::InitiationRefused | E::ReviewResolved { .. } | E::GiveUp { .. },
         ) => illegal(),
 
-        (S::PartiallyRefunded | S::Refunded, E::Paid { .. } | E::NotPaid { .. }) => {
-            Ok(Outcome::Unchanged("the payment already succeeded and was refunded"))
-        }
+        (S::PartiallyRefunded | S::Refunded, E::Paid { .. } | E::NotPaid { .. }) => Ok(
+            Outcome::Unchanged("the payment already succeeded and was refunded"),
+        ),
         (S::Refunded, E::Refunded { refunded_total }) => {
             if refunded_total == expected {
                 Ok(Outcome::Unchanged("the payment is already fully refunded"))
@@ -302,11 +332,15 @@ pub fn transition(
 
         (S::Failed | S::Cancelled, E::Paid { .. }) => moved(S::NeedsReview),
         (S::TimedOut, E::Paid { paid, .. }) => {
-            if paid_as_asked(paid) { moved(S::Succeeded) } else { moved(S::NeedsReview) }
+            if paid_as_asked(paid) {
+                moved(S::Succeeded)
+            } else {
+                moved(S::NeedsReview)
+            }
         }
-        (S::Failed | S::Cancelled | S::TimedOut, E::NotPaid { .. } | E::StillPending) => {
-            Ok(Outcome::Unchanged("the payment already ended without being paid"))
-        }
+        (S::Failed | S::Cancelled | S::TimedOut, E::NotPaid { .. } | E::StillPending) => Ok(
+            Outcome::Unchanged("the payment already ended without being paid"),
+        ),
         (
             S::Failed | S::Cancelled | S::TimedOut,
             E::Initiated
@@ -318,9 +352,9 @@ pub fn transition(
 
         (S::NeedsReview, E::ReviewResolved { paid: true }) => moved(S::Succeeded),
         (S::NeedsReview, E::ReviewResolved { paid: false }) => moved(S::Failed),
-        (S::NeedsReview, E::Paid { .. } | E::NotPaid { .. } | E::StillPending) => {
-            Ok(Outcome::Unchanged("the payment is waiting for a manager's review"))
-        }
+        (S::NeedsReview, E::Paid { .. } | E::NotPaid { .. } | E::StillPending) => Ok(
+            Outcome::Unchanged("the payment is waiting for a manager's review"),
+        ),
         (
             S::NeedsReview,
             E::Initiated | E::InitiationRefused | E::Refunded { .. } | E::GiveUp { .. },
@@ -346,10 +380,20 @@ fn refund_outcome(
         });
     }
     if refunded_total.is_zero() {
-        return Err(TransitionError::Illegal { from: status, event: "refunded" });
+        return Err(TransitionError::Illegal {
+            from: status,
+            event: "refunded",
+        });
     }
-    let to = if refunded_total == expected { TxStatus::Refunded } else { TxStatus::PartiallyRefunded };
-    Ok(Outcome::Moved { to, assign_receipt: false })
+    let to = if refunded_total == expected {
+        TxStatus::Refunded
+    } else {
+        TxStatus::PartiallyRefunded
+    };
+    Ok(Outcome::Moved {
+        to,
+        assign_receipt: false,
+    })
 }
 
 #[cfg(test)]
@@ -370,16 +414,28 @@ mod tests {
     }
 
     fn to(status: TxStatus) -> Result<Outcome, TransitionError> {
-        Ok(Outcome::Moved { to: status, assign_receipt: status == TxStatus::Succeeded })
+        Ok(Outcome::Moved {
+            to: status,
+            assign_receipt: status == TxStatus::Succeeded,
+        })
     }
 
     #[test]
     fn the_happy_path_assigns_one_receipt() {
-        assert_eq!(step(TxStatus::Pending, TxEvent::Initiated), to(TxStatus::AwaitingCustomer));
-        let paid = TxEvent::Paid { paid: kes(150_000), source: Source::Callback };
+        assert_eq!(
+            step(TxStatus::Pending, TxEvent::Initiated),
+            to(TxStatus::AwaitingCustomer)
+        );
+        let paid = TxEvent::Paid {
+            paid: kes(150_000),
+            source: Source::Callback,
+        };
         assert_eq!(
             step(TxStatus::AwaitingCustomer, paid),
-            Ok(Outcome::Moved { to: TxStatus::Succeeded, assign_receipt: true })
+            Ok(Outcome::Moved {
+                to: TxStatus::Succeeded,
+                assign_receipt: true
+            })
         );
         assert!(
             matches!(step(TxStatus::Succeeded, paid), Ok(Outcome::Unchanged(_))),
@@ -389,24 +445,46 @@ mod tests {
 
     #[test]
     fn a_query_never_downgrades_a_success() {
-        for kind in [FailureKind::Failed, FailureKind::Cancelled, FailureKind::TimedOut] {
-            let ev = TxEvent::NotPaid { kind, source: Source::Query };
-            assert!(matches!(step(TxStatus::Succeeded, ev), Ok(Outcome::Unchanged(_))));
+        for kind in [
+            FailureKind::Failed,
+            FailureKind::Cancelled,
+            FailureKind::TimedOut,
+        ] {
+            let ev = TxEvent::NotPaid {
+                kind,
+                source: Source::Query,
+            };
+            assert!(matches!(
+                step(TxStatus::Succeeded, ev),
+                Ok(Outcome::Unchanged(_))
+            ));
         }
     }
 
     #[test]
     fn a_different_amount_or_currency_needs_review() {
-        let less = TxEvent::Paid { paid: kes(100_000), source: Source::Query };
-        assert_eq!(step(TxStatus::AwaitingCustomer, less), to(TxStatus::NeedsReview));
+        let less = TxEvent::Paid {
+            paid: kes(100_000),
+            source: Source::Query,
+        };
+        assert_eq!(
+            step(TxStatus::AwaitingCustomer, less),
+            to(TxStatus::NeedsReview)
+        );
         let ngn = Money::from_minor(150_000, Currency::Ngn).unwrap();
-        let other = TxEvent::Paid { paid: ngn, source: Source::Callback };
+        let other = TxEvent::Paid {
+            paid: ngn,
+            source: Source::Callback,
+        };
         assert_eq!(step(TxStatus::Pending, other), to(TxStatus::NeedsReview));
     }
 
     #[test]
     fn paid_after_a_provider_failure_needs_review_but_after_giving_up_is_believed() {
-        let paid = TxEvent::Paid { paid: kes(150_000), source: Source::Callback };
+        let paid = TxEvent::Paid {
+            paid: kes(150_000),
+            source: Source::Callback,
+        };
         assert_eq!(step(TxStatus::Cancelled, paid), to(TxStatus::NeedsReview));
         assert_eq!(step(TxStatus::Failed, paid), to(TxStatus::NeedsReview));
         assert_eq!(step(TxStatus::TimedOut, paid), to(TxStatus::Succeeded));
@@ -414,23 +492,55 @@ mod tests {
 
     #[test]
     fn giving_up_waits_for_the_method_deadline() {
-        let recent = TxEvent::GiveUp { last_change: NOW - Duration::minutes(3) };
-        assert_eq!(step(TxStatus::AwaitingCustomer, recent), Err(TransitionError::TooEarly(10)));
-        let old = TxEvent::GiveUp { last_change: NOW - Duration::minutes(11) };
-        assert_eq!(step(TxStatus::AwaitingCustomer, old), to(TxStatus::TimedOut));
+        let recent = TxEvent::GiveUp {
+            last_change: NOW - Duration::minutes(3),
+        };
+        assert_eq!(
+            step(TxStatus::AwaitingCustomer, recent),
+            Err(TransitionError::TooEarly(10))
+        );
+        let old = TxEvent::GiveUp {
+            last_change: NOW - Duration::minutes(11),
+        };
+        assert_eq!(
+            step(TxStatus::AwaitingCustomer, old),
+            to(TxStatus::TimedOut)
+        );
         let card = transition(TxStatus::AwaitingCustomer, Method::Card, kes(1), old, NOW);
-        assert_eq!(card, Err(TransitionError::TooEarly(30)), "a card checkout lives longer");
+        assert_eq!(
+            card,
+            Err(TransitionError::TooEarly(30)),
+            "a card checkout lives longer"
+        );
     }
 
     #[test]
     fn refunds_move_to_partial_then_full_and_never_beyond() {
-        let part = TxEvent::Refunded { refunded_total: kes(50_000) };
-        let full = TxEvent::Refunded { refunded_total: kes(150_000) };
-        let over = TxEvent::Refunded { refunded_total: kes(150_001) };
-        assert_eq!(step(TxStatus::Succeeded, part), to(TxStatus::PartiallyRefunded));
-        assert_eq!(step(TxStatus::PartiallyRefunded, full), to(TxStatus::Refunded));
-        assert!(matches!(step(TxStatus::Succeeded, over), Err(TransitionError::OverRefund { .. })));
-        assert!(matches!(step(TxStatus::Failed, part), Err(TransitionError::Illegal { .. })));
+        let part = TxEvent::Refunded {
+            refunded_total: kes(50_000),
+        };
+        let full = TxEvent::Refunded {
+            refunded_total: kes(150_000),
+        };
+        let over = TxEvent::Refunded {
+            refunded_total: kes(150_001),
+        };
+        assert_eq!(
+            step(TxStatus::Succeeded, part),
+            to(TxStatus::PartiallyRefunded)
+        );
+        assert_eq!(
+            step(TxStatus::PartiallyRefunded, full),
+            to(TxStatus::Refunded)
+        );
+        assert!(matches!(
+            step(TxStatus::Succeeded, over),
+            Err(TransitionError::OverRefund { .. })
+        ));
+        assert!(matches!(
+            step(TxStatus::Failed, part),
+            Err(TransitionError::Illegal { .. })
+        ));
     }
 
     #[test]
@@ -448,19 +558,28 @@ mod tests {
 
     fn any_event() -> impl Strategy<Value = TxEvent> {
         let source = prop::sample::select(vec![Source::Callback, Source::Query]);
-        let kind =
-            prop::sample::select(vec![FailureKind::Failed, FailureKind::Cancelled, FailureKind::TimedOut]);
+        let kind = prop::sample::select(vec![
+            FailureKind::Failed,
+            FailureKind::Cancelled,
+            FailureKind::TimedOut,
+        ]);
         let amount = prop::sample::select(vec![100_000_i64, 150_000, 200_000]);
         prop_oneof![
             Just(TxEvent::Initiated),
             Just(TxEvent::InitiationRefused),
-            (amount.clone(), source.clone())
-                .prop_map(|(a, source)| TxEvent::Paid { paid: kes(a), source }),
+            (amount.clone(), source.clone()).prop_map(|(a, source)| TxEvent::Paid {
+                paid: kes(a),
+                source
+            }),
             (kind, source).prop_map(|(kind, source)| TxEvent::NotPaid { kind, source }),
             Just(TxEvent::StillPending),
-            amount.prop_map(|a| TxEvent::Refunded { refunded_total: kes(a) }),
+            amount.prop_map(|a| TxEvent::Refunded {
+                refunded_total: kes(a)
+            }),
             any::<bool>().prop_map(|paid| TxEvent::ReviewResolved { paid }),
-            (0_i64..60).prop_map(|m| TxEvent::GiveUp { last_change: NOW - Duration::minutes(m) }),
+            (0_i64..60).prop_map(|m| TxEvent::GiveUp {
+                last_change: NOW - Duration::minutes(m)
+            }),
         ]
     }
 

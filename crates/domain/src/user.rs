@@ -91,7 +91,9 @@ impl fmt::Display for Role {
 pub enum UserError {
     #[error("unknown role '{0}'; use clerk, manager or admin")]
     Role(String),
-    #[error("a username is 2 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter")]
+    #[error(
+        "a username is 2 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter"
+    )]
     Username,
     #[error("a password needs at least 8 characters")]
     PasswordTooShort,
@@ -106,8 +108,14 @@ impl Username {
         let name = input.trim().to_ascii_lowercase();
         let ok = (2..=32).contains(&name.len())
             && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-        if ok { Ok(Username(name)) } else { Err(UserError::Username) }
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if ok {
+            Ok(Username(name))
+        } else {
+            Err(UserError::Username)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -123,7 +131,11 @@ impl fmt::Display for Username {
 
 /// The one rule on passwords: long enough. Hashing is the services' job.
 pub fn check_password(password: &str) -> Result<(), UserError> {
-    if password.chars().count() < 8 { Err(UserError::PasswordTooShort) } else { Ok(()) }
+    if password.chars().count() < 8 {
+        Err(UserError::PasswordTooShort)
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -133,7 +145,10 @@ mod tests {
     #[test]
     fn roles_nest() {
         assert!(Role::Clerk.permits(Action::TakePayment));
-        assert!(!Role::Clerk.permits(Action::ApproveRefund), "a clerk cannot approve refunds");
+        assert!(
+            !Role::Clerk.permits(Action::ApproveRefund),
+            "a clerk cannot approve refunds"
+        );
         assert!(Role::Manager.permits(Action::ApproveRefund));
         assert!(!Role::Manager.permits(Action::ManageUsers));
         assert!(Role::Admin.permits(Action::ManageSettings));

@@ -28,9 +28,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 pub use audit::AuditEntry;
 pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
 pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
-pub use transactions::{
-    NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey,
-};
+pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
 pub use users::UserRecord;
 
 /// The migrations, embedded so the shipped binary carries its schema.
@@ -74,7 +72,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         let migrations = MIGRATIONS
             .iter()
             .map(|(version, name, sql)| {
@@ -104,7 +105,9 @@ impl Store {
 
 /// Reads an enum column stored as text.
 fn parse_col<T: FromStr>(value: &str, column: &str) -> Result<T> {
-    value.parse().map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
 }
 
 /// Maps a UNIQUE violation to [`StoreError::Duplicate`].

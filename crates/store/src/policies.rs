@@ -72,6 +72,21 @@ fn policy_from_row(r: &SqliteRow) -> Result<PolicyRecord> {
     })
 }
 
+/// A phone number or part of one as clerks type it (`0712 345`, `+254 712`), in the stored
+/// `254…` form; `None` when the text is not phone-like.
+fn phone_fragment(text: &str) -> Option<String> {
+    let t = text.trim();
+    let phone_like = t.len() >= 3 && t.chars().all(|c| c.is_ascii_digit() || " -+".contains(c));
+    if !phone_like {
+        return None;
+    }
+    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+    Some(match digits.strip_prefix('0') {
+        Some(rest) => format!("254{rest}"),
+        None => digits,
+    })
+}
+
 fn date_string(d: Date) -> String {
     d.to_string()
 }
@@ -180,18 +195,22 @@ impl Store {
         offset: u32,
     ) -> Result<(Vec<PolicyRecord>, i64)> {
         let pattern = search.map(|s| format!("%{}%", s.trim().replace(['%', '_'], "")));
-        let filter = "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE ?1)";
+        let phone = search.and_then(phone_fragment).map(|p| format!("%{p}%"));
+        let filter =
+            "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE coalesce(?2, ?1))";
         let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) AS n FROM policies WHERE {filter}"
         )))
         .bind(&pattern)
+        .bind(&phone)
         .fetch_one(&self.pool)
         .await?
         .get("n");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM policies WHERE {filter} ORDER BY number LIMIT ?2 OFFSET ?3"
+            "SELECT * FROM policies WHERE {filter} ORDER BY number LIMIT ?3 OFFSET ?4"
         )))
         .bind(&pattern)
+        .bind(&phone)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
@@ -219,7 +238,10 @@ impl Store {
     /// Instalments as they stand on `filter.today`: payments kept (succeeded, less refunds)
     /// fill each policy's instalments in due order.
     pub async fn schedule(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleLine>> {
-        let policy = filter.policy.as_ref().map(|p| p.trim().to_ascii_uppercase());
+        let policy = filter
+            .policy
+            .as_ref()
+            .map(|p| p.trim().to_ascii_uppercase());
         // Only policies with an unpaid instalment due on or before the horizon matter for the
         // overdue list; for pending and all, every policy with instalments.
         let rows = sqlx::query(

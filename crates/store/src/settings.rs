@@ -21,7 +21,10 @@ impl Store {
         let rows = sqlx::query("SELECT key, value FROM settings ORDER BY key")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|r| (r.get("key"), r.get("value"))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("key"), r.get("value")))
+            .collect())
     }
 
     pub async fn set_setting(

@@ -27,7 +27,10 @@ pub struct Totals {
 
 impl Totals {
     fn zero(currency: Currency) -> Totals {
-        Totals { count: 0, amount: Money::zero(currency) }
+        Totals {
+            count: 0,
+            amount: Money::zero(currency),
+        }
     }
 
     fn add(&mut self, count: i64, minor: i64) -> Result<()> {
@@ -79,14 +82,18 @@ struct Cell {
 impl Store {
     /// The summary from `daily_totals`: a few rows per day, however many payments there are.
     pub async fn summary(&self, filter: &SummaryFilter) -> Result<Summary> {
-        let cells = self.cells("daily_totals", "count", "amount_minor", filter).await?;
+        let cells = self
+            .cells("daily_totals", "count", "amount_minor", filter)
+            .await?;
         fold(filter.currency, cells)
     }
 
     /// The same summary computed by scanning every payment. Kept to check the per-day totals
     /// against, and as the benchmark's baseline.
     pub async fn summary_by_scan(&self, filter: &SummaryFilter) -> Result<Summary> {
-        let cells = self.cells("transactions", "1", "amount_minor", filter).await?;
+        let cells = self
+            .cells("transactions", "1", "amount_minor", filter)
+            .await?;
         fold(filter.currency, cells)
     }
 
@@ -159,8 +166,16 @@ fn fold(currency: Currency, cells: Vec<Cell>) -> Result<Summary> {
         } else {
             s.needs_review.add(c.count, c.minor)?;
         }
-        by_status.entry(c.status.as_str()).or_insert((c.status, zero)).1.add(c.count, c.minor)?;
-        by_method.entry(c.method.as_str()).or_insert((c.method, zero)).1.add(c.count, c.minor)?;
+        by_status
+            .entry(c.status.as_str())
+            .or_insert((c.status, zero))
+            .1
+            .add(c.count, c.minor)?;
+        by_method
+            .entry(c.method.as_str())
+            .or_insert((c.method, zero))
+            .1
+            .add(c.count, c.minor)?;
         let day = by_day.entry(c.day).or_insert(DayTotals {
             date: date_from_day(c.day),
             all: zero,
@@ -170,7 +185,10 @@ fn fold(currency: Currency, cells: Vec<Cell>) -> Result<Summary> {
         if received {
             day.succeeded.add(c.count, c.minor)?;
         }
-        by_clerk.entry(c.clerk).or_insert(zero).add(c.count, c.minor)?;
+        by_clerk
+            .entry(c.clerk)
+            .or_insert(zero)
+            .add(c.count, c.minor)?;
     }
     s.by_status = by_status.into_values().collect();
     s.by_method = by_method.into_values().collect();

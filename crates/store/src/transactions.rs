@@ -185,7 +185,11 @@ fn fts_query(search: &str) -> Option<String> {
             format!("\"{}\"*", w.replace('"', "\"\""))
         })
         .collect();
-    if words.is_empty() { None } else { Some(words.join(" ")) }
+    if words.is_empty() {
+        None
+    } else {
+        Some(words.join(" "))
+    }
 }
 
 impl Store {
@@ -247,10 +251,12 @@ impl Store {
         &self,
         provider_ref: &str,
     ) -> Result<Option<TransactionRecord>> {
-        let row = sqlx::query(AssertSql::of(&format!("{SELECT_TX} WHERE t.provider_ref = ?")))
-            .bind(provider_ref)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSql::of(&format!(
+            "{SELECT_TX} WHERE t.provider_ref = ?"
+        )))
+        .bind(provider_ref)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(tx_from_row).transpose()
     }
 
@@ -377,7 +383,8 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, fts: Option<&st
         q.push(" AND t.policy_id = ").push_bind(p);
     }
     if let Some(from) = filter.from {
-        q.push(" AND t.created_at >= ").push_bind(day_start_ms(from));
+        q.push(" AND t.created_at >= ")
+            .push_bind(day_start_ms(from));
     }
     if let Some(to) = filter.to {
         let end = to.next_day().map_or(i64::MAX, day_start_ms);
@@ -425,7 +432,10 @@ mod tests {
     #[test]
     fn fts_queries_are_prefix_phrases_and_phones_go_international() {
         assert_eq!(fts_query("wanj"), Some("\"wanj\"*".into()));
-        assert_eq!(fts_query("0712 NBI-0001"), Some("\"254712\"* \"NBI-0001\"*".into()));
+        assert_eq!(
+            fts_query("0712 NBI-0001"),
+            Some("\"254712\"* \"NBI-0001\"*".into())
+        );
         assert_eq!(fts_query("+254712"), Some("\"254712\"*".into()));
         assert_eq!(fts_query("a\"b"), Some("\"a\"\"b\"*".into()));
         assert_eq!(fts_query("   "), None);

@@ -34,7 +34,10 @@ fn user_from_row(r: &SqliteRow) -> Result<UserRecord> {
 
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT count(*) AS n FROM users").fetch_one(&self.pool).await?.get("n"))
+        Ok(sqlx::query("SELECT count(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .get("n"))
     }
 
     pub async fn user(&self, username: &str) -> Result<Option<UserRecord>> {
@@ -46,7 +49,9 @@ impl Store {
     }
 
     pub async fn users(&self) -> Result<Vec<UserRecord>> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY username").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -61,10 +66,14 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<UserRecord> {
         let mut tx = self.begin_write().await?;
-        let existing: i64 =
-            sqlx::query("SELECT count(*) AS n FROM users").fetch_one(&mut *tx).await?.get("n");
+        let existing: i64 = sqlx::query("SELECT count(*) AS n FROM users")
+            .fetch_one(&mut *tx)
+            .await?
+            .get("n");
         if existing == 0 && role != Role::Admin {
-            return Err(StoreError::Refused("the first user of an office must be an admin"));
+            return Err(StoreError::Refused(
+                "the first user of an office must be an admin",
+            ));
         }
         let id: i64 = sqlx::query(
             "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)

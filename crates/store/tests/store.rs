@@ -24,7 +24,9 @@ const T0: OffsetDateTime = datetime!(2026-11-27 08:00 UTC);
 
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("malipo.sqlite3")).await.unwrap();
+    let store = Store::open(&dir.path().join("malipo.sqlite3"))
+        .await
+        .unwrap();
     (dir, store)
 }
 
@@ -50,7 +52,14 @@ fn policy(number: &str, holder: &str, phone: &str) -> NewPolicy {
     }
 }
 
-async fn new_tx(store: &Store, policy_id: i64, method: Method, amount: Money, n: u64, at: OffsetDateTime) -> i64 {
+async fn new_tx(
+    store: &Store,
+    policy_id: i64,
+    method: Method,
+    amount: Money,
+    n: u64,
+    at: OffsetDateTime,
+) -> i64 {
     let new = NewTransaction {
         office: office(),
         policy_id,
@@ -61,55 +70,125 @@ async fn new_tx(store: &Store, policy_id: i64, method: Method, amount: Money, n:
         reference: ProviderReference::from_random(n),
         clerk_id: None,
     };
-    store.insert_transaction("amina", &new, at).await.unwrap().id
+    store
+        .insert_transaction("amina", &new, at)
+        .await
+        .unwrap()
+        .id
 }
 
 fn paid(amount: Money) -> TxEvent {
-    TxEvent::Paid { paid: amount, source: Source::Callback }
+    TxEvent::Paid {
+        paid: amount,
+        source: Source::Callback,
+    }
 }
 
 #[tokio::test]
 async fn a_batch_of_policies_is_written_whole_or_not_at_all() {
     let (_d, store) = store().await;
-    store.insert_policies("admin", &[policy("P-1", "Amina Wanjiru", "0712345678")], T0).await.unwrap();
-    let batch = [policy("P-2", "Otieno Odhiambo", "0722000111"), policy("P-1", "Dup", "0722000111")];
-    let err = store.insert_policies("admin", &batch, T0).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate(ref what) if what == "policy P-1"), "{err}");
-    assert!(store.policy("P-2").await.unwrap().is_none(), "P-2 must be rolled back with P-1");
+    store
+        .insert_policies("admin", &[policy("P-1", "Amina Wanjiru", "0712345678")], T0)
+        .await
+        .unwrap();
+    let batch = [
+        policy("P-2", "Otieno Odhiambo", "0722000111"),
+        policy("P-1", "Dup", "0722000111"),
+    ];
+    let err = store
+        .insert_policies("admin", &batch, T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate(ref what) if what == "policy P-1"),
+        "{err}"
+    );
+    assert!(
+        store.policy("P-2").await.unwrap().is_none(),
+        "P-2 must be rolled back with P-1"
+    );
     let (found, total) = store.policies(Some("wanj"), 50, 0).await.unwrap();
     assert_eq!((found.len(), total), (1, 1));
     assert_eq!(found[0].phone, "254712345678");
+    let (by_phone, _) = store.policies(Some("0712 345"), 50, 0).await.unwrap();
+    assert_eq!(
+        by_phone.len(),
+        1,
+        "a local-form phone fragment finds the stored 254 form"
+    );
+    let (none, _) = store.policies(Some("0799"), 50, 0).await.unwrap();
+    assert!(none.is_empty());
 }
 
 #[tokio::test]
 async fn numbers_are_sequential_and_a_receipt_is_given_once_on_success() {
     let (_d, store) = store().await;
-    let ids = store.insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0).await.unwrap();
+    let ids = store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
     let a = new_tx(&store, ids[0], Method::Mpesa, kes(1500), 1, T0).await;
     let b = new_tx(&store, ids[0], Method::Mpesa, kes(1500), 2, T0).await;
     let ta = store.transaction(&TxKey::Id(a)).await.unwrap();
     let tb = store.transaction(&TxKey::Id(b)).await.unwrap();
-    assert_eq!((ta.number.as_str(), tb.number.as_str()), ("NBI-000001", "NBI-000002"));
+    assert_eq!(
+        (ta.number.as_str(), tb.number.as_str()),
+        ("NBI-000001", "NBI-000002")
+    );
     assert_eq!(ta.status, TxStatus::Pending);
 
     let details = ProviderDetails {
         provider_receipt: Some("NLJ7RT61SV".into()),
         ..ProviderDetails::default()
     };
-    let (after, outcome) =
-        store.apply_event("relay", &TxKey::Id(b), &office(), paid(kes(1500)), &details, T0).await.unwrap();
-    assert_eq!(outcome, Outcome::Moved { to: TxStatus::Succeeded, assign_receipt: true });
+    let (after, outcome) = store
+        .apply_event(
+            "relay",
+            &TxKey::Id(b),
+            &office(),
+            paid(kes(1500)),
+            &details,
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Moved {
+            to: TxStatus::Succeeded,
+            assign_receipt: true
+        }
+    );
     assert_eq!(after.receipt_number.as_deref(), Some("NBI-R000001"));
     assert_eq!(after.provider_receipt.as_deref(), Some("NLJ7RT61SV"));
 
-    let (again, outcome) =
-        store.apply_event("relay", &TxKey::Id(b), &office(), paid(kes(1500)), &details, T0).await.unwrap();
-    assert!(matches!(outcome, Outcome::Unchanged(_)), "a duplicate callback changes nothing");
+    let (again, outcome) = store
+        .apply_event(
+            "relay",
+            &TxKey::Id(b),
+            &office(),
+            paid(kes(1500)),
+            &details,
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Unchanged(_)),
+        "a duplicate callback changes nothing"
+    );
     assert_eq!(again.receipt_number.as_deref(), Some("NBI-R000001"));
 
-    let log = store.audit_log(Some(("transaction", "NBI-000002")), 10).await.unwrap();
+    let log = store
+        .audit_log(Some(("transaction", "NBI-000002")), 10)
+        .await
+        .unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["transaction.status", "transaction.create"], "the duplicate left no audit line");
+    assert_eq!(
+        actions,
+        ["transaction.status", "transaction.create"],
+        "the duplicate left no audit line"
+    );
     assert_eq!(log[0].before.as_ref().unwrap()["status"], "pending");
     assert_eq!(log[0].after.as_ref().unwrap()["status"], "succeeded");
     assert_eq!(log[0].actor, "relay");
@@ -118,7 +197,10 @@ async fn numbers_are_sequential_and_a_receipt_is_given_once_on_success() {
 #[tokio::test]
 async fn two_clerks_at_once_never_share_or_skip_a_receipt_number() {
     let (_d, store) = store().await;
-    let ids = store.insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0).await.unwrap();
+    let ids = store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
     let mut txs = Vec::new();
     for n in 0..60 {
         txs.push(new_tx(&store, ids[0], Method::Mpesa, kes(100), n, T0).await);
@@ -131,7 +213,14 @@ async fn two_clerks_at_once_never_share_or_skip_a_receipt_number() {
         tasks.push(tokio::spawn(async move {
             for id in chunk {
                 store
-                    .apply_event("clerk", &TxKey::Id(id), &office(), paid(kes(100)), &ProviderDetails::default(), T0)
+                    .apply_event(
+                        "clerk",
+                        &TxKey::Id(id),
+                        &office(),
+                        paid(kes(100)),
+                        &ProviderDetails::default(),
+                        T0,
+                    )
                     .await
                     .unwrap();
             }
@@ -141,25 +230,44 @@ async fn two_clerks_at_once_never_share_or_skip_a_receipt_number() {
         t.await.unwrap();
     }
     let page = store
-        .transactions(&TxFilter { status: Some(TxStatus::Succeeded), per_page: 500, ..TxFilter::default() })
+        .transactions(&TxFilter {
+            status: Some(TxStatus::Succeeded),
+            per_page: 500,
+            ..TxFilter::default()
+        })
         .await
         .unwrap();
     let mut seqs: Vec<u64> = page
         .items
         .iter()
-        .map(|t| malipo_domain::ReceiptNumber::parse(t.receipt_number.as_deref().unwrap()).unwrap().seq())
+        .map(|t| {
+            malipo_domain::ReceiptNumber::parse(t.receipt_number.as_deref().unwrap())
+                .unwrap()
+                .seq()
+        })
         .collect();
     seqs.sort_unstable();
-    assert_eq!(seqs, (1..=60).collect::<Vec<_>>(), "receipt numbers 1..=60, each once");
+    assert_eq!(
+        seqs,
+        (1..=60).collect::<Vec<_>>(),
+        "receipt numbers 1..=60, each once"
+    );
 }
 
 #[tokio::test]
 async fn the_audit_log_refuses_edits_and_transactions_refuse_deletion() {
     let (_d, store) = store().await;
-    store.insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0).await.unwrap();
+    store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
     let path = _d.path().join("malipo.sqlite3");
-    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
-    let edit = sqlx::query("UPDATE audit_log SET actor = 'someone else'").execute(&raw).await;
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let edit = sqlx::query("UPDATE audit_log SET actor = 'someone else'")
+        .execute(&raw)
+        .await;
     assert!(edit.unwrap_err().to_string().contains("append-only"));
     let delete = sqlx::query("DELETE FROM audit_log").execute(&raw).await;
     assert!(delete.is_err(), "audit lines cannot be deleted");
@@ -175,7 +283,10 @@ async fn history_filters_search_and_pages_with_exact_totals() {
     let ids = store
         .insert_policies(
             "admin",
-            &[policy("P-1", "Amina Wanjiru", "0712345678"), policy("P-2", "Otieno Odhiambo", "0722000111")],
+            &[
+                policy("P-1", "Amina Wanjiru", "0712345678"),
+                policy("P-2", "Otieno Odhiambo", "0722000111"),
+            ],
             T0,
         )
         .await
@@ -185,27 +296,77 @@ async fn history_filters_search_and_pages_with_exact_totals() {
     for day in 0..10 {
         for k in 0..3 {
             let at = T0 + Duration::days(day) + Duration::minutes(k);
-            let method = if n % 2 == 0 { Method::Mpesa } else { Method::Card };
-            let id = new_tx(&store, ids[(n % 2) as usize], method, kes(100 + n as i64), n, at).await;
+            let method = if n % 2 == 0 {
+                Method::Mpesa
+            } else {
+                Method::Card
+            };
+            let id = new_tx(
+                &store,
+                ids[(n % 2) as usize],
+                method,
+                kes(100 + n as i64),
+                n,
+                at,
+            )
+            .await;
             if n % 3 == 0 {
-                store.apply_event("x", &TxKey::Id(id), &office(), paid(kes(100 + n as i64)), &ProviderDetails::default(), at).await.unwrap();
+                store
+                    .apply_event(
+                        "x",
+                        &TxKey::Id(id),
+                        &office(),
+                        paid(kes(100 + n as i64)),
+                        &ProviderDetails::default(),
+                        at,
+                    )
+                    .await
+                    .unwrap();
             }
             n += 1;
         }
     }
-    let all = store.transactions(&TxFilter { per_page: 7, page: 1, ..TxFilter::default() }).await.unwrap();
+    let all = store
+        .transactions(&TxFilter {
+            per_page: 7,
+            page: 1,
+            ..TxFilter::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(all.total, 30);
     assert_eq!(all.items.len(), 7);
-    assert!(all.items.windows(2).all(|w| w[0].created_at >= w[1].created_at), "newest first");
-    let last = store.transactions(&TxFilter { per_page: 7, page: 5, ..TxFilter::default() }).await.unwrap();
+    assert!(
+        all.items
+            .windows(2)
+            .all(|w| w[0].created_at >= w[1].created_at),
+        "newest first"
+    );
+    let last = store
+        .transactions(&TxFilter {
+            per_page: 7,
+            page: 5,
+            ..TxFilter::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(last.items.len(), 2);
 
     let succeeded = store
-        .transactions(&TxFilter { status: Some(TxStatus::Succeeded), per_page: 50, ..TxFilter::default() })
+        .transactions(&TxFilter {
+            status: Some(TxStatus::Succeeded),
+            per_page: 50,
+            ..TxFilter::default()
+        })
         .await
         .unwrap();
     assert_eq!(succeeded.total, 10);
-    assert!(succeeded.items.iter().all(|t| t.status == TxStatus::Succeeded));
+    assert!(
+        succeeded
+            .items
+            .iter()
+            .all(|t| t.status == TxStatus::Succeeded)
+    );
 
     let first_day = T0.to_offset(NAIROBI).date();
     let window = TxFilter {
@@ -217,11 +378,24 @@ async fn history_filters_search_and_pages_with_exact_totals() {
     };
     let page = store.transactions(&window).await.unwrap();
     assert_eq!(page.total, page.items.len() as i64);
-    assert_eq!(page.total, 3, "days 2 and 3 hold payments 6..=11, of which 7, 9, 11 are cards");
+    assert_eq!(
+        page.total, 3,
+        "days 2 and 3 hold payments 6..=11, of which 7, 9, 11 are cards"
+    );
 
-    for (search, want) in [("wanj", 15), ("0722000", 15), ("+254712345678", 30), ("NBI-000007", 1), ("P-2", 15)] {
+    for (search, want) in [
+        ("wanj", 15),
+        ("0722000", 15),
+        ("+254712345678", 30),
+        ("NBI-000007", 1),
+        ("P-2", 15),
+    ] {
         let found = store
-            .transactions(&TxFilter { search: Some(search.into()), per_page: 50, ..TxFilter::default() })
+            .transactions(&TxFilter {
+                search: Some(search.into()),
+                per_page: 50,
+                ..TxFilter::default()
+            })
             .await
             .unwrap();
         assert_eq!(found.total, want, "search {search:?}");
@@ -232,63 +406,160 @@ async fn history_filters_search_and_pages_with_exact_totals() {
 #[tokio::test]
 async fn the_summary_from_daily_totals_equals_a_full_scan() {
     let (_d, store) = store().await;
-    let ids = store.insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0).await.unwrap();
+    let ids = store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
     let outcomes = [
-        Some(TxEvent::Paid { paid: kes(0 + 1), source: Source::Callback }),
-        Some(TxEvent::NotPaid { kind: FailureKind::Cancelled, source: Source::Callback }),
+        Some(TxEvent::Paid {
+            paid: kes(1),
+            source: Source::Callback,
+        }),
+        Some(TxEvent::NotPaid {
+            kind: FailureKind::Cancelled,
+            source: Source::Callback,
+        }),
         None,
         Some(TxEvent::Initiated),
     ];
     for n in 0..40_u64 {
         let at = T0 + Duration::hours(7 * n as i64);
         let amount = kes(1 + (n as i64 % 4));
-        let id = new_tx(&store, ids[0], if n % 3 == 0 { Method::Card } else { Method::Mpesa }, amount, n, at).await;
+        let id = new_tx(
+            &store,
+            ids[0],
+            if n % 3 == 0 {
+                Method::Card
+            } else {
+                Method::Mpesa
+            },
+            amount,
+            n,
+            at,
+        )
+        .await;
         let event = match outcomes[(n % 4) as usize] {
-            Some(TxEvent::Paid { source, .. }) => Some(TxEvent::Paid { paid: amount, source }),
+            Some(TxEvent::Paid { source, .. }) => Some(TxEvent::Paid {
+                paid: amount,
+                source,
+            }),
             other => other,
         };
         if let Some(ev) = event {
-            store.apply_event("x", &TxKey::Id(id), &office(), ev, &ProviderDetails::default(), at).await.unwrap();
+            store
+                .apply_event(
+                    "x",
+                    &TxKey::Id(id),
+                    &office(),
+                    ev,
+                    &ProviderDetails::default(),
+                    at,
+                )
+                .await
+                .unwrap();
         }
     }
     for filter in [
-        SummaryFilter { from: None, to: None, currency: Currency::Kes },
-        SummaryFilter { from: Some(date!(2026 - 11 - 29)), to: Some(date!(2026 - 12 - 03)), currency: Currency::Kes },
+        SummaryFilter {
+            from: None,
+            to: None,
+            currency: Currency::Kes,
+        },
+        SummaryFilter {
+            from: Some(date!(2026 - 11 - 29)),
+            to: Some(date!(2026 - 12 - 03)),
+            currency: Currency::Kes,
+        },
     ] {
         let fast = store.summary(&filter).await.unwrap();
         let scan = store.summary_by_scan(&filter).await.unwrap();
-        assert_eq!(fast, scan, "per-day totals must equal a scan of the payments");
+        assert_eq!(
+            fast, scan,
+            "per-day totals must equal a scan of the payments"
+        );
     }
-    let s = store.summary(&SummaryFilter { from: None, to: None, currency: Currency::Kes }).await.unwrap();
+    let s = store
+        .summary(&SummaryFilter {
+            from: None,
+            to: None,
+            currency: Currency::Kes,
+        })
+        .await
+        .unwrap();
     assert_eq!(s.all.count, 40);
-    assert_eq!((s.succeeded.count, s.failed.count, s.pending.count), (10, 10, 20));
+    assert_eq!(
+        (s.succeeded.count, s.failed.count, s.pending.count),
+        (10, 10, 20)
+    );
     assert_eq!(s.all.amount, kes(10 * (1 + 2 + 3 + 4)));
-    let none = store.summary(&SummaryFilter { from: None, to: None, currency: Currency::Ngn }).await.unwrap();
+    let none = store
+        .summary(&SummaryFilter {
+            from: None,
+            to: None,
+            currency: Currency::Ngn,
+        })
+        .await
+        .unwrap();
     assert_eq!(none.all.count, 0, "no naira were taken");
 }
 
 #[tokio::test]
 async fn kept_payments_fill_instalments_and_the_rest_are_overdue_or_pending() {
     let (_d, store) = store().await;
-    let ids = store.insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0).await.unwrap();
+    let ids = store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
     let id = new_tx(&store, ids[0], Method::Mpesa, kes(2000), 1, T0).await;
-    store.apply_event("x", &TxKey::Id(id), &office(), paid(kes(2000)), &ProviderDetails::default(), T0).await.unwrap();
+    store
+        .apply_event(
+            "x",
+            &TxKey::Id(id),
+            &office(),
+            paid(kes(2000)),
+            &ProviderDetails::default(),
+            T0,
+        )
+        .await
+        .unwrap();
     // Not kept: a failed payment does not count towards the schedule.
     let failed = new_tx(&store, ids[0], Method::Mpesa, kes(9000), 2, T0).await;
     store
-        .apply_event("x", &TxKey::Id(failed), &office(), TxEvent::NotPaid { kind: FailureKind::Failed, source: Source::Callback }, &ProviderDetails::default(), T0)
+        .apply_event(
+            "x",
+            &TxKey::Id(failed),
+            &office(),
+            TxEvent::NotPaid {
+                kind: FailureKind::Failed,
+                source: Source::Callback,
+            },
+            &ProviderDetails::default(),
+            T0,
+        )
         .await
         .unwrap();
     let lines = store
-        .schedule(&ScheduleFilter { today: date!(2026 - 11 - 27), status: None, policy: None })
+        .schedule(&ScheduleFilter {
+            today: date!(2026 - 11 - 27),
+            status: None,
+            policy: None,
+        })
         .await
         .unwrap();
     let status: Vec<InstalmentStatus> = lines.iter().map(|l| l.state.status).collect();
     use InstalmentStatus::*;
-    assert_eq!(status, [Paid, Overdue, Overdue, Pending, Pending, Pending], "2,000 covers September and part of October");
+    assert_eq!(
+        status,
+        [Paid, Overdue, Overdue, Pending, Pending, Pending],
+        "2,000 covers September and part of October"
+    );
     assert_eq!(lines[1].state.outstanding, kes(1000));
     let overdue = store
-        .schedule(&ScheduleFilter { today: date!(2026 - 11 - 27), status: Some(Overdue), policy: Some("p-1".into()) })
+        .schedule(&ScheduleFilter {
+            today: date!(2026 - 11 - 27),
+            status: Some(Overdue),
+            policy: Some("p-1".into()),
+        })
         .await
         .unwrap();
     assert_eq!(overdue.len(), 2);

@@ -1,0 +1,302 @@
+//! Adding, importing, finding and showing policies.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::Serialize;
+use time::Date;
+use time::format_description::well_known::Iso8601;
+
+use malipo_domain::schedule;
+use malipo_domain::time_zone::nairobi_date;
+use malipo_domain::{Action, Currency, Email, Frequency, HolderName, Money, Msisdn, PolicyNumber};
+use malipo_store::{NewPolicy, ScheduleFilter, TxFilter};
+
+use crate::views::{InstalmentView, List, PolicyDetails, PolicyView, TransactionView};
+use crate::{Actor, App, AppError, ErrorCode};
+
+/// A policy as typed or as read from a CSV row.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyInput {
+    pub number: String,
+    pub holder: String,
+    pub phone: String,
+    pub email: Option<String>,
+    /// Due per instalment, e.g. `1,500`.
+    pub premium: String,
+    /// `monthly` (the default), `quarterly` or `annually`.
+    pub frequency: Option<String>,
+    /// How many instalments (12 unless given).
+    pub instalments: Option<u32>,
+    /// When the first instalment is due, `YYYY-MM-DD` (today unless given).
+    pub start: Option<String>,
+}
+
+/// The outcome of an import, written or (with `dry_run`) only checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub rows: usize,
+    pub imported: usize,
+    pub policies: Vec<PolicyView>,
+}
+
+/// Parses a `YYYY-MM-DD` date.
+pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date, AppError> {
+    Date::parse(text.trim(), &Iso8601::DATE)
+        .map_err(|_| AppError::invalid(field, format!("'{text}' is not a date like 2026-11-27")))
+}
+
+fn blank_to_none(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl PolicyInput {
+    fn parse(&self, currency: Currency, today: Date) -> Result<NewPolicy, AppError> {
+        let number =
+            PolicyNumber::parse(&self.number).map_err(|e| AppError::invalid("policy number", e))?;
+        let holder = HolderName::parse(&self.holder).map_err(|e| AppError::invalid("holder", e))?;
+        let phone = Msisdn::parse(&self.phone).map_err(|e| AppError::invalid("phone", e))?;
+        let email = blank_to_none(self.email.as_deref())
+            .map(Email::parse)
+            .transpose()
+            .map_err(|e| AppError::invalid("email", e))?;
+        let premium =
+            Money::parse(&self.premium, currency).map_err(|e| AppError::invalid("premium", e))?;
+        let frequency: Frequency = match blank_to_none(self.frequency.as_deref()) {
+            Some(f) => f.parse().map_err(|e| AppError::invalid("frequency", e))?,
+            None => Frequency::Monthly,
+        };
+        let start = match blank_to_none(self.start.as_deref()) {
+            Some(s) => parse_date("start date", s)?,
+            None => today,
+        };
+        let count = self.instalments.unwrap_or(12);
+        let instalments = schedule::generate(start, count, frequency, premium)
+            .map_err(|e| AppError::invalid("instalments", e))?;
+        Ok(NewPolicy {
+            number,
+            holder,
+            phone,
+            email,
+            premium,
+            frequency,
+            instalments,
+        })
+    }
+}
+
+const REQUIRED_COLUMNS: [&str; 5] = ["policy_number", "holder_name", "phone", "email", "premium"];
+
+impl App {
+    pub async fn add_policy(
+        &self,
+        actor: &Actor,
+        input: &PolicyInput,
+    ) -> Result<PolicyView, AppError> {
+        actor.require(Action::ManagePolicies)?;
+        let currency = self.office_currency().await?;
+        let policy = input.parse(currency, nairobi_date(self.now()))?;
+        self.store()
+            .insert_policies(actor.name(), std::slice::from_ref(&policy), self.now())
+            .await?;
+        self.policy(policy.number.as_str()).await
+    }
+
+    /// Imports policies from CSV with the header
+    /// `policy_number,holder_name,phone,email,premium` (optionally also `frequency`,
+    /// `instalments`, `start_date`). Every row is checked first; one bad row imports nothing
+    /// and the error names the row and the reason.
+    pub async fn import_policies(
+        &self,
+        actor: &Actor,
+        csv_text: impl Read,
+        dry_run: bool,
+    ) -> Result<ImportReport, AppError> {
+        actor.require(Action::ManagePolicies)?;
+        let currency = self.office_currency().await?;
+        let today = nairobi_date(self.now());
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(csv_text);
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| AppError::invalid("CSV", format!("cannot read the header line: {e}")))?
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect();
+        let column = |name: &str| headers.iter().position(|h| h == name);
+        let missing: Vec<&str> = REQUIRED_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| column(c).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(AppError::invalid(
+                "CSV",
+                format!(
+                    "the header lacks {}; it must be {}",
+                    missing.join(", "),
+                    REQUIRED_COLUMNS.join(",")
+                ),
+            ));
+        }
+        let mut problems: Vec<String> = Vec::new();
+        let mut parsed: Vec<NewPolicy> = Vec::new();
+        let mut first_row: HashMap<String, usize> = HashMap::new();
+        for (index, record) in reader.records().enumerate() {
+            let row = index + 1;
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!("row {row}: {e}"));
+                    continue;
+                }
+            };
+            let get = |name: &str| column(name).and_then(|i| record.get(i)).map(str::to_owned);
+            let instalments = match get("instalments").filter(|s| !s.is_empty()) {
+                Some(n) => match n.parse::<u32>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        problems.push(format!(
+                            "row {row}: instalments: '{n}' is not a whole number"
+                        ));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let input = PolicyInput {
+                number: get("policy_number").unwrap_or_default(),
+                holder: get("holder_name").unwrap_or_default(),
+                phone: get("phone").unwrap_or_default(),
+                email: get("email"),
+                premium: get("premium").unwrap_or_default(),
+                frequency: get("frequency"),
+                instalments,
+                start: get("start_date"),
+            };
+            match input.parse(currency, today) {
+                Ok(p) => {
+                    let key = p.number.to_string();
+                    if let Some(first) = first_row.get(&key) {
+                        problems.push(format!(
+                            "row {row}: policy {key} appears again (first on row {first})"
+                        ));
+                    } else {
+                        first_row.insert(key, row);
+                        parsed.push(p);
+                    }
+                }
+                Err(e) => problems.push(format!("row {row}: {}", e.message)),
+            }
+        }
+        let numbers: Vec<&str> = parsed.iter().map(|p| p.number.as_str()).collect();
+        for taken in self.store().existing_policy_numbers(&numbers).await? {
+            let row = first_row.get(&taken).copied().unwrap_or(0);
+            problems.push(format!("row {row}: policy {taken} already exists"));
+        }
+        if let Some(first) = problems.first() {
+            let more = match problems.len() - 1 {
+                0 => String::new(),
+                n => format!(" (and {n} more problem{})", if n == 1 { "" } else { "s" }),
+            };
+            return Err(AppError::new(
+                ErrorCode::InvalidInput,
+                format!("{first}{more}; nothing was imported"),
+            ));
+        }
+        if parsed.is_empty() {
+            return Err(AppError::invalid(
+                "CSV",
+                "the file has no policies below the header",
+            ));
+        }
+        let rows = parsed.len();
+        let views = parsed
+            .iter()
+            .map(|p| PolicyView {
+                number: p.number.to_string(),
+                holder: p.holder.as_str().to_owned(),
+                phone: p.phone.to_string(),
+                email: p.email.as_ref().map(|e| e.to_string()),
+                premium: p.premium.amount_string(),
+                premium_minor: p.premium.minor(),
+                currency: p.premium.currency().code().to_owned(),
+                frequency: p.frequency.as_str().to_owned(),
+                created_at: crate::views::rfc3339(self.now()),
+            })
+            .collect();
+        if !dry_run {
+            self.store()
+                .insert_policies(actor.name(), &parsed, self.now())
+                .await?;
+        }
+        Ok(ImportReport {
+            dry_run,
+            rows,
+            imported: if dry_run { 0 } else { rows },
+            policies: views,
+        })
+    }
+
+    pub async fn policy(&self, number: &str) -> Result<PolicyView, AppError> {
+        match self.store().policy(number).await? {
+            Some(p) => Ok(PolicyView::from(&p)),
+            None => Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("no policy {}", number.trim()),
+            )),
+        }
+    }
+
+    pub async fn policies(
+        &self,
+        search: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<List<PolicyView>, AppError> {
+        let per_page = per_page.clamp(1, 500);
+        let offset = (page.max(1) - 1) * per_page;
+        let (items, total) = self.store().policies(search, per_page, offset).await?;
+        Ok(List {
+            items: items.iter().map(PolicyView::from).collect(),
+            total,
+        })
+    }
+
+    /// A policy with its instalments as they stand today and its latest payments.
+    pub async fn policy_details(&self, number: &str) -> Result<PolicyDetails, AppError> {
+        let Some(record) = self.store().policy(number).await? else {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("no policy {}", number.trim()),
+            ));
+        };
+        let lines = self
+            .store()
+            .schedule(&ScheduleFilter {
+                today: nairobi_date(self.now()),
+                status: None,
+                policy: Some(record.number.clone()),
+            })
+            .await?;
+        let page = self
+            .store()
+            .transactions(&TxFilter {
+                policy_id: Some(record.id),
+                page: 1,
+                per_page: 50,
+                ..TxFilter::default()
+            })
+            .await?;
+        Ok(PolicyDetails {
+            policy: PolicyView::from(&record),
+            instalments: lines.iter().map(InstalmentView::from).collect(),
+            transactions: List {
+                items: page.items.iter().map(TransactionView::from).collect(),
+                total: page.total,
+            },
+        })
+    }
+}

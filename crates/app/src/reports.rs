@@ -1,0 +1,242 @@
+//! History, summaries, schedules, the audit log and office settings.
+
+use std::collections::HashMap;
+
+use malipo_domain::schedule::InstalmentStatus;
+use malipo_domain::time_zone::nairobi_date;
+use malipo_domain::{Action, Currency, Method, OfficeCode, TxStatus};
+use malipo_store::{ScheduleFilter, SummaryFilter, TxFilter, TxKey};
+
+use crate::policies::parse_date;
+use crate::views::{AuditView, InstalmentView, List, SummaryView, TransactionView};
+use crate::{Actor, App, AppError, ErrorCode, setting};
+
+/// History filters as typed; every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub status: Option<String>,
+    pub method: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub search: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SummaryQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// Which instalments: `pending`, `overdue` or all, for one policy or all, as of a date.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleQuery {
+    pub status: Option<InstalmentStatus>,
+    pub policy: Option<String>,
+    pub date: Option<String>,
+}
+
+fn opt_date(field: &str, text: Option<&str>) -> Result<Option<time::Date>, AppError> {
+    text.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_date(field, s))
+        .transpose()
+}
+
+fn check_range(from: Option<time::Date>, to: Option<time::Date>) -> Result<(), AppError> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(AppError::invalid(
+            "dates",
+            format!("--from {f} is after --to {t}; swap them"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl App {
+    pub async fn history(&self, q: &HistoryQuery) -> Result<List<TransactionView>, AppError> {
+        let status = q
+            .status
+            .as_deref()
+            .map(str::parse::<TxStatus>)
+            .transpose()
+            .map_err(|e| AppError::invalid("status", e))?;
+        let method = q
+            .method
+            .as_deref()
+            .map(str::parse::<Method>)
+            .transpose()
+            .map_err(|e| AppError::invalid("method", e))?;
+        let from = opt_date("from", q.from.as_deref())?;
+        let to = opt_date("to", q.to.as_deref())?;
+        check_range(from, to)?;
+        let per_page = q.per_page.unwrap_or(50);
+        if !(1..=500).contains(&per_page) {
+            return Err(AppError::invalid("per-page", "choose 1 to 500 per page"));
+        }
+        let filter = TxFilter {
+            status,
+            method,
+            from,
+            to,
+            search: q.search.clone().filter(|s| !s.trim().is_empty()),
+            policy_id: None,
+            page: q.page.unwrap_or(1).max(1),
+            per_page,
+        };
+        let page = self.store().transactions(&filter).await?;
+        Ok(List {
+            items: page.items.iter().map(TransactionView::from).collect(),
+            total: page.total,
+        })
+    }
+
+    /// One payment by id (`42`), number (`HQ-000042`) or provider reference.
+    pub async fn transaction(&self, key: &str) -> Result<TransactionView, AppError> {
+        if key.trim().is_empty() {
+            return Err(AppError::invalid(
+                "transaction",
+                "give an id or a number like HQ-000042",
+            ));
+        }
+        let record = self.store().transaction(&TxKey::parse(key)).await?;
+        Ok(TransactionView::from(&record))
+    }
+
+    pub async fn summary(&self, q: &SummaryQuery) -> Result<SummaryView, AppError> {
+        let from = opt_date("from", q.from.as_deref())?;
+        let to = opt_date("to", q.to.as_deref())?;
+        check_range(from, to)?;
+        let currency = match q.currency.as_deref() {
+            Some(c) => Currency::from_code(c).map_err(|e| AppError::invalid("currency", e))?,
+            None => self.office_currency().await?,
+        };
+        let summary = self
+            .store()
+            .summary(&SummaryFilter { from, to, currency })
+            .await?;
+        let names: HashMap<i64, String> = self
+            .store()
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.username))
+            .collect();
+        Ok(SummaryView::new(
+            &summary,
+            from.map(|d| d.to_string()),
+            to.map(|d| d.to_string()),
+            |id| {
+                names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| "(no clerk)".to_owned())
+            },
+        ))
+    }
+
+    pub async fn schedule(&self, q: &ScheduleQuery) -> Result<List<InstalmentView>, AppError> {
+        let today =
+            opt_date("date", q.date.as_deref())?.unwrap_or_else(|| nairobi_date(self.now()));
+        if let Some(p) = &q.policy {
+            self.policy(p).await?;
+        }
+        let lines = self
+            .store()
+            .schedule(&ScheduleFilter {
+                today,
+                status: q.status,
+                policy: q.policy.clone(),
+            })
+            .await?;
+        let items: Vec<InstalmentView> = lines.iter().map(InstalmentView::from).collect();
+        Ok(List {
+            total: items.len() as i64,
+            items,
+        })
+    }
+
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        entity: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<AuditView>, AppError> {
+        actor.require(Action::ViewAuditLog)?;
+        Ok(self
+            .store()
+            .audit_log(entity, limit.clamp(1, 10_000))
+            .await?
+            .iter()
+            .map(AuditView::from)
+            .collect())
+    }
+
+    /// Sets one of the office's details ([`setting::ALL`]), checking values that have rules.
+    pub async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<(), AppError> {
+        actor.require(Action::ManageSettings)?;
+        let value = value.trim();
+        let value = match key {
+            setting::OFFICE_CODE => {
+                if self
+                    .store()
+                    .transactions(&TxFilter {
+                        per_page: 1,
+                        ..TxFilter::default()
+                    })
+                    .await?
+                    .total
+                    > 0
+                {
+                    return Err(AppError::new(
+                        ErrorCode::Conflict,
+                        "the office code is printed in every number already issued; it cannot change after the first payment",
+                    ));
+                }
+                OfficeCode::parse(value)
+                    .map_err(|e| AppError::invalid(key, e))?
+                    .to_string()
+            }
+            setting::OFFICE_CURRENCY => Currency::from_code(value)
+                .map_err(|e| AppError::invalid(key, e))?
+                .code()
+                .to_owned(),
+            k if setting::ALL.contains(&k) => value.to_owned(),
+            other => {
+                return Err(AppError::invalid(
+                    "setting",
+                    format!(
+                        "unknown setting '{other}'; use one of {}",
+                        setting::ALL.join(", ")
+                    ),
+                ));
+            }
+        };
+        self.store()
+            .set_setting(actor.name(), key, &value, self.now())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn settings(&self) -> Result<Vec<(String, String)>, AppError> {
+        let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
+        let defaults = [
+            (setting::OFFICE_CODE, "HQ"),
+            (setting::OFFICE_CURRENCY, "KES"),
+        ];
+        Ok(setting::ALL
+            .iter()
+            .map(|k| {
+                let v = stored.get(*k).cloned().or_else(|| {
+                    defaults
+                        .iter()
+                        .find(|(d, _)| d == k)
+                        .map(|(_, v)| (*v).to_owned())
+                });
+                ((*k).to_owned(), v.unwrap_or_default())
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,316 @@
+//! What the services hand out: plain serialisable records, the JSON contract of the CLI and
+//! the payloads of the desktop's commands. Money is always an exact decimal string beside the
+//! integer minor units and the currency; instants are RFC 3339.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use malipo_domain::Money;
+use malipo_domain::schedule::InstalmentStatus;
+use malipo_store::{
+    AuditEntry, DayTotals, PolicyRecord, ScheduleLine, Summary, Totals, TransactionRecord,
+    UserRecord,
+};
+
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// `{"items": [...], "total": N}`: one page and how many match in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// A payment, as DESIGN.md's contract fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransactionView {
+    pub id: i64,
+    pub number: String,
+    pub reference: String,
+    pub policy: String,
+    pub holder: String,
+    pub method: String,
+    pub status: String,
+    pub amount: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub refunded: String,
+    pub refunded_minor: i64,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub provider_ref: Option<String>,
+    pub provider_receipt: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_reason: Option<String>,
+    pub receipt_number: Option<String>,
+    pub clerk: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&TransactionRecord> for TransactionView {
+    fn from(t: &TransactionRecord) -> Self {
+        TransactionView {
+            id: t.id,
+            number: t.number.clone(),
+            reference: t.reference.clone(),
+            policy: t.policy_number.clone(),
+            holder: t.holder.clone(),
+            method: t.method.as_str().to_owned(),
+            status: t.status.as_str().to_owned(),
+            amount: t.amount.amount_string(),
+            amount_minor: t.amount.minor(),
+            currency: t.amount.currency().code().to_owned(),
+            refunded: t.refunded.amount_string(),
+            refunded_minor: t.refunded.minor(),
+            phone: t.phone.clone(),
+            email: t.email.clone(),
+            provider_ref: t.provider_ref.clone(),
+            provider_receipt: t.provider_receipt.clone(),
+            failure_code: t.failure_code.clone(),
+            failure_reason: t.failure_reason.clone(),
+            receipt_number: t.receipt_number.clone(),
+            clerk: t.clerk.clone(),
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyView {
+    pub number: String,
+    pub holder: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub premium: String,
+    pub premium_minor: i64,
+    pub currency: String,
+    pub frequency: String,
+    pub created_at: String,
+}
+
+impl From<&PolicyRecord> for PolicyView {
+    fn from(p: &PolicyRecord) -> Self {
+        PolicyView {
+            number: p.number.clone(),
+            holder: p.holder.clone(),
+            phone: p.phone.clone(),
+            email: p.email.clone(),
+            premium: p.premium.amount_string(),
+            premium_minor: p.premium.minor(),
+            currency: p.premium.currency().code().to_owned(),
+            frequency: p.frequency.as_str().to_owned(),
+            created_at: rfc3339(p.created_at),
+        }
+    }
+}
+
+/// A count and an amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TotalsView {
+    pub count: i64,
+    pub amount: String,
+    pub amount_minor: i64,
+}
+
+impl From<Totals> for TotalsView {
+    fn from(t: Totals) -> Self {
+        TotalsView {
+            count: t.count,
+            amount: t.amount.amount_string(),
+            amount_minor: t.amount.minor(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayView {
+    pub date: String,
+    pub all: TotalsView,
+    pub succeeded: TotalsView,
+}
+
+impl From<&DayTotals> for DayView {
+    fn from(d: &DayTotals) -> Self {
+        DayView {
+            date: d.date.to_string(),
+            all: d.all.into(),
+            succeeded: d.succeeded.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyedTotals {
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: TotalsView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SummaryView {
+    pub currency: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub all: TotalsView,
+    pub succeeded: TotalsView,
+    pub pending: TotalsView,
+    pub failed: TotalsView,
+    pub needs_review: TotalsView,
+    pub by_status: Vec<KeyedTotals>,
+    pub by_method: Vec<KeyedTotals>,
+    pub by_day: Vec<DayView>,
+    pub by_clerk: Vec<KeyedTotals>,
+}
+
+impl SummaryView {
+    pub fn new(
+        s: &Summary,
+        from: Option<String>,
+        to: Option<String>,
+        clerk_name: impl Fn(i64) -> String,
+    ) -> SummaryView {
+        SummaryView {
+            currency: s.currency.code().to_owned(),
+            from,
+            to,
+            all: s.all.into(),
+            succeeded: s.succeeded.into(),
+            pending: s.pending.into(),
+            failed: s.failed.into(),
+            needs_review: s.needs_review.into(),
+            by_status: s
+                .by_status
+                .iter()
+                .map(|(k, t)| KeyedTotals {
+                    key: k.as_str().to_owned(),
+                    totals: (*t).into(),
+                })
+                .collect(),
+            by_method: s
+                .by_method
+                .iter()
+                .map(|(k, t)| KeyedTotals {
+                    key: k.as_str().to_owned(),
+                    totals: (*t).into(),
+                })
+                .collect(),
+            by_day: s.by_day.iter().map(DayView::from).collect(),
+            by_clerk: s
+                .by_clerk
+                .iter()
+                .map(|(id, t)| KeyedTotals {
+                    key: clerk_name(*id),
+                    totals: (*t).into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstalmentView {
+    pub policy: String,
+    pub holder: String,
+    pub phone: String,
+    pub seq: u32,
+    pub due_date: String,
+    pub status: String,
+    pub amount: String,
+    pub amount_minor: i64,
+    pub paid: String,
+    pub paid_minor: i64,
+    pub outstanding: String,
+    pub outstanding_minor: i64,
+    pub currency: String,
+    pub days_overdue: i64,
+}
+
+impl From<&ScheduleLine> for InstalmentView {
+    fn from(l: &ScheduleLine) -> Self {
+        let s = &l.state;
+        let money = |m: Money| (m.amount_string(), m.minor());
+        let (amount, amount_minor) = money(s.instalment.amount);
+        let (paid, paid_minor) = money(s.paid);
+        let (outstanding, outstanding_minor) = money(s.outstanding);
+        InstalmentView {
+            policy: l.policy_number.clone(),
+            holder: l.holder.clone(),
+            phone: l.phone.clone(),
+            seq: s.instalment.seq,
+            due_date: s.instalment.due.to_string(),
+            status: status_str(s.status).to_owned(),
+            amount,
+            amount_minor,
+            paid,
+            paid_minor,
+            outstanding,
+            outstanding_minor,
+            currency: s.instalment.amount.currency().code().to_owned(),
+            days_overdue: s.days_overdue,
+        }
+    }
+}
+
+fn status_str(s: InstalmentStatus) -> &'static str {
+    s.as_str()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub username: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: String,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            username: u.username.clone(),
+            role: u.role.as_str().to_owned(),
+            active: u.active,
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<&AuditEntry> for AuditView {
+    fn from(e: &AuditEntry) -> Self {
+        AuditView {
+            id: e.id,
+            at: rfc3339(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            entity: e.entity.clone(),
+            entity_id: e.entity_id.clone(),
+            before: e.before.clone(),
+            after: e.after.clone(),
+        }
+    }
+}
+
+/// A policy with its schedule and its payments, for the details screen and `policy show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyDetails {
+    #[serde(flatten)]
+    pub policy: PolicyView,
+    pub instalments: Vec<InstalmentView>,
+    pub transactions: List<TransactionView>,
+}

@@ -1,0 +1,360 @@
+//! Printing results: `--json` gives the services' views as JSON; otherwise aligned tables a
+//! clerk can read, with money grouped in thousands and dates in Nairobi time.
+
+use serde::Serialize;
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use malipo_app::ImportReport;
+use malipo_app::views::{
+    AuditView, InstalmentView, List, PolicyDetails, PolicyView, SummaryView, TotalsView,
+    TransactionView, UserView,
+};
+use malipo_domain::time_zone::NAIROBI;
+use malipo_domain::{Currency, Money};
+
+pub struct Output {
+    pub json: bool,
+}
+
+fn print_json<T: Serialize + ?Sized>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("malipo: cannot print JSON: {e}"),
+    }
+}
+
+/// `1500.00` + `KES` → `KES 1,500.00`; the services' decimal strings are exact.
+fn money(minor: i64, currency: &str) -> String {
+    let c = Currency::from_code(currency).unwrap_or_default();
+    Money::from_minor(minor, c)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|_| format!("{currency} ?"))
+}
+
+/// RFC 3339 → `2026-11-27 11:04` in Nairobi time.
+fn local(at: &str) -> String {
+    OffsetDateTime::parse(at, &Rfc3339)
+        .ok()
+        .and_then(|t| {
+            t.to_offset(NAIROBI)
+                .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_owned())
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}", w = *w))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn page_note(shown: usize, total: i64, page: u32, per_page: u32, noun: &str) {
+    if total == 0 {
+        println!("No {noun} found.");
+        return;
+    }
+    let first = i64::from(page.saturating_sub(1)) * i64::from(per_page) + 1;
+    if shown == 0 {
+        println!("Page {page} is past the end: {total} {noun} in all.");
+    } else {
+        println!(
+            "Showing {first}–{} of {total} {noun}.",
+            first + shown as i64 - 1
+        );
+    }
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "-".to_owned())
+}
+
+impl Output {
+    pub fn policy(&self, p: &PolicyView) {
+        if self.json {
+            return print_json(p);
+        }
+        println!("Policy {}: {} ({})", p.number, p.holder, p.phone);
+        println!(
+            "Premium {} {}",
+            money(p.premium_minor, &p.currency),
+            p.frequency
+        );
+        if let Some(e) = &p.email {
+            println!("E-mail {e}");
+        }
+    }
+
+    pub fn import(&self, r: &ImportReport) {
+        if self.json {
+            return print_json(r);
+        }
+        if r.dry_run {
+            println!(
+                "All {} rows are valid; nothing was written (dry run).",
+                r.rows
+            );
+        } else {
+            println!("Imported {} policies.", r.imported);
+        }
+    }
+
+    pub fn policies(&self, list: &List<PolicyView>, page: u32, per_page: u32) {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|p| {
+                vec![
+                    p.number.clone(),
+                    p.holder.clone(),
+                    p.phone.clone(),
+                    money(p.premium_minor, &p.currency),
+                    p.frequency.clone(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            table(&["POLICY", "HOLDER", "PHONE", "PREMIUM", "EVERY"], &rows);
+        }
+        page_note(rows.len(), list.total, page, per_page, "policies");
+    }
+
+    pub fn policy_details(&self, d: &PolicyDetails) {
+        if self.json {
+            return print_json(d);
+        }
+        self.policy(&d.policy);
+        println!();
+        self.schedule(&List {
+            items: d.instalments.clone(),
+            total: d.instalments.len() as i64,
+        });
+        println!();
+        self.transactions(&d.transactions, 1, 50);
+    }
+
+    pub fn transactions(&self, list: &List<TransactionView>, page: u32, per_page: u32) {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|t| {
+                vec![
+                    t.number.clone(),
+                    local(&t.created_at),
+                    t.policy.clone(),
+                    t.method.clone(),
+                    t.status.clone(),
+                    money(t.amount_minor, &t.currency),
+                    opt(&t.receipt_number),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            table(
+                &[
+                    "NUMBER", "WHEN", "POLICY", "METHOD", "STATUS", "AMOUNT", "RECEIPT",
+                ],
+                &rows,
+            );
+        }
+        page_note(rows.len(), list.total, page, per_page, "payments");
+    }
+
+    pub fn transaction(&self, t: &TransactionView) {
+        if self.json {
+            return print_json(t);
+        }
+        let rows = [
+            ("Number", t.number.clone()),
+            ("Status", t.status.clone()),
+            ("Amount", money(t.amount_minor, &t.currency)),
+            ("Refunded", money(t.refunded_minor, &t.currency)),
+            ("Method", t.method.clone()),
+            ("Policy", format!("{} ({})", t.policy, t.holder)),
+            ("Phone", opt(&t.phone)),
+            ("E-mail", opt(&t.email)),
+            ("Reference", t.reference.clone()),
+            ("Provider ref", opt(&t.provider_ref)),
+            ("Provider receipt", opt(&t.provider_receipt)),
+            ("Receipt", opt(&t.receipt_number)),
+            (
+                "Failure",
+                match (&t.failure_code, &t.failure_reason) {
+                    (None, None) => "-".to_owned(),
+                    (c, r) => format!("{} {}", opt(c), opt(r)),
+                },
+            ),
+            ("Clerk", opt(&t.clerk)),
+            ("Created", local(&t.created_at)),
+            ("Updated", local(&t.updated_at)),
+        ];
+        for (k, v) in rows {
+            println!("{k:<17} {v}");
+        }
+    }
+
+    pub fn summary(&self, s: &SummaryView) {
+        if self.json {
+            return print_json(s);
+        }
+        let range = match (&s.from, &s.to) {
+            (None, None) => "all time".to_owned(),
+            (f, t) => format!(
+                "{} to {}",
+                f.as_deref().unwrap_or("the start"),
+                t.as_deref().unwrap_or("today")
+            ),
+        };
+        println!("Summary in {}, {range}", s.currency);
+        let row = |name: &str, t: &TotalsView| {
+            vec![
+                name.to_owned(),
+                t.count.to_string(),
+                money(t.amount_minor, &s.currency),
+            ]
+        };
+        let mut rows = vec![
+            row("all", &s.all),
+            row("succeeded", &s.succeeded),
+            row("pending", &s.pending),
+            row("failed", &s.failed),
+        ];
+        if s.needs_review.count > 0 {
+            rows.push(row("needs review", &s.needs_review));
+        }
+        table(&["", "COUNT", "AMOUNT"], &rows);
+        if !s.by_method.is_empty() {
+            println!();
+            let rows: Vec<_> = s.by_method.iter().map(|k| row(&k.key, &k.totals)).collect();
+            table(&["METHOD", "COUNT", "AMOUNT"], &rows);
+        }
+        if !s.by_day.is_empty() {
+            println!();
+            let rows: Vec<_> = s
+                .by_day
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.date.clone(),
+                        d.all.count.to_string(),
+                        money(d.all.amount_minor, &s.currency),
+                        d.succeeded.count.to_string(),
+                        money(d.succeeded.amount_minor, &s.currency),
+                    ]
+                })
+                .collect();
+            table(&["DAY", "COUNT", "AMOUNT", "SUCCEEDED", "RECEIVED"], &rows);
+        }
+    }
+
+    pub fn schedule(&self, list: &List<InstalmentView>) {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.policy.clone(),
+                    i.holder.clone(),
+                    i.seq.to_string(),
+                    i.due_date.clone(),
+                    if i.days_overdue > 0 {
+                        format!("{} ({}d)", i.status, i.days_overdue)
+                    } else {
+                        i.status.clone()
+                    },
+                    money(i.outstanding_minor, &i.currency),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            println!("No instalments found.");
+        } else {
+            table(
+                &["POLICY", "HOLDER", "#", "DUE", "STATUS", "OUTSTANDING"],
+                &rows,
+            );
+        }
+    }
+
+    pub fn user(&self, u: &UserView) {
+        if self.json {
+            return print_json(u);
+        }
+        println!("Added {} as {}.", u.username, u.role);
+    }
+
+    pub fn users(&self, users: &[UserView]) {
+        if self.json {
+            return print_json(&json!({ "items": users, "total": users.len() }));
+        }
+        let rows: Vec<_> = users
+            .iter()
+            .map(|u| {
+                vec![
+                    u.username.clone(),
+                    u.role.clone(),
+                    if u.active { "yes" } else { "no" }.to_owned(),
+                ]
+            })
+            .collect();
+        table(&["USER", "ROLE", "ACTIVE"], &rows);
+    }
+
+    pub fn settings(&self, settings: &[(String, String)]) {
+        if self.json {
+            let map: serde_json::Map<String, serde_json::Value> = settings
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            return print_json(&map);
+        }
+        for (k, v) in settings {
+            println!("{k:<16} {v}");
+        }
+    }
+
+    pub fn audit(&self, entries: &[AuditView]) {
+        if self.json {
+            return print_json(&json!({ "items": entries, "total": entries.len() }));
+        }
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                vec![
+                    local(&e.at),
+                    e.actor.clone(),
+                    e.action.clone(),
+                    format!("{} {}", e.entity, e.entity_id),
+                ]
+            })
+            .collect();
+        table(&["WHEN", "WHO", "WHAT", "ON"], &rows);
+    }
+}

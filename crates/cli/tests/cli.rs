@@ -1,0 +1,552 @@
+//! The `malipo` binary as a clerk or a script runs it: real processes, real database files.
+//!
+//! - policies: add, list, import (all or nothing, dry run), bad input
+//! - users: set-up mode, sign-in, roles, the audit trail
+//! - history, summary and schedules over payments seeded through the store
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Office {
+    dir: tempfile::TempDir,
+}
+
+impl Office {
+    fn new() -> Office {
+        Office {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_malipo"));
+        c.args(args)
+            .env("MALIPO_DATA_DIR", self.dir.path())
+            .env_remove("MALIPO_USER")
+            .env_remove("MALIPO_PASSWORD")
+            .env_remove("MALIPO_NEW_PASSWORD");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn policy_count(&self) -> u64 {
+        self.json(&["policy", "list"])["total"].as_u64().unwrap()
+    }
+}
+
+/// Asserts a refusal: the exit status, one line on stderr that mentions `needle`.
+fn refused(out: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one clear line, got: {err}"
+    );
+    assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+}
+
+fn add(office: &Office, number: &str, phone: &str, premium: &str) -> Output {
+    office.run(&[
+        "policy",
+        "add",
+        "--number",
+        number,
+        "--holder",
+        "Amina Wanjiru",
+        "--phone",
+        phone,
+        "--premium",
+        premium,
+    ])
+}
+
+#[test]
+fn a_policy_is_added_with_its_phone_normalised_and_listed_as_json() {
+    let office = Office::new();
+    let p = office.json(&[
+        "policy",
+        "add",
+        "--number",
+        "pol-001",
+        "--holder",
+        "Amina  Wanjiru",
+        "--phone",
+        "0712 345 678",
+        "--email",
+        "Amina@Example.co.ke",
+        "--premium",
+        "KES 1,500.50",
+    ]);
+    assert_eq!(p["number"], "POL-001");
+    assert_eq!(p["holder"], "Amina Wanjiru");
+    assert_eq!(p["phone"], "254712345678");
+    assert_eq!(p["email"], "amina@example.co.ke");
+    assert_eq!(p["premium"], "1500.50");
+    assert_eq!(p["premium_minor"], 150_050);
+    let list = office.json(&["policy", "list", "--search", "wanjiru"]);
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["number"], "POL-001");
+    let none = office.json(&["policy", "list", "--search", "otieno"]);
+    assert_eq!(none["total"], 0);
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_one_line_and_writes_nothing() {
+    let office = Office::new();
+    assert!(add(&office, "P-1", "0712345678", "1500").status.success());
+    refused(&add(&office, "P-2", "071234567", "1500"), 2, "9 digits");
+    refused(
+        &add(&office, "P-2", "+255712345678", "1500"),
+        2,
+        "not a Kenyan number",
+    );
+    refused(&add(&office, "P-2", "0712345678", "-5"), 2, "negative");
+    refused(&add(&office, "P-2", "0712345678", "0"), 2, "more than zero");
+    refused(
+        &add(&office, "P-2", "0712345678", "10.555"),
+        2,
+        "2 decimal places",
+    );
+    refused(
+        &add(&office, "P-2", "0712345678", "99999999999999999999"),
+        2,
+        "too large",
+    );
+    refused(
+        &add(&office, "P 2", "0712345678", "1500"),
+        2,
+        "policy number",
+    );
+    refused(
+        &add(&office, "P-1", "0712345678", "1500"),
+        4,
+        "already exists",
+    );
+    assert_eq!(
+        office.policy_count(),
+        1,
+        "no refused command wrote anything"
+    );
+    refused(&office.run(&["tx", "show", "HQ-000099"]), 3, "not found");
+    refused(
+        &office.run(&["tx", "list", "--status", "paid"]),
+        2,
+        "unknown status",
+    );
+    refused(
+        &office.run(&["tx", "list", "--from", "2026-12-01", "--to", "2026-11-01"]),
+        2,
+        "swap",
+    );
+    refused(
+        &office.run(&["summary", "--from", "27/11/2026"]),
+        2,
+        "not a date",
+    );
+}
+
+#[test]
+fn an_import_with_one_bad_row_imports_nothing_and_names_the_row() {
+    let office = Office::new();
+    let csv = office.path().join("policies.csv");
+    std::fs::write(
+        &csv,
+        "policy_number,holder_name,phone,email,premium\n\
+         P-1,Amina Wanjiru,0712345678,amina@example.co.ke,\"1,500\"\n\
+         P-2,Otieno Odhiambo,0722 000 111,,2000\n\
+         P-3,Chebet Kiprono,0722,,2000\n",
+    )
+    .unwrap();
+    let out = office.run(&["policy", "import", csv.to_str().unwrap()]);
+    refused(&out, 2, "row 3: phone");
+    assert_eq!(
+        office.policy_count(),
+        0,
+        "the good rows were not imported either"
+    );
+
+    std::fs::write(
+        &csv,
+        "policy_number,holder_name,phone,email,premium\n\
+         P-1,Amina Wanjiru,0712345678,amina@example.co.ke,\"1,500\"\n\
+         P-2,Otieno Odhiambo,0722 000 111,,2000\n",
+    )
+    .unwrap();
+    let dry = office.json(&["policy", "import", csv.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(
+        (dry["rows"].as_u64(), dry["imported"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(office.policy_count(), 0, "a dry run writes nothing");
+    let real = office.json(&["policy", "import", csv.to_str().unwrap()]);
+    assert_eq!(real["imported"], 2);
+    assert_eq!(office.policy_count(), 2);
+    refused(
+        &office.run(&["policy", "import", csv.to_str().unwrap()]),
+        2,
+        "row 1: policy P-1 already exists",
+    );
+
+    std::fs::write(&csv, "number,holder,phone\nP-9,X,0712345678\n").unwrap();
+    refused(
+        &office.run(&["policy", "import", csv.to_str().unwrap()]),
+        2,
+        "header lacks",
+    );
+    std::fs::write(
+        &csv,
+        "policy_number,holder_name,phone,email,premium\nP-9,A,0712345678,,1\nP-9,B,0712345678,,1\n",
+    )
+    .unwrap();
+    refused(
+        &office.run(&["policy", "import", csv.to_str().unwrap()]),
+        2,
+        "row 2: policy P-9 appears again (first on row 1)",
+    );
+}
+
+#[test]
+fn after_set_up_writes_need_a_signed_in_user_with_the_right_role() {
+    let office = Office::new();
+    let clerk_first = office
+        .cmd(&["user", "add", "--username", "amina", "--role", "clerk"])
+        .env("MALIPO_NEW_PASSWORD", "counter-password")
+        .output()
+        .unwrap();
+    refused(&clerk_first, 4, "first user of an office must be an admin");
+
+    let admin = office
+        .cmd(&[
+            "user",
+            "add",
+            "--username",
+            "wanjiku",
+            "--role",
+            "admin",
+            "--json",
+        ])
+        .env("MALIPO_NEW_PASSWORD", "admin-password")
+        .output()
+        .unwrap();
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+
+    refused(&add(&office, "P-1", "0712345678", "1500"), 5, "sign in");
+    let wrong = office
+        .cmd(&[
+            "policy",
+            "add",
+            "--number",
+            "P-1",
+            "--holder",
+            "A",
+            "--phone",
+            "0712345678",
+            "--premium",
+            "1",
+        ])
+        .env("MALIPO_USER", "wanjiku")
+        .env("MALIPO_PASSWORD", "not-the-password")
+        .output()
+        .unwrap();
+    refused(&wrong, 5, "wrong username or password");
+
+    let as_admin = |args: &[&str]| {
+        office
+            .cmd(args)
+            .env("MALIPO_USER", "wanjiku")
+            .env("MALIPO_PASSWORD", "admin-password")
+            .output()
+            .unwrap()
+    };
+    let clerk = office
+        .cmd(&["user", "add", "--username", "amina", "--role", "clerk"])
+        .env("MALIPO_USER", "wanjiku")
+        .env("MALIPO_PASSWORD", "admin-password")
+        .env("MALIPO_NEW_PASSWORD", "counter-password")
+        .output()
+        .unwrap();
+    assert!(
+        clerk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clerk.stderr)
+    );
+
+    let by_clerk = office
+        .cmd(&[
+            "policy",
+            "add",
+            "--number",
+            "P-1",
+            "--holder",
+            "A",
+            "--phone",
+            "0712345678",
+            "--premium",
+            "1",
+        ])
+        .args(["--as", "amina"])
+        .env("MALIPO_PASSWORD", "counter-password")
+        .output()
+        .unwrap();
+    assert!(
+        by_clerk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_clerk.stderr)
+    );
+
+    let clerk_adds_user = office
+        .cmd(&[
+            "user",
+            "add",
+            "--username",
+            "eve",
+            "--role",
+            "admin",
+            "--as",
+            "amina",
+        ])
+        .env("MALIPO_PASSWORD", "counter-password")
+        .env("MALIPO_NEW_PASSWORD", "whatever-password")
+        .output()
+        .unwrap();
+    refused(&clerk_adds_user, 5, "cannot manage users");
+    let clerk_sets = office
+        .cmd(&["settings", "set", "office.name", "X", "--as", "amina"])
+        .env("MALIPO_PASSWORD", "counter-password")
+        .output()
+        .unwrap();
+    refused(&clerk_sets, 5, "ask a admin");
+
+    let audit = as_admin(&["audit", "--entity", "policy", "--id", "P-1", "--json"]);
+    assert!(audit.status.success());
+    let audit: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(
+        audit["items"][0]["actor"], "amina",
+        "the audit log names the clerk who added P-1"
+    );
+    assert_eq!(audit["items"][0]["action"], "policy.add");
+}
+
+mod seeded {
+    //! History, summary and schedules over payments written straight through the store, as
+    //! the payment commands will write them.
+    use super::*;
+    use malipo_domain::{
+        Currency, FailureKind, Method, Money, Msisdn, OfficeCode, ProviderReference, Source,
+        TxEvent,
+    };
+    use malipo_store::{NewTransaction, ProviderDetails, Store, TxKey};
+    use time::macros::datetime;
+
+    fn seed(office: &Office) {
+        assert!(add(office, "P-1", "0712345678", "1500").status.success());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = Store::open(&office.path().join("malipo.sqlite3"))
+                .await
+                .unwrap();
+            let policy = store.policy("P-1").await.unwrap().unwrap();
+            let hq = OfficeCode::parse("HQ").unwrap();
+            let kes = |major| Money::from_major(major, Currency::Kes).unwrap();
+            let events = [
+                Some(TxEvent::Paid {
+                    paid: kes(1500),
+                    source: Source::Callback,
+                }),
+                Some(TxEvent::NotPaid {
+                    kind: FailureKind::Cancelled,
+                    source: Source::Callback,
+                }),
+                Some(TxEvent::Initiated),
+            ];
+            for (n, event) in events.into_iter().enumerate() {
+                let at = datetime!(2026-11-20 07:00 UTC) + time::Duration::days(n as i64);
+                let new = NewTransaction {
+                    office: hq.clone(),
+                    policy_id: policy.id,
+                    method: if n == 1 { Method::Card } else { Method::Mpesa },
+                    amount: kes(1500),
+                    phone: Some(Msisdn::parse("0712345678").unwrap()),
+                    email: None,
+                    reference: ProviderReference::from_random(n as u64 + 7),
+                    clerk_id: None,
+                };
+                let t = store.insert_transaction("test", &new, at).await.unwrap();
+                if let Some(ev) = event {
+                    let details = ProviderDetails {
+                        provider_receipt: (n == 0).then(|| "NLJ7RT61SV".to_owned()),
+                        ..ProviderDetails::default()
+                    };
+                    store
+                        .apply_event("test", &TxKey::Id(t.id), &hq, ev, &details, at)
+                        .await
+                        .unwrap();
+                }
+            }
+            store.close().await;
+        });
+    }
+
+    #[test]
+    fn transactions_show_in_the_contract_shape() {
+        let office = Office::new();
+        seed(&office);
+        let t = office.json(&["tx", "show", "HQ-000001"]);
+        for key in [
+            "id",
+            "number",
+            "reference",
+            "policy",
+            "method",
+            "status",
+            "amount",
+            "amount_minor",
+            "currency",
+            "phone",
+            "provider_ref",
+            "provider_receipt",
+            "failure_code",
+            "failure_reason",
+            "receipt_number",
+            "created_at",
+            "updated_at",
+        ] {
+            assert!(t.get(key).is_some(), "transaction JSON lacks {key}");
+        }
+        assert_eq!(t["status"], "succeeded");
+        assert_eq!(t["amount"], "1500.00");
+        assert_eq!(t["amount_minor"], 150_000);
+        assert_eq!(t["receipt_number"], "HQ-R000001");
+        assert_eq!(t["provider_receipt"], "NLJ7RT61SV");
+        assert_eq!(t["created_at"], "2026-11-20T07:00:00Z");
+        let by_id = office.json(&["tx", "show", &t["id"].to_string()]);
+        assert_eq!(by_id["number"], "HQ-000001");
+        let by_ref = office.json(&["tx", "show", t["reference"].as_str().unwrap()]);
+        assert_eq!(by_ref["number"], "HQ-000001");
+    }
+
+    #[test]
+    fn history_filters_by_status_method_date_and_search() {
+        let office = Office::new();
+        seed(&office);
+        let all = office.json(&["tx", "list"]);
+        assert_eq!(all["total"], 3);
+        assert_eq!(all["items"][0]["number"], "HQ-000003", "newest first");
+        assert_eq!(
+            office.json(&["tx", "list", "--status", "succeeded"])["total"],
+            1
+        );
+        assert_eq!(
+            office.json(&["tx", "list", "--method", "card"])["items"][0]["status"],
+            "cancelled"
+        );
+        assert_eq!(
+            office.json(&["tx", "list", "--from", "2026-11-21", "--to", "2026-11-21"])["total"],
+            1
+        );
+        assert_eq!(
+            office.json(&["tx", "list", "--search", "NLJ7RT"])["total"],
+            1,
+            "search by M-Pesa receipt"
+        );
+        let page2 = office.json(&["tx", "list", "--per-page", "2", "--page", "2"]);
+        assert_eq!(
+            (
+                page2["items"].as_array().unwrap().len(),
+                page2["total"].as_u64()
+            ),
+            (1, Some(3))
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_and_sums_by_outcome_method_and_day() {
+        let office = Office::new();
+        seed(&office);
+        let s = office.json(&["summary"]);
+        assert_eq!(s["all"]["count"], 3);
+        assert_eq!(s["all"]["amount"], "4500.00");
+        assert_eq!(s["succeeded"]["count"], 1);
+        assert_eq!(s["pending"]["count"], 1);
+        assert_eq!(s["failed"]["count"], 1);
+        let card = s["by_method"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == "card")
+            .unwrap();
+        assert_eq!(card["count"], 1);
+        assert_eq!(s["by_day"].as_array().unwrap().len(), 3);
+        assert_eq!(s["by_day"][0]["date"], "2026-11-20");
+        assert_eq!(s["by_day"][0]["succeeded"]["amount_minor"], 150_000);
+        let window = office.json(&["summary", "--from", "2026-11-21"]);
+        assert_eq!(window["all"]["count"], 2);
+    }
+
+    #[test]
+    fn schedules_show_what_is_overdue_on_a_given_day() {
+        let office = Office::new();
+        seed(&office);
+        // P-1 was added today with 12 monthly instalments from today; one is paid.
+        let all = office.json(&["schedule", "list", "--policy", "P-1"]);
+        assert_eq!(all["total"], 12);
+        assert_eq!(all["items"][0]["status"], "paid");
+        let later = time::OffsetDateTime::now_utc().date() + time::Duration::days(70);
+        let overdue = office.json(&[
+            "schedule",
+            "list",
+            "--overdue",
+            "--date",
+            &later.to_string(),
+        ]);
+        assert_eq!(
+            overdue["total"], 2,
+            "instalments 2 and 3 are past due 70 days on"
+        );
+        assert!(
+            overdue["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["status"] == "overdue")
+        );
+        let pending = office.json(&[
+            "schedule",
+            "list",
+            "--pending",
+            "--date",
+            &later.to_string(),
+        ]);
+        assert_eq!(pending["total"], 9);
+    }
+}

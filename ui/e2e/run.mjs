@@ -1,0 +1,125 @@
+// End-to-end journeys through the real desktop app: tauri-driver in front of WebKitWebDriver,
+// the release binary with its bundled UI, a real office database written by the real CLI.
+// Run by scripts/test under xvfb-run with MALIPO_APP and MALIPO_CLI set.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { remote } from "webdriverio";
+
+const app = process.env.MALIPO_APP;
+const cli = process.env.MALIPO_CLI;
+if (!app || !cli) throw new Error("set MALIPO_APP and MALIPO_CLI");
+const shots = resolve(import.meta.dirname, "../../test-output/e2e");
+mkdirSync(shots, { recursive: true });
+
+function portOpen(port) {
+  return new Promise((ok) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => { s.destroy(); ok(true); });
+    s.once("error", () => ok(false));
+  });
+}
+
+async function until(what, fn, ms = 15000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Starts the app on the office in `dataDir`, runs `journey`, and always cleans up. */
+async function withApp(dataDir, journey) {
+  const driver = spawn("tauri-driver", ["--port", "4444", "--native-port", "4445"], {
+    env: { ...process.env, MALIPO_DATA_DIR: dataDir },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  let browser;
+  try {
+    await until("tauri-driver on port 4444", () => portOpen(4444));
+    browser = await remote({
+      hostname: "127.0.0.1",
+      port: 4444,
+      logLevel: "error",
+      capabilities: { "tauri:options": { application: app } },
+    });
+    await journey(browser);
+  } finally {
+    if (browser) await browser.deleteSession().catch(() => {});
+    driver.kill();
+    await until("tauri-driver to stop", async () => !(await portOpen(4444)), 5000);
+  }
+}
+
+const results = [];
+async function journey(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${e.stack ?? e}`);
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+const empty = mkdtempSync(join(tmpdir(), "malipo-e2e-empty-"));
+const office = mkdtempSync(join(tmpdir(), "malipo-e2e-office-"));
+execFileSync(cli, ["policy", "import", resolve(import.meta.dirname, "../../demo/policies.csv")], {
+  env: { ...process.env, MALIPO_DATA_DIR: office },
+  stdio: "inherit",
+});
+
+try {
+  await journey("a new office opens on the bundled UI and says how to add policies", () =>
+    withApp(empty, async (b) => {
+      const url = await b.getUrl();
+      assert(!url.startsWith("http://localhost"), `the app loaded the dev server: ${url}`);
+      const emptyState = await b.$('[data-testid="policies-empty"]');
+      await emptyState.waitForDisplayed({ timeout: 10000 });
+      assert((await emptyState.getText()).includes("malipo policy add"), "the empty state names the command");
+      await b.saveScreenshot(join(shots, "01-empty-office.png"));
+    }),
+  );
+
+  await journey("a clerk finds a policy by holder name and by local phone number", () =>
+    withApp(office, async (b) => {
+      const table = await b.$('[data-testid="policies-table"]');
+      await table.waitForDisplayed({ timeout: 10000 });
+      const rows = await b.$$('[data-testid="policies-table"] tbody tr');
+      assert(rows.length === 8, `expected the 8 demo policies, saw ${rows.length}`);
+      assert((await table.getText()).includes("KES 12,000.00"), "premiums are shown as money");
+      await b.saveScreenshot(join(shots, "02-policies.png"));
+
+      const search = await b.$('[data-testid="policy-search"]');
+      await search.setValue("Otieno");
+      await until("the list to narrow to Otieno", async () =>
+        (await b.$$('[data-testid="policies-table"] tbody tr')).length === 1);
+      assert((await table.getText()).includes("POL-1002"), "Otieno holds POL-1002");
+
+      await search.setValue("0110 123");
+      await until("a match on the phone number", async () => {
+        const t = await b.$('[data-testid="policies-table"]');
+        return (await t.isExisting()) && (await t.getText()).includes("POL-1003");
+      });
+      await search.setValue("nobody-like-this");
+      await b.$('[data-testid="policies-empty"]').waitForDisplayed({ timeout: 5000 });
+      await b.saveScreenshot(join(shots, "03-no-match.png"));
+    }),
+  );
+} finally {
+  rmSync(empty, { recursive: true, force: true });
+  rmSync(office, { recursive: true, force: true });
+}
+
+const failed = results.filter((r) => !r.ok).length;
+console.log(`e2e: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
