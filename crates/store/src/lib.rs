@@ -9,6 +9,7 @@
 //!   `transactions`.
 
 mod audit;
+mod cards;
 mod policies;
 mod settings;
 mod summary;
@@ -26,14 +27,21 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 pub use audit::AuditEntry;
+pub use cards::{NewCard, SavedCard};
 pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
 pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
 pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
 pub use users::UserRecord;
 
 /// The migrations, embedded so the shipped binary carries its schema.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "payments",
+        include_str!("../migrations/0002_payments.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -70,129 +70,126 @@ pub struct Summary {
     pub by_clerk: Vec<(i64, Totals)>,
 }
 
-struct Cell {
-    day: i64,
-    method: Method,
-    status: TxStatus,
-    clerk: i64,
-    count: i64,
-    minor: i64,
-}
+const RECEIVED: &str = "('succeeded', 'partially_refunded', 'refunded')";
 
 impl Store {
     /// The summary from `daily_totals`: a few rows per day, however many payments there are.
     pub async fn summary(&self, filter: &SummaryFilter) -> Result<Summary> {
-        let cells = self
-            .cells("daily_totals", "count", "amount_minor", filter)
-            .await?;
-        fold(filter.currency, cells)
+        self.summarise("daily_totals", "count", filter).await
     }
 
     /// The same summary computed by scanning every payment. Kept to check the per-day totals
     /// against, and as the benchmark's baseline.
     pub async fn summary_by_scan(&self, filter: &SummaryFilter) -> Result<Summary> {
-        let cells = self
-            .cells("transactions", "1", "amount_minor", filter)
-            .await?;
-        fold(filter.currency, cells)
+        self.summarise("transactions", "1", filter).await
     }
 
-    async fn cells(
-        &self,
-        table: &str,
-        count: &str,
-        amount: &str,
-        filter: &SummaryFilter,
-    ) -> Result<Vec<Cell>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT day, method, status, coalesce(clerk_id, 0) AS clerk,
-                    sum({count}) AS n, sum({amount}) AS minor
-             FROM {table} WHERE currency = "
-        ));
-        q.push_bind(filter.currency.code());
-        if let Some(from) = filter.from {
-            q.push(" AND day >= ").push_bind(day_number(from));
-        }
-        if let Some(to) = filter.to {
-            q.push(" AND day <= ").push_bind(day_number(to));
-        }
-        q.push(" GROUP BY day, method, status, clerk");
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Cell {
-                    day: r.get("day"),
-                    method: parse_col(r.get::<&str, _>("method"), "method")?,
-                    status: parse_col(r.get::<&str, _>("status"), "status")?,
-                    clerk: r.get("clerk"),
-                    count: r.get("n"),
-                    minor: r.get("minor"),
-                })
-            })
-            .collect()
-    }
-}
-
-fn fold(currency: Currency, cells: Vec<Cell>) -> Result<Summary> {
-    let zero = Totals::zero(currency);
-    let mut s = Summary {
-        currency,
-        all: zero,
-        succeeded: zero,
-        pending: zero,
-        failed: zero,
-        needs_review: zero,
-        by_status: Vec::new(),
-        by_method: Vec::new(),
-        by_day: Vec::new(),
-        by_clerk: Vec::new(),
-    };
-    let mut by_status: BTreeMap<&'static str, (TxStatus, Totals)> = BTreeMap::new();
-    let mut by_method: BTreeMap<&'static str, (Method, Totals)> = BTreeMap::new();
-    let mut by_day: BTreeMap<i64, DayTotals> = BTreeMap::new();
-    let mut by_clerk: BTreeMap<i64, Totals> = BTreeMap::new();
-    for c in cells.into_iter().filter(|c| c.count != 0) {
-        s.all.add(c.count, c.minor)?;
-        let received = matches!(
-            c.status,
-            TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded
+    /// Three grouped reads over `table` (`count` is its per-row count: a column or `1`):
+    /// by status and method, by day, and by clerk.
+    async fn summarise(&self, table: &str, count: &str, filter: &SummaryFilter) -> Result<Summary> {
+        let grouped = |select: &str, group: &str| {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {select} FROM {table} WHERE currency = "));
+            q.push_bind(filter.currency.code());
+            if let Some(from) = filter.from {
+                q.push(" AND day >= ").push_bind(day_number(from));
+            }
+            if let Some(to) = filter.to {
+                q.push(" AND day <= ").push_bind(day_number(to));
+            }
+            q.push(format!(" GROUP BY {group} ORDER BY {group}"));
+            q
+        };
+        let totals = format!("sum({count}) AS n, sum(amount_minor) AS minor");
+        let received = format!(
+            "sum(CASE WHEN status IN {RECEIVED} THEN {count} ELSE 0 END) AS rn,
+             sum(CASE WHEN status IN {RECEIVED} THEN amount_minor ELSE 0 END) AS rminor"
         );
-        if received {
-            s.succeeded.add(c.count, c.minor)?;
-        } else if c.status.is_open() {
-            s.pending.add(c.count, c.minor)?;
-        } else if c.status.is_unsuccessful() {
-            s.failed.add(c.count, c.minor)?;
-        } else {
-            s.needs_review.add(c.count, c.minor)?;
-        }
-        by_status
-            .entry(c.status.as_str())
-            .or_insert((c.status, zero))
-            .1
-            .add(c.count, c.minor)?;
-        by_method
-            .entry(c.method.as_str())
-            .or_insert((c.method, zero))
-            .1
-            .add(c.count, c.minor)?;
-        let day = by_day.entry(c.day).or_insert(DayTotals {
-            date: date_from_day(c.day),
+        let by_kind = grouped(&format!("status, method, {totals}"), "status, method")
+            .build()
+            .fetch_all(&self.pool)
+            .await?;
+        let by_day = grouped(&format!("day, {totals}, {received}"), "day")
+            .build()
+            .fetch_all(&self.pool)
+            .await?;
+        let by_clerk = grouped(
+            &format!("coalesce(clerk_id, 0) AS clerk, {totals}"),
+            "clerk",
+        )
+        .build()
+        .fetch_all(&self.pool)
+        .await?;
+
+        let zero = Totals::zero(filter.currency);
+        let mut s = Summary {
+            currency: filter.currency,
             all: zero,
             succeeded: zero,
-        });
-        day.all.add(c.count, c.minor)?;
-        if received {
-            day.succeeded.add(c.count, c.minor)?;
+            pending: zero,
+            failed: zero,
+            needs_review: zero,
+            by_status: Vec::new(),
+            by_method: Vec::new(),
+            by_day: Vec::new(),
+            by_clerk: Vec::new(),
+        };
+        let mut by_status: BTreeMap<&'static str, (TxStatus, Totals)> = BTreeMap::new();
+        let mut by_method: BTreeMap<&'static str, (Method, Totals)> = BTreeMap::new();
+        for r in &by_kind {
+            let (n, minor): (i64, i64) = (r.get("n"), r.get("minor"));
+            if n == 0 {
+                continue;
+            }
+            let status: TxStatus = parse_col(r.get::<&str, _>("status"), "status")?;
+            let method: Method = parse_col(r.get::<&str, _>("method"), "method")?;
+            s.all.add(n, minor)?;
+            let bucket = match status {
+                TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded => {
+                    &mut s.succeeded
+                }
+                TxStatus::Pending | TxStatus::AwaitingCustomer => &mut s.pending,
+                TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut => &mut s.failed,
+                TxStatus::NeedsReview => &mut s.needs_review,
+            };
+            bucket.add(n, minor)?;
+            by_status
+                .entry(status.as_str())
+                .or_insert((status, zero))
+                .1
+                .add(n, minor)?;
+            by_method
+                .entry(method.as_str())
+                .or_insert((method, zero))
+                .1
+                .add(n, minor)?;
         }
-        by_clerk
-            .entry(c.clerk)
-            .or_insert(zero)
-            .add(c.count, c.minor)?;
+        s.by_status = by_status.into_values().collect();
+        s.by_method = by_method.into_values().collect();
+        for r in &by_day {
+            let (n, minor, rn, rminor): (i64, i64, i64, i64) =
+                (r.get("n"), r.get("minor"), r.get("rn"), r.get("rminor"));
+            if n == 0 {
+                continue;
+            }
+            let mut day = DayTotals {
+                date: date_from_day(r.get("day")),
+                all: zero,
+                succeeded: zero,
+            };
+            day.all.add(n, minor)?;
+            day.succeeded.add(rn, rminor)?;
+            s.by_day.push(day);
+        }
+        for r in &by_clerk {
+            let (n, minor): (i64, i64) = (r.get("n"), r.get("minor"));
+            if n == 0 {
+                continue;
+            }
+            let mut t = zero;
+            t.add(n, minor)?;
+            s.by_clerk.push((r.get("clerk"), t));
+        }
+        Ok(s)
     }
-    s.by_status = by_status.into_values().collect();
-    s.by_method = by_method.into_values().collect();
-    s.by_day = by_day.into_values().collect();
-    s.by_clerk = by_clerk.into_iter().collect();
-    Ok(s)
 }

@@ -108,6 +108,14 @@ const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.user
      JOIN policies p ON p.id = t.policy_id
      LEFT JOIN users u ON u.id = t.clerk_id";
 
+/// The same columns, driven by the full-text index: a search visits only the payments that
+/// match it (CROSS JOIN keeps SQLite from walking a date index past every non-match).
+const SELECT_TX_SEARCH: &str =
+    "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
+     FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid
+     JOIN policies p ON p.id = t.policy_id
+     LEFT JOIN users u ON u.id = t.clerk_id";
+
 fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
     Ok(TransactionRecord {
         id: r.get("id"),
@@ -170,8 +178,21 @@ fn snapshot(t: &TransactionRecord) -> Value {
 }
 
 /// Turns what a clerk typed into an FTS5 query: every word must match as a prefix.
-/// Phone numbers typed the local way (`0712…`) are searched in the stored `254…` form.
+/// A phone number, whole or begun, typed with spaces or dashes and the local way
+/// (`0712 345…`) is searched as one number in the stored `254…` form.
 fn fts_query(search: &str) -> Option<String> {
+    let t = search.trim();
+    let phone_like = t.chars().filter(char::is_ascii_digit).count() >= 4
+        && t.chars().all(|c| c.is_ascii_digit() || " -+".contains(c))
+        && (t.starts_with('0') || t.starts_with('+') || t.starts_with("254"));
+    if phone_like {
+        let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+        let number = match digits.strip_prefix('0') {
+            Some(rest) => format!("254{rest}"),
+            None => digits,
+        };
+        return Some(format!("\"{number}\"*"));
+    }
     let words: Vec<String> = search
         .split_whitespace()
         .map(|w| {
@@ -331,7 +352,11 @@ impl Store {
         let page = filter.page.max(1);
         let search = filter.search.as_deref().and_then(fts_query);
 
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_TX);
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(if search.is_some() {
+            SELECT_TX_SEARCH
+        } else {
+            SELECT_TX
+        });
         push_filters(&mut q, filter, search.as_deref());
         q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
             .push_bind(per_page)
@@ -344,8 +369,11 @@ impl Store {
             // Day-granular filters are answered exactly by the per-day totals.
             self.count_from_totals(filter).await?
         } else {
-            let mut c: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT count(*) AS n FROM transactions t");
+            let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(if search.is_some() {
+                "SELECT count(*) AS n FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid"
+            } else {
+                "SELECT count(*) AS n FROM transactions t"
+            });
             push_filters(&mut c, filter, search.as_deref());
             c.build().fetch_one(&self.pool).await?.get("n")
         };
@@ -391,9 +419,7 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, fts: Option<&st
         q.push(" AND t.created_at < ").push_bind(end);
     }
     if let Some(fts) = fts {
-        q.push(" AND t.id IN (SELECT rowid FROM tx_search WHERE tx_search MATCH ")
-            .push_bind(fts.to_owned())
-            .push(")");
+        q.push(" AND tx_search MATCH ").push_bind(fts.to_owned());
     }
 }
 

@@ -1,0 +1,620 @@
+//! Safaricom Daraja: M-Pesa Express (STK push), its status query, STK callbacks and
+//! reversals.
+//!
+//! [`DarajaClient`] caches its OAuth token and refreshes it before it expires. The refresh is
+//! single-flight: callers queue on one lock, so a hundred concurrent pushes make one token
+//! request. A `404.001.03` (invalid token) drops the cached token, fetches another once and
+//! retries the request once. Every request has a timeout; everything a clerk typed is checked
+//! before anything is sent.
+
+pub mod callback;
+pub mod codes;
+pub mod wire;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::macros::format_description;
+use tokio::sync::Mutex;
+
+use malipo_domain::time_zone::NAIROBI;
+use malipo_domain::{Currency, Money, Msisdn, Secret};
+
+use crate::http::{self, REQUEST_TIMEOUT, Transport};
+pub use callback::{CallbackError, StkCallback, StkOutcome};
+pub use codes::{Failure, ResultCode};
+
+/// The largest single M-Pesa Express payment, in shillings.
+pub const MAX_AMOUNT: i64 = 250_000;
+
+/// A paybill takes `CustomerPayBillOnline`; a till (Buy Goods) takes `CustomerBuyGoodsOnline`
+/// with the till number as `PartyB` and the store number as `BusinessShortCode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShortcodeKind {
+    Paybill,
+    Till { till: String },
+}
+
+/// The initiator that may reverse transactions, and Safaricom's certificate to encrypt its
+/// password with.
+#[derive(Debug, Clone)]
+pub struct Initiator {
+    pub name: String,
+    pub password: Secret,
+    pub certificate_pem: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DarajaConfig {
+    /// `https://api.safaricom.co.ke`, `https://sandbox.safaricom.co.ke`, or a simulator.
+    pub base_url: String,
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    pub shortcode: String,
+    pub passkey: Secret,
+    /// Where Safaricom posts STK callbacks and reversal results: the relay's Daraja URL.
+    pub callback_url: String,
+    pub kind: ShortcodeKind,
+    pub initiator: Option<Initiator>,
+    pub timeout: Duration,
+}
+
+impl DarajaConfig {
+    pub fn new(
+        base_url: &str,
+        consumer_key: &str,
+        consumer_secret: Secret,
+        shortcode: &str,
+        passkey: Secret,
+        callback_url: &str,
+    ) -> DarajaConfig {
+        DarajaConfig {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            consumer_key: consumer_key.to_owned(),
+            consumer_secret,
+            shortcode: shortcode.to_owned(),
+            passkey,
+            callback_url: callback_url.to_owned(),
+            kind: ShortcodeKind::Paybill,
+            initiator: None,
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// What went wrong talking to Daraja. Codes from its error table become variants callers
+/// can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DarajaError {
+    /// Refused before sending: the request would break Daraja's rules.
+    #[error("{0}")]
+    Invalid(String),
+    /// `400.002.02` and other `400.*`: Daraja refused the request as malformed.
+    #[error("M-Pesa refused the request ({code}: {message})")]
+    BadRequest { code: String, message: String },
+    /// `404.001.03` even after one refresh.
+    #[error("M-Pesa did not accept the access token, even a fresh one")]
+    InvalidToken,
+    /// `500.001.1001`: the customer has not finished yet.
+    #[error("M-Pesa is still processing the payment")]
+    StillProcessing,
+    /// `500.003.02`: too many requests; back off before asking again.
+    #[error("M-Pesa is limiting requests (spike arrest); wait a little before trying again")]
+    SpikeArrest,
+    /// The consumer key and secret were refused.
+    #[error(
+        "M-Pesa refused this office's consumer key and secret ({0}); check the M-Pesa settings"
+    )]
+    Credentials(String),
+    #[error("M-Pesa answered HTTP {status} ({code}: {message})")]
+    Provider {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("could not reach M-Pesa: {0}")]
+    Transport(#[from] Transport),
+    #[error("M-Pesa sent something unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl DarajaError {
+    /// Whether the request certainly did not reach the customer, so asking again is safe.
+    pub fn safe_to_retry(&self) -> bool {
+        matches!(
+            self,
+            DarajaError::SpikeArrest | DarajaError::InvalidToken | DarajaError::Credentials(_)
+        )
+    }
+}
+
+/// An STK push Daraja accepted: the prompt is on its way to the customer's phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushAccepted {
+    pub merchant_request_id: String,
+    pub checkout_request_id: String,
+    pub customer_message: String,
+}
+
+/// What an STK Push Query found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryResult {
+    /// `500.001.1001`: the customer has not answered yet.
+    Pending,
+    /// `ResultCode` 0. The query does not say the amount or the receipt number.
+    Paid,
+    NotPaid(Failure),
+}
+
+/// A reversal Daraja accepted; its result arrives later at the result URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReversalAccepted {
+    pub conversation_id: String,
+    pub originator_conversation_id: String,
+}
+
+/// The result of a reversal, posted to the result URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReversalResult {
+    pub conversation_id: String,
+    pub originator_conversation_id: String,
+    pub transaction_id: String,
+    pub succeeded: bool,
+    pub code: String,
+    pub description: String,
+}
+
+/// `base64(shortcode + passkey + timestamp)`, Daraja's STK password.
+pub fn password(shortcode: &str, passkey: &Secret, timestamp: &str) -> String {
+    BASE64.encode(format!("{shortcode}{}{timestamp}", passkey.expose()))
+}
+
+/// `YYYYMMDDHHmmss` in Nairobi time.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.to_offset(NAIROBI)
+        .format(format_description!(
+            "[year][month][day][hour][minute][second]"
+        ))
+        .unwrap_or_default()
+}
+
+/// Encrypts the initiator password with the public key in Safaricom's certificate
+/// (RSA PKCS#1 v1.5), base64-encoded: the `SecurityCredential` of a reversal.
+pub fn security_credential(
+    certificate_pem: &str,
+    password: &Secret,
+) -> Result<String, DarajaError> {
+    use rsa::pkcs8::DecodePublicKey;
+    use x509_cert::der::{DecodePem, Encode};
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        DarajaError::Invalid(format!("the M-Pesa certificate {what}: {e}"))
+    };
+    let cert = x509_cert::Certificate::from_pem(certificate_pem.as_bytes())
+        .map_err(|e| bad("is not a PEM certificate", &e))?;
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| bad("has no readable key", &e))?;
+    let key =
+        rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|e| bad("holds no RSA key", &e))?;
+    let sealed = key
+        .encrypt(
+            &mut rand_core::OsRng,
+            rsa::Pkcs1v15Encrypt,
+            password.expose().as_bytes(),
+        )
+        .map_err(|e| bad("could not encrypt the password", &e))?;
+    Ok(BASE64.encode(sealed))
+}
+
+/// Parses the body Daraja posts to the result URL when a reversal finishes.
+pub fn parse_reversal_result(body: &[u8]) -> Result<ReversalResult, CallbackError> {
+    let env: wire::ReversalResultEnvelope =
+        serde_json::from_slice(body).map_err(|e| CallbackError::Shape(e.to_string()))?;
+    let r = env.result;
+    let code = ResultCode::from_raw(r.result_code.get())
+        .ok_or_else(|| CallbackError::ResultCode(r.result_code.get().to_owned()))?;
+    Ok(ReversalResult {
+        conversation_id: r.conversation_id,
+        originator_conversation_id: r.originator_conversation_id,
+        transaction_id: r.transaction_id,
+        succeeded: code.is_success(),
+        code: code.as_str().to_owned(),
+        description: r.result_desc,
+    })
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), DarajaError> {
+    let len = value.chars().count();
+    if value.trim().is_empty() {
+        return Err(DarajaError::Invalid(format!("{field} is empty")));
+    }
+    if len > max {
+        return Err(DarajaError::Invalid(format!(
+            "{field} is {len} characters; M-Pesa takes at most {max}"
+        )));
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err(DarajaError::Invalid(format!(
+            "{field} may hold only plain letters, digits and punctuation"
+        )));
+    }
+    Ok(())
+}
+
+/// Whole shillings within M-Pesa Express's limits, or why not.
+pub fn check_amount(amount: Money) -> Result<i64, DarajaError> {
+    if amount.currency() != Currency::Kes {
+        return Err(DarajaError::Invalid(format!(
+            "M-Pesa takes shillings, not {}",
+            amount.currency()
+        )));
+    }
+    let whole = amount.whole_units().map_err(|_| {
+        DarajaError::Invalid("M-Pesa takes whole shillings; remove the cents".into())
+    })?;
+    if !(1..=MAX_AMOUNT).contains(&whole) {
+        return Err(DarajaError::Invalid(format!(
+            "M-Pesa takes KES 1 to KES 250,000 per payment; {amount} is out of range"
+        )));
+    }
+    Ok(whole)
+}
+
+struct Token {
+    value: Secret,
+    refresh_at: Instant,
+}
+
+/// A Daraja client for one shortcode. Cheap to share behind an `Arc`.
+pub struct DarajaClient {
+    config: DarajaConfig,
+    http: reqwest::Client,
+    token: Mutex<Option<Token>>,
+}
+
+impl std::fmt::Debug for DarajaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DarajaClient")
+            .field("base_url", &self.config.base_url)
+            .field("shortcode", &self.config.shortcode)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_expiry(raw: &str) -> Result<u64, DarajaError> {
+    let text = raw.trim().trim_matches('"');
+    text.parse::<u64>().map_err(|_| {
+        DarajaError::Unexpected(format!("expires_in {raw} is not a number of seconds"))
+    })
+}
+
+impl DarajaClient {
+    pub fn new(config: DarajaConfig) -> DarajaClient {
+        let http = http::client(config.timeout);
+        DarajaClient {
+            config,
+            http,
+            token: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &DarajaConfig {
+        &self.config
+    }
+
+    /// A valid access token, fetched at most once at a time.
+    async fn token(&self) -> Result<Secret, DarajaError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+            return Ok(t.value.clone());
+        }
+        let url = format!(
+            "{}/oauth/v1/generate?grant_type=client_credentials",
+            self.config.base_url
+        );
+        let resp = self
+            .http
+            .get(url)
+            .basic_auth(
+                &self.config.consumer_key,
+                Some(self.config.consumer_secret.expose()),
+            )
+            .send()
+            .await
+            .map_err(|e| http::transport("token request", &e))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| http::transport("token response", &e))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<wire::ErrorBody>(&body) {
+                Ok(e) if e.error_code == "500.003.02" => DarajaError::SpikeArrest,
+                Ok(e) if status.is_client_error() => {
+                    DarajaError::Credentials(format!("{} {}", e.error_code, e.error_message))
+                }
+                Ok(e) => DarajaError::Provider {
+                    status: status.as_u16(),
+                    code: e.error_code,
+                    message: e.error_message,
+                },
+                Err(_) if status.is_client_error() => {
+                    DarajaError::Credentials(format!("HTTP {}", status.as_u16()))
+                }
+                Err(_) => DarajaError::Provider {
+                    status: status.as_u16(),
+                    code: String::new(),
+                    message: "token request failed".into(),
+                },
+            });
+        }
+        let token: wire::TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| DarajaError::Unexpected(format!("token response: {e}")))?;
+        let lifetime = parse_expiry(token.expires_in.get())?;
+        // Refresh a minute early, or a tenth early for short-lived tokens.
+        let early = (lifetime / 10).min(60);
+        let value = Secret::new(token.access_token);
+        *cached = Some(Token {
+            value: value.clone(),
+            refresh_at: Instant::now() + Duration::from_secs(lifetime.saturating_sub(early)),
+        });
+        Ok(value)
+    }
+
+    async fn forget_token(&self, stale: &Secret) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|t| &t.value == stale) {
+            *cached = None;
+        }
+    }
+
+    async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp, DarajaError> {
+        let url = format!("{}{path}", self.config.base_url);
+        let mut refreshed = false;
+        loop {
+            let token = self.token().await?;
+            let resp = self
+                .http
+                .post(&url)
+                .bearer_auth(token.expose())
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| http::transport(path, &e))?;
+            let status = resp.status();
+            let bytes = resp.bytes().await.map_err(|e| http::transport(path, &e))?;
+            if status.is_success() {
+                return serde_json::from_slice(&bytes)
+                    .map_err(|e| DarajaError::Unexpected(format!("{path}: {e}")));
+            }
+            let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(&bytes) else {
+                return Err(DarajaError::Provider {
+                    status: status.as_u16(),
+                    code: String::new(),
+                    message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                });
+            };
+            match err.error_code.as_str() {
+                "404.001.03" if !refreshed => {
+                    refreshed = true;
+                    self.forget_token(&token).await;
+                }
+                "404.001.03" => return Err(DarajaError::InvalidToken),
+                "500.001.1001" => return Err(DarajaError::StillProcessing),
+                "500.003.02" => return Err(DarajaError::SpikeArrest),
+                code if code.starts_with("400.") => {
+                    return Err(DarajaError::BadRequest {
+                        code: err.error_code,
+                        message: err.error_message,
+                    });
+                }
+                _ => {
+                    return Err(DarajaError::Provider {
+                        status: status.as_u16(),
+                        code: err.error_code,
+                        message: err.error_message,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Builds the STK push request for `now`; public so tests can compare it with the
+    /// published sample field by field.
+    pub fn stk_push_request(
+        &self,
+        amount: Money,
+        phone: &Msisdn,
+        account_reference: &str,
+        description: &str,
+        now: OffsetDateTime,
+    ) -> Result<wire::StkPushRequest, DarajaError> {
+        let whole = check_amount(amount)?;
+        check_text("AccountReference", account_reference, 12)?;
+        check_text("TransactionDesc", description, 13)?;
+        let business_short_code: u64 = self.config.shortcode.parse().map_err(|_| {
+            DarajaError::Invalid(format!(
+                "shortcode {:?} is not a number",
+                self.config.shortcode
+            ))
+        })?;
+        let ts = timestamp(now);
+        let (transaction_type, party_b) = match &self.config.kind {
+            ShortcodeKind::Paybill => ("CustomerPayBillOnline", self.config.shortcode.clone()),
+            ShortcodeKind::Till { till } => ("CustomerBuyGoodsOnline", till.clone()),
+        };
+        Ok(wire::StkPushRequest {
+            business_short_code,
+            password: password(&self.config.shortcode, &self.config.passkey, &ts),
+            timestamp: ts,
+            transaction_type: transaction_type.to_owned(),
+            amount: whole.to_string(),
+            party_a: phone.as_str().to_owned(),
+            party_b,
+            phone_number: phone.as_str().to_owned(),
+            call_back_url: self.config.callback_url.clone(),
+            account_reference: account_reference.to_owned(),
+            transaction_desc: description.to_owned(),
+        })
+    }
+
+    /// Sends the M-Pesa prompt to the customer's phone.
+    pub async fn stk_push(
+        &self,
+        amount: Money,
+        phone: &Msisdn,
+        account_reference: &str,
+        description: &str,
+    ) -> Result<PushAccepted, DarajaError> {
+        let request = self.stk_push_request(
+            amount,
+            phone,
+            account_reference,
+            description,
+            OffsetDateTime::now_utc(),
+        )?;
+        let r: wire::StkPushResponse = self
+            .post("/mpesa/stkpush/v1/processrequest", &request)
+            .await?;
+        if r.response_code.trim() != "0" {
+            return Err(DarajaError::Provider {
+                status: 200,
+                code: r.response_code,
+                message: r.response_description,
+            });
+        }
+        Ok(PushAccepted {
+            merchant_request_id: r.merchant_request_id,
+            checkout_request_id: r.checkout_request_id,
+            customer_message: r.customer_message,
+        })
+    }
+
+    /// Asks where an STK push stands.
+    pub async fn stk_query(&self, checkout_request_id: &str) -> Result<QueryResult, DarajaError> {
+        let ts = timestamp(OffsetDateTime::now_utc());
+        let request = wire::StkQueryRequest {
+            business_short_code: self.config.shortcode.clone(),
+            password: password(&self.config.shortcode, &self.config.passkey, &ts),
+            timestamp: ts,
+            checkout_request_id: checkout_request_id.to_owned(),
+        };
+        let r: wire::StkQueryResponse =
+            match self.post("/mpesa/stkpushquery/v1/query", &request).await {
+                Ok(r) => r,
+                Err(DarajaError::StillProcessing) => return Ok(QueryResult::Pending),
+                Err(e) => return Err(e),
+            };
+        let code = ResultCode::from_raw(r.result_code.get()).ok_or_else(|| {
+            DarajaError::Unexpected(format!("ResultCode {}", r.result_code.get()))
+        })?;
+        Ok(if code.is_success() {
+            QueryResult::Paid
+        } else {
+            QueryResult::NotPaid(codes::failure(&code, &r.result_desc))
+        })
+    }
+
+    /// Asks M-Pesa to reverse `amount` of the payment with receipt `mpesa_receipt`. The result
+    /// arrives later at the callback URL ([`parse_reversal_result`]).
+    pub async fn reverse(
+        &self,
+        mpesa_receipt: &str,
+        amount: Money,
+        remarks: &str,
+    ) -> Result<ReversalAccepted, DarajaError> {
+        let initiator = self
+            .config
+            .initiator
+            .as_ref()
+            .ok_or_else(|| DarajaError::Invalid("reversals need an initiator name, password and Safaricom certificate in the M-Pesa settings".into()))?;
+        let whole = check_amount(amount)?;
+        check_text("TransactionID", mpesa_receipt, 20)?;
+        let request = wire::ReversalRequest {
+            initiator: initiator.name.clone(),
+            security_credential: security_credential(
+                &initiator.certificate_pem,
+                &initiator.password,
+            )?,
+            command_id: "TransactionReversal".into(),
+            transaction_id: mpesa_receipt.to_owned(),
+            amount: whole.to_string(),
+            receiver_party: self.config.shortcode.clone(),
+            reciever_identifier_type: "11".into(),
+            result_url: self.config.callback_url.clone(),
+            queue_time_out_url: self.config.callback_url.clone(),
+            remarks: remarks.chars().take(100).collect(),
+            occasion: String::new(),
+        };
+        let r: wire::ReversalResponse = self.post("/mpesa/reversal/v1/request", &request).await?;
+        if r.response_code.trim() != "0" {
+            return Err(DarajaError::Provider {
+                status: 200,
+                code: r.response_code,
+                message: r.response_description,
+            });
+        }
+        Ok(ReversalAccepted {
+            conversation_id: r.conversation_id,
+            originator_conversation_id: r.originator_conversation_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_matches_safaricoms_published_sample() {
+        let passkey =
+            Secret::new("bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919");
+        assert_eq!(
+            password("174379", &passkey, "20210628092408"),
+            "MTc0Mzc5YmZiMjc5ZjlhYTliZGJjZjE1OGU5N2RkNzFhNDY3Y2QyZTBjODkzMDU5YjEwZjc4ZTZiNzJhZGExZWQyYzkxOTIwMjEwNjI4MDkyNDA4"
+        );
+    }
+
+    #[test]
+    fn timestamps_are_nairobi_time() {
+        let at = time::macros::datetime!(2021-06-28 06:24:08 UTC);
+        assert_eq!(timestamp(at), "20210628092408");
+    }
+
+    #[test]
+    fn amounts_are_whole_shillings_within_limits() {
+        let kes = |m| Money::from_minor(m, Currency::Kes).unwrap();
+        assert_eq!(check_amount(kes(150_000)), Ok(1500));
+        assert!(
+            check_amount(kes(150_050))
+                .unwrap_err()
+                .to_string()
+                .contains("whole shillings")
+        );
+        assert!(
+            check_amount(kes(25_000_100))
+                .unwrap_err()
+                .to_string()
+                .contains("250,000")
+        );
+        assert!(check_amount(Money::from_minor(100, Currency::Ngn).unwrap()).is_err());
+        assert_eq!(check_amount(kes(25_000_000)), Ok(250_000));
+    }
+
+    #[test]
+    fn expiry_may_be_a_number_or_a_string() {
+        assert_eq!(parse_expiry("3599"), Ok(3599));
+        assert_eq!(parse_expiry("\"3599\""), Ok(3599));
+        assert!(parse_expiry("\"soon\"").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Clients for the two payment providers, and the parsing and verification of what they send
+//! back.
+//!
+//! - [`daraja`]: Safaricom's Daraja API for M-Pesa Express (STK push), its status query, the
+//!   unsigned STK callbacks, and transaction reversals (M-Pesa refunds).
+//! - [`paystack`]: card payments (initialize, verify, charge a saved card), refunds, the
+//!   transaction list, and signed webhooks.
+//!
+//! Each provider has a `wire` module that mirrors its JSON exactly (loose types included);
+//! the rest of Malipo only ever sees the domain types these are turned into.
+
+pub mod daraja;
+pub mod paystack;
+
+mod http;
+
+pub use http::Transport;

@@ -1,0 +1,1126 @@
+//! The provider clients against the published payloads and the simulator.
+//!
+//! - fixtures: every Daraja and Paystack fixture parses (or is refused) as documented
+//! - requests: what the clients send matches the published samples field by field
+//! - daraja: token caching and refresh, every STK scenario, typed errors, reversals
+//! - paystack: checkout to verify, declines, saved cards, refunds, the list, webhooks
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use malipo_domain::{Currency, Email, FailureKind, Money, Msisdn, Secret};
+use malipo_providers::daraja::{
+    self, DarajaClient, DarajaConfig, DarajaError, Initiator, QueryResult, ShortcodeKind,
+    StkOutcome,
+};
+use malipo_providers::paystack::{
+    self, CardStatus, ListQuery, PaystackClient, PaystackConfig, PaystackError, WebhookError,
+    WebhookEvent,
+};
+use malipo_sandbox::{Behaviour, Config as SandboxConfig, Running};
+use serde_json::Value;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn json_fixture(name: &str) -> Value {
+    serde_json::from_slice(&fixture(name)).unwrap()
+}
+
+fn kes(major: i64) -> Money {
+    Money::from_major(major, Currency::Kes).unwrap()
+}
+
+/// The JSON type of each key, to compare a request with a published sample.
+fn shape(v: &Value) -> BTreeMap<String, &'static str> {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let t = match v {
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "bool",
+                Value::Null => "null",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            };
+            (k.clone(), t)
+        })
+        .collect()
+}
+
+async fn sandbox(webhook_url: Option<String>) -> Running {
+    let config = SandboxConfig {
+        paystack_webhook_url: webhook_url,
+        public_url: String::new(),
+        ..SandboxConfig::default()
+    };
+    let running = malipo_sandbox::spawn("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    running.sandbox.set_behaviour(Behaviour {
+        customer_delay_ms: 100,
+        ..Behaviour::default()
+    });
+    running
+}
+
+fn daraja_config(url: &str) -> DarajaConfig {
+    let c = SandboxConfig::default();
+    let mut config = DarajaConfig::new(
+        url,
+        &c.consumer_key,
+        Secret::new(c.consumer_secret),
+        &c.shortcode,
+        Secret::new(c.passkey),
+        "http://127.0.0.1:9/daraja/callback",
+    );
+    config.initiator = Some(Initiator {
+        name: c.initiator_name,
+        password: Secret::new(c.initiator_password),
+        certificate_pem: malipo_sandbox::SIMULATOR_CERT_PEM.to_owned(),
+    });
+    config
+}
+
+fn paystack_client(url: &str) -> PaystackClient {
+    PaystackClient::new(PaystackConfig::new(
+        url,
+        Secret::new(SandboxConfig::default().paystack_secret),
+    ))
+}
+
+mod fixtures {
+    use super::*;
+
+    #[test]
+    fn every_successful_stk_callback_fixture_parses_with_amount_and_receipt() {
+        for (file, amount, receipt) in [
+            ("daraja_stk_callback_success.json", kes(1), "NLJ7RT61SV"),
+            (
+                "daraja_stk_callback_success_with_balance_item.json",
+                kes(1),
+                "LGR7OWQX0R",
+            ),
+        ] {
+            let cb = daraja::callback::parse(&fixture(file)).unwrap();
+            match cb.outcome {
+                StkOutcome::Paid {
+                    amount: a,
+                    receipt: r,
+                    ..
+                } => {
+                    assert_eq!((a, r.as_str()), (amount, receipt), "{file}");
+                }
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+        let cb = daraja::callback::parse(&fixture("daraja_stk_callback_success.json")).unwrap();
+        assert_eq!(cb.checkout_request_id, "ws_CO_191220191020363925");
+        assert!(
+            matches!(cb.outcome, StkOutcome::Paid { ref transaction_date, ref phone, .. }
+            if transaction_date.as_deref() == Some("20191219102115") && phone.as_deref() == Some("254708374149"))
+        );
+    }
+
+    #[test]
+    fn every_failed_stk_callback_fixture_maps_to_a_status_and_a_message() {
+        for (file, kind, code) in [
+            (
+                "daraja_stk_callback_cancelled_1032.json",
+                FailureKind::Cancelled,
+                "1032",
+            ),
+            (
+                "daraja_stk_callback_timeout_1037_DERIVED.json",
+                FailureKind::TimedOut,
+                "1037",
+            ),
+            (
+                "daraja_stk_callback_insufficient_funds_1_DERIVED.json",
+                FailureKind::Failed,
+                "1",
+            ),
+            (
+                "daraja_stk_callback_wrong_till_SFC_IC0003.json",
+                FailureKind::Failed,
+                "SFC_IC0003",
+            ),
+        ] {
+            let cb = daraja::callback::parse(&fixture(file)).unwrap();
+            let StkOutcome::NotPaid(f) = cb.outcome else {
+                panic!("{file} is not a failure")
+            };
+            assert_eq!((f.kind, f.code.as_str()), (kind, code), "{file}");
+            assert!(!f.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn malformed_callbacks_are_refused_with_a_reason() {
+        let cases: [(&str, &str); 6] = [
+            ("{}", "not an STK callback"),
+            ("not json", "not an STK callback"),
+            (
+                r#"{"Body":{"stkCallback":{"MerchantRequestID":"1","CheckoutRequestID":"ws_1","ResultCode":1.5,"ResultDesc":"x"}}}"#,
+                "ResultCode",
+            ),
+            (
+                r#"{"Body":{"stkCallback":{"MerchantRequestID":"1","CheckoutRequestID":"ws_1","ResultCode":0,"ResultDesc":"ok"}}}"#,
+                "lacks Amount",
+            ),
+            (
+                r#"{"Body":{"stkCallback":{"MerchantRequestID":"1","CheckoutRequestID":"ws_1","ResultCode":0,"ResultDesc":"ok","CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.005},{"Name":"MpesaReceiptNumber","Value":"ABC"}]}}}}"#,
+                "Amount",
+            ),
+            (
+                r#"{"Body":{"stkCallback":{"MerchantRequestID":"1","CheckoutRequestID":"","ResultCode":1032,"ResultDesc":"x"}}}"#,
+                "CheckoutRequestID",
+            ),
+        ];
+        for (body, why) in cases {
+            let err = daraja::callback::parse(body.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains(why), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn paystack_signatures_match_the_computed_vectors_and_reserialised_bodies_fail() {
+        let v = json_fixture("paystack_signature_vectors_SELFCOMPUTED.json");
+        let secret = Secret::new(v["secret_key"].as_str().unwrap());
+        let body1 = fixture("paystack_webhook_charge_success.json");
+        paystack::verify_signature(
+            &secret,
+            &body1,
+            v["vector_1"]["x-paystack-signature"].as_str(),
+        )
+        .unwrap();
+        let body2 = v["vector_2"]["body_exact_bytes"]
+            .as_str()
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        let sig2 = v["vector_2"]["x-paystack-signature"].as_str();
+        paystack::verify_signature(&secret, &body2, sig2).unwrap();
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&body2).unwrap()).unwrap();
+        assert_eq!(
+            paystack::verify_signature(&secret, &pretty, sig2),
+            Err(WebhookError::BadSignature),
+            "same JSON, other bytes"
+        );
+        assert_eq!(
+            paystack::verify_signature(&Secret::new("sk_test_other"), &body2, sig2),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            paystack::verify_signature(&secret, &body2, None),
+            Err(WebhookError::NoSignature)
+        );
+        assert_eq!(
+            paystack::verify_signature(&secret, &body2, Some("zz")),
+            Err(WebhookError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn every_paystack_webhook_fixture_parses() {
+        let WebhookEvent::ChargeSuccess(t) =
+            paystack::parse_event(&fixture("paystack_webhook_charge_success.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (t.reference.as_str(), t.amount, t.id),
+            (
+                "qTPrJoy9Bx",
+                Money::from_minor(10_000, Currency::Ngn).unwrap(),
+                302_961
+            )
+        );
+        assert_eq!(t.status, CardStatus::Paid);
+        let card = t.card.unwrap();
+        assert_eq!(
+            (card.brand.as_str(), card.last4.as_str(), card.reusable),
+            ("mastercard", "8877", false),
+            "metadata 0 and a missing reusable are tolerated"
+        );
+        let WebhookEvent::ChargeSuccess(m) = paystack::parse_event(&fixture(
+            "paystack_webhook_charge_success_mobile_money.json",
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.amount.currency(), Currency::Ghs);
+        for (file, status, minor) in [
+            ("paystack_webhook_refund_processed.json", "processed", 5000),
+            ("paystack_webhook_refund_pending.json", "pending", -1),
+            ("paystack_webhook_refund_processing.json", "processing", -1),
+            ("paystack_webhook_refund_failed.json", "failed", -1),
+            (
+                "paystack_webhook_refund_needs_attention.json",
+                "needs-attention",
+                5306,
+            ),
+        ] {
+            let WebhookEvent::Refund(r) = paystack::parse_event(&fixture(file)).unwrap() else {
+                panic!("{file}")
+            };
+            assert_eq!(r.status, status, "{file}");
+            if minor >= 0 {
+                assert_eq!(
+                    r.amount.minor(),
+                    minor,
+                    "{file}: amounts come as strings or numbers"
+                );
+            }
+        }
+        assert_eq!(
+            paystack::parse_event(br#"{"event":"transfer.success","data":{}}"#).unwrap(),
+            WebhookEvent::Other("transfer.success".into())
+        );
+        assert!(
+            paystack::parse_event(br#"{"event":"charge.success","data":{"amount":1.5}}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn published_requests_and_ours_have_the_same_fields_and_types() {
+        let client = DarajaClient::new(daraja_config("http://127.0.0.1:9"));
+        let at = time::macros::datetime!(2021-06-28 06:24:08 UTC);
+        let ours = client
+            .stk_push_request(
+                kes(1),
+                &Msisdn::parse("254722111111").unwrap(),
+                "accountref",
+                "txndesc",
+                at,
+            )
+            .unwrap();
+        let ours = serde_json::to_value(&ours).unwrap();
+        let published = json_fixture("daraja_stk_push_request.json");
+        assert_eq!(shape(&ours), shape(&published), "STK push request");
+        assert_eq!(
+            ours["Password"], published["Password"],
+            "same shortcode, passkey and timestamp give the same password"
+        );
+        assert_eq!(ours["Timestamp"], published["Timestamp"]);
+
+        let till = DarajaClient::new(DarajaConfig {
+            kind: ShortcodeKind::Till {
+                till: "174380".into(),
+            },
+            ..daraja_config("http://127.0.0.1:9")
+        });
+        let buy = till
+            .stk_push_request(
+                kes(1),
+                &Msisdn::parse("0722111111").unwrap(),
+                "ref",
+                "desc",
+                at,
+            )
+            .unwrap();
+        assert_eq!(
+            (
+                buy.transaction_type.as_str(),
+                buy.party_b.as_str(),
+                buy.business_short_code
+            ),
+            ("CustomerBuyGoodsOnline", "174380", 174_379)
+        );
+
+        let ps = paystack_client("http://127.0.0.1:9");
+        let init = ps
+            .initialize_request(
+                &Email::parse("customer@email.com").unwrap(),
+                Money::from_minor(20_000, Currency::Kes).unwrap(),
+                "MABC123",
+                serde_json::json!({}),
+            )
+            .unwrap();
+        let init = serde_json::to_value(&init).unwrap();
+        let sample = json_fixture("paystack_initialize_request.json");
+        for key in ["email", "amount"] {
+            assert_eq!(
+                init[key], sample[key],
+                "initialize {key}: subunits as a string"
+            );
+        }
+    }
+
+    #[test]
+    fn the_daraja_error_fixtures_are_the_bodies_the_client_reads() {
+        for file in [
+            "daraja_error_invalid_access_token_404.json",
+            "daraja_stk_push_error_400.json",
+            "daraja_stk_query_pending_500.json",
+        ] {
+            let body: daraja::wire::ErrorBody = serde_json::from_slice(&fixture(file)).unwrap();
+            assert!(body.error_code.contains('.'), "{file}");
+        }
+        let token: daraja::wire::TokenResponse =
+            serde_json::from_slice(&fixture("daraja_oauth_response_legacy_string_expiry.json"))
+                .unwrap();
+        assert_eq!(token.expires_in.get(), "\"3599\"");
+        let q: daraja::wire::StkQueryResponse =
+            serde_json::from_slice(&fixture("daraja_stk_query_response.json")).unwrap();
+        assert_eq!(q.result_code.get(), "\"0\"");
+    }
+}
+
+mod replay {
+    //! The clients against a server that answers with the published bodies verbatim.
+    use super::*;
+    use axum::Router;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+
+    async fn serve(router: Router) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    }
+
+    fn body(
+        name: &'static str,
+    ) -> impl Fn() -> std::future::Ready<(StatusCode, [(&'static str, &'static str); 1], Vec<u8>)> + Clone
+    {
+        move || {
+            std::future::ready((
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                fixture(name),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn paystack_published_responses_read_correctly() {
+        let router = Router::new()
+            .route(
+                "/transaction/initialize",
+                post(body("paystack_initialize_response.json")),
+            )
+            .route(
+                "/transaction/verify/{r}",
+                get(body("paystack_verify_success.json")),
+            )
+            .route(
+                "/transaction/charge_authorization",
+                post(body("paystack_charge_authorization_response.json")),
+            )
+            .route(
+                "/transaction",
+                get(body("paystack_transaction_list_response.json")),
+            )
+            .route(
+                "/refund",
+                post(body("paystack_refund_create_response.json"))
+                    .get(body("paystack_refund_list_response.json")),
+            )
+            .route(
+                "/refund/{id}",
+                get(body("paystack_refund_fetch_response.json")),
+            );
+        let addr = serve(router).await;
+        let client = paystack_client(&format!("http://{addr}"));
+        let email = Email::parse("customer@email.com").unwrap();
+
+        let err = client
+            .initialize(
+                &email,
+                Money::from_minor(20_000, Currency::Ngn).unwrap(),
+                "OTHERREF",
+                Value::Null,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PaystackError::Unexpected(ref m) if m.contains("nms6uvr1pl")),
+            "a reference we did not ask for is refused: {err}"
+        );
+        let ok = client
+            .initialize(
+                &email,
+                Money::from_minor(20_000, Currency::Ngn).unwrap(),
+                "nms6uvr1pl",
+                Value::Null,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.authorization_url,
+            "https://checkout.paystack.com/nkdks46nymizns7"
+        );
+
+        let v = client.verify("re4lyvq3s3").await.unwrap();
+        assert_eq!(
+            (v.id, v.amount.minor(), v.status.clone()),
+            (4_099_260_516, 40_333, CardStatus::Paid)
+        );
+        let card = v.card.unwrap();
+        assert_eq!(
+            (
+                card.authorization_code.as_str(),
+                card.brand.as_str(),
+                card.last4.as_str(),
+                card.exp_month.as_str(),
+                card.reusable
+            ),
+            ("AUTH_uh8bcl3zbn", "visa", "4081", "12", true)
+        );
+
+        let charged = client
+            .charge_authorization(
+                &email,
+                Money::from_minor(20_000, Currency::Ngn).unwrap(),
+                "AUTH_72btv547",
+                "ref-1",
+                Value::Null,
+            )
+            .await
+            .unwrap();
+        assert!(charged.amount.minor() > 0);
+
+        let page = client
+            .transactions(&ListQuery {
+                per_page: 50,
+                page: 1,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(!page.items.is_empty());
+        let refund = client.refund("T685312322670591", None, "").await.unwrap();
+        assert_eq!(
+            (
+                refund.status.as_str(),
+                refund.amount.minor(),
+                refund.transaction_reference.as_deref()
+            ),
+            ("pending", 10_000, Some("T685312322670591"))
+        );
+        let list = client.refund_list(None).await.unwrap();
+        assert_eq!(
+            list.len(),
+            2,
+            "a list whose transaction is an id, with fully_deducted 1 or null"
+        );
+        let fetched = client.refund_fetch(1).await.unwrap();
+        assert!(fetched.amount.minor() > 0);
+    }
+
+    #[tokio::test]
+    async fn paystack_errors_become_typed_errors() {
+        let router = Router::new()
+            .route(
+                "/transaction/verify/{r}",
+                get(|| async {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        fixture("paystack_verify_error_invalid_key.json"),
+                    )
+                }),
+            )
+            .route(
+                "/transaction/initialize",
+                post(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        fixture("paystack_error_validation_sample.json"),
+                    )
+                }),
+            )
+            .route(
+                "/refund",
+                post(|| async {
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        fixture("paystack_refund_retry_error_422.json"),
+                    )
+                }),
+            );
+        let addr = serve(router).await;
+        let client = paystack_client(&format!("http://{addr}"));
+        assert_eq!(
+            client.verify("abc").await.unwrap_err(),
+            PaystackError::Unauthorized("Invalid key".into())
+        );
+        let e = client
+            .initialize(&Email::parse("a@b.co").unwrap(), kes(1), "abc", Value::Null)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            PaystackError::Rejected("Email Address is required".into())
+        );
+        assert!(matches!(
+            client.refund("abc", None, "").await.unwrap_err(),
+            PaystackError::Rejected(_)
+        ));
+    }
+}
+
+mod daraja_sandbox {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hundred_concurrent_pushes_make_one_token_request() {
+        let sb = sandbox(None).await;
+        let client = Arc::new(DarajaClient::new(daraja_config(&sb.url())));
+        let phone = Msisdn::parse("0708374149").unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let client = Arc::clone(&client);
+            let phone = phone.clone();
+            tasks.push(tokio::spawn(async move {
+                client
+                    .stk_push(kes(10 + i), &phone, "MABCDEF12345", "Premium")
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let stats = sb.sandbox.stats();
+        assert_eq!(
+            stats.token_requests, 1,
+            "the token is fetched once and shared"
+        );
+        assert_eq!(stats.stk_pushes, 100);
+    }
+
+    #[tokio::test]
+    async fn an_invalid_token_is_refreshed_once_and_the_request_retried_once() {
+        let sb = sandbox(None).await;
+        let client = DarajaClient::new(daraja_config(&sb.url()));
+        let phone = Msisdn::parse("0708374149").unwrap();
+        client
+            .stk_push(kes(1), &phone, "REF", "Premium")
+            .await
+            .unwrap();
+        sb.sandbox.revoke_tokens();
+        client
+            .stk_push(kes(1), &phone, "REF", "Premium")
+            .await
+            .unwrap();
+        let stats = sb.sandbox.stats();
+        assert_eq!(
+            (stats.token_requests, stats.stk_pushes),
+            (2, 3),
+            "one refresh, one retry"
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_refreshed_before_use() {
+        let config = SandboxConfig {
+            token_ttl_secs: 2,
+            public_url: String::new(),
+            ..SandboxConfig::default()
+        };
+        let sb = malipo_sandbox::spawn("127.0.0.1:0".parse().unwrap(), config)
+            .await
+            .unwrap();
+        let client = DarajaClient::new(daraja_config(&sb.url()));
+        let phone = Msisdn::parse("0708374149").unwrap();
+        client
+            .stk_push(kes(1), &phone, "REF", "Premium")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        client
+            .stk_push(kes(1), &phone, "REF", "Premium")
+            .await
+            .unwrap();
+        let stats = sb.sandbox.stats();
+        assert_eq!(
+            (stats.token_requests, stats.stk_pushes),
+            (2, 2),
+            "refreshed ahead of expiry: no request was refused"
+        );
+    }
+
+    async fn final_query(client: &DarajaClient, id: &str) -> QueryResult {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match client.stk_query(id).await.unwrap() {
+                QueryResult::Pending if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_test_number_ends_in_its_documented_outcome() {
+        let sb = sandbox(None).await;
+        let client = DarajaClient::new(daraja_config(&sb.url()));
+        for (phone, want) in [
+            ("0708374149", None),
+            ("0700000001", Some((FailureKind::Failed, "1"))),
+            ("0700000032", Some((FailureKind::Cancelled, "1032"))),
+            ("0700000037", Some((FailureKind::TimedOut, "1037"))),
+            ("0700002001", Some((FailureKind::Failed, "2001"))),
+        ] {
+            let pushed = client
+                .stk_push(
+                    kes(100),
+                    &Msisdn::parse(phone).unwrap(),
+                    "MABCDEF12345",
+                    "Premium",
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                client.stk_query(&pushed.checkout_request_id).await.unwrap(),
+                QueryResult::Pending,
+                "before the customer acts"
+            );
+            let got = final_query(&client, &pushed.checkout_request_id).await;
+            match (want, got) {
+                (None, QueryResult::Paid) => {}
+                (Some((kind, code)), QueryResult::NotPaid(f)) => {
+                    assert_eq!((f.kind, f.code.as_str()), (kind, code), "{phone}")
+                }
+                (want, got) => panic!("{phone}: wanted {want:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused_before_sending_or_by_daraja_with_typed_errors() {
+        let sb = sandbox(None).await;
+        let client = DarajaClient::new(daraja_config(&sb.url()));
+        let phone = Msisdn::parse("0708374149").unwrap();
+        for (amount, reference, desc, why) in [
+            (
+                Money::from_minor(150, Currency::Kes).unwrap(),
+                "REF",
+                "Premium",
+                "whole shillings",
+            ),
+            (kes(250_001), "REF", "Premium", "250,000"),
+            (kes(10), "THIRTEEN-CHAR", "Premium", "AccountReference"),
+            (kes(10), "REF", "fourteen chars", "TransactionDesc"),
+        ] {
+            let e = client
+                .stk_push(amount, &phone, reference, desc)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, DarajaError::Invalid(ref m) if m.contains(why)),
+                "{e}"
+            );
+        }
+        assert_eq!(sb.sandbox.stats().stk_pushes, 0, "nothing was sent");
+
+        let wrong = DarajaClient::new(DarajaConfig {
+            shortcode: "600000".into(),
+            ..daraja_config(&sb.url())
+        });
+        let e = wrong
+            .stk_push(kes(10), &phone, "REF", "Premium")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            DarajaError::BadRequest {
+                code: "400.002.02".into(),
+                message: "Bad Request - Invalid BusinessShortCode".into()
+            }
+        );
+
+        sb.sandbox.set_behaviour(Behaviour {
+            spike_arrest_next: 1,
+            customer_delay_ms: 100,
+            ..Behaviour::default()
+        });
+        assert_eq!(
+            client
+                .stk_push(kes(10), &phone, "REF", "Premium")
+                .await
+                .unwrap_err(),
+            DarajaError::SpikeArrest
+        );
+        sb.sandbox.set_behaviour(Behaviour {
+            fail_next: 1,
+            customer_delay_ms: 100,
+            ..Behaviour::default()
+        });
+        assert!(matches!(
+            client
+                .stk_push(kes(10), &phone, "REF", "Premium")
+                .await
+                .unwrap_err(),
+            DarajaError::Provider { status: 500, .. }
+        ));
+
+        let bad_key = DarajaClient::new(DarajaConfig {
+            consumer_secret: Secret::new("wrong"),
+            ..daraja_config(&sb.url())
+        });
+        let e = bad_key
+            .stk_push(kes(10), &phone, "REF", "Premium")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, DarajaError::Credentials(_)), "{e}");
+        assert!(
+            !format!("{e} {e:?}").contains("sandbox-consumer-secret"),
+            "no secret in errors"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reversal_is_accepted_with_an_encrypted_credential_and_its_result_arrives() {
+        // A receiver for the callbacks, standing in for the relay.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let router = axum::Router::new().route(
+            "/cb",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(body.to_vec());
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cb = format!("http://{}/cb", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let sb = sandbox(None).await;
+        let client = DarajaClient::new(DarajaConfig {
+            callback_url: cb,
+            ..daraja_config(&sb.url())
+        });
+        client
+            .stk_push(
+                kes(500),
+                &Msisdn::parse("0708374149").unwrap(),
+                "REF",
+                "Premium",
+            )
+            .await
+            .unwrap();
+        let paid = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let StkOutcome::Paid {
+            receipt, amount, ..
+        } = daraja::callback::parse(&paid).unwrap().outcome
+        else {
+            panic!("not paid")
+        };
+        assert_eq!(amount, kes(500));
+
+        let accepted = client
+            .reverse(&receipt, kes(200), "Partial refund")
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let result = daraja::parse_reversal_result(&result).unwrap();
+        assert!(result.succeeded, "{result:?}");
+        assert_eq!(result.conversation_id, accepted.conversation_id);
+
+        client
+            .reverse(&receipt, kes(301), "Too much")
+            .await
+            .unwrap();
+        let over = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !daraja::parse_reversal_result(&over).unwrap().succeeded,
+            "more than what is left is refused"
+        );
+
+        let wrong = DarajaClient::new(DarajaConfig {
+            initiator: Some(Initiator {
+                password: Secret::new("not-it"),
+                ..daraja_config("").initiator.unwrap()
+            }),
+            ..daraja_config(&sb.url())
+        });
+        assert!(
+            matches!(wrong.reverse(&receipt, kes(1), "x").await.unwrap_err(), DarajaError::BadRequest { ref message, .. } if message.contains("SecurityCredential"))
+        );
+    }
+}
+
+mod paystack_sandbox {
+    use super::*;
+
+    /// A webhook receiver that checks nothing, so the test can.
+    async fn receiver() -> (
+        String,
+        tokio::sync::mpsc::UnboundedReceiver<(Option<String>, Vec<u8>)>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let router = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let tx = tx.clone();
+                    async move {
+                        let sig = headers
+                            .get("x-paystack-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        let _ = tx.send((sig, body.to_vec()));
+                        "ok"
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (url, rx)
+    }
+
+    async fn pay(sb: &Running, reference: &str, card: &str) -> Value {
+        reqwest_json(
+            &format!("{}/__sandbox/paystack/pay", sb.url()),
+            serde_json::json!({"reference": reference, "card": card}),
+        )
+        .await
+    }
+
+    async fn reqwest_json(url: &str, body: Value) -> Value {
+        // A bare HTTP/1.1 POST, to keep the simulator's control API independent of the clients.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let u = url.strip_prefix("http://").unwrap();
+        let (host, path) = u.split_once('/').unwrap();
+        let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+        let b = body.to_string();
+        let req = format!(
+            "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        let json = out.split("\r\n\r\n").nth(1).unwrap();
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_checkout_paid_with_the_success_card_verifies_with_a_reusable_card_and_a_signed_webhook()
+     {
+        let (hook, mut hooks) = receiver().await;
+        let sb = sandbox(Some(hook)).await;
+        let client = paystack_client(&sb.url());
+        let email = Email::parse("amina@example.co.ke").unwrap();
+        let amount = Money::from_minor(150_050, Currency::Kes).unwrap();
+        let checkout = client
+            .initialize(
+                &email,
+                amount,
+                "MTEST0000001",
+                serde_json::json!({"policy": "P-1"}),
+            )
+            .await
+            .unwrap();
+        assert!(checkout.authorization_url.contains(&checkout.access_code));
+        assert!(
+            matches!(client.verify("MTEST0000001").await.unwrap().status, CardStatus::Open(ref s) if s == "abandoned")
+        );
+
+        assert_eq!(
+            pay(&sb, "MTEST0000001", "4084 0840 8408 4081").await["status"],
+            "success"
+        );
+        let v = client.verify("MTEST0000001").await.unwrap();
+        assert_eq!(
+            (v.status.clone(), v.amount),
+            (CardStatus::Paid, amount),
+            "exact subunits both ways"
+        );
+        let card = v.card.unwrap();
+        assert_eq!(
+            (card.last4.as_str(), card.brand.as_str(), card.reusable),
+            ("4081", "visa", true)
+        );
+
+        let (sig, body) = tokio::time::timeout(Duration::from_secs(10), hooks.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let secret = Secret::new(SandboxConfig::default().paystack_secret);
+        paystack::verify_signature(&secret, &body, sig.as_deref()).unwrap();
+        let WebhookEvent::ChargeSuccess(t) = paystack::parse_event(&body).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.reference, "MTEST0000001");
+
+        let again = client
+            .charge_authorization(
+                &email,
+                Money::from_minor(100_000, Currency::Kes).unwrap(),
+                &card.authorization_code,
+                "MTEST0000002",
+                Value::Null,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            again.status,
+            CardStatus::Paid,
+            "a saved card is charged without the customer"
+        );
+        let e = client
+            .charge_authorization(
+                &Email::parse("other@example.com").unwrap(),
+                amount,
+                &card.authorization_code,
+                "MTEST0000003",
+                Value::Null,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, PaystackError::Rejected(_)),
+            "a card is charged only for its owner"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declined_card_fails_and_duplicates_and_bad_keys_are_refused() {
+        let sb = sandbox(None).await;
+        let client = paystack_client(&sb.url());
+        let email = Email::parse("amina@example.co.ke").unwrap();
+        client
+            .initialize(&email, kes(100), "MTEST0000010", Value::Null)
+            .await
+            .unwrap();
+        pay(&sb, "MTEST0000010", "4084080000005408").await;
+        assert!(
+            matches!(client.verify("MTEST0000010").await.unwrap().status, CardStatus::NotPaid { kind: FailureKind::Failed, ref message } if message.contains("Declined"))
+        );
+        let dup = client
+            .initialize(&email, kes(100), "MTEST0000010", Value::Null)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            dup,
+            PaystackError::Rejected("Duplicate Transaction Reference".into())
+        );
+        let bad = PaystackClient::new(PaystackConfig::new(&sb.url(), Secret::new("sk_test_wrong")));
+        assert_eq!(
+            bad.verify("MTEST0000010").await.unwrap_err(),
+            PaystackError::Unauthorized("Invalid key".into())
+        );
+        assert!(
+            matches!(client.verify("MNOSUCHREF00").await.unwrap_err(), PaystackError::Rejected(ref m) if m.contains("not found"))
+        );
+    }
+
+    #[tokio::test]
+    async fn partial_refunds_move_through_their_webhooks_and_never_exceed_the_payment() {
+        let (hook, mut hooks) = receiver().await;
+        let sb = sandbox(Some(hook)).await;
+        let client = paystack_client(&sb.url());
+        let email = Email::parse("amina@example.co.ke").unwrap();
+        client
+            .initialize(&email, kes(1000), "MTEST0000020", Value::Null)
+            .await
+            .unwrap();
+        pay(&sb, "MTEST0000020", "4084084084084081").await;
+        let _charge = hooks.recv().await;
+        let r = client
+            .refund("MTEST0000020", Some(kes(400)), "Overpaid")
+            .await
+            .unwrap();
+        assert_eq!((r.status.as_str(), r.amount), ("pending", kes(400)));
+        let mut seen = Vec::new();
+        while seen.last().map(String::as_str) != Some("processed") {
+            let (_, body) = tokio::time::timeout(Duration::from_secs(10), hooks.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            let WebhookEvent::Refund(ev) = paystack::parse_event(&body).unwrap() else {
+                panic!()
+            };
+            assert_eq!(ev.transaction_reference, "MTEST0000020");
+            seen.push(ev.status);
+        }
+        assert_eq!(seen, ["pending", "processing", "processed"]);
+        assert_eq!(client.refund_fetch(r.id).await.unwrap().status, "processed");
+        let over = client
+            .refund("MTEST0000020", Some(kes(601)), "Too much")
+            .await
+            .unwrap_err();
+        assert!(matches!(over, PaystackError::Rejected(_)), "{over}");
+        assert_eq!(
+            client
+                .refund_list(Some("MTEST0000020"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn the_transaction_list_pages_and_filters() {
+        let sb = sandbox(None).await;
+        let client = paystack_client(&sb.url());
+        let email = Email::parse("amina@example.co.ke").unwrap();
+        for i in 0..7 {
+            let reference = format!("MLIST{i:07}");
+            client
+                .initialize(&email, kes(10 + i), &reference, Value::Null)
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                pay(&sb, &reference, "4084084084084081").await;
+            }
+        }
+        let p1 = client
+            .transactions(&ListQuery {
+                per_page: 3,
+                page: 1,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (p1.items.len(), p1.total, p1.page_count),
+            (3, Some(7), Some(3))
+        );
+        let p3 = client
+            .transactions(&ListQuery {
+                per_page: 3,
+                page: 3,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(p3.items.len(), 1);
+        let paid = client
+            .transactions(&ListQuery {
+                per_page: 50,
+                page: 1,
+                status: Some("success".into()),
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(paid.total, Some(4));
+        assert!(paid.items.iter().all(|t| t.status == CardStatus::Paid));
+    }
+}
