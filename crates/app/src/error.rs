@@ -17,6 +17,8 @@ pub enum ErrorCode {
     Unauthenticated,
     /// Signed in, but the role does not allow it.
     Forbidden,
+    /// A provider could not be reached or refused the request; the message says what to do.
+    Provider,
     Internal,
 }
 

@@ -6,8 +6,10 @@
 //! on. Nothing here knows about Tauri or the terminal.
 
 mod error;
+mod payments;
 mod policies;
 mod reports;
+pub mod settings;
 mod users;
 pub mod views;
 
@@ -20,8 +22,10 @@ use malipo_domain::{Currency, OfficeCode};
 use malipo_store::Store;
 
 pub use error::{AppError, ErrorCode};
+pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
+pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
 pub use users::{Actor, Session};
 
 /// Where time comes from; tests pass a fixed one.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::time_zone::nairobi_date;
-use malipo_domain::{Action, Currency, Method, OfficeCode, TxStatus};
+use malipo_domain::{Action, Currency, Method, Money, OfficeCode, TxStatus};
 use malipo_store::{ScheduleFilter, SummaryFilter, TxFilter, TxKey};
 
 use crate::policies::parse_date;
@@ -203,7 +203,39 @@ impl App {
                 .map_err(|e| AppError::invalid(key, e))?
                 .code()
                 .to_owned(),
-            k if setting::ALL.contains(&k) => value.to_owned(),
+            crate::settings::key::MAX_AMOUNT => {
+                let currency = self.office_currency().await?;
+                Money::parse(value, currency)
+                    .map_err(|e| AppError::invalid(key, e))?
+                    .amount_string()
+            }
+            crate::settings::key::PER_CLERK_PER_MINUTE => match value.parse::<u32>() {
+                Ok(n) if n >= 1 => n.to_string(),
+                _ => {
+                    return Err(AppError::invalid(
+                        key,
+                        "give a whole number of payments, 1 or more",
+                    ));
+                }
+            },
+            crate::settings::key::MPESA_TYPE if !matches!(value, "paybill" | "till") => {
+                return Err(AppError::invalid(key, "use paybill or till"));
+            }
+            k if setting::ALL.contains(&k) || crate::settings::key::ALL.contains(&k) => {
+                value.to_owned()
+            }
+            k if k.contains("secret")
+                || k.contains("passkey")
+                || k.contains("password")
+                || k.contains("token") =>
+            {
+                return Err(AppError::invalid(
+                    "setting",
+                    format!(
+                        "{k} is a secret: it is kept in the OS keyring or given in the environment, never in the office database"
+                    ),
+                ));
+            }
             other => {
                 return Err(AppError::invalid(
                     "setting",
@@ -228,6 +260,8 @@ impl App {
         ];
         Ok(setting::ALL
             .iter()
+            .chain(crate::settings::key::ALL.iter())
+            .filter(|k| setting::ALL.contains(k) || stored.contains_key(**k))
             .map(|k| {
                 let v = stored.get(*k).cloned().or_else(|| {
                     defaults

@@ -47,6 +47,10 @@ pub struct TransactionView {
     pub failure_reason: Option<String>,
     pub receipt_number: Option<String>,
     pub clerk: Option<String>,
+    /// The card checkout link, for card payments.
+    pub authorization_url: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -74,6 +78,9 @@ impl From<&TransactionRecord> for TransactionView {
             failure_reason: t.failure_reason.clone(),
             receipt_number: t.receipt_number.clone(),
             clerk: t.clerk.clone(),
+            authorization_url: t.authorization_url.clone(),
+            card_brand: t.card_brand.clone(),
+            card_last4: t.card_last4.clone(),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
         }

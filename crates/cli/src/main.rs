@@ -2,7 +2,8 @@
 //! is acting, call [`malipo_app::App`], print a table or `--json`.
 //!
 //! Errors print one line on stderr and exit non-zero: 2 bad input, 3 not found, 4 conflict,
-//! 5 not signed in or not allowed, 1 anything else.
+//! 5 not signed in or not allowed, 6 the provider could not be reached or refused, 1 anything
+//! else.
 
 mod output;
 
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use malipo_app::{
-    Actor, App, AppError, ErrorCode, HistoryQuery, PolicyInput, ScheduleQuery, SummaryQuery,
+    Actor, App, AppError, CardRequest, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore,
+    PolicyInput, ScheduleQuery, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -42,9 +44,17 @@ enum Command {
     /// Add, import, list and show policies
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Take a payment by M-Pesa or card
+    #[command(subcommand)]
+    Pay(PayCmd),
     /// Payment history
     #[command(subcommand)]
     Tx(TxCmd),
+    /// A customer's saved cards (brand, last four digits, expiry)
+    Cards {
+        #[arg(long)]
+        email: String,
+    },
     /// Totals: all, succeeded, pending, failed; by method, by day and by clerk
     Summary(SummaryArgs),
     /// Instalment schedules
@@ -108,6 +118,44 @@ struct PolicyAddArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum PayCmd {
+    /// Send the M-Pesa prompt to the customer's phone
+    Mpesa {
+        #[arg(long)]
+        policy: String,
+        /// The phone that pays, e.g. 0712 345 678
+        #[arg(long)]
+        phone: String,
+        /// Whole shillings, e.g. 1,500
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Wait up to this many seconds for the customer, then print the final state
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+        /// Send it even though the same payment was started moments ago
+        #[arg(long)]
+        again: bool,
+    },
+    /// Open a card checkout (prints the link), or charge a saved card
+    Card {
+        #[arg(long)]
+        policy: String,
+        /// The customer's e-mail address (Paystack sends the receipt there)
+        #[arg(long)]
+        email: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Charge the customer's saved card: the latest one, or the one ending in these digits
+        #[arg(long, value_name = "LAST4", num_args = 0..=1, default_missing_value = "latest")]
+        saved_card: Option<String>,
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+        #[arg(long)]
+        again: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TxCmd {
     /// Payments, newest first
     List {
@@ -133,6 +181,13 @@ enum TxCmd {
     },
     /// One payment by id, number or reference
     Show { id_or_number: String },
+    /// Ask the provider where a payment stands (STK query / Paystack verify)
+    Refresh {
+        id_or_number: String,
+        /// Keep asking for up to this many seconds until it is final
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +259,7 @@ fn exit_code(e: &AppError) -> u8 {
         ErrorCode::NotFound => 3,
         ErrorCode::Conflict => 4,
         ErrorCode::Unauthenticated | ErrorCode::Forbidden => 5,
+        ErrorCode::Provider => 6,
         ErrorCode::Internal => 1,
     }
 }
@@ -287,6 +343,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         .unwrap_or_else(malipo_app::default_data_dir);
     let app = App::open(&data_dir).await?;
     let out = output::Output { json: cli.json };
+    let json = cli.json;
     let user = cli.user.as_deref();
     match cli.command {
         Command::Policy(PolicyCmd::Add(a)) => {
@@ -353,6 +410,92 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Tx(TxCmd::Show { id_or_number }) => {
             out.transaction(&app.transaction(&id_or_number).await?);
         }
+        Command::Tx(TxCmd::Refresh { id_or_number, wait }) => {
+            let actor = actor(&app, user).await?;
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            let view = match wait {
+                Some(seconds) => {
+                    app.wait_for(&actor, &settings, &id_or_number, seconds)
+                        .await?
+                }
+                None => app.refresh(&actor, &settings, &id_or_number).await?.0,
+            };
+            out.transaction(&view);
+        }
+        Command::Pay(PayCmd::Mpesa {
+            policy,
+            phone,
+            amount,
+            wait,
+            again,
+        }) => {
+            let actor = actor(&app, user).await?;
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            let view = app
+                .pay_mpesa(
+                    &actor,
+                    &settings,
+                    &MpesaRequest {
+                        policy,
+                        phone,
+                        amount,
+                        again,
+                    },
+                )
+                .await?;
+            let view = match wait {
+                Some(seconds) if view.status == "awaiting_customer" => {
+                    if !json {
+                        eprintln!(
+                            "Prompt sent to {}; waiting for the customer (up to {seconds} s)…",
+                            view.phone.as_deref().unwrap_or("the phone")
+                        );
+                    }
+                    app.wait_for(&actor, &settings, &view.number, seconds)
+                        .await?
+                }
+                _ => view,
+            };
+            out.transaction(&view);
+        }
+        Command::Pay(PayCmd::Card {
+            policy,
+            email,
+            amount,
+            saved_card,
+            wait,
+            again,
+        }) => {
+            let actor = actor(&app, user).await?;
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            let req = CardRequest {
+                policy,
+                email,
+                amount,
+                again,
+                saved_card,
+            };
+            let view = app.pay_card(&actor, &settings, &req).await?;
+            if !json
+                && let Some(url) = view
+                    .authorization_url
+                    .as_deref()
+                    .filter(|_| view.status == "awaiting_customer")
+            {
+                println!(
+                    "Open this link to pay (or show it as a QR code to the customer):\n{url}\n"
+                );
+            }
+            let view = match wait {
+                Some(seconds) if view.status == "awaiting_customer" => {
+                    app.wait_for(&actor, &settings, &view.number, seconds)
+                        .await?
+                }
+                _ => view,
+            };
+            out.transaction(&view);
+        }
+        Command::Cards { email } => out.cards(&app.saved_cards(&email).await?),
         Command::Summary(s) => {
             let q = SummaryQuery {
                 from: s.from,

@@ -7,11 +7,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use malipo_app::ImportReport;
 use malipo_app::views::{
     AuditView, InstalmentView, List, PolicyDetails, PolicyView, SummaryView, TotalsView,
     TransactionView, UserView,
 };
+use malipo_app::{ImportReport, SavedCardView};
 use malipo_domain::time_zone::NAIROBI;
 use malipo_domain::{Currency, Money};
 
@@ -208,6 +208,14 @@ impl Output {
                     (c, r) => format!("{} {}", opt(c), opt(r)),
                 },
             ),
+            (
+                "Card",
+                match (&t.card_brand, &t.card_last4) {
+                    (Some(b), Some(l)) => format!("{b} •••• {l}"),
+                    _ => "-".to_owned(),
+                },
+            ),
+            ("Checkout", opt(&t.authorization_url)),
             ("Clerk", opt(&t.clerk)),
             ("Created", local(&t.created_at)),
             ("Updated", local(&t.updated_at)),
@@ -301,6 +309,28 @@ impl Output {
                 &rows,
             );
         }
+    }
+
+    pub fn cards(&self, cards: &[SavedCardView]) {
+        if self.json {
+            return print_json(&json!({ "items": cards, "total": cards.len() }));
+        }
+        if cards.is_empty() {
+            println!("No saved cards.");
+            return;
+        }
+        let rows: Vec<_> = cards
+            .iter()
+            .map(|c| {
+                vec![
+                    c.brand.clone(),
+                    format!("•••• {}", c.last4),
+                    c.expiry.clone(),
+                    c.bank.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(&["CARD", "NUMBER", "EXPIRES", "BANK"], &rows);
     }
 
     pub fn user(&self, u: &UserView) {

@@ -550,3 +550,551 @@ mod seeded {
         assert_eq!(pending["total"], 9);
     }
 }
+
+mod payments {
+    //! `malipo pay` and `malipo tx refresh` against the provider simulator over real HTTP.
+    use super::*;
+    use malipo_sandbox::{Behaviour, Config, Running};
+
+    struct World {
+        office: Office,
+        sandbox: Running,
+        _rt: tokio::runtime::Runtime,
+    }
+
+    impl World {
+        fn new() -> World {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let sandbox = rt
+                .block_on(malipo_sandbox::spawn(
+                    "127.0.0.1:0".parse().unwrap(),
+                    Config {
+                        public_url: String::new(),
+                        ..Config::default()
+                    },
+                ))
+                .unwrap();
+            sandbox.sandbox.set_behaviour(Behaviour {
+                customer_delay_ms: 300,
+                ..Behaviour::default()
+            });
+            let office = Office::new();
+            let csv = office.path().join("p.csv");
+            std::fs::write(&csv, "policy_number,holder_name,phone,email,premium\nP-1,Amina Wanjiru,0708374149,amina@example.co.ke,1500\nP-2,Otieno Odhiambo,0722000111,,2000\n").unwrap();
+            assert!(
+                office
+                    .run(&["policy", "import", csv.to_str().unwrap()])
+                    .status
+                    .success()
+            );
+            World {
+                office,
+                sandbox,
+                _rt: rt,
+            }
+        }
+
+        fn cmd(&self, args: &[&str]) -> Command {
+            let c = Config::default();
+            let url = self.sandbox.url();
+            let mut cmd = self.office.cmd(args);
+            cmd.env("MALIPO_MPESA_BASE_URL", &url)
+                .env("MALIPO_MPESA_CONSUMER_KEY", c.consumer_key)
+                .env("MALIPO_MPESA_CONSUMER_SECRET", &c.consumer_secret)
+                .env("MALIPO_MPESA_SHORTCODE", c.shortcode)
+                .env("MALIPO_MPESA_PASSKEY", c.passkey)
+                .env(
+                    "MALIPO_MPESA_CALLBACK_URL",
+                    "http://127.0.0.1:9/not-listening",
+                )
+                .env("MALIPO_PAYSTACK_BASE_URL", &url)
+                .env("MALIPO_PAYSTACK_SECRET_KEY", c.paystack_secret);
+            cmd
+        }
+
+        fn run(&self, args: &[&str]) -> Output {
+            self.cmd(args).output().unwrap()
+        }
+
+        fn json(&self, args: &[&str]) -> Value {
+            let mut all = args.to_vec();
+            all.push("--json");
+            let out = self.run(&all);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        }
+
+        fn pay_card_in_browser(&self, reference: &str, card: &str) {
+            let body = serde_json::json!({"reference": reference, "card": card}).to_string();
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-f",
+                    "-X",
+                    "POST",
+                    "-H",
+                    "content-type: application/json",
+                    "-d",
+                    &body,
+                ])
+                .arg(format!("{}/__sandbox/paystack/pay", self.sandbox.url()))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "the simulated customer could not pay");
+        }
+    }
+
+    #[test]
+    fn an_mpesa_payment_waits_for_the_customer_and_gets_a_receipt_number() {
+        let w = World::new();
+        let t = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708 374 149",
+            "--amount",
+            "1,500",
+            "--wait",
+            "20",
+        ]);
+        assert_eq!(t["status"], "succeeded");
+        assert_eq!(t["method"], "mpesa");
+        assert_eq!(t["amount_minor"], 150_000);
+        assert_eq!(t["phone"], "254708374149");
+        assert!(
+            t["provider_ref"].as_str().unwrap().starts_with("ws_CO_"),
+            "the CheckoutRequestID is kept"
+        );
+        assert_eq!(t["receipt_number"], "HQ-R000001");
+        assert_eq!(t["reference"].as_str().unwrap().len(), 12);
+    }
+
+    #[test]
+    fn each_failure_ends_in_its_status_with_a_message_the_clerk_can_act_on() {
+        let w = World::new();
+        for (phone, status, code, words) in [
+            ("0700000032", "cancelled", "1032", "cancelled"),
+            ("0700000001", "failed", "1", "balance"),
+            ("0700002001", "failed", "2001", "PIN"),
+            ("0700000037", "timed_out", "1037", "could not be reached"),
+        ] {
+            let t = w.json(&[
+                "pay", "mpesa", "--policy", "P-2", "--phone", phone, "--amount", "2000", "--wait",
+                "20", "--again",
+            ]);
+            assert_eq!(t["status"], status, "{phone}");
+            assert_eq!(t["failure_code"], code, "{phone}");
+            assert!(
+                t["failure_reason"].as_str().unwrap().contains(words),
+                "{phone}: {}",
+                t["failure_reason"]
+            );
+            assert!(
+                t["receipt_number"].is_null(),
+                "no receipt for an unpaid payment"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_payment_input_sends_nothing_and_writes_nothing() {
+        let w = World::new();
+        for (args, code, needle) in [
+            (
+                vec!["--phone", "0708374149", "--amount", "1500.50"],
+                2,
+                "whole shillings",
+            ),
+            (vec!["--phone", "0708 374", "--amount", "1500"], 2, "digits"),
+            (
+                vec!["--phone", "0708374149", "--amount", "250,001"],
+                2,
+                "250,000",
+            ),
+            (
+                vec!["--phone", "0708374149", "--amount", "-1"],
+                2,
+                "negative",
+            ),
+        ] {
+            let mut all = vec!["pay", "mpesa", "--policy", "P-1"];
+            all.extend(args);
+            refused(&w.run(&all), code, needle);
+        }
+        refused(
+            &w.run(&[
+                "pay",
+                "mpesa",
+                "--policy",
+                "P-404",
+                "--phone",
+                "0708374149",
+                "--amount",
+                "1",
+            ]),
+            3,
+            "no policy P-404",
+        );
+        assert_eq!(
+            w.sandbox.sandbox.stats().stk_pushes,
+            0,
+            "nothing reached M-Pesa"
+        );
+        assert_eq!(
+            w.office.json(&["tx", "list"])["total"],
+            0,
+            "nothing was written"
+        );
+
+        assert!(
+            w.office
+                .run(&["settings", "set", "office.name", "X"])
+                .status
+                .success()
+        );
+        let unset = w.office.run(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708374149",
+            "--amount",
+            "1",
+        ]);
+        refused(&unset, 2, "MALIPO_MPESA_CONSUMER_KEY");
+    }
+
+    #[test]
+    fn a_repeat_within_two_minutes_needs_again_and_limits_hold() {
+        let w = World::new();
+        let first = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708374149",
+            "--amount",
+            "100",
+        ]);
+        assert_eq!(first["status"], "awaiting_customer");
+        let again = w.run(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708374149",
+            "--amount",
+            "100",
+        ]);
+        refused(&again, 4, "--again");
+        assert_eq!(
+            w.sandbox.sandbox.stats().stk_pushes,
+            1,
+            "the repeat was not sent"
+        );
+        let insisted = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708374149",
+            "--amount",
+            "100",
+            "--again",
+        ]);
+        assert_eq!(insisted["status"], "awaiting_customer");
+
+        assert!(
+            w.office
+                .run(&["settings", "set", "limits.max_amount", "50,000"])
+                .status
+                .success()
+        );
+        refused(
+            &w.run(&[
+                "pay",
+                "mpesa",
+                "--policy",
+                "P-1",
+                "--phone",
+                "0708374149",
+                "--amount",
+                "50001",
+            ]),
+            2,
+            "limit",
+        );
+        assert!(
+            w.office
+                .run(&["settings", "set", "limits.per_clerk_per_minute", "3"])
+                .status
+                .success()
+        );
+        let _third = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-2",
+            "--phone",
+            "0722000111",
+            "--amount",
+            "7",
+        ]);
+        refused(
+            &w.run(&[
+                "pay",
+                "mpesa",
+                "--policy",
+                "P-2",
+                "--phone",
+                "0722000111",
+                "--amount",
+                "8",
+            ]),
+            4,
+            "in the last minute",
+        );
+    }
+
+    #[test]
+    fn a_card_checkout_paid_in_the_browser_succeeds_and_the_card_can_be_charged_again() {
+        let w = World::new();
+        let t = w.json(&[
+            "pay",
+            "card",
+            "--policy",
+            "P-1",
+            "--email",
+            "amina@example.co.ke",
+            "--amount",
+            "1,500.50",
+        ]);
+        assert_eq!(t["status"], "awaiting_customer");
+        let url = t["authorization_url"].as_str().unwrap();
+        assert!(url.starts_with(&w.sandbox.url()), "{url}");
+        assert_eq!(
+            t["provider_ref"], t["reference"],
+            "Paystack's reference is ours"
+        );
+        w.pay_card_in_browser(t["reference"].as_str().unwrap(), "4084084084084081");
+        let paid = w.json(&["tx", "refresh", t["number"].as_str().unwrap()]);
+        assert_eq!(paid["status"], "succeeded");
+        assert_eq!(
+            (paid["card_brand"].as_str(), paid["card_last4"].as_str()),
+            (Some("visa"), Some("4081"))
+        );
+        assert_eq!(paid["amount"], "1500.50");
+
+        let cards = w.json(&["cards", "--email", "amina@example.co.ke"]);
+        assert_eq!(cards["total"], 1);
+        assert!(
+            !cards.to_string().contains("AUTH_"),
+            "the authorization code never leaves the database"
+        );
+        let saved = w.json(&[
+            "pay",
+            "card",
+            "--policy",
+            "P-1",
+            "--email",
+            "amina@example.co.ke",
+            "--amount",
+            "200",
+            "--saved-card",
+            "4081",
+        ]);
+        assert_eq!(
+            saved["status"], "succeeded",
+            "a saved card is charged at once"
+        );
+        refused(
+            &w.run(&[
+                "pay",
+                "card",
+                "--policy",
+                "P-1",
+                "--email",
+                "other@example.com",
+                "--amount",
+                "200",
+                "--saved-card",
+            ]),
+            3,
+            "no saved card",
+        );
+    }
+
+    #[test]
+    fn a_declined_card_fails_and_a_different_amount_goes_to_review() {
+        let w = World::new();
+        let t = w.json(&[
+            "pay",
+            "card",
+            "--policy",
+            "P-2",
+            "--email",
+            "otieno@example.com",
+            "--amount",
+            "2000",
+        ]);
+        w.pay_card_in_browser(t["reference"].as_str().unwrap(), "4084080000005408");
+        let declined = w.json(&["tx", "refresh", t["number"].as_str().unwrap()]);
+        assert_eq!(declined["status"], "failed");
+        assert!(
+            declined["failure_reason"]
+                .as_str()
+                .unwrap()
+                .contains("Declined")
+        );
+
+        w.sandbox.sandbox.set_behaviour(Behaviour {
+            customer_delay_ms: 300,
+            paystack_amount_delta_minor: 30_050,
+            ..Behaviour::default()
+        });
+        let t = w.json(&[
+            "pay",
+            "card",
+            "--policy",
+            "P-2",
+            "--email",
+            "otieno@example.com",
+            "--amount",
+            "2000",
+            "--again",
+        ]);
+        w.pay_card_in_browser(t["reference"].as_str().unwrap(), "4084084084084081");
+        let review = w.json(&["tx", "refresh", t["number"].as_str().unwrap()]);
+        assert_eq!(
+            review["status"], "needs_review",
+            "Paystack took more than was asked: never marked paid"
+        );
+        assert!(review["receipt_number"].is_null());
+        assert!(
+            review["failure_reason"]
+                .as_str()
+                .unwrap()
+                .contains("2,300.50"),
+            "{}",
+            review["failure_reason"]
+        );
+    }
+
+    #[test]
+    fn waiting_rides_out_spike_arrest_and_server_errors() {
+        let w = World::new();
+        let t = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708374149",
+            "--amount",
+            "10",
+        ]);
+        w.sandbox.sandbox.set_behaviour(Behaviour {
+            customer_delay_ms: 300,
+            spike_arrest_next: 2,
+            ..Behaviour::default()
+        });
+        let done = w.json(&[
+            "tx",
+            "refresh",
+            t["number"].as_str().unwrap(),
+            "--wait",
+            "30",
+        ]);
+        assert_eq!(done["status"], "succeeded");
+        // M-Pesa down before anything is sent: the payment fails at once and says so.
+        w.sandbox.sandbox.set_behaviour(Behaviour {
+            customer_delay_ms: 300,
+            fail_next: 1,
+            ..Behaviour::default()
+        });
+        let down = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-2",
+            "--phone",
+            "0722000111",
+            "--amount",
+            "10",
+        ]);
+        assert_eq!(down["status"], "failed");
+        assert!(
+            down["failure_reason"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was sent"),
+            "{}",
+            down["failure_reason"]
+        );
+    }
+
+    #[test]
+    fn secrets_never_appear_in_output_or_the_database() {
+        let w = World::new();
+        let c = Config::default();
+        let outputs = [
+            w.run(&[
+                "pay",
+                "mpesa",
+                "--policy",
+                "P-1",
+                "--phone",
+                "0708374149",
+                "--amount",
+                "10",
+                "--json",
+            ]),
+            w.run(&[
+                "pay",
+                "card",
+                "--policy",
+                "P-1",
+                "--email",
+                "amina@example.co.ke",
+                "--amount",
+                "10",
+                "--json",
+            ]),
+        ];
+        for out in outputs {
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for secret in [&c.consumer_secret, &c.passkey, &c.paystack_secret] {
+                assert!(
+                    !all.contains(secret.as_str()),
+                    "a secret leaked into output"
+                );
+            }
+        }
+        let db = std::fs::read(w.office.path().join("malipo.sqlite3")).unwrap();
+        let db = String::from_utf8_lossy(&db);
+        for secret in [&c.consumer_secret, &c.passkey, &c.paystack_secret] {
+            assert!(
+                !db.contains(secret.as_str()),
+                "a secret was stored in the database"
+            );
+        }
+    }
+}

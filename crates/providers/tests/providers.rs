@@ -388,10 +388,10 @@ mod replay {
         addr
     }
 
-    fn body(
-        name: &'static str,
-    ) -> impl Fn() -> std::future::Ready<(StatusCode, [(&'static str, &'static str); 1], Vec<u8>)> + Clone
-    {
+    /// A published response body, served with status 200.
+    type Reply = (StatusCode, [(&'static str, &'static str); 1], Vec<u8>);
+
+    fn body(name: &'static str) -> impl Fn() -> std::future::Ready<Reply> + Clone {
         move || {
             std::future::ready((
                 StatusCode::OK,
@@ -739,30 +739,54 @@ mod daraja_sandbox {
             }
         );
 
-        sb.sandbox.set_behaviour(Behaviour {
-            spike_arrest_next: 1,
+        client
+            .stk_push(kes(10), &phone, "REF", "Premium")
+            .await
+            .unwrap();
+        let busy = Behaviour {
             customer_delay_ms: 100,
             ..Behaviour::default()
+        };
+        sb.sandbox.set_behaviour(Behaviour {
+            spike_arrest_next: 1,
+            ..busy.clone()
         });
-        assert_eq!(
-            client
-                .stk_push(kes(10), &phone, "REF", "Premium")
-                .await
-                .unwrap_err(),
-            DarajaError::SpikeArrest
+        let e = client
+            .stk_push(kes(10), &phone, "REF", "Premium")
+            .await
+            .unwrap_err();
+        assert_eq!(e, DarajaError::SpikeArrest);
+        assert!(
+            e.safe_to_retry(),
+            "spike arrest means the request was not processed"
         );
         sb.sandbox.set_behaviour(Behaviour {
             fail_next: 1,
-            customer_delay_ms: 100,
-            ..Behaviour::default()
+            ..busy.clone()
         });
-        assert!(matches!(
-            client
-                .stk_push(kes(10), &phone, "REF", "Premium")
-                .await
-                .unwrap_err(),
-            DarajaError::Provider { status: 500, .. }
-        ));
+        let e = client
+            .stk_push(kes(10), &phone, "REF", "Premium")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, DarajaError::Provider { status: 500, .. }),
+            "{e}"
+        );
+        assert!(
+            !e.safe_to_retry(),
+            "a server error on the push may still have sent the prompt"
+        );
+        sb.sandbox.set_behaviour(Behaviour {
+            fail_next: 1,
+            ..busy
+        });
+        let fresh = DarajaClient::new(daraja_config(&sb.url()));
+        let e = fresh
+            .stk_push(kes(10), &phone, "REF", "Premium")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, DarajaError::AuthUnavailable(_)), "{e}");
+        assert!(e.safe_to_retry(), "no token, so nothing was sent");
 
         let bad_key = DarajaClient::new(DarajaConfig {
             consumer_secret: Secret::new("wrong"),

@@ -48,6 +48,9 @@ pub struct TransactionRecord {
     pub failure_reason: Option<String>,
     pub receipt_number: Option<String>,
     pub clerk: Option<String>,
+    pub authorization_url: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -81,6 +84,9 @@ pub struct ProviderDetails {
     pub provider_receipt: Option<String>,
     pub failure_code: Option<String>,
     pub failure_reason: Option<String>,
+    pub authorization_url: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
 }
 
 /// History filters. Dates are Nairobi days, both ends included.
@@ -135,6 +141,9 @@ fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
         failure_reason: r.get("failure_reason"),
         receipt_number: r.get("receipt_number"),
         clerk: r.get("clerk"),
+        authorization_url: r.get("authorization_url"),
+        card_brand: r.get("card_brand"),
+        card_last4: r.get("card_last4"),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })
@@ -298,7 +307,51 @@ impl Store {
         let outcome =
             transaction::transition(before.status, before.method, before.amount, event, now)?;
         let Outcome::Moved { to, assign_receipt } = outcome else {
-            return Ok((before, outcome));
+            // The status stands, but the provider may have told us something we lacked: the
+            // M-Pesa receipt of a success first learnt from a query, or the checkout link.
+            let paid_word = matches!(event, TxEvent::Paid { .. }) && before.status.is_paid();
+            let fill =
+                |have: &Option<String>, new: &Option<String>| have.is_none() && new.is_some();
+            let missing = fill(&before.provider_ref, &details.provider_ref)
+                || fill(&before.authorization_url, &details.authorization_url)
+                || (paid_word
+                    && (fill(&before.provider_receipt, &details.provider_receipt)
+                        || fill(&before.card_last4, &details.card_last4)));
+            if !missing {
+                return Ok((before, outcome));
+            }
+            let kept = |v: &Option<String>| if paid_word { v.clone() } else { None };
+            sqlx::query(
+                "UPDATE transactions SET
+                   provider_ref = coalesce(provider_ref, ?),
+                   authorization_url = coalesce(authorization_url, ?),
+                   provider_receipt = coalesce(provider_receipt, ?),
+                   card_brand = coalesce(card_brand, ?),
+                   card_last4 = coalesce(card_last4, ?),
+                   updated_at = ?
+                 WHERE id = ?",
+            )
+            .bind(&details.provider_ref)
+            .bind(&details.authorization_url)
+            .bind(kept(&details.provider_receipt))
+            .bind(kept(&details.card_brand))
+            .bind(kept(&details.card_last4))
+            .bind(to_ms(now))
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+            let after = fetch(&mut tx, &TxKey::Id(before.id)).await?;
+            let change = Change {
+                actor,
+                action: "transaction.details",
+                entity: "transaction",
+                entity_id: after.number.clone(),
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
+            };
+            audit::record(&mut tx, now, change).await?;
+            tx.commit().await?;
+            return Ok((after, outcome));
         };
         let receipt = if assign_receipt {
             let seq = next_in_sequence(&mut tx, &format!("receipt:{office}")).await?;
@@ -317,6 +370,9 @@ impl Store {
                provider_receipt = coalesce(?, provider_receipt),
                failure_code = coalesce(?, failure_code),
                failure_reason = coalesce(?, failure_reason),
+               authorization_url = coalesce(?, authorization_url),
+               card_brand = coalesce(?, card_brand),
+               card_last4 = coalesce(?, card_last4),
                receipt_number = coalesce(receipt_number, ?),
                updated_at = ?
              WHERE id = ?",
@@ -327,6 +383,9 @@ impl Store {
         .bind(&details.provider_receipt)
         .bind(&details.failure_code)
         .bind(&details.failure_reason)
+        .bind(&details.authorization_url)
+        .bind(&details.card_brand)
+        .bind(&details.card_last4)
         .bind(&receipt)
         .bind(to_ms(now))
         .bind(before.id)
@@ -346,18 +405,85 @@ impl Store {
         Ok((after, outcome))
     }
 
+    /// The newest payment by `method` for this policy, phone and amount since `since` that
+    /// is still open or went through: a second prompt for it would likely charge twice.
+    pub async fn recent_similar(
+        &self,
+        policy_id: i64,
+        method: Method,
+        phone_or_email: &str,
+        amount: Money,
+        since: OffsetDateTime,
+    ) -> Result<Option<TransactionRecord>> {
+        let row = sqlx::query(AssertSql::of(&format!(
+            "{SELECT_TX} WHERE t.policy_id = ? AND t.method = ? AND coalesce(t.phone, t.email) = ?
+               AND t.amount_minor = ? AND t.currency = ? AND t.created_at >= ?
+               AND t.status IN ('pending', 'awaiting_customer', 'succeeded', 'needs_review')
+             ORDER BY t.created_at DESC LIMIT 1"
+        )))
+        .bind(policy_id)
+        .bind(method.as_str())
+        .bind(phone_or_email)
+        .bind(amount.minor())
+        .bind(amount.currency().code())
+        .bind(to_ms(since))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(tx_from_row).transpose()
+    }
+
+    /// How many payments `clerk_id` started since `since`.
+    pub async fn started_by(&self, clerk_id: Option<i64>, since: OffsetDateTime) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT count(*) AS n FROM transactions WHERE clerk_id IS ? AND created_at >= ?",
+        )
+        .bind(clerk_id)
+        .bind(to_ms(since))
+        .fetch_one(&self.pool)
+        .await?
+        .get("n"))
+    }
+
+    /// Open payments last changed before `before`, oldest first: the ones to ask about.
+    pub async fn open_transactions(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<TransactionRecord>> {
+        let rows = sqlx::query(AssertSql::of(&format!(
+            "{SELECT_TX} WHERE t.status IN ('pending', 'awaiting_customer') AND t.updated_at < ?
+             ORDER BY t.updated_at LIMIT ?"
+        )))
+        .bind(to_ms(before))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tx_from_row).collect()
+    }
+
     /// One page of history, newest first, and how many payments match in all.
     pub async fn transactions(&self, filter: &TxFilter) -> Result<Page<TransactionRecord>> {
         let per_page = filter.per_page.clamp(1, 500);
         let page = filter.page.max(1);
         let search = filter.search.as_deref().and_then(fts_query);
 
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(if search.is_some() {
-            SELECT_TX_SEARCH
-        } else {
-            SELECT_TX
-        });
-        push_filters(&mut q, filter, search.as_deref());
+        // A search narrow enough to sort whole is driven by the full-text index; a broad one
+        // (a common name) walks the date index and keeps the matches, stopping at a page.
+        let narrow = match &search {
+            Some(fts) => {
+                let probe =
+                    sqlx::query("SELECT rowid FROM tx_search WHERE tx_search MATCH ? LIMIT ?")
+                        .bind(fts)
+                        .bind(NARROW_SEARCH + 1)
+                        .fetch_all(&self.pool)
+                        .await?;
+                probe.len() as i64 <= NARROW_SEARCH
+            }
+            None => false,
+        };
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(if narrow { SELECT_TX_SEARCH } else { SELECT_TX });
+        push_filters(&mut q, filter, search.as_deref(), narrow);
         q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
             .push_bind(per_page)
             .push(" OFFSET ")
@@ -369,12 +495,12 @@ impl Store {
             // Day-granular filters are answered exactly by the per-day totals.
             self.count_from_totals(filter).await?
         } else {
-            let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(if search.is_some() {
+            let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(if narrow {
                 "SELECT count(*) AS n FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid"
             } else {
                 "SELECT count(*) AS n FROM transactions t"
             });
-            push_filters(&mut c, filter, search.as_deref());
+            push_filters(&mut c, filter, search.as_deref(), narrow);
             c.build().fetch_one(&self.pool).await?.get("n")
         };
         Ok(Page { items, total })
@@ -399,7 +525,16 @@ impl Store {
     }
 }
 
-fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, fts: Option<&str>) {
+/// Searches matching at most this many payments are sorted whole.
+const NARROW_SEARCH: i64 = 2000;
+
+/// Appends the WHERE clause. `driven_by_fts` says the query starts from `tx_search`.
+fn push_filters(
+    q: &mut QueryBuilder<Sqlite>,
+    filter: &TxFilter,
+    fts: Option<&str>,
+    driven_by_fts: bool,
+) {
     q.push(" WHERE 1 = 1");
     if let Some(s) = filter.status {
         q.push(" AND t.status = ").push_bind(s.as_str());
@@ -418,8 +553,16 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, fts: Option<&st
         let end = to.next_day().map_or(i64::MAX, day_start_ms);
         q.push(" AND t.created_at < ").push_bind(end);
     }
-    if let Some(fts) = fts {
-        q.push(" AND tx_search MATCH ").push_bind(fts.to_owned());
+    match fts {
+        Some(fts) if driven_by_fts => {
+            q.push(" AND tx_search MATCH ").push_bind(fts.to_owned());
+        }
+        Some(fts) => {
+            q.push(" AND t.id IN (SELECT rowid FROM tx_search WHERE tx_search MATCH ")
+                .push_bind(fts.to_owned())
+                .push(")");
+        }
+        None => {}
     }
 }
 

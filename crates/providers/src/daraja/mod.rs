@@ -110,6 +110,9 @@ pub enum DarajaError {
         "M-Pesa refused this office's consumer key and secret ({0}); check the M-Pesa settings"
     )]
     Credentials(String),
+    /// No access token could be had (M-Pesa down or unreachable); nothing else was sent.
+    #[error("M-Pesa is not answering ({0}); nothing was sent, try again shortly")]
+    AuthUnavailable(String),
     #[error("M-Pesa answered HTTP {status} ({code}: {message})")]
     Provider {
         status: u16,
@@ -123,12 +126,21 @@ pub enum DarajaError {
 }
 
 impl DarajaError {
-    /// Whether the request certainly did not reach the customer, so asking again is safe.
+    /// Whether the request certainly did not reach the customer. Anything else (no answer, a
+    /// server error) may have sent the prompt, so the payment must be treated as open.
     pub fn safe_to_retry(&self) -> bool {
-        matches!(
-            self,
-            DarajaError::SpikeArrest | DarajaError::InvalidToken | DarajaError::Credentials(_)
-        )
+        match self {
+            DarajaError::Invalid(_)
+            | DarajaError::BadRequest { .. }
+            | DarajaError::SpikeArrest
+            | DarajaError::InvalidToken
+            | DarajaError::Credentials(_)
+            | DarajaError::AuthUnavailable(_) => true,
+            DarajaError::Provider { status, .. } => *status < 500,
+            DarajaError::StillProcessing
+            | DarajaError::Transport(_)
+            | DarajaError::Unexpected(_) => false,
+        }
     }
 }
 
@@ -327,35 +339,32 @@ impl DarajaClient {
             )
             .send()
             .await
-            .map_err(|e| http::transport("token request", &e))?;
+            .map_err(|e| DarajaError::AuthUnavailable(http::transport("token request", &e).0))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| http::transport("token response", &e))?;
+            .map_err(|e| DarajaError::AuthUnavailable(http::transport("token response", &e).0))?;
         if !status.is_success() {
             return Err(match serde_json::from_slice::<wire::ErrorBody>(&body) {
                 Ok(e) if e.error_code == "500.003.02" => DarajaError::SpikeArrest,
                 Ok(e) if status.is_client_error() => {
                     DarajaError::Credentials(format!("{} {}", e.error_code, e.error_message))
                 }
-                Ok(e) => DarajaError::Provider {
-                    status: status.as_u16(),
-                    code: e.error_code,
-                    message: e.error_message,
-                },
+                Ok(e) => DarajaError::AuthUnavailable(format!(
+                    "HTTP {}: {} {}",
+                    status.as_u16(),
+                    e.error_code,
+                    e.error_message
+                )),
                 Err(_) if status.is_client_error() => {
                     DarajaError::Credentials(format!("HTTP {}", status.as_u16()))
                 }
-                Err(_) => DarajaError::Provider {
-                    status: status.as_u16(),
-                    code: String::new(),
-                    message: "token request failed".into(),
-                },
+                Err(_) => DarajaError::AuthUnavailable(format!("HTTP {}", status.as_u16())),
             });
         }
         let token: wire::TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| DarajaError::Unexpected(format!("token response: {e}")))?;
+            .map_err(|e| DarajaError::AuthUnavailable(format!("unreadable token response: {e}")))?;
         let lifetime = parse_expiry(token.expires_in.get())?;
         // Refresh a minute early, or a tenth early for short-lived tokens.
         let early = (lifetime / 10).min(60);

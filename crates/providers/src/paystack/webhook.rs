@@ -22,7 +22,7 @@ pub enum WebhookError {
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {
     let t = text.trim();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     (0..t.len())
@@ -58,7 +58,7 @@ pub struct RefundEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookEvent {
-    ChargeSuccess(CardTransaction),
+    ChargeSuccess(Box<CardTransaction>),
     Refund(RefundEvent),
     /// Events Malipo does not act on (subscriptions, transfers, …), named for the log.
     Other(String),
@@ -73,7 +73,7 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
             let t: wire::Transaction =
                 serde_json::from_str(ev.data.get()).map_err(|e| shape(&e))?;
             card_transaction(t)
-                .map(WebhookEvent::ChargeSuccess)
+                .map(|t| WebhookEvent::ChargeSuccess(Box::new(t)))
                 .map_err(|e: PaystackError| shape(&e))
         }
         name if name.starts_with("refund.") => {

@@ -1,0 +1,307 @@
+//! Provider settings: one type read the same way by the CLI and the desktop. Non-secret values
+//! come from the office database, secrets from the OS keyring ([`SecretStore`]), and the
+//! environment variables of DESIGN.md override both (headless use, CI).
+
+use std::collections::HashMap;
+
+use malipo_domain::Secret;
+use malipo_providers::daraja::{DarajaConfig, Initiator, ShortcodeKind};
+use malipo_providers::paystack::PaystackConfig;
+
+use crate::{App, AppError, ErrorCode};
+
+/// Where secrets live. `Ok(None)` means "not stored", not an error.
+pub trait SecretStore: Send + Sync {
+    fn get(&self, name: &str) -> Result<Option<Secret>, String>;
+}
+
+/// No keyring: secrets come from the environment only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSecretStore;
+
+impl SecretStore for NoSecretStore {
+    fn get(&self, _name: &str) -> Result<Option<Secret>, String> {
+        Ok(None)
+    }
+}
+
+/// Database keys for the non-secret provider settings.
+pub mod key {
+    pub const MPESA_BASE_URL: &str = "mpesa.base_url";
+    pub const MPESA_CONSUMER_KEY: &str = "mpesa.consumer_key";
+    pub const MPESA_SHORTCODE: &str = "mpesa.shortcode";
+    pub const MPESA_CALLBACK_URL: &str = "mpesa.callback_url";
+    pub const MPESA_TYPE: &str = "mpesa.type";
+    pub const MPESA_TILL: &str = "mpesa.till";
+    pub const MPESA_INITIATOR_NAME: &str = "mpesa.initiator_name";
+    pub const MPESA_CERTIFICATE: &str = "mpesa.certificate";
+    pub const PAYSTACK_BASE_URL: &str = "paystack.base_url";
+    pub const PAYSTACK_CALLBACK_URL: &str = "paystack.callback_url";
+    pub const RELAY_URL: &str = "relay.url";
+    pub const MAX_AMOUNT: &str = "limits.max_amount";
+    pub const PER_CLERK_PER_MINUTE: &str = "limits.per_clerk_per_minute";
+    pub const ALL: [&str; 13] = [
+        MPESA_BASE_URL,
+        MPESA_CONSUMER_KEY,
+        MPESA_SHORTCODE,
+        MPESA_CALLBACK_URL,
+        MPESA_TYPE,
+        MPESA_TILL,
+        MPESA_INITIATOR_NAME,
+        MPESA_CERTIFICATE,
+        PAYSTACK_BASE_URL,
+        PAYSTACK_CALLBACK_URL,
+        RELAY_URL,
+        MAX_AMOUNT,
+        PER_CLERK_PER_MINUTE,
+    ];
+}
+
+/// Names of the secrets in the keyring (and the environment variables that override them).
+pub mod secret {
+    pub const MPESA_CONSUMER_SECRET: (&str, &str) =
+        ("mpesa.consumer_secret", "MALIPO_MPESA_CONSUMER_SECRET");
+    pub const MPESA_PASSKEY: (&str, &str) = ("mpesa.passkey", "MALIPO_MPESA_PASSKEY");
+    pub const MPESA_INITIATOR_PASSWORD: (&str, &str) = (
+        "mpesa.initiator_password",
+        "MALIPO_MPESA_INITIATOR_PASSWORD",
+    );
+    pub const PAYSTACK_SECRET_KEY: (&str, &str) =
+        ("paystack.secret_key", "MALIPO_PAYSTACK_SECRET_KEY");
+    pub const RELAY_TOKEN: (&str, &str) = ("relay.token", "MALIPO_RELAY_TOKEN");
+}
+
+/// Everything the payment services need to reach the providers. Either provider may be
+/// missing; `why_not_*` then says what to set.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub mpesa: Option<DarajaConfig>,
+    pub paystack: Option<PaystackConfig>,
+    pub mpesa_missing: Vec<&'static str>,
+    pub paystack_missing: Vec<&'static str>,
+    pub relay_url: Option<String>,
+    pub relay_token: Option<Secret>,
+}
+
+/// Reads one setting: environment first, then the database.
+struct Sources<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    db: &'a HashMap<String, String>,
+    secrets: &'a dyn SecretStore,
+}
+
+impl Sources<'_> {
+    fn value(&self, env: &str, db_key: &str) -> Option<String> {
+        (self.env)(env)
+            .or_else(|| self.db.get(db_key).cloned())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn secret(&self, (name, env): (&str, &str)) -> Result<Option<Secret>, AppError> {
+        if let Some(v) = (self.env)(env).filter(|v| !v.is_empty()) {
+            return Ok(Some(Secret::new(v)));
+        }
+        self.secrets.get(name).map_err(|e| {
+            AppError::new(
+                ErrorCode::Internal,
+                format!("cannot read {name} from the keyring: {e}; set {env} instead"),
+            )
+        })
+    }
+}
+
+impl ProviderSettings {
+    pub fn from_sources(
+        env: &dyn Fn(&str) -> Option<String>,
+        db: &HashMap<String, String>,
+        secrets: &dyn SecretStore,
+    ) -> Result<ProviderSettings, AppError> {
+        let s = Sources { env, db, secrets };
+        let mut out = ProviderSettings::default();
+
+        let base = s
+            .value("MALIPO_MPESA_BASE_URL", key::MPESA_BASE_URL)
+            .unwrap_or_else(|| "https://api.safaricom.co.ke".into());
+        let consumer_key = s.value("MALIPO_MPESA_CONSUMER_KEY", key::MPESA_CONSUMER_KEY);
+        let consumer_secret = s.secret(secret::MPESA_CONSUMER_SECRET)?;
+        let shortcode = s.value("MALIPO_MPESA_SHORTCODE", key::MPESA_SHORTCODE);
+        let passkey = s.secret(secret::MPESA_PASSKEY)?;
+        let callback = s.value("MALIPO_MPESA_CALLBACK_URL", key::MPESA_CALLBACK_URL);
+        let kind = match s.value("MALIPO_MPESA_TYPE", key::MPESA_TYPE).as_deref() {
+            None | Some("paybill") => ShortcodeKind::Paybill,
+            Some("till") => match s.value("MALIPO_MPESA_TILL", key::MPESA_TILL) {
+                Some(till) => ShortcodeKind::Till { till },
+                None => {
+                    out.mpesa_missing.push("MALIPO_MPESA_TILL");
+                    ShortcodeKind::Paybill
+                }
+            },
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "MALIPO_MPESA_TYPE",
+                    format!("'{other}' is neither paybill nor till"),
+                ));
+            }
+        };
+        for (present, name) in [
+            (consumer_key.is_some(), "MALIPO_MPESA_CONSUMER_KEY"),
+            (consumer_secret.is_some(), "MALIPO_MPESA_CONSUMER_SECRET"),
+            (shortcode.is_some(), "MALIPO_MPESA_SHORTCODE"),
+            (passkey.is_some(), "MALIPO_MPESA_PASSKEY"),
+            (callback.is_some(), "MALIPO_MPESA_CALLBACK_URL"),
+        ] {
+            if !present {
+                out.mpesa_missing.push(name);
+            }
+        }
+        if let (Some(ck), Some(cs), Some(sc), Some(pk), Some(cb), true) = (
+            consumer_key,
+            consumer_secret,
+            shortcode,
+            passkey,
+            callback,
+            out.mpesa_missing.is_empty(),
+        ) {
+            let mut config = DarajaConfig::new(&base, &ck, cs, &sc, pk, &cb);
+            config.kind = kind;
+            let name = s.value("MALIPO_MPESA_INITIATOR_NAME", key::MPESA_INITIATOR_NAME);
+            let password = s.secret(secret::MPESA_INITIATOR_PASSWORD)?;
+            let cert_path = s.value("MALIPO_MPESA_CERTIFICATE", key::MPESA_CERTIFICATE);
+            if let (Some(name), Some(password), Some(path)) = (name, password, cert_path) {
+                let certificate_pem = std::fs::read_to_string(&path).map_err(|e| {
+                    AppError::invalid(
+                        "MALIPO_MPESA_CERTIFICATE",
+                        format!("cannot read {path}: {e}"),
+                    )
+                })?;
+                config.initiator = Some(Initiator {
+                    name,
+                    password,
+                    certificate_pem,
+                });
+            }
+            out.mpesa = Some(config);
+        }
+
+        let ps_base = s
+            .value("MALIPO_PAYSTACK_BASE_URL", key::PAYSTACK_BASE_URL)
+            .unwrap_or_else(|| "https://api.paystack.co".into());
+        match s.secret(secret::PAYSTACK_SECRET_KEY)? {
+            Some(key) => {
+                let mut config = PaystackConfig::new(&ps_base, key);
+                config.callback_url =
+                    s.value("MALIPO_PAYSTACK_CALLBACK_URL", key::PAYSTACK_CALLBACK_URL);
+                out.paystack = Some(config);
+            }
+            None => out.paystack_missing.push("MALIPO_PAYSTACK_SECRET_KEY"),
+        }
+        out.relay_url = s.value("MALIPO_RELAY_URL", key::RELAY_URL);
+        out.relay_token = s.secret(secret::RELAY_TOKEN)?;
+        Ok(out)
+    }
+
+    pub fn daraja(&self) -> Result<&DarajaConfig, AppError> {
+        self.mpesa.as_ref().ok_or_else(|| {
+            AppError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "M-Pesa is not set up on this office: set {}",
+                    self.mpesa_missing.join(", ")
+                ),
+            )
+        })
+    }
+
+    pub fn paystack(&self) -> Result<&PaystackConfig, AppError> {
+        self.paystack.as_ref().ok_or_else(|| {
+            AppError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "card payments are not set up on this office: set {}",
+                    self.paystack_missing.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+impl App {
+    /// The provider settings from the process environment, this office's database and `secrets`.
+    pub async fn provider_settings(
+        &self,
+        secrets: &dyn SecretStore,
+    ) -> Result<ProviderSettings, AppError> {
+        let db: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
+        let env = |name: &str| std::env::var(name).ok();
+        ProviderSettings::from_sources(&env, &db, secrets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_database_and_missing_settings_are_named() {
+        let mut db = HashMap::new();
+        db.insert(key::MPESA_SHORTCODE.to_owned(), "600000".to_owned());
+        db.insert(
+            key::MPESA_CALLBACK_URL.to_owned(),
+            "https://relay.example/d/abc".to_owned(),
+        );
+        let env = env_of(&[
+            ("MALIPO_MPESA_SHORTCODE", "174379"),
+            ("MALIPO_MPESA_CONSUMER_KEY", "ck"),
+        ]);
+        let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore).unwrap();
+        assert!(s.mpesa.is_none());
+        assert_eq!(
+            s.mpesa_missing,
+            ["MALIPO_MPESA_CONSUMER_SECRET", "MALIPO_MPESA_PASSKEY"]
+        );
+        let e = s.daraja().unwrap_err();
+        assert!(e.message.contains("MALIPO_MPESA_PASSKEY"), "{e}");
+        assert!(
+            s.paystack()
+                .unwrap_err()
+                .message
+                .contains("MALIPO_PAYSTACK_SECRET_KEY")
+        );
+
+        let env = env_of(&[
+            ("MALIPO_MPESA_SHORTCODE", "174379"),
+            ("MALIPO_MPESA_CONSUMER_KEY", "ck"),
+            ("MALIPO_MPESA_CONSUMER_SECRET", "cs"),
+            ("MALIPO_MPESA_PASSKEY", "pk"),
+            ("MALIPO_MPESA_TYPE", "till"),
+            ("MALIPO_MPESA_TILL", "174380"),
+        ]);
+        let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore).unwrap();
+        let d = s.daraja().unwrap();
+        assert_eq!(d.shortcode, "174379", "the environment wins");
+        assert_eq!(
+            d.callback_url, "https://relay.example/d/abc",
+            "the database fills the rest"
+        );
+        assert_eq!(
+            d.kind,
+            ShortcodeKind::Till {
+                till: "174380".into()
+            }
+        );
+        assert!(
+            !format!("{s:?}").contains("\"cs\""),
+            "secrets are redacted in Debug"
+        );
+    }
+}
