@@ -335,6 +335,12 @@ mod fixtures {
             ("CustomerBuyGoodsOnline", "174380", 174_379)
         );
 
+        let query =
+            serde_json::to_value(client.stk_query_request("ws_CO_260520211133524545", at)).unwrap();
+        let published = json_fixture("daraja_stk_query_request.json");
+        assert_eq!(shape(&query), shape(&published), "STK Push Query request");
+        assert_eq!(query["CheckoutRequestID"], published["CheckoutRequestID"]);
+
         let ps = paystack_client("http://127.0.0.1:9");
         let init = ps
             .initialize_request(
@@ -515,6 +521,63 @@ mod replay {
         );
         let fetched = client.refund_fetch(1).await.unwrap();
         assert!(fetched.amount.minor() > 0);
+    }
+
+    #[tokio::test]
+    async fn charge_and_refund_requests_carry_the_published_fields_with_the_published_types() {
+        let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+        let record = |file: &'static str, seen: Arc<std::sync::Mutex<Vec<Value>>>| {
+            move |axum::Json(v): axum::Json<Value>| {
+                seen.lock().unwrap().push(v);
+                std::future::ready((StatusCode::OK, fixture(file)))
+            }
+        };
+        let router = Router::new()
+            .route(
+                "/transaction/charge_authorization",
+                post(record(
+                    "paystack_charge_authorization_response.json",
+                    Arc::clone(&seen),
+                )),
+            )
+            .route(
+                "/refund",
+                post(record(
+                    "paystack_refund_create_response.json",
+                    Arc::clone(&seen),
+                )),
+            );
+        let addr = serve(router).await;
+        let client = paystack_client(&format!("http://{addr}"));
+        let email = Email::parse("customer@email.com").unwrap();
+        let amount = Money::from_minor(20_000, Currency::Ngn).unwrap();
+        client
+            .charge_authorization(&email, amount, "AUTH_72btv547", "MREF00000001", Value::Null)
+            .await
+            .unwrap();
+        client
+            .refund(
+                "qufywna9w9a5d8v",
+                Some(Money::from_minor(10_000, Currency::Ngn).unwrap()),
+                "",
+            )
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        for (sent, file) in seen.iter().zip([
+            "paystack_charge_authorization_request.json",
+            "paystack_refund_create_request_partial.json",
+        ]) {
+            let published = json_fixture(file);
+            let ours = shape(sent);
+            for (key, kind) in shape(&published) {
+                assert_eq!(ours.get(&key), Some(&kind), "{file}: {key}");
+                assert_eq!(
+                    sent[&key], published[&key],
+                    "{file}: {key} has the published value"
+                );
+            }
+        }
     }
 
     #[tokio::test]

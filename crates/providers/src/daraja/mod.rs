@@ -509,15 +509,25 @@ impl DarajaClient {
         })
     }
 
-    /// Asks where an STK push stands.
-    pub async fn stk_query(&self, checkout_request_id: &str) -> Result<QueryResult, DarajaError> {
-        let ts = timestamp(OffsetDateTime::now_utc());
-        let request = wire::StkQueryRequest {
+    /// Builds the STK Push Query request for `now`; public so tests can compare it with the
+    /// published sample.
+    pub fn stk_query_request(
+        &self,
+        checkout_request_id: &str,
+        now: OffsetDateTime,
+    ) -> wire::StkQueryRequest {
+        let ts = timestamp(now);
+        wire::StkQueryRequest {
             business_short_code: self.config.shortcode.clone(),
             password: password(&self.config.shortcode, &self.config.passkey, &ts),
             timestamp: ts,
             checkout_request_id: checkout_request_id.to_owned(),
-        };
+        }
+    }
+
+    /// Asks where an STK push stands.
+    pub async fn stk_query(&self, checkout_request_id: &str) -> Result<QueryResult, DarajaError> {
+        let request = self.stk_query_request(checkout_request_id, OffsetDateTime::now_utc());
         let r: wire::StkQueryResponse =
             match self.post("/mpesa/stkpushquery/v1/query", &request).await {
                 Ok(r) => r,
