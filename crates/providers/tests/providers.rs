@@ -563,7 +563,13 @@ mod replay {
             )
             .await
             .unwrap();
+        client.refund("1641", None, "").await.unwrap();
         let seen = seen.lock().unwrap();
+        // A full refund names the transaction alone; Paystack takes a reference or an id there.
+        let full = json_fixture("paystack_refund_create_request.json");
+        let full_keys: Vec<&String> = full.as_object().unwrap().keys().collect();
+        let ours: Vec<&String> = seen[2].as_object().unwrap().keys().collect();
+        assert_eq!(ours, full_keys, "a full refund sends only the transaction");
         for (sent, file) in seen.iter().zip([
             "paystack_charge_authorization_request.json",
             "paystack_refund_create_request_partial.json",
@@ -578,6 +584,143 @@ mod replay {
                 );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn daraja_published_responses_read_correctly() {
+        let router = Router::new()
+            .route(
+                "/oauth/v1/generate",
+                get(body("daraja_oauth_response.json")),
+            )
+            .route(
+                "/mpesa/stkpush/v1/processrequest",
+                post(body("daraja_stk_push_response.json")),
+            )
+            .route(
+                "/mpesa/stkpushquery/v1/query",
+                post(body("daraja_stk_query_response.json")),
+            );
+        let addr = serve(router).await;
+        let client = DarajaClient::new(daraja_config(&format!("http://{addr}")));
+        let pushed = client
+            .stk_push(
+                kes(1),
+                &Msisdn::parse("0722111111").unwrap(),
+                "accountref",
+                "txndesc",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            pushed.checkout_request_id,
+            "ws_CO_1007202409152617172396192"
+        );
+        assert_eq!(
+            pushed.merchant_request_id,
+            "2654-4b64-97ff-b827b542881d3130"
+        );
+        assert_eq!(
+            client
+                .stk_query("ws_CO_13012021093521236557")
+                .await
+                .unwrap(),
+            QueryResult::Paid,
+            "ResultCode \"0\" as a string"
+        );
+
+        let pending = Router::new()
+            .route(
+                "/oauth/v1/generate",
+                get(body("daraja_oauth_response_legacy_string_expiry.json")),
+            )
+            .route(
+                "/mpesa/stkpushquery/v1/query",
+                post(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        fixture("daraja_stk_query_pending_500.json"),
+                    )
+                }),
+            )
+            .route(
+                "/mpesa/stkpush/v1/processrequest",
+                post(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        fixture("daraja_stk_push_error_400.json"),
+                    )
+                }),
+            );
+        let addr = serve(pending).await;
+        let client = DarajaClient::new(daraja_config(&format!("http://{addr}")));
+        assert_eq!(
+            client.stk_query("ws_CO_20022018230142206").await.unwrap(),
+            QueryResult::Pending,
+            "500.001.1001 means still pending"
+        );
+        let e = client
+            .stk_push(kes(1), &Msisdn::parse("0722111111").unwrap(), "ref", "desc")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            DarajaError::BadRequest {
+                code: "400.002.02".into(),
+                message: "Bad Request - Invalid BusinessShortCode".into()
+            }
+        );
+
+        let refused = Router::new()
+            .route(
+                "/oauth/v1/generate",
+                get(body("daraja_oauth_response.json")),
+            )
+            .route(
+                "/mpesa/stkpush/v1/processrequest",
+                post(|| async {
+                    (
+                        StatusCode::NOT_FOUND,
+                        fixture("daraja_error_invalid_access_token_404.json"),
+                    )
+                }),
+            );
+        let addr = serve(refused).await;
+        let client = DarajaClient::new(daraja_config(&format!("http://{addr}")));
+        let e = client
+            .stk_push(kes(1), &Msisdn::parse("0722111111").unwrap(), "ref", "desc")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            DarajaError::InvalidToken,
+            "refreshed once, retried once, then reported"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_api_reference_initialize_response_reads_the_same() {
+        let router = Router::new().route(
+            "/transaction/initialize",
+            post(body("paystack_initialize_response_apiref.json")),
+        );
+        let addr = serve(router).await;
+        let client = paystack_client(&format!("http://{addr}"));
+        let sample = json_fixture("paystack_initialize_response_apiref.json");
+        let reference = sample["data"]["reference"].as_str().unwrap();
+        let checkout = client
+            .initialize(
+                &Email::parse("customer@email.com").unwrap(),
+                kes(200),
+                reference,
+                Value::Null,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            checkout.access_code,
+            sample["data"]["access_code"].as_str().unwrap()
+        );
     }
 
     #[tokio::test]

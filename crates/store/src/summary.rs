@@ -73,21 +73,36 @@ pub struct Summary {
 const RECEIVED: &str = "('succeeded', 'partially_refunded', 'refunded')";
 
 impl Store {
-    /// The summary from `daily_totals`: a few rows per day, however many payments there are.
+    /// The summary from the per-day totals: a few rows per day, however many payments.
     pub async fn summary(&self, filter: &SummaryFilter) -> Result<Summary> {
-        self.summarise("daily_totals", "count", filter).await
+        self.summarise(
+            ["daily_totals", "daily_totals", "clerk_totals"],
+            "count",
+            filter,
+        )
+        .await
     }
 
     /// The same summary computed by scanning every payment. Kept to check the per-day totals
     /// against, and as the benchmark's baseline.
     pub async fn summary_by_scan(&self, filter: &SummaryFilter) -> Result<Summary> {
-        self.summarise("transactions", "1", filter).await
+        self.summarise(
+            ["transactions", "transactions", "transactions"],
+            "1",
+            filter,
+        )
+        .await
     }
 
-    /// Three grouped reads over `table` (`count` is its per-row count: a column or `1`):
-    /// by status and method, by day, and by clerk.
-    async fn summarise(&self, table: &str, count: &str, filter: &SummaryFilter) -> Result<Summary> {
-        let grouped = |select: &str, group: &str| {
+    /// Three grouped reads: by status and method, by day, and by clerk. `count` is the
+    /// per-row count (a column, or `1` when scanning payments).
+    async fn summarise(
+        &self,
+        [kinds, days, clerks]: [&str; 3],
+        count: &str,
+        filter: &SummaryFilter,
+    ) -> Result<Summary> {
+        let grouped = |table: &str, select: &str, group: &str| {
             let mut q: QueryBuilder<Sqlite> =
                 QueryBuilder::new(format!("SELECT {select} FROM {table} WHERE currency = "));
             q.push_bind(filter.currency.code());
@@ -101,19 +116,24 @@ impl Store {
             q
         };
         let totals = format!("sum({count}) AS n, sum(amount_minor) AS minor");
-        let received = format!(
+        let kept = format!(
             "sum(CASE WHEN status IN {RECEIVED} THEN {count} ELSE 0 END) AS rn,
              sum(CASE WHEN status IN {RECEIVED} THEN amount_minor ELSE 0 END) AS rminor"
         );
-        let by_kind = grouped(&format!("status, method, {totals}"), "status, method")
-            .build()
-            .fetch_all(&self.pool)
-            .await?;
-        let by_day = grouped(&format!("day, {totals}, {received}"), "day")
+        let by_kind = grouped(
+            kinds,
+            &format!("status, method, {totals}"),
+            "status, method",
+        )
+        .build()
+        .fetch_all(&self.pool)
+        .await?;
+        let by_day = grouped(days, &format!("day, {totals}, {kept}"), "day")
             .build()
             .fetch_all(&self.pool)
             .await?;
         let by_clerk = grouped(
+            clerks,
             &format!("coalesce(clerk_id, 0) AS clerk, {totals}"),
             "clerk",
         )

@@ -114,11 +114,9 @@ const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.user
      JOIN policies p ON p.id = t.policy_id
      LEFT JOIN users u ON u.id = t.clerk_id";
 
-/// The same columns, driven by the full-text index: a search visits only the payments that
-/// match it (CROSS JOIN keeps SQLite from walking a date index past every non-match).
-const SELECT_TX_SEARCH: &str =
-    "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
-     FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid
+/// The same columns for a known list of ids (a JSON array), visiting only those payments.
+const SELECT_TX_IDS: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
+     FROM json_each(?) j CROSS JOIN transactions t ON t.id = j.value
      JOIN policies p ON p.id = t.policy_id
      LEFT JOIN users u ON u.id = t.clerk_id";
 
@@ -467,9 +465,10 @@ impl Store {
         let page = filter.page.max(1);
         let search = filter.search.as_deref().and_then(fts_query);
 
-        // A search narrow enough to sort whole is driven by the full-text index; a broad one
-        // (a common name) walks the date index and keeps the matches, stopping at a page.
-        let narrow = match &search {
+        // A search matching few payments fetches their ids once and visits only those; a broad
+        // one (a common name alone) walks the date index for the page and counts through the
+        // full-text index.
+        let matched: Option<Result<String, String>> = match &search {
             Some(fts) => {
                 let probe =
                     sqlx::query("SELECT rowid FROM tx_search WHERE tx_search MATCH ? LIMIT ?")
@@ -477,13 +476,33 @@ impl Store {
                         .bind(NARROW_SEARCH + 1)
                         .fetch_all(&self.pool)
                         .await?;
-                probe.len() as i64 <= NARROW_SEARCH
+                if probe.len() as i64 <= NARROW_SEARCH {
+                    let ids: Vec<i64> = probe.iter().map(|r| r.get(0)).collect();
+                    Some(Ok(
+                        serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
+                    ))
+                } else {
+                    Some(Err(fts.clone()))
+                }
             }
-            None => false,
+            None => None,
         };
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(if narrow { SELECT_TX_SEARCH } else { SELECT_TX });
-        push_filters(&mut q, filter, search.as_deref(), narrow);
+        let mut q: QueryBuilder<Sqlite> = match &matched {
+            Some(Ok(ids)) => {
+                let mut q = QueryBuilder::new("");
+                // SELECT_TX_IDS begins with the JSON array's placeholder.
+                q.push(SELECT_TX_IDS.split_once('?').map_or("", |(a, _)| a))
+                    .push_bind(ids.clone())
+                    .push(SELECT_TX_IDS.split_once('?').map_or("", |(_, b)| b));
+                q
+            }
+            _ => QueryBuilder::new(SELECT_TX),
+        };
+        let in_fts = matched
+            .as_ref()
+            .and_then(|m| m.as_ref().err())
+            .map(String::as_str);
+        push_filters(&mut q, filter, in_fts.map(Clause::InFts));
         q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
             .push_bind(per_page)
             .push(" OFFSET ")
@@ -491,17 +510,30 @@ impl Store {
         let rows = q.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(tx_from_row).collect::<Result<Vec<_>>>()?;
 
-        let total = if search.is_none() && filter.policy_id.is_none() {
-            // Day-granular filters are answered exactly by the per-day totals.
-            self.count_from_totals(filter).await?
-        } else {
-            let mut c: QueryBuilder<Sqlite> = QueryBuilder::new(if narrow {
-                "SELECT count(*) AS n FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid"
-            } else {
-                "SELECT count(*) AS n FROM transactions t"
-            });
-            push_filters(&mut c, filter, search.as_deref(), narrow);
-            c.build().fetch_one(&self.pool).await?.get("n")
+        let total = match &matched {
+            None if filter.policy_id.is_none() => {
+                // Day-granular filters are answered exactly by the per-day totals.
+                self.count_from_totals(filter).await?
+            }
+            None => {
+                let mut c = QueryBuilder::new("SELECT count(*) AS n FROM transactions t");
+                push_filters(&mut c, filter, None);
+                c.build().fetch_one(&self.pool).await?.get("n")
+            }
+            Some(Ok(ids)) => {
+                let mut c = QueryBuilder::new("SELECT count(*) AS n FROM json_each(");
+                c.push_bind(ids.clone())
+                    .push(") j CROSS JOIN transactions t ON t.id = j.value");
+                push_filters(&mut c, filter, None);
+                c.build().fetch_one(&self.pool).await?.get("n")
+            }
+            Some(Err(fts)) => {
+                let mut c = QueryBuilder::new(
+                    "SELECT count(*) AS n FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid",
+                );
+                push_filters(&mut c, filter, Some(Clause::Match(fts)));
+                c.build().fetch_one(&self.pool).await?.get("n")
+            }
         };
         Ok(Page { items, total })
     }
@@ -525,16 +557,20 @@ impl Store {
     }
 }
 
-/// Searches matching at most this many payments are sorted whole.
+/// Searches matching at most this many payments are fetched by id.
 const NARROW_SEARCH: i64 = 2000;
 
-/// Appends the WHERE clause. `driven_by_fts` says the query starts from `tx_search`.
-fn push_filters(
-    q: &mut QueryBuilder<Sqlite>,
-    filter: &TxFilter,
-    fts: Option<&str>,
-    driven_by_fts: bool,
-) {
+/// How a search narrows a query.
+#[derive(Clone, Copy)]
+enum Clause<'a> {
+    /// `t.id IN` the full-text matches.
+    InFts(&'a str),
+    /// The query starts from `tx_search`.
+    Match(&'a str),
+}
+
+/// Appends the WHERE clause.
+fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, search: Option<Clause<'_>>) {
     q.push(" WHERE 1 = 1");
     if let Some(s) = filter.status {
         q.push(" AND t.status = ").push_bind(s.as_str());
@@ -553,11 +589,11 @@ fn push_filters(
         let end = to.next_day().map_or(i64::MAX, day_start_ms);
         q.push(" AND t.created_at < ").push_bind(end);
     }
-    match fts {
-        Some(fts) if driven_by_fts => {
+    match search {
+        Some(Clause::Match(fts)) => {
             q.push(" AND tx_search MATCH ").push_bind(fts.to_owned());
         }
-        Some(fts) => {
+        Some(Clause::InFts(fts)) => {
             q.push(" AND t.id IN (SELECT rowid FROM tx_search WHERE tx_search MATCH ")
                 .push_bind(fts.to_owned())
                 .push(")");
