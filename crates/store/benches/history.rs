@@ -211,17 +211,24 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    // MALIPO_BENCH_DB keeps the generated database at that path and reuses it next time.
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("bench.sqlite3");
+    let path = std::env::var_os("MALIPO_BENCH_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("bench.sqlite3"));
+    let reuse = path.exists();
     let store = Store::open(&path).await.expect("open store");
     let pool = SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .expect("raw pool");
     let t = Instant::now();
-    generate(&pool, rows).await.expect("generate");
+    if !reuse {
+        generate(&pool, rows).await.expect("generate");
+    }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
-        "generated {rows} payments in {:.1} s (database {:.0} MiB)\n",
+        "{} {rows} payments in {:.1} s (database {:.0} MiB)\n",
+        if reuse { "reused" } else { "generated" },
         t.elapsed().as_secs_f64(),
         size as f64 / 1_048_576.0
     );

@@ -496,7 +496,14 @@ impl Store {
                     .push(SELECT_TX_IDS.split_once('?').map_or("", |(_, b)| b));
                 q
             }
-            _ => QueryBuilder::new(SELECT_TX),
+            // Walk the date index newest first and keep the matches: with this many, a page
+            // fills long before the index ends, whereas sorting every match would not.
+            Some(Err(_)) => QueryBuilder::new(SELECT_TX.replacen(
+                "FROM transactions t",
+                "FROM transactions t INDEXED BY tx_created",
+                1,
+            )),
+            None => QueryBuilder::new(SELECT_TX),
         };
         let in_fts = matched
             .as_ref()
@@ -527,6 +534,14 @@ impl Store {
                 push_filters(&mut c, filter, None);
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
+            Some(Err(fts)) if unfiltered(filter) => {
+                // Every match counts: the full-text index alone knows how many.
+                sqlx::query("SELECT count(*) AS n FROM tx_search WHERE tx_search MATCH ?")
+                    .bind(fts)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .get("n")
+            }
             Some(Err(fts)) => {
                 let mut c = QueryBuilder::new(
                     "SELECT count(*) AS n FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid",
@@ -555,6 +570,14 @@ impl Store {
         }
         Ok(q.build().fetch_one(&self.pool).await?.get("n"))
     }
+}
+
+fn unfiltered(f: &TxFilter) -> bool {
+    f.status.is_none()
+        && f.method.is_none()
+        && f.from.is_none()
+        && f.to.is_none()
+        && f.policy_id.is_none()
 }
 
 /// Searches matching at most this many payments are fetched by id.

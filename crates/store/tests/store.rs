@@ -564,3 +564,96 @@ async fn kept_payments_fill_instalments_and_the_rest_are_overdue_or_pending() {
         .unwrap();
     assert_eq!(overdue.len(), 2);
 }
+
+#[tokio::test]
+async fn a_broad_search_pages_and_counts_the_same_as_a_narrow_one() {
+    let (dir, store) = store().await;
+    let ids = store
+        .insert_policies(
+            "admin",
+            &[
+                policy("P-1", "Otieno Odhiambo", "0722000111"),
+                policy("P-2", "Amina", "0712345678"),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    // More payments for one holder than a narrow search fetches by id, written in one go.
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("malipo.sqlite3").display()
+    ))
+    .await
+    .unwrap();
+    let mut tx = raw.begin().await.unwrap();
+    for n in 0..2600_i64 {
+        let at = malipo_domain::time_zone::to_ms(T0) + n * 60_000;
+        sqlx::query(
+            "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
+                created_at, updated_at, day)
+             VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
+        )
+        .bind(format!("NBI-{:06}", n + 1))
+        .bind(format!("M{n:011}"))
+        .bind(ids[(n % 5 == 0) as usize])
+        .bind(if n % 2 == 0 { "succeeded" } else { "failed" })
+        .bind(at)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let count = |status: &str, policy: i64| {
+        let raw = raw.clone();
+        let status = status.to_owned();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM transactions WHERE status = ? AND policy_id = ?",
+            )
+            .bind(status)
+            .bind(policy)
+            .fetch_one(&raw)
+            .await
+            .unwrap()
+        }
+    };
+    // "otieno" matches 2080 payments (broad); "amina" 520 (narrow).
+    for (search, policy) in [("otieno", ids[0]), ("amina", ids[1])] {
+        let f = TxFilter {
+            search: Some(search.into()),
+            status: Some(TxStatus::Succeeded),
+            per_page: 25,
+            page: 3,
+            ..TxFilter::default()
+        };
+        let page = store.transactions(&f).await.unwrap();
+        assert_eq!(
+            page.total,
+            count("succeeded", policy).await,
+            "{search}: the total counts every match"
+        );
+        assert_eq!(page.items.len(), 25);
+        assert!(
+            page.items
+                .windows(2)
+                .all(|w| w[0].created_at > w[1].created_at),
+            "{search}: newest first"
+        );
+        assert!(page.items.iter().all(|t| t.status == TxStatus::Succeeded
+            && t.policy_number == if policy == ids[0] { "P-1" } else { "P-2" }));
+        let first = store
+            .transactions(&TxFilter {
+                page: 1,
+                ..f.clone()
+            })
+            .await
+            .unwrap();
+        assert!(
+            first.items[24].created_at > page.items[0].created_at,
+            "{search}: page 3 follows page 1"
+        );
+    }
+}
