@@ -166,6 +166,21 @@ fn bad_input_exits_non_zero_with_one_line_and_writes_nothing() {
         2,
         "not a date",
     );
+    refused(
+        &office.run(&["policy", "add", "--number", "P-3"]),
+        2,
+        "--holder",
+    );
+    refused(
+        &office.run(&["tx", "list", "--page", "two"]),
+        2,
+        "invalid value 'two'",
+    );
+    refused(
+        &office.run(&["refund-everything"]),
+        2,
+        "unrecognized subcommand",
+    );
 }
 
 #[test]
@@ -633,22 +648,10 @@ mod payments {
         }
 
         fn pay_card_in_browser(&self, reference: &str, card: &str) {
-            let body = serde_json::json!({"reference": reference, "card": card}).to_string();
-            let out = Command::new("curl")
-                .args([
-                    "-s",
-                    "-f",
-                    "-X",
-                    "POST",
-                    "-H",
-                    "content-type: application/json",
-                    "-d",
-                    &body,
-                ])
-                .arg(format!("{}/__sandbox/paystack/pay", self.sandbox.url()))
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "the simulated customer could not pay");
+            self.sandbox
+                .sandbox
+                .pay_checkout(reference, card)
+                .expect("the simulated customer could not pay");
         }
     }
 

@@ -179,6 +179,12 @@ impl Sandbox {
         self.deliver(url, body, vec![("x-paystack-signature".into(), signature)]);
     }
 
+    /// The customer pays `reference` with `card`, as on the checkout page, without a browser.
+    /// Returns the transaction's status afterwards (`success` or `failed`).
+    pub fn pay_checkout(&self, reference: &str, card: &str) -> Result<String, String> {
+        self.pay(reference, card).map(|t| t.status)
+    }
+
     /// The customer pays `reference` with `card` on the checkout page.
     fn pay(&self, reference: &str, card: &str) -> Result<PsTx, String> {
         let card = card.replace([' ', '-'], "");
