@@ -165,6 +165,37 @@ impl App {
         Ok(())
     }
 
+    /// Runs the guards, then records a new pending payment by `method`.
+    #[allow(clippy::too_many_arguments)] // each argument is one fact of the payment
+    async fn start(
+        &self,
+        actor: &Actor,
+        policy: &malipo_store::PolicyRecord,
+        method: Method,
+        phone: Option<&Msisdn>,
+        email: Option<&Email>,
+        amount: Money,
+        again: bool,
+    ) -> Result<TransactionRecord, AppError> {
+        let payer = phone
+            .map(Msisdn::as_str)
+            .or(email.map(Email::as_str))
+            .unwrap_or_default();
+        self.guard(actor, policy.id, method, payer, amount, again)
+            .await?;
+        let new = NewTransaction {
+            office: self.office_code().await?,
+            policy_id: policy.id,
+            method,
+            amount,
+            phone: phone.cloned(),
+            email: email.cloned(),
+            reference: ProviderReference::from_random(0),
+            clerk_id: actor.user_id(),
+        };
+        self.create(actor, new).await
+    }
+
     /// Records a new pending payment under a fresh reference.
     async fn create(
         &self,
@@ -222,28 +253,15 @@ impl App {
         daraja::check_amount(amount).map_err(|e| AppError::invalid("amount", e))?;
         let policy = self.policy_record(&req.policy).await?;
         let config = settings.daraja()?.clone();
-        self.guard(
-            actor,
-            policy.id,
-            Method::Mpesa,
-            phone.as_str(),
-            amount,
-            req.again,
-        )
-        .await?;
         let created = self
-            .create(
+            .start(
                 actor,
-                NewTransaction {
-                    office: self.office_code().await?,
-                    policy_id: policy.id,
-                    method: Method::Mpesa,
-                    amount,
-                    phone: Some(phone.clone()),
-                    email: None,
-                    reference: ProviderReference::from_random(0),
-                    clerk_id: actor.user_id(),
-                },
+                &policy,
+                Method::Mpesa,
+                Some(&phone),
+                None,
+                amount,
+                req.again,
             )
             .await?;
         let client = DarajaClient::new(config);
@@ -324,28 +342,15 @@ impl App {
                 })?)
             }
         };
-        self.guard(
-            actor,
-            policy.id,
-            Method::Card,
-            email.as_str(),
-            amount,
-            req.again,
-        )
-        .await?;
         let created = self
-            .create(
+            .start(
                 actor,
-                NewTransaction {
-                    office: self.office_code().await?,
-                    policy_id: policy.id,
-                    method: Method::Card,
-                    amount,
-                    phone: None,
-                    email: Some(email.clone()),
-                    reference: ProviderReference::from_random(0),
-                    clerk_id: actor.user_id(),
-                },
+                &policy,
+                Method::Card,
+                None,
+                Some(&email),
+                amount,
+                req.again,
             )
             .await?;
         let metadata = serde_json::json!({"policy": policy.number, "transaction": created.number});

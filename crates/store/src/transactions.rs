@@ -338,17 +338,7 @@ impl Store {
             .bind(before.id)
             .execute(&mut *tx)
             .await?;
-            let after = fetch(&mut tx, &TxKey::Id(before.id)).await?;
-            let change = Change {
-                actor,
-                action: "transaction.details",
-                entity: "transaction",
-                entity_id: after.number.clone(),
-                before: Some(snapshot(&before)),
-                after: Some(snapshot(&after)),
-            };
-            audit::record(&mut tx, now, change).await?;
-            tx.commit().await?;
+            let after = audited(tx, actor, "transaction.details", &before, now).await?;
             return Ok((after, outcome));
         };
         let receipt = if assign_receipt {
@@ -389,17 +379,7 @@ impl Store {
         .bind(before.id)
         .execute(&mut *tx)
         .await?;
-        let after = fetch(&mut tx, &TxKey::Id(before.id)).await?;
-        let change = Change {
-            actor,
-            action: "transaction.status",
-            entity: "transaction",
-            entity_id: after.number.clone(),
-            before: Some(snapshot(&before)),
-            after: Some(snapshot(&after)),
-        };
-        audit::record(&mut tx, now, change).await?;
-        tx.commit().await?;
+        let after = audited(tx, actor, "transaction.status", &before, now).await?;
         Ok((after, outcome))
     }
 
@@ -631,6 +611,29 @@ impl AssertSql {
     fn of(sql: &str) -> sqlx::AssertSqlSafe<String> {
         sqlx::AssertSqlSafe(sql.to_owned())
     }
+}
+
+/// Reads the payment as it now stands, writes the audit line from `before` to it, and commits:
+/// the change and its audit line land together or not at all.
+async fn audited(
+    mut tx: sqlx::Transaction<'static, Sqlite>,
+    actor: &str,
+    action: &str,
+    before: &TransactionRecord,
+    now: OffsetDateTime,
+) -> Result<TransactionRecord> {
+    let after = fetch(&mut tx, &TxKey::Id(before.id)).await?;
+    let change = Change {
+        actor,
+        action,
+        entity: "transaction",
+        entity_id: after.number.clone(),
+        before: Some(snapshot(before)),
+        after: Some(snapshot(&after)),
+    };
+    audit::record(&mut tx, now, change).await?;
+    tx.commit().await?;
+    Ok(after)
 }
 
 async fn fetch(conn: &mut SqliteConnection, key: &TxKey) -> Result<TransactionRecord> {
