@@ -1,0 +1,36 @@
+-- The relay's database: tenants (one per company), their devices, and the provider events it
+-- received, numbered per tenant without gaps in commit order.
+
+CREATE TABLE tenants (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    -- SHA-256 of the secret path token in the Daraja callback URL; the token itself is shown once.
+    daraja_token_hash TEXT NOT NULL UNIQUE,
+    last_seq          INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE devices (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants (id),
+    name       TEXT NOT NULL,
+    -- SHA-256 of the 256-bit bearer token; the token itself is shown once.
+    token_hash TEXT NOT NULL UNIQUE,
+    revoked    INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
+    acked_seq  INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE events (
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    seq         INTEGER NOT NULL,
+    provider    TEXT NOT NULL CHECK (provider IN ('daraja', 'paystack')),
+    kind        TEXT NOT NULL,
+    dedup_key   TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    source_addr TEXT,
+    headers     TEXT NOT NULL,
+    body        BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, seq),
+    UNIQUE (tenant_id, dedup_key)
+) STRICT, WITHOUT ROWID;
