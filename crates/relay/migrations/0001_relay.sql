@@ -6,6 +6,9 @@ CREATE TABLE tenants (
     name              TEXT NOT NULL,
     -- SHA-256 of the secret path token in the Daraja callback URL; the token itself is shown once.
     daraja_token_hash TEXT NOT NULL UNIQUE,
+    -- The Paystack secret key, sealed with XChaCha20-Poly1305 under MALIPO_RELAY_SECRET_KEY:
+    -- 24-byte nonce followed by the ciphertext. NULL until set.
+    paystack_secret   BLOB,
     last_seq          INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL
 ) STRICT;

@@ -5,6 +5,7 @@
 //! with the tenant's next sequence number (see [`store`]) and only then answers 200. Office
 //! devices pull events after their cursor with a bearer token.
 
+pub mod sealing;
 pub mod store;
 
 use axum::body::Bytes;
@@ -16,7 +17,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use malipo_providers::daraja;
+use malipo_providers::{daraja, paystack};
+use sealing::SealingKey;
+use sha2::{Digest, Sha256};
 use store::{Incoming, RelayStore, Stored};
 
 /// Bodies larger than this are refused before they are read.
@@ -24,14 +27,25 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The path prefix of Daraja callback URLs: no "mpesa" or "safaricom" in it, as Safaricom asks.
 pub const DARAJA_PATH: &str = "/hooks/d";
+/// The path prefix of Paystack webhook URLs; the tenant id follows.
+pub const PAYSTACK_PATH: &str = "/hooks/p";
 
-pub fn router(store: RelayStore) -> Router {
+/// What every handler needs.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub store: RelayStore,
+    /// Opens tenants' sealed Paystack secrets; without it Paystack webhooks cannot be checked.
+    pub sealing: Option<SealingKey>,
+}
+
+pub fn router(relay: Relay) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/hooks/d/{token}", post(daraja_callback))
+        .route("/hooks/p/{tenant}", post(paystack_webhook))
         .route("/v1/events", get(events))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(store)
+        .with_state(relay)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -51,7 +65,7 @@ fn internal(e: &store::RelayError) -> Response {
 }
 
 async fn daraja_callback(
-    State(store): State<RelayStore>,
+    State(Relay { store, .. }): State<Relay>,
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -90,6 +104,78 @@ async fn daraja_callback(
     }
 }
 
+/// A Paystack webhook: signed with the tenant's secret key over the exact bytes. There is no
+/// event id, so duplicates are recognised by event, reference and a hash of the body.
+async fn paystack_webhook(
+    State(relay): State<Relay>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (tenant, sealed) = match relay.store.tenant_with_paystack_secret(&tenant).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "unknown_url",
+                "no tenant has this webhook URL",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
+    let secret = match (sealed, &relay.sealing) {
+        (Some(sealed), Some(key)) => match key.open(&sealed) {
+            Ok(secret) => secret,
+            Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "sealing", &e.to_string()),
+        },
+        _ => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_secret",
+                "this tenant's Paystack secret is not set on the relay",
+            );
+        }
+    };
+    let signature = headers
+        .get("x-paystack-signature")
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = paystack::verify_signature(&secret, &body, signature) {
+        return problem(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string());
+    }
+    let event = match paystack::parse_event(&body) {
+        Ok(ev) => ev,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+    };
+    let (kind, reference) = match &event {
+        paystack::WebhookEvent::ChargeSuccess(t) => {
+            ("charge.success".to_owned(), t.reference.clone())
+        }
+        paystack::WebhookEvent::Refund(r) => (
+            format!("refund.{}", r.status),
+            r.transaction_reference.clone(),
+        ),
+        paystack::WebhookEvent::Other(name) => (name.clone(), String::new()),
+    };
+    let digest: String = Sha256::digest(&body)
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let incoming = Incoming {
+        tenant_id: tenant.id,
+        provider: "paystack",
+        dedup_key: format!("{kind}:{reference}:{digest}"),
+        kind,
+        source_addr: None,
+        headers: json!({"x-paystack-signature": signature}).to_string(),
+        body: body.to_vec(),
+    };
+    match relay.store.ingest(incoming).await {
+        Ok(Stored::New(_) | Stored::Duplicate) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
 #[derive(Deserialize)]
 struct Cursor {
     #[serde(default)]
@@ -103,7 +189,7 @@ fn default_limit() -> u32 {
 }
 
 async fn events(
-    State(store): State<RelayStore>,
+    State(Relay { store, .. }): State<Relay>,
     headers: HeaderMap,
     Query(cursor): Query<Cursor>,
 ) -> Response {

@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use malipo_domain::Secret;
+use malipo_relay::Relay;
+use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
 
 #[derive(Debug, Parser)]
@@ -34,11 +37,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TenantCmd {
-    /// Create a tenant; prints its id and its Daraja callback URL (the URL is shown once)
+    /// Create a tenant; prints its id, its Daraja callback URL (shown once) and its Paystack webhook URL
     Create {
         #[arg(long)]
         name: String,
     },
+    /// Set the tenant's Paystack secret key, read from stdin; kept sealed with MALIPO_RELAY_SECRET_KEY
+    SetPaystackSecret { tenant: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +122,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "malipo-relay listening on {addr} (database {})",
                 path.display()
             );
-            axum::serve(listener, malipo_relay::router(store))
+            let sealing = SealingKey::from_env().map_err(|e| e.to_string())?;
+            if sealing.is_none() {
+                eprintln!(
+                    "malipo-relay: MALIPO_RELAY_SECRET_KEY is not set: Paystack webhooks will be refused"
+                );
+            }
+            axum::serve(listener, malipo_relay::router(Relay { store, sealing }))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
@@ -133,8 +144,29 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "id": t.tenant.id,
                 "name": t.tenant.name,
                 "daraja_callback_url": format!("{}{}/{}", public_url(), malipo_relay::DARAJA_PATH, t.daraja_token),
+                "paystack_webhook_url": format!("{}{}/{}", public_url(), malipo_relay::PAYSTACK_PATH, t.tenant.id),
             });
             println!("{out:#}");
+        }
+        Command::Tenant(TenantCmd::SetPaystackSecret { tenant }) => {
+            let key = SealingKey::from_env()
+                .map_err(|e| e.to_string())?
+                .ok_or("set MALIPO_RELAY_SECRET_KEY first (64 hex digits: `openssl rand -hex 32`); secrets are never stored unsealed")?;
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the secret from stdin: {e}"))?;
+            let secret = Secret::new(line.trim());
+            if !(secret.expose().starts_with("sk_live_") || secret.expose().starts_with("sk_test_"))
+            {
+                return Err("a Paystack secret key starts with sk_live_ or sk_test_".into());
+            }
+            let sealed = key.seal(&secret).map_err(|e| e.to_string())?;
+            store
+                .set_paystack_secret(&tenant, &sealed)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{:#}", json!({"id": tenant, "paystack_secret": "set"}));
         }
         Command::Device(DeviceCmd::Add { tenant, name }) => {
             let (d, token) = store

@@ -179,6 +179,39 @@ impl RelayStore {
         }))
     }
 
+    /// Keeps the tenant's sealed Paystack secret (see [`crate::sealing`]).
+    pub async fn set_paystack_secret(&self, tenant_id: &str, sealed: &[u8]) -> Result<()> {
+        let done = sqlx::query("UPDATE tenants SET paystack_secret = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
+        }
+        Ok(())
+    }
+
+    /// The tenant and its sealed Paystack secret, if the tenant exists.
+    pub async fn tenant_with_paystack_secret(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<(Tenant, Option<Vec<u8>>)>> {
+        let row = sqlx::query("SELECT id, name, paystack_secret FROM tenants WHERE id = ?")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            (
+                Tenant {
+                    id: r.get("id"),
+                    name: r.get("name"),
+                },
+                r.get("paystack_secret"),
+            )
+        }))
+    }
+
     /// Adds a device to a tenant; returns it and its bearer token (shown once).
     pub async fn add_device(&self, tenant_id: &str, name: &str) -> Result<(Device, String)> {
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = ?")

@@ -5,6 +5,10 @@
 
 use std::sync::Arc;
 
+use hmac::{Hmac, Mac};
+use malipo_domain::Secret;
+use malipo_relay::Relay as RelayState;
+use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::{Incoming, RelayStore};
 use serde_json::{Value, json};
 
@@ -31,7 +35,11 @@ impl Relay {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = malipo_relay::router(store.clone());
+        let sealing = Some(SealingKey::from_hex(&"5a".repeat(32)).unwrap());
+        let app = malipo_relay::router(RelayState {
+            store: store.clone(),
+            sealing,
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Relay {
             url,
@@ -72,6 +80,33 @@ impl Relay {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A tenant whose Paystack secret is `secret`: its webhook URL and a device token.
+    async fn paystack_tenant(&self, name: &str, secret: &str) -> (String, String, String) {
+        let (id, _, device) = self.tenant(name).await;
+        let sealed = SealingKey::from_hex(&"5a".repeat(32))
+            .unwrap()
+            .seal(&Secret::new(secret))
+            .unwrap();
+        self.store.set_paystack_secret(&id, &sealed).await.unwrap();
+        (
+            id.clone(),
+            format!("{}{}/{id}", self.url, malipo_relay::PAYSTACK_PATH),
+            device,
+        )
+    }
+
+    async fn post_signed(&self, url: &str, body: Vec<u8>, signature: Option<String>) -> u16 {
+        let mut req = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header("x-paystack-signature", sig);
+        }
+        req.send().await.unwrap().status().as_u16()
     }
 
     async fn events(&self, token: &str, after: i64, limit: u32) -> (u16, Value) {
@@ -283,4 +318,87 @@ async fn a_device_offline_through_ten_thousand_events_catches_up_in_order() {
         after = page["next"].as_i64().unwrap();
     }
     assert_eq!(seen, 10_000);
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused() {
+    let relay = Relay::start().await;
+    let secret = "sk_test_0000000000000000000000000000000000000000";
+    let (tenant, url, device) = relay.paystack_tenant("Jubilee", secret).await;
+    let (_, other_url, _) = relay.paystack_tenant("Britam", "sk_test_britam").await;
+    let body = fixture("paystack_webhook_charge_success.json");
+    let pretty =
+        serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&body).unwrap()).unwrap();
+    let truncated = body[..body.len() - 10].to_vec();
+    for (target, bytes, signature, want) in [
+        (&url, body.clone(), Some(sign("sk_test_forged", &body)), 401),
+        (&url, body.clone(), None, 401),
+        (&url, pretty.clone(), Some(sign(secret, &body)), 401),
+        (&other_url, body.clone(), Some(sign(secret, &body)), 401),
+        (&url, truncated.clone(), Some(sign(secret, &truncated)), 400),
+        (
+            &format!(
+                "{}{}/t_nosuchtenant",
+                relay.url,
+                malipo_relay::PAYSTACK_PATH
+            ),
+            body.clone(),
+            Some(sign(secret, &body)),
+            404,
+        ),
+    ] {
+        assert_eq!(
+            relay.post_signed(target, bytes, signature).await,
+            want,
+            "{target}"
+        );
+    }
+    assert_eq!(
+        relay.store.last_seq(&tenant).await.unwrap(),
+        0,
+        "nothing refused was stored"
+    );
+
+    for _ in 0..3 {
+        assert_eq!(
+            relay
+                .post_signed(&url, body.clone(), Some(sign(secret, &body)))
+                .await,
+            200
+        );
+    }
+    let (_, feed) = relay.events(&device, 0, 10).await;
+    let events = feed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "Paystack's retries are one event");
+    assert_eq!(
+        (events[0]["provider"].as_str(), events[0]["kind"].as_str()),
+        (Some("paystack"), Some("charge.success"))
+    );
+    assert!(
+        events[0]["dedup_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("charge.success:qTPrJoy9Bx:")
+    );
+    assert_eq!(events[0]["body"].as_str().unwrap().as_bytes(), &body[..]);
+
+    let refund = fixture("paystack_webhook_refund_processed.json");
+    assert_eq!(
+        relay
+            .post_signed(&url, refund.clone(), Some(sign(secret, &refund)))
+            .await,
+        200
+    );
+    let (_, feed) = relay.events(&device, 1, 10).await;
+    assert_eq!(feed["events"][0]["kind"], "refund.processed");
 }
