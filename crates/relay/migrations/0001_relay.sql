@@ -6,6 +6,10 @@ CREATE TABLE tenants (
     name              TEXT NOT NULL,
     -- SHA-256 of the secret path token in the Daraja callback URL; the token itself is shown once.
     daraja_token_hash TEXT NOT NULL UNIQUE,
+    -- After a rotation the previous URL keeps working until this instant (ms), so callbacks
+    -- for prompts sent just before still arrive.
+    previous_daraja_token_hash TEXT UNIQUE,
+    previous_valid_until       INTEGER,
     -- The Paystack secret key, sealed with XChaCha20-Poly1305 under MALIPO_RELAY_SECRET_KEY:
     -- 24-byte nonce followed by the ciphertext. NULL until set.
     paystack_secret   BLOB,

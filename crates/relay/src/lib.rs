@@ -44,6 +44,7 @@ pub fn router(relay: Relay) -> Router {
         .route("/hooks/d/{token}", post(daraja_callback))
         .route("/hooks/p/{tenant}", post(paystack_webhook))
         .route("/v1/events", get(events))
+        .route("/v1/events/stream", get(stream))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(relay)
 }
@@ -176,6 +177,76 @@ async fn paystack_webhook(
     }
 }
 
+/// The device presenting `Authorization: Bearer TOKEN`, or the answer refusing it.
+async fn device(store: &RelayStore, headers: &HeaderMap) -> Result<store::Device, Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        None => Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send Authorization: Bearer DEVICE_TOKEN",
+        )),
+        Some(t) => match store.device_by_token(t).await {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "this device token is unknown or revoked",
+            )),
+            Err(e) => Err(internal(&e)),
+        },
+    }
+}
+
+/// Server-sent events that only wake a device: `event: wake` with the tenant's last sequence
+/// number, once on connecting and after each commit that stored something new for it, with a
+/// comment every 15 seconds so proxies keep the connection open. The device then pulls
+/// `/v1/events` after its cursor; nothing is ever delivered only by this stream.
+async fn stream(State(Relay { store, .. }): State<Relay>, headers: HeaderMap) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let device = match device(&store, &headers).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let wakes = store.subscribe();
+    let first = match store.last_seq(&device.tenant_id).await {
+        Ok(n) => n,
+        Err(e) => return internal(&e),
+    };
+    let wake = |seq: i64| {
+        Event::default()
+            .event("wake")
+            .data(json!({"last_seq": seq}).to_string())
+    };
+    let tenant = device.tenant_id;
+    let updates =
+        futures_util::stream::unfold((wakes, tenant), move |(mut rx, tenant)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok((t, seq)) if t == tenant => {
+                        return Some((Ok::<_, std::convert::Infallible>(wake(seq)), (rx, tenant)));
+                    }
+                    Ok(_) => continue,
+                    // Missed wakes: say so without a number; the device pulls anyway.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Ok(Event::default().event("wake").data("{}")), (rx, tenant)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(wake(first)) }),
+        updates,
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
+}
+
 #[derive(Deserialize)]
 struct Cursor {
     #[serde(default)]
@@ -193,29 +264,9 @@ async fn events(
     headers: HeaderMap,
     Query(cursor): Query<Cursor>,
 ) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let device = match token {
-        None => {
-            return problem(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "send Authorization: Bearer DEVICE_TOKEN",
-            );
-        }
-        Some(t) => match store.device_by_token(t).await {
-            Ok(Some(d)) => d,
-            Ok(None) => {
-                return problem(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "this device token is unknown or revoked",
-                );
-            }
-            Err(e) => return internal(&e),
-        },
+    let device = match device(&store, &headers).await {
+        Ok(d) => d,
+        Err(r) => return r,
     };
     let last = match store.last_seq(&device.tenant_id).await {
         Ok(n) => n,

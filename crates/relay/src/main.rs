@@ -44,6 +44,8 @@ enum TenantCmd {
     },
     /// Set the tenant's Paystack secret key, read from stdin; kept sealed with MALIPO_RELAY_SECRET_KEY
     SetPaystackSecret { tenant: String },
+    /// Give the tenant a new Daraja callback URL (shown once); the old one works for 24 more hours
+    RotateDarajaUrl { tenant: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +169,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{:#}", json!({"id": tenant, "paystack_secret": "set"}));
+        }
+        Command::Tenant(TenantCmd::RotateDarajaUrl { tenant }) => {
+            let token = store
+                .rotate_daraja_token(&tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            let url = format!("{}{}/{token}", public_url(), malipo_relay::DARAJA_PATH);
+            println!(
+                "{:#}",
+                json!({"id": tenant, "daraja_callback_url": url, "previous_url_valid_for_hours": 24})
+            );
         }
         Command::Device(DeviceCmd::Add { tenant, name }) => {
             let (d, token) = store

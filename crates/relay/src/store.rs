@@ -13,7 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 const MIGRATIONS: &[(i64, &str, &str)] =
     &[(1, "relay", include_str!("../migrations/0001_relay.sql"))];
@@ -110,7 +110,12 @@ type Job = (Incoming, oneshot::Sender<Result<Stored>>);
 pub struct RelayStore {
     pool: SqlitePool,
     writer: mpsc::Sender<Job>,
+    /// (tenant, last sequence number) after each commit that stored something new.
+    wake: broadcast::Sender<(String, i64)>,
 }
+
+/// How long a rotated-away Daraja URL keeps working.
+pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// How many callbacks one commit may carry.
 const BATCH: usize = 256;
@@ -142,8 +147,9 @@ impl RelayStore {
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;
         let (writer, jobs) = mpsc::channel::<Job>(4096);
-        tokio::spawn(write_loop(pool.clone(), jobs));
-        Ok(RelayStore { pool, writer })
+        let (wake, _) = broadcast::channel(1024);
+        tokio::spawn(write_loop(pool.clone(), jobs, wake.clone()));
+        Ok(RelayStore { pool, writer, wake })
     }
 
     pub async fn create_tenant(&self, name: &str) -> Result<NewTenant> {
@@ -167,12 +173,41 @@ impl RelayStore {
         })
     }
 
-    /// The tenant whose Daraja callback URL carries `token`.
+    /// Wakes for new events: (tenant, last sequence number).
+    pub fn subscribe(&self) -> broadcast::Receiver<(String, i64)> {
+        self.wake.subscribe()
+    }
+
+    /// Gives the tenant a new Daraja callback URL token; the old one keeps working for
+    /// [`ROTATION_GRACE_MS`]. Returns the new token (shown once).
+    pub async fn rotate_daraja_token(&self, tenant_id: &str) -> Result<String> {
+        let token = new_token()?;
+        let done = sqlx::query(
+            "UPDATE tenants SET previous_daraja_token_hash = daraja_token_hash,
+                    previous_valid_until = ?, daraja_token_hash = ? WHERE id = ?",
+        )
+        .bind(now_ms() + ROTATION_GRACE_MS)
+        .bind(token_hash(&token))
+        .bind(tenant_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
+        }
+        Ok(token)
+    }
+
+    /// The tenant whose Daraja callback URL carries `token` (the current one, or the previous
+    /// one within its grace period).
     pub async fn tenant_by_daraja_token(&self, token: &str) -> Result<Option<Tenant>> {
-        let row = sqlx::query("SELECT id, name FROM tenants WHERE daraja_token_hash = ?")
-            .bind(token_hash(token))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name FROM tenants WHERE daraja_token_hash = ?1
+             OR (previous_daraja_token_hash = ?1 AND previous_valid_until > ?2)",
+        )
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| Tenant {
             id: r.get("id"),
             name: r.get("name"),
@@ -316,7 +351,11 @@ impl RelayStore {
 
 /// The single writer: takes what is queued (up to [`BATCH`]), stores it in one transaction,
 /// commits once, then answers everyone in the batch.
-async fn write_loop(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+async fn write_loop(
+    pool: SqlitePool,
+    mut jobs: mpsc::Receiver<Job>,
+    wake: broadcast::Sender<(String, i64)>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -327,8 +366,16 @@ async fn write_loop(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
         }
         match write_batch(&pool, &batch).await {
             Ok(results) => {
-                for ((_, reply), result) in batch.into_iter().zip(results) {
+                let mut newest: std::collections::BTreeMap<String, i64> = Default::default();
+                for ((job, reply), result) in batch.into_iter().zip(results) {
+                    if let Stored::New(seq) = result {
+                        newest.insert(job.tenant_id, seq);
+                    }
                     let _ = reply.send(Ok(result));
+                }
+                for (tenant, seq) in newest {
+                    // Nobody listening is fine: devices also poll.
+                    let _ = wake.send((tenant, seq));
                 }
             }
             Err(e) => {

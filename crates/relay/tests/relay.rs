@@ -402,3 +402,70 @@ async fn a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused() {
     let (_, feed) = relay.events(&device, 1, 10).await;
     assert_eq!(feed["events"][0]["kind"], "refund.processed");
 }
+
+#[tokio::test]
+async fn the_stream_wakes_a_device_when_its_tenant_gets_an_event() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let relay = Relay::start().await;
+    let (_, url, device) = relay.tenant("Jubilee").await;
+    let (_, other_url, _) = relay.tenant("Britam").await;
+    let host = relay.url.trim_start_matches("http://").to_owned();
+    let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let req = format!(
+        "GET /v1/events/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {device}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buf = [0_u8; 4096];
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !seen.contains(needle) {
+            let n = tokio::time::timeout_at(deadline, sock.read(&mut buf))
+                .await
+                .expect("timed out waiting for a wake")
+                .unwrap();
+            assert!(n > 0, "the stream closed");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    read_until("\"last_seq\":0", &mut seen).await;
+    relay.post(&other_url, stk("ws_CO_other", 1032)).await;
+    relay.post(&url, stk("ws_CO_mine", 1032)).await;
+    read_until("\"last_seq\":1", &mut seen).await;
+    assert_eq!(
+        seen.matches("event: wake").count(),
+        2,
+        "another tenant's event does not wake this device: {seen}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_daraja_url_keeps_working_for_its_grace_period_only() {
+    let relay = Relay::start().await;
+    let (tenant, old_url, device) = relay.tenant("Jubilee").await;
+    let token = relay.store.rotate_daraja_token(&tenant).await.unwrap();
+    let new_url = format!("{}{}/{token}", relay.url, malipo_relay::DARAJA_PATH);
+    assert_eq!(relay.post(&new_url, stk("ws_CO_1", 1032)).await.0, 200);
+    assert_eq!(
+        relay.post(&old_url, stk("ws_CO_2", 1032)).await.0,
+        200,
+        "prompts sent before the rotation still report"
+    );
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        relay._dir.path().join("relay.sqlite3").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE tenants SET previous_valid_until = 0")
+        .execute(&raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        relay.post(&old_url, stk("ws_CO_3", 1032)).await.0,
+        404,
+        "after the grace period the old URL is dead"
+    );
+    let (_, feed) = relay.events(&device, 0, 10).await;
+    assert_eq!(feed["events"].as_array().unwrap().len(), 2);
+}
