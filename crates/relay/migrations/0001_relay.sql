@@ -41,3 +41,24 @@ CREATE TABLE events (
     PRIMARY KEY (tenant_id, seq),
     UNIQUE (tenant_id, dedup_key)
 ) STRICT, WITHOUT ROWID;
+
+-- Payments as the offices' desktops upload them, for routing and the company-wide summary.
+-- One row per payment reference; a newer `updated_at` replaces an older one.
+CREATE TABLE transactions (
+    tenant_id      TEXT NOT NULL REFERENCES tenants (id),
+    reference      TEXT NOT NULL,
+    device_id      TEXT NOT NULL,
+    number         TEXT NOT NULL,
+    office         TEXT NOT NULL,
+    method         TEXT NOT NULL CHECK (method IN ('mpesa', 'card')),
+    status         TEXT NOT NULL,
+    amount_minor   INTEGER NOT NULL CHECK (amount_minor > 0),
+    refunded_minor INTEGER NOT NULL DEFAULT 0,
+    currency       TEXT NOT NULL,
+    provider_ref   TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, reference)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX transactions_created ON transactions (tenant_id, created_at);
+CREATE INDEX transactions_provider_ref ON transactions (tenant_id, provider_ref);

@@ -7,6 +7,7 @@
 
 pub mod sealing;
 pub mod store;
+pub mod uploads;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -45,6 +46,8 @@ pub fn router(relay: Relay) -> Router {
         .route("/hooks/p/{tenant}", post(paystack_webhook))
         .route("/v1/events", get(events))
         .route("/v1/events/stream", get(stream))
+        .route("/v1/transactions", post(upload))
+        .route("/v1/summary", get(summary))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(relay)
 }
@@ -245,6 +248,104 @@ async fn stream(State(Relay { store, .. }): State<Relay>, headers: HeaderMap) ->
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
+}
+
+#[derive(Deserialize)]
+struct UploadBody {
+    transactions: Vec<uploads::Upload>,
+}
+
+/// Desktops push their payments here: idempotent, newest version wins. One bad record
+/// refuses the whole upload and names it.
+async fn upload(
+    State(Relay { store, .. }): State<Relay>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match device(&store, &headers).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let parsed: UploadBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                &format!("expected {{\"transactions\": [...]}}: {e}"),
+            );
+        }
+    };
+    let mut checked = Vec::with_capacity(parsed.transactions.len());
+    for (i, t) in parsed.transactions.iter().enumerate() {
+        match t.check() {
+            Ok(c) => checked.push(c),
+            Err(why) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    &format!("transaction {} ({}): {why}", i + 1, t.reference),
+                );
+            }
+        }
+    }
+    match store.upload(&device, &checked).await {
+        Ok(result) => Json(result).into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SummaryQuery {
+    from: Option<String>,
+    to: Option<String>,
+    currency: Option<String>,
+}
+
+/// The company-wide summary from every office's uploads. Dates are Nairobi days, inclusive.
+async fn summary(
+    State(Relay { store, .. }): State<Relay>,
+    headers: HeaderMap,
+    Query(q): Query<SummaryQuery>,
+) -> Response {
+    use malipo_domain::time_zone::day_start_ms;
+    use time::Date;
+    use time::format_description::well_known::Iso8601;
+    let device = match device(&store, &headers).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let day = |text: &Option<String>| -> Result<Option<Date>, Response> {
+        text.as_deref()
+            .map(|t| {
+                Date::parse(t, &Iso8601::DATE).map_err(|_| {
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        &format!("{t:?} is not a date like 2026-11-27"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (from, to) = match (day(&q.from), day(&q.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let currency = match malipo_domain::Currency::from_code(q.currency.as_deref().unwrap_or("KES"))
+    {
+        Ok(c) => c,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
+    };
+    let from_ms = from.map_or(i64::MIN, day_start_ms);
+    let to_ms = to.and_then(|d| d.next_day()).map_or(i64::MAX, day_start_ms);
+    match store
+        .company_summary(&device.tenant_id, currency, from_ms, to_ms)
+        .await
+    {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => internal(&e),
+    }
 }
 
 #[derive(Deserialize)]

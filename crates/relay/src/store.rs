@@ -173,6 +173,10 @@ impl RelayStore {
         })
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Wakes for new events: (tenant, last sequence number).
     pub fn subscribe(&self) -> broadcast::Receiver<(String, i64)> {
         self.wake.subscribe()

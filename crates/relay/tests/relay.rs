@@ -469,3 +469,204 @@ async fn a_rotated_daraja_url_keeps_working_for_its_grace_period_only() {
     let (_, feed) = relay.events(&device, 0, 10).await;
     assert_eq!(feed["events"].as_array().unwrap().len(), 2);
 }
+
+fn tx(
+    reference: &str,
+    number: &str,
+    method: &str,
+    status: &str,
+    minor: i64,
+    updated: &str,
+) -> Value {
+    json!({
+        "id": 7, "reference": reference, "number": number, "policy": "P-1", "method": method,
+        "status": status, "amount": "ignored", "amount_minor": minor, "currency": "KES",
+        "created_at": "2026-11-27T07:00:00Z", "updated_at": updated
+    })
+}
+
+async fn upload(relay: &Relay, token: &str, items: Vec<Value>) -> (u16, Value) {
+    let r = relay
+        .http
+        .post(format!("{}/v1/transactions", relay.url))
+        .bearer_auth(token)
+        .json(&json!({"transactions": items}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn company(relay: &Relay, token: &str, query: &str) -> Value {
+    let r = relay
+        .http
+        .get(format!("{}/v1/summary?{query}", relay.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_same_upload_ten_times_is_one_row_and_a_newer_version_replaces_it() {
+    let relay = Relay::start().await;
+    let (_, _, device) = relay.tenant("Jubilee").await;
+    let pending = tx(
+        "MREF00000001",
+        "NBI-000001",
+        "mpesa",
+        "awaiting_customer",
+        150_000,
+        "2026-11-27T07:00:00Z",
+    );
+    let mut stored = 0;
+    for _ in 0..10 {
+        let (status, r) = upload(&relay, &device, vec![pending.clone()]).await;
+        assert_eq!(status, 200);
+        stored += r["stored"].as_u64().unwrap();
+    }
+    assert_eq!(stored, 1, "the same record sent ten times is one row");
+    let s = company(&relay, &device, "").await;
+    assert_eq!(
+        (s["all"]["count"].as_i64(), s["pending"]["count"].as_i64()),
+        (Some(1), Some(1))
+    );
+
+    let paid = tx(
+        "MREF00000001",
+        "NBI-000001",
+        "mpesa",
+        "succeeded",
+        150_000,
+        "2026-11-27T07:01:00Z",
+    );
+    assert_eq!(upload(&relay, &device, vec![paid]).await.1["stored"], 1);
+    let stale = tx(
+        "MREF00000001",
+        "NBI-000001",
+        "mpesa",
+        "awaiting_customer",
+        150_000,
+        "2026-11-27T07:00:30Z",
+    );
+    assert_eq!(
+        upload(&relay, &device, vec![stale]).await.1["unchanged"],
+        1,
+        "an older version never replaces a newer one"
+    );
+    let s = company(&relay, &device, "").await;
+    assert_eq!(
+        (
+            s["succeeded"]["count"].as_i64(),
+            s["succeeded"]["amount"].as_str()
+        ),
+        (Some(1), Some("1500.00"))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_one_tenant() {
+    let relay = Relay::start().await;
+    let (tenant, _, nairobi) = relay.tenant("Jubilee").await;
+    let (_, mombasa) = relay
+        .store
+        .add_device(&tenant, "Mombasa counter")
+        .await
+        .unwrap();
+    let (_, _, other) = relay.tenant("Britam").await;
+    let (status, body) = upload(
+        &relay,
+        &nairobi,
+        vec![
+            tx(
+                "MREF00000002",
+                "NBI-000002",
+                "mpesa",
+                "succeeded",
+                100_000,
+                "2026-11-27T07:00:00Z",
+            ),
+            tx(
+                "MREF00000003",
+                "NBI-000003",
+                "cheque",
+                "succeeded",
+                100_000,
+                "2026-11-27T07:00:00Z",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("transaction 2 (MREF00000003)"),
+        "{body}"
+    );
+    assert_eq!(
+        company(&relay, &nairobi, "").await["all"]["count"],
+        0,
+        "nothing from a refused upload was kept"
+    );
+
+    upload(
+        &relay,
+        &nairobi,
+        vec![tx(
+            "MREF00000002",
+            "NBI-000002",
+            "mpesa",
+            "succeeded",
+            100_000,
+            "2026-11-27T07:00:00Z",
+        )],
+    )
+    .await;
+    upload(
+        &relay,
+        &mombasa,
+        vec![
+            tx(
+                "MREF00000004",
+                "MSA-000001",
+                "card",
+                "succeeded",
+                250_050,
+                "2026-11-27T07:00:00Z",
+            ),
+            tx(
+                "MREF00000005",
+                "MSA-000002",
+                "mpesa",
+                "cancelled",
+                5_000,
+                "2026-11-27T07:00:00Z",
+            ),
+        ],
+    )
+    .await;
+    let s = company(&relay, &nairobi, "from=2026-11-27&to=2026-11-27").await;
+    assert_eq!(s["all"]["count"], 3);
+    assert_eq!(s["succeeded"]["amount_minor"], 350_050);
+    assert_eq!(s["failed"]["count"], 1);
+    let offices: Vec<&str> = s["by_office"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(offices, ["MSA", "NBI"]);
+    assert_eq!(
+        company(&relay, &nairobi, "from=2026-11-28").await["all"]["count"],
+        0
+    );
+    assert_eq!(
+        company(&relay, &other, "").await["all"]["count"],
+        0,
+        "another tenant sees none of it"
+    );
+}

@@ -1,0 +1,245 @@
+//! Transactions uploaded by office desktops, and the company-wide summary built from them.
+//! Uploads are idempotent: a payment is one row per reference, and only a newer version
+//! (later `updated_at`) replaces it, so sending the same record ten times changes nothing.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use malipo_domain::{Currency, Method, Money, TxStatus};
+
+use crate::store::{Device, RelayStore, Result};
+
+/// One payment as the desktop's transaction JSON carries it (extra fields are ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Upload {
+    pub reference: String,
+    pub number: String,
+    pub method: String,
+    pub status: String,
+    pub amount_minor: i64,
+    #[serde(default)]
+    pub refunded_minor: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub provider_ref: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A checked upload.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    reference: String,
+    number: String,
+    office: String,
+    method: Method,
+    status: TxStatus,
+    amount: Money,
+    refunded_minor: i64,
+    provider_ref: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn ms(field: &str, text: &str) -> std::result::Result<i64, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| format!("{field} {text:?} is not an RFC 3339 time"))
+}
+
+impl Upload {
+    /// Checks one upload; the error names what is wrong.
+    pub fn check(&self) -> std::result::Result<Checked, String> {
+        let reference = self.reference.trim();
+        if reference.is_empty() || reference.len() > 64 {
+            return Err("reference must be 1 to 64 characters".into());
+        }
+        let office = self
+            .number
+            .split_once('-')
+            .map(|(o, _)| o.to_owned())
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "number {:?} is not a transaction number like NBI-000042",
+                    self.number
+                )
+            })?;
+        let method: Method = self.method.parse()?;
+        let status: TxStatus = self.status.parse()?;
+        let currency = Currency::from_code(&self.currency).map_err(|e| e.to_string())?;
+        let amount = Money::from_minor(self.amount_minor, currency).map_err(|e| e.to_string())?;
+        if amount.is_zero() {
+            return Err("amount_minor must be more than zero".into());
+        }
+        if !(0..=self.amount_minor).contains(&self.refunded_minor) {
+            return Err("refunded_minor must be between 0 and amount_minor".into());
+        }
+        Ok(Checked {
+            reference: reference.to_owned(),
+            number: self.number.clone(),
+            office,
+            method,
+            status,
+            amount,
+            refunded_minor: self.refunded_minor,
+            provider_ref: self.provider_ref.clone(),
+            created_at: ms("created_at", &self.created_at)?,
+            updated_at: ms("updated_at", &self.updated_at)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UploadResult {
+    /// New or newer than what the relay had.
+    pub stored: u64,
+    /// Already known at this version or a newer one.
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TotalsView {
+    pub count: i64,
+    pub amount: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Keyed {
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: TotalsView,
+}
+
+/// The company-wide summary managers see, in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompanySummary {
+    pub currency: String,
+    pub all: TotalsView,
+    pub succeeded: TotalsView,
+    pub pending: TotalsView,
+    pub failed: TotalsView,
+    pub needs_review: TotalsView,
+    pub by_method: Vec<Keyed>,
+    pub by_office: Vec<Keyed>,
+}
+
+fn totals(count: i64, minor: i64, currency: Currency) -> TotalsView {
+    let amount = Money::from_minor(minor.max(0), currency)
+        .map(|m| m.amount_string())
+        .unwrap_or_default();
+    TotalsView {
+        count,
+        amount,
+        amount_minor: minor,
+    }
+}
+
+impl RelayStore {
+    /// Stores uploads from `device` in one transaction.
+    pub async fn upload(&self, device: &Device, items: &[Checked]) -> Result<UploadResult> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut result = UploadResult::default();
+        for c in items {
+            let done = sqlx::query(
+                "INSERT INTO transactions (tenant_id, reference, device_id, number, office, method, status,
+                     amount_minor, refunded_minor, currency, provider_ref, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (tenant_id, reference) DO UPDATE SET
+                     status = excluded.status, refunded_minor = excluded.refunded_minor,
+                     provider_ref = coalesce(excluded.provider_ref, provider_ref), updated_at = excluded.updated_at
+                 WHERE excluded.updated_at > transactions.updated_at",
+            )
+            .bind(&device.tenant_id)
+            .bind(&c.reference)
+            .bind(&device.id)
+            .bind(&c.number)
+            .bind(&c.office)
+            .bind(c.method.as_str())
+            .bind(c.status.as_str())
+            .bind(c.amount.minor())
+            .bind(c.refunded_minor)
+            .bind(c.amount.currency().code())
+            .bind(&c.provider_ref)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                result.stored += 1;
+            } else {
+                result.unchanged += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Totals over the tenant's uploaded payments created in `[from_ms, to_ms)`.
+    pub async fn company_summary(
+        &self,
+        tenant_id: &str,
+        currency: Currency,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<CompanySummary> {
+        let rows = sqlx::query(
+            "SELECT status, method, office, count(*) AS n, sum(amount_minor) AS minor FROM transactions
+             WHERE tenant_id = ? AND currency = ? AND created_at >= ? AND created_at < ?
+             GROUP BY status, method, office ORDER BY office, method",
+        )
+        .bind(tenant_id)
+        .bind(currency.code())
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(self.pool())
+        .await?;
+        let mut sums: [(i64, i64); 5] = [(0, 0); 5];
+        let mut by_method: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let mut by_office: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        for r in &rows {
+            let (n, minor): (i64, i64) = (r.get("n"), r.get("minor"));
+            let status: TxStatus = r
+                .get::<&str, _>("status")
+                .parse()
+                .unwrap_or(TxStatus::NeedsReview);
+            let bucket = match status {
+                TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded => 1,
+                TxStatus::Pending | TxStatus::AwaitingCustomer => 2,
+                TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut => 3,
+                TxStatus::NeedsReview => 4,
+            };
+            for i in [0, bucket] {
+                sums[i].0 += n;
+                sums[i].1 += minor;
+            }
+            let m = by_method.entry(r.get("method")).or_default();
+            m.0 += n;
+            m.1 += minor;
+            let o = by_office.entry(r.get("office")).or_default();
+            o.0 += n;
+            o.1 += minor;
+        }
+        let keyed = |map: std::collections::BTreeMap<String, (i64, i64)>| {
+            map.into_iter()
+                .map(|(key, (n, m))| Keyed {
+                    key,
+                    totals: totals(n, m, currency),
+                })
+                .collect()
+        };
+        Ok(CompanySummary {
+            currency: currency.code().to_owned(),
+            all: totals(sums[0].0, sums[0].1, currency),
+            succeeded: totals(sums[1].0, sums[1].1, currency),
+            pending: totals(sums[2].0, sums[2].1, currency),
+            failed: totals(sums[3].0, sums[3].1, currency),
+            needs_review: totals(sums[4].0, sums[4].1, currency),
+            by_method: keyed(by_method),
+            by_office: keyed(by_office),
+        })
+    }
+}
