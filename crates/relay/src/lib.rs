@@ -9,6 +9,7 @@
 // boxing it would only add noise on the error path.
 #![allow(clippy::result_large_err)]
 
+pub mod metrics;
 pub mod sealing;
 pub mod store;
 pub mod uploads;
@@ -46,6 +47,7 @@ pub struct Relay {
 pub fn router(relay: Relay) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .route("/hooks/d/{token}", post(daraja_callback))
         .route("/hooks/p/{tenant}", post(paystack_webhook))
         .route("/v1/events", get(events))
@@ -53,15 +55,74 @@ pub fn router(relay: Relay) -> Router {
         .route("/v1/transactions", post(upload))
         .route("/v1/summary", get(summary))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(relay.clone(), observe))
         .with_state(relay)
+}
+
+/// Times callbacks and counts outcomes and refusals (including bodies refused for size, which
+/// the limit answers before any handler runs).
+async fn observe(
+    State(relay): State<Relay>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let provider = match request.uri().path() {
+        p if p.starts_with(DARAJA_PATH) => Some("daraja"),
+        p if p.starts_with(PAYSTACK_PATH) => Some("paystack"),
+        _ => None,
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let metrics = relay.store.metrics();
+    if let (Some(provider), Some(Outcome(outcome))) =
+        (provider, response.extensions().get::<Outcome>())
+    {
+        metrics.callback(provider, outcome, started.elapsed());
+    } else if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
+        metrics.rejected(reason);
+    } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        metrics.rejected("too_large");
+    }
+    response
+}
+
+async fn metrics_text(State(Relay { store, .. }): State<Relay>) -> Response {
+    match store.gauges().await {
+        Ok(gauges) => (
+            [("content-type", "text/plain; version=0.0.4")],
+            store.metrics().render(&gauges),
+        )
+            .into_response(),
+        Err(e) => internal(&e),
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-fn problem(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"error": code, "message": message}))).into_response()
+/// Why a request was refused, carried on the response for the metrics.
+#[derive(Debug, Clone, Copy)]
+struct Reason(&'static str);
+
+/// What happened to an accepted callback, carried on the response for the metrics.
+#[derive(Debug, Clone, Copy)]
+struct Outcome(&'static str);
+
+fn problem(status: StatusCode, code: &'static str, message: &str) -> Response {
+    let mut response = (status, Json(json!({"error": code, "message": message}))).into_response();
+    response.extensions_mut().insert(Reason(code));
+    response
+}
+
+fn accepted(body: serde_json::Value, stored: Stored) -> Response {
+    let mut response = Json(body).into_response();
+    let outcome = match stored {
+        Stored::New(_) => "stored",
+        Stored::Duplicate => "duplicate",
+    };
+    response.extensions_mut().insert(Outcome(outcome));
+    response
 }
 
 fn internal(e: &store::RelayError) -> Response {
@@ -105,9 +166,7 @@ async fn daraja_callback(
         body: body.to_vec(),
     };
     match store.ingest(incoming).await {
-        Ok(Stored::New(_) | Stored::Duplicate) => {
-            Json(json!({"ResultCode": 0, "ResultDesc": "Accepted"})).into_response()
-        }
+        Ok(stored) => accepted(json!({"ResultCode": 0, "ResultDesc": "Accepted"}), stored),
         Err(e) => internal(&e),
     }
 }
@@ -179,7 +238,7 @@ async fn paystack_webhook(
         body: body.to_vec(),
     };
     match relay.store.ingest(incoming).await {
-        Ok(Stored::New(_) | Stored::Duplicate) => Json(json!({"status": "ok"})).into_response(),
+        Ok(stored) => accepted(json!({"status": "ok"}), stored),
         Err(e) => internal(&e),
     }
 }

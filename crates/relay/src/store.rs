@@ -109,6 +109,7 @@ type Job = (Incoming, oneshot::Sender<Result<Stored>>);
 #[derive(Debug, Clone)]
 pub struct RelayStore {
     pool: SqlitePool,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     writer: mpsc::Sender<Job>,
     /// (tenant, last sequence number) after each commit that stored something new.
     wake: broadcast::Sender<(String, i64)>,
@@ -148,8 +149,19 @@ impl RelayStore {
         Migrator::with_migrations(migrations).run(&pool).await?;
         let (writer, jobs) = mpsc::channel::<Job>(4096);
         let (wake, _) = broadcast::channel(1024);
-        tokio::spawn(write_loop(pool.clone(), jobs, wake.clone()));
-        Ok(RelayStore { pool, writer, wake })
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        tokio::spawn(write_loop(
+            pool.clone(),
+            jobs,
+            wake.clone(),
+            std::sync::Arc::clone(&metrics),
+        ));
+        Ok(RelayStore {
+            pool,
+            metrics,
+            writer,
+            wake,
+        })
     }
 
     pub async fn create_tenant(&self, name: &str) -> Result<NewTenant> {
@@ -175,6 +187,51 @@ impl RelayStore {
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Gauges read from the database: each device's lag behind its tenant's last event, and
+    /// per tenant the age of the oldest event some device has not acknowledged.
+    pub async fn gauges(&self) -> Result<String> {
+        use std::fmt::Write;
+        let mut out = String::from(
+            "# HELP malipo_relay_device_lag_events Events a device has not acknowledged.\n# TYPE malipo_relay_device_lag_events gauge\n",
+        );
+        let lags = sqlx::query(
+            "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag FROM devices d JOIN tenants t ON t.id = d.tenant_id
+             WHERE d.revoked = 0 ORDER BY d.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &lags {
+            let (id, tenant, lag): (String, String, i64) =
+                (r.get("id"), r.get("tenant_id"), r.get("lag"));
+            let _ = writeln!(
+                out,
+                "malipo_relay_device_lag_events{{tenant=\"{tenant}\",device=\"{id}\"}} {lag}"
+            );
+        }
+        out.push_str("# HELP malipo_relay_oldest_unacknowledged_seconds Age of the oldest event a device of the tenant has not acknowledged (0 when none).\n# TYPE malipo_relay_oldest_unacknowledged_seconds gauge\n");
+        let oldest = sqlx::query(
+            "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
+                 AND e.seq = (SELECT min(d.acked_seq) FROM devices d WHERE d.tenant_id = t.id AND d.revoked = 0) + 1), 0) AS at
+             FROM tenants t ORDER BY t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now_ms();
+        for r in &oldest {
+            let (id, at): (String, i64) = (r.get("id"), r.get("at"));
+            let age = if at == 0 { 0 } else { (now - at).max(0) / 1000 };
+            let _ = writeln!(
+                out,
+                "malipo_relay_oldest_unacknowledged_seconds{{tenant=\"{id}\"}} {age}"
+            );
+        }
+        Ok(out)
     }
 
     /// Wakes for new events: (tenant, last sequence number).
@@ -359,6 +416,7 @@ async fn write_loop(
     pool: SqlitePool,
     mut jobs: mpsc::Receiver<Job>,
     wake: broadcast::Sender<(String, i64)>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
@@ -368,7 +426,10 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        match write_batch(&pool, &batch).await {
+        let started = std::time::Instant::now();
+        let written = write_batch(&pool, &batch).await;
+        metrics.committed(started.elapsed());
+        match written {
             Ok(results) => {
                 let mut newest: std::collections::BTreeMap<String, i64> = Default::default();
                 for ((job, reply), result) in batch.into_iter().zip(results) {

@@ -670,3 +670,75 @@ async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_
         "another tenant sees none of it"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_outcomes_refusals_lag_and_latency() {
+    let relay = Relay::start().await;
+    let (_, url, device) = relay.tenant("Jubilee").await;
+    relay.post(&url, stk("ws_CO_1", 1032)).await;
+    relay.post(&url, stk("ws_CO_1", 1032)).await;
+    relay.post(&url, b"{}".to_vec()).await;
+    relay.post(&url, vec![b' '; 70 * 1024]).await;
+    relay
+        .post(
+            &format!(
+                "{}{}/{}",
+                relay.url,
+                malipo_relay::DARAJA_PATH,
+                "f".repeat(64)
+            ),
+            stk("ws_CO_2", 1),
+        )
+        .await;
+    relay.events("wrong-token", 0, 10).await;
+    let text = relay
+        .http
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "malipo_relay_callbacks_total{provider=\"daraja\",outcome=\"stored\"} 1",
+        "malipo_relay_callbacks_total{provider=\"daraja\",outcome=\"duplicate\"} 1",
+        "malipo_relay_rejections_total{reason=\"malformed\"} 1",
+        "malipo_relay_rejections_total{reason=\"too_large\"} 1",
+        "malipo_relay_rejections_total{reason=\"unknown_url\"} 1",
+        "malipo_relay_rejections_total{reason=\"unauthenticated\"} 1",
+        "malipo_relay_ingest_seconds_count 2",
+        "malipo_relay_commit_seconds_count",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("malipo_relay_device_lag_events{tenant="),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("malipo_relay_device_lag_events") && l.ends_with(" 1")),
+        "one event not yet acknowledged"
+    );
+    relay.events(&device, 1, 10).await;
+    let text = relay
+        .http
+        .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("malipo_relay_device_lag_events") && l.ends_with(" 0")),
+        "acknowledged now"
+    );
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("malipo_relay_oldest_unacknowledged_seconds") && l.ends_with(" 0")
+        )
+    );
+}

@@ -1,0 +1,109 @@
+//! Prometheus text for `/metrics`: ingest and commit latency, callbacks stored and duplicated,
+//! rejections by reason, and, read from the database at each scrape, each device's lag and the
+//! age of the oldest event some device has not acknowledged.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Latency buckets: the `le` label in seconds, and the bound in microseconds.
+const BUCKETS: [(&str, u64); 9] = [
+    ("0.001", 1_000),
+    ("0.0025", 2_500),
+    ("0.005", 5_000),
+    ("0.01", 10_000),
+    ("0.02", 20_000),
+    ("0.05", 50_000),
+    ("0.1", 100_000),
+    ("0.25", 250_000),
+    ("1", 1_000_000),
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        for (i, (_, bound)) in BUCKETS.iter().enumerate() {
+            if micros <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum_micros = self.sum_micros.saturating_add(micros);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, (label, _)) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{label}\"}} {}", self.counts[i]);
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}.{:06}",
+            self.sum_micros / 1_000_000,
+            self.sum_micros % 1_000_000
+        );
+        let _ = writeln!(out, "{name}_count {}", self.count);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    ingest: Histogram,
+    commit: Histogram,
+    callbacks: BTreeMap<(&'static str, &'static str), u64>,
+    rejections: BTreeMap<&'static str, u64>,
+}
+
+/// Counters shared by the handlers and the writer.
+#[derive(Debug, Default)]
+pub struct Metrics(Mutex<Inner>);
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A callback answered: `outcome` is `stored` or `duplicate`.
+    pub fn callback(&self, provider: &'static str, outcome: &'static str, took: Duration) {
+        self.with(|m| {
+            *m.callbacks.entry((provider, outcome)).or_default() += 1;
+            m.ingest.observe(took);
+        });
+    }
+
+    pub fn rejected(&self, reason: &'static str) {
+        self.with(|m| *m.rejections.entry(reason).or_default() += 1);
+    }
+
+    pub fn committed(&self, took: Duration) {
+        self.with(|m| m.commit.observe(took));
+    }
+
+    /// The counters in Prometheus text, followed by `gauges` (already rendered).
+    pub fn render(&self, gauges: &str) -> String {
+        let mut out = String::new();
+        self.with(|m| {
+            m.ingest.render(&mut out, "malipo_relay_ingest_seconds", "Time from a callback's arrival to its answer, stored callbacks and duplicates.");
+            m.commit.render(&mut out, "malipo_relay_commit_seconds", "Time to commit one batch of callbacks (group commit).");
+            let _ = writeln!(out, "# HELP malipo_relay_callbacks_total Callbacks answered 200, by provider and outcome.\n# TYPE malipo_relay_callbacks_total counter");
+            for ((provider, outcome), n) in &m.callbacks {
+                let _ = writeln!(out, "malipo_relay_callbacks_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}");
+            }
+            let _ = writeln!(out, "# HELP malipo_relay_rejections_total Requests refused, by reason.\n# TYPE malipo_relay_rejections_total counter");
+            for (reason, n) in &m.rejections {
+                let _ = writeln!(out, "malipo_relay_rejections_total{{reason=\"{reason}\"}} {n}");
+            }
+        });
+        out.push_str(gauges);
+        out
+    }
+}
