@@ -9,6 +9,7 @@
 // boxing it would only add noise on the error path.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod metrics;
 pub mod sealing;
 pub mod store;
@@ -42,7 +43,22 @@ pub struct Relay {
     pub store: RelayStore,
     /// Opens tenants' sealed Paystack secrets; without it Paystack webhooks cannot be checked.
     pub sealing: Option<SealingKey>,
+    pub access: std::sync::Arc<access::Access>,
 }
+
+impl Relay {
+    pub fn new(store: RelayStore, sealing: Option<SealingKey>, access: access::Access) -> Relay {
+        Relay {
+            store,
+            sealing,
+            access: std::sync::Arc::new(access),
+        }
+    }
+}
+
+/// The client address a callback came from, as the access rules decided it.
+#[derive(Debug, Clone, Copy)]
+struct Source(std::net::IpAddr);
 
 pub fn router(relay: Relay) -> Router {
     Router::new()
@@ -63,7 +79,7 @@ pub fn router(relay: Relay) -> Router {
 /// the limit answers before any handler runs).
 async fn observe(
     State(relay): State<Relay>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let provider = match request.uri().path() {
@@ -71,9 +87,34 @@ async fn observe(
         p if p.starts_with(PAYSTACK_PATH) => Some("paystack"),
         _ => None,
     };
+    let metrics = relay.store.metrics();
+    if let Some(provider) = provider {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let client = relay.access.client_ip(peer, request.headers());
+        if !relay.access.allowed(provider, client) {
+            metrics.rejected("source_not_allowed");
+            return problem(
+                StatusCode::FORBIDDEN,
+                "source_not_allowed",
+                &format!("{provider} callbacks are not accepted from {client}"),
+            );
+        }
+        if !relay.access.take(client) {
+            metrics.rejected("rate_limited");
+            return problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests from this address; slow down",
+            );
+        }
+        request.extensions_mut().insert(Source(client));
+    }
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    let metrics = relay.store.metrics();
     if let (Some(provider), Some(Outcome(outcome))) =
         (provider, response.extensions().get::<Outcome>())
     {
@@ -136,6 +177,7 @@ fn internal(e: &store::RelayError) -> Response {
 async fn daraja_callback(
     State(Relay { store, .. }): State<Relay>,
     Path(token): Path<String>,
+    source: Option<axum::Extension<Source>>,
     body: Bytes,
 ) -> Response {
     let tenant = match store.tenant_by_daraja_token(&token).await {
@@ -161,7 +203,7 @@ async fn daraja_callback(
         provider: "daraja",
         kind: kind.to_owned(),
         dedup_key,
-        source_addr: None,
+        source_addr: source.map(|s| s.0.0.to_string()),
         headers: "{}".to_owned(),
         body: body.to_vec(),
     };
@@ -176,6 +218,7 @@ async fn daraja_callback(
 async fn paystack_webhook(
     State(relay): State<Relay>,
     Path(tenant): Path<String>,
+    source: Option<axum::Extension<Source>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -233,7 +276,7 @@ async fn paystack_webhook(
         provider: "paystack",
         dedup_key: format!("{kind}:{reference}:{digest}"),
         kind,
-        source_addr: None,
+        source_addr: source.map(|s| s.0.0.to_string()),
         headers: json!({"x-paystack-signature": signature}).to_string(),
         body: body.to_vec(),
     };

@@ -130,12 +130,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "malipo-relay: MALIPO_RELAY_SECRET_KEY is not set: Paystack webhooks will be refused"
                 );
             }
-            axum::serve(listener, malipo_relay::router(Relay { store, sealing }))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+            let access = malipo_relay::access::Access::from_env()?;
+            let app = malipo_relay::router(Relay::new(store, sealing, access));
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| e.to_string())?;
         }
         Command::Tenant(TenantCmd::Create { name }) => {
             let t = store

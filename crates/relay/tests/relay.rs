@@ -29,18 +29,26 @@ struct Relay {
 
 impl Relay {
     async fn start() -> Relay {
+        let sealing = Some(SealingKey::from_hex(&"5a".repeat(32)).unwrap());
+        Relay::build(sealing, malipo_relay::access::Access::default()).await
+    }
+
+    async fn build(sealing: Option<SealingKey>, access: malipo_relay::access::Access) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let store = RelayStore::open(&dir.path().join("relay.sqlite3"))
             .await
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let sealing = Some(SealingKey::from_hex(&"5a".repeat(32)).unwrap());
-        let app = malipo_relay::router(RelayState {
-            store: store.clone(),
-            sealing,
+        let app = malipo_relay::router(RelayState::new(store.clone(), sealing, access));
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap()
         });
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Relay {
             url,
             store,
@@ -741,4 +749,53 @@ async fn metrics_count_outcomes_refusals_lag_and_latency() {
             |l| l.starts_with("malipo_relay_oldest_unacknowledged_seconds") && l.ends_with(" 0")
         )
     );
+}
+
+#[tokio::test]
+async fn allowlists_and_rate_limits_guard_the_callback_urls() {
+    use malipo_relay::access::{Access, Cidr};
+    let paystack_only = Some(vec![Cidr::parse("52.31.139.75").unwrap()]);
+    let loopback_proxy = vec![Cidr::parse("127.0.0.0/8").unwrap()];
+    let relay = Relay::build(
+        None,
+        Access::new(
+            Some(vec![Cidr::parse("127.0.0.1").unwrap()]),
+            paystack_only,
+            loopback_proxy,
+            3,
+        ),
+    )
+    .await;
+    let (tenant, url, _) = relay.tenant("Jubilee").await;
+    let paystack_url = format!("{}{}/{tenant}", relay.url, malipo_relay::PAYSTACK_PATH);
+    // Through the trusted proxy (loopback), from an address Paystack does not use: refused.
+    let forged = relay
+        .http
+        .post(&paystack_url)
+        .header("x-forwarded-for", "198.51.100.7")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    // From Paystack's address, it passes the allowlist (and then fails for want of a secret).
+    let from_paystack = relay
+        .http
+        .post(&paystack_url)
+        .header("x-forwarded-for", "52.31.139.75")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_paystack.status().as_u16(), 503);
+    // Daraja from loopback is allowed; the fourth request in a minute from one source is not.
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for i in 0..4 {
+            v.push(relay.post(&url, stk(&format!("ws_CO_{i}"), 1032)).await.0);
+        }
+        v
+    };
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 3);
 }
