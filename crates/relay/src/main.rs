@@ -1,6 +1,7 @@
 //! `malipo-relay`: serve, and manage tenants and devices.
 //!
-//! The database is `MALIPO_RELAY_DATABASE_URL` (`sqlite://PATH` or a path; default
+//! The database is `MALIPO_RELAY_DATABASE_URL`: `postgres://…` for PostgreSQL (several
+//! instances may share it), or `sqlite://PATH` or a path (default
 //! `~/.local/share/malipo-relay/relay.sqlite3`).
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use serde_json::json;
 use malipo_domain::Secret;
 use malipo_relay::Relay;
 use malipo_relay::sealing::SealingKey;
-use malipo_relay::store::RelayStore;
+use malipo_relay::store::{RelayStore, is_postgres_url};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,22 +62,30 @@ enum DeviceCmd {
     Revoke { device: String },
 }
 
-fn database_path() -> Result<PathBuf, String> {
-    match std::env::var("MALIPO_RELAY_DATABASE_URL")
+/// The database: a PostgreSQL URL, or a SQLite path (optionally `sqlite://PATH`).
+fn database_url() -> String {
+    std::env::var("MALIPO_RELAY_DATABASE_URL")
         .ok()
         .filter(|v| !v.is_empty())
-    {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Err(
-            "PostgreSQL is not supported by this build of the relay yet; give a SQLite path".into(),
-        ),
-        Some(url) => Ok(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url))),
-        None => {
+        .unwrap_or_else(|| {
             let home = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("."));
-            Ok(home.join(".local/share/malipo-relay/relay.sqlite3"))
-        }
+            home.join(".local/share/malipo-relay/relay.sqlite3")
+                .display()
+                .to_string()
+        })
+}
+
+/// The database as it may be printed: a PostgreSQL URL loses its user and password.
+fn describe(url: &str) -> String {
+    if !is_postgres_url(url) {
+        return url.strip_prefix("sqlite://").unwrap_or(url).to_owned();
     }
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    format!("{scheme}://{rest}")
 }
 
 fn listen() -> String {
@@ -108,12 +117,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let path = database_path()?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let url = database_url();
+    if !is_postgres_url(&url) {
+        let path = PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
     }
-    let store = RelayStore::open(&path).await.map_err(|e| e.to_string())?;
+    let store = RelayStore::connect(&url)
+        .await
+        .map_err(|e| format!("{}: {e}", describe(&url)))?;
     match cli.command {
         Command::Serve => {
             let addr = listen();
@@ -122,7 +136,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             println!(
                 "malipo-relay listening on {addr} (database {})",
-                path.display()
+                describe(&url)
             );
             let sealing = SealingKey::from_env().map_err(|e| e.to_string())?;
             if sealing.is_none() {

@@ -1,22 +1,85 @@
-//! The relay's SQLite store. Every accepted callback is written with the next sequence number
-//! of its tenant in the same transaction; a single writer task commits a burst of callbacks in
-//! one transaction (group commit) and only then are they answered, so "200" always means
-//! "stored". Sequence numbers therefore have no gaps and follow commit order: a reader polling
-//! by cursor never skips an event that committed late.
+//! The relay's store, on SQLite (one file, the default) or PostgreSQL (several relay instances
+//! sharing one database). Every accepted callback is written with the next sequence number of
+//! its tenant in the same transaction; a single writer task per instance commits a burst of
+//! callbacks in one transaction (group commit) and only then are they answered, so "200" always
+//! means "stored". Sequence numbers have no gaps and follow commit order: on SQLite because one
+//! write transaction runs at a time, on PostgreSQL because a batch locks its tenants' rows (in
+//! id order, so instances never deadlock) until it commits. A reader polling by cursor
+//! therefore never skips an event that committed late.
 
 use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "relay", include_str!("../migrations/0001_relay.sql"))];
+type Migrations = &'static [(i64, &'static str, &'static str)];
+const SQLITE_MIGRATIONS: Migrations = &[(
+    1,
+    "relay",
+    include_str!("../migrations/sqlite/0001_relay.sql"),
+)];
+const POSTGRES_MIGRATIONS: Migrations = &[(
+    1,
+    "relay",
+    include_str!("../migrations/postgres/0001_relay.sql"),
+)];
+
+/// The PostgreSQL channel on which instances announce new events to each other.
+const WAKE_CHANNEL: &str = "malipo_relay_events";
+
+/// The database behind a [`RelayStore`].
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// `?` placeholders numbered for PostgreSQL (`$1`, `$2`, ...). The relay's statements carry no
+/// `?` inside literals.
+pub(crate) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs `$body` once for whichever backend `$db` is, with `$pool` its pool and `$sql` turning a
+/// statement written with `?` placeholders into that backend's form. The body is the same
+/// source for both, type-checked against each backend's own row and argument types.
+macro_rules! on_db {
+    ($db:expr, |$pool:ident, $sql:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => {
+                let $sql = |s: &'static str| ::sqlx::AssertSqlSafe(::std::borrow::Cow::Borrowed(s));
+                $body
+            }
+            $crate::store::Db::Postgres($pool) => {
+                let $sql = |s: &'static str| {
+                    ::sqlx::AssertSqlSafe(::std::borrow::Cow::<'static, str>::Owned(
+                        $crate::store::numbered(s),
+                    ))
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_db;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -108,7 +171,7 @@ type Job = (Incoming, oneshot::Sender<Result<Stored>>);
 
 #[derive(Debug, Clone)]
 pub struct RelayStore {
-    pool: SqlitePool,
+    db: Db,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
     writer: mpsc::Sender<Job>,
     /// (tenant, last sequence number) after each commit that stored something new.
@@ -121,7 +184,31 @@ pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 /// How many callbacks one commit may carry.
 const BATCH: usize = 256;
 
+/// Runs embedded migrations (`(version, name, sql)`) on either backend.
+fn migrator(migrations: Migrations) -> Migrator {
+    Migrator::with_migrations(
+        migrations
+            .iter()
+            .map(|(v, name, sql)| {
+                Migration::new(
+                    *v,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl RelayStore {
+    /// Opens (creating if needed) the SQLite database at `path`.
     pub async fn open(path: &Path) -> Result<RelayStore> {
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -134,48 +221,77 @@ impl RelayStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        let migrations = MIGRATIONS
-            .iter()
-            .map(|(v, name, sql)| {
-                Migration::new(
-                    *v,
-                    (*name).into(),
-                    MigrationType::Simple,
-                    AssertSqlSafe(*sql).into_sql_str(),
-                    false,
-                )
-            })
-            .collect();
-        Migrator::with_migrations(migrations).run(&pool).await?;
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+        Ok(RelayStore::start(Db::Sqlite(pool)))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`), bringing its schema up to
+    /// date; any number of relay instances may share it.
+    pub async fn connect_postgres(url: &str) -> Result<RelayStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        // The migrator takes an advisory lock, so instances starting together migrate once.
+        migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
+        let store = RelayStore::start(Db::Postgres(pool.clone()));
+        // Listening before the store is handed out: no event stored through it goes unheard.
+        let listener = listener(&pool).await?;
+        tokio::spawn(listen_for_wakes(pool, listener, store.wake.clone()));
+        Ok(store)
+    }
+
+    /// The store `url` names: `postgres://…` or `postgresql://…` for PostgreSQL, otherwise a
+    /// SQLite path (optionally `sqlite://PATH`).
+    pub async fn connect(url: &str) -> Result<RelayStore> {
+        if is_postgres_url(url) {
+            RelayStore::connect_postgres(url).await
+        } else {
+            RelayStore::open(Path::new(url.strip_prefix("sqlite://").unwrap_or(url))).await
+        }
+    }
+
+    fn start(db: Db) -> RelayStore {
         let (writer, jobs) = mpsc::channel::<Job>(4096);
         let (wake, _) = broadcast::channel(1024);
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
         tokio::spawn(write_loop(
-            pool.clone(),
+            db.clone(),
             jobs,
             wake.clone(),
             std::sync::Arc::clone(&metrics),
         ));
-        Ok(RelayStore {
-            pool,
+        RelayStore {
+            db,
             metrics,
             writer,
             wake,
-        })
+        }
+    }
+
+    /// Which backend this store is on: "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
     }
 
     pub async fn create_tenant(&self, name: &str) -> Result<NewTenant> {
         let id = format!("t_{}", &new_token()?[..16]);
         let daraja_token = new_token()?;
-        sqlx::query(
-            "INSERT INTO tenants (id, name, daraja_token_hash, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(name)
-        .bind(token_hash(&daraja_token))
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "INSERT INTO tenants (id, name, daraja_token_hash, created_at) VALUES (?, ?, ?, ?)",
+            ))
+            .bind(&id)
+            .bind(name)
+            .bind(token_hash(&daraja_token))
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+        });
         Ok(NewTenant {
             tenant: Tenant {
                 id,
@@ -185,8 +301,8 @@ impl RelayStore {
         })
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {
@@ -197,35 +313,50 @@ impl RelayStore {
     /// per tenant the age of the oldest event some device has not acknowledged.
     pub async fn gauges(&self) -> Result<String> {
         use std::fmt::Write;
+        let (lags, oldest): (Vec<(String, String, i64)>, Vec<(String, i64)>) = on_db!(
+            &self.db,
+            |pool, sql| {
+                let lags = sqlx::query(sql(
+                    "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag
+                     FROM devices d JOIN tenants t ON t.id = d.tenant_id
+                     WHERE d.revoked = 0 ORDER BY d.id",
+                ))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| (r.get("id"), r.get("tenant_id"), r.get("lag")))
+                .collect();
+                let oldest = sqlx::query(sql(
+                    "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
+                         AND e.seq = (SELECT min(d.acked_seq) FROM devices d
+                                      WHERE d.tenant_id = t.id AND d.revoked = 0) + 1), 0) AS at
+                     FROM tenants t ORDER BY t.id",
+                ))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| (r.get("id"), r.get("at")))
+                .collect();
+                (lags, oldest)
+            }
+        );
         let mut out = String::from(
             "# HELP malipo_relay_device_lag_events Events a device has not acknowledged.\n# TYPE malipo_relay_device_lag_events gauge\n",
         );
-        let lags = sqlx::query(
-            "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag FROM devices d JOIN tenants t ON t.id = d.tenant_id
-             WHERE d.revoked = 0 ORDER BY d.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &lags {
-            let (id, tenant, lag): (String, String, i64) =
-                (r.get("id"), r.get("tenant_id"), r.get("lag"));
+        for (id, tenant, lag) in &lags {
             let _ = writeln!(
                 out,
                 "malipo_relay_device_lag_events{{tenant=\"{tenant}\",device=\"{id}\"}} {lag}"
             );
         }
         out.push_str("# HELP malipo_relay_oldest_unacknowledged_seconds Age of the oldest event a device of the tenant has not acknowledged (0 when none).\n# TYPE malipo_relay_oldest_unacknowledged_seconds gauge\n");
-        let oldest = sqlx::query(
-            "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
-                 AND e.seq = (SELECT min(d.acked_seq) FROM devices d WHERE d.tenant_id = t.id AND d.revoked = 0) + 1), 0) AS at
-             FROM tenants t ORDER BY t.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
         let now = now_ms();
-        for r in &oldest {
-            let (id, at): (String, i64) = (r.get("id"), r.get("at"));
-            let age = if at == 0 { 0 } else { (now - at).max(0) / 1000 };
+        for (id, at) in &oldest {
+            let age = if *at == 0 {
+                0
+            } else {
+                (now - at).max(0) / 1000
+            };
             let _ = writeln!(
                 out,
                 "malipo_relay_oldest_unacknowledged_seconds{{tenant=\"{id}\"}} {age}"
@@ -234,7 +365,8 @@ impl RelayStore {
         Ok(out)
     }
 
-    /// Wakes for new events: (tenant, last sequence number).
+    /// Wakes for new events: (tenant, last sequence number). On PostgreSQL this includes
+    /// events other instances stored.
     pub fn subscribe(&self) -> broadcast::Receiver<(String, i64)> {
         self.wake.subscribe()
     }
@@ -243,16 +375,19 @@ impl RelayStore {
     /// [`ROTATION_GRACE_MS`]. Returns the new token (shown once).
     pub async fn rotate_daraja_token(&self, tenant_id: &str) -> Result<String> {
         let token = new_token()?;
-        let done = sqlx::query(
-            "UPDATE tenants SET previous_daraja_token_hash = daraja_token_hash,
-                    previous_valid_until = ?, daraja_token_hash = ? WHERE id = ?",
-        )
-        .bind(now_ms() + ROTATION_GRACE_MS)
-        .bind(token_hash(&token))
-        .bind(tenant_id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+        let affected = on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "UPDATE tenants SET previous_daraja_token_hash = daraja_token_hash,
+                        previous_valid_until = ?, daraja_token_hash = ? WHERE id = ?",
+            ))
+            .bind(now_ms() + ROTATION_GRACE_MS)
+            .bind(token_hash(&token))
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if affected == 0 {
             return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
         }
         Ok(token)
@@ -261,28 +396,35 @@ impl RelayStore {
     /// The tenant whose Daraja callback URL carries `token` (the current one, or the previous
     /// one within its grace period).
     pub async fn tenant_by_daraja_token(&self, token: &str) -> Result<Option<Tenant>> {
-        let row = sqlx::query(
-            "SELECT id, name FROM tenants WHERE daraja_token_hash = ?1
-             OR (previous_daraja_token_hash = ?1 AND previous_valid_until > ?2)",
-        )
-        .bind(token_hash(token))
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| Tenant {
-            id: r.get("id"),
-            name: r.get("name"),
+        let hash = token_hash(token);
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "SELECT id, name FROM tenants WHERE daraja_token_hash = ?
+                 OR (previous_daraja_token_hash = ? AND previous_valid_until > ?)",
+            ))
+            .bind(&hash)
+            .bind(&hash)
+            .bind(now_ms())
+            .fetch_optional(pool)
+            .await?
+            .map(|r| Tenant {
+                id: r.get("id"),
+                name: r.get("name"),
+            })
         }))
     }
 
     /// Keeps the tenant's sealed Paystack secret (see [`crate::sealing`]).
     pub async fn set_paystack_secret(&self, tenant_id: &str, sealed: &[u8]) -> Result<()> {
-        let done = sqlx::query("UPDATE tenants SET paystack_secret = ? WHERE id = ?")
-            .bind(sealed)
-            .bind(tenant_id)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+        let affected = on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql("UPDATE tenants SET paystack_secret = ? WHERE id = ?"))
+                .bind(sealed)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if affected == 0 {
             return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
         }
         Ok(())
@@ -293,40 +435,46 @@ impl RelayStore {
         &self,
         tenant_id: &str,
     ) -> Result<Option<(Tenant, Option<Vec<u8>>)>> {
-        let row = sqlx::query("SELECT id, name, paystack_secret FROM tenants WHERE id = ?")
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "SELECT id, name, paystack_secret FROM tenants WHERE id = ?",
+            ))
             .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| {
-            (
-                Tenant {
-                    id: r.get("id"),
-                    name: r.get("name"),
-                },
-                r.get("paystack_secret"),
-            )
+            .fetch_optional(pool)
+            .await?
+            .map(|r| {
+                (
+                    Tenant {
+                        id: r.get("id"),
+                        name: r.get("name"),
+                    },
+                    r.get("paystack_secret"),
+                )
+            })
         }))
     }
 
     /// Adds a device to a tenant; returns it and its bearer token (shown once).
     pub async fn add_device(&self, tenant_id: &str, name: &str) -> Result<(Device, String)> {
-        let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = ?")
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_none() {
-            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
-        }
         let id = format!("d_{}", &new_token()?[..16]);
         let token = new_token()?;
-        sqlx::query("INSERT INTO devices (id, tenant_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+        let added = on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "INSERT INTO devices (id, tenant_id, name, token_hash, created_at)
+                 SELECT ?, id, ?, ?, ? FROM tenants WHERE id = ?",
+            ))
             .bind(&id)
-            .bind(tenant_id)
             .bind(name)
             .bind(token_hash(&token))
             .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if added == 0 {
+            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
+        }
         Ok((
             Device {
                 id,
@@ -339,25 +487,30 @@ impl RelayStore {
 
     /// The device holding `token`, unless revoked.
     pub async fn device_by_token(&self, token: &str) -> Result<Option<Device>> {
-        let row = sqlx::query(
-            "SELECT id, tenant_id, name FROM devices WHERE token_hash = ? AND revoked = 0",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| Device {
-            id: r.get("id"),
-            tenant_id: r.get("tenant_id"),
-            name: r.get("name"),
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "SELECT id, tenant_id, name FROM devices WHERE token_hash = ? AND revoked = 0",
+            ))
+            .bind(token_hash(token))
+            .fetch_optional(pool)
+            .await?
+            .map(|r| Device {
+                id: r.get("id"),
+                tenant_id: r.get("tenant_id"),
+                name: r.get("name"),
+            })
         }))
     }
 
     pub async fn revoke_device(&self, device_id: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE devices SET revoked = 1 WHERE id = ?")
-            .bind(device_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let affected = on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql("UPDATE devices SET revoked = 1 WHERE id = ?"))
+                .bind(device_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(affected == 1)
     }
 
     /// Stores a callback; answers once it is committed.
@@ -372,31 +525,36 @@ impl RelayStore {
 
     /// The tenant's last sequence number.
     pub async fn last_seq(&self, tenant_id: &str) -> Result<i64> {
-        Ok(sqlx::query("SELECT last_seq FROM tenants WHERE id = ?")
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.get("last_seq"))
-            .unwrap_or(0))
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql("SELECT last_seq FROM tenants WHERE id = ?"))
+                .bind(tenant_id)
+                .fetch_optional(pool)
+                .await?
+                .map(|r| r.get("last_seq"))
+                .unwrap_or(0)
+        }))
     }
 
     /// Events after `after`, in order; records `after` as the device's acknowledged cursor.
     pub async fn events(&self, device: &Device, after: i64, limit: u32) -> Result<Vec<Event>> {
-        sqlx::query("UPDATE devices SET acked_seq = max(acked_seq, ?) WHERE id = ?")
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "UPDATE devices SET acked_seq = ? WHERE id = ? AND acked_seq < ?",
+            ))
             .bind(after)
             .bind(&device.id)
-            .execute(&self.pool)
+            .bind(after)
+            .execute(pool)
             .await?;
-        let rows = sqlx::query(
-            "SELECT seq, provider, kind, dedup_key, received_at, body FROM events
-             WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(&device.tenant_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
+            sqlx::query(sql(
+                "SELECT seq, provider, kind, dedup_key, received_at, body FROM events
+                 WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            ))
+            .bind(&device.tenant_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
             .iter()
             .map(|r| Event {
                 seq: r.get("seq"),
@@ -406,14 +564,60 @@ impl RelayStore {
                 received_at: r.get("received_at"),
                 body: r.get("body"),
             })
-            .collect())
+            .collect()
+        }))
+    }
+}
+
+async fn listener(pool: &PgPool) -> Result<PgListener> {
+    let mut l = PgListener::connect_with(pool).await?;
+    l.listen(WAKE_CHANNEL).await?;
+    Ok(l)
+}
+
+/// Forwards every instance's announcements of new events (this one's included) to this
+/// instance's streams. A lost connection is re-established with backoff; while it is down
+/// devices still find events by polling.
+async fn listen_for_wakes(pool: PgPool, first: PgListener, wake: broadcast::Sender<(String, i64)>) {
+    let mut current = Some(first);
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let mut l = match current.take() {
+            Some(l) => l,
+            None => match listener(&pool).await {
+                Ok(l) => l,
+                Err(_) if pool.is_closed() => return,
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            },
+        };
+        backoff = Duration::from_millis(200);
+        // `try_recv` answers `None` when the connection dropped and was made again (what was
+        // announced in between is lost; devices' periodic pulls cover it), and fails when it
+        // cannot go on.
+        loop {
+            match l.try_recv().await {
+                Ok(Some(n)) => {
+                    if let Some((tenant, seq)) = n.payload().split_once(' ')
+                        && let Ok(seq) = seq.parse()
+                    {
+                        let _ = wake.send((tenant.to_owned(), seq));
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => break,
+            }
+        }
     }
 }
 
 /// The single writer: takes what is queued (up to [`BATCH`]), stores it in one transaction,
 /// commits once, then answers everyone in the batch.
 async fn write_loop(
-    pool: SqlitePool,
+    db: Db,
     mut jobs: mpsc::Receiver<Job>,
     wake: broadcast::Sender<(String, i64)>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
@@ -427,20 +631,24 @@ async fn write_loop(
             }
         }
         let started = std::time::Instant::now();
-        let written = write_batch(&pool, &batch).await;
+        let written = match &db {
+            Db::Sqlite(pool) => write_batch_sqlite(pool, &batch).await,
+            Db::Postgres(pool) => write_batch_postgres(pool, &batch).await,
+        };
         metrics.committed(started.elapsed());
         match written {
             Ok(results) => {
-                let mut newest: std::collections::BTreeMap<String, i64> = Default::default();
-                for ((job, reply), result) in batch.into_iter().zip(results) {
-                    if let Stored::New(seq) = result {
-                        newest.insert(job.tenant_id, seq);
-                    }
+                let newest = newest_by_tenant(&batch, &results);
+                for ((_, reply), result) in batch.into_iter().zip(results) {
                     let _ = reply.send(Ok(result));
                 }
-                for (tenant, seq) in newest {
-                    // Nobody listening is fine: devices also poll.
-                    let _ = wake.send((tenant, seq));
+                // On PostgreSQL every instance, this one included, hears of new events through
+                // NOTIFY (see `listen_for_wakes`), so one commit wakes a device once.
+                if matches!(db, Db::Sqlite(_)) {
+                    for (tenant, seq) in newest {
+                        // Nobody listening is fine: devices also poll.
+                        let _ = wake.send((tenant, seq));
+                    }
                 }
             }
             Err(e) => {
@@ -453,26 +661,37 @@ async fn write_loop(
     }
 }
 
-async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stored>> {
+/// Each tenant's highest new sequence number in a written batch.
+fn newest_by_tenant(batch: &[Job], results: &[Stored]) -> std::collections::BTreeMap<String, i64> {
+    let mut newest = std::collections::BTreeMap::new();
+    for ((job, _), result) in batch.iter().zip(results) {
+        if let Stored::New(seq) = result {
+            newest.insert(job.tenant_id.clone(), *seq);
+        }
+    }
+    newest
+}
+
+async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stored>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(batch.len());
+    let received_at = now_ms();
     for (e, _) in batch {
-        let seen = sqlx::query("SELECT 1 FROM events WHERE tenant_id = ? AND dedup_key = ?")
-            .bind(&e.tenant_id)
-            .bind(&e.dedup_key)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if seen.is_some() {
-            results.push(Stored::Duplicate);
-            continue;
-        }
-        let seq: i64 = sqlx::query(
-            "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        // The write transaction holds the database, so nothing can slip in between the
+        // duplicate check and the insert.
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ?1
+               AND NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = ?1 AND dedup_key = ?2)
+             RETURNING last_seq",
         )
         .bind(&e.tenant_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .get("last_seq");
+        .bind(&e.dedup_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else {
+            results.push(Stored::Duplicate);
+            continue;
+        };
         sqlx::query(
             "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -482,13 +701,61 @@ async fn write_batch(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stored>> {
         .bind(e.provider)
         .bind(&e.kind)
         .bind(&e.dedup_key)
-        .bind(now_ms())
+        .bind(received_at)
         .bind(&e.source_addr)
         .bind(&e.headers)
         .bind(&e.body)
         .execute(&mut *tx)
         .await?;
         results.push(Stored::New(seq));
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored>> {
+    let mut tx = pool.begin().await?;
+    let mut tenants: Vec<String> = batch.iter().map(|(e, _)| e.tenant_id.clone()).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    // Holding the tenants' rows until commit serialises every instance's writes per tenant:
+    // numbers are taken in commit order, and the duplicate check below sees every event any
+    // instance committed before. Locking in id order means two batches never deadlock.
+    sqlx::query("SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&tenants)
+        .fetch_all(&mut *tx)
+        .await?;
+    let received_at = now_ms();
+    let mut results = Vec::with_capacity(batch.len());
+    for (e, _) in batch {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "WITH next AS (
+                 UPDATE tenants SET last_seq = last_seq + 1 WHERE id = $1
+                   AND NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND dedup_key = $2)
+                 RETURNING last_seq)
+             INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body)
+             SELECT $1, last_seq, $3, $4, $2, $5, $6, $7, $8 FROM next
+             RETURNING seq",
+        )
+        .bind(&e.tenant_id)
+        .bind(&e.dedup_key)
+        .bind(e.provider)
+        .bind(&e.kind)
+        .bind(received_at)
+        .bind(&e.source_addr)
+        .bind(&e.headers)
+        .bind(&e.body)
+        .fetch_optional(&mut *tx)
+        .await?;
+        results.push(seq.map_or(Stored::Duplicate, Stored::New));
+    }
+    // Delivered to every instance's listener when (and only if) this commits.
+    for (tenant, seq) in newest_by_tenant(batch, &results) {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(WAKE_CHANNEL)
+            .bind(format!("{tenant} {seq}"))
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(results)

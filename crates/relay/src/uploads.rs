@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use malipo_domain::{Currency, Method, Money, TxStatus};
 
-use crate::store::{Device, RelayStore, Result};
+use crate::store::{Device, RelayStore, Result, on_db};
 
 /// One payment as the desktop's transaction JSON carries it (extra fields are ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -141,40 +141,43 @@ fn totals(count: i64, minor: i64, currency: Currency) -> TotalsView {
 impl RelayStore {
     /// Stores uploads from `device` in one transaction.
     pub async fn upload(&self, device: &Device, items: &[Checked]) -> Result<UploadResult> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let mut result = UploadResult::default();
-        for c in items {
-            let done = sqlx::query(
-                "INSERT INTO transactions (tenant_id, reference, device_id, number, office, method, status,
-                     amount_minor, refunded_minor, currency, provider_ref, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (tenant_id, reference) DO UPDATE SET
-                     status = excluded.status, refunded_minor = excluded.refunded_minor,
-                     provider_ref = coalesce(excluded.provider_ref, provider_ref), updated_at = excluded.updated_at
-                 WHERE excluded.updated_at > transactions.updated_at",
-            )
-            .bind(&device.tenant_id)
-            .bind(&c.reference)
-            .bind(&device.id)
-            .bind(&c.number)
-            .bind(&c.office)
-            .bind(c.method.as_str())
-            .bind(c.status.as_str())
-            .bind(c.amount.minor())
-            .bind(c.refunded_minor)
-            .bind(c.amount.currency().code())
-            .bind(&c.provider_ref)
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                result.stored += 1;
-            } else {
-                result.unchanged += 1;
+        on_db!(self.db(), |pool, sql| {
+            let mut tx = pool.begin().await?;
+            for c in items {
+                let done = sqlx::query(sql(
+                    "INSERT INTO transactions (tenant_id, reference, device_id, number, office, method, status,
+                         amount_minor, refunded_minor, currency, provider_ref, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (tenant_id, reference) DO UPDATE SET
+                         status = excluded.status, refunded_minor = excluded.refunded_minor,
+                         provider_ref = coalesce(excluded.provider_ref, transactions.provider_ref),
+                         updated_at = excluded.updated_at
+                     WHERE excluded.updated_at > transactions.updated_at",
+                ))
+                .bind(&device.tenant_id)
+                .bind(&c.reference)
+                .bind(&device.id)
+                .bind(&c.number)
+                .bind(&c.office)
+                .bind(c.method.as_str())
+                .bind(c.status.as_str())
+                .bind(c.amount.minor())
+                .bind(c.refunded_minor)
+                .bind(c.amount.currency().code())
+                .bind(&c.provider_ref)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    result.stored += 1;
+                } else {
+                    result.unchanged += 1;
+                }
             }
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         Ok(result)
     }
 
@@ -186,26 +189,29 @@ impl RelayStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<CompanySummary> {
-        let rows = sqlx::query(
-            "SELECT status, method, office, count(*) AS n, sum(amount_minor) AS minor FROM transactions
-             WHERE tenant_id = ? AND currency = ? AND created_at >= ? AND created_at < ?
-             GROUP BY status, method, office ORDER BY office, method",
-        )
-        .bind(tenant_id)
-        .bind(currency.code())
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(self.pool())
-        .await?;
+        // (status, method, office, count, sum of minor units)
+        let rows: Vec<(String, String, String, i64, i64)> = on_db!(self.db(), |pool, sql| {
+            sqlx::query(sql(
+                "SELECT status, method, office, count(*) AS n, CAST(sum(amount_minor) AS BIGINT) AS minor
+                 FROM transactions
+                 WHERE tenant_id = ? AND currency = ? AND created_at >= ? AND created_at < ?
+                 GROUP BY status, method, office ORDER BY office, method",
+            ))
+            .bind(tenant_id)
+            .bind(currency.code())
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get("status"), r.get("method"), r.get("office"), r.get("n"), r.get("minor")))
+            .collect()
+        });
         let mut sums: [(i64, i64); 5] = [(0, 0); 5];
         let mut by_method: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
         let mut by_office: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-        for r in &rows {
-            let (n, minor): (i64, i64) = (r.get("n"), r.get("minor"));
-            let status: TxStatus = r
-                .get::<&str, _>("status")
-                .parse()
-                .unwrap_or(TxStatus::NeedsReview);
+        for (status, method, office, n, minor) in rows {
+            let status: TxStatus = status.parse().unwrap_or(TxStatus::NeedsReview);
             let bucket = match status {
                 TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded => 1,
                 TxStatus::Pending | TxStatus::AwaitingCustomer => 2,
@@ -216,10 +222,10 @@ impl RelayStore {
                 sums[i].0 += n;
                 sums[i].1 += minor;
             }
-            let m = by_method.entry(r.get("method")).or_default();
+            let m = by_method.entry(method).or_default();
             m.0 += n;
             m.1 += minor;
-            let o = by_office.entry(r.get("office")).or_default();
+            let o = by_office.entry(office).or_default();
             o.0 += n;
             o.1 += minor;
         }

@@ -8,15 +8,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
+use support::free_port;
 
-fn relay_cmd(db: &std::path::Path) -> tokio::process::Command {
+fn relay_cmd(db: &str) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_malipo-relay"));
     c.env("MALIPO_RELAY_DATABASE_URL", db)
         .env("MALIPO_RELAY_RATE_LIMIT", "0")
@@ -48,13 +43,21 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
 }
 
 #[tokio::test]
-async fn every_callback_answered_200_survives_sigkill_exactly_once() {
+async fn on_sqlite_every_callback_answered_200_survives_sigkill_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("relay.sqlite3");
-    let mut create = relay_cmd(&db);
+    survives_sigkill(&dir.path().join("relay.sqlite3").display().to_string()).await;
+}
+
+#[tokio::test]
+async fn on_postgres_every_callback_answered_200_survives_sigkill_exactly_once() {
+    survives_sigkill(&support::postgres_database().await).await;
+}
+
+async fn survives_sigkill(db: &str) {
+    let mut create = relay_cmd(db);
     create.args(["tenant", "create", "--name", "Jubilee"]);
     let tenant = json_of(create).await;
-    let mut add = relay_cmd(&db);
+    let mut add = relay_cmd(db);
     add.args([
         "device",
         "add",
@@ -80,7 +83,7 @@ async fn every_callback_answered_200_survives_sigkill_exactly_once() {
     for round in 0..5 {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut serve = relay_cmd(&db);
+        let mut serve = relay_cmd(db);
         serve
             .arg("serve")
             .env("MALIPO_RELAY_LISTEN", format!("127.0.0.1:{port}"));
@@ -120,7 +123,7 @@ async fn every_callback_answered_200_survives_sigkill_exactly_once() {
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut serve = relay_cmd(&db);
+    let mut serve = relay_cmd(db);
     serve
         .arg("serve")
         .env("MALIPO_RELAY_LISTEN", format!("127.0.0.1:{port}"));

@@ -12,6 +12,9 @@ use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::{Incoming, RelayStore};
 use serde_json::{Value, json};
 
+mod support;
+use support::Backend;
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/../providers/tests/fixtures/{name}",
@@ -22,22 +25,65 @@ fn fixture(name: &str) -> Vec<u8> {
 
 struct Relay {
     url: String,
+    /// The database, for starting another instance on it.
+    database: String,
     store: RelayStore,
     _dir: tempfile::TempDir,
     http: reqwest::Client,
 }
 
 impl Relay {
-    async fn start() -> Relay {
+    async fn start(backend: Backend) -> Relay {
         let sealing = Some(SealingKey::from_hex(&"5a".repeat(32)).unwrap());
-        Relay::build(sealing, malipo_relay::access::Access::default()).await
+        Relay::build(backend, sealing, malipo_relay::access::Access::default()).await
     }
 
-    async fn build(sealing: Option<SealingKey>, access: malipo_relay::access::Access) -> Relay {
+    async fn build(
+        backend: Backend,
+        sealing: Option<SealingKey>,
+        access: malipo_relay::access::Access,
+    ) -> Relay {
         let dir = tempfile::tempdir().unwrap();
-        let store = RelayStore::open(&dir.path().join("relay.sqlite3"))
-            .await
-            .unwrap();
+        let database = match backend {
+            Backend::Sqlite => dir.path().join("relay.sqlite3").display().to_string(),
+            Backend::Postgres => support::postgres_database().await,
+        };
+        Relay::serve(database, sealing, access, dir).await
+    }
+
+    /// Runs a statement on the database directly, behind the relay's back.
+    async fn execute_raw(&self, statement: &'static str) {
+        if self.database.starts_with("postgres://") {
+            let pool = sqlx::PgPool::connect(&self.database).await.unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        } else {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.database))
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    }
+
+    /// Another instance on the same database, as when several relays share one.
+    async fn another_instance(&self) -> Relay {
+        let sealing = Some(SealingKey::from_hex(&"5a".repeat(32)).unwrap());
+        let access = malipo_relay::access::Access::default();
+        Relay::serve(
+            self.database.clone(),
+            sealing,
+            access,
+            tempfile::tempdir().unwrap(),
+        )
+        .await
+    }
+
+    async fn serve(
+        database: String,
+        sealing: Option<SealingKey>,
+        access: malipo_relay::access::Access,
+        dir: tempfile::TempDir,
+    ) -> Relay {
+        let store = RelayStore::connect(&database).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = malipo_relay::router(RelayState::new(store.clone(), sealing, access));
@@ -51,6 +97,7 @@ impl Relay {
         });
         Relay {
             url,
+            database,
             store,
             _dir: dir,
             http: reqwest::Client::new(),
@@ -138,9 +185,8 @@ fn stk(checkout: &str, code: i64) -> Vec<u8> {
         .into_bytes()
 }
 
-#[tokio::test]
-async fn a_callback_is_answered_only_once_stored_and_comes_back_byte_for_byte() {
-    let relay = Relay::start().await;
+async fn a_callback_is_answered_only_once_stored_and_comes_back_byte_for_byte(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (_, url, device) = relay.tenant("Jubilee").await;
     let body = fixture("daraja_stk_callback_success_with_balance_item.json");
     let (status, answer) = relay.post(&url, body.clone()).await;
@@ -168,9 +214,8 @@ async fn a_callback_is_answered_only_once_stored_and_comes_back_byte_for_byte() 
     assert_eq!(feed["next"], 1);
 }
 
-#[tokio::test]
-async fn a_hundred_identical_callbacks_at_once_make_one_event() {
-    let relay = Arc::new(Relay::start().await);
+async fn a_hundred_identical_callbacks_at_once_make_one_event(backend: Backend) {
+    let relay = Arc::new(Relay::start(backend).await);
     let (_, url, device) = relay.tenant("Jubilee").await;
     let mut tasks = Vec::new();
     for _ in 0..100 {
@@ -194,9 +239,8 @@ async fn a_hundred_identical_callbacks_at_once_make_one_event() {
     );
 }
 
-#[tokio::test]
-async fn bad_requests_are_refused_and_leave_nothing_behind() {
-    let relay = Relay::start().await;
+async fn bad_requests_are_refused_and_leave_nothing_behind(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (tenant, url, device) = relay.tenant("Jubilee").await;
     let good = fixture("daraja_stk_callback_success.json");
     let cases: Vec<(String, Vec<u8>, u16)> = vec![
@@ -228,9 +272,8 @@ async fn bad_requests_are_refused_and_leave_nothing_behind() {
     assert!(feed["events"].as_array().unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn devices_see_only_their_tenant_and_revoked_tokens_see_nothing() {
-    let relay = Relay::start().await;
+async fn devices_see_only_their_tenant_and_revoked_tokens_see_nothing(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (_, url_a, device_a) = relay.tenant("Jubilee").await;
     let (tenant_b, _, device_b) = relay.tenant("Britam").await;
     relay.post(&url_a, stk("ws_CO_A", 1032)).await;
@@ -260,9 +303,8 @@ async fn devices_see_only_their_tenant_and_revoked_tokens_see_nothing() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_callbacks_get_gapless_numbers_in_commit_order() {
-    let relay = Arc::new(Relay::start().await);
+async fn concurrent_callbacks_get_gapless_numbers_in_commit_order(backend: Backend) {
+    let relay = Arc::new(Relay::start(backend).await);
     let (_, url, device) = relay.tenant("Jubilee").await;
     let mut tasks = Vec::new();
     for i in 0..60 {
@@ -285,9 +327,8 @@ async fn concurrent_callbacks_get_gapless_numbers_in_commit_order() {
     assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn a_device_offline_through_ten_thousand_events_catches_up_in_order() {
-    let relay = Relay::start().await;
+async fn a_device_offline_through_ten_thousand_events_catches_up_in_order(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (tenant, _, device) = relay.tenant("Jubilee").await;
     let mut writes = Vec::new();
     for i in 0..10_000 {
@@ -338,9 +379,8 @@ fn sign(secret: &str, body: &[u8]) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused() {
-    let relay = Relay::start().await;
+async fn a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let secret = "sk_test_0000000000000000000000000000000000000000";
     let (tenant, url, device) = relay.paystack_tenant("Jubilee", secret).await;
     let (_, other_url, _) = relay.paystack_tenant("Britam", "sk_test_britam").await;
@@ -411,10 +451,9 @@ async fn a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused() {
     assert_eq!(feed["events"][0]["kind"], "refund.processed");
 }
 
-#[tokio::test]
-async fn the_stream_wakes_a_device_when_its_tenant_gets_an_event() {
+async fn the_stream_wakes_a_device_when_its_tenant_gets_an_event(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let relay = Relay::start().await;
+    let relay = Relay::start(backend).await;
     let (_, url, device) = relay.tenant("Jubilee").await;
     let (_, other_url, _) = relay.tenant("Britam").await;
     let host = relay.url.trim_start_matches("http://").to_owned();
@@ -447,9 +486,8 @@ async fn the_stream_wakes_a_device_when_its_tenant_gets_an_event() {
     );
 }
 
-#[tokio::test]
-async fn a_rotated_daraja_url_keeps_working_for_its_grace_period_only() {
-    let relay = Relay::start().await;
+async fn a_rotated_daraja_url_keeps_working_for_its_grace_period_only(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (tenant, old_url, device) = relay.tenant("Jubilee").await;
     let token = relay.store.rotate_daraja_token(&tenant).await.unwrap();
     let new_url = format!("{}{}/{token}", relay.url, malipo_relay::DARAJA_PATH);
@@ -459,16 +497,9 @@ async fn a_rotated_daraja_url_keeps_working_for_its_grace_period_only() {
         200,
         "prompts sent before the rotation still report"
     );
-    let raw = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        relay._dir.path().join("relay.sqlite3").display()
-    ))
-    .await
-    .unwrap();
-    sqlx::query("UPDATE tenants SET previous_valid_until = 0")
-        .execute(&raw)
-        .await
-        .unwrap();
+    relay
+        .execute_raw("UPDATE tenants SET previous_valid_until = 0")
+        .await;
     assert_eq!(
         relay.post(&old_url, stk("ws_CO_3", 1032)).await.0,
         404,
@@ -517,9 +548,8 @@ async fn company(relay: &Relay, token: &str, query: &str) -> Value {
     r.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn the_same_upload_ten_times_is_one_row_and_a_newer_version_replaces_it() {
-    let relay = Relay::start().await;
+async fn the_same_upload_ten_times_is_one_row_and_a_newer_version_replaces_it(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (_, _, device) = relay.tenant("Jubilee").await;
     let pending = tx(
         "MREF00000001",
@@ -574,9 +604,10 @@ async fn the_same_upload_ten_times_is_one_row_and_a_newer_version_replaces_it() 
     );
 }
 
-#[tokio::test]
-async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_one_tenant() {
-    let relay = Relay::start().await;
+async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_one_tenant(
+    backend: Backend,
+) {
+    let relay = Relay::start(backend).await;
     let (tenant, _, nairobi) = relay.tenant("Jubilee").await;
     let (_, mombasa) = relay
         .store
@@ -679,9 +710,8 @@ async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_
     );
 }
 
-#[tokio::test]
-async fn metrics_count_outcomes_refusals_lag_and_latency() {
-    let relay = Relay::start().await;
+async fn metrics_count_outcomes_refusals_lag_and_latency(backend: Backend) {
+    let relay = Relay::start(backend).await;
     let (_, url, device) = relay.tenant("Jubilee").await;
     relay.post(&url, stk("ws_CO_1", 1032)).await;
     relay.post(&url, stk("ws_CO_1", 1032)).await;
@@ -751,12 +781,12 @@ async fn metrics_count_outcomes_refusals_lag_and_latency() {
     );
 }
 
-#[tokio::test]
-async fn allowlists_and_rate_limits_guard_the_callback_urls() {
+async fn allowlists_and_rate_limits_guard_the_callback_urls(backend: Backend) {
     use malipo_relay::access::{Access, Cidr};
     let paystack_only = Some(vec![Cidr::parse("52.31.139.75").unwrap()]);
     let loopback_proxy = vec![Cidr::parse("127.0.0.0/8").unwrap()];
     let relay = Relay::build(
+        backend,
         None,
         Access::new(
             Some(vec![Cidr::parse("127.0.0.1").unwrap()]),
@@ -799,3 +829,147 @@ async fn allowlists_and_rate_limits_guard_the_callback_urls() {
     assert_eq!(statuses, [200, 200, 200, 429]);
     assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 3);
 }
+
+/// Several relays on one database: the same webhook delivered 100 times at once, spread over
+/// two instances, is one event; distinct callbacks through both are numbered without gaps.
+async fn two_instances_on_one_database_store_a_hundred_identical_webhooks_once(backend: Backend) {
+    let first = Arc::new(Relay::start(backend).await);
+    let second = Arc::new(first.another_instance().await);
+    let secret = "sk_test_0000000000000000000000000000000000000000";
+    let (tenant, url, device) = first.paystack_tenant("Jubilee", secret).await;
+    let body = fixture("paystack_webhook_charge_success.json");
+    let signature = sign(secret, &body);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let (relay, url) = if i % 2 == 0 {
+            (Arc::clone(&first), url.clone())
+        } else {
+            (Arc::clone(&second), url.replace(&first.url, &second.url))
+        };
+        let (body, signature) = (body.clone(), signature.clone());
+        tasks.push(tokio::spawn(async move {
+            relay.post_signed(&url, body, Some(signature)).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200, "a duplicate is still answered 200");
+    }
+    for relay in [&first, &second] {
+        let (_, feed) = relay.events(&device, 0, 500).await;
+        let events = feed["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "one event across instances: {feed}");
+        assert_eq!(events[0]["seq"], 1);
+    }
+
+    // Distinct callbacks for one tenant through both instances at once.
+    let (other, daraja_url, other_device) = first.tenant("Madison").await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (relay, url) = if i % 2 == 0 {
+            (Arc::clone(&first), daraja_url.clone())
+        } else {
+            (
+                Arc::clone(&second),
+                daraja_url.replace(&first.url, &second.url),
+            )
+        };
+        tasks.push(tokio::spawn(async move {
+            relay.post(&url, stk(&format!("ws_CO_{i}"), 1032)).await.0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let (_, feed) = second.events(&other_device, 0, 500).await;
+    let seqs: Vec<i64> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=60).collect::<Vec<_>>(),
+        "gapless across instances"
+    );
+    assert_eq!(first.store.last_seq(&other).await.unwrap(), 60);
+    assert_eq!(first.store.last_seq(&tenant).await.unwrap(), 1);
+}
+
+/// On PostgreSQL a device streaming from one instance is woken by an event another instance
+/// stored (instances tell each other through NOTIFY).
+async fn a_device_streaming_from_one_instance_is_woken_by_another(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let first = Relay::start(backend).await;
+    let second = first.another_instance().await;
+    let (_, url, device) = first.tenant("Jubilee").await;
+    let host = second.url.trim_start_matches("http://").to_owned();
+    let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let req = format!(
+        "GET /v1/events/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {device}\r\n\r\n"
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buf = [0_u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut posted = false;
+    while !seen.contains("\"last_seq\":1") {
+        if !posted && seen.contains("\"last_seq\":0") {
+            assert_eq!(first.post(&url, stk("ws_CO_1", 1032)).await.0, 200);
+            posted = true;
+        }
+        let n = tokio::time::timeout_at(deadline, sock.read(&mut buf))
+            .await
+            .expect("timed out waiting for a wake from the other instance")
+            .unwrap();
+        assert!(n > 0, "the stream closed");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(seen.matches("event: wake").count(), 2, "{seen}");
+}
+
+/// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+            #[tokio::test]
+            async fn a_device_streaming_from_one_instance_is_woken_by_another() {
+                super::a_device_streaming_from_one_instance_is_woken_by_another(
+                    super::Backend::Postgres,
+                )
+                .await
+            }
+        }
+    };
+}
+
+on_both_backends!(
+    a_callback_is_answered_only_once_stored_and_comes_back_byte_for_byte,
+    a_hundred_identical_callbacks_at_once_make_one_event,
+    bad_requests_are_refused_and_leave_nothing_behind,
+    devices_see_only_their_tenant_and_revoked_tokens_see_nothing,
+    concurrent_callbacks_get_gapless_numbers_in_commit_order,
+    a_device_offline_through_ten_thousand_events_catches_up_in_order,
+    a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused,
+    the_stream_wakes_a_device_when_its_tenant_gets_an_event,
+    a_rotated_daraja_url_keeps_working_for_its_grace_period_only,
+    the_same_upload_ten_times_is_one_row_and_a_newer_version_replaces_it,
+    a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_one_tenant,
+    metrics_count_outcomes_refusals_lag_and_latency,
+    allowlists_and_rate_limits_guard_the_callback_urls,
+    two_instances_on_one_database_store_a_hundred_identical_webhooks_once,
+);

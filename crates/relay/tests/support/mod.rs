@@ -1,0 +1,76 @@
+//! What the relay's tests share: a PostgreSQL server to run against.
+//!
+//! `MALIPO_TEST_POSTGRES_URL` names an existing server to use; otherwise the first test that
+//! needs one starts a throwaway server with `scripts/pg-ephemeral`, which stops when this test
+//! process exits. Each test gets a database of its own.
+
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use sqlx::{Connection, Executor};
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn server_url() -> &'static str {
+    static SERVER: OnceLock<(Option<Child>, String)> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("MALIPO_TEST_POSTGRES_URL")
+                && !url.is_empty()
+            {
+                return (None, url);
+            }
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-ephemeral");
+            let mut child = Command::new(script)
+                .arg(free_port().to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert!(
+                line.starts_with("postgres://"),
+                "scripts/pg-ephemeral did not start PostgreSQL (see its message above)"
+            );
+            // The child keeps its stdin open for as long as this process lives.
+            (Some(child), line.trim().to_owned())
+        })
+        .1
+}
+
+/// The URL of a new, empty database on the test server.
+pub async fn postgres_database() -> String {
+    let server = server_url();
+    let mut bytes = [0_u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let name: String = std::iter::once("relay_test_".to_owned())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+    format!("{base}/{name}")
+}
