@@ -313,33 +313,32 @@ impl RelayStore {
     /// per tenant the age of the oldest event some device has not acknowledged.
     pub async fn gauges(&self) -> Result<String> {
         use std::fmt::Write;
-        let (lags, oldest): (Vec<(String, String, i64)>, Vec<(String, i64)>) = on_db!(
-            &self.db,
-            |pool, sql| {
-                let lags = sqlx::query(sql(
-                    "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag
+        // (device, tenant, lag) and (tenant, received_at of its oldest unacknowledged event)
+        type Gauges = (Vec<(String, String, i64)>, Vec<(String, i64)>);
+        let (lags, oldest): Gauges = on_db!(&self.db, |pool, sql| {
+            let lags = sqlx::query(sql(
+                "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag
                      FROM devices d JOIN tenants t ON t.id = d.tenant_id
                      WHERE d.revoked = 0 ORDER BY d.id",
-                ))
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| (r.get("id"), r.get("tenant_id"), r.get("lag")))
-                .collect();
-                let oldest = sqlx::query(sql(
-                    "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
+            ))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get("id"), r.get("tenant_id"), r.get("lag")))
+            .collect();
+            let oldest = sqlx::query(sql(
+                "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
                          AND e.seq = (SELECT min(d.acked_seq) FROM devices d
                                       WHERE d.tenant_id = t.id AND d.revoked = 0) + 1), 0) AS at
                      FROM tenants t ORDER BY t.id",
-                ))
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| (r.get("id"), r.get("at")))
-                .collect();
-                (lags, oldest)
-            }
-        );
+            ))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get("id"), r.get("at")))
+            .collect();
+            (lags, oldest)
+        });
         let mut out = String::from(
             "# HELP malipo_relay_device_lag_events Events a device has not acknowledged.\n# TYPE malipo_relay_device_lag_events gauge\n",
         );
