@@ -1,4 +1,5 @@
-//! The relay on loopback: `cargo bench -p malipo-relay --bench relay`.
+//! The relay on loopback: `cargo bench -p malipo-relay --bench relay` (SQLite; set
+//! `MALIPO_BENCH_DATABASE_URL` to an empty PostgreSQL database to measure that backend).
 //!
 //! 1. Verified callbacks per second: signed Paystack webhooks (HMAC-SHA512 checked, parsed,
 //!    deduplicated, committed before the answer), 64 in flight, beside the raw storage ceiling
@@ -52,9 +53,13 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     let dir = tempfile::tempdir().expect("dir");
-    let store = RelayStore::open(&dir.path().join("relay.sqlite3"))
-        .await
-        .expect("store");
+    // An empty PostgreSQL database to measure that backend instead (SQLite by default).
+    let database = std::env::var("MALIPO_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| dir.path().join("relay.sqlite3").display().to_string());
+    let store = RelayStore::connect(&database).await.expect("store");
+    println!("backend: {}", store.backend());
     let key = SealingKey::from_hex(&"5a".repeat(32)).expect("key");
     let tenant = store
         .create_tenant("Bench")

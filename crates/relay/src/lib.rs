@@ -13,6 +13,7 @@ pub mod access;
 pub mod metrics;
 pub mod sealing;
 pub mod store;
+pub mod tenants;
 pub mod uploads;
 
 use axum::body::Bytes;
@@ -44,6 +45,8 @@ pub struct Relay {
     /// Opens tenants' sealed Paystack secrets; without it Paystack webhooks cannot be checked.
     pub sealing: Option<SealingKey>,
     pub access: std::sync::Arc<access::Access>,
+    /// Tenants looked up in the last few seconds.
+    pub tenants: std::sync::Arc<tenants::Tenants>,
 }
 
 impl Relay {
@@ -52,6 +55,7 @@ impl Relay {
             store,
             sealing,
             access: std::sync::Arc::new(access),
+            tenants: Default::default(),
         }
     }
 }
@@ -175,12 +179,12 @@ fn internal(e: &store::RelayError) -> Response {
 }
 
 async fn daraja_callback(
-    State(Relay { store, .. }): State<Relay>,
+    State(Relay { store, tenants, .. }): State<Relay>,
     Path(token): Path<String>,
     source: Option<axum::Extension<Source>>,
     body: Bytes,
 ) -> Response {
-    let tenant = match store.tenant_by_daraja_token(&token).await {
+    let tenant = match tenants.by_daraja_token(&store, &token).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             return problem(
@@ -222,8 +226,26 @@ async fn paystack_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (tenant, sealed) = match relay.store.tenant_with_paystack_secret(&tenant).await {
-        Ok(Some(found)) => found,
+    let found = relay
+        .tenants
+        .with_paystack_secret(&relay.store, relay.sealing.as_ref(), &tenant)
+        .await;
+    let (tenant, secret) = match found {
+        Ok(Some((tenant, tenants::PaystackSecret::Set(secret)))) => (tenant, secret),
+        Ok(Some((_, tenants::PaystackSecret::NotSet))) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_secret",
+                "this tenant's Paystack secret is not set on the relay",
+            );
+        }
+        Ok(Some((_, tenants::PaystackSecret::NoKey))) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_secret",
+                "the relay has no MALIPO_RELAY_SECRET_KEY, so it cannot check Paystack signatures",
+            );
+        }
         Ok(None) => {
             return problem(
                 StatusCode::NOT_FOUND,
@@ -231,20 +253,10 @@ async fn paystack_webhook(
                 "no tenant has this webhook URL",
             );
         }
-        Err(e) => return internal(&e),
-    };
-    let secret = match (sealed, &relay.sealing) {
-        (Some(sealed), Some(key)) => match key.open(&sealed) {
-            Ok(secret) => secret,
-            Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "sealing", &e.to_string()),
-        },
-        _ => {
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_secret",
-                "this tenant's Paystack secret is not set on the relay",
-            );
+        Err(tenants::LookupError::Seal(e)) => {
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "sealing", &e.to_string());
         }
+        Err(tenants::LookupError::Store(e)) => return internal(&e),
     };
     let signature = headers
         .get("x-paystack-signature")

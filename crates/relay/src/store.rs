@@ -112,7 +112,7 @@ pub fn new_token() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -393,22 +393,30 @@ impl RelayStore {
     }
 
     /// The tenant whose Daraja callback URL carries `token` (the current one, or the previous
-    /// one within its grace period).
-    pub async fn tenant_by_daraja_token(&self, token: &str) -> Result<Option<Tenant>> {
+    /// one within its grace period), and for a previous one the instant (ms) it stops working.
+    pub async fn tenant_by_daraja_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Tenant, Option<i64>)>> {
         let hash = token_hash(token);
         Ok(on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "SELECT id, name FROM tenants WHERE daraja_token_hash = ?
+                "SELECT id, name, CASE WHEN daraja_token_hash = ? THEN NULL ELSE previous_valid_until END AS until
+                 FROM tenants WHERE daraja_token_hash = ?
                  OR (previous_daraja_token_hash = ? AND previous_valid_until > ?)",
             ))
+            .bind(&hash)
             .bind(&hash)
             .bind(&hash)
             .bind(now_ms())
             .fetch_optional(pool)
             .await?
-            .map(|r| Tenant {
-                id: r.get("id"),
-                name: r.get("name"),
+            .map(|r| {
+                let tenant = Tenant {
+                    id: r.get("id"),
+                    name: r.get("name"),
+                };
+                (tenant, r.get("until"))
             })
         }))
     }

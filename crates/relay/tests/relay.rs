@@ -500,8 +500,17 @@ async fn a_rotated_daraja_url_keeps_working_for_its_grace_period_only(backend: B
     relay
         .execute_raw("UPDATE tenants SET previous_valid_until = 0")
         .await;
+    // Another instance, which has not seen the old URL yet (an instance remembers a URL it
+    // looked up for a few seconds, never past the end of its grace period).
+    let later = relay.another_instance().await;
     assert_eq!(
-        relay.post(&old_url, stk("ws_CO_3", 1032)).await.0,
+        later
+            .post(
+                &old_url.replace(&relay.url, &later.url),
+                stk("ws_CO_3", 1032)
+            )
+            .await
+            .0,
         404,
         "after the grace period the old URL is dead"
     );
