@@ -195,18 +195,23 @@ async fn daraja_callback(
         }
         Err(e) => return internal(&e),
     };
-    let (kind, dedup_key) = match daraja::callback::parse(&body) {
-        Ok(cb) => ("stk_callback", format!("stk:{}", cb.checkout_request_id)),
+    let (kind, subject) = match daraja::callback::parse(&body) {
+        Ok(cb) => ("stk_callback", cb.checkout_request_id),
         Err(stk_error) => match daraja::parse_reversal_result(&body) {
-            Ok(r) => ("reversal_result", format!("reversal:{}", r.conversation_id)),
+            Ok(r) => ("reversal_result", r.conversation_id),
             Err(_) => return problem(StatusCode::BAD_REQUEST, "malformed", &stk_error.to_string()),
         },
+    };
+    let dedup_key = match kind {
+        "stk_callback" => format!("stk:{subject}"),
+        _ => format!("reversal:{subject}"),
     };
     let incoming = Incoming {
         tenant_id: tenant.id,
         provider: "daraja",
         kind: kind.to_owned(),
         dedup_key,
+        subject,
         source_addr: source.map(|s| s.0.0.to_string()),
         headers: "{}".to_owned(),
         body: body.to_vec(),
@@ -288,6 +293,7 @@ async fn paystack_webhook(
         provider: "paystack",
         dedup_key: format!("{kind}:{reference}:{digest}"),
         kind,
+        subject: reference,
         source_addr: source.map(|s| s.0.0.to_string()),
         headers: json!({"x-paystack-signature": signature}).to_string(),
         body: body.to_vec(),
@@ -514,6 +520,7 @@ async fn events(
                 "dedup_key": e.dedup_key,
                 "received_at": e.received_at,
                 "body": String::from_utf8_lossy(&e.body),
+                "office": e.office,
             })
         })
         .collect();

@@ -20,16 +20,30 @@ use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 type Migrations = &'static [(i64, &'static str, &'static str)];
-const SQLITE_MIGRATIONS: Migrations = &[(
-    1,
-    "relay",
-    include_str!("../migrations/sqlite/0001_relay.sql"),
-)];
-const POSTGRES_MIGRATIONS: Migrations = &[(
-    1,
-    "relay",
-    include_str!("../migrations/postgres/0001_relay.sql"),
-)];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (
+        1,
+        "relay",
+        include_str!("../migrations/sqlite/0001_relay.sql"),
+    ),
+    (
+        2,
+        "subject",
+        include_str!("../migrations/sqlite/0002_subject.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (
+        1,
+        "relay",
+        include_str!("../migrations/postgres/0001_relay.sql"),
+    ),
+    (
+        2,
+        "subject",
+        include_str!("../migrations/postgres/0002_subject.sql"),
+    ),
+];
 
 /// The PostgreSQL channel on which instances announce new events to each other.
 const WAKE_CHANNEL: &str = "malipo_relay_events";
@@ -143,6 +157,9 @@ pub struct Incoming {
     pub provider: &'static str,
     pub kind: String,
     pub dedup_key: String,
+    /// The payment it is about: CheckoutRequestID, reversal conversation id or Paystack
+    /// reference (empty when the event names none).
+    pub subject: String,
     pub source_addr: Option<String>,
     /// The headers that matter, as JSON.
     pub headers: String,
@@ -165,6 +182,8 @@ pub struct Event {
     pub dedup_key: String,
     pub received_at: i64,
     pub body: Vec<u8>,
+    /// The office whose uploaded payment the event is about, when the relay knows it.
+    pub office: Option<String>,
 }
 
 type Job = (Incoming, oneshot::Sender<Result<Stored>>);
@@ -554,8 +573,13 @@ impl RelayStore {
             .execute(pool)
             .await?;
             sqlx::query(sql(
-                "SELECT seq, provider, kind, dedup_key, received_at, body FROM events
-                 WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT e.seq, e.provider, e.kind, e.dedup_key, e.received_at, e.body,
+                        coalesce(
+                            (SELECT t.office FROM transactions t WHERE t.tenant_id = e.tenant_id
+                               AND t.provider_ref = e.subject LIMIT 1),
+                            (SELECT t.office FROM transactions t WHERE t.tenant_id = e.tenant_id
+                               AND t.reference = e.subject)) AS office
+                 FROM events e WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
             ))
             .bind(&device.tenant_id)
             .bind(after)
@@ -570,6 +594,7 @@ impl RelayStore {
                 dedup_key: r.get("dedup_key"),
                 received_at: r.get("received_at"),
                 body: r.get("body"),
+                office: r.get("office"),
             })
             .collect()
         }))
@@ -700,14 +725,15 @@ async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stor
             continue;
         };
         sqlx::query(
-            "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, subject, received_at, source_addr, headers, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&e.tenant_id)
         .bind(seq)
         .bind(e.provider)
         .bind(&e.kind)
         .bind(&e.dedup_key)
+        .bind(&e.subject)
         .bind(received_at)
         .bind(&e.source_addr)
         .bind(&e.headers)
@@ -740,8 +766,8 @@ async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored
                  UPDATE tenants SET last_seq = last_seq + 1 WHERE id = $1
                    AND NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND dedup_key = $2)
                  RETURNING last_seq)
-             INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body)
-             SELECT $1, last_seq, $3, $4, $2, $5, $6, $7, $8 FROM next
+             INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body, subject)
+             SELECT $1, last_seq, $3, $4, $2, $5, $6, $7, $8, $9 FROM next
              RETURNING seq",
         )
         .bind(&e.tenant_id)
@@ -752,6 +778,7 @@ async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored
         .bind(&e.source_addr)
         .bind(&e.headers)
         .bind(&e.body)
+        .bind(&e.subject)
         .fetch_optional(&mut *tx)
         .await?;
         results.push(seq.map_or(Stored::Duplicate, Stored::New));

@@ -341,6 +341,7 @@ async fn a_device_offline_through_ten_thousand_events_catches_up_in_order(backen
                     provider: "daraja",
                     kind: "stk_callback".into(),
                     dedup_key: format!("stk:ws_CO_{i}"),
+                    subject: format!("ws_CO_{i}"),
                     source_addr: None,
                     headers: "{}".into(),
                     body: stk(&format!("ws_CO_{i}"), 0),
@@ -937,6 +938,33 @@ async fn a_device_streaming_from_one_instance_is_woken_by_another(backend: Backe
     assert_eq!(seen.matches("event: wake").count(), 2, "{seen}");
 }
 
+/// An event about a payment some office uploaded names that office, so other offices' devices
+/// can tell it from an orphan; one about nothing anyone uploaded names none.
+async fn an_event_names_the_office_whose_payment_it_is_about(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (_, url, device) = relay.tenant("Jubilee").await;
+    let mut mpesa = tx(
+        "M0000000001A",
+        "NBI-000001",
+        "mpesa",
+        "awaiting_customer",
+        150_000,
+        "2026-11-27T07:00:01Z",
+    );
+    mpesa["provider_ref"] = json!("ws_CO_nairobi");
+    assert_eq!(upload(&relay, &device, vec![mpesa]).await.0, 200);
+    assert_eq!(relay.post(&url, stk("ws_CO_nairobi", 1032)).await.0, 200);
+    assert_eq!(relay.post(&url, stk("ws_CO_nobody", 1032)).await.0, 200);
+    let (_, feed) = relay.events(&device, 0, 10).await;
+    let offices: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["office"])
+        .collect();
+    assert_eq!(offices, [&json!("NBI"), &Value::Null], "{feed}");
+}
+
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -981,4 +1009,5 @@ on_both_backends!(
     metrics_count_outcomes_refusals_lag_and_latency,
     allowlists_and_rate_limits_guard_the_callback_urls,
     two_instances_on_one_database_store_a_hundred_identical_webhooks_once,
+    an_event_names_the_office_whose_payment_it_is_about,
 );

@@ -10,6 +10,7 @@
 
 mod audit;
 mod cards;
+mod inbox;
 mod policies;
 mod settings;
 mod summary;
@@ -28,6 +29,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
+pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
 pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
 pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
@@ -41,6 +43,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/0002_payments.sql"),
     ),
+    (3, "sync", include_str!("../migrations/0003_sync.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -61,6 +61,8 @@ pub enum TxKey {
     Id(i64),
     Number(String),
     Reference(String),
+    /// The provider's id for it: the CheckoutRequestID of an M-Pesa prompt.
+    ProviderRef(String),
 }
 
 impl TxKey {
@@ -120,7 +122,7 @@ const SELECT_TX_IDS: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.
      JOIN policies p ON p.id = t.policy_id
      LEFT JOIN users u ON u.id = t.clerk_id";
 
-fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
+pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
     Ok(TransactionRecord {
         id: r.get("id"),
         number: r.get("number"),
@@ -301,86 +303,9 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(TransactionRecord, Outcome)> {
         let mut tx = self.begin_write().await?;
-        let before = fetch(&mut tx, key).await?;
-        let outcome =
-            transaction::transition(before.status, before.method, before.amount, event, now)?;
-        let Outcome::Moved { to, assign_receipt } = outcome else {
-            // The status stands, but the provider may have told us something we lacked: the
-            // M-Pesa receipt of a success first learnt from a query, or the checkout link.
-            let paid_word = matches!(event, TxEvent::Paid { .. }) && before.status.is_paid();
-            let fill =
-                |have: &Option<String>, new: &Option<String>| have.is_none() && new.is_some();
-            let missing = fill(&before.provider_ref, &details.provider_ref)
-                || fill(&before.authorization_url, &details.authorization_url)
-                || (paid_word
-                    && (fill(&before.provider_receipt, &details.provider_receipt)
-                        || fill(&before.card_last4, &details.card_last4)));
-            if !missing {
-                return Ok((before, outcome));
-            }
-            let kept = |v: &Option<String>| if paid_word { v.clone() } else { None };
-            sqlx::query(
-                "UPDATE transactions SET
-                   provider_ref = coalesce(provider_ref, ?),
-                   authorization_url = coalesce(authorization_url, ?),
-                   provider_receipt = coalesce(provider_receipt, ?),
-                   card_brand = coalesce(card_brand, ?),
-                   card_last4 = coalesce(card_last4, ?),
-                   updated_at = ?
-                 WHERE id = ?",
-            )
-            .bind(&details.provider_ref)
-            .bind(&details.authorization_url)
-            .bind(kept(&details.provider_receipt))
-            .bind(kept(&details.card_brand))
-            .bind(kept(&details.card_last4))
-            .bind(to_ms(now))
-            .bind(before.id)
-            .execute(&mut *tx)
-            .await?;
-            let after = audited(tx, actor, "transaction.details", &before, now).await?;
-            return Ok((after, outcome));
-        };
-        let receipt = if assign_receipt {
-            let seq = next_in_sequence(&mut tx, &format!("receipt:{office}")).await?;
-            Some(ReceiptNumber::new(office.clone(), seq).to_string())
-        } else {
-            None
-        };
-        let refunded_minor = match event {
-            TxEvent::Refunded { refunded_total } => refunded_total.minor(),
-            _ => before.refunded.minor(),
-        };
-        sqlx::query(
-            "UPDATE transactions SET
-               status = ?, refunded_minor = ?,
-               provider_ref = coalesce(?, provider_ref),
-               provider_receipt = coalesce(?, provider_receipt),
-               failure_code = coalesce(?, failure_code),
-               failure_reason = coalesce(?, failure_reason),
-               authorization_url = coalesce(?, authorization_url),
-               card_brand = coalesce(?, card_brand),
-               card_last4 = coalesce(?, card_last4),
-               receipt_number = coalesce(receipt_number, ?),
-               updated_at = ?
-             WHERE id = ?",
-        )
-        .bind(to.as_str())
-        .bind(refunded_minor)
-        .bind(&details.provider_ref)
-        .bind(&details.provider_receipt)
-        .bind(&details.failure_code)
-        .bind(&details.failure_reason)
-        .bind(&details.authorization_url)
-        .bind(&details.card_brand)
-        .bind(&details.card_last4)
-        .bind(&receipt)
-        .bind(to_ms(now))
-        .bind(before.id)
-        .execute(&mut *tx)
-        .await?;
-        let after = audited(tx, actor, "transaction.status", &before, now).await?;
-        Ok((after, outcome))
+        let applied = apply_in(&mut tx, actor, key, office, event, details, now).await?;
+        tx.commit().await?;
+        Ok(applied)
     }
 
     /// The newest payment by `method` for this policy, phone and amount since `since` that
@@ -606,6 +531,11 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, search: Option<
 }
 
 /// Wraps SQL assembled from constants only.
+/// The payment query with `clause` after `WHERE`.
+pub(crate) fn select_tx_where(clause: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{SELECT_TX} WHERE {clause}"))
+}
+
 struct AssertSql;
 impl AssertSql {
     fn of(sql: &str) -> sqlx::AssertSqlSafe<String> {
@@ -613,16 +543,108 @@ impl AssertSql {
     }
 }
 
-/// Reads the payment as it now stands, writes the audit line from `before` to it, and commits:
-/// the change and its audit line land together or not at all.
+/// Applies `event` to the payment `key` inside the caller's write transaction (which commits):
+/// the status change, its receipt number and its audit entry, or on an unchanged status the
+/// details the provider told us that we lacked.
+pub(crate) async fn apply_in(
+    tx: &mut SqliteConnection,
+    actor: &str,
+    key: &TxKey,
+    office: &OfficeCode,
+    event: TxEvent,
+    details: &ProviderDetails,
+    now: OffsetDateTime,
+) -> Result<(TransactionRecord, Outcome)> {
+    let before = fetch(&mut *tx, key).await?;
+    let outcome = transaction::transition(before.status, before.method, before.amount, event, now)?;
+    let Outcome::Moved { to, assign_receipt } = outcome else {
+        // The status stands, but the provider may have told us something we lacked: the
+        // M-Pesa receipt of a success first learnt from a query, or the checkout link.
+        let paid_word = matches!(event, TxEvent::Paid { .. }) && before.status.is_paid();
+        let fill = |have: &Option<String>, new: &Option<String>| have.is_none() && new.is_some();
+        let missing = fill(&before.provider_ref, &details.provider_ref)
+            || fill(&before.authorization_url, &details.authorization_url)
+            || (paid_word
+                && (fill(&before.provider_receipt, &details.provider_receipt)
+                    || fill(&before.card_last4, &details.card_last4)));
+        if !missing {
+            return Ok((before, outcome));
+        }
+        let kept = |v: &Option<String>| if paid_word { v.clone() } else { None };
+        sqlx::query(
+            "UPDATE transactions SET
+               provider_ref = coalesce(provider_ref, ?),
+               authorization_url = coalesce(authorization_url, ?),
+               provider_receipt = coalesce(provider_receipt, ?),
+               card_brand = coalesce(card_brand, ?),
+               card_last4 = coalesce(card_last4, ?),
+               updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&details.provider_ref)
+        .bind(&details.authorization_url)
+        .bind(kept(&details.provider_receipt))
+        .bind(kept(&details.card_brand))
+        .bind(kept(&details.card_last4))
+        .bind(to_ms(now))
+        .bind(before.id)
+        .execute(&mut *tx)
+        .await?;
+        let after = audited(tx, actor, "transaction.details", &before, now).await?;
+        return Ok((after, outcome));
+    };
+    let receipt = if assign_receipt {
+        let seq = next_in_sequence(&mut *tx, &format!("receipt:{office}")).await?;
+        Some(ReceiptNumber::new(office.clone(), seq).to_string())
+    } else {
+        None
+    };
+    let refunded_minor = match event {
+        TxEvent::Refunded { refunded_total } => refunded_total.minor(),
+        _ => before.refunded.minor(),
+    };
+    sqlx::query(
+        "UPDATE transactions SET
+           status = ?, refunded_minor = ?,
+           provider_ref = coalesce(?, provider_ref),
+           provider_receipt = coalesce(?, provider_receipt),
+           failure_code = coalesce(?, failure_code),
+           failure_reason = coalesce(?, failure_reason),
+           authorization_url = coalesce(?, authorization_url),
+           card_brand = coalesce(?, card_brand),
+           card_last4 = coalesce(?, card_last4),
+           receipt_number = coalesce(receipt_number, ?),
+           updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(to.as_str())
+    .bind(refunded_minor)
+    .bind(&details.provider_ref)
+    .bind(&details.provider_receipt)
+    .bind(&details.failure_code)
+    .bind(&details.failure_reason)
+    .bind(&details.authorization_url)
+    .bind(&details.card_brand)
+    .bind(&details.card_last4)
+    .bind(&receipt)
+    .bind(to_ms(now))
+    .bind(before.id)
+    .execute(&mut *tx)
+    .await?;
+    let after = audited(tx, actor, "transaction.status", &before, now).await?;
+    Ok((after, outcome))
+}
+
+/// Reads the payment as it now stands and writes the audit line from `before` to it, in the
+/// caller's transaction: the change and its audit line land together or not at all.
 async fn audited(
-    mut tx: sqlx::Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     actor: &str,
     action: &str,
     before: &TransactionRecord,
     now: OffsetDateTime,
 ) -> Result<TransactionRecord> {
-    let after = fetch(&mut tx, &TxKey::Id(before.id)).await?;
+    let after = fetch(&mut *tx, &TxKey::Id(before.id)).await?;
     let change = Change {
         actor,
         action,
@@ -631,16 +653,16 @@ async fn audited(
         before: Some(snapshot(before)),
         after: Some(snapshot(&after)),
     };
-    audit::record(&mut tx, now, change).await?;
-    tx.commit().await?;
+    audit::record(&mut *tx, now, change).await?;
     Ok(after)
 }
 
-async fn fetch(conn: &mut SqliteConnection, key: &TxKey) -> Result<TransactionRecord> {
+pub(crate) async fn fetch(conn: &mut SqliteConnection, key: &TxKey) -> Result<TransactionRecord> {
     let (clause, bind) = match key {
         TxKey::Id(id) => ("t.id = ?", id.to_string()),
         TxKey::Number(n) => ("t.number = ?", n.clone()),
         TxKey::Reference(r) => ("t.reference = ?", r.clone()),
+        TxKey::ProviderRef(r) => ("t.provider_ref = ?", r.clone()),
     };
     let row = sqlx::query(AssertSql::of(&format!("{SELECT_TX} WHERE {clause}")))
         .bind(bind)
@@ -652,6 +674,7 @@ async fn fetch(conn: &mut SqliteConnection, key: &TxKey) -> Result<TransactionRe
             TxKey::Id(id) => format!("transaction {id}"),
             TxKey::Number(n) => format!("transaction {n}"),
             TxKey::Reference(r) => format!("transaction with reference {r}"),
+            TxKey::ProviderRef(r) => format!("transaction with provider reference {r}"),
         })),
     }
 }

@@ -1,0 +1,263 @@
+//! Provider events pulled from the relay, and the outbox cursor of payments pushed to it.
+//!
+//! An event is recorded in the `inbox` in the same write transaction as the change it causes,
+//! keyed by the relay's gapless sequence number: a crash before the commit leaves neither, a
+//! second delivery finds the row and changes nothing. The device's cursor is the highest
+//! recorded sequence number.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use malipo_domain::time_zone::to_ms;
+use malipo_domain::{OfficeCode, TxEvent, transaction::Outcome};
+
+use crate::transactions::{ProviderDetails, TransactionRecord, TxKey, apply_in, tx_from_row};
+use crate::{Result, Store, StoreError};
+
+/// An event as the relay serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEvent {
+    pub seq: i64,
+    pub provider: String,
+    pub kind: String,
+    pub dedup_key: String,
+    pub received_at: i64,
+    pub body: String,
+}
+
+/// What an event did here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOutcome {
+    /// It changed a payment of this office.
+    Applied,
+    /// It was about a payment of this office and told us nothing new.
+    Unchanged,
+    /// It is about another office's payment: the company view only.
+    OtherOffice,
+    /// It matches no payment anywhere: kept for a manager.
+    Orphan,
+    /// Nothing in it to act on (events Malipo does not use, or an event the payment's state
+    /// cannot take; the note says which).
+    Ignored,
+}
+
+impl InboxOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxOutcome::Applied => "applied",
+            InboxOutcome::Unchanged => "unchanged",
+            InboxOutcome::OtherOffice => "other_office",
+            InboxOutcome::Orphan => "orphan",
+            InboxOutcome::Ignored => "ignored",
+        }
+    }
+}
+
+/// What to do with an event.
+#[derive(Debug, Clone)]
+pub enum InboxAction {
+    /// Move the payment through the state machine.
+    Apply {
+        key: TxKey,
+        event: TxEvent,
+        details: ProviderDetails,
+    },
+    /// Only record it.
+    Record {
+        outcome: InboxOutcome,
+        transaction_id: Option<i64>,
+        note: String,
+    },
+}
+
+/// The result of recording an event.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub outcome: InboxOutcome,
+    /// The payment as it stands after the event, when it was about one of ours.
+    pub transaction: Option<TransactionRecord>,
+    /// The event had been recorded before: nothing was done.
+    pub already: bool,
+}
+
+/// An event a manager has to look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanRecord {
+    pub seq: i64,
+    pub provider: String,
+    pub kind: String,
+    pub dedup_key: String,
+    pub received_at: i64,
+    pub body: String,
+    pub note: String,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
+}
+
+const OUTBOX_CURSOR: &str = "sync.outbox_cursor";
+
+impl Store {
+    /// The highest relay sequence number recorded: where pulling resumes.
+    pub async fn inbox_cursor(&self) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT coalesce(max(seq), 0) AS seq FROM inbox")
+                .fetch_one(&self.pool)
+                .await?
+                .get("seq"),
+        )
+    }
+
+    /// Records `event` and does what `action` says, in one write transaction. A transition the
+    /// payment's state machine refuses is recorded as ignored with the reason, so one odd
+    /// event never stops the events after it.
+    pub async fn record_inbox(
+        &self,
+        actor: &str,
+        office: &OfficeCode,
+        event: &InboxEvent,
+        action: InboxAction,
+        now: OffsetDateTime,
+    ) -> Result<Recorded> {
+        let mut tx = self.begin_write().await?;
+        let seen = sqlx::query("SELECT outcome FROM inbox WHERE seq = ?")
+            .bind(event.seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = seen {
+            let outcome = match row.get::<&str, _>("outcome") {
+                "applied" => InboxOutcome::Applied,
+                "unchanged" => InboxOutcome::Unchanged,
+                "other_office" => InboxOutcome::OtherOffice,
+                "orphan" => InboxOutcome::Orphan,
+                _ => InboxOutcome::Ignored,
+            };
+            return Ok(Recorded {
+                outcome,
+                transaction: None,
+                already: true,
+            });
+        }
+        let (outcome, transaction, note) = match action {
+            InboxAction::Apply {
+                key,
+                event: tx_event,
+                details,
+            } => match apply_in(&mut tx, actor, &key, office, tx_event, &details, now).await {
+                Ok((after, Outcome::Moved { .. })) => {
+                    (InboxOutcome::Applied, Some(after), String::new())
+                }
+                Ok((after, Outcome::Unchanged(why))) => {
+                    (InboxOutcome::Unchanged, Some(after), why.to_owned())
+                }
+                Err(StoreError::Transition(e)) => {
+                    let current = crate::transactions::fetch(&mut tx, &key).await?;
+                    (InboxOutcome::Ignored, Some(current), e.to_string())
+                }
+                Err(e) => return Err(e),
+            },
+            InboxAction::Record {
+                outcome,
+                transaction_id,
+                note,
+            } => {
+                let current = match transaction_id {
+                    Some(id) => Some(crate::transactions::fetch(&mut tx, &TxKey::Id(id)).await?),
+                    None => None,
+                };
+                (outcome, current, note)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO inbox (seq, provider, kind, dedup_key, received_at, body, outcome,
+                                transaction_id, note, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.seq)
+        .bind(&event.provider)
+        .bind(&event.kind)
+        .bind(&event.dedup_key)
+        .bind(event.received_at)
+        .bind(&event.body)
+        .bind(outcome.as_str())
+        .bind(transaction.as_ref().map(|t| t.id))
+        .bind(&note)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded {
+            outcome,
+            transaction,
+            already: false,
+        })
+    }
+
+    /// Events recorded with `outcome`, newest first (orphans: unresolved ones unless `all`).
+    pub async fn inbox_events(
+        &self,
+        outcome: InboxOutcome,
+        all: bool,
+        limit: i64,
+    ) -> Result<Vec<OrphanRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, provider, kind, dedup_key, received_at, body, note, resolved_by, resolution
+             FROM inbox WHERE outcome = ? AND (? OR resolved_at IS NULL)
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(outcome.as_str())
+        .bind(all)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| OrphanRecord {
+                seq: r.get("seq"),
+                provider: r.get("provider"),
+                kind: r.get("kind"),
+                dedup_key: r.get("dedup_key"),
+                received_at: r.get("received_at"),
+                body: r.get("body"),
+                note: r.get("note"),
+                resolved_by: r.get("resolved_by"),
+                resolution: r.get("resolution"),
+            })
+            .collect())
+    }
+
+    /// Where the outbox stands: the (updated_at ms, id) of the last payment the relay took.
+    pub async fn outbox_cursor(&self) -> Result<(i64, i64)> {
+        let raw = self.setting(OUTBOX_CURSOR).await?;
+        Ok(raw
+            .as_deref()
+            .and_then(|v| v.split_once(':'))
+            .and_then(|(ms, id)| Some((ms.parse().ok()?, id.parse().ok()?)))
+            .unwrap_or((i64::MIN, 0)))
+    }
+
+    /// Payments changed after `cursor`, in the order they changed.
+    pub async fn outbox(&self, cursor: (i64, i64), limit: i64) -> Result<Vec<TransactionRecord>> {
+        let rows = sqlx::query(crate::transactions::select_tx_where(
+            "(t.updated_at, t.id) > (?, ?) ORDER BY t.updated_at, t.id LIMIT ?",
+        ))
+        .bind(cursor.0)
+        .bind(cursor.1)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tx_from_row).collect()
+    }
+
+    /// Moves the outbox cursor once the relay has taken everything up to `cursor`.
+    pub async fn set_outbox_cursor(&self, cursor: (i64, i64)) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(OUTBOX_CURSOR)
+        .bind(format!("{}:{}", cursor.0, cursor.1))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
