@@ -25,6 +25,5 @@ CREATE TABLE inbox (
 ) STRICT;
 CREATE INDEX inbox_open_orphans ON inbox (seq) WHERE outcome = 'orphan' AND resolved_at IS NULL;
 
-CREATE INDEX tx_provider_ref ON transactions (provider_ref) WHERE provider_ref IS NOT NULL;
 -- The outbox walks payments in the order they changed.
 CREATE INDEX tx_updated ON transactions (updated_at, id);
