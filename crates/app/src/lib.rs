@@ -10,6 +10,7 @@ mod payments;
 mod policies;
 mod reports;
 pub mod settings;
+pub mod sync;
 mod users;
 pub mod views;
 
@@ -26,6 +27,7 @@ pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
+pub use sync::{RelayClient, SyncReport};
 pub use users::{Actor, Session};
 
 /// Where time comes from; tests pass a fixed one.

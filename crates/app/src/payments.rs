@@ -80,7 +80,7 @@ fn provider_failure(e: &DarajaError) -> (Option<String>, String) {
     }
 }
 
-fn daraja_error(e: DarajaError) -> AppError {
+pub(crate) fn daraja_error(e: DarajaError) -> AppError {
     let code = match e {
         DarajaError::Invalid(_) => ErrorCode::InvalidInput,
         _ => ErrorCode::Provider,
@@ -88,7 +88,7 @@ fn daraja_error(e: DarajaError) -> AppError {
     AppError::new(code, e.to_string())
 }
 
-fn paystack_error(e: PaystackError) -> AppError {
+pub(crate) fn paystack_error(e: PaystackError) -> AppError {
     let code = match e {
         PaystackError::Invalid(_) => ErrorCode::InvalidInput,
         _ => ErrorCode::Provider,
@@ -97,7 +97,7 @@ fn paystack_error(e: PaystackError) -> AppError {
 }
 
 impl App {
-    async fn setting_i64(&self, key: &str) -> Result<Option<i64>, AppError> {
+    pub(crate) async fn setting_i64(&self, key: &str) -> Result<Option<i64>, AppError> {
         Ok(self
             .store()
             .setting(key)
@@ -432,7 +432,18 @@ impl App {
         tx: &TransactionRecord,
         t: &CardTransaction,
     ) -> Result<TransactionRecord, AppError> {
-        let (event, details) = match &t.status {
+        let (event, details) = self.card_event(tx, t).await?;
+        self.apply(actor, tx.id, event, details).await
+    }
+
+    /// The event a Paystack verification means for a card payment (remembering the card when
+    /// it was paid).
+    pub(crate) async fn card_event(
+        &self,
+        tx: &TransactionRecord,
+        t: &CardTransaction,
+    ) -> Result<(TxEvent, ProviderDetails), AppError> {
+        Ok(match &t.status {
             CardStatus::Paid => {
                 if let (Some(card), Some(email)) =
                     (&t.card, tx.email.as_ref().or(t.customer_email.as_ref()))
@@ -486,8 +497,7 @@ impl App {
                 },
             ),
             CardStatus::Open(_) => (TxEvent::StillPending, ProviderDetails::default()),
-        };
-        self.apply(actor, tx.id, event, details).await
+        })
     }
 
     /// Asks the provider where a payment stands (STK Push Query, or Paystack verify) and

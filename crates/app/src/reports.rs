@@ -209,6 +209,15 @@ impl App {
                     .map_err(|e| AppError::invalid(key, e))?
                     .amount_string()
             }
+            crate::settings::key::QUERY_AFTER_SECONDS => match value.parse::<u32>() {
+                Ok(n) if (1..=3600).contains(&n) => n.to_string(),
+                _ => {
+                    return Err(AppError::invalid(
+                        key,
+                        "give a whole number of seconds from 1 to 3600",
+                    ));
+                }
+            },
             crate::settings::key::PER_CLERK_PER_MINUTE => match value.parse::<u32>() {
                 Ok(n) if n >= 1 => n.to_string(),
                 _ => {

@@ -40,7 +40,9 @@ pub mod key {
     pub const RELAY_URL: &str = "relay.url";
     pub const MAX_AMOUNT: &str = "limits.max_amount";
     pub const PER_CLERK_PER_MINUTE: &str = "limits.per_clerk_per_minute";
-    pub const ALL: [&str; 13] = [
+    /// Seconds an open payment may go unheard of before sync asks the provider (default 45).
+    pub const QUERY_AFTER_SECONDS: &str = "sync.query_after_seconds";
+    pub const ALL: [&str; 14] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
@@ -54,6 +56,7 @@ pub mod key {
         RELAY_URL,
         MAX_AMOUNT,
         PER_CLERK_PER_MINUTE,
+        QUERY_AFTER_SECONDS,
     ];
 }
 

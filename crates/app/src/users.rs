@@ -25,6 +25,9 @@ pub enum Actor {
     /// No users exist yet.
     Setup,
     User(Session),
+    /// The sync engine applying what the providers said: it may move payments through the
+    /// state machine, and nothing a person decides.
+    Sync,
 }
 
 impl Actor {
@@ -33,12 +36,13 @@ impl Actor {
         match self {
             Actor::Setup => "setup",
             Actor::User(s) => &s.username,
+            Actor::Sync => "sync",
         }
     }
 
     pub fn user_id(&self) -> Option<i64> {
         match self {
-            Actor::Setup => None,
+            Actor::Setup | Actor::Sync => None,
             Actor::User(s) => Some(s.user_id),
         }
     }
@@ -48,6 +52,10 @@ impl Actor {
         match self {
             Actor::Setup => Ok(()),
             Actor::User(s) if s.role.permits(action) => Ok(()),
+            Actor::Sync => Err(AppError::new(
+                ErrorCode::Forbidden,
+                format!("the sync engine cannot {}", action.describe()),
+            )),
             Actor::User(s) => Err(AppError::new(
                 ErrorCode::Forbidden,
                 format!(

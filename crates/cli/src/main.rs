@@ -68,6 +68,14 @@ enum Command {
     Settings(SettingsCmd),
     /// Who changed what (managers)
     Audit(AuditArgs),
+    /// Exchange payments and provider events with the company's relay (MALIPO_RELAY_URL,
+    /// MALIPO_RELAY_TOKEN), and ask the providers about payments nobody has heard of; runs
+    /// until interrupted unless --once
+    Sync {
+        /// One round, then exit
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,6 +445,21 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 per_page: Some(per_page),
             };
             out.transactions(&app.history(&q).await?, page, per_page);
+        }
+        Command::Sync { once } => {
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            if once {
+                out.sync(&app.sync_once(&settings).await?);
+            } else {
+                let stop = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                app.sync_forever(&settings, stop, |round| match round {
+                    Ok(report) => out.sync(report),
+                    Err(e) => eprintln!("malipo: sync: {}", e.message),
+                })
+                .await?;
+            }
         }
         Command::Tx(TxCmd::Show { id_or_number }) => {
             out.transaction(&app.transaction(&id_or_number).await?);

@@ -333,6 +333,26 @@ impl Output {
         table(&["CARD", "NUMBER", "EXPIRES", "BANK"], &rows);
     }
 
+    /// One sync round: a JSON object per line with --json (so a long-running sync streams).
+    pub fn sync(&self, r: &malipo_app::SyncReport) {
+        if self.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            return;
+        }
+        println!(
+            "sync: sent {} payments; {} events ({} applied, {} unchanged, {} other offices', {} orphans, {} ignored); asked about {}; cursor {}",
+            r.uploaded,
+            r.pulled,
+            r.applied,
+            r.unchanged,
+            r.other_office,
+            r.orphans,
+            r.ignored,
+            r.queried,
+            r.cursor
+        );
+    }
+
     pub fn user(&self, u: &UserView) {
         if self.json {
             return print_json(u);

@@ -36,14 +36,19 @@ fn server_url() -> &'static str {
             {
                 return (None, url);
             }
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-ephemeral");
-            let mut child = Command::new(script)
+            // The repository's scripts/, found from whichever crate these tests belong to.
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .map(|d| d.join("scripts/pg-ephemeral"))
+                .find(|p| p.exists())
+                .expect("scripts/pg-ephemeral is in the repository");
+            let mut child = Command::new(&script)
                 .arg(free_port().to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
             let mut line = String::new();
             std::io::BufReader::new(child.stdout.take().unwrap())
                 .read_line(&mut line)

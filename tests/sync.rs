@@ -1,0 +1,564 @@
+//! Payments from the `malipo` CLI through the provider sandbox and the relay, every part a real
+//! process on loopback, on a relay backed by SQLite and by PostgreSQL: each payment must end in
+//! its true final state, counted once, whatever the callbacks do.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+#[path = "../crates/relay/tests/support/mod.rs"]
+mod support;
+use support::{Backend, free_port};
+
+/// A binary of this workspace, next to the test executable's directory.
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p malipo-cli -p malipo-relay -p malipo-sandbox)",
+        path.display()
+    );
+    path
+}
+
+const SEALING_KEY: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
+const PAYSTACK_SECRET: &str = "sk_test_sandbox";
+const PAID: &str = "254708374149";
+
+struct World {
+    dir: tempfile::TempDir,
+    relay_db: String,
+    relay_port: u16,
+    relay: Option<Child>,
+    sandbox: Child,
+    sandbox_url: String,
+    device_token: String,
+    daraja_url: String,
+    http: reqwest::Client,
+}
+
+async fn wait_healthy(http: &reqwest::Client, url: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not come up");
+}
+
+impl World {
+    async fn start(backend: Backend) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let relay_db = match backend {
+            Backend::Sqlite => dir.path().join("relay.sqlite3").display().to_string(),
+            Backend::Postgres => support::postgres_database().await,
+        };
+        let relay_port = free_port();
+        let relay_cmd = |args: &[&str]| {
+            let mut c = Command::new(bin("malipo-relay"));
+            c.args(args)
+                .env("MALIPO_RELAY_DATABASE_URL", &relay_db)
+                .env("MALIPO_RELAY_SECRET_KEY", SEALING_KEY)
+                .env(
+                    "MALIPO_RELAY_PUBLIC_URL",
+                    format!("http://127.0.0.1:{relay_port}"),
+                )
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c
+        };
+        let tenant = json_out(relay_cmd(&["tenant", "create", "--name", "Jubilee"])).await;
+        let id = tenant["id"].as_str().unwrap().to_owned();
+        let mut set = relay_cmd(&["tenant", "set-paystack-secret", &id])
+            .spawn()
+            .unwrap();
+        {
+            use tokio::io::AsyncWriteExt;
+            let mut stdin = set.stdin.take().unwrap();
+            stdin.write_all(PAYSTACK_SECRET.as_bytes()).await.unwrap();
+        }
+        assert!(set.wait().await.unwrap().success());
+        let device = json_out(relay_cmd(&[
+            "device", "add", "--tenant", &id, "--name", "counter",
+        ]))
+        .await;
+
+        let sandbox_port = free_port();
+        let sandbox_url = format!("http://127.0.0.1:{sandbox_port}");
+        let sandbox = Command::new(bin("malipo-sandbox"))
+            .env("MALIPO_SANDBOX_LISTEN", format!("127.0.0.1:{sandbox_port}"))
+            .env(
+                "MALIPO_SANDBOX_PAYSTACK_WEBHOOK_URL",
+                tenant["paystack_webhook_url"].as_str().unwrap(),
+            )
+            .env("MALIPO_SANDBOX_PAYSTACK_SECRET", PAYSTACK_SECRET)
+            .env("MALIPO_SANDBOX_CUSTOMER_DELAY_MS", "200")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        wait_healthy(&http, &format!("{sandbox_url}/__sandbox/stats")).await;
+        let mut world = World {
+            dir,
+            relay_db,
+            relay_port,
+            relay: None,
+            sandbox,
+            sandbox_url,
+            device_token: device["token"].as_str().unwrap().to_owned(),
+            daraja_url: tenant["daraja_callback_url"].as_str().unwrap().to_owned(),
+            http,
+        };
+        world.start_relay().await;
+        world
+            .malipo(&[
+                "policy",
+                "add",
+                "--number",
+                "POL-1",
+                "--holder",
+                "Amina Odhiambo",
+                "--phone",
+                "0722000111",
+                "--premium",
+                "1500",
+            ])
+            .await;
+        world
+            .malipo(&["settings", "set", "sync.query_after_seconds", "1"])
+            .await;
+        // The tests take more payments a minute than one clerk at a counter may.
+        world
+            .malipo(&["settings", "set", "limits.per_clerk_per_minute", "100"])
+            .await;
+        world
+    }
+
+    async fn start_relay(&mut self) {
+        let child = Command::new(bin("malipo-relay"))
+            .arg("serve")
+            .env("MALIPO_RELAY_DATABASE_URL", &self.relay_db)
+            .env("MALIPO_RELAY_SECRET_KEY", SEALING_KEY)
+            .env(
+                "MALIPO_RELAY_LISTEN",
+                format!("127.0.0.1:{}", self.relay_port),
+            )
+            .env("MALIPO_RELAY_RATE_LIMIT", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.relay = Some(child);
+        wait_healthy(
+            &self.http,
+            &format!("http://127.0.0.1:{}/healthz", self.relay_port),
+        )
+        .await;
+    }
+
+    async fn kill_relay(&mut self) {
+        if let Some(mut child) = self.relay.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    fn office(&self) -> Command {
+        let mut c = Command::new(bin("malipo"));
+        c.env("MALIPO_DATA_DIR", self.dir.path().join("office"))
+            .env("MALIPO_MPESA_BASE_URL", &self.sandbox_url)
+            .env("MALIPO_MPESA_CONSUMER_KEY", "sandbox-consumer-key")
+            .env("MALIPO_MPESA_CONSUMER_SECRET", "sandbox-consumer-secret")
+            .env("MALIPO_MPESA_SHORTCODE", "174379")
+            .env(
+                "MALIPO_MPESA_PASSKEY",
+                "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
+            )
+            .env("MALIPO_MPESA_CALLBACK_URL", &self.daraja_url)
+            .env("MALIPO_PAYSTACK_BASE_URL", &self.sandbox_url)
+            .env("MALIPO_PAYSTACK_SECRET_KEY", PAYSTACK_SECRET)
+            .env(
+                "MALIPO_RELAY_URL",
+                format!("http://127.0.0.1:{}", self.relay_port),
+            )
+            .env("MALIPO_RELAY_TOKEN", &self.device_token)
+            .env_remove("MALIPO_USER")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs `malipo ARGS --json`; its JSON output.
+    async fn malipo(&self, args: &[&str]) -> Value {
+        let mut c = self.office();
+        c.args(args).arg("--json");
+        json_out(c).await
+    }
+
+    async fn behaviour(&self, b: Value) {
+        let r = self
+            .http
+            .post(format!("{}/__sandbox/behaviour", self.sandbox_url))
+            .json(&b)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    async fn pay_mpesa(&self, phone: &str, amount: &str) -> Value {
+        self.malipo(&[
+            "pay", "mpesa", "--policy", "POL-1", "--phone", phone, "--amount", amount, "--again",
+        ])
+        .await
+    }
+
+    async fn sync(&self) -> Value {
+        self.malipo(&["sync", "--once"]).await
+    }
+
+    /// Syncs until every payment in `numbers` is final; returns them as they end.
+    async fn sync_until_final(&self, numbers: &[String]) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            self.sync().await;
+            let mut all = Vec::new();
+            for n in numbers {
+                all.push(self.malipo(&["tx", "show", n]).await);
+            }
+            let open = all
+                .iter()
+                .filter(|t| matches!(t["status"].as_str(), Some("pending" | "awaiting_customer")))
+                .count();
+            if open == 0 {
+                return all;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{open} payments still open after 60 s: {all:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// The relay's feed as the device sees it.
+    async fn feed(&self) -> Vec<Value> {
+        let r: Value = self
+            .http
+            .get(format!(
+                "http://127.0.0.1:{}/v1/events?after=0&limit=5000",
+                self.relay_port
+            ))
+            .bearer_auth(&self.device_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["events"].as_array().unwrap().clone()
+    }
+
+    async fn summary(&self) -> Value {
+        self.malipo(&["summary"]).await
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.sandbox.start_kill();
+    }
+}
+
+async fn json_out(mut cmd: Command) -> Value {
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.as_std(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON from {:?}: {e}: {}",
+            cmd.as_std(),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn number(tx: &Value) -> String {
+    tx["number"].as_str().unwrap().to_owned()
+}
+
+/// Success, cancel, wrong PIN and a prompt that never calls back, each through the relay (the
+/// last found by asking M-Pesa): final states with receipt numbers and clerks' reasons.
+async fn mpesa_outcomes_arrive_through_the_relay(backend: Backend) {
+    let world = World::start(backend).await;
+    let paid = world.pay_mpesa(PAID, "1500").await;
+    let cancelled = world.pay_mpesa("254700000032", "1500").await;
+    let wrong_pin = world.pay_mpesa("254700002001", "1500").await;
+    let silent = world.pay_mpesa("254700000037", "1500").await;
+    for t in [&paid, &cancelled, &wrong_pin, &silent] {
+        assert_eq!(t["status"], "awaiting_customer", "{t}");
+    }
+    let numbers: Vec<String> = [&paid, &cancelled, &wrong_pin, &silent]
+        .iter()
+        .map(|t| number(t))
+        .collect();
+    let done = world.sync_until_final(&numbers).await;
+    assert_eq!(done[0]["status"], "succeeded");
+    let receipt = done[0]["provider_receipt"].as_str().unwrap_or_default();
+    assert!(
+        receipt.len() == 10 && receipt.chars().all(|c| c.is_ascii_alphanumeric()),
+        "an M-Pesa receipt number from the callback: {}",
+        done[0]
+    );
+    assert!(done[0]["receipt_number"].is_string());
+    assert_eq!(done[1]["status"], "cancelled");
+    assert_eq!(done[1]["failure_code"], "1032");
+    assert_eq!(done[2]["status"], "failed");
+    assert_eq!(done[2]["failure_code"], "2001");
+    assert!(
+        done[2]["failure_reason"].as_str().unwrap().contains("PIN"),
+        "{}",
+        done[2]
+    );
+    assert_eq!(done[3]["status"], "timed_out", "{}", done[3]);
+    // Three callbacks came through the relay; the silent prompt has none.
+    let feed = world.feed().await;
+    assert_eq!(feed.len(), 3, "{feed:?}");
+    let summary = world.summary().await;
+    assert_eq!(summary["succeeded"]["count"], 1, "{summary}");
+    assert_eq!(summary["succeeded"]["amount_minor"], 150_000);
+}
+
+/// Card: paid through the hosted checkout (webhook re-verified), and paid with a different
+/// amount than asked (to review, never to paid).
+async fn card_success_and_amount_mismatch(backend: Backend) {
+    let world = World::start(backend).await;
+    let card = |amount: &'static str| {
+        let world = &world;
+        async move {
+            world
+                .malipo(&[
+                    "pay",
+                    "card",
+                    "--policy",
+                    "POL-1",
+                    "--email",
+                    "amina@example.co.ke",
+                    "--amount",
+                    amount,
+                    "--again",
+                ])
+                .await
+        }
+    };
+    let pay = |reference: String| {
+        let world = &world;
+        async move {
+            let r = world
+                .http
+                .post(format!("{}/__sandbox/paystack/pay", world.sandbox_url))
+                .json(&json!({"reference": reference, "card": "4084084084084081"}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    };
+    let good = card("1500").await;
+    pay(good["reference"].as_str().unwrap().to_owned()).await;
+    world
+        .behaviour(json!({"paystack_amount_delta_minor": 5000}))
+        .await;
+    let odd = card("1500").await;
+    pay(odd["reference"].as_str().unwrap().to_owned()).await;
+    let done = world.sync_until_final(&[number(&good), number(&odd)]).await;
+    assert_eq!(done[0]["status"], "succeeded", "{}", done[0]);
+    assert_eq!(done[0]["card_last4"], "4081");
+    assert_eq!(done[1]["status"], "needs_review", "{}", done[1]);
+    let summary = world.summary().await;
+    assert_eq!(summary["succeeded"]["count"], 1, "{summary}");
+}
+
+/// Every callback sent three times: one event each, each payment counted once.
+async fn duplicated_callbacks_count_once(backend: Backend) {
+    let world = World::start(backend).await;
+    world.behaviour(json!({"duplicate_callbacks": 2})).await;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        numbers.push(number(&world.pay_mpesa(PAID, "1500").await));
+    }
+    let done = world.sync_until_final(&numbers).await;
+    assert!(done.iter().all(|t| t["status"] == "succeeded"), "{done:?}");
+    // Let the late copies land, then sync again: nothing changes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = world.sync().await;
+    assert_eq!(again["applied"], 0, "{again}");
+    assert_eq!(world.feed().await.len(), 3, "one event per payment");
+    let summary = world.summary().await;
+    assert_eq!(summary["succeeded"]["count"], 3, "{summary}");
+    assert_eq!(summary["succeeded"]["amount_minor"], 450_000);
+}
+
+/// One callback in ten lost on the way: every payment still ends right, by asking M-Pesa.
+async fn dropped_callbacks_are_reconciled(backend: Backend) {
+    let world = World::start(backend).await;
+    world.behaviour(json!({"drop_percent": 10})).await;
+    let mut numbers = Vec::new();
+    for i in 0..20 {
+        let phone = if i % 4 == 3 { "254700000032" } else { PAID };
+        numbers.push(number(&world.pay_mpesa(phone, "1500").await));
+    }
+    let done = world.sync_until_final(&numbers).await;
+    for (i, t) in done.iter().enumerate() {
+        let want = if i % 4 == 3 { "cancelled" } else { "succeeded" };
+        assert_eq!(t["status"], want, "{t}");
+    }
+    let feed = world.feed().await;
+    assert_eq!(
+        feed.len(),
+        18,
+        "exactly two of twenty callbacks were dropped"
+    );
+    let summary = world.summary().await;
+    assert_eq!(summary["succeeded"]["count"], 15, "{summary}");
+}
+
+/// The office stops syncing while payments go on and the relay is killed and started again:
+/// sync says the relay is unreachable meanwhile, and afterwards catches up with every callback.
+async fn relay_restart_and_an_offline_office_catch_up(backend: Backend) {
+    let mut world = World::start(backend).await;
+    let first = number(&world.pay_mpesa(PAID, "1500").await);
+    world.sync_until_final(std::slice::from_ref(&first)).await;
+    // The office stops syncing; payments go on; the relay dies and comes back in between.
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        numbers.push(number(&world.pay_mpesa(PAID, "1500").await));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while world.feed().await.len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "callbacks did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    world.kill_relay().await;
+    let offline = world
+        .office()
+        .args(["sync", "--once", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        !offline.status.success(),
+        "sync without a relay fails, and says so"
+    );
+    assert!(
+        String::from_utf8_lossy(&offline.stderr).contains("relay"),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    world.start_relay().await;
+    for _ in 0..2 {
+        numbers.push(number(&world.pay_mpesa(PAID, "1500").await));
+    }
+    let done = world.sync_until_final(&numbers).await;
+    assert!(done.iter().all(|t| t["status"] == "succeeded"), "{done:?}");
+    let report = world.sync().await;
+    assert_eq!(report["cursor"], 6, "{report}");
+    let summary = world.summary().await;
+    assert_eq!(summary["succeeded"]["count"], 6, "{summary}");
+}
+
+/// A long-running `malipo sync`: woken by the relay's stream, it applies a callback without
+/// being asked to, and the relay holds every payment the office took.
+async fn a_running_sync_applies_callbacks_as_they_come(backend: Backend) {
+    let world = World::start(backend).await;
+    let mut sync = world.office();
+    sync.args(["sync", "--json"]).kill_on_drop(true);
+    let mut running = sync.spawn().unwrap();
+    let tx = number(&world.pay_mpesa(PAID, "1500").await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = world.malipo(&["tx", "show", &tx]).await;
+        if t["status"] == "succeeded" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not applied: {t}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The same round pushes the change up: the company view shows it paid.
+    loop {
+        let company: Value = world
+            .http
+            .get(format!("http://127.0.0.1:{}/v1/summary", world.relay_port))
+            .bearer_auth(&world.device_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if company["succeeded"]["count"] == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never heard it was paid: {company}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    running.kill().await.unwrap();
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    mpesa_outcomes_arrive_through_the_relay,
+    card_success_and_amount_mismatch,
+    duplicated_callbacks_count_once,
+    dropped_callbacks_are_reconciled,
+    relay_restart_and_an_offline_office_catch_up,
+    a_running_sync_applies_callbacks_as_they_come,
+);
