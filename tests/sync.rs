@@ -116,6 +116,16 @@ impl World {
             .build()
             .unwrap();
         wait_healthy(&http, &format!("{sandbox_url}/__sandbox/stats")).await;
+        // Safaricom's certificate for reversals, as the simulator publishes it.
+        let certificate = http
+            .get(format!("{sandbox_url}/__sandbox/certificate.pem"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join("mpesa-cert.pem"), certificate).unwrap();
         let mut world = World {
             dir,
             relay_db,
@@ -193,6 +203,12 @@ impl World {
                 "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
             )
             .env("MALIPO_MPESA_CALLBACK_URL", &self.daraja_url)
+            .env("MALIPO_MPESA_INITIATOR_NAME", "testapi")
+            .env("MALIPO_MPESA_INITIATOR_PASSWORD", "Safaricom999!*!")
+            .env(
+                "MALIPO_MPESA_CERTIFICATE",
+                self.dir.path().join("mpesa-cert.pem"),
+            )
             .env("MALIPO_PAYSTACK_BASE_URL", &self.sandbox_url)
             .env("MALIPO_PAYSTACK_SECRET_KEY", PAYSTACK_SECRET)
             .env(
@@ -211,6 +227,28 @@ impl World {
         let mut c = self.office();
         c.args(args).arg("--json");
         json_out(c).await
+    }
+
+    /// Runs `malipo ARGS --json` signed in as `user` (whose password is `USER-password`).
+    async fn malipo_as(&self, user: &str, args: &[&str]) -> std::process::Output {
+        let mut c = self.office();
+        c.args(args)
+            .arg("--json")
+            .env("MALIPO_USER", user)
+            .env("MALIPO_PASSWORD", format!("{user}-password"));
+        c.output().await.unwrap()
+    }
+
+    /// Adds `user` with `role` (the first one in set-up mode, the others as `admin`).
+    async fn add_user(&self, user: &str, role: &str) {
+        let mut c = self.office();
+        c.args(["user", "add", "--username", user, "--role", role, "--json"])
+            .env("MALIPO_NEW_PASSWORD", format!("{user}-password"));
+        if role != "admin" {
+            c.env("MALIPO_USER", "admin")
+                .env("MALIPO_PASSWORD", "admin-password");
+        }
+        json_out(c).await;
     }
 
     async fn behaviour(&self, b: Value) {
@@ -533,6 +571,146 @@ async fn a_running_sync_applies_callbacks_as_they_come(backend: Backend) {
     running.kill().await.unwrap();
 }
 
+fn ok_json(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A clerk asks for part of an M-Pesa payment back and all of a card payment; a clerk cannot
+/// approve, a refund past what is left is refused, and once a manager approves, the M-Pesa
+/// reversal result and Paystack's refund webhooks (through the relay) take both to processed
+/// and the payments to partially refunded and refunded.
+async fn refunds_go_from_request_to_their_final_state(backend: Backend) {
+    let world = World::start(backend).await;
+    world.add_user("admin", "admin").await;
+    world.add_user("clerk", "clerk").await;
+    world.add_user("manager", "manager").await;
+    let mpesa = ok_json(
+        &world
+            .malipo_as(
+                "clerk",
+                &[
+                    "pay", "mpesa", "--policy", "POL-1", "--phone", PAID, "--amount", "1500",
+                ],
+            )
+            .await,
+    );
+    let card = ok_json(
+        &world
+            .malipo_as(
+                "clerk",
+                &[
+                    "pay",
+                    "card",
+                    "--policy",
+                    "POL-1",
+                    "--email",
+                    "amina@example.co.ke",
+                    "--amount",
+                    "1500",
+                ],
+            )
+            .await,
+    );
+    let r = world
+        .http
+        .post(format!("{}/__sandbox/paystack/pay", world.sandbox_url))
+        .json(&json!({"reference": card["reference"], "card": "4084084084084081"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    world
+        .sync_until_final(&[number(&mpesa), number(&card)])
+        .await;
+
+    let request = |id: String, amount: &'static str| {
+        let world = &world;
+        async move {
+            world
+                .malipo_as(
+                    "clerk",
+                    &[
+                        "refund",
+                        "request",
+                        &id,
+                        "--amount",
+                        amount,
+                        "--reason",
+                        "policy cancelled",
+                    ],
+                )
+                .await
+        }
+    };
+    let partial = ok_json(&request(number(&mpesa), "500").await);
+    assert_eq!(partial["status"], "requested");
+    let whole = ok_json(&request(number(&card), "1500").await);
+    let too_much = request(number(&mpesa), "1000.01").await;
+    assert!(!too_much.status.success(), "past what is left is refused");
+    assert!(
+        String::from_utf8_lossy(&too_much.stderr).contains("1,000.00"),
+        "{}",
+        String::from_utf8_lossy(&too_much.stderr)
+    );
+    let id = |v: &Value| v["id"].as_i64().unwrap().to_string();
+    let by_clerk = world
+        .malipo_as("clerk", &["refund", "approve", &id(&partial)])
+        .await;
+    assert!(!by_clerk.status.success(), "a clerk cannot approve");
+    for r in [&partial, &whole] {
+        let approved = ok_json(
+            &world
+                .malipo_as("manager", &["refund", "approve", &id(r)])
+                .await,
+        );
+        assert!(
+            matches!(
+                approved["status"].as_str(),
+                Some("processing" | "processed")
+            ),
+            "{approved}"
+        );
+        assert_eq!(approved["decided_by"], "manager");
+    }
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let list = world.malipo(&["refund", "list"]).await;
+        let statuses: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        if statuses.iter().all(|s| *s == "processed") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let m = world.malipo(&["tx", "show", &number(&mpesa)]).await;
+    assert_eq!(m["status"], "partially_refunded", "{m}");
+    assert_eq!(m["refunded_minor"], 50_000);
+    let c = world.malipo(&["tx", "show", &number(&card)]).await;
+    assert_eq!(c["status"], "refunded", "{c}");
+    assert_eq!(c["refunded_minor"], 150_000);
+    // Every refund webhook and the reversal result reached the office through the relay.
+    let kinds: Vec<String> = world
+        .feed()
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"reversal_result".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"refund.processed".to_owned()), "{kinds:?}");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -561,4 +739,5 @@ on_both_backends!(
     dropped_callbacks_are_reconciled,
     relay_restart_and_an_offline_office_catch_up,
     a_running_sync_applies_callbacks_as_they_come,
+    refunds_go_from_request_to_their_final_state,
 );

@@ -53,7 +53,9 @@ impl From<StoreError> for AppError {
         let code = match &e {
             StoreError::Duplicate(_) => ErrorCode::Conflict,
             StoreError::NotFound(_) => ErrorCode::NotFound,
-            StoreError::Refused(_) | StoreError::Transition(_) => ErrorCode::Conflict,
+            StoreError::Refused(_) | StoreError::Transition(_) | StoreError::Refund(_) => {
+                ErrorCode::Conflict
+            }
             StoreError::Db(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
                 ErrorCode::Internal
             }

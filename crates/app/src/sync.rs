@@ -47,7 +47,7 @@ pub struct SyncReport {
     pub other_office: u64,
     pub orphans: u64,
     pub ignored: u64,
-    /// Payments asked about (STK Push Query or Paystack verify).
+    /// Payments and card refunds asked about (STK Push Query, Paystack verify or refund fetch).
     pub queried: u64,
     /// The inbox cursor after the round.
     pub cursor: i64,
@@ -233,6 +233,7 @@ impl App {
         report.uploaded += self.push(&relay).await?;
         self.pull(&relay, settings, &mut report).await?;
         report.queried = self.reconcile_open(settings, &mut HashMap::new()).await?;
+        report.queried += self.follow_card_refunds(settings).await?;
         report.uploaded += self.push(&relay).await?;
         report.cursor = self.store().inbox_cursor().await?;
         Ok(report)
@@ -257,6 +258,7 @@ impl App {
                 report.uploaded += self.push(&relay).await?;
                 self.pull(&relay, settings, &mut report).await?;
                 report.queried = self.reconcile_open(settings, &mut asked).await?;
+                report.queried += self.follow_card_refunds(settings).await?;
                 report.uploaded += self.push(&relay).await?;
                 report.cursor = self.store().inbox_cursor().await?;
                 Ok::<_, AppError>(report)
@@ -473,6 +475,83 @@ impl App {
                     key: TxKey::Id(tx.id),
                     event,
                     details,
+                }))
+            }
+            ("paystack", kind) if kind.starts_with("refund.") => {
+                let Ok(WebhookEvent::Refund(ev)) = paystack::parse_event(wire.body.as_bytes())
+                else {
+                    return Ok(record(
+                        InboxOutcome::Ignored,
+                        None,
+                        "not a readable refund webhook",
+                    ));
+                };
+                let what = format!(
+                    "a refund of Paystack reference {}",
+                    ev.transaction_reference
+                );
+                match self
+                    .store()
+                    .transaction(&TxKey::Reference(ev.transaction_reference.clone()))
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(malipo_store::StoreError::NotFound(_)) => {
+                        return Ok(self.not_ours(wire, office, &what).await);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                let Some(event) = crate::refunds::paystack_refund_event(&ev.status) else {
+                    return Ok(record(
+                        InboxOutcome::Ignored,
+                        None,
+                        format!("refund status {} changes nothing", ev.status),
+                    ));
+                };
+                Ok(Decision::Act(InboxAction::Refund {
+                    provider_ref: None,
+                    payment_reference: Some(ev.transaction_reference),
+                    amount: Some(ev.amount),
+                    event,
+                    details: malipo_store::RefundDetails::default(),
+                }))
+            }
+            ("daraja", "reversal_result") => {
+                let Ok(r) = daraja::parse_reversal_result(wire.body.as_bytes()) else {
+                    return Ok(record(
+                        InboxOutcome::Ignored,
+                        None,
+                        "not a readable reversal result",
+                    ));
+                };
+                let (event, failure_reason) = if r.succeeded {
+                    (malipo_domain::refund::RefundEvent::Processed, None)
+                } else {
+                    (
+                        malipo_domain::refund::RefundEvent::Failed,
+                        Some(format!(
+                            "M-Pesa did not reverse it: {} (ResultCode {})",
+                            r.description, r.code
+                        )),
+                    )
+                };
+                let known = self
+                    .store()
+                    .refund_by_provider_ref(&r.conversation_id)
+                    .await?;
+                let provider_ref = match known {
+                    Some(_) => r.conversation_id,
+                    None => r.originator_conversation_id,
+                };
+                Ok(Decision::Act(InboxAction::Refund {
+                    provider_ref: Some(provider_ref),
+                    payment_reference: None,
+                    amount: None,
+                    event,
+                    details: malipo_store::RefundDetails {
+                        provider_ref: None,
+                        failure_reason,
+                    },
                 }))
             }
             (provider, kind) => Ok(record(

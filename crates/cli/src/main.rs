@@ -68,6 +68,9 @@ enum Command {
     Settings(SettingsCmd),
     /// Who changed what (managers)
     Audit(AuditArgs),
+    /// Refunds: clerks request, managers approve or reject
+    #[command(subcommand)]
+    Refund(RefundCmd),
     /// Exchange payments and provider events with the company's relay (MALIPO_RELAY_URL,
     /// MALIPO_RELAY_TOKEN), and ask the providers about payments nobody has heard of; runs
     /// until interrupted unless --once
@@ -75,6 +78,29 @@ enum Command {
         /// One round, then exit
         #[arg(long)]
         once: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RefundCmd {
+    /// Ask for money back on a paid payment (a manager approves it)
+    Request {
+        /// The payment's id, number or reference
+        id_or_number: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve a requested refund and send it to the provider (managers)
+    Approve { refund_id: i64 },
+    /// Reject a requested refund (managers)
+    Reject { refund_id: i64 },
+    /// Refunds, newest first
+    List {
+        /// requested, approved, rejected, processing, processed or failed
+        #[arg(long)]
+        status: Option<String>,
     },
 }
 
@@ -445,6 +471,29 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 per_page: Some(per_page),
             };
             out.transactions(&app.history(&q).await?, page, per_page);
+        }
+        Command::Refund(RefundCmd::Request {
+            id_or_number,
+            amount,
+            reason,
+        }) => {
+            let actor = actor(&app, user).await?;
+            out.refund(
+                &app.request_refund(&actor, &id_or_number, &amount, &reason)
+                    .await?,
+            );
+        }
+        Command::Refund(RefundCmd::Approve { refund_id }) => {
+            let actor = actor(&app, user).await?;
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            out.refund(&app.approve_refund(&actor, &settings, refund_id).await?);
+        }
+        Command::Refund(RefundCmd::Reject { refund_id }) => {
+            let actor = actor(&app, user).await?;
+            out.refund(&app.reject_refund(&actor, refund_id).await?);
+        }
+        Command::Refund(RefundCmd::List { status }) => {
+            out.refunds(&app.refunds(status.as_deref()).await?);
         }
         Command::Sync { once } => {
             let settings = app.provider_settings(&NoSecretStore).await?;

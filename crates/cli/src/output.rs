@@ -333,6 +333,44 @@ impl Output {
         table(&["CARD", "NUMBER", "EXPIRES", "BANK"], &rows);
     }
 
+    pub fn refund(&self, r: &malipo_app::RefundView) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "Refund {} of {} {} on {}: {}{}",
+            r.id,
+            r.currency,
+            r.amount,
+            r.transaction,
+            r.status,
+            r.failure_reason
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
+        );
+    }
+
+    pub fn refunds(&self, list: &[malipo_app::RefundView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("No refunds.");
+            return;
+        }
+        println!(
+            "{:>5}  {:<12} {:>12}  {:<10}  {:<12} {}",
+            "ID", "PAYMENT", "AMOUNT", "STATUS", "BY", "REASON"
+        );
+        for r in list {
+            println!(
+                "{:>5}  {:<12} {:>12}  {:<10}  {:<12} {}",
+                r.id, r.transaction, r.amount, r.status, r.requested_by, r.reason
+            );
+        }
+    }
+
     /// One sync round: a JSON object per line with --json (so a long-running sync streams).
     pub fn sync(&self, r: &malipo_app::SyncReport) {
         if self.json {

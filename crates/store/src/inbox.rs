@@ -62,6 +62,15 @@ pub enum InboxAction {
         event: TxEvent,
         details: ProviderDetails,
     },
+    /// Move a refund on: the one with this provider id, or else the one of this payment (our
+    /// reference) awaiting this amount.
+    Refund {
+        provider_ref: Option<String>,
+        payment_reference: Option<String>,
+        amount: Option<malipo_domain::Money>,
+        event: malipo_domain::refund::RefundEvent,
+        details: crate::RefundDetails,
+    },
     /// Only record it.
     Record {
         outcome: InboxOutcome,
@@ -155,6 +164,69 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             },
+            InboxAction::Refund {
+                provider_ref,
+                payment_reference,
+                amount,
+                event: refund_event,
+                details,
+            } => {
+                let by_ref = match &provider_ref {
+                    Some(r) => sqlx::query("SELECT id FROM refunds WHERE provider_ref = ?")
+                        .bind(r)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|row| row.get::<i64, _>("id")),
+                    None => None,
+                };
+                let by_amount = match (by_ref, &payment_reference, amount) {
+                    (None, Some(reference), Some(amount)) => {
+                        match crate::transactions::fetch(
+                            &mut tx,
+                            &TxKey::Reference(reference.clone()),
+                        )
+                        .await
+                        {
+                            Ok(p) => crate::refunds::awaiting(&mut tx, p.id, amount).await?,
+                            Err(StoreError::NotFound(_)) => None,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => None,
+                };
+                match by_ref.or(by_amount) {
+                    Some(id) => match crate::refunds::refund_in(
+                        &mut tx,
+                        actor,
+                        id,
+                        office,
+                        refund_event,
+                        &details,
+                        now,
+                    )
+                    .await
+                    {
+                        Ok((_, changed, payment)) => (
+                            if changed {
+                                InboxOutcome::Applied
+                            } else {
+                                InboxOutcome::Unchanged
+                            },
+                            Some(payment),
+                            format!("refund {id}"),
+                        ),
+                        Err(StoreError::Refund(e)) => {
+                            (InboxOutcome::Ignored, None, format!("refund {id}: {e}"))
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    None => (
+                        InboxOutcome::Orphan,
+                        None,
+                        "no refund here matches this refund event".to_owned(),
+                    ),
+                }
+            }
             InboxAction::Record {
                 outcome,
                 transaction_id,

@@ -12,6 +12,7 @@ mod audit;
 mod cards;
 mod inbox;
 mod policies;
+mod refunds;
 mod settings;
 mod summary;
 mod transactions;
@@ -31,6 +32,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
+pub use refunds::{RefundDetails, RefundRecord};
 pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
 pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
 pub use users::UserRecord;
@@ -44,6 +46,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_payments.sql"),
     ),
     (3, "sync", include_str!("../migrations/0003_sync.sql")),
+    (4, "refunds", include_str!("../migrations/0004_refunds.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,8 @@ pub enum StoreError {
     Refused(&'static str),
     #[error(transparent)]
     Transition(#[from] malipo_domain::TransitionError),
+    #[error(transparent)]
+    Refund(malipo_domain::refund::RefundError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
