@@ -360,8 +360,8 @@ impl Output {
             return;
         }
         println!(
-            "{:>5}  {:<12} {:>12}  {:<10}  {:<12} {}",
-            "ID", "PAYMENT", "AMOUNT", "STATUS", "BY", "REASON"
+            "{:>5}  {:<12} {:>12}  {:<10}  {:<12} REASON",
+            "ID", "PAYMENT", "AMOUNT", "STATUS", "BY"
         );
         for r in list {
             println!(
