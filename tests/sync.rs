@@ -343,6 +343,25 @@ async fn json_out(mut cmd: Command) -> Value {
     })
 }
 
+/// The Nairobi day a payment was made, for `malipo reconcile --date`.
+fn nairobi_day(tx: &Value) -> String {
+    let at = time::OffsetDateTime::parse(
+        tx["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    (at + time::Duration::hours(3)).date().to_string()
+}
+
+fn differences<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == kind)
+        .collect()
+}
+
 fn number(tx: &Value) -> String {
     tx["number"].as_str().unwrap().to_owned()
 }
@@ -437,6 +456,23 @@ async fn card_success_and_amount_mismatch(backend: Backend) {
     assert_eq!(done[1]["status"], "needs_review", "{}", done[1]);
     let summary = world.summary().await;
     assert_eq!(summary["succeeded"]["count"], 1, "{summary}");
+
+    // The day's reconciliation: Paystack confirms both charges, one matches, and the other is
+    // listed as taken for a different amount than asked.
+    let report = world
+        .malipo(&["reconcile", "--date", &nairobi_day(&good)])
+        .await;
+    assert_eq!(report["card_checked"], true);
+    assert_eq!(report["card"]["confirmed"], 2, "{report}");
+    assert_eq!(report["card"]["matched"], 1, "{report}");
+    let odd_ones = differences(&report, "amount_differs");
+    assert_eq!(odd_ones.len(), 1, "{report}");
+    assert_eq!(odd_ones[0]["number"], done[1]["number"]);
+    assert_eq!(
+        report["differences"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
 }
 
 /// Every callback sent three times: one event each, each payment counted once.

@@ -8,6 +8,7 @@
 mod error;
 mod payments;
 mod policies;
+mod reconcile;
 mod refunds;
 mod reports;
 pub mod settings;
@@ -26,6 +27,7 @@ use malipo_store::Store;
 pub use error::{AppError, ErrorCode};
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
+pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};

@@ -68,6 +68,13 @@ enum Command {
     Settings(SettingsCmd),
     /// Who changed what (managers)
     Audit(AuditArgs),
+    /// Compare one day's payments with what Paystack and Safaricom's callbacks confirm; every
+    /// difference listed and explained
+    Reconcile {
+        /// The day, YYYY-MM-DD (Nairobi)
+        #[arg(long)]
+        date: String,
+    },
     /// Refunds: clerks request, managers approve or reject
     #[command(subcommand)]
     Refund(RefundCmd),
@@ -494,6 +501,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Refund(RefundCmd::List { status }) => {
             out.refunds(&app.refunds(status.as_deref()).await?);
+        }
+        Command::Reconcile { date } => {
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            out.reconcile(&app.reconcile(&settings, &date).await?);
         }
         Command::Sync { once } => {
             let settings = app.provider_settings(&NoSecretStore).await?;

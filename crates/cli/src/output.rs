@@ -333,6 +333,45 @@ impl Output {
         table(&["CARD", "NUMBER", "EXPIRES", "BANK"], &rows);
     }
 
+    pub fn reconcile(&self, r: &malipo_app::ReconcileReport) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "{}: {} payments here, {} succeeded",
+            r.date, r.local_payments, r.local_succeeded
+        );
+        if r.card_checked {
+            println!(
+                "  cards: Paystack confirms {}, {} match",
+                r.card.confirmed, r.card.matched
+            );
+        } else {
+            println!("  cards: not checked (no Paystack settings)");
+        }
+        println!(
+            "  M-Pesa: {} receipts seen in callbacks, {} match",
+            r.mpesa.confirmed, r.mpesa.matched
+        );
+        if r.differences.is_empty() {
+            println!("No differences.");
+            return;
+        }
+        println!("{} differences:", r.differences.len());
+        for d in &r.differences {
+            println!(
+                "  [{} {}] {}: {}",
+                d.method,
+                d.kind,
+                d.number
+                    .as_deref()
+                    .or(d.reference.as_deref())
+                    .unwrap_or("-"),
+                d.explanation
+            );
+        }
+    }
+
     pub fn refund(&self, r: &malipo_app::RefundView) {
         if self.json {
             return print_json(r);

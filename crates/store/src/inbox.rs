@@ -42,6 +42,16 @@ pub enum InboxOutcome {
 }
 
 impl InboxOutcome {
+    fn from_db(text: &str) -> InboxOutcome {
+        match text {
+            "applied" => InboxOutcome::Applied,
+            "unchanged" => InboxOutcome::Unchanged,
+            "other_office" => InboxOutcome::OtherOffice,
+            "orphan" => InboxOutcome::Orphan,
+            _ => InboxOutcome::Ignored,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InboxOutcome::Applied => "applied",
@@ -133,13 +143,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(row) = seen {
-            let outcome = match row.get::<&str, _>("outcome") {
-                "applied" => InboxOutcome::Applied,
-                "unchanged" => InboxOutcome::Unchanged,
-                "other_office" => InboxOutcome::OtherOffice,
-                "orphan" => InboxOutcome::Orphan,
-                _ => InboxOutcome::Ignored,
-            };
+            let outcome = InboxOutcome::from_db(row.get("outcome"));
             return Ok(Recorded {
                 outcome,
                 transaction: None,
@@ -293,6 +297,39 @@ impl Store {
                 note: r.get("note"),
                 resolved_by: r.get("resolved_by"),
                 resolution: r.get("resolution"),
+            })
+            .collect())
+    }
+
+    /// Events of `kind` the relay received in `[from_ms, to_ms)`, with what each did here.
+    pub async fn inbox_received(
+        &self,
+        kind: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(InboxEvent, InboxOutcome)>> {
+        let rows = sqlx::query(
+            "SELECT seq, provider, kind, dedup_key, received_at, body, outcome FROM inbox
+             WHERE kind = ? AND received_at >= ? AND received_at < ? ORDER BY seq",
+        )
+        .bind(kind)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let outcome = InboxOutcome::from_db(r.get("outcome"));
+                let event = InboxEvent {
+                    seq: r.get("seq"),
+                    provider: r.get("provider"),
+                    kind: r.get("kind"),
+                    dedup_key: r.get("dedup_key"),
+                    received_at: r.get("received_at"),
+                    body: r.get("body"),
+                };
+                (event, outcome)
             })
             .collect())
     }

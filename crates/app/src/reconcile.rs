@@ -1,0 +1,322 @@
+//! The daily reconciliation report: what the providers confirm against what this office
+//! recorded, for one Nairobi day, with every difference listed and explained.
+//!
+//! Cards: Paystack's transaction list (successful charges paid that day, and any charge for a
+//! payment of this office made that day) against this office's card payments. M-Pesa: Daraja
+//! has no transaction list, so the evidence is Safaricom's callbacks as the relay delivered
+//! them (each success carries its M-Pesa receipt number) against this office's M-Pesa payments.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use time::Date;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+
+use malipo_domain::time_zone::{day_start_ms, nairobi_date};
+use malipo_providers::daraja::callback::{self, StkOutcome};
+use malipo_providers::paystack::{CardStatus, CardTransaction, ListQuery, PaystackClient};
+use malipo_store::InboxOutcome;
+
+use crate::payments::paystack_error;
+use crate::reports::HistoryQuery;
+use crate::settings::ProviderSettings;
+use crate::views::TransactionView;
+use crate::{App, AppError};
+
+/// One difference between a provider and this office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// `card` or `mpesa`.
+    pub method: String,
+    /// `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
+    /// `receipt_unmatched` or `confirmed_by_query_only`.
+    pub kind: String,
+    pub number: Option<String>,
+    /// Our reference (cards) or the CheckoutRequestID (M-Pesa).
+    pub reference: Option<String>,
+    pub provider_amount: Option<String>,
+    pub local_amount: Option<String>,
+    pub local_status: Option<String>,
+    /// What it means and what to do.
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Side {
+    /// Payments the provider confirms for the day.
+    pub confirmed: u64,
+    /// Of those, the ones this office recorded the same way.
+    pub matched: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    pub date: String,
+    /// This office's payments created that day, and how many of them succeeded.
+    pub local_payments: u64,
+    pub local_succeeded: u64,
+    pub card: Side,
+    pub mpesa: Side,
+    /// Whether Paystack could be asked (no Paystack settings: the card side is not checked).
+    pub card_checked: bool,
+    pub differences: Vec<Difference>,
+}
+
+fn paid_on(t: &CardTransaction, date: Date) -> bool {
+    t.paid_at
+        .as_deref()
+        .and_then(|p| time::OffsetDateTime::parse(p, &Rfc3339).ok())
+        .is_some_and(|at| nairobi_date(at) == date)
+}
+
+impl App {
+    /// Reconciles the Nairobi day `date` (`YYYY-MM-DD`).
+    pub async fn reconcile(
+        &self,
+        settings: &ProviderSettings,
+        date: &str,
+    ) -> Result<ReconcileReport, AppError> {
+        let day = Date::parse(date, &Iso8601::DATE).map_err(|_| {
+            AppError::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
+        })?;
+        let local = self.day_payments(date).await?;
+        let mut report = ReconcileReport {
+            date: date.to_owned(),
+            local_payments: local.len() as u64,
+            local_succeeded: local.iter().filter(|t| is_paid(t)).count() as u64,
+            card: Side::default(),
+            mpesa: Side::default(),
+            card_checked: false,
+            differences: Vec::new(),
+        };
+        if let Ok(config) = settings.paystack() {
+            report.card_checked = true;
+            let charges = self
+                .paystack_day(&PaystackClient::new(config.clone()), day)
+                .await?;
+            cards(&local, &charges, day, &mut report);
+        }
+        let from = day_start_ms(day);
+        let to = day.next_day().map_or(i64::MAX, day_start_ms);
+        let callbacks = self
+            .store()
+            .inbox_received("stk_callback", from, to)
+            .await?;
+        mpesa(&local, &callbacks, &mut report);
+        Ok(report)
+    }
+
+    async fn day_payments(&self, date: &str) -> Result<Vec<TransactionView>, AppError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let q = HistoryQuery {
+                from: Some(date.to_owned()),
+                to: Some(date.to_owned()),
+                page: Some(page),
+                per_page: Some(500),
+                ..HistoryQuery::default()
+            };
+            let list = self.history(&q).await?;
+            let done = list.items.len() < 500;
+            all.extend(list.items);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Paystack's charges around the day (its filter is by UTC date, a Nairobi day spans two).
+    async fn paystack_day(
+        &self,
+        client: &PaystackClient,
+        day: Date,
+    ) -> Result<Vec<CardTransaction>, AppError> {
+        let around = |d: Option<Date>| d.map(|d| d.to_string());
+        let mut all = Vec::new();
+        for page in 1..=100 {
+            let q = ListQuery {
+                from: around(day.previous_day()),
+                to: around(day.next_day()),
+                status: None,
+                page,
+                per_page: 100,
+            };
+            let p = client.transactions(&q).await.map_err(paystack_error)?;
+            let n = p.items.len();
+            all.extend(p.items);
+            if n < 100 || p.page_count.is_some_and(|c| u64::from(page) >= c) {
+                break;
+            }
+        }
+        Ok(all)
+    }
+}
+
+fn is_paid(t: &TransactionView) -> bool {
+    matches!(
+        t.status.as_str(),
+        "succeeded" | "partially_refunded" | "refunded"
+    )
+}
+
+fn cards(
+    local: &[TransactionView],
+    charges: &[CardTransaction],
+    day: Date,
+    report: &mut ReconcileReport,
+) {
+    let by_reference: HashMap<&str, &TransactionView> = local
+        .iter()
+        .filter(|t| t.method == "card")
+        .map(|t| (t.reference.as_str(), t))
+        .collect();
+    let mut confirmed_refs = std::collections::HashSet::new();
+    for c in charges {
+        let ours = by_reference.get(c.reference.as_str());
+        if !matches!(c.status, CardStatus::Paid) || !(paid_on(c, day) || ours.is_some()) {
+            continue;
+        }
+        confirmed_refs.insert(c.reference.as_str());
+        report.card.confirmed += 1;
+        let diff = |kind: &str, t: Option<&TransactionView>, explanation: String| Difference {
+            method: "card".into(),
+            kind: kind.into(),
+            number: t.map(|t| t.number.clone()),
+            reference: Some(c.reference.clone()),
+            provider_amount: Some(c.amount.to_string()),
+            local_amount: t.map(|t| format!("{} {}", t.currency, t.amount)),
+            local_status: t.map(|t| t.status.clone()),
+            explanation,
+        };
+        match ours {
+            None => report.differences.push(diff(
+                "unknown_to_office",
+                None,
+                "Paystack charged this but no payment of this office has the reference: another office's payment, or one taken outside Malipo".into(),
+            )),
+            Some(t) if c.amount.minor() != t.amount_minor || c.amount.currency().code() != t.currency => {
+                report.differences.push(diff(
+                    "amount_differs",
+                    Some(t),
+                    format!(
+                        "Paystack took {} but {} {} was asked; the payment is {} and a manager must decide it",
+                        c.amount, t.currency, t.amount, t.status
+                    ),
+                ))
+            }
+            Some(t) if !is_paid(t) => report.differences.push(diff(
+                "paid_not_recorded",
+                Some(t),
+                format!(
+                    "Paystack took the money but the payment is {} here; run `malipo sync` or `malipo tx refresh {}`",
+                    t.status, t.number
+                ),
+            )),
+            Some(_) => report.card.matched += 1,
+        }
+    }
+    for t in local.iter().filter(|t| t.method == "card" && is_paid(t)) {
+        if !confirmed_refs.contains(t.reference.as_str()) {
+            report.differences.push(Difference {
+                method: "card".into(),
+                kind: "recorded_not_confirmed".into(),
+                number: Some(t.number.clone()),
+                reference: Some(t.reference.clone()),
+                provider_amount: None,
+                local_amount: Some(format!("{} {}", t.currency, t.amount)),
+                local_status: Some(t.status.clone()),
+                explanation: "recorded as paid here but Paystack lists no successful charge for it; check it in the Paystack dashboard".into(),
+            });
+        }
+    }
+}
+
+fn mpesa(
+    local: &[TransactionView],
+    callbacks: &[(malipo_store::InboxEvent, InboxOutcome)],
+    report: &mut ReconcileReport,
+) {
+    let by_checkout: HashMap<&str, &TransactionView> = local
+        .iter()
+        .filter(|t| t.method == "mpesa")
+        .filter_map(|t| t.provider_ref.as_deref().map(|r| (r, t)))
+        .collect();
+    let mut receipts_seen = std::collections::HashSet::new();
+    for (event, outcome) in callbacks {
+        let Ok(cb) = callback::parse(event.body.as_bytes()) else {
+            continue;
+        };
+        let StkOutcome::Paid {
+            amount, receipt, ..
+        } = cb.outcome
+        else {
+            continue;
+        };
+        report.mpesa.confirmed += 1;
+        let ours = by_checkout.get(cb.checkout_request_id.as_str());
+        let diff = |kind: &str, t: Option<&TransactionView>, explanation: String| Difference {
+            method: "mpesa".into(),
+            kind: kind.into(),
+            number: t.map(|t| t.number.clone()),
+            reference: Some(cb.checkout_request_id.clone()),
+            provider_amount: Some(amount.to_string()),
+            local_amount: t.map(|t| format!("{} {}", t.currency, t.amount)),
+            local_status: t.map(|t| t.status.clone()),
+            explanation,
+        };
+        match ours {
+            None => {
+                let whose = match outcome {
+                    InboxOutcome::OtherOffice => "it is another office's payment",
+                    _ => {
+                        "no payment at any office matches it; it waits for a manager among the orphan events"
+                    }
+                };
+                report.differences.push(diff(
+                    "receipt_unmatched",
+                    None,
+                    format!("M-Pesa receipt {receipt} was paid but {whose}"),
+                ));
+            }
+            Some(t) => {
+                receipts_seen.insert(t.number.as_str());
+                if amount.minor() != t.amount_minor {
+                    report.differences.push(diff(
+                        "amount_differs",
+                        Some(t),
+                        format!(
+                            "M-Pesa receipt {receipt} is for {amount} but {} {} was asked; the payment is {}",
+                            t.currency, t.amount, t.status
+                        ),
+                    ));
+                } else if !is_paid(t) {
+                    report.differences.push(diff(
+                        "paid_not_recorded",
+                        Some(t),
+                        format!(
+                            "M-Pesa receipt {receipt} says paid but the payment is {} here; run `malipo sync`",
+                            t.status
+                        ),
+                    ));
+                } else {
+                    report.mpesa.matched += 1;
+                }
+            }
+        }
+    }
+    for t in local.iter().filter(|t| t.method == "mpesa" && is_paid(t)) {
+        if !receipts_seen.contains(t.number.as_str()) {
+            report.differences.push(Difference {
+                method: "mpesa".into(),
+                kind: "confirmed_by_query_only".into(),
+                number: Some(t.number.clone()),
+                reference: t.provider_ref.clone(),
+                provider_amount: None,
+                local_amount: Some(format!("{} {}", t.currency, t.amount)),
+                local_status: Some(t.status.clone()),
+                explanation: "paid according to M-Pesa's answer to a status query, but Safaricom's callback with the receipt number never arrived; find the receipt on the M-Pesa statement".into(),
+            });
+        }
+    }
+}
