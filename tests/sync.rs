@@ -37,6 +37,7 @@ struct World {
     relay: Option<Child>,
     sandbox: Child,
     sandbox_url: String,
+    tenant: String,
     device_token: String,
     daraja_url: String,
     http: reqwest::Client,
@@ -133,6 +134,7 @@ impl World {
             relay: None,
             sandbox,
             sandbox_url,
+            tenant: id.clone(),
             device_token: device["token"].as_str().unwrap().to_owned(),
             daraja_url: tenant["daraja_callback_url"].as_str().unwrap().to_owned(),
             http,
@@ -192,8 +194,13 @@ impl World {
     }
 
     fn office(&self) -> Command {
+        self.office_at("office", &self.device_token)
+    }
+
+    /// The CLI of the office whose data is in `name`, syncing with device `token`.
+    fn office_at(&self, name: &str, token: &str) -> Command {
         let mut c = Command::new(bin("malipo"));
-        c.env("MALIPO_DATA_DIR", self.dir.path().join("office"))
+        c.env("MALIPO_DATA_DIR", self.dir.path().join(name))
             .env("MALIPO_MPESA_BASE_URL", &self.sandbox_url)
             .env("MALIPO_MPESA_CONSUMER_KEY", "sandbox-consumer-key")
             .env("MALIPO_MPESA_CONSUMER_SECRET", "sandbox-consumer-secret")
@@ -215,7 +222,7 @@ impl World {
                 "MALIPO_RELAY_URL",
                 format!("http://127.0.0.1:{}", self.relay_port),
             )
-            .env("MALIPO_RELAY_TOKEN", &self.device_token)
+            .env("MALIPO_RELAY_TOKEN", token)
             .env_remove("MALIPO_USER")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -227,6 +234,25 @@ impl World {
         let mut c = self.office();
         c.args(args).arg("--json");
         json_out(c).await
+    }
+
+    /// A second office of the same company: its own data and device token, office code NBI.
+    async fn second_office(&self) -> String {
+        let tenant = &self.tenant;
+        let device = json_out({
+            let mut c = Command::new(bin("malipo-relay"));
+            c.args(["device", "add", "--tenant", tenant, "--name", "nairobi"])
+                .env("MALIPO_RELAY_DATABASE_URL", &self.relay_db)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c
+        })
+        .await;
+        let token = device["token"].as_str().unwrap().to_owned();
+        let mut c = self.office_at("nairobi", &token);
+        c.args(["settings", "set", "office.code", "NBI", "--json"]);
+        json_out(c).await;
+        token
     }
 
     /// Runs `malipo ARGS --json` signed in as `user` (whose password is `USER-password`).
@@ -747,6 +773,66 @@ async fn refunds_go_from_request_to_their_final_state(backend: Backend) {
     assert!(kinds.contains(&"refund.processed".to_owned()), "{kinds:?}");
 }
 
+/// One company, two offices: a payment taken at one reaches the other's sync as another
+/// office's event and changes nothing there; a callback that matches no payment anywhere is
+/// kept as an orphan until a manager resolves it.
+async fn other_offices_events_and_orphans_change_nothing_here(backend: Backend) {
+    let world = World::start(backend).await;
+    let nairobi = world.second_office().await;
+    let tx = number(&world.pay_mpesa(PAID, "1500").await);
+    world.sync_until_final(std::slice::from_ref(&tx)).await;
+    // A callback nobody asked for.
+    let stray = json!({"Body": {"stkCallback": {"MerchantRequestID": "1",
+        "CheckoutRequestID": "ws_CO_nobody_asked", "ResultCode": 1032, "ResultDesc": "x"}}});
+    let r = world
+        .http
+        .post(&world.daraja_url)
+        .json(&stray)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let mut sync = world.office_at("nairobi", &nairobi);
+    sync.args(["sync", "--once", "--json"]);
+    let report = json_out(sync).await;
+    assert_eq!(report["other_office"], 1, "{report}");
+    assert_eq!(report["orphans"], 1, "{report}");
+    assert_eq!(report["applied"], 0, "{report}");
+    let mut list = world.office_at("nairobi", &nairobi);
+    list.args(["tx", "list", "--json"]);
+    assert_eq!(
+        json_out(list).await["total"],
+        0,
+        "nothing changes at Nairobi"
+    );
+
+    // The first office sees the stray callback as an orphan too; a manager resolves it.
+    let report = world.sync().await;
+    assert_eq!(report["orphans"], 1, "{report}");
+    let orphans = world.malipo(&["orphans", "list"]).await;
+    let seq = orphans["items"][0]["seq"].as_i64().unwrap().to_string();
+    assert!(
+        orphans["items"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("ws_CO_nobody_asked"),
+        "{orphans}"
+    );
+    world
+        .malipo(&[
+            "orphans",
+            "resolve",
+            &seq,
+            "--note",
+            "test prompt from the portal",
+        ])
+        .await;
+    assert_eq!(world.malipo(&["orphans", "list"]).await["total"], 0);
+    let all = world.malipo(&["orphans", "list", "--all"]).await;
+    assert_eq!(all["items"][0]["resolution"], "test prompt from the portal");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -776,4 +862,5 @@ on_both_backends!(
     relay_restart_and_an_offline_office_catch_up,
     a_running_sync_applies_callbacks_as_they_come,
     refunds_go_from_request_to_their_final_state,
+    other_offices_events_and_orphans_change_nothing_here,
 );

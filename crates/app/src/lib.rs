@@ -31,7 +31,7 @@ pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
-pub use sync::{RelayClient, SyncReport};
+pub use sync::{OrphanView, RelayClient, SyncReport};
 pub use users::{Actor, Session};
 
 /// Where time comes from; tests pass a fixed one.

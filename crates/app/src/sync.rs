@@ -464,7 +464,16 @@ impl App {
                 // The webhook is only a hint: what counts is what Paystack says when asked.
                 let client = match settings.paystack() {
                     Ok(c) => PaystackClient::new(c.clone()),
-                    Err(e) => return Ok(Decision::Later(e)),
+                    Err(_) => {
+                        return Ok(record(
+                            InboxOutcome::Ignored,
+                            Some(tx.id),
+                            format!(
+                                "Paystack is not configured here, so the webhook could not be checked; run `malipo tx refresh {}` once it is",
+                                tx.number
+                            ),
+                        ));
+                    }
                 };
                 let verified = match client.verify(&reference).await {
                     Ok(v) => v,
@@ -621,4 +630,69 @@ impl App {
 pub struct Asked {
     next: tokio::time::Instant,
     pause: Duration,
+}
+
+/// A provider event that matched no payment anywhere, as a manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrphanView {
+    /// The relay's sequence number: how to name it when resolving.
+    pub seq: i64,
+    pub provider: String,
+    pub kind: String,
+    pub dedup_key: String,
+    pub received_at: String,
+    /// Why it matched nothing.
+    pub note: String,
+    /// The provider's raw body.
+    pub body: String,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
+}
+
+impl App {
+    /// Orphan events, newest first: the unresolved ones, or all with `all`.
+    pub async fn orphans(&self, actor: &Actor, all: bool) -> Result<Vec<OrphanView>, AppError> {
+        actor.require(malipo_domain::Action::ResolveReview)?;
+        Ok(self
+            .store()
+            .inbox_events(InboxOutcome::Orphan, all, 500)
+            .await?
+            .into_iter()
+            .map(|o| OrphanView {
+                seq: o.seq,
+                provider: o.provider,
+                kind: o.kind,
+                dedup_key: o.dedup_key,
+                received_at: crate::views::rfc3339(malipo_domain::time_zone::from_ms(
+                    o.received_at,
+                )),
+                note: o.note,
+                body: o.body,
+                resolved_by: o.resolved_by,
+                resolution: o.resolution,
+            })
+            .collect())
+    }
+
+    /// A manager records what was done about an orphan event (refunded by hand, a payment
+    /// taken outside Malipo, ...).
+    pub async fn resolve_orphan(
+        &self,
+        actor: &Actor,
+        seq: i64,
+        resolution: &str,
+    ) -> Result<(), AppError> {
+        actor.require(malipo_domain::Action::ResolveReview)?;
+        let resolution = resolution.trim();
+        if resolution.is_empty() {
+            return Err(AppError::invalid(
+                "note",
+                "say what was done about it (it is kept in the audit log)",
+            ));
+        }
+        self.store()
+            .resolve_orphan(actor.name(), seq, resolution, self.now())
+            .await?;
+        Ok(())
+    }
 }

@@ -75,6 +75,9 @@ enum Command {
         #[arg(long)]
         date: String,
     },
+    /// Provider events that matched no payment anywhere (managers)
+    #[command(subcommand)]
+    Orphans(OrphansCmd),
     /// Refunds: clerks request, managers approve or reject
     #[command(subcommand)]
     Refund(RefundCmd),
@@ -85,6 +88,23 @@ enum Command {
         /// One round, then exit
         #[arg(long)]
         once: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrphansCmd {
+    /// Unresolved orphan events, newest first
+    List {
+        /// Resolved ones too
+        #[arg(long)]
+        all: bool,
+    },
+    /// Record what was done about one
+    Resolve {
+        /// Its sequence number, from the list
+        seq: i64,
+        #[arg(long)]
+        note: String,
     },
 }
 
@@ -501,6 +521,15 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Refund(RefundCmd::List { status }) => {
             out.refunds(&app.refunds(status.as_deref()).await?);
+        }
+        Command::Orphans(OrphansCmd::List { all }) => {
+            let actor = actor(&app, user).await?;
+            out.orphans(&app.orphans(&actor, all).await?);
+        }
+        Command::Orphans(OrphansCmd::Resolve { seq, note }) => {
+            let actor = actor(&app, user).await?;
+            app.resolve_orphan(&actor, seq, &note).await?;
+            out.done(&format!("Orphan event {seq} resolved."));
         }
         Command::Reconcile { date } => {
             let settings = app.provider_settings(&NoSecretStore).await?;

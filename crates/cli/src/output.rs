@@ -372,6 +372,38 @@ impl Output {
         }
     }
 
+    pub fn orphans(&self, list: &[malipo_app::OrphanView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("No orphan events.");
+            return;
+        }
+        for o in list {
+            println!(
+                "{:>6}  {}  {} {}  {}{}",
+                o.seq,
+                o.received_at,
+                o.provider,
+                o.kind,
+                o.note,
+                o.resolution
+                    .as_deref()
+                    .map(|r| format!(" (resolved: {r})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+
+    /// A one-line confirmation (`{"ok": true, "message": …}` with --json).
+    pub fn done(&self, message: &str) {
+        if self.json {
+            return print_json(&json!({ "ok": true, "message": message }));
+        }
+        println!("{message}");
+    }
+
     pub fn refund(&self, r: &malipo_app::RefundView) {
         if self.json {
             return print_json(r);

@@ -301,6 +301,48 @@ impl Store {
             .collect())
     }
 
+    /// Marks an orphan event resolved by `actor`, saying how; refused for an event that is not
+    /// an unresolved orphan.
+    pub async fn resolve_orphan(
+        &self,
+        actor: &str,
+        seq: i64,
+        resolution: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE inbox SET resolved_by = ?, resolved_at = ?, resolution = ?
+             WHERE seq = ? AND outcome = 'orphan' AND resolved_at IS NULL",
+        )
+        .bind(actor)
+        .bind(to_ms(now))
+        .bind(resolution)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NotFound(format!(
+                "unresolved orphan event {seq}"
+            )));
+        }
+        crate::audit::record(
+            &mut tx,
+            now,
+            crate::audit::Change {
+                actor,
+                action: "orphan.resolve",
+                entity: "event",
+                entity_id: seq.to_string(),
+                before: None,
+                after: Some(serde_json::json!({ "resolution": resolution })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Events of `kind` the relay received in `[from_ms, to_ms)`, with what each did here.
     pub async fn inbox_received(
         &self,
