@@ -657,3 +657,154 @@ async fn a_broad_search_pages_and_counts_the_same_as_a_narrow_one() {
         );
     }
 }
+
+fn inbox_event(seq: i64) -> malipo_store::InboxEvent {
+    malipo_store::InboxEvent {
+        seq,
+        provider: "daraja".into(),
+        kind: "stk_callback".into(),
+        dedup_key: format!("stk:ws_CO_{seq}"),
+        received_at: 1,
+        body: "{}".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_is_applied_once_and_moves_the_cursor_with_it() {
+    use malipo_store::{InboxAction, InboxOutcome};
+    let (_d, store) = store().await;
+    let ids = store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
+    let tx = new_tx(&store, ids[0], Method::Mpesa, kes(1500), 1, T0).await;
+    let apply = || InboxAction::Apply {
+        key: TxKey::Id(tx),
+        event: paid(kes(1500)),
+        details: ProviderDetails {
+            provider_receipt: Some("NLJ7RT61SV".into()),
+            ..ProviderDetails::default()
+        },
+    };
+    assert_eq!(store.inbox_cursor().await.unwrap(), 0);
+    let first = store
+        .record_inbox("sync", &office(), &inbox_event(1), apply(), T0)
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, InboxOutcome::Applied);
+    assert!(!first.already);
+    let receipt = first.transaction.unwrap().receipt_number;
+    assert!(receipt.is_some());
+    let again = store
+        .record_inbox("sync", &office(), &inbox_event(1), apply(), T0)
+        .await
+        .unwrap();
+    assert!(
+        again.already,
+        "the same sequence number is never applied twice"
+    );
+    assert_eq!(store.inbox_cursor().await.unwrap(), 1);
+    let after = store.transaction(&TxKey::Id(tx)).await.unwrap();
+    assert_eq!(after.receipt_number, receipt, "one receipt number");
+    assert_eq!(after.status, TxStatus::Succeeded);
+
+    // An event the payment's state cannot take is recorded as ignored, with the reason, and
+    // the cursor still moves past it.
+    let odd = InboxAction::Apply {
+        key: TxKey::Id(tx),
+        event: TxEvent::ReviewResolved { paid: false },
+        details: ProviderDetails::default(),
+    };
+    let ignored = store
+        .record_inbox("sync", &office(), &inbox_event(2), odd, T0)
+        .await
+        .unwrap();
+    assert_eq!(ignored.outcome, InboxOutcome::Ignored);
+    assert_eq!(store.inbox_cursor().await.unwrap(), 2);
+    assert_eq!(
+        store.transaction(&TxKey::Id(tx)).await.unwrap().status,
+        TxStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn refunds_never_exceed_what_was_paid_and_move_the_payment_when_processed() {
+    use malipo_domain::refund::{RefundEvent, RefundStatus};
+    use malipo_store::RefundDetails;
+    let (_d, store) = store().await;
+    let ids = store
+        .insert_policies("admin", &[policy("P-1", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
+    let tx = new_tx(&store, ids[0], Method::Card, kes(1500), 1, T0).await;
+    let key = TxKey::Id(tx);
+    assert!(
+        matches!(
+            store.request_refund("clerk", &key, kes(100), "x", T0).await,
+            Err(StoreError::Refund(_))
+        ),
+        "an unpaid payment cannot be refunded"
+    );
+    store
+        .apply_event(
+            "sync",
+            &key,
+            &office(),
+            paid(kes(1500)),
+            &ProviderDetails::default(),
+            T0,
+        )
+        .await
+        .unwrap();
+    let a = store
+        .request_refund("clerk", &key, kes(1000), "overpaid", T0)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .request_refund("clerk", &key, kes(501), "again", T0)
+                .await,
+            Err(StoreError::Refund(_))
+        ),
+        "a requested refund holds its amount"
+    );
+    let b = store
+        .request_refund("clerk", &key, kes(500), "the rest", T0)
+        .await
+        .unwrap();
+    let step = |id: i64, event: RefundEvent| {
+        let store = &store;
+        async move {
+            store
+                .refund_event(
+                    "manager",
+                    id,
+                    &office(),
+                    event,
+                    &RefundDetails::default(),
+                    T0,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    step(a.id, RefundEvent::Approve).await;
+    step(a.id, RefundEvent::Submitted).await;
+    let (r, changed, payment) = step(a.id, RefundEvent::Processed).await;
+    assert!(changed);
+    assert_eq!(r.status, RefundStatus::Processed);
+    assert_eq!(payment.status, TxStatus::PartiallyRefunded);
+    assert_eq!(payment.refunded, kes(1000));
+    let (_, changed, _) = step(a.id, RefundEvent::Processed).await;
+    assert!(!changed, "a repeated event changes nothing");
+    step(b.id, RefundEvent::Approve).await;
+    let (_, _, payment) = step(b.id, RefundEvent::Processed).await;
+    assert_eq!(payment.status, TxStatus::Refunded);
+    assert_eq!(payment.refunded, kes(1500));
+    let log = store.audit_log(None, 100).await.unwrap();
+    let refund_lines = log.iter().filter(|e| e.entity == "refund").count();
+    // Two requests; approve, submitted and processed for one; approve and processed for the
+    // other (the repeated event wrote nothing).
+    assert_eq!(refund_lines, 7, "every refund change is audited once");
+}
