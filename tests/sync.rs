@@ -546,7 +546,8 @@ async fn dropped_callbacks_are_reconciled(backend: Backend) {
 }
 
 /// The office stops syncing while payments go on and the relay is killed and started again:
-/// sync says the relay is unreachable meanwhile, and afterwards catches up with every callback.
+/// sync says the relay is unreachable meanwhile, afterwards catches up with every callback the
+/// relay took, and settles the payment whose callback was lost while it was down by asking.
 async fn relay_restart_and_an_offline_office_catch_up(backend: Backend) {
     let mut world = World::start(backend).await;
     let first = number(&world.pay_mpesa(PAID, "1500").await);
@@ -580,16 +581,30 @@ async fn relay_restart_and_an_offline_office_catch_up(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&offline.stderr)
     );
+    // A payment while the relay is down: Safaricom's callback finds nobody and is lost.
+    let lost = number(&world.pay_mpesa(PAID, "1500").await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
     world.start_relay().await;
     for _ in 0..2 {
         numbers.push(number(&world.pay_mpesa(PAID, "1500").await));
     }
+    numbers.push(lost.clone());
     let done = world.sync_until_final(&numbers).await;
     assert!(done.iter().all(|t| t["status"] == "succeeded"), "{done:?}");
     let report = world.sync().await;
-    assert_eq!(report["cursor"], 6, "{report}");
+    assert_eq!(
+        report["cursor"], 6,
+        "every callback the relay took, once: {report}"
+    );
     let summary = world.summary().await;
-    assert_eq!(summary["succeeded"]["count"], 6, "{summary}");
+    assert_eq!(summary["succeeded"]["count"], 7, "{summary}");
+    // The lost callback's payment was settled by asking M-Pesa, and the day's report says so.
+    let reconciled = world
+        .malipo(&["reconcile", "--date", &nairobi_day(&done[0])])
+        .await;
+    let listed = differences(&reconciled, "confirmed_by_query_only");
+    assert_eq!(listed.len(), 1, "{reconciled}");
+    assert_eq!(listed[0]["number"].as_str(), Some(lost.as_str()));
 }
 
 /// A long-running `malipo sync`: woken by the relay's stream, it applies a callback without
