@@ -607,13 +607,25 @@ async fn relay_restart_and_an_offline_office_catch_up(backend: Backend) {
     assert_eq!(listed[0]["number"].as_str(), Some(lost.as_str()));
 }
 
-/// A long-running `malipo sync`: woken by the relay's stream, it applies a callback without
-/// being asked to, and the relay holds every payment the office took.
+/// A long-running `malipo sync`: woken by the relay's stream, it applies a callback as soon as
+/// it arrives, and pushes the result up to the company view.
 async fn a_running_sync_applies_callbacks_as_they_come(backend: Backend) {
     let world = World::start(backend).await;
     let mut sync = world.office();
     sync.args(["sync", "--json"]).kill_on_drop(true);
     let mut running = sync.spawn().unwrap();
+    // Its first round reports before the payment exists; after that only the relay's stream
+    // can bring it round again within the test's deadline (its own period is 30 s).
+    let mut rounds = tokio::io::BufReader::new(running.stdout.take().unwrap());
+    let mut first = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::AsyncBufReadExt::read_line(&mut rounds, &mut first),
+    )
+    .await
+    .expect("the first round reports")
+    .unwrap();
+    assert!(first.contains("\"cursor\""), "{first}");
     let tx = number(&world.pay_mpesa(PAID, "1500").await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {

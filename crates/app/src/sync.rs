@@ -171,10 +171,10 @@ impl RelayClient {
         Ok(())
     }
 
-    /// Opens the event stream and returns once it says something new after its greeting, or
-    /// when `wait` has passed, or when it has been silent for [`STREAM_SILENCE`]; whatever
-    /// happens the caller pulls next.
-    pub async fn wait_for_wake(&self, wait: Duration) -> Result<(), AppError> {
+    /// Opens the event stream and returns once it announces an event after `cursor` (its
+    /// greeting already may), or when `wait` has passed, or when it has been silent for
+    /// [`STREAM_SILENCE`]; whatever happens the caller pulls next.
+    pub async fn wait_for_wake(&self, cursor: i64, wait: Duration) -> Result<(), AppError> {
         let deadline = tokio::time::Instant::now() + wait;
         let mut r = self
             .http
@@ -187,7 +187,6 @@ impl RelayClient {
             return Err(RelayClient::refused(r).await);
         }
         let mut seen = String::new();
-        let mut wakes = 0;
         loop {
             let silence = tokio::time::Instant::now() + STREAM_SILENCE;
             let chunk = tokio::time::timeout_at(deadline.min(silence), r.chunk()).await;
@@ -196,17 +195,33 @@ impl RelayClient {
                 Ok(Err(e)) => return Err(unreachable_relay(&e)),
                 Ok(Ok(Some(bytes))) => {
                     seen.push_str(&String::from_utf8_lossy(&bytes));
-                    // The first wake greets the connection; the next one is news.
-                    while let Some(at) = seen.find("event: wake") {
-                        wakes += 1;
-                        seen.drain(..at + "event: wake".len());
-                    }
-                    if wakes >= 2 {
-                        return Ok(());
+                    // Whole messages only: each ends with a blank line.
+                    while let Some(end) = seen.find("\n\n") {
+                        let message: String = seen.drain(..end + 2).collect();
+                        if message.contains("event: wake") && announces_after(&message, cursor) {
+                            return Ok(());
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// Whether a `wake` message announces an event after `cursor`: its `last_seq` is past it, or
+/// it carries no number (the relay lost count of wakes: pull to be sure).
+fn announces_after(message: &str, cursor: i64) -> bool {
+    let data: String = message
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .collect();
+    match serde_json::from_str::<serde_json::Value>(&data)
+        .ok()
+        .and_then(|v| v["last_seq"].as_i64())
+    {
+        Some(last) => last > cursor,
+        None => true,
     }
 }
 
@@ -280,7 +295,8 @@ impl App {
                     Some(p) => tokio::time::sleep(p).await,
                     // A stream that fails at once must not turn this into a busy loop.
                     None => {
-                        if relay.wait_for_wake(PERIOD).await.is_err() {
+                        let cursor = self.store().inbox_cursor().await.unwrap_or(0);
+                        if relay.wait_for_wake(cursor, PERIOD).await.is_err() {
                             tokio::time::sleep(backoff.min(PERIOD)).await;
                         }
                     }
@@ -694,5 +710,22 @@ impl App {
             .resolve_orphan(actor.name(), seq, resolution, self.now())
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announces_after;
+
+    #[test]
+    fn a_wake_counts_only_when_it_is_past_the_cursor() {
+        let wake = |n: i64| format!("event: wake\ndata: {{\"last_seq\":{n}}}\n\n");
+        assert!(announces_after(&wake(8), 7));
+        assert!(!announces_after(&wake(7), 7));
+        assert!(!announces_after(&wake(3), 7));
+        assert!(
+            announces_after("event: wake\ndata: {}\n\n", 7),
+            "a lost count pulls"
+        );
     }
 }
