@@ -521,6 +521,36 @@ async fn duplicated_callbacks_count_once(backend: Backend) {
     assert_eq!(summary["succeeded"]["amount_minor"], 450_000);
 }
 
+/// A callback that arrives after a query already settled the payment changes nothing but the
+/// missing M-Pesa receipt number: same status, same receipt number, counted once.
+async fn a_late_callback_after_a_query_changes_nothing(backend: Backend) {
+    let world = World::start(backend).await;
+    world.behaviour(json!({"callback_delay_ms": 4000})).await;
+    let tx = number(&world.pay_mpesa(PAID, "1500").await);
+    let settled = world.sync_until_final(std::slice::from_ref(&tx)).await;
+    assert_eq!(settled[0]["status"], "succeeded");
+    assert!(settled[0]["provider_receipt"].is_null(), "{}", settled[0]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while world.feed().await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the callback never came"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = world.sync().await;
+    assert_eq!(report["applied"], 0, "{report}");
+    assert_eq!(report["unchanged"], 1, "{report}");
+    let after = world.malipo(&["tx", "show", &tx]).await;
+    assert_eq!(after["status"], "succeeded");
+    assert_eq!(after["receipt_number"], settled[0]["receipt_number"]);
+    assert!(
+        after["provider_receipt"].is_string(),
+        "the receipt is filled in: {after}"
+    );
+    assert_eq!(world.summary().await["succeeded"]["count"], 1);
+}
+
 /// One callback in ten lost on the way: every payment still ends right, by asking M-Pesa.
 async fn dropped_callbacks_are_reconciled(backend: Backend) {
     let world = World::start(backend).await;
@@ -886,6 +916,7 @@ on_both_backends!(
     card_success_and_amount_mismatch,
     duplicated_callbacks_count_once,
     dropped_callbacks_are_reconciled,
+    a_late_callback_after_a_query_changes_nothing,
     relay_restart_and_an_offline_office_catch_up,
     a_running_sync_applies_callbacks_as_they_come,
     refunds_go_from_request_to_their_final_state,
