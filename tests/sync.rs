@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 #[path = "../crates/relay/tests/support/mod.rs"]
 mod support;
-use support::{Backend, free_port};
+use support::{Backend, free_port, wait_healthy};
 
 /// A binary of this workspace, next to the test executable's directory.
 fn bin(name: &str) -> PathBuf {
@@ -41,22 +41,6 @@ struct World {
     device_token: String,
     daraja_url: String,
     http: reqwest::Client,
-}
-
-async fn wait_healthy(http: &reqwest::Client, url: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while tokio::time::Instant::now() < deadline {
-        if http
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} did not come up");
 }
 
 impl World {

@@ -675,15 +675,15 @@ impl App {
             .await?
             .into_iter()
             .map(|o| OrphanView {
-                seq: o.seq,
-                provider: o.provider,
-                kind: o.kind,
-                dedup_key: o.dedup_key,
+                seq: o.event.seq,
+                provider: o.event.provider,
+                kind: o.event.kind,
+                dedup_key: o.event.dedup_key,
                 received_at: crate::views::rfc3339(malipo_domain::time_zone::from_ms(
-                    o.received_at,
+                    o.event.received_at,
                 )),
                 note: o.note,
-                body: o.body,
+                body: o.event.body,
                 resolved_by: o.resolved_by,
                 resolution: o.resolution,
             })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 mod support;
-use support::free_port;
+use support::{free_port, wait_healthy};
 
 fn relay_cmd(db: &str) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_malipo-relay"));
@@ -24,22 +24,6 @@ async fn json_of(mut cmd: tokio::process::Command) -> Value {
     let out = cmd.output().await.unwrap();
     assert!(out.status.success());
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while tokio::time::Instant::now() < deadline {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the relay did not come up");
 }
 
 #[tokio::test]
@@ -88,7 +72,7 @@ async fn survives_sigkill(db: &str) {
             .arg("serve")
             .env("MALIPO_RELAY_LISTEN", format!("127.0.0.1:{port}"));
         let mut child = serve.spawn().unwrap();
-        wait_healthy(&http, &base).await;
+        wait_healthy(&http, &format!("{base}/healthz")).await;
         let url = format!("{base}/hooks/{path}");
         // Eight senders stream callbacks until the relay dies under them.
         let mut senders = Vec::new();
@@ -128,7 +112,7 @@ async fn survives_sigkill(db: &str) {
         .arg("serve")
         .env("MALIPO_RELAY_LISTEN", format!("127.0.0.1:{port}"));
     let mut child = serve.spawn().unwrap();
-    wait_healthy(&http, &base).await;
+    wait_healthy(&http, &format!("{base}/healthz")).await;
     let mut seen: Vec<String> = Vec::new();
     let mut after = 0_i64;
     loop {

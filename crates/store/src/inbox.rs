@@ -102,15 +102,21 @@ pub struct Recorded {
 /// An event a manager has to look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrphanRecord {
-    pub seq: i64,
-    pub provider: String,
-    pub kind: String,
-    pub dedup_key: String,
-    pub received_at: i64,
-    pub body: String,
+    pub event: InboxEvent,
     pub note: String,
     pub resolved_by: Option<String>,
     pub resolution: Option<String>,
+}
+
+fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> InboxEvent {
+    InboxEvent {
+        seq: r.get("seq"),
+        provider: r.get("provider"),
+        kind: r.get("kind"),
+        dedup_key: r.get("dedup_key"),
+        received_at: r.get("received_at"),
+        body: r.get("body"),
+    }
 }
 
 const OUTBOX_CURSOR: &str = "sync.outbox_cursor";
@@ -288,12 +294,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| OrphanRecord {
-                seq: r.get("seq"),
-                provider: r.get("provider"),
-                kind: r.get("kind"),
-                dedup_key: r.get("dedup_key"),
-                received_at: r.get("received_at"),
-                body: r.get("body"),
+                event: event_from_row(r),
                 note: r.get("note"),
                 resolved_by: r.get("resolved_by"),
                 resolution: r.get("resolution"),
@@ -361,18 +362,7 @@ impl Store {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let outcome = InboxOutcome::from_db(r.get("outcome"));
-                let event = InboxEvent {
-                    seq: r.get("seq"),
-                    provider: r.get("provider"),
-                    kind: r.get("kind"),
-                    dedup_key: r.get("dedup_key"),
-                    received_at: r.get("received_at"),
-                    body: r.get("body"),
-                };
-                (event, outcome)
-            })
+            .map(|r| (event_from_row(r), InboxOutcome::from_db(r.get("outcome"))))
             .collect())
     }
 

@@ -63,6 +63,23 @@ fn server_url() -> &'static str {
         .1
 }
 
+/// Waits (at most 20 s) until `url` answers 2xx.
+pub async fn wait_healthy(http: &reqwest::Client, url: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not come up");
+}
+
 /// The URL of a new, empty database on the test server.
 pub async fn postgres_database() -> String {
     let server = server_url();
