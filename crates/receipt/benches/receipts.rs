@@ -79,7 +79,7 @@ fn main() {
         )
         .expect("sample");
         for (layout, name) in [(Layout::A4, "a4"), (Layout::Roll80, "80mm")] {
-            let pdf = render(&[r.clone()], layout).expect("render");
+            let pdf = render(std::slice::from_ref(&r), layout).expect("render");
             std::fs::write(dir.join(format!("malipo-{name}.pdf")), pdf).expect("pdf");
         }
     }
