@@ -15,6 +15,7 @@ pub mod secret;
 pub mod time_zone;
 pub mod transaction;
 pub mod user;
+pub mod verification;
 
 pub use money::{Currency, Money, MoneyError};
 pub use phone::{Msisdn, PhoneError};

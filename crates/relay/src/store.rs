@@ -10,7 +10,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -111,12 +110,10 @@ pub enum RelayError {
 
 pub type Result<T, E = RelayError> = std::result::Result<T, E>;
 
-/// SHA-256, hex: how tokens are stored and looked up.
+/// SHA-256, hex: how tokens are stored and looked up (and, for a device token, the key its
+/// office signs receipt verification links with).
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    malipo_domain::verification::token_key(token)
 }
 
 /// A random 256-bit token, hex.
@@ -537,6 +534,23 @@ impl RelayStore {
                 .rows_affected()
         });
         Ok(affected == 1)
+    }
+
+    /// The receipt-signing keys (device token hashes) whose first 16 hex digits are `key_id`,
+    /// with their tenant's name. Revoked devices count: receipts they issued stay genuine.
+    pub async fn receipt_keys(&self, key_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "SELECT d.token_hash, t.name FROM devices d JOIN tenants t ON t.id = d.tenant_id
+                 WHERE substr(d.token_hash, 1, 16) = ?",
+            ))
+            .bind(key_id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get("token_hash"), r.get("name")))
+            .collect()
+        }))
     }
 
     /// Stores a callback; answers once it is committed.

@@ -965,6 +965,58 @@ async fn an_event_names_the_office_whose_payment_it_is_about(backend: Backend) {
     assert_eq!(offices, [&json!("NBI"), &Value::Null], "{feed}");
 }
 
+/// A receipt's verification link: genuine when signed with the office device's key, refused
+/// when any part of it is changed, and still genuine after the device is revoked.
+async fn a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one(backend: Backend) {
+    use malipo_domain::verification::{Vouched, link, token_key};
+    let relay = Relay::start(backend).await;
+    let (_, _, device) = relay.tenant("Jubilee Insurance").await;
+    let vouched = Vouched {
+        receipt_number: "HQ-R000017".into(),
+        amount: malipo_domain::Money::from_minor(150_000, malipo_domain::Currency::Kes).unwrap(),
+        date: time::macros::date!(2026 - 11 - 27),
+    };
+    let genuine = link(&relay.url, &token_key(&device), &vouched);
+    let get = |url: String| {
+        let http = relay.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, page) = get(genuine.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    for shown in [
+        "Genuine receipt",
+        "Jubilee Insurance",
+        "HQ-R000017",
+        "KES 1,500.00",
+        "27 November 2026",
+    ] {
+        assert!(page.contains(shown), "{shown} missing: {page}");
+    }
+    let forged = [
+        genuine.replace("/150000KES/", "/1500000KES/"),
+        genuine.replace("/HQ-R000017/", "/HQ-R000018/"),
+        genuine.replace("/20261127/", "/20261128/"),
+        link(&relay.url, &token_key("not-a-device-token"), &vouched),
+        format!("{}{}", &genuine[..genuine.len() - 4], "0000"),
+        format!("{}/v/short/HQ-R1/1KES/20261127/xyz", relay.url),
+    ];
+    for url in forged {
+        let (status, page) = get(url.clone()).await;
+        assert_eq!(status, 404, "{url}");
+        assert!(page.contains("could not be verified"), "{page}");
+    }
+    let found = relay.store.device_by_token(&device).await.unwrap().unwrap();
+    assert!(relay.store.revoke_device(&found.id).await.unwrap());
+    assert_eq!(
+        get(genuine).await.0,
+        200,
+        "receipts issued before a revocation stay genuine"
+    );
+}
+
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -1010,4 +1062,5 @@ on_both_backends!(
     allowlists_and_rate_limits_guard_the_callback_urls,
     two_instances_on_one_database_store_a_hundred_identical_webhooks_once,
     an_event_names_the_office_whose_payment_it_is_about,
+    a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one,
 );
