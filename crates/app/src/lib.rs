@@ -8,6 +8,7 @@
 mod error;
 mod payments;
 mod policies;
+mod receipts;
 mod reconcile;
 mod refunds;
 mod reports;
@@ -27,6 +28,7 @@ use malipo_store::Store;
 pub use error::{AppError, ErrorCode};
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
+pub use receipts::{Printed, ReceiptFile, print, spool_path};
 pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};

@@ -42,7 +42,9 @@ pub mod key {
     pub const PER_CLERK_PER_MINUTE: &str = "limits.per_clerk_per_minute";
     /// Seconds an open payment may go unheard of before sync asks the provider (default 45).
     pub const QUERY_AFTER_SECONDS: &str = "sync.query_after_seconds";
-    pub const ALL: [&str; 14] = [
+    /// The CUPS printer receipts go to (`MALIPO_PRINTER` overrides; the system default without).
+    pub const PRINTER: &str = "printer.name";
+    pub const ALL: [&str; 15] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
@@ -57,6 +59,7 @@ pub mod key {
         MAX_AMOUNT,
         PER_CLERK_PER_MINUTE,
         QUERY_AFTER_SECONDS,
+        PRINTER,
     ];
 }
 

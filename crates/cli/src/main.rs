@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use malipo_receipt::Layout;
 
 use malipo_app::{
     Actor, App, AppError, CardRequest, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore,
@@ -74,6 +75,29 @@ enum Command {
         /// The day, YYYY-MM-DD (Nairobi)
         #[arg(long)]
         date: String,
+    },
+    /// A paid payment's receipt as PDF: saved with --out, printed with --print (CUPS `lp`;
+    /// MALIPO_PRINTER or the printer.name setting, else the default printer). Reprints say COPY
+    Receipt {
+        id_or_number: String,
+        #[arg(long, value_name = "FILE.pdf")]
+        out: Option<PathBuf>,
+        /// a4 or 80mm (thermal roll)
+        #[arg(long, default_value = "a4")]
+        format: String,
+        #[arg(long)]
+        print: bool,
+    },
+    /// A day's receipts in one PDF for the office file (one page each, marked COPY)
+    Receipts {
+        /// The day, YYYY-MM-DD (Nairobi)
+        #[arg(long)]
+        date: String,
+        #[arg(long, value_name = "FILE.pdf")]
+        out: PathBuf,
+        /// a4 or 80mm
+        #[arg(long, default_value = "a4")]
+        format: String,
     },
     /// Provider events that matched no payment anywhere (managers)
     #[command(subcommand)]
@@ -428,6 +452,17 @@ fn new_password() -> Result<String, AppError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// Writes `bytes` to `path` (creating its folder), or says why it cannot.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), AppError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            AppError::invalid("out", format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| AppError::invalid("out", format!("cannot write {}: {e}", path.display())))
+}
+
 async fn run(cli: Cli) -> Result<(), AppError> {
     let data_dir = cli
         .data_dir
@@ -521,6 +556,54 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Refund(RefundCmd::List { status }) => {
             out.refunds(&app.refunds(status.as_deref()).await?);
+        }
+        Command::Receipt {
+            id_or_number,
+            out: file,
+            format,
+            print,
+        } => {
+            let layout: Layout = format
+                .parse()
+                .map_err(|e: String| AppError::invalid("format", e))?;
+            if file.is_none() && !print {
+                return Err(AppError::invalid(
+                    "receipt",
+                    "say where it goes: --out FILE.pdf, --print, or both",
+                ));
+            }
+            let actor = actor(&app, user).await?;
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            let receipt = app
+                .receipt(&actor, &settings, &id_or_number, layout)
+                .await?;
+            let path =
+                file.unwrap_or_else(|| malipo_app::spool_path(&data_dir, &receipt.receipt_number));
+            write_file(&path, &receipt.pdf)?;
+            let printed = if print {
+                let printer = app.printer().await?;
+                Some(malipo_app::print(&path, printer.as_deref())?)
+            } else {
+                None
+            };
+            out.receipt(&receipt, &path, printed.as_ref());
+        }
+        Command::Receipts {
+            date,
+            out: file,
+            format,
+        } => {
+            let layout: Layout = format
+                .parse()
+                .map_err(|e: String| AppError::invalid("format", e))?;
+            let actor = actor(&app, user).await?;
+            let settings = app.provider_settings(&NoSecretStore).await?;
+            let (pdf, count) = app.day_receipts(&actor, &settings, &date, layout).await?;
+            write_file(&file, &pdf)?;
+            out.done(&format!(
+                "{count} receipts of {date} saved to {}",
+                file.display()
+            ));
         }
         Command::Orphans(OrphansCmd::List { all }) => {
             let actor = actor(&app, user).await?;

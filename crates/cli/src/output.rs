@@ -372,6 +372,33 @@ impl Output {
         }
     }
 
+    pub fn receipt(
+        &self,
+        r: &malipo_app::ReceiptFile,
+        path: &std::path::Path,
+        printed: Option<&malipo_app::Printed>,
+    ) {
+        if self.json {
+            return print_json(&json!({
+                "receipt_number": r.receipt_number,
+                "copy": r.copy,
+                "file": path.display().to_string(),
+                "bytes": r.pdf.len(),
+                "verify_url": r.verify_url,
+                "printed": printed,
+            }));
+        }
+        println!(
+            "Receipt {}{} saved to {}",
+            r.receipt_number,
+            if r.copy { " (COPY)" } else { "" },
+            path.display()
+        );
+        if let Some(p) = printed {
+            println!("{} via {}: {}", p.how, p.via, p.message);
+        }
+    }
+
     pub fn orphans(&self, list: &[malipo_app::OrphanView]) {
         if self.json {
             return print_json(&json!({ "items": list, "total": list.len() }));

@@ -93,3 +93,42 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Records that the receipt of payment `number` was printed or saved, and answers how many
+    /// times it had been before: the first is the original, every later one a copy. Counting
+    /// and recording share one write transaction, so two clerks printing at once cannot both
+    /// get the original.
+    pub async fn record_receipt_print(
+        &self,
+        actor: &str,
+        number: &str,
+        format: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let earlier: i64 = sqlx::query(
+            "SELECT count(*) AS n FROM audit_log
+             WHERE entity = 'transaction' AND entity_id = ? AND action = 'receipt.print'",
+        )
+        .bind(number)
+        .fetch_one(&mut *tx)
+        .await?
+        .get("n");
+        record(
+            &mut tx,
+            now,
+            Change {
+                actor,
+                action: "receipt.print",
+                entity: "transaction",
+                entity_id: number.to_owned(),
+                before: None,
+                after: Some(serde_json::json!({ "copy": earlier > 0, "format": format })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(earlier)
+    }
+}

@@ -1,0 +1,260 @@
+//! Receipts: a PDF for a paid payment, in A4 or on an 80 mm roll, marked COPY after the first
+//! time, with a QR code of its signed verification link on the company relay; a day's receipts
+//! in one PDF for the office file; and printing through the system (CUPS `lp`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+use time::Date;
+use time::format_description::well_known::Iso8601;
+
+use malipo_domain::time_zone::nairobi_date;
+use malipo_domain::verification::{self, Vouched};
+use malipo_domain::{Action, TxStatus};
+use malipo_receipt::{Layout, Office, Receipt};
+use malipo_store::{TransactionRecord, TxKey};
+
+use crate::reports::HistoryQuery;
+use crate::settings::{ProviderSettings, key};
+use crate::{Actor, App, AppError, ErrorCode, setting};
+
+/// A receipt made for a payment.
+#[derive(Debug, Clone)]
+pub struct ReceiptFile {
+    pub pdf: Vec<u8>,
+    pub receipt_number: String,
+    /// A reprint, marked COPY.
+    pub copy: bool,
+    /// The verification link its QR code carries (none without a relay).
+    pub verify_url: Option<String>,
+}
+
+/// What printing did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Printed {
+    /// `printed` (sent to a printer) or `opened` (no printer: opened in the PDF viewer).
+    pub how: String,
+    /// The printer, or the program that opened it.
+    pub via: String,
+    /// What the print system said (`request id is …`).
+    pub message: String,
+}
+
+/// Whether a payment may print as paid: a refused one says why.
+fn printable(t: &TransactionRecord) -> Result<&str, AppError> {
+    match (t.status, &t.receipt_number) {
+        (TxStatus::Succeeded | TxStatus::PartiallyRefunded, Some(number)) => Ok(number),
+        (TxStatus::Refunded, _) => Err(AppError::new(
+            ErrorCode::Conflict,
+            format!("{} was refunded in full; it cannot print as paid", t.number),
+        )),
+        (status, _) => Err(AppError::new(
+            ErrorCode::Conflict,
+            format!(
+                "{} is {status}; only a paid payment has a receipt",
+                t.number
+            ),
+        )),
+    }
+}
+
+impl App {
+    async fn office_details(&self) -> Result<Office, AppError> {
+        let get = |k: &'static str| async move {
+            Ok::<_, AppError>(self.store().setting(k).await?.unwrap_or_default())
+        };
+        let mut office = Office {
+            name: get(setting::OFFICE_NAME).await?,
+            address: get(setting::OFFICE_ADDRESS).await?,
+            phone: get(setting::OFFICE_PHONE).await?,
+            kra_pin: get(setting::OFFICE_KRA_PIN).await?,
+        };
+        if office.name.is_empty() {
+            office.name = format!("Office {}", self.office_code().await?);
+        }
+        Ok(office)
+    }
+
+    fn receipt_of(
+        &self,
+        t: &TransactionRecord,
+        number: &str,
+        office: &Office,
+        settings: &ProviderSettings,
+        copy: bool,
+    ) -> Receipt {
+        let verify_url = match (&settings.relay_url, &settings.relay_token) {
+            (Some(url), Some(token)) => Some(verification::link(
+                url,
+                &verification::token_key(token.expose()),
+                &Vouched {
+                    receipt_number: number.to_owned(),
+                    amount: t.amount,
+                    date: nairobi_date(t.created_at),
+                },
+            )),
+            _ => None,
+        };
+        Receipt {
+            office: office.clone(),
+            receipt_number: number.to_owned(),
+            paid_at: t.created_at,
+            transaction_number: t.number.clone(),
+            policy_number: t.policy_number.clone(),
+            holder: t.holder.clone(),
+            amount: t.amount,
+            method: t.method,
+            mpesa_receipt: t
+                .provider_receipt
+                .clone()
+                .filter(|_| t.method == malipo_domain::Method::Mpesa),
+            card_brand: t.card_brand.clone(),
+            card_last4: t.card_last4.clone(),
+            clerk: t.clerk.clone(),
+            copy,
+            verify_url,
+        }
+    }
+
+    /// The receipt of payment `key`: refused unless it is paid and not refunded in full. The
+    /// first one is the original; every later one is marked COPY, and each is in the audit log.
+    pub async fn receipt(
+        &self,
+        actor: &Actor,
+        settings: &ProviderSettings,
+        key: &str,
+        layout: Layout,
+    ) -> Result<ReceiptFile, AppError> {
+        actor.require(Action::TakePayment)?;
+        let t = self.store().transaction(&TxKey::parse(key)).await?;
+        let number = printable(&t)?.to_owned();
+        let office = self.office_details().await?;
+        let format = match layout {
+            Layout::A4 => "a4",
+            Layout::Roll80 => "80mm",
+        };
+        let earlier = self
+            .store()
+            .record_receipt_print(actor.name(), &t.number, format, self.now())
+            .await?;
+        let receipt = self.receipt_of(&t, &number, &office, settings, earlier > 0);
+        let pdf = malipo_receipt::render(std::slice::from_ref(&receipt), layout)
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        Ok(ReceiptFile {
+            pdf,
+            receipt_number: number,
+            copy: receipt.copy,
+            verify_url: receipt.verify_url,
+        })
+    }
+
+    /// Every paid payment's receipt for the Nairobi day `date`, one per page, marked COPY (the
+    /// originals went to the customers), for the office file. Returns the PDF and the count.
+    pub async fn day_receipts(
+        &self,
+        actor: &Actor,
+        settings: &ProviderSettings,
+        date: &str,
+        layout: Layout,
+    ) -> Result<(Vec<u8>, usize), AppError> {
+        actor.require(Action::TakePayment)?;
+        Date::parse(date, &Iso8601::DATE).map_err(|_| {
+            AppError::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
+        })?;
+        let office = self.office_details().await?;
+        let mut receipts = Vec::new();
+        for page in 1.. {
+            let q = HistoryQuery {
+                from: Some(date.to_owned()),
+                to: Some(date.to_owned()),
+                page: Some(page),
+                per_page: Some(500),
+                ..HistoryQuery::default()
+            };
+            let list = self.history(&q).await?;
+            for view in &list.items {
+                let t = self.store().transaction(&TxKey::Id(view.id)).await?;
+                if let Ok(number) = printable(&t) {
+                    receipts.push(self.receipt_of(&t, number, &office, settings, true));
+                }
+            }
+            if list.items.len() < 500 {
+                break;
+            }
+        }
+        if receipts.is_empty() {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("no paid payments on {date}"),
+            ));
+        }
+        // Oldest first, as the office file reads.
+        receipts.sort_by(|a, b| a.receipt_number.cmp(&b.receipt_number));
+        let pdf = malipo_receipt::render(&receipts, layout)
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        Ok((pdf, receipts.len()))
+    }
+
+    /// The printer receipts go to: `MALIPO_PRINTER`, else the `printer.name` setting, else the
+    /// system's default printer.
+    pub async fn printer(&self) -> Result<Option<String>, AppError> {
+        if let Some(p) = std::env::var("MALIPO_PRINTER")
+            .ok()
+            .filter(|p| !p.is_empty())
+        {
+            return Ok(Some(p));
+        }
+        Ok(self
+            .store()
+            .setting(key::PRINTER)
+            .await?
+            .filter(|p| !p.is_empty()))
+    }
+}
+
+/// Sends `file` to `printer` (or the default one) with CUPS `lp`; without a print system,
+/// opens it in the desktop's PDF viewer so the clerk can print from there.
+pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed, AppError> {
+    let mut lp = Command::new("lp");
+    if let Some(p) = printer {
+        lp.args(["-d", p]);
+    }
+    let lp_failure = match lp.arg(file).output() {
+        Ok(out) if out.status.success() => {
+            return Ok(Printed {
+                how: "printed".into(),
+                via: printer.unwrap_or("the default printer").to_owned(),
+                message: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            });
+        }
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Err(e) => format!("lp: {e}"),
+    };
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    match Command::new(opener).arg(file).status() {
+        Ok(status) if status.success() => Ok(Printed {
+            how: "opened".into(),
+            via: opener.into(),
+            message: format!("not printed ({lp_failure}); opened for printing by hand"),
+        }),
+        _ => Err(AppError::new(
+            ErrorCode::Provider,
+            format!(
+                "could not print ({lp_failure}) or open {}; print that file by hand",
+                file.display()
+            ),
+        )),
+    }
+}
+
+/// Where a receipt waits to be printed: the data directory's `receipts/` folder.
+pub fn spool_path(data_dir: &Path, receipt_number: &str) -> PathBuf {
+    data_dir
+        .join("receipts")
+        .join(format!("{receipt_number}.pdf"))
+}
