@@ -84,21 +84,31 @@ fn main() {
         }
     }
     let receipts: Vec<Receipt> = (0..n).map(sample).collect();
-    for (layout, name) in [(Layout::A4, "A4"), (Layout::Roll80, "80 mm")] {
-        // Warm up, then time one receipt per document, as a clerk prints them.
-        let _ = render(&receipts[..1], layout).expect("render");
-        let started = Instant::now();
-        let mut bytes = 0;
-        for r in &receipts {
-            bytes += render(std::slice::from_ref(r), layout)
-                .expect("render")
-                .len();
+    let plain: Vec<Receipt> = receipts
+        .iter()
+        .map(|r| Receipt {
+            verify_url: None,
+            ..r.clone()
+        })
+        .collect();
+    for (set, qr) in [(&receipts, ""), (&plain, " without QR")] {
+        for (layout, name) in [(Layout::A4, "A4"), (Layout::Roll80, "80 mm")] {
+            // Warm up, then time one receipt per document, as a clerk prints them.
+            let _ = render(&set[..1], layout).expect("render");
+            let started = Instant::now();
+            let mut bytes = 0;
+            for r in set.iter() {
+                bytes += render(std::slice::from_ref(r), layout)
+                    .expect("render")
+                    .len();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            let label = format!("{name}{qr}");
+            println!(
+                "malipo-receipt {label:>16}: {:>7.0} receipts/s on one thread ({n} in {secs:.2} s, {} bytes each)",
+                n as f64 / secs,
+                bytes / n
+            );
         }
-        let secs = started.elapsed().as_secs_f64();
-        println!(
-            "malipo-receipt {name:>5}: {:>7.0} receipts/s on one thread ({n} in {secs:.2} s, {} bytes each)",
-            n as f64 / secs,
-            bytes / n
-        );
     }
 }
