@@ -15,7 +15,6 @@ use malipo_domain::{Action, TxStatus};
 use malipo_receipt::{Layout, Office, Receipt};
 use malipo_store::{TransactionRecord, TxKey};
 
-use crate::reports::HistoryQuery;
 use crate::settings::{ProviderSettings, key};
 use crate::{Actor, App, AppError, ErrorCode, setting};
 
@@ -164,23 +163,10 @@ impl App {
         })?;
         let office = self.office_details().await?;
         let mut receipts = Vec::new();
-        for page in 1.. {
-            let q = HistoryQuery {
-                from: Some(date.to_owned()),
-                to: Some(date.to_owned()),
-                page: Some(page),
-                per_page: Some(500),
-                ..HistoryQuery::default()
-            };
-            let list = self.history(&q).await?;
-            for view in &list.items {
-                let t = self.store().transaction(&TxKey::Id(view.id)).await?;
-                if let Ok(number) = printable(&t) {
-                    receipts.push(self.receipt_of(&t, number, &office, settings, true));
-                }
-            }
-            if list.items.len() < 500 {
-                break;
+        for view in self.day_payments(date).await? {
+            let t = self.store().transaction(&TxKey::Id(view.id)).await?;
+            if let Ok(number) = printable(&t) {
+                receipts.push(self.receipt_of(&t, number, &office, settings, true));
             }
         }
         if receipts.is_empty() {

@@ -106,7 +106,8 @@ impl App {
         Ok(report)
     }
 
-    async fn day_payments(&self, date: &str) -> Result<Vec<TransactionView>, AppError> {
+    /// Every payment made on the Nairobi day `date`, page by page.
+    pub(crate) async fn day_payments(&self, date: &str) -> Result<Vec<TransactionView>, AppError> {
         let mut all = Vec::new();
         for page in 1.. {
             let q = HistoryQuery {
