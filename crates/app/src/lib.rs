@@ -5,6 +5,7 @@
 //! serialisable views ([`views`]) or an [`AppError`] with a code and a message a clerk can act
 //! on. Nothing here knows about Tauri or the terminal.
 
+pub mod demo;
 mod error;
 mod payments;
 mod policies;

@@ -16,12 +16,12 @@ pub mod store;
 pub mod tenants;
 pub mod uploads;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -63,6 +63,17 @@ impl Relay {
 /// The client address a callback came from, as the access rules decided it.
 #[derive(Debug, Clone, Copy)]
 struct Source(std::net::IpAddr);
+
+pub use axum::Router;
+
+/// Serves `router` on `listener`, giving handlers each client's address (for the access rules).
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
+}
 
 pub fn router(relay: Relay) -> Router {
     Router::new()

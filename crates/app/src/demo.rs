@@ -1,0 +1,171 @@
+//! Demo mode: with no provider credentials configured, the app runs against the built-in
+//! provider simulator and a local relay, both in this process on loopback, so a new user can
+//! take an M-Pesa and a card payment and print a receipt in the first minute. Nothing reaches
+//! Safaricom or Paystack.
+//!
+//! The local relay keeps its database in the data directory (`demo-relay.sqlite3`, with the
+//! tenant and device in `demo-relay.json`), so the office's sync cursor stays valid from one
+//! start to the next.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use malipo_domain::Secret;
+use malipo_providers::daraja::DarajaConfig;
+use malipo_providers::paystack::PaystackConfig;
+use malipo_relay::sealing::SealingKey;
+use malipo_relay::store::RelayStore;
+
+use crate::settings::ProviderSettings;
+use crate::{AppError, ErrorCode};
+
+/// The sealing key of the demo relay: it only ever seals the simulator's published test key.
+const DEMO_SEALING_KEY: &str = "64656d6f2d6f6e6c792d6e6f742d612d7265616c2d7365616c696e672d6b6579";
+
+/// A running demo: the simulator and the relay, and the settings that point at them.
+pub struct Demo {
+    pub settings: ProviderSettings,
+    pub sandbox_url: String,
+    pub relay_url: String,
+    _sandbox: malipo_sandbox::Running,
+    relay: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo")
+            .field("sandbox_url", &self.sandbox_url)
+            .field("relay_url", &self.relay_url)
+            .finish()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.relay.abort();
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
+    tenant: String,
+    daraja_token: String,
+    device_token: String,
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::new(
+        ErrorCode::Internal,
+        format!("demo mode could not start ({what}: {e})"),
+    )
+}
+
+/// Whether the office has no provider credentials at all (neither in the environment nor in
+/// its settings): then the app opens in demo mode.
+pub fn wanted(settings: &ProviderSettings) -> bool {
+    settings.mpesa.is_none() && settings.paystack.is_none()
+}
+
+/// Starts the simulator and the local relay on loopback ports.
+pub async fn start(data_dir: &Path) -> Result<Demo, AppError> {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().map_err(|e| failed("address", e))?;
+    let store = RelayStore::open(&data_dir.join("demo-relay.sqlite3"))
+        .await
+        .map_err(|e| failed("relay database", e))?;
+    let sealing = SealingKey::from_hex(DEMO_SEALING_KEY).map_err(|e| failed("sealing", e))?;
+    let saved_path = data_dir.join("demo-relay.json");
+    let saved: Saved = match std::fs::read(&saved_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(s) => s,
+        None => {
+            let t = store
+                .create_tenant("Demo company")
+                .await
+                .map_err(|e| failed("relay tenant", e))?;
+            let (_, device_token) = store
+                .add_device(&t.tenant.id, "this computer")
+                .await
+                .map_err(|e| failed("relay device", e))?;
+            let sealed = sealing
+                .seal(&Secret::new(
+                    malipo_sandbox::Config::default().paystack_secret,
+                ))
+                .map_err(|e| failed("sealing", e))?;
+            store
+                .set_paystack_secret(&t.tenant.id, &sealed)
+                .await
+                .map_err(|e| failed("relay secret", e))?;
+            let s = Saved {
+                tenant: t.tenant.id,
+                daraja_token: t.daraja_token,
+                device_token,
+            };
+            let bytes = serde_json::to_vec_pretty(&s).map_err(|e| failed("saving", e))?;
+            std::fs::write(&saved_path, bytes).map_err(|e| failed("saving", e))?;
+            s
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(loopback)
+        .await
+        .map_err(|e| failed("relay address", e))?;
+    let relay_url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| failed("relay address", e))?
+    );
+    let router = malipo_relay::router(malipo_relay::Relay::new(
+        store,
+        Some(sealing),
+        malipo_relay::access::Access::default(),
+    ));
+    let relay = tokio::spawn(async move {
+        let _ = malipo_relay::serve(listener, router).await;
+    });
+    let config = malipo_sandbox::Config {
+        paystack_webhook_url: Some(format!(
+            "{relay_url}{}/{}",
+            malipo_relay::PAYSTACK_PATH,
+            saved.tenant
+        )),
+        ..malipo_sandbox::Config::default()
+    };
+    let sandbox = malipo_sandbox::spawn(loopback, config.clone())
+        .await
+        .map_err(|e| failed("simulator address", e))?;
+    let sandbox_url = sandbox.url();
+    let callback = format!(
+        "{relay_url}{}/{}",
+        malipo_relay::DARAJA_PATH,
+        saved.daraja_token
+    );
+    let settings = ProviderSettings {
+        mpesa: Some(DarajaConfig::new(
+            &sandbox_url,
+            &config.consumer_key,
+            Secret::new(config.consumer_secret.clone()),
+            &config.shortcode,
+            Secret::new(config.passkey.clone()),
+            &callback,
+        )),
+        paystack: Some(PaystackConfig::new(
+            &sandbox_url,
+            Secret::new(config.paystack_secret.clone()),
+        )),
+        mpesa_missing: Vec::new(),
+        paystack_missing: Vec::new(),
+        relay_url: Some(relay_url.clone()),
+        relay_token: Some(Secret::new(saved.device_token)),
+    };
+    Ok(Demo {
+        settings,
+        sandbox_url,
+        relay_url,
+        _sandbox: sandbox,
+        relay,
+    })
+}
