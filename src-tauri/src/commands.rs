@@ -1,7 +1,127 @@
-//! The IPC surface. Each command is a thin call into [`malipo_app::App`].
+//! The IPC surface. Each command is a thin call into [`malipo_app::App`]; roles are enforced by
+//! the services with the signed-in user, never only hidden in the UI.
 
-use malipo_app::views::{List, PolicyView};
-use malipo_app::{App, AppError};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use malipo_app::views::{List, PolicyView, TransactionView};
+use malipo_app::{Actor, App, AppError, ErrorCode, MpesaRequest, ProviderSettings, Session};
+use malipo_receipt::Layout;
+
+/// What the shell keeps besides the services.
+pub struct Shell {
+    pub data_dir: PathBuf,
+    /// The provider settings in force (the demo's when in demo mode).
+    pub settings: ProviderSettings,
+    pub demo: bool,
+    pub session: Mutex<Option<Session>>,
+}
+
+impl Shell {
+    fn actor(&self) -> Result<Actor, AppError> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))?;
+        match &*session {
+            Some(s) => Ok(Actor::User(s.clone())),
+            None => Err(AppError::new(ErrorCode::Unauthenticated, "sign in first")),
+        }
+    }
+}
+
+/// Who is signed in, as the UI shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub username: String,
+    pub role: String,
+}
+
+impl From<&Session> for SessionView {
+    fn from(s: &Session) -> Self {
+        SessionView {
+            username: s.username.clone(),
+            role: s.role.to_string(),
+        }
+    }
+}
+
+/// What the UI needs before anything else.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    /// Running against the built-in simulator: nothing reaches Safaricom or Paystack.
+    pub demo: bool,
+    /// No user exists yet: the first one to be created is the administrator.
+    pub first_run: bool,
+    pub office: String,
+    pub session: Option<SessionView>,
+}
+
+#[tauri::command]
+pub async fn app_info(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Result<AppInfo, AppError> {
+    let session = shell
+        .session
+        .lock()
+        .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))?
+        .as_ref()
+        .map(SessionView::from);
+    Ok(AppInfo {
+        demo: shell.demo,
+        first_run: app.in_setup_mode().await?,
+        office: app.office_code().await?.to_string(),
+        session,
+    })
+}
+
+/// On first run: creates the administrator and signs them in.
+#[tauri::command]
+pub async fn create_admin(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    username: String,
+    password: String,
+) -> Result<SessionView, AppError> {
+    if !app.in_setup_mode().await? {
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            "this office already has users: sign in",
+        ));
+    }
+    app.add_user(&Actor::Setup, &username, "admin", &password)
+        .await?;
+    sign_in(app, shell, username, password).await
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    username: String,
+    password: String,
+) -> Result<SessionView, AppError> {
+    let session = app.sign_in(&username, &password).await?;
+    let view = SessionView::from(&session);
+    *shell
+        .session
+        .lock()
+        .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))? =
+        Some(session);
+    Ok(view)
+}
+
+#[tauri::command]
+pub fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), AppError> {
+    *shell
+        .session
+        .lock()
+        .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))? = None;
+    Ok(())
+}
 
 /// Policies matching `search` (number, holder or phone), first page of 100, by number.
 #[tauri::command]
@@ -10,4 +130,93 @@ pub async fn list_policies(
     search: Option<String>,
 ) -> Result<List<PolicyView>, AppError> {
     app.policies(search.as_deref(), 1, 100).await
+}
+
+/// Sends the M-Pesa prompt to the customer's phone.
+#[tauri::command]
+pub async fn pay_mpesa(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    policy: String,
+    phone: String,
+    amount: String,
+    again: bool,
+) -> Result<TransactionView, AppError> {
+    let actor = shell.actor()?;
+    app.pay_mpesa(
+        &actor,
+        &shell.settings,
+        &MpesaRequest {
+            policy,
+            phone,
+            amount,
+            again,
+        },
+    )
+    .await
+}
+
+/// Where a payment stands. Callbacks arrive through sync in the background; a payment still
+/// open after 15 seconds is also asked about directly.
+#[tauri::command]
+pub async fn payment_status(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    number: String,
+) -> Result<TransactionView, AppError> {
+    let actor = shell.actor()?;
+    let t = app.transaction(&number).await?;
+    let open = matches!(t.status.as_str(), "pending" | "awaiting_customer");
+    let quiet = time::OffsetDateTime::parse(
+        &t.updated_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .is_ok_and(|at| app.now() - at > time::Duration::seconds(15));
+    if open && quiet {
+        return Ok(app.refresh(&actor, &shell.settings, &number).await?.0);
+    }
+    Ok(t)
+}
+
+/// Where a saved receipt went.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedReceipt {
+    pub path: String,
+    pub receipt_number: String,
+    pub copy: bool,
+}
+
+/// Saves the receipt (A4 or 80 mm) in the data directory's `receipts/` and, with `print`,
+/// sends it to the printer.
+#[tauri::command]
+pub async fn save_receipt(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    number: String,
+    format: String,
+    print: bool,
+) -> Result<SavedReceipt, AppError> {
+    let actor = shell.actor()?;
+    let layout: Layout = format
+        .parse()
+        .map_err(|e: String| AppError::invalid("format", e))?;
+    let receipt = app
+        .receipt(&actor, &shell.settings, &number, layout)
+        .await?;
+    let path = malipo_app::spool_path(&shell.data_dir, &receipt.receipt_number);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::write(&path, &receipt.pdf)
+        .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
+    if print {
+        let printer = app.printer().await?;
+        malipo_app::print(&path, printer.as_deref())?;
+    }
+    Ok(SavedReceipt {
+        path: path.display().to_string(),
+        receipt_number: receipt.receipt_number,
+        copy: receipt.copy,
+    })
 }

@@ -1,29 +1,75 @@
-//! The desktop shell: opens the office database, registers the commands and shows the UI.
+//! The desktop shell: opens the office database, starts demo mode when no provider is
+//! configured, keeps sync running in the background, registers the commands and shows the UI.
 //! Commands unpack state, call one service and return its view or its `{code, message}` error.
 
 mod commands;
 
-use malipo_app::App;
+use std::sync::Mutex;
+
+use malipo_app::{App, NoSecretStore, demo};
+
+use commands::Shell;
+
+fn fail(what: &str) -> ! {
+    eprintln!("malipo: {what}");
+    std::process::exit(1);
+}
 
 /// Starts the app; exits with a message when the office database cannot be opened.
 pub fn run() {
     let data_dir = malipo_app::default_data_dir();
-    let app = match tauri::async_runtime::block_on(App::open(&data_dir)) {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!(
-                "malipo: cannot open the office database in {}: {e}",
+    let (app, shell, running_demo) = tauri::async_runtime::block_on(async {
+        let app = App::open(&data_dir).await.unwrap_or_else(|e| {
+            fail(&format!(
+                "cannot open the office database in {}: {e}",
                 data_dir.display()
-            );
-            std::process::exit(1);
+            ))
+        });
+        let configured = app
+            .provider_settings(&NoSecretStore)
+            .await
+            .unwrap_or_else(|e| fail(&format!("the provider settings: {}", e.message)));
+        let (settings, running_demo) = if demo::wanted(&configured) {
+            let d = demo::start(&data_dir)
+                .await
+                .unwrap_or_else(|e| fail(&e.message));
+            (d.settings.clone(), Some(d))
+        } else {
+            (configured, None)
+        };
+        if settings.relay_url.is_some() {
+            // Callbacks reach this office through the relay: keep pulling them.
+            let (app, settings) = (app.clone(), settings.clone());
+            tauri::async_runtime::spawn(async move {
+                let _ = app
+                    .sync_forever(&settings, std::future::pending(), |_| {})
+                    .await;
+            });
         }
-    };
+        let shell = Shell {
+            data_dir: data_dir.clone(),
+            demo: running_demo.is_some(),
+            settings,
+            session: Mutex::new(None),
+        };
+        (app, shell, running_demo)
+    });
     let result = tauri::Builder::default()
         .manage(app)
-        .invoke_handler(tauri::generate_handler![commands::list_policies])
+        .manage(shell)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::create_admin,
+            commands::sign_in,
+            commands::sign_out,
+            commands::list_policies,
+            commands::pay_mpesa,
+            commands::payment_status,
+            commands::save_receipt,
+        ])
         .run(tauri::generate_context!());
+    drop(running_demo);
     if let Err(e) = result {
-        eprintln!("malipo: the window could not start: {e}");
-        std::process::exit(1);
+        fail(&format!("the window could not start: {e}"));
     }
 }

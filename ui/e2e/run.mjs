@@ -73,16 +73,42 @@ function assert(cond, message) {
 
 const empty = mkdtempSync(join(tmpdir(), "malipo-e2e-empty-"));
 const office = mkdtempSync(join(tmpdir(), "malipo-e2e-office-"));
+const officeEnv = { ...process.env, MALIPO_DATA_DIR: office };
 execFileSync(cli, ["policy", "import", resolve(import.meta.dirname, "../../demo/policies.csv")], {
-  env: { ...process.env, MALIPO_DATA_DIR: office },
+  env: officeEnv,
+  stdio: "inherit",
+});
+execFileSync(cli, ["user", "add", "--username", "wanjiku", "--role", "admin"], {
+  env: { ...officeEnv, MALIPO_NEW_PASSWORD: "counter-pass-2026" },
   stdio: "inherit",
 });
 
+/** Signs in on the sign-in form. */
+async function signIn(b, username, password) {
+  const form = await b.$('[data-testid="signin-form"]');
+  await form.waitForDisplayed({ timeout: 10000 });
+  await b.$('[data-testid="username"]').setValue(username);
+  await b.$('[data-testid="password"]').setValue(password);
+  await b.$('[data-testid="signin-submit"]').click();
+}
+
 try {
-  await journey("a new office opens on the bundled UI and says how to add policies", () =>
+  await journey("a new office opens in demo mode, creates its administrator and says how to add policies", () =>
     withApp(empty, async (b) => {
       const url = await b.getUrl();
       assert(!url.startsWith("http://localhost"), `the app loaded the dev server: ${url}`);
+      const banner = await b.$('[data-testid="demo-banner"]');
+      await banner.waitForDisplayed({ timeout: 10000 });
+      assert((await banner.getText()).includes("no money moves"), "the demo banner is unmistakable");
+      await b.$('[data-testid="password-again"]').waitForDisplayed({ timeout: 10000 });
+      await b.saveScreenshot(join(shots, "00-first-run.png"));
+      await b.$('[data-testid="username"]').setValue("admin");
+      await b.$('[data-testid="password"]').setValue("first-admin-pass");
+      await b.$('[data-testid="password-again"]').setValue("first-admin-pass");
+      await b.$('[data-testid="signin-submit"]').click();
+      await until("signed in as the new administrator", async () =>
+        (await b.$('[data-testid="signed-in"]').isExisting()) &&
+        (await b.$('[data-testid="signed-in"]').getText()).includes("admin (admin)"));
       const emptyState = await b.$('[data-testid="policies-empty"]');
       await emptyState.waitForDisplayed({ timeout: 10000 });
       assert((await emptyState.getText()).includes("malipo policy add"), "the empty state names the command");
@@ -90,8 +116,12 @@ try {
     }),
   );
 
-  await journey("a clerk finds a policy by holder name and by local phone number", () =>
+  await journey("a clerk signs in and finds a policy by holder name and by local phone number", () =>
     withApp(office, async (b) => {
+      await signIn(b, "wanjiku", "wrong-password");
+      const refused = await b.$('[data-testid="signin-error"]');
+      await refused.waitForDisplayed({ timeout: 10000 });
+      await signIn(b, "wanjiku", "counter-pass-2026");
       const table = await b.$('[data-testid="policies-table"]');
       await table.waitForDisplayed({ timeout: 10000 });
       const rows = await b.$$('[data-testid="policies-table"] tbody tr');
@@ -113,6 +143,37 @@ try {
       await search.setValue("nobody-like-this");
       await b.$('[data-testid="policies-empty"]').waitForDisplayed({ timeout: 5000 });
       await b.saveScreenshot(join(shots, "03-no-match.png"));
+    }),
+  );
+
+  await journey("a clerk takes an M-Pesa payment in demo mode and saves its receipt", () =>
+    withApp(office, async (b) => {
+      await signIn(b, "wanjiku", "counter-pass-2026");
+      const pay = await b.$('[data-testid="pay-POL-1001"]');
+      await pay.waitForDisplayed({ timeout: 10000 });
+      await pay.click();
+      const phone = await b.$('[data-testid="pay-phone"]');
+      await phone.waitForDisplayed({ timeout: 5000 });
+      // A wrong number is caught as typed, before anything is sent.
+      await phone.setValue("0812 345 678");
+      await b.keys("Enter");
+      await until("the phone problem to show", async () =>
+        (await b.$("#phone-error").isExisting()) &&
+        (await b.$("#phone-error").getText()).includes("not a Kenyan mobile"));
+      await phone.setValue("0708 374 149");
+      await b.keys("Enter");
+      await b.$('[data-testid="pay-waiting"]').waitForDisplayed({ timeout: 10000 });
+      await b.saveScreenshot(join(shots, "04-prompt-sent.png"));
+      const paid = await b.$('[data-testid="pay-succeeded"]');
+      await paid.waitForDisplayed({ timeout: 30000 });
+      assert((await paid.getText()).includes("KES 1,500.00"), "the amount paid is shown");
+      await b.$('[data-testid="save-a4"]').click();
+      const saved = await b.$('[data-testid="receipt-saved"]');
+      await saved.waitForDisplayed({ timeout: 10000 });
+      const path = (await saved.$("code").getText()).trim();
+      const text = execFileSync("pdftotext", [path, "-"]).toString();
+      assert(text.includes("OFFICIAL RECEIPT") && text.includes("POL-1001"), `the saved receipt: ${text}`);
+      await b.saveScreenshot(join(shots, "05-paid-receipt-saved.png"));
     }),
   );
 } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatMoney, localPhone } from "./format";
+import { amountProblem, formatMoney, localPhone, phoneProblem } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -22,5 +22,35 @@ describe("localPhone", () => {
 
   it("leaves anything else alone", () => {
     expect(localPhone("12345")).toBe("12345");
+  });
+});
+
+
+describe("amountProblem", () => {
+  it("accepts what clerks type", () => {
+    for (const ok of ["1500", "1,500", "1,500.50", "KES 200", "0.5", "250,000"]) {
+      expect(amountProblem(ok)).toBeNull();
+    }
+  });
+  it("names what is wrong", () => {
+    expect(amountProblem("")).toMatch(/Enter/);
+    expect(amountProblem("1.234")).toMatch(/digits/);
+    expect(amountProblem("15,00")).toMatch(/digits/);
+    expect(amountProblem("-5")).toMatch(/digits/);
+    expect(amountProblem("0.00")).toMatch(/more than zero/);
+  });
+});
+
+describe("phoneProblem", () => {
+  it("accepts the usual ways of writing a number", () => {
+    for (const ok of ["0712 345 678", "0110-123-456", "+254 712 345 678", "254712345678", "712345678"]) {
+      expect(phoneProblem(ok)).toBeNull();
+    }
+  });
+  it("names what is wrong", () => {
+    expect(phoneProblem("")).toMatch(/Enter/);
+    expect(phoneProblem("0712 345 67")).toMatch(/10 digits/);
+    expect(phoneProblem("0812 345 678")).toMatch(/not a Kenyan mobile/);
+    expect(phoneProblem("07x2345678")).toMatch(/digits only/);
   });
 });

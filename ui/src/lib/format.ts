@@ -17,3 +17,31 @@ export function localPhone(msisdn: string): string {
   const n = msisdn.slice(3);
   return `0${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}`;
 }
+
+/**
+ * Checks an amount as the clerk types it: digits with optional thousands commas and up to two
+ * decimals, more than zero. Returns what is wrong, or null. (The services check again.)
+ */
+export function amountProblem(text: string): string | null {
+  const t = text.trim().replace(/^(KES|Ksh)\s*/i, "");
+  if (t === "") return "Enter the amount.";
+  if (!/^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$/.test(t)) {
+    return "Use digits, like 1500 or 1,500.50.";
+  }
+  if (/^[0,]*(\.0*)?$/.test(t)) return "The amount must be more than zero.";
+  return null;
+}
+
+/**
+ * Checks a Kenyan mobile number as typed (07…, 01…, +254…, 254…, 7…), spaces and dashes
+ * allowed. Returns what is wrong, or null.
+ */
+export function phoneProblem(text: string): string | null {
+  const d = text.replace(/[\s-]/g, "").replace(/^\+/, "");
+  if (d === "") return "Enter the customer's M-Pesa number.";
+  if (!/^\d+$/.test(d)) return "Use digits only, like 0712 345 678.";
+  const local = d.startsWith("254") ? d.slice(3) : d.startsWith("0") ? d.slice(1) : d;
+  if (local.length !== 9) return "A Kenyan mobile number has 10 digits, like 0712 345 678.";
+  if (!/^[71]/.test(local)) return "That is not a Kenyan mobile number (07… or 01…).";
+  return null;
+}
