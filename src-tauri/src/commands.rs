@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use malipo_app::views::{List, PolicyView, TransactionView};
-use malipo_app::{Actor, App, AppError, ErrorCode, MpesaRequest, ProviderSettings, Session};
+use malipo_app::{
+    Actor, App, AppError, ErrorCode, HistoryQuery, MpesaRequest, ProviderSettings, Session,
+};
 use malipo_receipt::Layout;
 
 /// What the shell keeps besides the services.
@@ -219,4 +221,66 @@ pub async fn save_receipt(
         receipt_number: receipt.receipt_number,
         copy: receipt.copy,
     })
+}
+
+/// A history filter as the UI sends it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct HistoryFilter {
+    pub status: Option<String>,
+    pub method: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub search: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl From<HistoryFilter> for HistoryQuery {
+    fn from(f: HistoryFilter) -> HistoryQuery {
+        let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        HistoryQuery {
+            status: some(f.status),
+            method: some(f.method),
+            from: some(f.from),
+            to: some(f.to),
+            search: some(f.search),
+            page: f.page,
+            per_page: f.per_page,
+        }
+    }
+}
+
+/// Payments, newest first, filtered and paged.
+#[tauri::command]
+pub async fn history(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    filter: HistoryFilter,
+) -> Result<List<TransactionView>, AppError> {
+    shell.actor()?;
+    app.history(&filter.into()).await
+}
+
+/// Writes every payment matching the filter to a CSV file in the data directory's `exports/`
+/// and returns its path.
+#[tauri::command]
+pub async fn export_history(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    filter: HistoryFilter,
+) -> Result<String, AppError> {
+    shell.actor()?;
+    let csv = app.history_csv(&filter.into()).await?;
+    let stamp = app.now().unix_timestamp();
+    let path = shell
+        .data_dir
+        .join("exports")
+        .join(format!("history-{stamp}.csv"));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::write(&path, csv)
+        .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
+    Ok(path.display().to_string())
 }

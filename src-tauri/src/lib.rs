@@ -66,6 +66,8 @@ pub fn run() {
             commands::pay_mpesa,
             commands::payment_status,
             commands::save_receipt,
+            commands::history,
+            commands::export_history,
         ])
         .run(tauri::generate_context!());
     drop(running_demo);

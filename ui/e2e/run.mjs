@@ -2,7 +2,7 @@
 // the release binary with its bundled UI, a real office database written by the real CLI.
 // Run by scripts/test under xvfb-run with MALIPO_APP and MALIPO_CLI set.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -146,7 +146,7 @@ try {
     }),
   );
 
-  await journey("a clerk takes an M-Pesa payment in demo mode and saves its receipt", () =>
+  await journey("a clerk takes an M-Pesa payment in demo mode, saves its receipt and finds it in the history", () =>
     withApp(office, async (b) => {
       await signIn(b, "wanjiku", "counter-pass-2026");
       const pay = await b.$('[data-testid="pay-POL-1001"]');
@@ -174,6 +174,31 @@ try {
       const text = execFileSync("pdftotext", [path, "-"]).toString();
       assert(text.includes("OFFICIAL RECEIPT") && text.includes("POL-1001"), `the saved receipt: ${text}`);
       await b.saveScreenshot(join(shots, "05-paid-receipt-saved.png"));
+
+      // The payment in the history: found by status, gone under another status, exported.
+      await b.keys("Escape");
+      await b.$('[data-testid="nav-history"]').click();
+      const table = await b.$('[data-testid="history-table"]');
+      await table.waitForDisplayed({ timeout: 10000 });
+      await b.$('[data-testid="history-status"]').selectByAttribute("value", "succeeded");
+      await until("the paid payment under Paid", async () => {
+        const rows = await b.$$('[data-testid="history-table"] tbody tr');
+        return rows.length === 1 && (await rows[0].getText()).includes("POL-1001");
+      });
+      await b.$('[data-testid="history-status"]').selectByAttribute("value", "failed");
+      await b.$('[data-testid="history-empty"]').waitForDisplayed({ timeout: 10000 });
+      await b.$('[data-testid="history-status"]').selectByAttribute("value", "");
+      await b.$('[data-testid="history-search"]').setValue("Amina");
+      await until("the search to find Amina's payment", async () =>
+        (await b.$$('[data-testid="history-table"] tbody tr')).length === 1);
+      await b.$('[data-testid="history-export"]').click();
+      const exported = await b.$('[data-testid="history-note"]');
+      await exported.waitForDisplayed({ timeout: 10000 });
+      const csvPath = (await exported.getText()).replace("Saved to ", "").trim();
+      const csv = readFileSync(csvPath, "utf8");
+      assert(csv.split("\n")[0].startsWith("number,created_at,policy"), `the CSV header: ${csv}`);
+      assert(csv.includes("POL-1001") && csv.includes("1500.00"), `the CSV rows: ${csv}`);
+      await b.saveScreenshot(join(shots, "06-history.png"));
     }),
   );
 } finally {

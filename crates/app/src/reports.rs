@@ -93,6 +93,68 @@ impl App {
         })
     }
 
+    /// Every payment matching `q` (all pages), as CSV for a spreadsheet: amounts as exact
+    /// decimals, times as RFC 3339 (UTC).
+    pub async fn history_csv(&self, q: &HistoryQuery) -> Result<String, AppError> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let csv_error = |e: csv::Error| AppError::new(ErrorCode::Internal, e.to_string());
+        out.write_record([
+            "number",
+            "created_at",
+            "policy",
+            "holder",
+            "method",
+            "status",
+            "amount",
+            "currency",
+            "refunded",
+            "phone",
+            "email",
+            "provider_receipt",
+            "receipt_number",
+            "clerk",
+            "failure_reason",
+        ])
+        .map_err(csv_error)?;
+        for page in 1_u32.. {
+            let list = self
+                .history(&HistoryQuery {
+                    page: Some(page),
+                    per_page: Some(500),
+                    ..q.clone()
+                })
+                .await?;
+            for t in &list.items {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                out.write_record([
+                    t.number.clone(),
+                    t.created_at.clone(),
+                    t.policy.clone(),
+                    t.holder.clone(),
+                    t.method.clone(),
+                    t.status.clone(),
+                    t.amount.clone(),
+                    t.currency.clone(),
+                    t.refunded.clone(),
+                    opt(&t.phone),
+                    opt(&t.email),
+                    opt(&t.provider_receipt),
+                    opt(&t.receipt_number),
+                    opt(&t.clerk),
+                    opt(&t.failure_reason),
+                ])
+                .map_err(csv_error)?;
+            }
+            if list.items.len() < 500 {
+                break;
+            }
+        }
+        let bytes = out
+            .into_inner()
+            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
+    }
+
     /// One payment by id (`42`), number (`HQ-000042`) or provider reference.
     pub async fn transaction(&self, key: &str) -> Result<TransactionView, AppError> {
         if key.trim().is_empty() {

@@ -64,3 +64,22 @@ export function saveReceipt(
 ): Promise<SavedReceipt> {
   return call("save_receipt", { number, format, print });
 }
+
+/** A history filter; empty strings mean "any". */
+export interface HistoryFilter {
+  status?: string;
+  method?: string;
+  from?: string;
+  to?: string;
+  search?: string;
+  page?: number;
+  per_page?: number;
+}
+
+export function history(filter: HistoryFilter): Promise<List<TransactionView>> {
+  return call("history", { filter });
+}
+
+export function exportHistory(filter: HistoryFilter): Promise<string> {
+  return call("export_history", { filter });
+}
