@@ -1,15 +1,13 @@
-//! The IPC surface. Each command is a thin call into [`malipo_app::App`]; roles are enforced by
-//! the services with the signed-in user, never only hidden in the UI.
+//! The IPC commands. Each is a thin call into [`malipo_app::App`]; roles are enforced by the
+//! services with the signed-in user, never only hidden in the UI. The requests and responses
+//! are declared in [`malipo_app::ipc`], which the UI's TypeScript types are generated from.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde::Serialize;
-
+use malipo_app::ipc::{AppInfo, HistoryFilter, SavedReceipt, SessionView};
 use malipo_app::views::{List, PolicyView, TransactionView};
-use malipo_app::{
-    Actor, App, AppError, ErrorCode, HistoryQuery, MpesaRequest, ProviderSettings, Session,
-};
+use malipo_app::{Actor, App, AppError, ErrorCode, MpesaRequest, ProviderSettings, Session};
 use malipo_receipt::Layout;
 
 /// What the shell keeps besides the services.
@@ -32,33 +30,6 @@ impl Shell {
             None => Err(AppError::new(ErrorCode::Unauthenticated, "sign in first")),
         }
     }
-}
-
-/// Who is signed in, as the UI shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionView {
-    pub username: String,
-    pub role: String,
-}
-
-impl From<&Session> for SessionView {
-    fn from(s: &Session) -> Self {
-        SessionView {
-            username: s.username.clone(),
-            role: s.role.to_string(),
-        }
-    }
-}
-
-/// What the UI needs before anything else.
-#[derive(Debug, Clone, Serialize)]
-pub struct AppInfo {
-    /// Running against the built-in simulator: nothing reaches Safaricom or Paystack.
-    pub demo: bool,
-    /// No user exists yet: the first one to be created is the administrator.
-    pub first_run: bool,
-    pub office: String,
-    pub session: Option<SessionView>,
 }
 
 #[tauri::command]
@@ -180,14 +151,6 @@ pub async fn payment_status(
     Ok(t)
 }
 
-/// Where a saved receipt went.
-#[derive(Debug, Clone, Serialize)]
-pub struct SavedReceipt {
-    pub path: String,
-    pub receipt_number: String,
-    pub copy: bool,
-}
-
 /// Saves the receipt (A4 or 80 mm) in the data directory's `receipts/` and, with `print`,
 /// sends it to the printer.
 #[tauri::command]
@@ -221,33 +184,6 @@ pub async fn save_receipt(
         receipt_number: receipt.receipt_number,
         copy: receipt.copy,
     })
-}
-
-/// A history filter as the UI sends it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct HistoryFilter {
-    pub status: Option<String>,
-    pub method: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub search: Option<String>,
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-}
-
-impl From<HistoryFilter> for HistoryQuery {
-    fn from(f: HistoryFilter) -> HistoryQuery {
-        let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        HistoryQuery {
-            status: some(f.status),
-            method: some(f.method),
-            from: some(f.from),
-            to: some(f.to),
-            search: some(f.search),
-            page: f.page,
-            per_page: f.per_page,
-        }
-    }
 }
 
 /// Payments, newest first, filtered and paged.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use malipo_store::StoreError;
 
 /// What kind of failure, for callers that branch on it (the UI, the CLI's exit status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// What was typed is wrong; the message says how.
@@ -23,7 +23,7 @@ pub enum ErrorCode {
 }
 
 /// An error as a person sees it: a code and one sentence saying what to do next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, ts_rs::TS)]
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,

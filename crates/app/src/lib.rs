@@ -7,6 +7,7 @@
 
 pub mod demo;
 mod error;
+pub mod ipc;
 mod payments;
 mod policies;
 mod receipts;

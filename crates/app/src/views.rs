@@ -18,14 +18,14 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 /// `{"items": [...], "total": N}`: one page and how many match in all.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct List<T> {
     pub items: Vec<T>,
     pub total: i64,
 }
 
 /// A payment, as DESIGN.md's contract fixes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct TransactionView {
     pub id: i64,
     pub number: String,
@@ -87,7 +87,7 @@ impl From<&TransactionRecord> for TransactionView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PolicyView {
     pub number: String,
     pub holder: String,

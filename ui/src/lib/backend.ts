@@ -3,6 +3,8 @@ import { invoke } from "@tauri-apps/api/core";
 import type {
   AppError,
   AppInfo,
+  Command,
+  HistoryFilter,
   List,
   PolicyView,
   SavedReceipt,
@@ -14,7 +16,7 @@ function isAppError(e: unknown): e is AppError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
-async function call<T>(command: string, args: Record<string, unknown>): Promise<T> {
+async function call<T>(command: Command, args: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {
@@ -63,17 +65,6 @@ export function saveReceipt(
   print: boolean,
 ): Promise<SavedReceipt> {
   return call("save_receipt", { number, format, print });
-}
-
-/** A history filter; empty strings mean "any". */
-export interface HistoryFilter {
-  status?: string;
-  method?: string;
-  from?: string;
-  to?: string;
-  search?: string;
-  page?: number;
-  per_page?: number;
 }
 
 export function history(filter: HistoryFilter): Promise<List<TransactionView>> {
