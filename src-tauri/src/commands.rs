@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use malipo_app::ipc::{AppInfo, HistoryFilter, SavedReceipt, SessionView};
 use malipo_app::views::{List, PolicyView, TransactionView};
-use malipo_app::{Actor, App, AppError, ErrorCode, MpesaRequest, ProviderSettings, Session};
+use malipo_app::{
+    Actor, App, AppError, CardRequest, ErrorCode, MpesaRequest, ProviderSettings, Session,
+};
 use malipo_receipt::Layout;
 
 /// What the shell keeps besides the services.
@@ -127,6 +129,37 @@ pub async fn pay_mpesa(
         },
     )
     .await
+}
+
+/// Opens a Paystack checkout for a card payment; the answer carries its `authorization_url`.
+#[tauri::command]
+pub async fn pay_card(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    policy: String,
+    email: String,
+    amount: String,
+    again: bool,
+) -> Result<TransactionView, AppError> {
+    let actor = shell.actor()?;
+    app.pay_card(
+        &actor,
+        &shell.settings,
+        &CardRequest {
+            policy,
+            email,
+            amount,
+            again,
+            saved_card: None,
+        },
+    )
+    .await
+}
+
+/// A QR code (SVG) of `text`: the checkout link, for the customer's phone camera.
+#[tauri::command]
+pub fn qr_code(text: String) -> Result<String, AppError> {
+    malipo_receipt::qr_svg(&text).map_err(|e| AppError::invalid("text", e.to_string()))
 }
 
 /// Where a payment stands. Callbacks arrive through sync in the background; a payment still

@@ -64,6 +64,8 @@ pub fn run() {
             commands::sign_out,
             commands::list_policies,
             commands::pay_mpesa,
+            commands::pay_card,
+            commands::qr_code,
             commands::payment_status,
             commands::save_receipt,
             commands::history,

@@ -127,6 +127,8 @@ pub async fn start(data_dir: &Path) -> Result<Demo, AppError> {
         let _ = malipo_relay::serve(listener, router).await;
     });
     let config = malipo_sandbox::Config {
+        // The checkout links must name the port the simulator really listens on.
+        public_url: String::new(),
         paystack_webhook_url: Some(format!(
             "{relay_url}{}/{}",
             malipo_relay::PAYSTACK_PATH,

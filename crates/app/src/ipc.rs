@@ -18,6 +18,8 @@ pub const COMMANDS: &[&str] = &[
     "sign_out",
     "list_policies",
     "pay_mpesa",
+    "pay_card",
+    "qr_code",
     "payment_status",
     "save_receipt",
     "history",

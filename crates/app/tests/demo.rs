@@ -72,4 +72,25 @@ async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_
     assert_ne!(first, second);
     let report = app.sync_once(&demo.settings).await.unwrap();
     assert_eq!(report.cursor, 2, "{report:?}");
+    // A card checkout's link points at the simulator actually running.
+    let card = app
+        .pay_card(
+            &Actor::Setup,
+            &demo.settings,
+            &malipo_app::CardRequest {
+                policy: "POL-1".into(),
+                email: "amina@example.co.ke".into(),
+                amount: "1500".into(),
+                again: true,
+                saved_card: None,
+            },
+        )
+        .await
+        .unwrap();
+    let link = card.authorization_url.unwrap();
+    assert!(
+        link.starts_with(&demo.sandbox_url),
+        "{link} is not on {}",
+        demo.sandbox_url
+    );
 }

@@ -212,6 +212,37 @@ fn qr_modules(url: &str) -> Result<(Vec<Color>, usize), RenderError> {
     Ok((canvas.into_colors(), width))
 }
 
+/// The QR code for `text` as an SVG image (one path, four modules of quiet zone), for screens:
+/// the card checkout link shown to a customer's phone camera.
+pub fn qr_svg(text: &str) -> Result<String, RenderError> {
+    let (colors, width) = qr_modules(text)?;
+    let mut path = String::new();
+    for (row, line) in colors.chunks(width).enumerate() {
+        let mut col = 0;
+        while col < line.len() {
+            if line[col] == Color::Dark {
+                let start = col;
+                while col < line.len() && line[col] == Color::Dark {
+                    col += 1;
+                }
+                path.push_str(&format!(
+                    "M{} {}h{}v1h-{}z",
+                    start + 4,
+                    row + 4,
+                    col - start,
+                    col - start
+                ));
+            } else {
+                col += 1;
+            }
+        }
+    }
+    let size = width + 8;
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" shape-rendering=\"crispEdges\"><rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
 /// Draws the QR code for `url` with its lower-left corner at (x, y), `size` across.
 fn draw_qr(
     layer: &PdfLayerReference,
@@ -414,6 +445,15 @@ mod tests {
         assert_eq!(wrap("one two three", 7), ["one two", "three"]);
         assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
         assert!(wrap("", 10).is_empty());
+    }
+
+    #[test]
+    fn a_qr_svg_is_one_square_path_with_a_quiet_zone() {
+        let svg = qr_svg("https://sandbox.example/checkout/abc").unwrap();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        // Version 3 (29 modules) plus 4 modules of quiet zone on each side.
+        assert!(svg.contains("viewBox=\"0 0 37 37\""), "{svg}");
+        assert_eq!(svg.matches("<path").count(), 1);
     }
 
     #[test]

@@ -74,3 +74,17 @@ export function history(filter: HistoryFilter): Promise<List<TransactionView>> {
 export function exportHistory(filter: HistoryFilter): Promise<string> {
   return call("export_history", { filter });
 }
+
+export function payCard(
+  policy: string,
+  email: string,
+  amount: string,
+  again: boolean,
+): Promise<TransactionView> {
+  return call("pay_card", { policy, email, amount, again });
+}
+
+/** The QR code of `text` as an SVG document. */
+export function qrCode(text: string): Promise<string> {
+  return call("qr_code", { text });
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amountProblem, formatMoney, localPhone, phoneProblem } from "./format";
+import { amountProblem, emailProblem, formatMoney, localPhone, phoneProblem } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -52,5 +52,14 @@ describe("phoneProblem", () => {
     expect(phoneProblem("0712 345 67")).toMatch(/10 digits/);
     expect(phoneProblem("0812 345 678")).toMatch(/not a Kenyan mobile/);
     expect(phoneProblem("07x2345678")).toMatch(/digits only/);
+  });
+});
+
+describe("emailProblem", () => {
+  it("accepts an address and names what is wrong otherwise", () => {
+    expect(emailProblem("amina@example.co.ke")).toBeNull();
+    expect(emailProblem("")).toMatch(/receipt/);
+    expect(emailProblem("amina.example.co.ke")).toMatch(/not an e-mail/);
+    expect(emailProblem("amina@localhost")).toMatch(/not an e-mail/);
   });
 });

@@ -45,3 +45,11 @@ export function phoneProblem(text: string): string | null {
   if (!/^[71]/.test(local)) return "That is not a Kenyan mobile number (07… or 01…).";
   return null;
 }
+
+/** Checks an e-mail address as typed (Paystack sends the customer's receipt there). */
+export function emailProblem(text: string): string | null {
+  const t = text.trim();
+  if (t === "") return "Enter the customer's e-mail address: Paystack sends the receipt there.";
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(t)) return "That is not an e-mail address, like amina@example.co.ke.";
+  return null;
+}

@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "payment_status" | "save_receipt" | "history" | "export_history";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "export_history";
 
 export type ErrorCode = "invalid_input" | "not_found" | "conflict" | "unauthenticated" | "forbidden" | "provider" | "internal";
 
