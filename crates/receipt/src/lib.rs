@@ -212,11 +212,10 @@ fn qr_modules(url: &str) -> Result<(Vec<Color>, usize), RenderError> {
     Ok((canvas.into_colors(), width))
 }
 
-/// The QR code for `text` as an SVG image (one path, four modules of quiet zone), for screens:
-/// the card checkout link shown to a customer's phone camera.
-pub fn qr_svg(text: &str) -> Result<String, RenderError> {
-    let (colors, width) = qr_modules(text)?;
-    let mut path = String::new();
+/// The runs of dark modules, row by row: (row, first column, one past the last column). Drawing
+/// one shape per run instead of one per module keeps both the PDF and the SVG small.
+fn dark_runs(colors: &[Color], width: usize) -> Vec<(usize, usize, usize)> {
+    let mut runs = Vec::new();
     for (row, line) in colors.chunks(width).enumerate() {
         let mut col = 0;
         while col < line.len() {
@@ -225,17 +224,23 @@ pub fn qr_svg(text: &str) -> Result<String, RenderError> {
                 while col < line.len() && line[col] == Color::Dark {
                     col += 1;
                 }
-                path.push_str(&format!(
-                    "M{} {}h{}v1h-{}z",
-                    start + 4,
-                    row + 4,
-                    col - start,
-                    col - start
-                ));
+                runs.push((row, start, col));
             } else {
                 col += 1;
             }
         }
+    }
+    runs
+}
+
+/// The QR code for `text` as an SVG image (one path, four modules of quiet zone), for screens:
+/// the card checkout link shown to a customer's phone camera.
+pub fn qr_svg(text: &str) -> Result<String, RenderError> {
+    let (colors, width) = qr_modules(text)?;
+    let mut path = String::new();
+    for (row, start, end) in dark_runs(&colors, width) {
+        let run = end - start;
+        path.push_str(&format!("M{} {}h{run}v1h-{run}z", start + 4, row + 4));
     }
     let size = width + 8;
     Ok(format!(
@@ -254,34 +259,18 @@ fn draw_qr(
     let (colors, modules) = qr_modules(url)?;
     let width = i32::try_from(modules).map_err(|e| RenderError::Qr(e.to_string()))?;
     let module = (size / width).max(1);
-    for (row, line) in colors.chunks(modules).enumerate() {
-        let row = i32::try_from(row).unwrap_or(0);
-        let top = y + width * module - row * module;
-        // One rectangle per run of dark modules keeps the drawing small.
-        let mut col = 0;
-        while col < line.len() {
-            if line[col] == Color::Dark {
-                let start = col;
-                while col < line.len() && line[col] == Color::Dark {
-                    col += 1;
-                }
-                let (a, b) = (
-                    i32::try_from(start).unwrap_or(0),
-                    i32::try_from(col).unwrap_or(0),
-                );
-                layer.add_rect(
-                    Rect::new(
-                        mm(x + a * module),
-                        mm(top - module),
-                        mm(x + b * module),
-                        mm(top),
-                    )
-                    .with_mode(PaintMode::Fill),
-                );
-            } else {
-                col += 1;
-            }
-        }
+    let int = |n: usize| i32::try_from(n).unwrap_or(0);
+    for (row, start, end) in dark_runs(&colors, modules) {
+        let top = y + width * module - int(row) * module;
+        layer.add_rect(
+            Rect::new(
+                mm(x + int(start) * module),
+                mm(top - module),
+                mm(x + int(end) * module),
+                mm(top),
+            )
+            .with_mode(PaintMode::Fill),
+        );
     }
     Ok(())
 }
