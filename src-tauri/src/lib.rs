@@ -15,9 +15,38 @@ fn fail(what: &str) -> ! {
     std::process::exit(1);
 }
 
+/// Logs to `logs/malipo.YYYY-MM-DD.log` in the data directory, one file a day, the last 14
+/// kept. The services log payment numbers, statuses and masked phone numbers, never secrets.
+fn start_logging(
+    data_dir: &std::path::Path,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = data_dir.join("logs");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("malipo: logging to files is off: {}: {e}", dir.display());
+        return None;
+    }
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("malipo")
+        .filename_suffix("log")
+        .max_log_files(14)
+        .build(&dir)
+        .map_err(|e| eprintln!("malipo: logging to files is off: {e}"))
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(writer)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).ok()?;
+    Some(guard)
+}
+
 /// Starts the app; exits with a message when the office database cannot be opened.
 pub fn run() {
     let data_dir = malipo_app::default_data_dir();
+    let _logging = start_logging(&data_dir);
+    tracing::info!(data_dir = %data_dir.display(), "starting");
     let (app, shell, running_demo) = tauri::async_runtime::block_on(async {
         let app = App::open(&data_dir).await.unwrap_or_else(|e| {
             fail(&format!(

@@ -2,7 +2,7 @@
 // the release binary with its bundled UI, a real office database written by the real CLI.
 // Run by scripts/test under xvfb-run with MALIPO_APP and MALIPO_CLI set.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -174,6 +174,17 @@ try {
       const text = execFileSync("pdftotext", [path, "-"]).toString();
       assert(text.includes("OFFICIAL RECEIPT") && text.includes("POL-1001"), `the saved receipt: ${text}`);
       await b.saveScreenshot(join(shots, "05-paid-receipt-saved.png"));
+
+      // The day's log names the payment with the phone masked, never the whole number.
+      const logs = join(office, "logs");
+      let log = "";
+      await until("the payment in the log", async () => {
+        const files = existsSync(logs) ? readdirSync(logs) : [];
+        log = files.map((f) => readFileSync(join(logs, f), "utf8")).join("");
+        return log.includes("payment started") && log.includes("payment moved");
+      });
+      assert(log.includes("254708***149"), `the log masks the phone: ${log}`);
+      assert(!log.includes("254708374149"), "the log holds a whole phone number");
 
       // The payment in the history: found by status, gone under another status, exported.
       await b.keys("Escape");

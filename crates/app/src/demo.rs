@@ -163,6 +163,7 @@ pub async fn start(data_dir: &Path) -> Result<Demo, AppError> {
         relay_url: Some(relay_url.clone()),
         relay_token: Some(Secret::new(saved.device_token)),
     };
+    tracing::info!(simulator = %sandbox_url, relay = %relay_url, "demo mode: the built-in simulator and a local relay");
     Ok(Demo {
         settings,
         sandbox_url,

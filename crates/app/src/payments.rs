@@ -193,7 +193,16 @@ impl App {
             reference: ProviderReference::from_random(0),
             clerk_id: actor.user_id(),
         };
-        self.create(actor, new).await
+        let created = self.create(actor, new).await?;
+        tracing::info!(
+            number = %created.number,
+            method = method.as_str(),
+            phone = phone.map(Msisdn::masked).unwrap_or_default(),
+            amount = %amount,
+            clerk = actor.name(),
+            "payment started"
+        );
+        Ok(created)
     }
 
     /// Records a new pending payment under a fresh reference.
@@ -231,10 +240,13 @@ impl App {
         details: ProviderDetails,
     ) -> Result<TransactionRecord, AppError> {
         let office: OfficeCode = self.office_code().await?;
-        let (after, _) = self
+        let (after, outcome) = self
             .store()
             .apply_event(actor, &TxKey::Id(id), &office, event, &details, self.now())
             .await?;
+        if let malipo_domain::Outcome::Moved { to, .. } = outcome {
+            tracing::info!(number = %after.number, status = to.as_str(), by = actor, "payment moved");
+        }
         Ok(after)
     }
 

@@ -285,6 +285,7 @@ impl App {
                     None
                 }
                 Err(e) => {
+                    tracing::warn!(error = %e.message, "sync round failed");
                     each(Err(&e));
                     backoff = (backoff * 2).min(Duration::from_secs(60));
                     Some(backoff)
@@ -360,6 +361,13 @@ impl App {
                 if recorded.already {
                     continue;
                 }
+                tracing::info!(
+                    seq = event.seq,
+                    kind = %event.kind,
+                    outcome = recorded.outcome.as_str(),
+                    number = recorded.transaction.as_ref().map(|t| t.number.as_str()).unwrap_or(""),
+                    "provider event"
+                );
                 report.pulled += 1;
                 match recorded.outcome {
                     InboxOutcome::Applied => report.applied += 1,

@@ -101,6 +101,7 @@ impl App {
     /// password, so it does not reveal which usernames exist.
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<Session, AppError> {
         let refused = || {
+            tracing::warn!(username, "sign-in refused");
             AppError::new(
                 ErrorCode::Unauthenticated,
                 "wrong username or password; try again",
@@ -121,6 +122,7 @@ impl App {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .map_err(|_| refused())?;
+        tracing::info!(username = %user.username, role = %user.role, "signed in");
         Ok(Session {
             user_id: user.id,
             username: user.username,

@@ -35,8 +35,30 @@ async fn take_and_settle(app: &App, settings: &malipo_app::ProviderSettings) -> 
     }
 }
 
+/// Log lines, captured for the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_restart() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(&dir.path().join("office")).await.unwrap();
     let configured = app

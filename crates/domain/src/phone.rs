@@ -24,6 +24,16 @@ pub enum PhoneError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Msisdn(String);
 
+/// A stored phone number as logs show it (see [`Msisdn::masked`]): `254712***678`. Anything
+/// that is not twelve ASCII digits is hidden whole.
+pub fn masked(number: &str) -> String {
+    if number.len() == 12 && number.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}***{}", &number[..6], &number[9..])
+    } else {
+        "*".repeat(number.chars().count())
+    }
+}
+
 impl Msisdn {
     /// Accepts `07XXXXXXXX`, `01XXXXXXXX`, `+2547…`, `2547…` and `7XXXXXXXX` (or `1…`), with any
     /// spaces or dashes between the digits.
@@ -92,7 +102,7 @@ impl Msisdn {
 
     /// For logs and screens that need not show the whole number: `254712***678`.
     pub fn masked(&self) -> String {
-        format!("{}***{}", &self.0[..6], &self.0[9..])
+        masked(&self.0)
     }
 }
 
@@ -105,6 +115,16 @@ impl fmt::Display for Msisdn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_see_only_the_prefix_and_the_last_digits() {
+        assert_eq!(
+            Msisdn::parse("0712 345 678").unwrap().masked(),
+            "254712***678"
+        );
+        assert_eq!(masked("254110123456"), "254110***456");
+        assert_eq!(masked("12345"), "*****");
+    }
     use proptest::prelude::*;
 
     fn ok(s: &str) -> String {
