@@ -309,20 +309,21 @@ impl World {
 
     /// The relay's feed as the device sees it.
     async fn feed(&self) -> Vec<Value> {
-        let r: Value = self
-            .http
-            .get(format!(
-                "http://127.0.0.1:{}/v1/events?after=0&limit=5000",
-                self.relay_port
-            ))
+        let r = self.relay_get("/v1/events?after=0&limit=5000").await;
+        r["events"].as_array().unwrap().clone()
+    }
+
+    /// `GET PATH` on the relay as this office's device.
+    async fn relay_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("http://127.0.0.1:{}{path}", self.relay_port))
             .bearer_auth(&self.device_token)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        r["events"].as_array().unwrap().clone()
+            .unwrap()
     }
 
     async fn summary(&self) -> Value {
@@ -652,16 +653,7 @@ async fn a_running_sync_applies_callbacks_as_they_come(backend: Backend) {
     }
     // The same round pushes the change up: the company view shows it paid.
     loop {
-        let company: Value = world
-            .http
-            .get(format!("http://127.0.0.1:{}/v1/summary", world.relay_port))
-            .bearer_auth(&world.device_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let company = world.relay_get("/v1/summary").await;
         if company["succeeded"]["count"] == 1 {
             break;
         }

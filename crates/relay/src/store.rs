@@ -200,6 +200,14 @@ pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 /// How many callbacks one commit may carry.
 const BATCH: usize = 256;
 
+/// A statement about tenant `tenant_id` that changed no row means there is no such tenant.
+fn tenant_changed(rows: u64, tenant_id: &str) -> Result<()> {
+    if rows == 0 {
+        return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
+    }
+    Ok(())
+}
+
 /// Runs embedded migrations (`(version, name, sql)`) on either backend.
 fn migrator(migrations: Migrations) -> Migrator {
     Migrator::with_migrations(
@@ -402,9 +410,7 @@ impl RelayStore {
             .await?
             .rows_affected()
         });
-        if affected == 0 {
-            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
-        }
+        tenant_changed(affected, tenant_id)?;
         Ok(token)
     }
 
@@ -447,10 +453,7 @@ impl RelayStore {
                 .await?
                 .rows_affected()
         });
-        if affected == 0 {
-            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
-        }
-        Ok(())
+        tenant_changed(affected, tenant_id)
     }
 
     /// The tenant and its sealed Paystack secret, if the tenant exists.
@@ -495,9 +498,7 @@ impl RelayStore {
             .await?
             .rows_affected()
         });
-        if added == 0 {
-            return Err(RelayError::NotFound(format!("tenant {tenant_id}")));
-        }
+        tenant_changed(added, tenant_id)?;
         Ok((
             Device {
                 id,

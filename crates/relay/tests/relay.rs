@@ -179,6 +179,16 @@ impl Relay {
     }
 }
 
+/// The sequence numbers of a page of the feed, in the order served.
+fn seqs(feed: &Value) -> Vec<i64> {
+    feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect()
+}
+
 fn stk(checkout: &str, code: i64) -> Vec<u8> {
     json!({"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID": checkout, "ResultCode": code, "ResultDesc": "x"}}})
         .to_string()
@@ -318,13 +328,7 @@ async fn concurrent_callbacks_get_gapless_numbers_in_commit_order(backend: Backe
         assert_eq!(t.await.unwrap(), 200);
     }
     let (_, feed) = relay.events(&device, 0, 1000).await;
-    let seqs: Vec<i64> = feed["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect();
-    assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
+    assert_eq!(seqs(&feed), (1..=60).collect::<Vec<_>>());
 }
 
 async fn a_device_offline_through_ten_thousand_events_catches_up_in_order(backend: Backend) {
@@ -891,14 +895,8 @@ async fn two_instances_on_one_database_store_a_hundred_identical_webhooks_once(b
         assert_eq!(t.await.unwrap(), 200);
     }
     let (_, feed) = second.events(&other_device, 0, 500).await;
-    let seqs: Vec<i64> = feed["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect();
     assert_eq!(
-        seqs,
+        seqs(&feed),
         (1..=60).collect::<Vec<_>>(),
         "gapless across instances"
     );
