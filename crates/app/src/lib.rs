@@ -8,6 +8,7 @@
 pub mod demo;
 mod error;
 pub mod ipc;
+mod keyring;
 mod payments;
 mod policies;
 mod receipts;
@@ -28,6 +29,7 @@ use malipo_domain::{Currency, OfficeCode};
 use malipo_store::Store;
 
 pub use error::{AppError, ErrorCode};
+pub use keyring::OsKeyring;
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
 pub use receipts::{Printed, ReceiptFile, print, spool_path};

@@ -8,20 +8,44 @@ use malipo_domain::Secret;
 use malipo_providers::daraja::{DarajaConfig, Initiator, ShortcodeKind};
 use malipo_providers::paystack::PaystackConfig;
 
-use crate::{App, AppError, ErrorCode};
+use serde::Serialize;
+use ts_rs::TS;
+
+use malipo_domain::Action;
+
+use crate::{Actor, App, AppError, ErrorCode};
 
 /// Where secrets live. `Ok(None)` means "not stored", not an error.
 pub trait SecretStore: Send + Sync {
     fn get(&self, name: &str) -> Result<Option<Secret>, String>;
+
+    /// Keeps (`Some`) or forgets (`None`) the secret `name`.
+    fn set(&self, name: &str, value: Option<&Secret>) -> Result<(), String> {
+        let _ = (name, value);
+        Err("no credential store is reachable on this machine".to_owned())
+    }
+
+    /// Where the secrets are kept, for the settings screen.
+    fn describe(&self) -> String;
 }
 
 /// No keyring: secrets come from the environment only.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoSecretStore;
+#[derive(Debug, Clone, Default)]
+pub struct NoSecretStore {
+    /// Why no store is in use, as the settings screen says it.
+    pub why: Option<String>,
+}
 
 impl SecretStore for NoSecretStore {
     fn get(&self, _name: &str) -> Result<Option<Secret>, String> {
         Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        match &self.why {
+            Some(why) => format!("none: {why}"),
+            None => "none".to_owned(),
+        }
     }
 }
 
@@ -75,6 +99,13 @@ pub mod secret {
     pub const PAYSTACK_SECRET_KEY: (&str, &str) =
         ("paystack.secret_key", "MALIPO_PAYSTACK_SECRET_KEY");
     pub const RELAY_TOKEN: (&str, &str) = ("relay.token", "MALIPO_RELAY_TOKEN");
+    pub const ALL: [(&str, &str); 5] = [
+        MPESA_CONSUMER_SECRET,
+        MPESA_PASSKEY,
+        MPESA_INITIATOR_PASSWORD,
+        PAYSTACK_SECRET_KEY,
+        RELAY_TOKEN,
+    ];
 }
 
 /// Everything the payment services need to reach the providers. Either provider may be
@@ -232,7 +263,176 @@ impl ProviderSettings {
     }
 }
 
+/// The environment variable that overrides each database key (DESIGN.md).
+pub const KEY_ENV: [(&str, &str); 15] = [
+    (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
+    (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
+    (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
+    (key::MPESA_CALLBACK_URL, "MALIPO_MPESA_CALLBACK_URL"),
+    (key::MPESA_TYPE, "MALIPO_MPESA_TYPE"),
+    (key::MPESA_TILL, "MALIPO_MPESA_TILL"),
+    (key::MPESA_INITIATOR_NAME, "MALIPO_MPESA_INITIATOR_NAME"),
+    (key::MPESA_CERTIFICATE, "MALIPO_MPESA_CERTIFICATE"),
+    (key::PAYSTACK_BASE_URL, "MALIPO_PAYSTACK_BASE_URL"),
+    (key::PAYSTACK_CALLBACK_URL, "MALIPO_PAYSTACK_CALLBACK_URL"),
+    (key::RELAY_URL, "MALIPO_RELAY_URL"),
+    (key::MAX_AMOUNT, ""),
+    (key::PER_CLERK_PER_MINUTE, ""),
+    (key::QUERY_AFTER_SECONDS, ""),
+    (key::PRINTER, "MALIPO_PRINTER"),
+];
+
+/// One setting as the settings screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SettingView {
+    pub key: String,
+    /// What the office database holds ("" when unset).
+    pub value: String,
+    /// The environment variable that overrides it, or "" when none does.
+    pub env: String,
+    /// The environment variable is set: the stored value is not the one in force.
+    pub overridden: bool,
+}
+
+/// A secret as the settings screen shows it: where it comes from, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SecretView {
+    pub name: String,
+    pub env: String,
+    /// `environment`, `keyring` or `missing`.
+    pub source: String,
+    /// Why the keyring could not be read, when it could not.
+    pub problem: Option<String>,
+}
+
+/// Everything the settings screen shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SettingsView {
+    /// The office's details printed on receipts.
+    pub office: Vec<SettingView>,
+    /// Provider, relay, printer and limits.
+    pub providers: Vec<SettingView>,
+    pub secrets: Vec<SecretView>,
+    /// Where secrets are kept (`Secret Service`, `macOS Keychain`, ...), or why nowhere.
+    pub keyring: String,
+    /// Whether secrets can be saved from the screen.
+    pub keyring_available: bool,
+    /// Provider settings are read when Malipo starts: changes apply after a restart.
+    pub restart_needed: bool,
+}
+
 impl App {
+    /// The settings screen: stored values, what the environment overrides, and where each
+    /// secret comes from. Administrators only.
+    pub async fn settings_screen(
+        &self,
+        actor: &Actor,
+        secrets: &dyn SecretStore,
+        available: bool,
+        changed_since_start: bool,
+    ) -> Result<SettingsView, AppError> {
+        actor.require(Action::ManageSettings)?;
+        let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
+        let env_set =
+            |name: &str| !name.is_empty() && std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let office = self
+            .settings()
+            .await?
+            .into_iter()
+            .filter(|(k, _)| crate::setting::ALL.contains(&k.as_str()))
+            .map(|(key, value)| SettingView {
+                key,
+                value,
+                env: String::new(),
+                overridden: false,
+            })
+            .collect();
+        let providers = KEY_ENV
+            .iter()
+            .map(|(k, env)| SettingView {
+                key: (*k).to_owned(),
+                value: stored.get(*k).cloned().unwrap_or_default(),
+                env: (*env).to_owned(),
+                overridden: env_set(env),
+            })
+            .collect();
+        let secrets_view = secret::ALL
+            .iter()
+            .map(|(name, env)| {
+                let (source, problem) = if env_set(env) {
+                    ("environment", None)
+                } else {
+                    match secrets.get(name) {
+                        Ok(Some(_)) => ("keyring", None),
+                        Ok(None) => ("missing", None),
+                        Err(e) => ("missing", Some(e)),
+                    }
+                };
+                SecretView {
+                    name: (*name).to_owned(),
+                    env: (*env).to_owned(),
+                    source: source.to_owned(),
+                    problem,
+                }
+            })
+            .collect();
+        Ok(SettingsView {
+            office,
+            providers,
+            secrets: secrets_view,
+            keyring: secrets.describe(),
+            keyring_available: available,
+            restart_needed: changed_since_start,
+        })
+    }
+
+    /// Stores a secret in the OS keyring (an empty value removes it), recording in the audit
+    /// log who did it and where it went, never the value. Administrators only.
+    pub async fn set_secret(
+        &self,
+        actor: &Actor,
+        secrets: &dyn SecretStore,
+        name: &str,
+        value: &str,
+    ) -> Result<(), AppError> {
+        actor.require(Action::ManageSettings)?;
+        let Some((name, env)) = secret::ALL.iter().find(|(n, _)| *n == name) else {
+            return Err(AppError::invalid(
+                "secret",
+                format!(
+                    "unknown secret '{name}'; use one of {}",
+                    secret::ALL.map(|(n, _)| n).join(", ")
+                ),
+            ));
+        };
+        let value = value.trim();
+        let secret = (!value.is_empty()).then(|| Secret::new(value));
+        secrets.set(name, secret.as_ref()).map_err(|e| {
+            AppError::new(
+                ErrorCode::Internal,
+                format!(
+                    "the keyring did not keep {name}: {e}; set {env} in the environment instead"
+                ),
+            )
+        })?;
+        let kept_in = secrets.describe();
+        self.store()
+            .record_secret_change(
+                actor.name(),
+                name,
+                secret.is_some().then_some(kept_in.as_str()),
+                self.now(),
+            )
+            .await?;
+        tracing::info!(
+            actor = actor.name(),
+            secret = name,
+            stored = secret.is_some(),
+            "secret changed"
+        );
+        Ok(())
+    }
+
     /// The provider settings from the process environment, this office's database and `secrets`.
     pub async fn provider_settings(
         &self,
@@ -269,7 +469,7 @@ mod tests {
             ("MALIPO_MPESA_SHORTCODE", "174379"),
             ("MALIPO_MPESA_CONSUMER_KEY", "ck"),
         ]);
-        let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore).unwrap();
+        let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore::default()).unwrap();
         assert!(s.mpesa.is_none());
         assert_eq!(
             s.mpesa_missing,
@@ -292,7 +492,7 @@ mod tests {
             ("MALIPO_MPESA_TYPE", "till"),
             ("MALIPO_MPESA_TILL", "174380"),
         ]);
-        let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore).unwrap();
+        let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore::default()).unwrap();
         let d = s.daraja().unwrap();
         assert_eq!(d.shortcode, "174379", "the environment wins");
         assert_eq!(

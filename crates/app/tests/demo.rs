@@ -62,7 +62,7 @@ async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(&dir.path().join("office")).await.unwrap();
     let configured = app
-        .provider_settings(&malipo_app::NoSecretStore)
+        .provider_settings(&malipo_app::NoSecretStore::default())
         .await
         .unwrap();
     assert!(

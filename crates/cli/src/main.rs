@@ -547,7 +547,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Refund(RefundCmd::Approve { refund_id }) => {
             let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             out.refund(&app.approve_refund(&actor, &settings, refund_id).await?);
         }
         Command::Refund(RefundCmd::Reject { refund_id }) => {
@@ -573,7 +573,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 ));
             }
             let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             let receipt = app
                 .receipt(&actor, &settings, &id_or_number, layout)
                 .await?;
@@ -597,7 +597,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .parse()
                 .map_err(|e: String| AppError::invalid("format", e))?;
             let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             let (pdf, count) = app.day_receipts(&actor, &settings, &date, layout).await?;
             write_file(&file, &pdf)?;
             out.done(&format!(
@@ -615,11 +615,11 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             out.done(&format!("Orphan event {seq} resolved."));
         }
         Command::Reconcile { date } => {
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             out.reconcile(&app.reconcile(&settings, &date).await?);
         }
         Command::Sync { once } => {
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             if once {
                 out.sync(&app.sync_once(&settings).await?);
             } else {
@@ -638,7 +638,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Tx(TxCmd::Refresh { id_or_number, wait }) => {
             let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             let view = match wait {
                 Some(seconds) => {
                     app.wait_for(&actor, &settings, &id_or_number, seconds)
@@ -656,7 +656,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             again,
         }) => {
             let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             let view = app
                 .pay_mpesa(
                     &actor,
@@ -693,7 +693,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             again,
         }) => {
             let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore).await?;
+            let settings = app.provider_settings(&NoSecretStore::default()).await?;
             let req = CardRequest {
                 policy,
                 email,

@@ -131,4 +131,35 @@ impl Store {
         tx.commit().await?;
         Ok(earlier)
     }
+
+    /// Records that a secret was stored in or removed from the OS keyring. The value itself
+    /// is never written here: only its name and where it went.
+    pub async fn record_secret_change(
+        &self,
+        actor: &str,
+        name: &str,
+        kept_in: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let (action, after) = match kept_in {
+            Some(store) => ("secret.store", serde_json::json!({ "kept_in": store })),
+            None => ("secret.remove", serde_json::json!({ "removed": true })),
+        };
+        record(
+            &mut tx,
+            now,
+            Change {
+                actor,
+                action,
+                entity: "secret",
+                entity_id: name.to_owned(),
+                before: None,
+                after: Some(after),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
