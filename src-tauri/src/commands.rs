@@ -4,11 +4,16 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use malipo_app::ipc::{AppInfo, HistoryFilter, SavedReceipt, SessionView};
-use malipo_app::views::{List, PolicyView, TransactionView};
+use malipo_app::settings::SettingsView;
+use malipo_app::views::{
+    AuditView, DashboardView, List, PolicyDetails, PolicyView, TransactionView, UserView,
+};
 use malipo_app::{
-    Actor, App, AppError, CardRequest, ErrorCode, MpesaRequest, ProviderSettings, Session,
+    Actor, App, AppError, CardRequest, ErrorCode, MpesaRequest, OrphanView, ProviderSettings,
+    ReconcileReport, RefundView, SavedCardView, SecretStore, Session, SummaryQuery,
 };
 use malipo_receipt::Layout;
 
@@ -19,6 +24,11 @@ pub struct Shell {
     pub settings: ProviderSettings,
     pub demo: bool,
     pub session: Mutex<Option<Session>>,
+    /// The OS credential store, or why there is none.
+    pub secrets: Box<dyn SecretStore>,
+    pub keyring_available: bool,
+    /// A provider setting or secret changed since start: it applies after a restart.
+    pub settings_changed: AtomicBool,
 }
 
 impl Shell {
@@ -131,7 +141,8 @@ pub async fn pay_mpesa(
     .await
 }
 
-/// Opens a Paystack checkout for a card payment; the answer carries its `authorization_url`.
+/// Opens a Paystack checkout for a card payment (the answer carries its `authorization_url`),
+/// or, with `saved_card` (the last four digits), charges the customer's saved card.
 #[tauri::command]
 pub async fn pay_card(
     app: tauri::State<'_, App>,
@@ -140,6 +151,7 @@ pub async fn pay_card(
     email: String,
     amount: String,
     again: bool,
+    saved_card: Option<String>,
 ) -> Result<TransactionView, AppError> {
     let actor = shell.actor()?;
     app.pay_card(
@@ -150,7 +162,7 @@ pub async fn pay_card(
             email,
             amount,
             again,
-            saved_card: None,
+            saved_card,
         },
     )
     .await
@@ -252,4 +264,210 @@ pub async fn export_history(
     std::fs::write(&path, csv)
         .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
     Ok(path.display().to_string())
+}
+
+/// A policy with its instalment schedule and its payments.
+#[tauri::command]
+pub async fn policy_details(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    number: String,
+) -> Result<PolicyDetails, AppError> {
+    shell.actor()?;
+    app.policy_details(&number).await
+}
+
+/// The cards Paystack keeps for a returning customer.
+#[tauri::command]
+pub async fn saved_cards(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    email: String,
+) -> Result<Vec<SavedCardView>, AppError> {
+    shell.actor()?;
+    app.saved_cards(&email).await
+}
+
+/// The manager's dashboard for the days `from..=to` (`YYYY-MM-DD`, either open).
+#[tauri::command]
+pub async fn dashboard(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<DashboardView, AppError> {
+    let actor = shell.actor()?;
+    let q = SummaryQuery {
+        from,
+        to,
+        currency: None,
+    };
+    app.dashboard(&actor, &shell.settings, &q).await
+}
+
+/// Refunds, newest first, optionally of one status (`requested`, ...).
+#[tauri::command]
+pub async fn refunds(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    status: Option<String>,
+) -> Result<Vec<RefundView>, AppError> {
+    shell.actor()?;
+    app.refunds(status.as_deref().filter(|s| !s.is_empty()))
+        .await
+}
+
+/// A clerk asks for money back on a payment; a manager decides.
+#[tauri::command]
+pub async fn request_refund(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    number: String,
+    amount: String,
+    reason: String,
+) -> Result<RefundView, AppError> {
+    let actor = shell.actor()?;
+    app.request_refund(&actor, &number, &amount, &reason).await
+}
+
+/// A manager approves a refund, which sends it to Paystack or M-Pesa.
+#[tauri::command]
+pub async fn approve_refund(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    id: i64,
+) -> Result<RefundView, AppError> {
+    let actor = shell.actor()?;
+    app.approve_refund(&actor, &shell.settings, id).await
+}
+
+#[tauri::command]
+pub async fn reject_refund(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    id: i64,
+) -> Result<RefundView, AppError> {
+    let actor = shell.actor()?;
+    app.reject_refund(&actor, id).await
+}
+
+/// Provider events that matched no payment: the open ones, or all with `all`.
+#[tauri::command]
+pub async fn orphans(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    all: bool,
+) -> Result<Vec<OrphanView>, AppError> {
+    let actor = shell.actor()?;
+    app.orphans(&actor, all).await
+}
+
+#[tauri::command]
+pub async fn resolve_orphan(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    seq: i64,
+    note: String,
+) -> Result<(), AppError> {
+    let actor = shell.actor()?;
+    app.resolve_orphan(&actor, seq, &note).await
+}
+
+/// The day's reconciliation against the providers. Managers only.
+#[tauri::command]
+pub async fn reconcile(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    date: String,
+) -> Result<ReconcileReport, AppError> {
+    let actor = shell.actor()?;
+    actor.require(malipo_app::Action::ResolveReview)?;
+    app.reconcile(&shell.settings, &date).await
+}
+
+/// The newest audit entries, optionally of one entity kind and id. Managers only.
+#[tauri::command]
+pub async fn audit_log(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    entity: Option<String>,
+    entity_id: Option<String>,
+    limit: u32,
+) -> Result<Vec<AuditView>, AppError> {
+    let actor = shell.actor()?;
+    let entity = match (entity.as_deref(), entity_id.as_deref()) {
+        (Some(kind), Some(id)) if !kind.is_empty() && !id.trim().is_empty() => {
+            Some((kind, id.trim()))
+        }
+        _ => None,
+    };
+    app.audit_log(&actor, entity, limit).await
+}
+
+/// The settings screen. Administrators only.
+#[tauri::command]
+pub async fn settings(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Result<SettingsView, AppError> {
+    let actor = shell.actor()?;
+    app.settings_screen(
+        &actor,
+        shell.secrets.as_ref(),
+        shell.keyring_available,
+        shell.settings_changed.load(Ordering::Relaxed),
+    )
+    .await
+}
+
+#[tauri::command]
+pub async fn save_setting(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    key: String,
+    value: String,
+) -> Result<(), AppError> {
+    let actor = shell.actor()?;
+    app.set_setting(&actor, &key, &value).await?;
+    if !malipo_app::setting::ALL.contains(&key.as_str()) {
+        shell.settings_changed.store(true, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Keeps a provider secret in the OS keyring (an empty value removes it).
+#[tauri::command]
+pub async fn save_secret(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    name: String,
+    value: String,
+) -> Result<(), AppError> {
+    let actor = shell.actor()?;
+    app.set_secret(&actor, shell.secrets.as_ref(), &name, &value)
+        .await?;
+    shell.settings_changed.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn users(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Result<Vec<UserView>, AppError> {
+    shell.actor()?.require(malipo_app::Action::ManageUsers)?;
+    app.users().await
+}
+
+/// An administrator adds a clerk, manager or administrator.
+#[tauri::command]
+pub async fn add_user(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    username: String,
+    role: String,
+    password: String,
+) -> Result<UserView, AppError> {
+    let actor = shell.actor()?;
+    app.add_user(&actor, &username, &role, &password).await
 }

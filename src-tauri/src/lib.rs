@@ -5,8 +5,9 @@
 mod commands;
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
-use malipo_app::{App, NoSecretStore, demo};
+use malipo_app::{App, NoSecretStore, OsKeyring, SecretStore, demo};
 
 use commands::Shell;
 
@@ -54,8 +55,18 @@ pub fn run() {
                 data_dir.display()
             ))
         });
+        let (secrets, keyring_available): (Box<dyn SecretStore>, bool) = match OsKeyring::for_office(&data_dir) {
+            Ok(k) => {
+                tracing::info!(store = k.kind(), "secrets kept in the OS credential store");
+                (Box::new(k), true)
+            }
+            Err(why) => {
+                tracing::warn!(%why, "no OS credential store: secrets come from the environment only");
+                (Box::new(NoSecretStore { why: Some(why) }), false)
+            }
+        };
         let configured = app
-            .provider_settings(&NoSecretStore)
+            .provider_settings(secrets.as_ref())
             .await
             .unwrap_or_else(|e| fail(&format!("the provider settings: {}", e.message)));
         let (settings, running_demo) = if demo::wanted(&configured) {
@@ -80,6 +91,9 @@ pub fn run() {
             demo: running_demo.is_some(),
             settings,
             session: Mutex::new(None),
+            secrets,
+            keyring_available,
+            settings_changed: AtomicBool::new(false),
         };
         (app, shell, running_demo)
     });
@@ -99,6 +113,22 @@ pub fn run() {
             commands::save_receipt,
             commands::history,
             commands::export_history,
+            commands::policy_details,
+            commands::saved_cards,
+            commands::dashboard,
+            commands::refunds,
+            commands::request_refund,
+            commands::approve_refund,
+            commands::reject_refund,
+            commands::orphans,
+            commands::resolve_orphan,
+            commands::reconcile,
+            commands::audit_log,
+            commands::settings,
+            commands::save_setting,
+            commands::save_secret,
+            commands::users,
+            commands::add_user,
         ])
         .run(tauri::generate_context!());
     drop(running_demo);

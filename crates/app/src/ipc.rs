@@ -24,6 +24,22 @@ pub const COMMANDS: &[&str] = &[
     "save_receipt",
     "history",
     "export_history",
+    "policy_details",
+    "saved_cards",
+    "dashboard",
+    "refunds",
+    "request_refund",
+    "approve_refund",
+    "reject_refund",
+    "orphans",
+    "resolve_orphan",
+    "reconcile",
+    "audit_log",
+    "settings",
+    "save_setting",
+    "save_secret",
+    "users",
+    "add_user",
 ];
 
 /// Who is signed in, as the UI shows it.
@@ -98,8 +114,15 @@ impl From<HistoryFilter> for HistoryQuery {
 
 /// The TypeScript declarations of the IPC surface, as `ui/src/lib/generated/ipc.ts` holds them.
 pub fn typescript() -> String {
-    use crate::views::{List, PolicyView, TransactionView};
-    use crate::{AppError, ErrorCode};
+    use crate::settings::{SecretView, SettingView, SettingsView};
+    use crate::sync::CompanyView;
+    use crate::views::{
+        AuditView, DashboardView, DayView, InstalmentView, KeyedTotals, List, PolicyDetails,
+        PolicyView, SummaryView, TotalsView, TransactionView, UserView,
+    };
+    use crate::{
+        AppError, Difference, ErrorCode, OrphanView, ReconcileReport, RefundView, SavedCardView,
+    };
     // serde_json sends 64-bit integers as plain numbers; every id and amount in minor units is
     // well inside JavaScript's exact range (2^53).
     let cfg = ts_rs::Config::new().with_large_int("number");
@@ -122,6 +145,25 @@ pub fn typescript() -> String {
         AppInfo::decl(&cfg),
         SavedReceipt::decl(&cfg),
         HistoryFilter::decl(&cfg),
+        PolicyDetails::decl(&cfg),
+        InstalmentView::decl(&cfg),
+        SavedCardView::decl(&cfg),
+        TotalsView::decl(&cfg),
+        KeyedTotals::decl(&cfg),
+        DayView::decl(&cfg),
+        SummaryView::decl(&cfg),
+        CompanyView::decl(&cfg),
+        DashboardView::decl(&cfg),
+        RefundView::decl(&cfg),
+        OrphanView::decl(&cfg),
+        Difference::decl(&cfg),
+        crate::reconcile::Side::decl(&cfg),
+        ReconcileReport::decl(&cfg),
+        AuditView::decl(&cfg),
+        SettingView::decl(&cfg),
+        SecretView::decl(&cfg),
+        SettingsView::decl(&cfg),
+        UserView::decl(&cfg),
     ] {
         out.push_str("\nexport ");
         out.push_str(&decl);

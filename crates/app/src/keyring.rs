@@ -12,8 +12,9 @@ use malipo_domain::Secret;
 
 use crate::settings::SecretStore;
 
-/// A reachable OS credential store. Every secret is one entry: service `malipo` (or the name
-/// given to [`OsKeyring::open_as`]), user = the secret's name (`paystack.secret_key`, ...).
+/// A reachable OS credential store. Every secret is one entry: service `malipo:DATA_DIR` (so
+/// two offices on one machine, or a demo office beside a real one, never share secrets), user
+/// = the secret's name (`paystack.secret_key`, ...).
 #[derive(Clone)]
 pub struct OsKeyring {
     store: Arc<CredentialStore>,
@@ -40,12 +41,13 @@ fn probe(store: &Arc<CredentialStore>, service: &str) -> Result<(), String> {
 }
 
 impl OsKeyring {
-    /// The platform's store for Malipo's secrets, or why there is none.
-    pub fn open() -> Result<OsKeyring, String> {
-        Self::open_as("malipo")
+    /// The platform's store for the secrets of the office in `data_dir`, or why there is none.
+    pub fn for_office(data_dir: &std::path::Path) -> Result<OsKeyring, String> {
+        let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+        Self::open_as(&format!("malipo:{}", dir.display()))
     }
 
-    /// The platform's store with entries under `service` (tests use their own).
+    /// The platform's store with entries under `service`.
     pub fn open_as(service: &str) -> Result<OsKeyring, String> {
         let mut refused = Vec::new();
         for (kind, store) in platform_stores() {

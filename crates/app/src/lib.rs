@@ -30,6 +30,7 @@ use malipo_store::Store;
 
 pub use error::{AppError, ErrorCode};
 pub use keyring::OsKeyring;
+pub use malipo_domain::Action;
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
 pub use receipts::{Printed, ReceiptFile, print, spool_path};
@@ -37,7 +38,7 @@ pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
-pub use sync::{OrphanView, RelayClient, SyncReport};
+pub use sync::{CompanyView, OrphanView, RelayClient, SyncReport};
 pub use users::{Actor, Session};
 
 /// Where time comes from; tests pass a fixed one.

@@ -49,7 +49,7 @@ pub struct CardRequest {
 }
 
 /// A card Paystack keeps for a customer, as shown to clerks (no authorization code).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct SavedCardView {
     pub brand: String,
     pub last4: String,

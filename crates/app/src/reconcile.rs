@@ -24,7 +24,7 @@ use crate::views::TransactionView;
 use crate::{App, AppError};
 
 /// One difference between a provider and this office.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Difference {
     /// `card` or `mpesa`.
     pub method: String,
@@ -41,7 +41,7 @@ pub struct Difference {
     pub explanation: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Side {
     /// Payments the provider confirms for the day.
     pub confirmed: u64,
@@ -49,7 +49,7 @@ pub struct Side {
     pub matched: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReconcileReport {
     pub date: String,
     /// This office's payments created that day, and how many of them succeeded.

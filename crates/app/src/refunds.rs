@@ -17,7 +17,7 @@ use crate::views::rfc3339;
 use crate::{Actor, App, AppError, ErrorCode};
 
 /// A refund as clerks and managers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RefundView {
     pub id: i64,
     /// The payment's number.

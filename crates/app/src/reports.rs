@@ -8,7 +8,7 @@ use malipo_domain::{Action, Currency, Method, Money, OfficeCode, TxStatus};
 use malipo_store::{ScheduleFilter, SummaryFilter, TxFilter, TxKey};
 
 use crate::policies::parse_date;
-use crate::views::{AuditView, InstalmentView, List, SummaryView, TransactionView};
+use crate::views::{AuditView, DashboardView, InstalmentView, List, SummaryView, TransactionView};
 use crate::{Actor, App, AppError, ErrorCode, setting};
 
 /// History filters as typed; every field is optional.
@@ -197,6 +197,62 @@ impl App {
                     .unwrap_or_else(|| "(no clerk)".to_owned())
             },
         ))
+    }
+
+    /// The manager's dashboard for the Nairobi days `from..=to`: the office's figures always,
+    /// the company's when the relay answers (its failure is reported, not raised), the first
+    /// 50 overdue instalments as of today, and the counts of refunds and orphan events waiting.
+    pub async fn dashboard(
+        &self,
+        actor: &Actor,
+        settings: &crate::ProviderSettings,
+        q: &SummaryQuery,
+    ) -> Result<DashboardView, AppError> {
+        actor.require(Action::ViewReports)?;
+        let office = self.summary(q).await?;
+        let (company, company_problem) = match self.company_summary(actor, settings, q).await {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e.message)),
+        };
+        let mut overdue = self
+            .schedule(&ScheduleQuery {
+                status: Some(InstalmentStatus::Overdue),
+                ..ScheduleQuery::default()
+            })
+            .await?
+            .items;
+        overdue.sort_by(|a, b| b.days_overdue.cmp(&a.days_overdue));
+        let overdue_total = overdue.len() as i64;
+        overdue.truncate(50);
+        let refunds_waiting = self.refunds(Some("requested")).await?.len() as i64;
+        let orphans_open = self.orphans(actor, false).await?.len() as i64;
+        Ok(DashboardView {
+            office,
+            company,
+            company_problem,
+            overdue,
+            overdue_total,
+            refunds_waiting,
+            orphans_open,
+        })
+    }
+
+    /// The company-wide summary from the relay, in the office's currency. Managers only.
+    pub async fn company_summary(
+        &self,
+        actor: &Actor,
+        settings: &crate::ProviderSettings,
+        q: &SummaryQuery,
+    ) -> Result<crate::sync::CompanyView, AppError> {
+        actor.require(Action::ViewReports)?;
+        let from = opt_date("from", q.from.as_deref())?;
+        let to = opt_date("to", q.to.as_deref())?;
+        check_range(from, to)?;
+        let currency = self.office_currency().await?;
+        let (from, to) = (from.map(|d| d.to_string()), to.map(|d| d.to_string()));
+        crate::RelayClient::from_settings(settings)?
+            .company_summary(from.as_deref(), to.as_deref(), currency.code())
+            .await
     }
 
     pub async fn schedule(&self, q: &ScheduleQuery) -> Result<List<InstalmentView>, AppError> {

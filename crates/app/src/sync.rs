@@ -20,7 +20,7 @@ use malipo_store::{InboxAction, InboxEvent, InboxOutcome, ProviderDetails, TxKey
 
 use crate::payments::paystack_error;
 use crate::settings::ProviderSettings;
-use crate::views::TransactionView;
+use crate::views::{KeyedTotals, TotalsView, TransactionView};
 use crate::{Actor, App, AppError, ErrorCode};
 
 /// The longest `sync_forever` waits between rounds.
@@ -51,6 +51,19 @@ pub struct SyncReport {
     pub queried: u64,
     /// The inbox cursor after the round.
     pub cursor: i64,
+}
+
+/// The company's payments across every office, as the relay sums them up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct CompanyView {
+    pub currency: String,
+    pub all: TotalsView,
+    pub succeeded: TotalsView,
+    pub pending: TotalsView,
+    pub failed: TotalsView,
+    pub needs_review: TotalsView,
+    pub by_method: Vec<KeyedTotals>,
+    pub by_office: Vec<KeyedTotals>,
 }
 
 /// The relay as a device sees it.
@@ -169,6 +182,34 @@ impl RelayClient {
             return Err(RelayClient::refused(r).await);
         }
         Ok(())
+    }
+
+    /// The company-wide summary of the payments every office uploaded, in `currency`, for the
+    /// Nairobi days `from..=to` (either open).
+    pub async fn company_summary(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        currency: &str,
+    ) -> Result<CompanyView, AppError> {
+        let mut query = vec![("currency", currency)];
+        query.extend(from.map(|f| ("from", f)));
+        query.extend(to.map(|t| ("to", t)));
+        let r = self
+            .http
+            .get(format!("{}/v1/summary", self.base))
+            .query(&query)
+            .bearer_auth(self.token.expose())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| unreachable_relay(&e))?;
+        if !r.status().is_success() {
+            return Err(RelayClient::refused(r).await);
+        }
+        r.json()
+            .await
+            .map_err(|e| AppError::new(ErrorCode::Provider, format!("the relay's answer: {e}")))
     }
 
     /// Opens the event stream and returns once it announces an event after `cursor` (its
@@ -657,7 +698,7 @@ pub struct Asked {
 }
 
 /// A provider event that matched no payment anywhere, as a manager sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct OrphanView {
     /// The relay's sequence number: how to name it when resolving.
     pub seq: i64,

@@ -117,7 +117,7 @@ impl From<&PolicyRecord> for PolicyView {
 }
 
 /// A count and an amount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct TotalsView {
     pub count: i64,
     pub amount: String,
@@ -134,7 +134,7 @@ impl From<Totals> for TotalsView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DayView {
     pub date: String,
     pub all: TotalsView,
@@ -151,14 +151,14 @@ impl From<&DayTotals> for DayView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct KeyedTotals {
     pub key: String,
     #[serde(flatten)]
     pub totals: TotalsView,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SummaryView {
     pub currency: String,
     pub from: Option<String>,
@@ -219,7 +219,7 @@ impl SummaryView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct InstalmentView {
     pub policy: String,
     pub holder: String,
@@ -267,7 +267,7 @@ fn status_str(s: InstalmentStatus) -> &'static str {
     s.as_str()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct UserView {
     pub username: String,
     pub role: String,
@@ -286,7 +286,7 @@ impl From<&UserRecord> for UserView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AuditView {
     pub id: i64,
     pub at: String,
@@ -294,7 +294,10 @@ pub struct AuditView {
     pub action: String,
     pub entity: String,
     pub entity_id: String,
+    /// The entity before the change, as JSON.
+    #[ts(type = "unknown")]
     pub before: Option<serde_json::Value>,
+    #[ts(type = "unknown")]
     pub after: Option<serde_json::Value>,
 }
 
@@ -314,10 +317,27 @@ impl From<&AuditEntry> for AuditView {
 }
 
 /// A policy with its schedule and its payments, for the details screen and `policy show`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct PolicyDetails {
     #[serde(flatten)]
     pub policy: PolicyView,
     pub instalments: Vec<InstalmentView>,
     pub transactions: List<TransactionView>,
+}
+
+/// The manager's dashboard in one answer: the office's summary, the company's from the relay
+/// (or why it is missing), overdue instalments, and what waits for a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct DashboardView {
+    pub office: SummaryView,
+    pub company: Option<crate::sync::CompanyView>,
+    /// Why the company-wide view is missing: no relay configured, or it cannot be reached.
+    pub company_problem: Option<String>,
+    /// Instalments past their due date and not fully paid, most overdue first.
+    pub overdue: Vec<InstalmentView>,
+    pub overdue_total: i64,
+    /// Refunds requested and waiting for a manager.
+    pub refunds_waiting: i64,
+    /// Provider events that matched no payment, not yet resolved.
+    pub orphans_open: i64,
 }

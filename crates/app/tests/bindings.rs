@@ -20,3 +20,43 @@ fn the_committed_typescript_matches_the_rust_declarations() {
          MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings"
     );
 }
+
+/// The desktop shell is not built by `cargo test`; its sources are read instead: every
+/// command in `ipc::COMMANDS` is registered with Tauri and defined as a `#[tauri::command]`,
+/// and nothing else is.
+#[test]
+fn the_shell_registers_exactly_the_declared_commands() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../src-tauri/src");
+    let lib = std::fs::read_to_string(format!("{dir}/lib.rs")).unwrap();
+    let handler = lib
+        .split("generate_handler![")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("lib.rs registers its commands with generate_handler!");
+    let mut registered: Vec<&str> = handler
+        .split(',')
+        .map(|c| c.trim().trim_start_matches("commands::"))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let commands = std::fs::read_to_string(format!("{dir}/commands.rs")).unwrap();
+    let mut defined: Vec<&str> = commands
+        .split("#[tauri::command]")
+        .skip(1)
+        .filter_map(|item| {
+            let after = item.split("fn ").nth(1)?;
+            after.split(['(', '<']).next().map(str::trim)
+        })
+        .collect();
+    let mut declared = malipo_app::ipc::COMMANDS.to_vec();
+    registered.sort_unstable();
+    defined.sort_unstable();
+    declared.sort_unstable();
+    assert_eq!(
+        registered, declared,
+        "generate_handler! in src-tauri/src/lib.rs"
+    );
+    assert_eq!(
+        defined, declared,
+        "#[tauri::command] functions in src-tauri/src/commands.rs"
+    );
+}

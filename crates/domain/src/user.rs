@@ -23,6 +23,7 @@ pub enum Action {
     ApproveRefund,
     ResolveReview,
     ViewAuditLog,
+    ViewReports,
     ManageUsers,
     ManageSettings,
 }
@@ -31,7 +32,10 @@ impl Action {
     fn least_role(self) -> Role {
         match self {
             Action::TakePayment | Action::ManagePolicies | Action::RequestRefund => Role::Clerk,
-            Action::ApproveRefund | Action::ResolveReview | Action::ViewAuditLog => Role::Manager,
+            Action::ApproveRefund
+            | Action::ResolveReview
+            | Action::ViewAuditLog
+            | Action::ViewReports => Role::Manager,
             Action::ManageUsers | Action::ManageSettings => Role::Admin,
         }
     }
@@ -44,6 +48,7 @@ impl Action {
             Action::ApproveRefund => "approve or reject refunds",
             Action::ResolveReview => "resolve payments under review",
             Action::ViewAuditLog => "read the audit log",
+            Action::ViewReports => "see the office's and the company's summaries",
             Action::ManageUsers => "manage users",
             Action::ManageSettings => "change settings",
         }
