@@ -55,7 +55,9 @@ pub fn run() {
                 data_dir.display()
             ))
         });
-        let (secrets, keyring_available): (Box<dyn SecretStore>, bool) = match OsKeyring::for_office(&data_dir) {
+        let (secrets, keyring_available): (Box<dyn SecretStore>, bool) = match OsKeyring::for_office(
+            &data_dir,
+        ) {
             Ok(k) => {
                 tracing::info!(store = k.kind(), "secrets kept in the OS credential store");
                 (Box::new(k), true)

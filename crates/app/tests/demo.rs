@@ -1,13 +1,21 @@
 //! Demo mode without Tauri: the built-in simulator and local relay started in this process, a
 //! payment taken through them end to end, and the demo coming back after a restart with the
-//! office's sync cursor still valid.
+//! office's sync cursor still valid; the manager's dashboard over the same office and relay.
 
 use malipo_app::{Actor, App, MpesaRequest, PolicyInput, demo};
 
 async fn take_and_settle(app: &App, settings: &malipo_app::ProviderSettings) -> String {
+    take_and_settle_as(app, &Actor::Setup, settings).await
+}
+
+async fn take_and_settle_as(
+    app: &App,
+    actor: &Actor,
+    settings: &malipo_app::ProviderSettings,
+) -> String {
     let started = app
         .pay_mpesa(
-            &Actor::Setup,
+            actor,
             settings,
             &MpesaRequest {
                 policy: "POL-1".into(),
@@ -115,4 +123,93 @@ async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_
         "{link} is not on {}",
         demo.sandbox_url
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_waiting_refunds() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(&dir.path().join("office")).await.unwrap();
+    app.add_user(&Actor::Setup, "amina", "admin", "admin-pass-1")
+        .await
+        .unwrap();
+    let admin = Actor::User(app.sign_in("amina", "admin-pass-1").await.unwrap());
+    app.add_user(&admin, "wanjiru", "manager", "manager-pass-1")
+        .await
+        .unwrap();
+    app.add_user(&admin, "juma", "clerk", "clerk-pass-1")
+        .await
+        .unwrap();
+    let manager = Actor::User(app.sign_in("wanjiru", "manager-pass-1").await.unwrap());
+    let clerk = Actor::User(app.sign_in("juma", "clerk-pass-1").await.unwrap());
+    // Monthly from 2026-01-05: by the time this runs, the early instalments are overdue.
+    app.add_policy(
+        &Actor::Setup,
+        &PolicyInput {
+            number: "POL-7".into(),
+            holder: "Chebet Kiprono".into(),
+            phone: "0110123456".into(),
+            email: None,
+            premium: "1,500".into(),
+            frequency: None,
+            instalments: Some(12),
+            start: Some("2026-01-05".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let demo = demo::start(dir.path()).await.unwrap();
+    let q = malipo_app::SummaryQuery::default();
+
+    let refused = app.dashboard(&clerk, &demo.settings, &q).await.unwrap_err();
+    assert_eq!(refused.code, malipo_app::ErrorCode::Forbidden, "{refused}");
+
+    let paid = take_and_settle_as(&app, &clerk, &demo.settings).await;
+    // The succeeded payment reaches the relay with the next sync.
+    app.sync_once(&demo.settings).await.unwrap();
+    app.request_refund(&clerk, &paid, "500", "paid twice by mistake")
+        .await
+        .unwrap();
+
+    let d = app.dashboard(&manager, &demo.settings, &q).await.unwrap();
+    assert_eq!(d.office.succeeded.count, 1);
+    assert_eq!(d.office.succeeded.amount_minor, 150_000);
+    assert_eq!(d.office.by_clerk.len(), 1);
+    assert_eq!(d.office.by_clerk[0].key, "juma");
+    assert_eq!(d.office.by_method[0].key, "mpesa");
+    let company = d.company.as_ref().expect("the relay answers");
+    assert_eq!(d.company_problem, None);
+    assert_eq!(company.succeeded.count, 1, "{company:?}");
+    assert_eq!(company.succeeded.amount_minor, 150_000);
+    assert_eq!(company.by_office.len(), 1);
+    assert_eq!(company.by_office[0].key, "HQ");
+    assert!(d.overdue_total >= 1, "{:?}", d.overdue);
+    assert!(
+        d.overdue
+            .iter()
+            .all(|i| i.policy == "POL-7" && i.days_overdue > 0)
+    );
+    assert!(
+        d.overdue
+            .windows(2)
+            .all(|w| w[0].days_overdue >= w[1].days_overdue),
+        "most overdue first"
+    );
+    assert_eq!(d.refunds_waiting, 1);
+    assert_eq!(d.orphans_open, 0);
+
+    // No relay configured: the office's figures still come, with the reason for the rest.
+    let alone = app
+        .dashboard(&manager, &malipo_app::ProviderSettings::default(), &q)
+        .await
+        .unwrap();
+    assert!(alone.company.is_none());
+    assert!(
+        alone
+            .company_problem
+            .as_deref()
+            .is_some_and(|p| p.contains("MALIPO_RELAY_URL")),
+        "{:?}",
+        alone.company_problem
+    );
+    assert_eq!(alone.office.succeeded.count, 1);
 }
