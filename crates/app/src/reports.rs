@@ -221,7 +221,7 @@ impl App {
             })
             .await?
             .items;
-        overdue.sort_by(|a, b| b.days_overdue.cmp(&a.days_overdue));
+        overdue.sort_by_key(|i| std::cmp::Reverse(i.days_overdue));
         let overdue_total = overdue.len() as i64;
         overdue.truncate(50);
         let refunds_waiting = self.refunds(Some("requested")).await?.len() as i64;

@@ -5,20 +5,21 @@
 use malipo_app::{Actor, App, MpesaRequest, PolicyInput, demo};
 
 async fn take_and_settle(app: &App, settings: &malipo_app::ProviderSettings) -> String {
-    take_and_settle_as(app, &Actor::Setup, settings).await
+    take_and_settle_as(app, &Actor::Setup, settings, "POL-1").await
 }
 
 async fn take_and_settle_as(
     app: &App,
     actor: &Actor,
     settings: &malipo_app::ProviderSettings,
+    policy: &str,
 ) -> String {
     let started = app
         .pay_mpesa(
             actor,
             settings,
             &MpesaRequest {
-                policy: "POL-1".into(),
+                policy: policy.into(),
                 phone: "0708374149".into(),
                 amount: "1500".into(),
                 again: true,
@@ -163,7 +164,7 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     let refused = app.dashboard(&clerk, &demo.settings, &q).await.unwrap_err();
     assert_eq!(refused.code, malipo_app::ErrorCode::Forbidden, "{refused}");
 
-    let paid = take_and_settle_as(&app, &clerk, &demo.settings).await;
+    let paid = take_and_settle_as(&app, &clerk, &demo.settings, "POL-7").await;
     // The succeeded payment reaches the relay with the next sync.
     app.sync_once(&demo.settings).await.unwrap();
     app.request_refund(&clerk, &paid, "500", "paid twice by mistake")
