@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use malipo_domain::Secret;
-use malipo_providers::daraja::DarajaConfig;
+use malipo_providers::daraja::{DarajaConfig, Initiator};
 use malipo_providers::paystack::PaystackConfig;
 use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
@@ -145,15 +145,22 @@ pub async fn start(data_dir: &Path) -> Result<Demo, AppError> {
         malipo_relay::DARAJA_PATH,
         saved.daraja_token
     );
+    let mut daraja = DarajaConfig::new(
+        &sandbox_url,
+        &config.consumer_key,
+        Secret::new(config.consumer_secret.clone()),
+        &config.shortcode,
+        Secret::new(config.passkey.clone()),
+        &callback,
+    );
+    // The simulator's initiator, so a manager can approve M-Pesa refunds (reversals) too.
+    daraja.initiator = Some(Initiator {
+        name: config.initiator_name.clone(),
+        password: Secret::new(config.initiator_password.clone()),
+        certificate_pem: malipo_sandbox::SIMULATOR_CERT_PEM.to_owned(),
+    });
     let settings = ProviderSettings {
-        mpesa: Some(DarajaConfig::new(
-            &sandbox_url,
-            &config.consumer_key,
-            Secret::new(config.consumer_secret.clone()),
-            &config.shortcode,
-            Secret::new(config.passkey.clone()),
-            &callback,
-        )),
+        mpesa: Some(daraja),
         paystack: Some(PaystackConfig::new(
             &sandbox_url,
             Secret::new(config.paystack_secret.clone()),

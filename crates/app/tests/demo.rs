@@ -213,4 +213,35 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
         alone.company_problem
     );
     assert_eq!(alone.office.succeeded.count, 1);
+
+    // The manager approves: the demo's M-Pesa reversal goes to the simulator, whose result
+    // comes back through the relay.
+    let waiting = app.refunds(Some("requested")).await.unwrap();
+    let refused = app
+        .approve_refund(&clerk, &demo.settings, waiting[0].id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, malipo_app::ErrorCode::Forbidden);
+    let approved = app
+        .approve_refund(&manager, &demo.settings, waiting[0].id)
+        .await
+        .unwrap();
+    assert_eq!(approved.status, "processing", "{approved:?}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        app.sync_once(&demo.settings).await.unwrap();
+        let r = &app.refunds(None).await.unwrap()[0];
+        if r.status == "processed" {
+            assert_eq!(r.decided_by.as_deref(), Some("wanjiru"));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{r:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        app.transaction(&paid).await.unwrap().status,
+        "partially_refunded"
+    );
+    let d = app.dashboard(&manager, &demo.settings, &q).await.unwrap();
+    assert_eq!(d.refunds_waiting, 0);
 }
