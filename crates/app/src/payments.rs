@@ -155,10 +155,10 @@ impl App {
             return Err(AppError::new(
                 ErrorCode::Conflict,
                 format!(
-                    "{} for {amount} from {payer} was started {} seconds ago and is {}; check with the customer before charging again (use --again to insist)",
+                    "{} for {amount} from {payer} was started {} seconds ago (now {}); check with the customer before charging again",
                     t.number,
                     (now - t.created_at).whole_seconds(),
-                    t.status
+                    t.status.as_str().replace('_', " ")
                 ),
             ));
         }

@@ -668,7 +668,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         again,
                     },
                 )
-                .await?;
+                .await
+                .map_err(insist_hint)?;
             let view = match wait {
                 Some(seconds) if view.status == "awaiting_customer" => {
                     if !json {
@@ -701,7 +702,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 again,
                 saved_card,
             };
-            let view = app.pay_card(&actor, &settings, &req).await?;
+            let view = app
+                .pay_card(&actor, &settings, &req)
+                .await
+                .map_err(insist_hint)?;
             if !json
                 && let Some(url) = view
                     .authorization_url
@@ -769,4 +773,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// A repeat payment is refused by the services in words any interface can show; the CLI adds
+/// how to go ahead here.
+fn insist_hint(mut e: AppError) -> AppError {
+    if e.code == ErrorCode::Conflict && e.message.ends_with("before charging again") {
+        e.message.push_str(" (use --again to insist)");
+    }
+    e
 }

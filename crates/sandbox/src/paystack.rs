@@ -74,7 +74,6 @@ pub(crate) struct PaystackState {
     next: u64,
     txs: Vec<PsTx>,
     /// Authorization code → (email, authorization object).
-    authorizations: HashMap<String, (String, Value)>,
     refunds: Vec<PsRefund>,
 }
 
@@ -195,8 +194,6 @@ impl Sandbox {
         let done = {
             let mut guard = lock(&self.0.paystack);
             let st = &mut *guard;
-            st.next += 1;
-            let n = st.next;
             let Some(t) = st.txs.iter_mut().find(|t| t.reference == reference) else {
                 return Err("no such transaction".into());
             };
@@ -208,24 +205,7 @@ impl Sandbox {
                 t.gateway_response = Some("Successful".into());
                 t.paid_at = Some(now_rfc3339());
                 t.amount += delta;
-                let code = format!("AUTH_sbx{n:06}");
-                let auth = json!({
-                    "authorization_code": code,
-                    "bin": &card[..6],
-                    "last4": &card[card.len() - 4..],
-                    "exp_month": "12",
-                    "exp_year": "2030",
-                    "channel": "card",
-                    "card_type": format!("{} ", test.brand),
-                    "bank": "TEST BANK",
-                    "country_code": "NG",
-                    "brand": test.brand,
-                    "reusable": true,
-                    "signature": format!("SIG_sbx{}", &card[card.len() - 4..]),
-                    "account_name": null,
-                });
-                t.authorization = Some(auth.clone());
-                st.authorizations.insert(code, (t.email.clone(), auth));
+                t.authorization = Some(authorization(test, &t.email));
             } else {
                 t.status = "failed".into();
                 t.gateway_response = Some("Declined".into());
@@ -334,6 +314,33 @@ async fn verify(
     }
 }
 
+/// The reusable authorization a successful charge of `card` by `email` leaves. Its code is
+/// derived from the two, so a restarted simulator (the desktop's demo mode starts a new one
+/// each time) still honours the codes it issued, as Paystack does.
+fn authorization(card: &TestCard, email: &str) -> Value {
+    use sha2::Digest;
+    let n = card.number;
+    let owner: String = sha2::Sha256::digest(email.as_bytes())[..5]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({
+        "authorization_code": format!("AUTH_sbx{}{owner}", &n[n.len() - 4..]),
+        "bin": &n[..6],
+        "last4": &n[n.len() - 4..],
+        "exp_month": "12",
+        "exp_year": "2030",
+        "channel": "card",
+        "card_type": format!("{} ", card.brand),
+        "bank": "TEST BANK",
+        "country_code": "NG",
+        "brand": card.brand,
+        "reusable": true,
+        "signature": format!("SIG_sbx{}", &n[n.len() - 4..]),
+        "account_name": null,
+    })
+}
+
 async fn charge_authorization(
     State(s): State<Sandbox>,
     headers: HeaderMap,
@@ -356,10 +363,19 @@ async fn charge_authorization(
         .unwrap_or("");
     let tx = {
         let mut st = lock(&s.0.paystack);
-        let Some((owner, auth)) = st.authorizations.get(code).cloned() else {
+        let Some(card) = code
+            .strip_prefix("AUTH_sbx")
+            .and_then(|rest| rest.get(..4))
+            .and_then(|last4| {
+                CARDS
+                    .iter()
+                    .find(|c| c.succeeds && c.number.ends_with(last4))
+            })
+        else {
             return fail(StatusCode::BAD_REQUEST, "Invalid authorization code");
         };
-        if owner != email {
+        let auth = authorization(card, &email);
+        if auth["authorization_code"] != code {
             return fail(
                 StatusCode::BAD_REQUEST,
                 "Authorization code does not belong to this customer",

@@ -266,3 +266,78 @@ async fn injected_failures_answer_500_and_spike_arrest_once_each() {
     assert_eq!((s1, s2, s3), (500, 500, 200));
     assert_eq!(b2["errorCode"], "500.003.02");
 }
+
+/// A saved card outlives the simulator, as it outlives a Paystack session: the desktop's demo
+/// mode starts a new simulator each time, and a returning customer's card must still charge.
+#[tokio::test]
+async fn a_card_authorization_is_honoured_by_a_restarted_simulator_for_its_owner_only() {
+    let http = reqwest::Client::new();
+    let secret = Config::default().paystack_secret;
+    let call = |base: String, path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&secret)
+            .json(&body)
+            .send()
+    };
+    let first = sandbox(Behaviour::default()).await;
+    let init: Value = call(
+        first.url(),
+        "/transaction/initialize",
+        json!({"email": "otieno@example.co.ke", "amount": "275000", "reference": "ref-saved-1"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(init["status"], true, "{init}");
+    let paid = call(
+        first.url(),
+        "/__sandbox/paystack/pay",
+        json!({"reference": "ref-saved-1", "card": "4084084084084081"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(paid.status(), 200);
+    let verified: Value = http
+        .get(format!("{}/transaction/verify/ref-saved-1", first.url()))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = verified["data"]["authorization"]["authorization_code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no authorization in {verified}"))
+        .to_owned();
+    drop(first);
+
+    let second = sandbox(Behaviour::default()).await;
+    let charge = |email: &str, reference: &str| {
+        call(
+            second.url(),
+            "/transaction/charge_authorization",
+            json!({"email": email, "amount": "275000", "authorization_code": code, "reference": reference}),
+        )
+    };
+    let r = charge("otieno@example.co.ke", "ref-saved-2").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["status"], "success", "{body}");
+    assert_eq!(body["data"]["authorization"]["last4"], "4081");
+
+    let r = charge("someone.else@example.co.ke", "ref-saved-3")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong"),
+        "{body}"
+    );
+}
