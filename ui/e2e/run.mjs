@@ -46,7 +46,12 @@ async function withApp(dataDir, journey) {
       logLevel: "error",
       capabilities: { "tauri:options": { application: app } },
     });
-    await journey(browser);
+    try {
+      await journey(browser);
+    } catch (e) {
+      await browser.saveScreenshot(join(shots, `failed-${Date.now()}.png`)).catch(() => {});
+      throw e;
+    }
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     driver.kill();
@@ -241,6 +246,147 @@ try {
       await paid.waitForDisplayed({ timeout: 30000 });
       assert((await paid.getText()).includes("ending 4081"), `the card is shown: ${await paid.getText()}`);
       await b.saveScreenshot(join(shots, "08-card-paid.png"));
+    }),
+  );
+
+  await journey("a returning customer pays with their saved card, taken without the mouse", () =>
+    withApp(office, async (b) => {
+      // Keyboard only from the policy search: type, Enter to pay, the form, Enter.
+      await signIn(b, "wanjiku", "counter-pass-2026");
+      await b.$('[data-testid="policy-search"]').waitForDisplayed({ timeout: 10000 });
+      await until("the search box to have the focus", () =>
+        b.execute(() => document.activeElement?.getAttribute("data-testid") === "policy-search"));
+      await b.keys([..."Fatuma"]);
+      await until("one policy to match", async () =>
+        (await b.$$('[data-testid="policies-table"] tbody tr')).length === 1);
+      await b.keys("Enter");
+      await b.$('[data-testid="pay-amount"]').waitForDisplayed({ timeout: 5000 });
+      // The amount has the focus and holds the premium; Tab reaches the phone number.
+      await b.keys(["Tab", "Control", "a", "Control", ..."0708 374 149", "Enter"]);
+      const paid = await b.$('[data-testid="pay-succeeded"]');
+      await paid.waitForDisplayed({ timeout: 30000 });
+      assert((await paid.getText()).includes("KES 1,000.00"), `Fatuma's premium was paid: ${await paid.getText()}`);
+      await b.saveScreenshot(join(shots, "09-keyboard-payment.png"));
+      await b.keys("Escape");
+
+      // Otieno paid by card in the last journey: his card is offered and charged directly.
+      const pay = await b.$('[data-testid="pay-POL-1002"]');
+      await pay.waitForDisplayed({ timeout: 10000 });
+      await pay.click();
+      await b.$('[data-testid="method-card"]').click();
+      await b.$('[data-testid="pay-email"]').setValue("otieno@example.co.ke");
+      const saved = await b.$('[data-testid="saved-card-4081"]');
+      await saved.waitForDisplayed({ timeout: 10000 });
+      await saved.click();
+      await b.$('[data-testid="pay-send"]').click();
+      // Otieno paid 2,750 by card moments ago: the clerk is asked to check before charging again.
+      const anyway = await b.$('[data-testid="pay-anyway"]');
+      await anyway.waitForDisplayed({ timeout: 10000 });
+      assert((await b.$('[data-testid="pay-error"]').getText()).includes("check with the customer"), "the repeat is questioned");
+      await anyway.click();
+      const charged = await b.$('[data-testid="pay-succeeded"]');
+      await charged.waitForDisplayed({ timeout: 30000 });
+      assert((await charged.getText()).includes("ending 4081"), `the saved card paid: ${await charged.getText()}`);
+      await b.saveScreenshot(join(shots, "10-saved-card-paid.png"));
+    }),
+  );
+
+  await journey("an administrator adds a clerk and a manager and keeps a secret in the OS keyring", () =>
+    withApp(office, async (b) => {
+      await signIn(b, "wanjiku", "counter-pass-2026");
+      await b.$('[data-testid="nav-settings"]').click();
+      await b.$('[data-testid="user-form"]').waitForDisplayed({ timeout: 10000 });
+      for (const [name, role] of [["otieno", "clerk"], ["halima", "manager"]]) {
+        await b.$('[data-testid="new-username"]').setValue(name);
+        await b.$('[data-testid="new-role"]').selectByAttribute("value", role);
+        await b.$('[data-testid="new-password"]').setValue(`${name}-pass-2026`);
+        await b.$('[data-testid="add-user"]').click();
+        await until(`${name} in the users table`, async () =>
+          (await b.$('[data-testid="users-table"]').getText()).includes(name));
+      }
+      await b.$('[data-testid="setting-office.name"]').setValue("Jubilee Counter Ltd");
+      await b.$('[data-testid="office-form"] button[type="submit"]').click();
+      await until("the office name saved", async () =>
+        (await b.$('[data-testid="settings-note"]').isExisting()) &&
+        (await b.$('[data-testid="settings-note"]').getText()).includes("Company name"));
+
+      // The device token goes to the OS credential store (the kernel keyring on this machine).
+      const keyring = await b.$('[data-testid="keyring"]').getText();
+      assert(keyring.startsWith("Kept in"), `a credential store is reachable here: ${keyring}`);
+      await b.$('[data-testid="secret-relay.token"]').setValue("mrt_e2e_secret_value_0451");
+      await b.$('[data-testid="save-secret-relay.token"]').click();
+      await until("the token kept", async () =>
+        (await b.$('[data-testid="secret-source-relay.token"]').getText()) === "saved");
+      await b.$('[data-testid="restart-needed"]').waitForDisplayed({ timeout: 5000 });
+      await b.saveScreenshot(join(shots, "11-settings.png"));
+      const db = readFileSync(join(office, "malipo.sqlite3"));
+      assert(!db.includes("mrt_e2e_secret_value_0451"), "the token is not in the office database");
+      await b.$('[data-testid="remove-secret-relay.token"]').click();
+      await until("the token removed", async () =>
+        (await b.$('[data-testid="secret-source-relay.token"]').getText()) === "not set");
+
+      await b.$('[data-testid="nav-audit"]').click();
+      await b.$('[data-testid="audit-entity"]').selectByAttribute("value", "secret");
+      await until("the secret's store and removal in the audit log", async () => {
+        const t = await b.$('[data-testid="audit-table"]');
+        if (!(await t.isExisting())) return false;
+        const text = await t.getText();
+        return text.includes("secret store") && text.includes("secret remove") && !text.includes("mrt_e2e");
+      });
+    }),
+  );
+
+  await journey("a clerk asks for a refund and a manager approves it from the dashboard", () =>
+    withApp(office, async (b) => {
+      await signIn(b, "otieno", "otieno-pass-2026");
+      await b.$('[data-testid="nav-history"]').waitForDisplayed({ timeout: 10000 });
+      assert(!(await b.$('[data-testid="nav-dashboard"]').isExisting()), "a clerk has no dashboard");
+      assert(!(await b.$('[data-testid="nav-settings"]').isExisting()), "a clerk has no settings");
+      await b.$('[data-testid="nav-history"]').click();
+      await b.$('[data-testid="history-search"]').setValue("Amina");
+      await until("Amina's payment", async () =>
+        (await b.$$('[data-testid="history-table"] tbody tr')).length === 1);
+      const row = await b.$('[data-testid="history-table"] tbody tr');
+      const number = (await row.$("td").getText()).trim();
+      await b.$(`[data-testid="refund-${number}"]`).click();
+      await b.$('[data-testid="refund-amount"]').setValue("500");
+      await b.$('[data-testid="refund-reason"]').setValue("Paid one month twice");
+      await b.$('[data-testid="refund-send"]').click();
+      const asked = await b.$('[data-testid="history-note"]');
+      await asked.waitForDisplayed({ timeout: 10000 });
+      assert((await asked.getText()).includes("KES 500.00"), `the request: ${await asked.getText()}`);
+      await b.saveScreenshot(join(shots, "12-refund-requested.png"));
+      await b.$("header button").click();
+
+      await signIn(b, "halima", "halima-pass-2026");
+      await b.$('[data-testid="nav-dashboard"]').click();
+      const collected = await b.$('[data-testid="dash-collected"]');
+      await collected.waitForDisplayed({ timeout: 10000 });
+      // Paid so far: 1,500 (M-Pesa), 2,750 (card), 1,000 (M-Pesa) and 2,750 (saved card).
+      assert((await collected.getText()) === "KES 8,000.00", `collected: ${await collected.getText()}`);
+      assert((await b.$('[data-testid="dash-methods"]').getText()).includes("M-Pesa"), "by method");
+      assert((await b.$('[data-testid="dash-clerks"]').getText()).includes("wanjiku"), "by clerk");
+      await b.$('[data-testid="dash-overdue"]').waitForDisplayed({ timeout: 5000 });
+      await until("the company view from the relay", async () =>
+        (await b.$('[data-testid="dash-company"]').isExisting()) ||
+        (await b.$('[data-testid="dash-company-missing"]').isExisting()));
+      assert(await b.$('[data-testid="dash-company"]').isExisting(),
+        `the demo relay answers: ${await b.$('[data-testid="dash-company-missing"]').getText().catch(() => "")}`);
+      await b.saveScreenshot(join(shots, "13-dashboard.png"));
+      await b.$('[data-testid="dash-refunds"]').click();
+      const approve = await b.$('[data-testid="refunds-table"] [data-testid^="approve-"]');
+      await approve.waitForDisplayed({ timeout: 10000 });
+      await approve.click();
+      await until("the reversal processed by M-Pesa", async () => {
+        const t = await b.$('[data-testid="refunds-table"]');
+        return (await t.isExisting()) && (await t.getText()).includes("processed");
+      }, 30000);
+      assert((await b.$('[data-testid="refunds-table"]').getText()).includes("halima"), "who decided is shown");
+      await b.saveScreenshot(join(shots, "14-refund-processed.png"));
+      await b.$('[data-testid="nav-review"]').click();
+      await b.$('[data-testid="reconcile-run"]').click();
+      await b.$('[data-testid="reconcile-summary"]').waitForDisplayed({ timeout: 20000 });
+      await b.saveScreenshot(join(shots, "15-review.png"));
     }),
   );
 } finally {

@@ -3,13 +3,22 @@ import { invoke } from "@tauri-apps/api/core";
 import type {
   AppError,
   AppInfo,
+  AuditView,
   Command,
+  DashboardView,
   HistoryFilter,
   List,
+  OrphanView,
+  PolicyDetails,
   PolicyView,
+  ReconcileReport,
+  RefundView,
+  SavedCardView,
   SavedReceipt,
   SessionView,
+  SettingsView,
   TransactionView,
+  UserView,
 } from "./types";
 
 function isAppError(e: unknown): e is AppError {
@@ -75,13 +84,81 @@ export function exportHistory(filter: HistoryFilter): Promise<string> {
   return call("export_history", { filter });
 }
 
+/** A card checkout, or with `savedCard` (its last four digits) a charge of a saved card. */
 export function payCard(
   policy: string,
   email: string,
   amount: string,
   again: boolean,
+  savedCard: string | null = null,
 ): Promise<TransactionView> {
-  return call("pay_card", { policy, email, amount, again });
+  return call("pay_card", { policy, email, amount, again, savedCard });
+}
+
+export function savedCards(email: string): Promise<SavedCardView[]> {
+  return call("saved_cards", { email });
+}
+
+export function policyDetails(number: string): Promise<PolicyDetails> {
+  return call("policy_details", { number });
+}
+
+/** The manager's dashboard for the days `from..=to` (YYYY-MM-DD; empty for open). */
+export function dashboard(from: string, to: string): Promise<DashboardView> {
+  return call("dashboard", { from: from || null, to: to || null });
+}
+
+export function refunds(status: string | null): Promise<RefundView[]> {
+  return call("refunds", { status });
+}
+
+export function requestRefund(number: string, amount: string, reason: string): Promise<RefundView> {
+  return call("request_refund", { number, amount, reason });
+}
+
+export function approveRefund(id: number): Promise<RefundView> {
+  return call("approve_refund", { id });
+}
+
+export function rejectRefund(id: number): Promise<RefundView> {
+  return call("reject_refund", { id });
+}
+
+export function orphans(all: boolean): Promise<OrphanView[]> {
+  return call("orphans", { all });
+}
+
+export function resolveOrphan(seq: number, note: string): Promise<void> {
+  return call("resolve_orphan", { seq, note });
+}
+
+export function reconcile(date: string): Promise<ReconcileReport> {
+  return call("reconcile", { date });
+}
+
+export function auditLog(entity: string | null, entityId: string | null, limit: number): Promise<AuditView[]> {
+  return call("audit_log", { entity, entityId, limit });
+}
+
+export function settings(): Promise<SettingsView> {
+  return call("settings", {});
+}
+
+export function saveSetting(key: string, value: string): Promise<void> {
+  return call("save_setting", { key, value });
+}
+
+/** Keeps a secret in the OS keyring; an empty value removes it. */
+export function saveSecret(name: string, value: string): Promise<void> {
+  return call("save_secret", { name, value });
+}
+
+export function users(): Promise<UserView[]> {
+  return call("users", {});
+}
+
+export function addUser(username: string, role: string, password: string): Promise<UserView> {
+  return call("add_user", { username, role, password });
 }
 
 /** The QR code of `text` as an SVG document. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amountProblem, emailProblem, formatMoney, localPhone, phoneProblem } from "./format";
+import { amountProblem, barPercent, emailProblem, formatMoney, localPhone, nairobiDate, phoneProblem, words } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -61,5 +61,31 @@ describe("emailProblem", () => {
     expect(emailProblem("")).toMatch(/receipt/);
     expect(emailProblem("amina.example.co.ke")).toMatch(/not an e-mail/);
     expect(emailProblem("amina@localhost")).toMatch(/not an e-mail/);
+  });
+});
+
+describe("barPercent", () => {
+  it("scales to the largest figure and keeps small ones visible", () => {
+    expect(barPercent(150000, 300000)).toBe(50);
+    expect(barPercent(300000, 300000)).toBe(100);
+    expect(barPercent(1, 1_000_000)).toBe(1);
+    expect(barPercent(0, 300000)).toBe(0);
+    expect(barPercent(5, 0)).toBe(0);
+  });
+});
+
+describe("nairobiDate", () => {
+  it("uses Nairobi's calendar day, not the machine's", () => {
+    // 22:30 UTC is already the next day in Nairobi (UTC+3).
+    const late = new Date("2026-11-27T22:30:00Z");
+    expect(nairobiDate(0, late)).toBe("2026-11-28");
+    expect(nairobiDate(7, late)).toBe("2026-11-21");
+  });
+});
+
+describe("words", () => {
+  it("spells codes as words", () => {
+    expect(words("awaiting_customer")).toBe("awaiting customer");
+    expect(words("paid_not_recorded")).toBe("paid not recorded");
   });
 });

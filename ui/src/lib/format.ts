@@ -53,3 +53,26 @@ export function emailProblem(text: string): string | null {
   if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(t)) return "That is not an e-mail address, like amina@example.co.ke.";
   return null;
 }
+
+/**
+ * How long a chart's bar is for `part` of `whole`, in whole per cent (0 to 100): at least 1
+ * for anything above zero, so a small figure still shows. Amounts stay integers.
+ */
+export function barPercent(part: number, whole: number): number {
+  if (whole <= 0 || part <= 0) return 0;
+  return Math.min(100, Math.max(1, Math.trunc((part * 100) / whole)));
+}
+
+/** The date in Nairobi `daysAgo` days before `now`, as YYYY-MM-DD. */
+export function nairobiDate(daysAgo = 0, now: Date = new Date()): string {
+  const at = new Date(now.getTime() - daysAgo * 86_400_000);
+  // Built from the parts: locales disagree on the order (WebKit's en-CA is month first).
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: "Africa/Nairobi", year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(at);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  return `${part("year")}-${part("month")}-${part("day")}`;
+}
+
+/** A status or kind as people read it: `awaiting_customer` → `awaiting customer`. */
+export function words(code: string): string {
+  return code.replaceAll("_", " ");
+}
