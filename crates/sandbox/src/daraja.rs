@@ -62,12 +62,47 @@ pub(crate) struct StkTx {
     receipt: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DarajaState {
     next: u64,
+    /// The next M-Pesa receipt's serial: it starts from the clock, so a restarted simulator
+    /// never issues a receipt number an earlier one did (M-Pesa's are unique for good).
+    receipts: u64,
     stk: HashMap<String, StkTx>,
     /// Receipt → (amount paid, amount reversed).
     paid: HashMap<String, (i64, i64)>,
+}
+
+impl Default for DarajaState {
+    fn default() -> Self {
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        DarajaState {
+            next: 0,
+            receipts: u64::try_from(millis).unwrap_or(0),
+            stk: HashMap::new(),
+            paid: HashMap::new(),
+        }
+    }
+}
+
+/// A receipt number shaped like M-Pesa's: ten upper-case letters and digits.
+fn receipt_number(serial: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut out = [b'0'; 9];
+    let mut n = serial;
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[usize::try_from(n % 36).unwrap_or(0)];
+        n /= 36;
+    }
+    format!("S{}", String::from_utf8_lossy(&out))
+}
+
+/// The serial of a receipt number this simulator (or an earlier run of it) issued.
+fn receipt_serial(receipt: &str) -> Option<u64> {
+    let digits = receipt.strip_prefix('S').filter(|d| d.len() == 9)?;
+    u64::from_str_radix(&digits.to_ascii_lowercase(), 36).ok()
 }
 
 pub(crate) fn routes() -> Router<Sandbox> {
@@ -285,8 +320,8 @@ impl Sandbox {
         let body = {
             let mut guard = lock(&self.0.daraja);
             let d = &mut *guard;
-            d.next += 1;
-            let receipt_no = format!("SBX{:07}", d.next);
+            d.receipts += 1;
+            let receipt_no = receipt_number(d.receipts);
             let Some(tx) = d.stk.get_mut(checkout_request_id) else {
                 return;
             };
@@ -420,7 +455,13 @@ async fn reversal(
         let mut d = lock(&s.0.daraja);
         d.next += 1;
         let n = d.next;
+        let issued_before_restart = receipt_serial(&receipt).is_some_and(|n| n < d.receipts);
         let outcome = match d.paid.get_mut(&receipt) {
+            // Issued by an earlier run, whose ledger died with it: reversed without the
+            // amount check (demo mode starts a new simulator each time the app starts).
+            None if issued_before_restart => {
+                ("0", "The service request is processed successfully.")
+            }
             None => (
                 "R000001",
                 "The transaction being reversed does not exist or is not reversible.",
@@ -462,4 +503,28 @@ async fn reversal(
         "ResponseDescription": "Accept the service request successfully."
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::{DarajaState, receipt_number, receipt_serial};
+
+    #[test]
+    fn receipts_look_like_m_pesa_and_never_repeat_across_restarts() {
+        let r = receipt_number(1_795_779_097_968);
+        assert_eq!(r.len(), 10);
+        assert!(
+            r.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+            "{r}"
+        );
+        assert_eq!(receipt_serial(&r), Some(1_795_779_097_968));
+        assert_eq!(receipt_serial("NLJ7RT61SV"), None, "not one of ours");
+        let earlier = DarajaState::default().receipts;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(
+            DarajaState::default().receipts > earlier,
+            "a later start numbers higher"
+        );
+    }
 }
