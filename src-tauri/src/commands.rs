@@ -29,6 +29,9 @@ pub struct Shell {
     pub keyring_available: bool,
     /// A provider setting or secret changed since start: it applies after a restart.
     pub settings_changed: AtomicBool,
+    /// When the process started, for the startup time logged once the UI is interactive.
+    pub started: std::time::Instant,
+    pub ready: std::sync::Once,
 }
 
 impl Shell {
@@ -470,4 +473,20 @@ pub async fn add_user(
 ) -> Result<UserView, AppError> {
     let actor = shell.actor()?;
     app.add_user(&actor, &username, &role, &password).await
+}
+
+/// The UI has drawn its first screen and takes input: logged once with the time since start
+/// (`scripts/bench-startup` reads it).
+#[tauri::command]
+pub fn ui_ready(shell: tauri::State<'_, Shell>) {
+    shell.ready.call_once(|| {
+        let at_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        tracing::info!(
+            after_ms = shell.started.elapsed().as_millis(),
+            at_unix_ms,
+            "interactive"
+        );
+    });
 }

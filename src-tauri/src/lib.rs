@@ -45,6 +45,7 @@ fn start_logging(
 
 /// Starts the app; exits with a message when the office database cannot be opened.
 pub fn run() {
+    let started = std::time::Instant::now();
     let data_dir = malipo_app::default_data_dir();
     let _logging = start_logging(&data_dir);
     tracing::info!(data_dir = %data_dir.display(), "starting");
@@ -96,6 +97,8 @@ pub fn run() {
             secrets,
             keyring_available,
             settings_changed: AtomicBool::new(false),
+            started,
+            ready: std::sync::Once::new(),
         };
         (app, shell, running_demo)
     });
@@ -131,6 +134,7 @@ pub fn run() {
             commands::save_secret,
             commands::users,
             commands::add_user,
+            commands::ui_ready,
         ])
         .run(tauri::generate_context!());
     drop(running_demo);

@@ -364,8 +364,11 @@ try {
       await collected.waitForDisplayed({ timeout: 10000 });
       // Paid so far: 1,500 (M-Pesa), 2,750 (card), 1,000 (M-Pesa) and 2,750 (saved card).
       assert((await collected.getText()) === "KES 8,000.00", `collected: ${await collected.getText()}`);
-      assert((await b.$('[data-testid="dash-methods"]').getText()).includes("M-Pesa"), "by method");
-      assert((await b.$('[data-testid="dash-clerks"]').getText()).includes("wanjiku"), "by clerk");
+      // textContent: WebDriver's visible text skips the clipped (ellipsis) label cells.
+      const methods = await b.$('[data-testid="dash-methods"]').getProperty("textContent");
+      assert(/M-Pesa\s+KES 2,500\.00 · 2/.test(methods) && /Card\s+KES 5,500\.00 · 2/.test(methods), `by method: ${methods}`);
+      const clerks = await b.$('[data-testid="dash-clerks"]').getProperty("textContent");
+      assert(/wanjiku\s+KES 8,000\.00 · 4/.test(clerks), `by clerk: ${clerks}`);
       await b.$('[data-testid="dash-overdue"]').waitForDisplayed({ timeout: 5000 });
       await until("the company view from the relay", async () =>
         (await b.$('[data-testid="dash-company"]').isExisting()) ||

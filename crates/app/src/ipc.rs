@@ -40,6 +40,7 @@ pub const COMMANDS: &[&str] = &[
     "save_secret",
     "users",
     "add_user",
+    "ui_ready",
 ];
 
 /// Who is signed in, as the UI shows it.

@@ -165,3 +165,8 @@ export function addUser(username: string, role: string, password: string): Promi
 export function qrCode(text: string): Promise<string> {
   return call("qr_code", { text });
 }
+
+/** Tells the shell the first screen is drawn and takes input (logged as the startup time). */
+export function uiReady(): Promise<void> {
+  return call("ui_ready", {});
+}
