@@ -46,6 +46,8 @@ fn start_logging(
 /// Starts the app; exits with a message when the office database cannot be opened.
 pub fn run() {
     let started = std::time::Instant::now();
+    // Before any thread starts (the log writer, the async runtime, WebKit's).
+    malipo_app::prepare_keyring();
     let data_dir = malipo_app::default_data_dir();
     let _logging = start_logging(&data_dir);
     tracing::info!(data_dir = %data_dir.display(), "starting");

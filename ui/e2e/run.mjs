@@ -107,6 +107,18 @@ try {
       assert((await banner.getText()).includes("no money moves"), "the demo banner is unmistakable");
       await b.$('[data-testid="password-again"]').waitForDisplayed({ timeout: 10000 });
       await b.saveScreenshot(join(shots, "00-first-run.png"));
+      // The window may call the app's own commands and nothing of Tauri's core.
+      const core = await b.executeAsync((done) => {
+        window.__TAURI_INTERNALS__.invoke("plugin:app|version", {}).then(
+          () => done("allowed"),
+          (e) => done(`refused: ${e}`),
+        );
+      });
+      assert(core.startsWith("refused"), `a core command answered: ${core}`);
+      const own = await b.executeAsync((done) => {
+        window.__TAURI_INTERNALS__.invoke("app_info", {}).then((i) => done(`first_run=${i.first_run}`), (e) => done(`refused: ${e}`));
+      });
+      assert(own === "first_run=true", `the app's own command: ${own}`);
       await b.$('[data-testid="username"]').setValue("admin");
       await b.$('[data-testid="password"]').setValue("first-admin-pass");
       await b.$('[data-testid="password-again"]').setValue("first-admin-pass");

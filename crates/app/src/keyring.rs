@@ -103,6 +103,15 @@ impl SecretStore for OsKeyring {
     }
 }
 
+/// Prepares the process for the keyring: on Linux, joins a session keyring for the kernel's
+/// keyutils store. Call it first thing in `main`, before any thread starts: the kernel keeps
+/// the session keyring in each thread's credentials, and threads inherit it only from the
+/// thread that starts them, so a thread started earlier would see another keyring.
+pub fn prepare_keyring() {
+    #[cfg(target_os = "linux")]
+    join_session_keyring();
+}
+
 type Opened = Result<Arc<CredentialStore>, String>;
 
 #[cfg(target_os = "linux")]
@@ -134,8 +143,11 @@ fn platform_stores() -> Vec<(&'static str, Opened)> {
 #[cfg(target_os = "linux")]
 fn join_session_keyring() {
     use linux_keyutils::{KeyRing, KeyRingIdentifier};
+    static JOINED: std::sync::Once = std::sync::Once::new();
     // A failure leaves the process as it was; the probe then reports the store unreachable.
-    let _ = KeyRing::from_special_id(KeyRingIdentifier::Session, true);
+    JOINED.call_once(|| {
+        let _ = KeyRing::from_special_id(KeyRingIdentifier::Session, true);
+    });
 }
 
 #[cfg(target_os = "macos")]

@@ -29,7 +29,7 @@ use malipo_domain::{Currency, OfficeCode};
 use malipo_store::Store;
 
 pub use error::{AppError, ErrorCode};
-pub use keyring::OsKeyring;
+pub use keyring::{OsKeyring, prepare_keyring};
 pub use malipo_domain::Action;
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
