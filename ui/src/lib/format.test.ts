@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amountProblem, barPercent, emailProblem, formatMoney, localPhone, nairobiDate, phoneProblem, words } from "./format";
+import { amountProblem, barPercent, emailProblem, formatMoney, localPhone, nairobiDate, nairobiTime, phoneProblem, words } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -87,5 +87,13 @@ describe("words", () => {
   it("spells codes as words", () => {
     expect(words("awaiting_customer")).toBe("awaiting customer");
     expect(words("paid_not_recorded")).toBe("paid not recorded");
+  });
+});
+
+describe("nairobiTime", () => {
+  it("shows an instant on Nairobi's clock", () => {
+    // 11:31 UTC is 14:31 in Nairobi.
+    expect(nairobiTime("2026-11-27T11:31:00Z")).toContain("14:31");
+    expect(nairobiTime("2026-11-27T11:31:05Z", true)).toContain("14:31:05");
   });
 });

@@ -76,3 +76,12 @@ export function nairobiDate(daysAgo = 0, now: Date = new Date()): string {
 export function words(code: string): string {
   return code.replaceAll("_", " ");
 }
+
+/** An RFC 3339 instant as a Nairobi date and time: `27 Nov 2026, 14:31` (with seconds if asked). */
+export function nairobiTime(iso: string, seconds = false): string {
+  return new Date(iso).toLocaleString("en-KE", {
+    timeZone: "Africa/Nairobi",
+    dateStyle: "medium",
+    timeStyle: seconds ? "medium" : "short",
+  });
+}
