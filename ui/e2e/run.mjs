@@ -3,14 +3,18 @@
 // Run by scripts/test under xvfb-run with MALIPO_APP and MALIPO_CLI set.
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { remote } from "webdriverio";
 
 const app = process.env.MALIPO_APP;
 const cli = process.env.MALIPO_CLI;
-if (!app || !cli) throw new Error("set MALIPO_APP and MALIPO_CLI");
+const relayBin = process.env.MALIPO_RELAY_BIN;
+const sandboxBin = process.env.MALIPO_SANDBOX_BIN;
+if (!app || !cli || !relayBin || !sandboxBin) {
+  throw new Error("set MALIPO_APP, MALIPO_CLI, MALIPO_RELAY_BIN and MALIPO_SANDBOX_BIN");
+}
 const shots = resolve(import.meta.dirname, "../../test-output/e2e");
 mkdirSync(shots, { recursive: true });
 
@@ -19,6 +23,17 @@ function portOpen(port) {
     const s = connect(port, "127.0.0.1");
     s.once("connect", () => { s.destroy(); ok(true); });
     s.once("error", () => ok(false));
+  });
+}
+
+/** A port nothing listens on now. */
+function freePort() {
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
   });
 }
 
@@ -32,9 +47,9 @@ async function until(what, fn, ms = 15000) {
 }
 
 /** Starts the app on the office in `dataDir`, runs `journey`, and always cleans up. */
-async function withApp(dataDir, journey) {
+async function withApp(dataDir, journey, env = {}) {
   const driver = spawn("tauri-driver", ["--port", "4444", "--native-port", "4445"], {
-    env: { ...process.env, MALIPO_DATA_DIR: dataDir },
+    env: { ...process.env, ...env, MALIPO_DATA_DIR: dataDir },
     stdio: ["ignore", "inherit", "inherit"],
   });
   let browser;
@@ -404,6 +419,91 @@ try {
       await b.saveScreenshot(join(shots, "15-review.png"));
     }),
   );
+
+  await journey("with provider settings from the environment: no demo, a payment through a separate simulator and relay", async () => {
+    // Safaricom and Paystack stand-ins and the company relay as their own processes, the way
+    // an office is set up for real; the app gets their settings from the environment.
+    const world = mkdtempSync(join(tmpdir(), "malipo-e2e-world-"));
+    const relayPort = await freePort();
+    const sandboxPort = await freePort();
+    const relayEnv = {
+      ...process.env,
+      MALIPO_RELAY_DATABASE_URL: join(world, "relay.sqlite3"),
+      MALIPO_RELAY_SECRET_KEY: "6b".repeat(32),
+      MALIPO_RELAY_PUBLIC_URL: `http://127.0.0.1:${relayPort}`,
+      MALIPO_RELAY_LISTEN: `127.0.0.1:${relayPort}`,
+    };
+    const relayJson = (args, input) => JSON.parse(execFileSync(relayBin, args, { env: relayEnv, input }).toString());
+    const tenant = relayJson(["tenant", "create", "--name", "Jubilee"]);
+    execFileSync(relayBin, ["tenant", "set-paystack-secret", tenant.id], { env: relayEnv, input: "sk_test_sandbox" });
+    const device = relayJson(["device", "add", "--tenant", tenant.id, "--name", "counter"]);
+    const children = [
+      spawn(relayBin, ["serve"], { env: relayEnv, stdio: "ignore" }),
+      spawn(sandboxBin, [], {
+        env: {
+          ...process.env,
+          MALIPO_SANDBOX_LISTEN: `127.0.0.1:${sandboxPort}`,
+          MALIPO_SANDBOX_PAYSTACK_WEBHOOK_URL: tenant.paystack_webhook_url,
+          MALIPO_SANDBOX_PAYSTACK_SECRET: "sk_test_sandbox",
+        },
+        stdio: "ignore",
+      }),
+    ];
+    try {
+      await until("the relay and the simulator", async () => (await portOpen(relayPort)) && (await portOpen(sandboxPort)));
+      const sandbox = `http://127.0.0.1:${sandboxPort}`;
+      const settings = {
+        MALIPO_MPESA_BASE_URL: sandbox,
+        MALIPO_MPESA_CONSUMER_KEY: "sandbox-consumer-key",
+        MALIPO_MPESA_CONSUMER_SECRET: "sandbox-consumer-secret",
+        MALIPO_MPESA_SHORTCODE: "174379",
+        MALIPO_MPESA_PASSKEY: "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
+        MALIPO_MPESA_CALLBACK_URL: tenant.daraja_callback_url,
+        MALIPO_PAYSTACK_BASE_URL: sandbox,
+        MALIPO_PAYSTACK_SECRET_KEY: "sk_test_sandbox",
+        MALIPO_RELAY_URL: `http://127.0.0.1:${relayPort}`,
+        MALIPO_RELAY_TOKEN: device.token,
+      };
+      const real = join(world, "office");
+      const realEnv = { ...process.env, MALIPO_DATA_DIR: real };
+      execFileSync(cli, ["policy", "import", resolve(import.meta.dirname, "../../demo/policies.csv")], { env: realEnv });
+      execFileSync(cli, ["user", "add", "--username", "achieng", "--role", "admin"], {
+        env: { ...realEnv, MALIPO_NEW_PASSWORD: "manager-pass-2026" },
+      });
+      await withApp(real, async (b) => {
+        await signIn(b, "achieng", "manager-pass-2026");
+        const pay = await b.$('[data-testid="pay-POL-1004"]');
+        await pay.waitForDisplayed({ timeout: 10000 });
+        assert(!(await b.$('[data-testid="demo-banner"]').isExisting()), "configured providers: no demo banner");
+        await pay.click();
+        await b.$('[data-testid="pay-phone"]').setValue("0708 374 149");
+        await b.keys("Enter");
+        // The premium has cents, which M-Pesa cannot move: said as typed, nothing sent.
+        await until("the whole-shillings problem", async () =>
+          (await b.$("#amount-error").isExisting()) && (await b.$("#amount-error").getText()).includes("whole shillings"));
+        await b.$('[data-testid="pay-amount"]').setValue("850");
+        await b.keys("Enter");
+        const paid = await b.$('[data-testid="pay-succeeded"]');
+        await paid.waitForDisplayed({ timeout: 30000 });
+        assert((await paid.getText()).includes("KES 850.00"), `paid through the relay: ${await paid.getText()}`);
+        await b.saveScreenshot(join(shots, "16-configured-paid.png"));
+        await b.keys("Escape");
+        await b.$('[data-testid="nav-dashboard"]').click();
+        await until("the company's figures from the relay", async () => {
+          const c = await b.$('[data-testid="dash-company"]');
+          return (await c.isExisting()) && (await c.getText()).includes("KES 850.00");
+        }, 20000);
+      }, settings);
+      // The relay holds the callback that moved the payment, and the office's upload.
+      const events = await fetch(`http://127.0.0.1:${relayPort}/v1/events?after=0`, {
+        headers: { authorization: `Bearer ${device.token}` },
+      }).then((r) => r.json());
+      assert(events.events.length === 1 && events.events[0].provider === "daraja", `the relay's events: ${JSON.stringify(events)}`);
+    } finally {
+      for (const c of children) c.kill();
+      rmSync(world, { recursive: true, force: true });
+    }
+  });
 } finally {
   rmSync(empty, { recursive: true, force: true });
   rmSync(office, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amountProblem, barPercent, emailProblem, formatMoney, localPhone, nairobiDate, nairobiTime, phoneProblem, words } from "./format";
+import { amountProblem, barPercent, mpesaAmountProblem, emailProblem, formatMoney, localPhone, nairobiDate, nairobiTime, phoneProblem, words } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -95,5 +95,14 @@ describe("nairobiTime", () => {
     // 11:31 UTC is 14:31 in Nairobi.
     expect(nairobiTime("2026-11-27T11:31:00Z")).toContain("14:31");
     expect(nairobiTime("2026-11-27T11:31:05Z", true)).toContain("14:31:05");
+  });
+});
+
+describe("mpesaAmountProblem", () => {
+  it("accepts whole shillings and refuses cents", () => {
+    expect(mpesaAmountProblem("850")).toBeNull();
+    expect(mpesaAmountProblem("1,500.00")).toBeNull();
+    expect(mpesaAmountProblem("850.50")).toMatch(/whole shillings/);
+    expect(mpesaAmountProblem("")).toMatch(/Enter the amount/);
   });
 });

@@ -32,6 +32,14 @@ export function amountProblem(text: string): string | null {
   return null;
 }
 
+/** Checks an amount for M-Pesa, which moves whole shillings only. */
+export function mpesaAmountProblem(text: string): string | null {
+  const problem = amountProblem(text);
+  if (problem) return problem;
+  if (/\.\d*[1-9]\d*$/.test(text.trim())) return "M-Pesa takes whole shillings: remove the cents, or take it by card.";
+  return null;
+}
+
 /**
  * Checks a Kenyan mobile number as typed (07…, 01…, +254…, 254…, 7…), spaces and dashes
  * allowed. Returns what is wrong, or null.
