@@ -137,19 +137,42 @@ impl RelayClient {
         AppError::new(code, format!("the relay refused ({status}): {message}"))
     }
 
-    async fn events(&self, after: i64) -> Result<Page, AppError> {
-        let r = self
-            .http
-            .get(format!("{}/v1/events", self.base))
-            .query(&[
-                ("after", after.to_string()),
-                ("limit", PULL_BATCH.to_string()),
-            ])
+    /// Sends a request with this device's token; a network failure is "the relay cannot be
+    /// reached".
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, AppError> {
+        request
             .bearer_auth(self.token.expose())
             .timeout(Duration::from_secs(30))
             .send()
             .await
-            .map_err(|e| unreachable_relay(&e))?;
+            .map_err(|e| unreachable_relay(&e))
+    }
+
+    /// [`Self::send`], refusing any answer but a success.
+    async fn send_ok(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, AppError> {
+        let r = self.send(request).await?;
+        if !r.status().is_success() {
+            return Err(RelayClient::refused(r).await);
+        }
+        Ok(r)
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, AppError> {
+        r.json()
+            .await
+            .map_err(|e| AppError::new(ErrorCode::Provider, format!("the relay's answer: {e}")))
+    }
+
+    async fn events(&self, after: i64) -> Result<Page, AppError> {
+        let r = self
+            .send(self.http.get(format!("{}/v1/events", self.base)).query(&[
+                ("after", after.to_string()),
+                ("limit", PULL_BATCH.to_string()),
+            ]))
+            .await?;
         if r.status() == reqwest::StatusCode::CONFLICT {
             let body: serde_json::Value = r.json().await.unwrap_or_default();
             return Err(AppError::new(
@@ -163,24 +186,17 @@ impl RelayClient {
         if !r.status().is_success() {
             return Err(RelayClient::refused(r).await);
         }
-        r.json()
-            .await
-            .map_err(|e| AppError::new(ErrorCode::Provider, format!("the relay's answer: {e}")))
+        RelayClient::json(r).await
     }
 
     async fn upload(&self, items: &[TransactionView]) -> Result<(), AppError> {
-        let r = self
-            .http
-            .post(format!("{}/v1/transactions", self.base))
-            .bearer_auth(self.token.expose())
-            .json(&serde_json::json!({ "transactions": items }))
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| unreachable_relay(&e))?;
-        if !r.status().is_success() {
-            return Err(RelayClient::refused(r).await);
-        }
+        let body = serde_json::json!({ "transactions": items });
+        self.send_ok(
+            self.http
+                .post(format!("{}/v1/transactions", self.base))
+                .json(&body),
+        )
+        .await?;
         Ok(())
     }
 
@@ -196,20 +212,13 @@ impl RelayClient {
         query.extend(from.map(|f| ("from", f)));
         query.extend(to.map(|t| ("to", t)));
         let r = self
-            .http
-            .get(format!("{}/v1/summary", self.base))
-            .query(&query)
-            .bearer_auth(self.token.expose())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| unreachable_relay(&e))?;
-        if !r.status().is_success() {
-            return Err(RelayClient::refused(r).await);
-        }
-        r.json()
-            .await
-            .map_err(|e| AppError::new(ErrorCode::Provider, format!("the relay's answer: {e}")))
+            .send_ok(
+                self.http
+                    .get(format!("{}/v1/summary", self.base))
+                    .query(&query),
+            )
+            .await?;
+        RelayClient::json(r).await
     }
 
     /// Opens the event stream and returns once it announces an event after `cursor` (its
