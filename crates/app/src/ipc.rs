@@ -10,38 +10,9 @@ use ts_rs::TS;
 use crate::reports::HistoryQuery;
 use crate::users::Session;
 
-/// Every command the desktop shell registers, by the name the UI invokes.
-pub const COMMANDS: &[&str] = &[
-    "app_info",
-    "create_admin",
-    "sign_in",
-    "sign_out",
-    "list_policies",
-    "pay_mpesa",
-    "pay_card",
-    "qr_code",
-    "payment_status",
-    "save_receipt",
-    "history",
-    "export_history",
-    "policy_details",
-    "saved_cards",
-    "dashboard",
-    "refunds",
-    "request_refund",
-    "approve_refund",
-    "reject_refund",
-    "orphans",
-    "resolve_orphan",
-    "reconcile",
-    "audit_log",
-    "settings",
-    "save_setting",
-    "save_secret",
-    "users",
-    "add_user",
-    "ui_ready",
-];
+// COMMANDS: every command the desktop shell registers. Kept in its own file, which the
+// shell's build script includes too, to give each command a permission.
+include!("ipc_commands.rs");
 
 /// Who is signed in, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

@@ -1,0 +1,35 @@
+// Included by `ipc.rs` and by `src-tauri/build.rs` (which gives each command a permission that
+// the main window's capability grants): one list for both.
+
+/// Every command the desktop shell registers, by the name the UI invokes.
+pub const COMMANDS: &[&str] = &[
+    "app_info",
+    "create_admin",
+    "sign_in",
+    "sign_out",
+    "list_policies",
+    "pay_mpesa",
+    "pay_card",
+    "qr_code",
+    "payment_status",
+    "save_receipt",
+    "history",
+    "export_history",
+    "policy_details",
+    "saved_cards",
+    "dashboard",
+    "refunds",
+    "request_refund",
+    "approve_refund",
+    "reject_refund",
+    "orphans",
+    "resolve_orphan",
+    "reconcile",
+    "audit_log",
+    "settings",
+    "save_setting",
+    "save_secret",
+    "users",
+    "add_user",
+    "ui_ready",
+];
