@@ -201,7 +201,7 @@ impl App {
 
     /// The manager's dashboard for the Nairobi days `from..=to`: the office's figures always,
     /// the company's when the relay answers (its failure is reported, not raised), the first
-    /// 50 overdue instalments as of today, and the counts of refunds and orphan events waiting.
+    /// 50 overdue instalments as of today, and how many refunds and orphan events wait.
     pub async fn dashboard(
         &self,
         actor: &Actor,
@@ -224,8 +224,7 @@ impl App {
         overdue.sort_by_key(|i| std::cmp::Reverse(i.days_overdue));
         let overdue_total = overdue.len() as i64;
         overdue.truncate(50);
-        let refunds_waiting = self.refunds(Some("requested")).await?.len() as i64;
-        let orphans_open = self.orphans(actor, false).await?.len() as i64;
+        let (refunds_waiting, orphans_open) = self.store().waiting_decisions().await?;
         Ok(DashboardView {
             office,
             company,

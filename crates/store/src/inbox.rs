@@ -274,6 +274,19 @@ impl Store {
         })
     }
 
+    /// What waits for a manager: refunds requested and not decided, and orphan events not
+    /// resolved. Counted, however many there are.
+    pub async fn waiting_decisions(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM refunds WHERE status = 'requested') AS refunds,
+                    (SELECT count(*) FROM inbox WHERE outcome = 'orphan' AND resolved_at IS NULL)
+                      AS orphans",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get("refunds"), row.get("orphans")))
+    }
+
     /// Events recorded with `outcome`, newest first (orphans: unresolved ones unless `all`).
     pub async fn inbox_events(
         &self,
