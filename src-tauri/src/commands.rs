@@ -26,7 +26,6 @@ pub struct Shell {
     pub session: Mutex<Option<Session>>,
     /// The OS credential store, or why there is none.
     pub secrets: Box<dyn SecretStore>,
-    pub keyring_available: bool,
     /// A provider setting or secret changed since start: it applies after a restart.
     pub settings_changed: AtomicBool,
     /// When the process started, for the startup time logged once the UI is interactive.
@@ -417,7 +416,6 @@ pub async fn settings(
     app.settings_screen(
         &actor,
         shell.secrets.as_ref(),
-        shell.keyring_available,
         shell.settings_changed.load(Ordering::Relaxed),
     )
     .await

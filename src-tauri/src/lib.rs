@@ -58,16 +58,14 @@ pub fn run() {
                 data_dir.display()
             ))
         });
-        let (secrets, keyring_available): (Box<dyn SecretStore>, bool) = match OsKeyring::for_office(
-            &data_dir,
-        ) {
+        let secrets: Box<dyn SecretStore> = match OsKeyring::for_office(&data_dir) {
             Ok(k) => {
                 tracing::info!(store = k.kind(), "secrets kept in the OS credential store");
-                (Box::new(k), true)
+                Box::new(k)
             }
             Err(why) => {
                 tracing::warn!(%why, "no OS credential store: secrets come from the environment only");
-                (Box::new(NoSecretStore { why: Some(why) }), false)
+                Box::new(NoSecretStore { why: Some(why) })
             }
         };
         let configured = app
@@ -97,7 +95,6 @@ pub fn run() {
             settings,
             session: Mutex::new(None),
             secrets,
-            keyring_available,
             settings_changed: AtomicBool::new(false),
             started,
             ready: std::sync::Once::new(),

@@ -27,6 +27,11 @@ pub trait SecretStore: Send + Sync {
 
     /// Where the secrets are kept, for the settings screen.
     fn describe(&self) -> String;
+
+    /// Whether secrets can be saved here (the settings screen offers to when they can).
+    fn writable(&self) -> bool {
+        true
+    }
 }
 
 /// No keyring: secrets come from the environment only.
@@ -39,6 +44,10 @@ pub struct NoSecretStore {
 impl SecretStore for NoSecretStore {
     fn get(&self, _name: &str) -> Result<Option<Secret>, String> {
         Ok(None)
+    }
+
+    fn writable(&self) -> bool {
+        false
     }
 
     fn describe(&self) -> String {
@@ -328,7 +337,6 @@ impl App {
         &self,
         actor: &Actor,
         secrets: &dyn SecretStore,
-        available: bool,
         changed_since_start: bool,
     ) -> Result<SettingsView, AppError> {
         actor.require(Action::ManageSettings)?;
@@ -381,7 +389,7 @@ impl App {
             providers,
             secrets: secrets_view,
             keyring: secrets.describe(),
-            keyring_available: available,
+            keyring_available: secrets.writable(),
             restart_needed: changed_since_start,
         })
     }

@@ -52,10 +52,7 @@ async fn a_secret_saved_in_the_keyring_configures_card_payments_and_is_kept_nowh
     assert_eq!(paystack.secret_key.expose(), secret);
     assert!(settings.mpesa.is_none(), "M-Pesa still lacks its settings");
 
-    let screen = app
-        .settings_screen(&admin, &reopened, true, true)
-        .await
-        .unwrap();
+    let screen = app.settings_screen(&admin, &reopened, true).await.unwrap();
     let source = |name: &str| {
         screen
             .secrets
@@ -73,7 +70,7 @@ async fn a_secret_saved_in_the_keyring_configures_card_payments_and_is_kept_nowh
         "the screen never carries a secret's value"
     );
     let screen_err = app
-        .settings_screen(&clerk, &reopened, true, false)
+        .settings_screen(&clerk, &reopened, false)
         .await
         .unwrap_err();
     assert_eq!(screen_err.code, ErrorCode::Forbidden);
@@ -115,10 +112,7 @@ async fn without_a_credential_store_saving_a_secret_says_to_use_the_environment(
         .unwrap_err();
     assert!(e.message.contains("MALIPO_RELAY_TOKEN"), "{e}");
     assert!(!e.message.contains("mrt_0123456789"), "{e}");
-    let screen = app
-        .settings_screen(&admin, &none, false, false)
-        .await
-        .unwrap();
+    let screen = app.settings_screen(&admin, &none, false).await.unwrap();
     assert!(!screen.keyring_available);
     assert!(
         screen.keyring.contains("no credential store"),
