@@ -1,32 +1,37 @@
-//! The IPC commands. Each is a thin call into [`malipo_app::App`]; roles are enforced by the
-//! services with the signed-in user, never only hidden in the UI. The requests and responses
-//! are declared in [`malipo_app::ipc`], which the UI's TypeScript types are generated from.
+//! The IPC commands. Each unpacks the state, calls one service and returns its view, or its
+//! error as `{code, message}`; roles are enforced by the services with the signed-in user, never
+//! only hidden in the UI. The requests and responses are declared in [`malipo_app::ipc`], which
+//! the UI's TypeScript types are generated from.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use malipo_app::ipc::{AppInfo, HistoryFilter, SavedReceipt, SessionView};
+use malipo_app::input::{CheckInput, InputCheck};
+use malipo_app::ipc::{
+    AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, Credentials, DateRange, Day, HistoryFilter,
+    OrphansFilter, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund, ResolveOrphan,
+    SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
+};
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyView, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, ErrorCode, MpesaRequest, OrphanView, ProviderSettings,
-    ReconcileReport, RefundView, SavedCardView, SecretStore, Session, SummaryQuery,
+    Actor, App, AppError, CardRequest, Error, MpesaRequest, OrphanView, ReconcileReport,
+    RefundView, SavedCardView, SecretStore, Session, SummaryQuery,
 };
-use malipo_receipt::Layout;
+
+type Answer<T> = Result<T, AppError>;
 
 /// What the shell keeps besides the services.
 pub struct Shell {
     pub data_dir: PathBuf,
-    /// The provider settings in force (the demo's when in demo mode).
-    pub settings: ProviderSettings,
     pub demo: bool,
     pub session: Mutex<Option<Session>>,
     /// The OS credential store, or why there is none.
     pub secrets: Box<dyn SecretStore>,
-    /// A provider setting or secret changed since start: it applies after a restart.
+    /// In demo mode, a provider setting or secret changed: leaving demo mode needs a restart.
     pub settings_changed: AtomicBool,
     /// When the process started, for the startup time logged once the UI is interactive.
     pub started: std::time::Instant,
@@ -34,29 +39,40 @@ pub struct Shell {
 }
 
 impl Shell {
-    fn actor(&self) -> Result<Actor, AppError> {
-        let session = self
-            .session
-            .lock()
-            .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))?;
-        match &*session {
+    fn session(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn actor(&self) -> Result<Actor, Error> {
+        match &*self.session() {
             Some(s) => Ok(Actor::User(s.clone())),
-            None => Err(AppError::new(ErrorCode::Unauthenticated, "sign in first")),
+            None => Err(Error::SignInRequired),
         }
     }
+
+    /// After a provider setting or secret changed: outside demo mode the provider clients are
+    /// rebuilt at once; in demo mode the change applies after a restart.
+    async fn settings_changed(&self, app: &App) -> Result<(), Error> {
+        if self.demo {
+            self.settings_changed.store(true, Ordering::Relaxed);
+        } else {
+            app.configure(app.provider_settings(self.secrets.as_ref()).await?);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path`, creating its folder; the office's files are private to its user.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    malipo_app::write_private_file(path, bytes)
 }
 
 #[tauri::command]
 pub async fn app_info(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-) -> Result<AppInfo, AppError> {
-    let session = shell
-        .session
-        .lock()
-        .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))?
-        .as_ref()
-        .map(SessionView::from);
+) -> Answer<AppInfo> {
+    let session = shell.session().as_ref().map(SessionView::from);
     Ok(AppInfo {
         demo: shell.demo,
         first_run: app.in_setup_mode().await?,
@@ -70,53 +86,42 @@ pub async fn app_info(
 pub async fn create_admin(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    username: String,
-    password: String,
-) -> Result<SessionView, AppError> {
+    request: Credentials,
+) -> Answer<SessionView> {
     if !app.in_setup_mode().await? {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            "this office already has users: sign in",
-        ));
+        return Err(Error::Conflict("this office already has users: sign in".into()).into());
     }
-    app.add_user(&Actor::Setup, &username, "admin", &password)
+    app.add_user(&Actor::Setup, &request.username, "admin", &request.password)
         .await?;
-    sign_in(app, shell, username, password).await
+    sign_in(app, shell, request).await
 }
 
 #[tauri::command]
 pub async fn sign_in(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    username: String,
-    password: String,
-) -> Result<SessionView, AppError> {
-    let session = app.sign_in(&username, &password).await?;
+    request: Credentials,
+) -> Answer<SessionView> {
+    let session = app.sign_in(&request.username, &request.password).await?;
     let view = SessionView::from(&session);
-    *shell
-        .session
-        .lock()
-        .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))? =
-        Some(session);
+    *shell.session() = Some(session);
     Ok(view)
 }
 
 #[tauri::command]
-pub fn sign_out(shell: tauri::State<'_, Shell>) -> Result<(), AppError> {
-    *shell
-        .session
-        .lock()
-        .map_err(|_| AppError::new(ErrorCode::Internal, "the session is unavailable"))? = None;
-    Ok(())
+pub fn sign_out(shell: tauri::State<'_, Shell>) {
+    *shell.session() = None;
 }
 
 /// Policies matching `search` (number, holder or phone), first page of 100, by number.
 #[tauri::command]
 pub async fn list_policies(
     app: tauri::State<'_, App>,
-    search: Option<String>,
-) -> Result<List<PolicyView>, AppError> {
-    app.policies(search.as_deref(), 1, 100).await
+    shell: tauri::State<'_, Shell>,
+    request: PolicySearch,
+) -> Answer<List<PolicyView>> {
+    shell.actor()?;
+    Ok(app.policies(request.search.as_deref(), 1, 100).await?)
 }
 
 /// Sends the M-Pesa prompt to the customer's phone.
@@ -124,23 +129,9 @@ pub async fn list_policies(
 pub async fn pay_mpesa(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    policy: String,
-    phone: String,
-    amount: String,
-    again: bool,
-) -> Result<TransactionView, AppError> {
-    let actor = shell.actor()?;
-    app.pay_mpesa(
-        &actor,
-        &shell.settings,
-        &MpesaRequest {
-            policy,
-            phone,
-            amount,
-            again,
-        },
-    )
-    .await
+    request: MpesaRequest,
+) -> Answer<TransactionView> {
+    Ok(app.pay_mpesa(&shell.actor()?, &request).await?)
 }
 
 /// Opens a Paystack checkout for a card payment (the answer carries its `authorization_url`),
@@ -149,53 +140,25 @@ pub async fn pay_mpesa(
 pub async fn pay_card(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    policy: String,
-    email: String,
-    amount: String,
-    again: bool,
-    saved_card: Option<String>,
-) -> Result<TransactionView, AppError> {
-    let actor = shell.actor()?;
-    app.pay_card(
-        &actor,
-        &shell.settings,
-        &CardRequest {
-            policy,
-            email,
-            amount,
-            again,
-            saved_card,
-        },
-    )
-    .await
+    request: CardRequest,
+) -> Answer<TransactionView> {
+    Ok(app.pay_card(&shell.actor()?, &request).await?)
 }
 
 /// A QR code (SVG) of `text`: the checkout link, for the customer's phone camera.
 #[tauri::command]
-pub fn qr_code(text: String) -> Result<String, AppError> {
-    malipo_receipt::qr_svg(&text).map_err(|e| AppError::invalid("text", e.to_string()))
+pub fn qr_code(request: QrCode) -> Answer<String> {
+    malipo_receipt::qr_svg(&request.text).map_err(|e| Error::invalid("text", e.to_string()).into())
 }
 
-/// Where a payment stands. Callbacks arrive through sync in the background; a payment still
-/// open after 15 seconds is also asked about directly.
+/// Where a payment stands, as the payment screen watches it.
 #[tauri::command]
 pub async fn payment_status(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    number: String,
-) -> Result<TransactionView, AppError> {
-    let actor = shell.actor()?;
-    let t = app.transaction(&number).await?;
-    let open = matches!(t.status.as_str(), "pending" | "awaiting_customer");
-    let quiet = time::OffsetDateTime::parse(
-        &t.updated_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .is_ok_and(|at| app.now() - at > time::Duration::seconds(15));
-    if open && quiet {
-        return Ok(app.refresh(&actor, &shell.settings, &number).await?.0);
-    }
-    Ok(t)
+    request: ByNumber,
+) -> Answer<TransactionView> {
+    Ok(app.payment_status(&shell.actor()?, &request.number).await?)
 }
 
 /// Saves the receipt (A4 or 80 mm) in the data directory's `receipts/` and, with `print`,
@@ -204,25 +167,15 @@ pub async fn payment_status(
 pub async fn save_receipt(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    number: String,
-    format: String,
-    print: bool,
-) -> Result<SavedReceipt, AppError> {
+    request: SaveReceipt,
+) -> Answer<SavedReceipt> {
     let actor = shell.actor()?;
-    let layout: Layout = format
-        .parse()
-        .map_err(|e: String| AppError::invalid("format", e))?;
     let receipt = app
-        .receipt(&actor, &shell.settings, &number, layout)
+        .receipt(&actor, &request.number, request.format.into())
         .await?;
     let path = malipo_app::spool_path(&shell.data_dir, &receipt.receipt_number);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", dir.display())))?;
-    }
-    std::fs::write(&path, &receipt.pdf)
-        .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
-    if print {
+    write_private(&path, &receipt.pdf)?;
+    if request.print {
         let printer = app.printer().await?;
         malipo_app::print(&path, printer.as_deref())?;
     }
@@ -238,10 +191,10 @@ pub async fn save_receipt(
 pub async fn history(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    filter: HistoryFilter,
-) -> Result<List<TransactionView>, AppError> {
+    request: HistoryFilter,
+) -> Answer<List<TransactionView>> {
     shell.actor()?;
-    app.history(&filter.into()).await
+    Ok(app.history(&request.into()).await?)
 }
 
 /// Writes every payment matching the filter to a CSV file in the data directory's `exports/`
@@ -250,21 +203,15 @@ pub async fn history(
 pub async fn export_history(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    filter: HistoryFilter,
-) -> Result<String, AppError> {
+    request: HistoryFilter,
+) -> Answer<String> {
     shell.actor()?;
-    let csv = app.history_csv(&filter.into()).await?;
-    let stamp = app.now().unix_timestamp();
+    let csv = app.history_csv(&request.into()).await?;
     let path = shell
         .data_dir
         .join("exports")
-        .join(format!("history-{stamp}.csv"));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", dir.display())))?;
-    }
-    std::fs::write(&path, csv)
-        .map_err(|e| AppError::new(ErrorCode::Internal, format!("{}: {e}", path.display())))?;
+        .join(malipo_app::export_file_name("history", app.now(), "csv"));
+    write_private(&path, csv.as_bytes())?;
     Ok(path.display().to_string())
 }
 
@@ -273,10 +220,10 @@ pub async fn export_history(
 pub async fn policy_details(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    number: String,
-) -> Result<PolicyDetails, AppError> {
+    request: ByNumber,
+) -> Answer<PolicyDetails> {
     shell.actor()?;
-    app.policy_details(&number).await
+    Ok(app.policy_details(&request.number).await?)
 }
 
 /// The cards Paystack keeps for a returning customer.
@@ -284,10 +231,10 @@ pub async fn policy_details(
 pub async fn saved_cards(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    email: String,
-) -> Result<Vec<SavedCardView>, AppError> {
+    request: CardsOf,
+) -> Answer<Vec<SavedCardView>> {
     shell.actor()?;
-    app.saved_cards(&email).await
+    Ok(app.saved_cards(&request.email).await?)
 }
 
 /// The manager's dashboard for the days `from..=to` (`YYYY-MM-DD`, either open).
@@ -295,16 +242,14 @@ pub async fn saved_cards(
 pub async fn dashboard(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    from: Option<String>,
-    to: Option<String>,
-) -> Result<DashboardView, AppError> {
-    let actor = shell.actor()?;
+    request: DateRange,
+) -> Answer<DashboardView> {
     let q = SummaryQuery {
-        from,
-        to,
+        from: request.from,
+        to: request.to,
         currency: None,
     };
-    app.dashboard(&actor, &shell.settings, &q).await
+    Ok(app.dashboard(&shell.actor()?, &q).await?)
 }
 
 /// Refunds, newest first, optionally of one status (`requested`, ...).
@@ -312,11 +257,11 @@ pub async fn dashboard(
 pub async fn refunds(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    status: Option<String>,
-) -> Result<Vec<RefundView>, AppError> {
+    request: RefundsFilter,
+) -> Answer<Vec<RefundView>> {
     shell.actor()?;
-    app.refunds(status.as_deref().filter(|s| !s.is_empty()))
-        .await
+    let status = request.status.filter(|s| !s.is_empty());
+    Ok(app.refunds(status.as_deref()).await?)
 }
 
 /// A clerk asks for money back on a payment; a manager decides.
@@ -324,12 +269,12 @@ pub async fn refunds(
 pub async fn request_refund(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    number: String,
-    amount: String,
-    reason: String,
-) -> Result<RefundView, AppError> {
+    request: RequestRefund,
+) -> Answer<RefundView> {
     let actor = shell.actor()?;
-    app.request_refund(&actor, &number, &amount, &reason).await
+    Ok(app
+        .request_refund(&actor, &request.number, &request.amount, &request.reason)
+        .await?)
 }
 
 /// A manager approves a refund, which sends it to Paystack or M-Pesa.
@@ -337,20 +282,18 @@ pub async fn request_refund(
 pub async fn approve_refund(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    id: i64,
-) -> Result<RefundView, AppError> {
-    let actor = shell.actor()?;
-    app.approve_refund(&actor, &shell.settings, id).await
+    request: RefundId,
+) -> Answer<RefundView> {
+    Ok(app.approve_refund(&shell.actor()?, request.id).await?)
 }
 
 #[tauri::command]
 pub async fn reject_refund(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    id: i64,
-) -> Result<RefundView, AppError> {
-    let actor = shell.actor()?;
-    app.reject_refund(&actor, id).await
+    request: RefundId,
+) -> Answer<RefundView> {
+    Ok(app.reject_refund(&shell.actor()?, request.id).await?)
 }
 
 /// Provider events that matched no payment: the open ones, or all with `all`.
@@ -358,21 +301,20 @@ pub async fn reject_refund(
 pub async fn orphans(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    all: bool,
-) -> Result<Vec<OrphanView>, AppError> {
-    let actor = shell.actor()?;
-    app.orphans(&actor, all).await
+    request: OrphansFilter,
+) -> Answer<Vec<OrphanView>> {
+    Ok(app.orphans(&shell.actor()?, request.all).await?)
 }
 
 #[tauri::command]
 pub async fn resolve_orphan(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    seq: i64,
-    note: String,
-) -> Result<(), AppError> {
-    let actor = shell.actor()?;
-    app.resolve_orphan(&actor, seq, &note).await
+    request: ResolveOrphan,
+) -> Answer<()> {
+    Ok(app
+        .resolve_orphan(&shell.actor()?, request.seq, &request.note)
+        .await?)
 }
 
 /// The day's reconciliation against the providers. Managers only.
@@ -380,11 +322,9 @@ pub async fn resolve_orphan(
 pub async fn reconcile(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    date: String,
-) -> Result<ReconcileReport, AppError> {
-    let actor = shell.actor()?;
-    actor.require(malipo_app::Action::ResolveReview)?;
-    app.reconcile(&shell.settings, &date).await
+    request: Day,
+) -> Answer<ReconcileReport> {
+    Ok(app.reconcile(&shell.actor()?, &request.date).await?)
 }
 
 /// The newest audit entries, optionally of one entity kind and id. Managers only.
@@ -392,18 +332,16 @@ pub async fn reconcile(
 pub async fn audit_log(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    entity: Option<String>,
-    entity_id: Option<String>,
-    limit: u32,
-) -> Result<Vec<AuditView>, AppError> {
+    request: AuditFilter,
+) -> Answer<Vec<AuditView>> {
     let actor = shell.actor()?;
-    let entity = match (entity.as_deref(), entity_id.as_deref()) {
+    let entity = match (request.entity.as_deref(), request.entity_id.as_deref()) {
         (Some(kind), Some(id)) if !kind.is_empty() && !id.trim().is_empty() => {
             Some((kind, id.trim()))
         }
         _ => None,
     };
-    app.audit_log(&actor, entity, limit).await
+    Ok(app.audit_log(&actor, entity, request.limit).await?)
 }
 
 /// The settings screen. Administrators only.
@@ -411,27 +349,28 @@ pub async fn audit_log(
 pub async fn settings(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-) -> Result<SettingsView, AppError> {
+) -> Answer<SettingsView> {
     let actor = shell.actor()?;
-    app.settings_screen(
-        &actor,
-        shell.secrets.as_ref(),
-        shell.settings_changed.load(Ordering::Relaxed),
-    )
-    .await
+    Ok(app
+        .settings_screen(
+            &actor,
+            shell.secrets.as_ref(),
+            shell.settings_changed.load(Ordering::Relaxed),
+        )
+        .await?)
 }
 
 #[tauri::command]
 pub async fn save_setting(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    key: String,
-    value: String,
-) -> Result<(), AppError> {
+    request: SaveSetting,
+) -> Answer<()> {
     let actor = shell.actor()?;
-    app.set_setting(&actor, &key, &value).await?;
-    if !malipo_app::setting::ALL.contains(&key.as_str()) {
-        shell.settings_changed.store(true, Ordering::Relaxed);
+    app.set_setting(&actor, &request.key, &request.value)
+        .await?;
+    if !malipo_app::setting::ALL.contains(&request.key.as_str()) {
+        shell.settings_changed(&app).await?;
     }
     Ok(())
 }
@@ -441,13 +380,17 @@ pub async fn save_setting(
 pub async fn save_secret(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    name: String,
-    value: String,
-) -> Result<(), AppError> {
+    request: SaveSecret,
+) -> Answer<()> {
     let actor = shell.actor()?;
-    app.set_secret(&actor, shell.secrets.as_ref(), &name, &value)
-        .await?;
-    shell.settings_changed.store(true, Ordering::Relaxed);
+    app.set_secret(
+        &actor,
+        shell.secrets.as_ref(),
+        &request.name,
+        &request.value,
+    )
+    .await?;
+    shell.settings_changed(&app).await?;
     Ok(())
 }
 
@@ -455,9 +398,8 @@ pub async fn save_secret(
 pub async fn users(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-) -> Result<Vec<UserView>, AppError> {
-    shell.actor()?.require(malipo_app::Action::ManageUsers)?;
-    app.users().await
+) -> Answer<Vec<UserView>> {
+    Ok(app.users(&shell.actor()?).await?)
 }
 
 /// An administrator adds a clerk, manager or administrator.
@@ -465,12 +407,23 @@ pub async fn users(
 pub async fn add_user(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    username: String,
-    role: String,
-    password: String,
-) -> Result<UserView, AppError> {
+    request: AddUser,
+) -> Answer<UserView> {
     let actor = shell.actor()?;
-    app.add_user(&actor, &username, &role, &password).await
+    Ok(app
+        .add_user(
+            &actor,
+            &request.username,
+            request.role.as_str(),
+            &request.password,
+        )
+        .await?)
+}
+
+/// Checks a field as it is typed, by the rules the services apply when the form is sent.
+#[tauri::command]
+pub async fn check_input(app: tauri::State<'_, App>, request: CheckInput) -> Answer<InputCheck> {
+    Ok(app.check_input(&request).await?)
 }
 
 /// The UI has drawn its first screen and takes input: logged once with the time since start

@@ -7,7 +7,7 @@ mod commands;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use malipo_app::{App, NoSecretStore, OsKeyring, SecretStore, demo};
+use malipo_app::{App, NoSecretStore, OsKeyring, SecretStore};
 
 use commands::Shell;
 
@@ -71,28 +71,26 @@ pub fn run() {
         let configured = app
             .provider_settings(secrets.as_ref())
             .await
-            .unwrap_or_else(|e| fail(&format!("the provider settings: {}", e.message)));
-        let (settings, running_demo) = if demo::wanted(&configured) {
-            let d = demo::start(&data_dir)
+            .unwrap_or_else(|e| fail(&format!("the provider settings: {e}")));
+        let running_demo = if malipo_demo::wanted(&configured) {
+            let d = malipo_demo::start(&data_dir)
                 .await
-                .unwrap_or_else(|e| fail(&e.message));
-            (d.settings.clone(), Some(d))
+                .unwrap_or_else(|e| fail(&e.to_string()));
+            app.configure(d.settings.clone());
+            Some(d)
         } else {
-            (configured, None)
+            app.configure(configured);
+            None
         };
-        if settings.relay_url.is_some() {
-            // Callbacks reach this office through the relay: keep pulling them.
-            let (app, settings) = (app.clone(), settings.clone());
-            tauri::async_runtime::spawn(async move {
-                let _ = app
-                    .sync_forever(&settings, std::future::pending(), |_| {})
-                    .await;
-            });
-        }
+        // Callbacks reach this office through the relay: keep pulling them (a round without a
+        // relay configured waits and looks again, so one set later is picked up).
+        let syncing = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let _ = syncing.sync_forever(std::future::pending(), |_| {}).await;
+        });
         let shell = Shell {
             data_dir: data_dir.clone(),
             demo: running_demo.is_some(),
-            settings,
             session: Mutex::new(None),
             secrets,
             settings_changed: AtomicBool::new(false),
@@ -133,6 +131,7 @@ pub fn run() {
             commands::save_secret,
             commands::users,
             commands::add_user,
+            commands::check_input,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!());

@@ -1,11 +1,16 @@
-//! The desktop app's IPC surface, declared once here: the commands the shell registers and
-//! the requests and responses they carry. `ui/src/lib/generated/ipc.ts` is generated from these
-//! declarations (and the views they return) by the `bindings` test, which fails when the
-//! committed file drifts from them: regenerate with
+//! The desktop app's IPC surface, declared once here: the commands the shell registers, the
+//! request each takes and the response it gives. `ui/src/lib/generated/ipc.ts` is generated
+//! from these declarations (and the views they return) by the `bindings` test, which fails when
+//! the committed file drifts from them: regenerate with
 //! `MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings`.
+//!
+//! A command with a request is invoked with `{request: …}`; one without, with `{}`. Errors are
+//! always an [`AppError`].
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+use malipo_domain::Role;
 
 use crate::reports::HistoryQuery;
 use crate::users::Session;
@@ -18,15 +23,14 @@ include!("ipc_commands.rs");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SessionView {
     pub username: String,
-    /// `clerk`, `manager` or `admin`.
-    pub role: String,
+    pub role: Role,
 }
 
 impl From<&Session> for SessionView {
     fn from(s: &Session) -> Self {
         SessionView {
             username: s.username.clone(),
-            role: s.role.to_string(),
+            role: s.role,
         }
     }
 }
@@ -48,6 +52,58 @@ pub struct SavedReceipt {
     pub path: String,
     pub receipt_number: String,
     pub copy: bool,
+}
+
+/// A username and password: signing in, or creating the first administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Policies matching `search` (number, holder or phone); all of them without.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct PolicySearch {
+    #[ts(optional)]
+    pub search: Option<String>,
+}
+
+/// One payment or policy, by its number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ByNumber {
+    pub number: String,
+}
+
+/// The text a QR code carries.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct QrCode {
+    pub text: String,
+}
+
+/// A receipt's paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+pub enum ReceiptFormat {
+    #[serde(rename = "a4")]
+    A4,
+    #[serde(rename = "80mm")]
+    Roll80,
+}
+
+impl From<ReceiptFormat> for malipo_receipt::Layout {
+    fn from(f: ReceiptFormat) -> Self {
+        match f {
+            ReceiptFormat::A4 => malipo_receipt::Layout::A4,
+            ReceiptFormat::Roll80 => malipo_receipt::Layout::Roll80,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct SaveReceipt {
+    pub number: String,
+    pub format: ReceiptFormat,
+    /// Send it to the printer as well as saving it.
+    pub print: bool,
 }
 
 /// A history filter as the UI sends it; empty strings mean "any".
@@ -84,17 +140,155 @@ impl From<HistoryFilter> for HistoryQuery {
     }
 }
 
+/// A returning customer's saved cards.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct CardsOf {
+    pub email: String,
+}
+
+/// Nairobi days `from..=to` (`YYYY-MM-DD`), either open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct DateRange {
+    #[ts(optional)]
+    pub from: Option<String>,
+    #[ts(optional)]
+    pub to: Option<String>,
+}
+
+/// Refunds of one status (`requested`, ...), or all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct RefundsFilter {
+    #[ts(optional)]
+    pub status: Option<String>,
+}
+
+/// A clerk asks for `amount` of payment `number` back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct RequestRefund {
+    pub number: String,
+    pub amount: String,
+    pub reason: String,
+}
+
+/// A refund, by its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+pub struct RefundId {
+    pub id: i64,
+}
+
+/// Orphan provider events: the open ones, or all with `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+pub struct OrphansFilter {
+    pub all: bool,
+}
+
+/// What a manager did about an orphan event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ResolveOrphan {
+    pub seq: i64,
+    pub note: String,
+}
+
+/// One Nairobi day, `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct Day {
+    pub date: String,
+}
+
+/// The newest audit entries, optionally of one entity (`transaction`, `HQ-000001`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct AuditFilter {
+    #[ts(optional)]
+    pub entity: Option<String>,
+    #[ts(optional)]
+    pub entity_id: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct SaveSetting {
+    pub key: String,
+    pub value: String,
+}
+
+/// A secret for the OS keyring; an empty value removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct SaveSecret {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct AddUser {
+    pub username: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// Declares each command's request and response for the generated TypeScript.
+macro_rules! commands {
+    ($($name:ident : $request:ty => $response:ty),* $(,)?) => {
+        /// Every command with the TypeScript names of its request (`null`: none) and response.
+        pub fn command_types(cfg: &ts_rs::Config) -> Vec<(&'static str, String, String)> {
+            vec![$((
+                stringify!($name),
+                <$request as TS>::name(cfg),
+                <$response as TS>::name(cfg),
+            )),*]
+        }
+    };
+}
+
+use crate::settings::SettingsView;
+use crate::views::{
+    AuditView, DashboardView, List, PolicyDetails, PolicyView, TransactionView, UserView,
+};
+use crate::{
+    CardRequest, MpesaRequest, OrphanView, ReconcileReport, RefundView, SavedCardView,
+    input::{CheckInput, InputCheck},
+};
+
+commands! {
+    app_info: () => AppInfo,
+    create_admin: Credentials => SessionView,
+    sign_in: Credentials => SessionView,
+    sign_out: () => (),
+    list_policies: PolicySearch => List<PolicyView>,
+    pay_mpesa: MpesaRequest => TransactionView,
+    pay_card: CardRequest => TransactionView,
+    qr_code: QrCode => String,
+    payment_status: ByNumber => TransactionView,
+    save_receipt: SaveReceipt => SavedReceipt,
+    history: HistoryFilter => List<TransactionView>,
+    export_history: HistoryFilter => String,
+    policy_details: ByNumber => PolicyDetails,
+    saved_cards: CardsOf => Vec<SavedCardView>,
+    dashboard: DateRange => DashboardView,
+    refunds: RefundsFilter => Vec<RefundView>,
+    request_refund: RequestRefund => RefundView,
+    approve_refund: RefundId => RefundView,
+    reject_refund: RefundId => RefundView,
+    orphans: OrphansFilter => Vec<OrphanView>,
+    resolve_orphan: ResolveOrphan => (),
+    reconcile: Day => ReconcileReport,
+    audit_log: AuditFilter => Vec<AuditView>,
+    settings: () => SettingsView,
+    save_setting: SaveSetting => (),
+    save_secret: SaveSecret => (),
+    users: () => Vec<UserView>,
+    add_user: AddUser => UserView,
+    check_input: CheckInput => InputCheck,
+    ui_ready: () => (),
+}
+
 /// The TypeScript declarations of the IPC surface, as `ui/src/lib/generated/ipc.ts` holds them.
 pub fn typescript() -> String {
-    use crate::settings::{SecretView, SettingView, SettingsView};
+    use crate::settings::{SecretView, SettingView};
     use crate::sync::CompanyView;
-    use crate::views::{
-        AuditView, DashboardView, DayView, InstalmentView, KeyedTotals, List, PolicyDetails,
-        PolicyView, SummaryView, TotalsView, TransactionView, UserView,
-    };
-    use crate::{
-        AppError, Difference, ErrorCode, OrphanView, ReconcileReport, RefundView, SavedCardView,
-    };
+    use crate::views::{DayView, InstalmentView, KeyedTotals, SummaryView, TotalsView};
+    use crate::{AppError, Difference, ErrorCode};
+    use malipo_domain::schedule::InstalmentStatus;
+    use malipo_domain::{Method, TxStatus};
     // serde_json sends 64-bit integers as plain numbers; every id and amount in minor units is
     // well inside JavaScript's exact range (2^53).
     let cfg = ts_rs::Config::new().with_large_int("number");
@@ -107,16 +301,53 @@ pub fn typescript() -> String {
         "/** Every command the desktop shell registers. */\nexport type Command = {};\n",
         commands.join(" | ")
     ));
+    out.push_str(
+        "\n/** Each command's request (`null`: it takes none) and response. */\nexport type Commands = {\n",
+    );
+    for (name, request, response) in command_types(&cfg) {
+        out.push_str(&format!(
+            "  {name}: {{ request: {request}; response: {response} }};\n"
+        ));
+    }
+    out.push_str("};\n");
     for decl in [
         ErrorCode::decl(&cfg),
         AppError::decl(&cfg),
+        TxStatus::decl(&cfg),
+        Method::decl(&cfg),
+        Role::decl(&cfg),
+        InstalmentStatus::decl(&cfg),
+        malipo_domain::RefundStatus::decl(&cfg),
         <List<()>>::decl(&cfg),
         PolicyView::decl(&cfg),
         TransactionView::decl(&cfg),
         SessionView::decl(&cfg),
         AppInfo::decl(&cfg),
         SavedReceipt::decl(&cfg),
+        Credentials::decl(&cfg),
+        PolicySearch::decl(&cfg),
+        ByNumber::decl(&cfg),
+        QrCode::decl(&cfg),
+        ReceiptFormat::decl(&cfg),
+        SaveReceipt::decl(&cfg),
         HistoryFilter::decl(&cfg),
+        CardsOf::decl(&cfg),
+        DateRange::decl(&cfg),
+        RefundsFilter::decl(&cfg),
+        RequestRefund::decl(&cfg),
+        RefundId::decl(&cfg),
+        OrphansFilter::decl(&cfg),
+        ResolveOrphan::decl(&cfg),
+        Day::decl(&cfg),
+        AuditFilter::decl(&cfg),
+        SaveSetting::decl(&cfg),
+        SaveSecret::decl(&cfg),
+        AddUser::decl(&cfg),
+        MpesaRequest::decl(&cfg),
+        CardRequest::decl(&cfg),
+        CheckInput::decl(&cfg),
+        crate::input::InputKind::decl(&cfg),
+        InputCheck::decl(&cfg),
         PolicyDetails::decl(&cfg),
         InstalmentView::decl(&cfg),
         SavedCardView::decl(&cfg),

@@ -31,5 +31,6 @@ pub const COMMANDS: &[&str] = &[
     "save_secret",
     "users",
     "add_user",
+    "check_input",
     "ui_ready",
 ];

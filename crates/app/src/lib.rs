@@ -1,16 +1,20 @@
 //! The services of a Malipo office, shared by the `malipo` CLI and the desktop shell.
 //!
-//! [`App`] owns the office database and a [`Clock`]. Every method takes what a person typed
-//! (strings), parses it into domain types, checks who is acting ([`Actor`]), and returns
-//! serialisable views ([`views`]) or an [`AppError`] with a code and a message a clerk can act
-//! on. Nothing here knows about Tauri or the terminal.
+//! [`App`] owns the office database, a [`Clock`] and the configured provider clients
+//! ([`Providers`]). Every method takes what a person typed (strings), parses it into domain
+//! types, checks who is acting ([`Actor`]), and returns serialisable views ([`views`]) or a typed
+//! [`Error`]; the edges show it as an [`AppError`] with a code and a message a clerk can act on.
+//! Nothing here knows about Tauri or the terminal, and nothing here runs a server: demo mode,
+//! which starts the simulator and a relay in-process, lives in its own crate.
 
-pub mod demo;
 mod error;
+mod files;
+pub mod input;
 pub mod ipc;
 mod keyring;
 mod payments;
 mod policies;
+mod providers;
 mod receipts;
 mod reconcile;
 mod refunds;
@@ -21,24 +25,26 @@ mod users;
 pub mod views;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 
 use malipo_domain::{Currency, OfficeCode};
 use malipo_store::Store;
 
-pub use error::{AppError, ErrorCode};
+pub use error::{AppError, Error, ErrorCode, Result};
+pub use files::{create_private_dir, export_file_name, write_private_file};
 pub use keyring::{OsKeyring, prepare_keyring};
 pub use malipo_domain::Action;
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput};
+pub use providers::Providers;
 pub use receipts::{Printed, ReceiptFile, print, spool_path};
 pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
 pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
-pub use sync::{CompanyView, OrphanView, RelayClient, SyncReport};
+pub use sync::{CompanyView, OrphanView, RelayClient, RelayError, SyncReport};
 pub use users::{Actor, Session};
 
 /// Where time comes from; tests pass a fixed one.
@@ -97,31 +103,51 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-/// One office's services over its database.
+/// One office's services over its database. Cheap to clone: clones share the database pool
+/// and the provider clients.
 #[derive(Debug, Clone)]
 pub struct App {
     store: Store,
     clock: Arc<dyn Clock>,
+    providers: Arc<RwLock<Arc<Providers>>>,
+    /// Open payments a screen is watching, and when each may next be asked about.
+    watched: Arc<std::sync::Mutex<std::collections::HashMap<i64, payments::Watch>>>,
 }
 
 impl App {
-    /// Opens the office in `data_dir`, creating the directory and database on first use.
-    pub async fn open(data_dir: &Path) -> Result<App, AppError> {
+    /// Opens the office in `data_dir`, creating the directory and database on first use. No
+    /// provider is configured until [`App::configure`].
+    pub async fn open(data_dir: &Path) -> Result<App> {
         Self::open_with_clock(data_dir, Arc::new(SystemClock)).await
     }
 
-    pub async fn open_with_clock(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<App, AppError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            AppError::new(
-                ErrorCode::Internal,
-                format!(
-                    "cannot create the data directory {}: {e}",
-                    data_dir.display()
-                ),
-            )
-        })?;
+    pub async fn open_with_clock(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<App> {
+        create_private_dir(data_dir)?;
         let store = Store::open(&data_dir.join(DATABASE_FILE)).await?;
-        Ok(App { store, clock })
+        Ok(App {
+            store,
+            clock,
+            providers: Arc::new(RwLock::new(Arc::new(Providers::none()))),
+            watched: Arc::default(),
+        })
+    }
+
+    /// Builds the provider clients for `settings`, replacing the ones in use. Services already
+    /// running finish with the clients they started with.
+    pub fn configure(&self, settings: ProviderSettings) {
+        let built = Arc::new(Providers::new(settings));
+        *self.providers.write().unwrap_or_else(|e| e.into_inner()) = built;
+    }
+
+    /// The provider clients in use.
+    pub fn providers(&self) -> Arc<Providers> {
+        Arc::clone(&self.providers.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn watched(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, payments::Watch>> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn store(&self) -> &Store {
@@ -133,17 +159,22 @@ impl App {
     }
 
     /// The office code printed in transaction and receipt numbers (`HQ` until set).
-    pub async fn office_code(&self) -> Result<OfficeCode, AppError> {
+    pub async fn office_code(&self) -> Result<OfficeCode> {
         let code = self.store.setting(setting::OFFICE_CODE).await?;
         let code = code.as_deref().unwrap_or("HQ");
-        OfficeCode::parse(code).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
+        OfficeCode::parse(code).map_err(|e| Error::internal(format!("office.code: {e}")))
+    }
+
+    /// Checks a field as the clerk types it, by the rules the services apply (see [`input`]).
+    pub async fn check_input(&self, field: &input::CheckInput) -> Result<input::InputCheck> {
+        Ok(input::check(field, self.office_currency().await?))
     }
 
     /// The currency amounts are in when a clerk does not name one (KES until set).
-    pub async fn office_currency(&self) -> Result<Currency, AppError> {
+    pub async fn office_currency(&self) -> Result<Currency> {
         match self.store.setting(setting::OFFICE_CURRENCY).await? {
             Some(code) => Currency::from_code(&code)
-                .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string())),
+                .map_err(|e| Error::internal(format!("office.currency: {e}"))),
             None => Ok(Currency::Kes),
         }
     }

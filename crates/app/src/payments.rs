@@ -8,18 +8,27 @@
 
 use time::Duration;
 
+use malipo_domain::FailureKind;
 use malipo_domain::{
     Action, Currency, Email, Method, Money, Msisdn, OfficeCode, ProviderReference, Source, TxEvent,
 };
-use malipo_providers::daraja::{self, DarajaClient, DarajaError, QueryResult};
-use malipo_providers::paystack::{CardStatus, CardTransaction, PaystackClient, PaystackError};
+use malipo_providers::daraja::{self, DarajaError, QueryResult};
+use malipo_providers::paystack::{CardStatus, CardTransaction, PaystackError};
 use malipo_store::{
     NewCard, NewTransaction, ProviderDetails, StoreError, TransactionRecord, TxKey,
 };
 
-use crate::settings::{ProviderSettings, key};
+use crate::error::{Error, Result};
+use crate::settings::key;
 use crate::views::TransactionView;
-use crate::{Actor, App, AppError, ErrorCode};
+use crate::{Actor, App};
+
+/// A watched payment is first asked about after this long without news.
+pub const WATCH_QUIET: Duration = Duration::seconds(15);
+/// The pause before asking about a watched payment again; it doubles after each answer that
+/// changes nothing (M-Pesa "still processing", spike arrest), up to [`WATCH_MAX_PAUSE`].
+const WATCH_FIRST_PAUSE: Duration = Duration::seconds(5);
+const WATCH_MAX_PAUSE: Duration = Duration::seconds(60);
 
 /// How long a second identical prompt counts as a likely double charge.
 pub const REPEAT_WINDOW: Duration = Duration::minutes(2);
@@ -27,7 +36,7 @@ pub const REPEAT_WINDOW: Duration = Duration::minutes(2);
 pub const DEFAULT_PER_CLERK_PER_MINUTE: i64 = 10;
 
 /// An M-Pesa payment as the clerk asks for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
 pub struct MpesaRequest {
     pub policy: String,
     pub phone: String,
@@ -37,7 +46,7 @@ pub struct MpesaRequest {
 }
 
 /// A card payment as the clerk asks for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
 pub struct CardRequest {
     pub policy: String,
     pub email: String,
@@ -45,6 +54,8 @@ pub struct CardRequest {
     pub again: bool,
     /// Charge the customer's saved card (the most recent one, or the one ending in these
     /// digits) instead of opening a checkout.
+    #[serde(default)]
+    #[ts(optional)]
     pub saved_card: Option<String>,
 }
 
@@ -55,6 +66,13 @@ pub struct SavedCardView {
     pub last4: String,
     pub expiry: String,
     pub bank: Option<String>,
+}
+
+/// When a watched payment may next be asked about, and the pause that got it there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Watch {
+    next: time::OffsetDateTime,
+    pause: Duration,
 }
 
 /// Whether asking the provider again makes sense and when.
@@ -80,24 +98,48 @@ fn provider_failure(e: &DarajaError) -> (Option<String>, String) {
     }
 }
 
-pub(crate) fn daraja_error(e: DarajaError) -> AppError {
-    let code = match e {
-        DarajaError::Invalid(_) => ErrorCode::InvalidInput,
-        _ => ErrorCode::Provider,
+/// What "the provider says the customer paid `paid`" means for payment `tx`, whoever says it
+/// (a callback, a query, a verification): paid as asked, or paid another amount, which a
+/// manager must review. The one mapping for every method and every way of hearing it.
+pub(crate) fn paid_event(
+    tx: &TransactionRecord,
+    paid: Money,
+    source: Source,
+    provider_receipt: Option<String>,
+    provider: &str,
+) -> (TxEvent, ProviderDetails) {
+    let details = ProviderDetails {
+        provider_receipt,
+        failure_reason: (paid != tx.amount).then(|| {
+            format!(
+                "{provider} took {paid} but {} was asked; a manager must review it",
+                tx.amount
+            )
+        }),
+        ..ProviderDetails::default()
     };
-    AppError::new(code, e.to_string())
+    (TxEvent::Paid { paid, source }, details)
 }
 
-pub(crate) fn paystack_error(e: PaystackError) -> AppError {
-    let code = match e {
-        PaystackError::Invalid(_) => ErrorCode::InvalidInput,
-        _ => ErrorCode::Provider,
-    };
-    AppError::new(code, e.to_string())
+/// What "the provider says it did not go through" means, with its code and a clerk's message.
+pub(crate) fn not_paid_event(
+    kind: FailureKind,
+    source: Source,
+    code: Option<String>,
+    message: String,
+) -> (TxEvent, ProviderDetails) {
+    (
+        TxEvent::NotPaid { kind, source },
+        ProviderDetails {
+            failure_code: code,
+            failure_reason: Some(message),
+            ..ProviderDetails::default()
+        },
+    )
 }
 
 impl App {
-    pub(crate) async fn setting_i64(&self, key: &str) -> Result<Option<i64>, AppError> {
+    pub(crate) async fn setting_i64(&self, key: &str) -> Result<Option<i64>> {
         Ok(self
             .store()
             .setting(key)
@@ -114,14 +156,13 @@ impl App {
         payer: &str,
         amount: Money,
         again: bool,
-    ) -> Result<(), AppError> {
+    ) -> Result<()> {
         let now = self.now();
         if let Some(max) = self.store().setting(key::MAX_AMOUNT).await? {
-            let max = Money::parse(&max, amount.currency()).map_err(|e| {
-                AppError::new(ErrorCode::Internal, format!("limits.max_amount: {e}"))
-            })?;
+            let max = Money::parse(&max, amount.currency())
+                .map_err(|e| Error::internal(format!("limits.max_amount: {e}")))?;
             if amount.currency() == max.currency() && amount.minor() > max.minor() {
-                return Err(AppError::invalid(
+                return Err(Error::invalid(
                     "amount",
                     format!(
                         "{amount} is over this office's limit of {max} per payment; split it or ask a manager to raise the limit"
@@ -138,13 +179,9 @@ impl App {
             .started_by(actor.user_id(), now - Duration::minutes(1))
             .await?;
         if started >= per_minute {
-            return Err(AppError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "{} payments were started in the last minute, the most one clerk may; wait a moment",
-                    started
-                ),
-            ));
+            return Err(Error::RateLimited(format!(
+                "{started} payments were started in the last minute, the most one clerk may; wait a moment"
+            )));
         }
         if !again
             && let Some(t) = self
@@ -152,15 +189,13 @@ impl App {
                 .recent_similar(policy_id, method, payer, amount, now - REPEAT_WINDOW)
                 .await?
         {
-            return Err(AppError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "{} for {amount} from {payer} was started {} seconds ago (now {}); check with the customer before charging again",
-                    t.number,
-                    (now - t.created_at).whole_seconds(),
-                    t.status.as_str().replace('_', " ")
-                ),
-            ));
+            return Err(Error::LikelyRepeat {
+                number: t.number,
+                amount,
+                payer: payer.to_owned(),
+                seconds: (now - t.created_at).whole_seconds(),
+                status: t.status,
+            });
         }
         Ok(())
     }
@@ -176,7 +211,7 @@ impl App {
         email: Option<&Email>,
         amount: Money,
         again: bool,
-    ) -> Result<TransactionRecord, AppError> {
+    ) -> Result<TransactionRecord> {
         let payer = phone
             .map(Msisdn::as_str)
             .or(email.map(Email::as_str))
@@ -206,16 +241,12 @@ impl App {
     }
 
     /// Records a new pending payment under a fresh reference.
-    async fn create(
-        &self,
-        actor: &Actor,
-        new: NewTransaction,
-    ) -> Result<TransactionRecord, AppError> {
+    async fn create(&self, actor: &Actor, new: NewTransaction) -> Result<TransactionRecord> {
         let mut new = new;
         for _ in 0..5 {
             let mut bits = [0_u8; 8];
             getrandom::fill(&mut bits)
-                .map_err(|e| AppError::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
+                .map_err(|e| Error::internal(format!("no randomness: {e}")))?;
             new.reference = ProviderReference::from_random(u64::from_le_bytes(bits));
             match self
                 .store()
@@ -226,19 +257,17 @@ impl App {
                 other => return Ok(other?),
             }
         }
-        Err(AppError::new(
-            ErrorCode::Internal,
+        Err(Error::internal(
             "could not draw an unused payment reference",
         ))
     }
 
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         actor: &str,
         id: i64,
-        event: TxEvent,
-        details: ProviderDetails,
-    ) -> Result<TransactionRecord, AppError> {
+        (event, details): (TxEvent, ProviderDetails),
+    ) -> Result<TransactionRecord> {
         let office: OfficeCode = self.office_code().await?;
         let (after, outcome) = self
             .store()
@@ -252,19 +281,15 @@ impl App {
 
     /// Sends the M-Pesa prompt. Returns the payment as it stands: `awaiting_customer` when
     /// the prompt is on its way, `failed` when M-Pesa refused it.
-    pub async fn pay_mpesa(
-        &self,
-        actor: &Actor,
-        settings: &ProviderSettings,
-        req: &MpesaRequest,
-    ) -> Result<TransactionView, AppError> {
+    pub async fn pay_mpesa(&self, actor: &Actor, req: &MpesaRequest) -> Result<TransactionView> {
         actor.require(Action::TakePayment)?;
-        let phone = Msisdn::parse(&req.phone).map_err(|e| AppError::invalid("phone", e))?;
+        let phone = Msisdn::parse(&req.phone).map_err(|e| Error::invalid("phone", e))?;
         let amount =
-            Money::parse(&req.amount, Currency::Kes).map_err(|e| AppError::invalid("amount", e))?;
-        daraja::check_amount(amount).map_err(|e| AppError::invalid("amount", e))?;
+            Money::parse(&req.amount, Currency::Kes).map_err(|e| Error::invalid("amount", e))?;
+        daraja::check_amount(amount).map_err(|e| Error::invalid("amount", e))?;
         let policy = self.policy_record(&req.policy).await?;
-        let config = settings.daraja()?.clone();
+        let providers = self.providers();
+        let client = providers.daraja()?;
         let created = self
             .start(
                 actor,
@@ -276,7 +301,6 @@ impl App {
                 req.again,
             )
             .await?;
-        let client = DarajaClient::new(config);
         let after = match client
             .stk_push(amount, &phone, &created.reference, "Premium")
             .await
@@ -286,17 +310,15 @@ impl App {
                     provider_ref: Some(accepted.checkout_request_id),
                     ..ProviderDetails::default()
                 };
-                self.apply(actor.name(), created.id, TxEvent::Initiated, details)
+                self.apply(actor.name(), created.id, (TxEvent::Initiated, details))
                     .await?
             }
             Err(e) if !e.safe_to_retry() => {
-                return Err(AppError::new(
-                    ErrorCode::Provider,
-                    format!(
-                        "{e}. {} stays pending: the prompt may still reach the customer; if they pay, it will arrive. Do not prompt again before checking their phone.",
-                        created.number
-                    ),
-                ));
+                return Err(Error::Unconfirmed {
+                    subject: created.number,
+                    cause: e.to_string(),
+                    advice: "stays pending: the prompt may still reach the customer; if they pay, it will arrive. Do not prompt again before checking their phone.",
+                });
             }
             Err(e) => {
                 let (code, reason) = provider_failure(&e);
@@ -308,8 +330,7 @@ impl App {
                 self.apply(
                     actor.name(),
                     created.id,
-                    TxEvent::InitiationRefused,
-                    details,
+                    (TxEvent::InitiationRefused, details),
                 )
                 .await?
             }
@@ -319,18 +340,14 @@ impl App {
 
     /// Opens a Paystack checkout (or charges a saved card). The view carries the
     /// `authorization_url` to open in a browser or show as a QR code.
-    pub async fn pay_card(
-        &self,
-        actor: &Actor,
-        settings: &ProviderSettings,
-        req: &CardRequest,
-    ) -> Result<TransactionView, AppError> {
+    pub async fn pay_card(&self, actor: &Actor, req: &CardRequest) -> Result<TransactionView> {
         actor.require(Action::TakePayment)?;
-        let email = Email::parse(&req.email).map_err(|e| AppError::invalid("email", e))?;
+        let email = Email::parse(&req.email).map_err(|e| Error::invalid("email", e))?;
         let amount = Money::parse(&req.amount, self.office_currency().await?)
-            .map_err(|e| AppError::invalid("amount", e))?;
+            .map_err(|e| Error::invalid("amount", e))?;
         let policy = self.policy_record(&req.policy).await?;
-        let config = settings.paystack()?.clone();
+        let providers = self.providers();
+        let client = providers.paystack()?;
         let saved = match &req.saved_card {
             None => None,
             Some(which) => {
@@ -340,17 +357,14 @@ impl App {
                     .into_iter()
                     .find(|c| which.is_empty() || which == "latest" || c.last4 == which);
                 Some(card.ok_or_else(|| {
-                    AppError::new(
-                        ErrorCode::NotFound,
-                        format!(
-                            "{email} has no saved card{}; take the card through checkout",
-                            if which.is_empty() || which == "latest" {
-                                String::new()
-                            } else {
-                                format!(" ending {which}")
-                            }
-                        ),
-                    )
+                    Error::NotFound(format!(
+                        "{email} has no saved card{}; take the card through checkout",
+                        if which.is_empty() || which == "latest" {
+                            String::new()
+                        } else {
+                            format!(" ending {which}")
+                        }
+                    ))
                 })?)
             }
         };
@@ -366,7 +380,6 @@ impl App {
             )
             .await?;
         let metadata = serde_json::json!({"policy": policy.number, "transaction": created.number});
-        let client = PaystackClient::new(config);
         let after = match saved {
             Some(card) => {
                 match client
@@ -384,9 +397,10 @@ impl App {
                             provider_ref: Some(created.reference.clone()),
                             ..ProviderDetails::default()
                         };
-                        self.apply(actor.name(), created.id, TxEvent::Initiated, details)
+                        self.apply(actor.name(), created.id, (TxEvent::Initiated, details))
                             .await?;
-                        self.apply_card_result(actor.name(), &created, &t).await?
+                        let event = self.card_event(&created, &t).await?;
+                        self.apply(actor.name(), created.id, event).await?
                     }
                     Err(e) => self.card_refused(actor.name(), &created, e).await?,
                 }
@@ -401,7 +415,7 @@ impl App {
                         authorization_url: Some(checkout.authorization_url),
                         ..ProviderDetails::default()
                     };
-                    self.apply(actor.name(), created.id, TxEvent::Initiated, details)
+                    self.apply(actor.name(), created.id, (TxEvent::Initiated, details))
                         .await?
                 }
                 Err(e) => self.card_refused(actor.name(), &created, e).await?,
@@ -415,37 +429,23 @@ impl App {
         actor: &str,
         created: &TransactionRecord,
         e: PaystackError,
-    ) -> Result<TransactionRecord, AppError> {
+    ) -> Result<TransactionRecord> {
         if matches!(
             e,
             PaystackError::Transport(_) | PaystackError::Unexpected(_)
         ) {
-            return Err(AppError::new(
-                ErrorCode::Provider,
-                format!(
-                    "{e}. {} stays pending; refresh it before trying again.",
-                    created.number
-                ),
-            ));
+            return Err(Error::Unconfirmed {
+                subject: created.number.clone(),
+                cause: e.to_string(),
+                advice: "stays pending; refresh it before trying again.",
+            });
         }
         let details = ProviderDetails {
             failure_reason: Some(e.to_string()),
             ..ProviderDetails::default()
         };
-        self.apply(actor, created.id, TxEvent::InitiationRefused, details)
+        self.apply(actor, created.id, (TxEvent::InitiationRefused, details))
             .await
-    }
-
-    /// Applies what Paystack said about a card payment: paid (with the amount Paystack took,
-    /// so a different amount lands in review), declined, or still open.
-    async fn apply_card_result(
-        &self,
-        actor: &str,
-        tx: &TransactionRecord,
-        t: &CardTransaction,
-    ) -> Result<TransactionRecord, AppError> {
-        let (event, details) = self.card_event(tx, t).await?;
-        self.apply(actor, tx.id, event, details).await
     }
 
     /// The event a Paystack verification means for a card payment (remembering the card when
@@ -454,7 +454,7 @@ impl App {
         &self,
         tx: &TransactionRecord,
         t: &CardTransaction,
-    ) -> Result<(TxEvent, ProviderDetails), AppError> {
+    ) -> Result<(TxEvent, ProviderDetails)> {
         Ok(match &t.status {
             CardStatus::Paid => {
                 if let (Some(card), Some(email)) =
@@ -477,36 +477,22 @@ impl App {
                         )
                         .await?;
                 }
-                let details = ProviderDetails {
-                    provider_receipt: Some(t.id.to_string()),
-                    card_brand: t.card.as_ref().map(|c| c.brand.clone()),
-                    card_last4: t.card.as_ref().map(|c| c.last4.clone()),
-                    failure_reason: (t.amount != tx.amount).then(|| {
-                        format!(
-                            "Paystack took {} but {} was asked; a manager must review it",
-                            t.amount, tx.amount
-                        )
-                    }),
-                    ..ProviderDetails::default()
-                };
-                (
-                    TxEvent::Paid {
-                        paid: t.amount,
-                        source: Source::Query,
-                    },
-                    details,
-                )
+                let (event, mut details) = paid_event(
+                    tx,
+                    t.amount,
+                    Source::Query,
+                    Some(t.id.to_string()),
+                    "Paystack",
+                );
+                details.card_brand = t.card.as_ref().map(|c| c.brand.clone());
+                details.card_last4 = t.card.as_ref().map(|c| c.last4.clone());
+                (event, details)
             }
-            CardStatus::NotPaid { kind, message } => (
-                TxEvent::NotPaid {
-                    kind: *kind,
-                    source: Source::Query,
-                },
-                ProviderDetails {
-                    failure_code: t.gateway_response.clone(),
-                    failure_reason: Some(message.clone()),
-                    ..ProviderDetails::default()
-                },
+            CardStatus::NotPaid { kind, message } => not_paid_event(
+                *kind,
+                Source::Query,
+                t.gateway_response.clone(),
+                message.clone(),
             ),
             CardStatus::Open(_) => (TxEvent::StillPending, ProviderDetails::default()),
         })
@@ -515,23 +501,19 @@ impl App {
     /// Asks the provider where a payment stands (STK Push Query, or Paystack verify) and
     /// applies the answer. A query never downgrades a recorded success. An open payment
     /// nobody has heard of for long enough is given up as `timed_out`.
-    pub async fn refresh(
-        &self,
-        actor: &Actor,
-        settings: &ProviderSettings,
-        key: &str,
-    ) -> Result<(TransactionView, NextAsk), AppError> {
+    pub async fn refresh(&self, actor: &Actor, key: &str) -> Result<(TransactionView, NextAsk)> {
         let tx = self.store().transaction(&TxKey::parse(key)).await?;
         let name = actor.name();
         let after = if !tx.status.is_open() {
             tx
         } else {
+            let providers = self.providers();
             match tx.method {
-                Method::Mpesa => self.refresh_mpesa(name, settings, &tx).await?,
+                Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
                 Method::Card => {
-                    let client = PaystackClient::new(settings.paystack()?.clone());
-                    let t = client.verify(&tx.reference).await.map_err(paystack_error)?;
-                    self.apply_card_result(name, &tx, &t).await?
+                    let t = providers.paystack()?.verify(&tx.reference).await?;
+                    let event = self.card_event(&tx, &t).await?;
+                    self.apply(name, tx.id, event).await?
                 }
             }
         };
@@ -547,43 +529,28 @@ impl App {
     async fn refresh_mpesa(
         &self,
         actor: &str,
-        settings: &ProviderSettings,
         tx: &TransactionRecord,
-    ) -> Result<TransactionRecord, AppError> {
+    ) -> Result<TransactionRecord> {
         let Some(checkout_id) = tx.provider_ref.clone() else {
             // The prompt never got an answer from M-Pesa: nothing to ask about.
             return Ok(tx.clone());
         };
-        let client = DarajaClient::new(settings.daraja()?.clone());
-        let (event, details) = match client.stk_query(&checkout_id).await.map_err(daraja_error)? {
+        let providers = self.providers();
+        let event = match providers.daraja()?.stk_query(&checkout_id).await? {
             QueryResult::Pending => (TxEvent::StillPending, ProviderDetails::default()),
-            QueryResult::Paid => (
-                TxEvent::Paid {
-                    paid: tx.amount,
-                    source: Source::Query,
-                },
-                ProviderDetails::default(),
-            ),
-            QueryResult::NotPaid(f) => (
-                TxEvent::NotPaid {
-                    kind: f.kind,
-                    source: Source::Query,
-                },
-                ProviderDetails {
-                    failure_code: Some(f.code),
-                    failure_reason: Some(f.message),
-                    ..ProviderDetails::default()
-                },
-            ),
+            QueryResult::Paid => paid_event(tx, tx.amount, Source::Query, None, "M-Pesa"),
+            QueryResult::NotPaid(f) => {
+                not_paid_event(f.kind, Source::Query, Some(f.code), f.message)
+            }
         };
-        self.apply(actor, tx.id, event, details).await
+        self.apply(actor, tx.id, event).await
     }
 
     async fn give_up_if_due(
         &self,
         actor: &str,
         tx: TransactionRecord,
-    ) -> Result<TransactionRecord, AppError> {
+    ) -> Result<TransactionRecord> {
         if !tx.status.is_open() || self.now() - tx.updated_at < tx.method.give_up_after() {
             return Ok(tx);
         }
@@ -601,33 +568,36 @@ impl App {
         self.apply(
             actor,
             tx.id,
-            TxEvent::GiveUp {
-                last_change: tx.updated_at,
-            },
-            details,
+            (
+                TxEvent::GiveUp {
+                    last_change: tx.updated_at,
+                },
+                details,
+            ),
         )
         .await
     }
 
-    /// Refreshes until the payment is final or `seconds` have passed, backing off when the
-    /// provider asks for it. Returns the payment as it last stood.
+    /// Refreshes until the payment is final or `seconds` have passed: every two seconds at
+    /// first, then less often while the answer stays "still open" (up to every ten seconds),
+    /// and backing off further when the provider asks for it. Returns the payment as it last
+    /// stood.
     pub async fn wait_for(
         &self,
         actor: &Actor,
-        settings: &ProviderSettings,
         key: &str,
         seconds: u64,
-    ) -> Result<TransactionView, AppError> {
+    ) -> Result<TransactionView> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
         let mut pause = std::time::Duration::from_secs(2);
         loop {
-            let view = match self.refresh(actor, settings, key).await {
+            let view = match self.refresh(actor, key).await {
                 Ok((view, NextAsk::Done)) => return Ok(view),
                 Ok((view, NextAsk::After(_))) => {
-                    pause = std::time::Duration::from_secs(2);
+                    pause = (pause + pause / 2).min(std::time::Duration::from_secs(10));
                     view
                 }
-                Err(e) if e.message.contains("spike arrest") => {
+                Err(e) if e.is_provider_throttling() => {
                     pause = (pause * 2).min(std::time::Duration::from_secs(30));
                     self.transaction(key).await?
                 }
@@ -641,9 +611,49 @@ impl App {
         }
     }
 
+    /// Where a payment stands, for a screen that watches it (however often it looks).
+    /// Callbacks arrive through sync in the background; a payment still open after
+    /// [`WATCH_QUIET`] without news is also asked about, then again after a pause that doubles
+    /// each time the answer changes nothing, so a screen left open costs the rate-limited
+    /// provider a handful of queries, not one per look.
+    pub async fn payment_status(&self, actor: &Actor, number: &str) -> Result<TransactionView> {
+        let t = self.store().transaction(&TxKey::parse(number)).await?;
+        let now = self.now();
+        if !t.status.is_open() {
+            self.watched().remove(&t.id);
+            return Ok(TransactionView::from(&t));
+        }
+        let due = self
+            .watched()
+            .get(&t.id)
+            .map_or(t.updated_at + WATCH_QUIET, |w: &Watch| w.next);
+        if now < due || now - t.updated_at <= WATCH_QUIET {
+            return Ok(TransactionView::from(&t));
+        }
+        let answer = self.refresh(actor, number).await;
+        let mut watched = self.watched();
+        let pause = watched.get(&t.id).map_or(WATCH_FIRST_PAUSE, |w: &Watch| {
+            (w.pause * 2_i32).min(WATCH_MAX_PAUSE)
+        });
+        watched.insert(
+            t.id,
+            Watch {
+                next: now + pause,
+                pause,
+            },
+        );
+        drop(watched);
+        match answer {
+            Ok((view, _)) => Ok(view),
+            // Asked to slow down: the screen keeps what it has and asks later.
+            Err(e) if e.is_provider_throttling() => Ok(TransactionView::from(&t)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The customer's saved cards, for the clerk to pick from.
-    pub async fn saved_cards(&self, email: &str) -> Result<Vec<SavedCardView>, AppError> {
-        let email = Email::parse(email).map_err(|e| AppError::invalid("email", e))?;
+    pub async fn saved_cards(&self, email: &str) -> Result<Vec<SavedCardView>> {
+        let email = Email::parse(email).map_err(|e| Error::invalid("email", e))?;
         Ok(self
             .store()
             .saved_cards(email.as_str())
@@ -658,15 +668,10 @@ impl App {
             .collect())
     }
 
-    async fn policy_record(&self, number: &str) -> Result<malipo_store::PolicyRecord, AppError> {
-        self.store().policy(number).await?.ok_or_else(|| {
-            AppError::new(
-                ErrorCode::NotFound,
-                format!(
-                    "no policy {}; check the number with `malipo policy list --search`",
-                    number.trim()
-                ),
-            )
-        })
+    pub(crate) async fn policy_record(&self, number: &str) -> Result<malipo_store::PolicyRecord> {
+        self.store()
+            .policy(number)
+            .await?
+            .ok_or_else(|| Error::UnknownPolicy(number.trim().to_owned()))
     }
 }

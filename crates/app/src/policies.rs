@@ -13,7 +13,7 @@ use malipo_domain::{Action, Currency, Email, Frequency, HolderName, Money, Msisd
 use malipo_store::{NewPolicy, ScheduleFilter, TxFilter};
 
 use crate::views::{InstalmentView, List, PolicyDetails, PolicyView, TransactionView};
-use crate::{Actor, App, AppError, ErrorCode};
+use crate::{Actor, App, Error, Result};
 
 /// A policy as typed or as read from a CSV row.
 #[derive(Debug, Clone, Default)]
@@ -42,9 +42,9 @@ pub struct ImportReport {
 }
 
 /// Parses a `YYYY-MM-DD` date.
-pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date, AppError> {
+pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date> {
     Date::parse(text.trim(), &Iso8601::DATE)
-        .map_err(|_| AppError::invalid(field, format!("'{text}' is not a date like 2026-11-27")))
+        .map_err(|_| Error::invalid(field, format!("'{text}' is not a date like 2026-11-27")))
 }
 
 fn blank_to_none(s: Option<&str>) -> Option<&str> {
@@ -52,19 +52,19 @@ fn blank_to_none(s: Option<&str>) -> Option<&str> {
 }
 
 impl PolicyInput {
-    fn parse(&self, currency: Currency, today: Date) -> Result<NewPolicy, AppError> {
+    fn parse(&self, currency: Currency, today: Date) -> Result<NewPolicy> {
         let number =
-            PolicyNumber::parse(&self.number).map_err(|e| AppError::invalid("policy number", e))?;
-        let holder = HolderName::parse(&self.holder).map_err(|e| AppError::invalid("holder", e))?;
-        let phone = Msisdn::parse(&self.phone).map_err(|e| AppError::invalid("phone", e))?;
+            PolicyNumber::parse(&self.number).map_err(|e| Error::invalid("policy number", e))?;
+        let holder = HolderName::parse(&self.holder).map_err(|e| Error::invalid("holder", e))?;
+        let phone = Msisdn::parse(&self.phone).map_err(|e| Error::invalid("phone", e))?;
         let email = blank_to_none(self.email.as_deref())
             .map(Email::parse)
             .transpose()
-            .map_err(|e| AppError::invalid("email", e))?;
+            .map_err(|e| Error::invalid("email", e))?;
         let premium =
-            Money::parse(&self.premium, currency).map_err(|e| AppError::invalid("premium", e))?;
+            Money::parse(&self.premium, currency).map_err(|e| Error::invalid("premium", e))?;
         let frequency: Frequency = match blank_to_none(self.frequency.as_deref()) {
-            Some(f) => f.parse().map_err(|e| AppError::invalid("frequency", e))?,
+            Some(f) => f.parse().map_err(|e| Error::invalid("frequency", e))?,
             None => Frequency::Monthly,
         };
         let start = match blank_to_none(self.start.as_deref()) {
@@ -73,7 +73,7 @@ impl PolicyInput {
         };
         let count = self.instalments.unwrap_or(12);
         let instalments = schedule::generate(start, count, frequency, premium)
-            .map_err(|e| AppError::invalid("instalments", e))?;
+            .map_err(|e| Error::invalid("instalments", e))?;
         Ok(NewPolicy {
             number,
             holder,
@@ -89,11 +89,7 @@ impl PolicyInput {
 const REQUIRED_COLUMNS: [&str; 5] = ["policy_number", "holder_name", "phone", "email", "premium"];
 
 impl App {
-    pub async fn add_policy(
-        &self,
-        actor: &Actor,
-        input: &PolicyInput,
-    ) -> Result<PolicyView, AppError> {
+    pub async fn add_policy(&self, actor: &Actor, input: &PolicyInput) -> Result<PolicyView> {
         actor.require(Action::ManagePolicies)?;
         let currency = self.office_currency().await?;
         let policy = input.parse(currency, nairobi_date(self.now()))?;
@@ -112,7 +108,7 @@ impl App {
         actor: &Actor,
         csv_text: impl Read,
         dry_run: bool,
-    ) -> Result<ImportReport, AppError> {
+    ) -> Result<ImportReport> {
         actor.require(Action::ManagePolicies)?;
         let currency = self.office_currency().await?;
         let today = nairobi_date(self.now());
@@ -121,7 +117,7 @@ impl App {
             .from_reader(csv_text);
         let headers: Vec<String> = reader
             .headers()
-            .map_err(|e| AppError::invalid("CSV", format!("cannot read the header line: {e}")))?
+            .map_err(|e| Error::invalid("CSV", format!("cannot read the header line: {e}")))?
             .iter()
             .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
             .collect();
@@ -132,7 +128,7 @@ impl App {
             .filter(|c| column(c).is_none())
             .collect();
         if !missing.is_empty() {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "CSV",
                 format!(
                     "the header lacks {}; it must be {}",
@@ -188,7 +184,7 @@ impl App {
                         parsed.push(p);
                     }
                 }
-                Err(e) => problems.push(format!("row {row}: {}", e.message)),
+                Err(e) => problems.push(format!("row {row}: {e}")),
             }
         }
         let numbers: Vec<&str> = parsed.iter().map(|p| p.number.as_str()).collect();
@@ -201,13 +197,13 @@ impl App {
                 0 => String::new(),
                 n => format!(" (and {n} more problem{})", if n == 1 { "" } else { "s" }),
             };
-            return Err(AppError::new(
-                ErrorCode::InvalidInput,
+            return Err(Error::invalid(
+                "CSV",
                 format!("{first}{more}; nothing was imported"),
             ));
         }
         if parsed.is_empty() {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "CSV",
                 "the file has no policies below the header",
             ));
@@ -240,13 +236,10 @@ impl App {
         })
     }
 
-    pub async fn policy(&self, number: &str) -> Result<PolicyView, AppError> {
+    pub async fn policy(&self, number: &str) -> Result<PolicyView> {
         match self.store().policy(number).await? {
             Some(p) => Ok(PolicyView::from(&p)),
-            None => Err(AppError::new(
-                ErrorCode::NotFound,
-                format!("no policy {}", number.trim()),
-            )),
+            None => Err(Error::UnknownPolicy(number.trim().to_owned())),
         }
     }
 
@@ -255,7 +248,7 @@ impl App {
         search: Option<&str>,
         page: u32,
         per_page: u32,
-    ) -> Result<List<PolicyView>, AppError> {
+    ) -> Result<List<PolicyView>> {
         let per_page = per_page.clamp(1, 500);
         let offset = (page.max(1) - 1) * per_page;
         let (items, total) = self.store().policies(search, per_page, offset).await?;
@@ -266,12 +259,9 @@ impl App {
     }
 
     /// A policy with its instalments as they stand today and its latest payments.
-    pub async fn policy_details(&self, number: &str) -> Result<PolicyDetails, AppError> {
+    pub async fn policy_details(&self, number: &str) -> Result<PolicyDetails> {
         let Some(record) = self.store().policy(number).await? else {
-            return Err(AppError::new(
-                ErrorCode::NotFound,
-                format!("no policy {}", number.trim()),
-            ));
+            return Err(Error::UnknownPolicy(number.trim().to_owned()));
         };
         let lines = self
             .store()

@@ -15,8 +15,8 @@ use malipo_domain::{Action, TxStatus};
 use malipo_receipt::{Layout, Office, Receipt};
 use malipo_store::{TransactionRecord, TxKey};
 
-use crate::settings::{ProviderSettings, key};
-use crate::{Actor, App, AppError, ErrorCode, setting};
+use crate::settings::key;
+use crate::{Actor, App, Error, Result, setting};
 
 /// A receipt made for a payment.
 #[derive(Debug, Clone)]
@@ -41,27 +41,24 @@ pub struct Printed {
 }
 
 /// Whether a payment may print as paid: a refused one says why.
-fn printable(t: &TransactionRecord) -> Result<&str, AppError> {
+fn printable(t: &TransactionRecord) -> Result<&str> {
     match (t.status, &t.receipt_number) {
         (TxStatus::Succeeded | TxStatus::PartiallyRefunded, Some(number)) => Ok(number),
-        (TxStatus::Refunded, _) => Err(AppError::new(
-            ErrorCode::Conflict,
-            format!("{} was refunded in full; it cannot print as paid", t.number),
-        )),
-        (status, _) => Err(AppError::new(
-            ErrorCode::Conflict,
-            format!(
-                "{} is {status}; only a paid payment has a receipt",
-                t.number
-            ),
-        )),
+        (TxStatus::Refunded, _) => Err(Error::Conflict(format!(
+            "{} was refunded in full; it cannot print as paid",
+            t.number
+        ))),
+        (status, _) => Err(Error::Conflict(format!(
+            "{} is {status}; only a paid payment has a receipt",
+            t.number
+        ))),
     }
 }
 
 impl App {
-    async fn office_details(&self) -> Result<Office, AppError> {
+    async fn office_details(&self) -> Result<Office> {
         let get = |k: &'static str| async move {
-            Ok::<_, AppError>(self.store().setting(k).await?.unwrap_or_default())
+            Ok::<_, Error>(self.store().setting(k).await?.unwrap_or_default())
         };
         let mut office = Office {
             name: get(setting::OFFICE_NAME).await?,
@@ -80,20 +77,20 @@ impl App {
         t: &TransactionRecord,
         number: &str,
         office: &Office,
-        settings: &ProviderSettings,
         copy: bool,
     ) -> Receipt {
-        let verify_url = match (&settings.relay_url, &settings.relay_token) {
-            (Some(url), Some(token)) => Some(verification::link(
-                url,
-                &verification::token_key(token.expose()),
+        let providers = self.providers();
+        let verify_url = match providers.relay() {
+            Ok(relay) => Some(verification::link(
+                relay.base_url(),
+                &verification::token_key(relay.token().expose()),
                 &Vouched {
                     receipt_number: number.to_owned(),
                     amount: t.amount,
                     date: nairobi_date(t.created_at),
                 },
             )),
-            _ => None,
+            Err(_) => None,
         };
         Receipt {
             office: office.clone(),
@@ -118,13 +115,7 @@ impl App {
 
     /// The receipt of payment `key`: refused unless it is paid and not refunded in full. The
     /// first one is the original; every later one is marked COPY, and each is in the audit log.
-    pub async fn receipt(
-        &self,
-        actor: &Actor,
-        settings: &ProviderSettings,
-        key: &str,
-        layout: Layout,
-    ) -> Result<ReceiptFile, AppError> {
+    pub async fn receipt(&self, actor: &Actor, key: &str, layout: Layout) -> Result<ReceiptFile> {
         actor.require(Action::TakePayment)?;
         let t = self.store().transaction(&TxKey::parse(key)).await?;
         let number = printable(&t)?.to_owned();
@@ -137,9 +128,9 @@ impl App {
             .store()
             .record_receipt_print(actor.name(), &t.number, format, self.now())
             .await?;
-        let receipt = self.receipt_of(&t, &number, &office, settings, earlier > 0);
+        let receipt = self.receipt_of(&t, &number, &office, earlier > 0);
         let pdf = malipo_receipt::render(std::slice::from_ref(&receipt), layout)
-            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         Ok(ReceiptFile {
             pdf,
             receipt_number: number,
@@ -153,38 +144,34 @@ impl App {
     pub async fn day_receipts(
         &self,
         actor: &Actor,
-        settings: &ProviderSettings,
         date: &str,
         layout: Layout,
-    ) -> Result<(Vec<u8>, usize), AppError> {
+    ) -> Result<(Vec<u8>, usize)> {
         actor.require(Action::TakePayment)?;
         Date::parse(date, &Iso8601::DATE).map_err(|_| {
-            AppError::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
+            Error::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
         })?;
         let office = self.office_details().await?;
         let mut receipts = Vec::new();
         for view in self.day_payments(date).await? {
             let t = self.store().transaction(&TxKey::Id(view.id)).await?;
             if let Ok(number) = printable(&t) {
-                receipts.push(self.receipt_of(&t, number, &office, settings, true));
+                receipts.push(self.receipt_of(&t, number, &office, true));
             }
         }
         if receipts.is_empty() {
-            return Err(AppError::new(
-                ErrorCode::NotFound,
-                format!("no paid payments on {date}"),
-            ));
+            return Err(Error::NotFound(format!("no paid payments on {date}")));
         }
         // Oldest first, as the office file reads.
         receipts.sort_by(|a, b| a.receipt_number.cmp(&b.receipt_number));
         let pdf = malipo_receipt::render(&receipts, layout)
-            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         Ok((pdf, receipts.len()))
     }
 
     /// The printer receipts go to: `MALIPO_PRINTER`, else the `printer.name` setting, else the
     /// system's default printer.
-    pub async fn printer(&self) -> Result<Option<String>, AppError> {
+    pub async fn printer(&self) -> Result<Option<String>> {
         if let Some(p) = std::env::var("MALIPO_PRINTER")
             .ok()
             .filter(|p| !p.is_empty())
@@ -201,7 +188,7 @@ impl App {
 
 /// Sends `file` to `printer` (or the default one) with CUPS `lp`; without a print system,
 /// opens it in the desktop's PDF viewer so the clerk can print from there.
-pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed, AppError> {
+pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed> {
     let mut lp = Command::new("lp");
     if let Some(p) = printer {
         lp.args(["-d", p]);
@@ -228,13 +215,10 @@ pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed, AppError> {
             via: opener.into(),
             message: format!("not printed ({lp_failure}); opened for printing by hand"),
         }),
-        _ => Err(AppError::new(
-            ErrorCode::Provider,
-            format!(
-                "could not print ({lp_failure}) or open {}; print that file by hand",
-                file.display()
-            ),
-        )),
+        _ => Err(Error::Printer(format!(
+            "could not print ({lp_failure}) or open {}; print that file by hand",
+            file.display()
+        ))),
     }
 }
 

@@ -17,17 +17,17 @@ use malipo_providers::daraja::callback::{self, StkOutcome};
 use malipo_providers::paystack::{CardStatus, CardTransaction, ListQuery, PaystackClient};
 use malipo_store::InboxOutcome;
 
-use crate::payments::paystack_error;
+use malipo_domain::{Action, Method, TxStatus};
+
 use crate::reports::HistoryQuery;
-use crate::settings::ProviderSettings;
 use crate::views::TransactionView;
-use crate::{App, AppError};
+use crate::{Actor, App, Error, Result};
 
 /// One difference between a provider and this office.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Difference {
     /// `card` or `mpesa`.
-    pub method: String,
+    pub method: Method,
     /// `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
     /// `receipt_unmatched` or `confirmed_by_query_only`.
     pub kind: String,
@@ -36,7 +36,7 @@ pub struct Difference {
     pub reference: Option<String>,
     pub provider_amount: Option<String>,
     pub local_amount: Option<String>,
-    pub local_status: Option<String>,
+    pub local_status: Option<TxStatus>,
     /// What it means and what to do.
     pub explanation: String,
 }
@@ -71,13 +71,10 @@ fn paid_on(t: &CardTransaction, date: Date) -> bool {
 
 impl App {
     /// Reconciles the Nairobi day `date` (`YYYY-MM-DD`).
-    pub async fn reconcile(
-        &self,
-        settings: &ProviderSettings,
-        date: &str,
-    ) -> Result<ReconcileReport, AppError> {
+    pub async fn reconcile(&self, actor: &Actor, date: &str) -> Result<ReconcileReport> {
+        actor.require(Action::ResolveReview)?;
         let day = Date::parse(date, &Iso8601::DATE).map_err(|_| {
-            AppError::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
+            Error::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
         })?;
         let local = self.day_payments(date).await?;
         let mut report = ReconcileReport {
@@ -89,11 +86,10 @@ impl App {
             card_checked: false,
             differences: Vec::new(),
         };
-        if let Ok(config) = settings.paystack() {
+        let providers = self.providers();
+        if let Ok(client) = providers.paystack() {
             report.card_checked = true;
-            let charges = self
-                .paystack_day(&PaystackClient::new(config.clone()), day)
-                .await?;
+            let charges = self.paystack_day(client, day).await?;
             cards(&local, &charges, day, &mut report);
         }
         let from = day_start_ms(day);
@@ -107,7 +103,7 @@ impl App {
     }
 
     /// Every payment made on the Nairobi day `date`, page by page.
-    pub(crate) async fn day_payments(&self, date: &str) -> Result<Vec<TransactionView>, AppError> {
+    pub(crate) async fn day_payments(&self, date: &str) -> Result<Vec<TransactionView>> {
         let mut all = Vec::new();
         for page in 1.. {
             let q = HistoryQuery {
@@ -132,7 +128,7 @@ impl App {
         &self,
         client: &PaystackClient,
         day: Date,
-    ) -> Result<Vec<CardTransaction>, AppError> {
+    ) -> Result<Vec<CardTransaction>> {
         let around = |d: Option<Date>| d.map(|d| d.to_string());
         let mut all = Vec::new();
         for page in 1..=100 {
@@ -143,7 +139,7 @@ impl App {
                 page,
                 per_page: 100,
             };
-            let p = client.transactions(&q).await.map_err(paystack_error)?;
+            let p = client.transactions(&q).await?;
             let n = p.items.len();
             all.extend(p.items);
             if n < 100 || p.page_count.is_some_and(|c| u64::from(page) >= c) {
@@ -154,11 +150,9 @@ impl App {
     }
 }
 
+/// Money was received, whether or not it was refunded since: the provider must show it.
 fn is_paid(t: &TransactionView) -> bool {
-    matches!(
-        t.status.as_str(),
-        "succeeded" | "partially_refunded" | "refunded"
-    )
+    t.paid || t.status == TxStatus::Refunded
 }
 
 fn cards(
@@ -169,7 +163,7 @@ fn cards(
 ) {
     let by_reference: HashMap<&str, &TransactionView> = local
         .iter()
-        .filter(|t| t.method == "card")
+        .filter(|t| t.method == Method::Card)
         .map(|t| (t.reference.as_str(), t))
         .collect();
     let mut confirmed_refs = std::collections::HashSet::new();
@@ -181,13 +175,13 @@ fn cards(
         confirmed_refs.insert(c.reference.as_str());
         report.card.confirmed += 1;
         let diff = |kind: &str, t: Option<&TransactionView>, explanation: String| Difference {
-            method: "card".into(),
+            method: Method::Card,
             kind: kind.into(),
             number: t.map(|t| t.number.clone()),
             reference: Some(c.reference.clone()),
             provider_amount: Some(c.amount.to_string()),
             local_amount: t.map(|t| format!("{} {}", t.currency, t.amount)),
-            local_status: t.map(|t| t.status.clone()),
+            local_status: t.map(|t| t.status),
             explanation,
         };
         match ours {
@@ -217,16 +211,19 @@ fn cards(
             Some(_) => report.card.matched += 1,
         }
     }
-    for t in local.iter().filter(|t| t.method == "card" && is_paid(t)) {
+    for t in local
+        .iter()
+        .filter(|t| t.method == Method::Card && is_paid(t))
+    {
         if !confirmed_refs.contains(t.reference.as_str()) {
             report.differences.push(Difference {
-                method: "card".into(),
+                method: Method::Card,
                 kind: "recorded_not_confirmed".into(),
                 number: Some(t.number.clone()),
                 reference: Some(t.reference.clone()),
                 provider_amount: None,
                 local_amount: Some(format!("{} {}", t.currency, t.amount)),
-                local_status: Some(t.status.clone()),
+                local_status: Some(t.status),
                 explanation: "recorded as paid here but Paystack lists no successful charge for it; check it in the Paystack dashboard".into(),
             });
         }
@@ -240,7 +237,7 @@ fn mpesa(
 ) {
     let by_checkout: HashMap<&str, &TransactionView> = local
         .iter()
-        .filter(|t| t.method == "mpesa")
+        .filter(|t| t.method == Method::Mpesa)
         .filter_map(|t| t.provider_ref.as_deref().map(|r| (r, t)))
         .collect();
     let mut receipts_seen = std::collections::HashSet::new();
@@ -257,13 +254,13 @@ fn mpesa(
         report.mpesa.confirmed += 1;
         let ours = by_checkout.get(cb.checkout_request_id.as_str());
         let diff = |kind: &str, t: Option<&TransactionView>, explanation: String| Difference {
-            method: "mpesa".into(),
+            method: Method::Mpesa,
             kind: kind.into(),
             number: t.map(|t| t.number.clone()),
             reference: Some(cb.checkout_request_id.clone()),
             provider_amount: Some(amount.to_string()),
             local_amount: t.map(|t| format!("{} {}", t.currency, t.amount)),
-            local_status: t.map(|t| t.status.clone()),
+            local_status: t.map(|t| t.status),
             explanation,
         };
         match ours {
@@ -306,16 +303,19 @@ fn mpesa(
             }
         }
     }
-    for t in local.iter().filter(|t| t.method == "mpesa" && is_paid(t)) {
+    for t in local
+        .iter()
+        .filter(|t| t.method == Method::Mpesa && is_paid(t))
+    {
         if !receipts_seen.contains(t.number.as_str()) {
             report.differences.push(Difference {
-                method: "mpesa".into(),
+                method: Method::Mpesa,
                 kind: "confirmed_by_query_only".into(),
                 number: Some(t.number.clone()),
                 reference: t.provider_ref.clone(),
                 provider_amount: None,
                 local_amount: Some(format!("{} {}", t.currency, t.amount)),
-                local_status: Some(t.status.clone()),
+                local_status: Some(t.status),
                 explanation: "paid according to M-Pesa's answer to a status query, but Safaricom's callback with the receipt number never arrived; find the receipt on the M-Pesa statement".into(),
             });
         }

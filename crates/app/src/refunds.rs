@@ -8,13 +8,12 @@ use serde::Serialize;
 
 use malipo_domain::refund::{RefundEvent, RefundStatus};
 use malipo_domain::{Action, Method, Money};
-use malipo_providers::daraja::{DarajaClient, DarajaError};
-use malipo_providers::paystack::{PaystackClient, PaystackError};
+use malipo_providers::daraja::DarajaError;
+use malipo_providers::paystack::PaystackError;
 use malipo_store::{RefundDetails, RefundRecord, TxKey};
 
-use crate::settings::ProviderSettings;
 use crate::views::rfc3339;
-use crate::{Actor, App, AppError, ErrorCode};
+use crate::{Actor, App, Error, Result};
 
 /// A refund as clerks and managers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -26,8 +25,13 @@ pub struct RefundView {
     pub amount_minor: i64,
     pub currency: String,
     pub reason: String,
-    /// requested, approved, rejected, processing, processed or failed.
-    pub status: String,
+    pub status: RefundStatus,
+    /// Requested and waiting for a manager to approve or reject it.
+    pub awaiting_decision: bool,
+    /// Approved but not (known to be) sent to the provider: approving again sends it.
+    pub unsent: bool,
+    /// Sent or about to be: the provider's answer is still to come.
+    pub in_flight: bool,
     pub requested_by: String,
     pub decided_by: Option<String>,
     /// The Paystack refund id, or the M-Pesa reversal's ConversationID.
@@ -46,7 +50,10 @@ impl From<&RefundRecord> for RefundView {
             amount_minor: r.amount.minor(),
             currency: r.amount.currency().code().to_owned(),
             reason: r.reason.clone(),
-            status: r.status.as_str().to_owned(),
+            status: r.status,
+            awaiting_decision: r.status == RefundStatus::Requested,
+            unsent: r.status == RefundStatus::Approved,
+            in_flight: matches!(r.status, RefundStatus::Approved | RefundStatus::Processing),
             requested_by: r.requested_by.clone(),
             decided_by: r.decided_by.clone(),
             provider_ref: r.provider_ref.clone(),
@@ -75,23 +82,20 @@ impl App {
         key: &str,
         amount: &str,
         reason: &str,
-    ) -> Result<RefundView, AppError> {
+    ) -> Result<RefundView> {
         actor.require(Action::RequestRefund)?;
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "reason",
                 "say why the money goes back (it is shown to the manager and kept in the audit log)",
             ));
         }
         let payment = self.store().transaction(&TxKey::parse(key)).await?;
         let amount = Money::parse(amount, payment.amount.currency())
-            .map_err(|e| AppError::invalid("amount", e))?;
+            .map_err(|e| Error::invalid("amount", e))?;
         if amount.is_zero() {
-            return Err(AppError::invalid(
-                "amount",
-                "a refund must be more than zero",
-            ));
+            return Err(Error::invalid("amount", "a refund must be more than zero"));
         }
         let record = self
             .store()
@@ -107,7 +111,7 @@ impl App {
     }
 
     /// A manager rejects a requested refund.
-    pub async fn reject_refund(&self, actor: &Actor, id: i64) -> Result<RefundView, AppError> {
+    pub async fn reject_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
         let office = self.office_code().await?;
         let (record, _, _) = self
@@ -126,12 +130,7 @@ impl App {
 
     /// A manager approves a requested refund, which sends it to the provider. When the
     /// provider cannot be reached the refund stays approved and approving it again retries.
-    pub async fn approve_refund(
-        &self,
-        actor: &Actor,
-        settings: &ProviderSettings,
-        id: i64,
-    ) -> Result<RefundView, AppError> {
+    pub async fn approve_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
         let office = self.office_code().await?;
         let refund = self.store().refund(id).await?;
@@ -150,10 +149,9 @@ impl App {
             }
             RefundStatus::Approved => {}
             other => {
-                return Err(AppError::new(
-                    ErrorCode::Conflict,
-                    format!("refund {id} is {other}; only a requested refund can be approved"),
-                ));
+                return Err(Error::Conflict(format!(
+                    "refund {id} is {other}; only a requested refund can be approved"
+                )));
             }
         }
         let payment = self
@@ -162,8 +160,9 @@ impl App {
             .await?;
         let (event, details) = match payment.method {
             Method::Card => {
-                let client = PaystackClient::new(settings.paystack()?.clone());
-                match client
+                let providers = self.providers();
+                match providers
+                    .paystack()?
                     .refund(&payment.reference, Some(refund.amount), &refund.reason)
                     .await
                 {
@@ -186,16 +185,14 @@ impl App {
             }
             Method::Mpesa => {
                 let Some(receipt) = payment.provider_receipt.clone() else {
-                    return Err(AppError::new(
-                        ErrorCode::Conflict,
-                        format!(
-                            "no M-Pesa receipt number is known for {} (its success came from a query, not Safaricom's callback), so it cannot be reversed from here; reverse it on the M-Pesa portal",
-                            payment.number
-                        ),
-                    ));
+                    return Err(Error::Conflict(format!(
+                        "no M-Pesa receipt number is known for {} (its success came from a query, not Safaricom's callback), so it cannot be reversed from here; reverse it on the M-Pesa portal",
+                        payment.number
+                    )));
                 };
-                let client = DarajaClient::new(settings.daraja()?.clone());
-                match client
+                let providers = self.providers();
+                match providers
+                    .daraja()?
                     .reverse(&receipt, refund.amount, &refund.reason)
                     .await
                 {
@@ -213,9 +210,7 @@ impl App {
                             failure_reason: Some(format!("M-Pesa refused the reversal: {message}")),
                         },
                     ),
-                    Err(e @ DarajaError::Invalid(_)) => {
-                        return Err(AppError::new(ErrorCode::InvalidInput, e.to_string()));
-                    }
+                    Err(e @ DarajaError::Invalid(_)) => return Err(e.into()),
                     Err(e) => return Err(not_sent(id, &e.to_string())),
                 }
             }
@@ -228,11 +223,11 @@ impl App {
     }
 
     /// Refunds, newest first (only those in `status` when given).
-    pub async fn refunds(&self, status: Option<&str>) -> Result<Vec<RefundView>, AppError> {
+    pub async fn refunds(&self, status: Option<&str>) -> Result<Vec<RefundView>> {
         let status = status
             .map(|s| s.parse::<RefundStatus>())
             .transpose()
-            .map_err(|e| AppError::invalid("status", e))?;
+            .map_err(|e| Error::invalid("status", e))?;
         Ok(self
             .store()
             .refunds(status, 500)
@@ -243,14 +238,11 @@ impl App {
     }
 
     /// Asks Paystack about card refunds still processing; returns how many were asked.
-    pub(crate) async fn follow_card_refunds(
-        &self,
-        settings: &ProviderSettings,
-    ) -> Result<u64, AppError> {
-        let Ok(config) = settings.paystack() else {
+    pub(crate) async fn follow_card_refunds(&self) -> Result<u64> {
+        let providers = self.providers();
+        let Ok(client) = providers.paystack() else {
             return Ok(0);
         };
-        let client = PaystackClient::new(config.clone());
         let office = self.office_code().await?;
         let mut asked = 0;
         for refund in self
@@ -291,9 +283,10 @@ impl App {
     }
 }
 
-fn not_sent(id: i64, why: &str) -> AppError {
-    AppError::new(
-        ErrorCode::Provider,
-        format!("refund {id} is approved but was not sent: {why}; approve it again to retry"),
-    )
+fn not_sent(id: i64, why: &str) -> Error {
+    Error::Unconfirmed {
+        subject: format!("refund {id}"),
+        cause: why.to_owned(),
+        advice: "is approved but was not sent; approve it again to retry",
+    }
 }

@@ -9,7 +9,7 @@ use malipo_store::{ScheduleFilter, SummaryFilter, TxFilter, TxKey};
 
 use crate::policies::parse_date;
 use crate::views::{AuditView, DashboardView, InstalmentView, List, SummaryView, TransactionView};
-use crate::{Actor, App, AppError, ErrorCode, setting};
+use crate::{Actor, App, Error, Result, setting};
 
 /// History filters as typed; every field is optional.
 #[derive(Debug, Clone, Default)]
@@ -38,16 +38,16 @@ pub struct ScheduleQuery {
     pub date: Option<String>,
 }
 
-fn opt_date(field: &str, text: Option<&str>) -> Result<Option<time::Date>, AppError> {
+fn opt_date(field: &str, text: Option<&str>) -> Result<Option<time::Date>> {
     text.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| parse_date(field, s))
         .transpose()
 }
 
-fn check_range(from: Option<time::Date>, to: Option<time::Date>) -> Result<(), AppError> {
+fn check_range(from: Option<time::Date>, to: Option<time::Date>) -> Result<()> {
     match (from, to) {
-        (Some(f), Some(t)) if f > t => Err(AppError::invalid(
+        (Some(f), Some(t)) if f > t => Err(Error::invalid(
             "dates",
             format!("--from {f} is after --to {t}; swap them"),
         )),
@@ -56,25 +56,25 @@ fn check_range(from: Option<time::Date>, to: Option<time::Date>) -> Result<(), A
 }
 
 impl App {
-    pub async fn history(&self, q: &HistoryQuery) -> Result<List<TransactionView>, AppError> {
+    pub async fn history(&self, q: &HistoryQuery) -> Result<List<TransactionView>> {
         let status = q
             .status
             .as_deref()
             .map(str::parse::<TxStatus>)
             .transpose()
-            .map_err(|e| AppError::invalid("status", e))?;
+            .map_err(|e| Error::invalid("status", e))?;
         let method = q
             .method
             .as_deref()
             .map(str::parse::<Method>)
             .transpose()
-            .map_err(|e| AppError::invalid("method", e))?;
+            .map_err(|e| Error::invalid("method", e))?;
         let from = opt_date("from", q.from.as_deref())?;
         let to = opt_date("to", q.to.as_deref())?;
         check_range(from, to)?;
         let per_page = q.per_page.unwrap_or(50);
         if !(1..=500).contains(&per_page) {
-            return Err(AppError::invalid("per-page", "choose 1 to 500 per page"));
+            return Err(Error::invalid("per-page", "choose 1 to 500 per page"));
         }
         let filter = TxFilter {
             status,
@@ -95,9 +95,9 @@ impl App {
 
     /// Every payment matching `q` (all pages), as CSV for a spreadsheet: amounts as exact
     /// decimals, times as RFC 3339 (UTC).
-    pub async fn history_csv(&self, q: &HistoryQuery) -> Result<String, AppError> {
+    pub async fn history_csv(&self, q: &HistoryQuery) -> Result<String> {
         let mut out = csv::Writer::from_writer(Vec::new());
-        let csv_error = |e: csv::Error| AppError::new(ErrorCode::Internal, e.to_string());
+        let csv_error = |e: csv::Error| Error::internal(e.to_string());
         out.write_record([
             "number",
             "created_at",
@@ -131,8 +131,8 @@ impl App {
                     t.created_at.clone(),
                     t.policy.clone(),
                     t.holder.clone(),
-                    t.method.clone(),
-                    t.status.clone(),
+                    t.method.as_str().to_owned(),
+                    t.status.as_str().to_owned(),
                     t.amount.clone(),
                     t.currency.clone(),
                     t.refunded.clone(),
@@ -151,14 +151,14 @@ impl App {
         }
         let bytes = out
             .into_inner()
-            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
-        String::from_utf8(bytes).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))
+            .map_err(|e| Error::internal(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| Error::internal(e.to_string()))
     }
 
     /// One payment by id (`42`), number (`HQ-000042`) or provider reference.
-    pub async fn transaction(&self, key: &str) -> Result<TransactionView, AppError> {
+    pub async fn transaction(&self, key: &str) -> Result<TransactionView> {
         if key.trim().is_empty() {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "transaction",
                 "give an id or a number like HQ-000042",
             ));
@@ -167,12 +167,12 @@ impl App {
         Ok(TransactionView::from(&record))
     }
 
-    pub async fn summary(&self, q: &SummaryQuery) -> Result<SummaryView, AppError> {
+    pub async fn summary(&self, q: &SummaryQuery) -> Result<SummaryView> {
         let from = opt_date("from", q.from.as_deref())?;
         let to = opt_date("to", q.to.as_deref())?;
         check_range(from, to)?;
         let currency = match q.currency.as_deref() {
-            Some(c) => Currency::from_code(c).map_err(|e| AppError::invalid("currency", e))?,
+            Some(c) => Currency::from_code(c).map_err(|e| Error::invalid("currency", e))?,
             None => self.office_currency().await?,
         };
         let summary = self
@@ -202,17 +202,12 @@ impl App {
     /// The manager's dashboard for the Nairobi days `from..=to`: the office's figures always,
     /// the company's when the relay answers (its failure is reported, not raised), the first
     /// 50 overdue instalments as of today, and how many refunds and orphan events wait.
-    pub async fn dashboard(
-        &self,
-        actor: &Actor,
-        settings: &crate::ProviderSettings,
-        q: &SummaryQuery,
-    ) -> Result<DashboardView, AppError> {
+    pub async fn dashboard(&self, actor: &Actor, q: &SummaryQuery) -> Result<DashboardView> {
         actor.require(Action::ViewReports)?;
         let office = self.summary(q).await?;
-        let (company, company_problem) = match self.company_summary(actor, settings, q).await {
+        let (company, company_problem) = match self.company_summary(actor, q).await {
             Ok(c) => (Some(c), None),
-            Err(e) => (None, Some(e.message)),
+            Err(e) => (None, Some(e.to_string())),
         };
         let mut overdue = self
             .schedule(&ScheduleQuery {
@@ -240,21 +235,22 @@ impl App {
     pub async fn company_summary(
         &self,
         actor: &Actor,
-        settings: &crate::ProviderSettings,
         q: &SummaryQuery,
-    ) -> Result<crate::sync::CompanyView, AppError> {
+    ) -> Result<crate::sync::CompanyView> {
         actor.require(Action::ViewReports)?;
         let from = opt_date("from", q.from.as_deref())?;
         let to = opt_date("to", q.to.as_deref())?;
         check_range(from, to)?;
         let currency = self.office_currency().await?;
-        let (from, to) = (from.map(|d| d.to_string()), to.map(|d| d.to_string()));
-        crate::RelayClient::from_settings(settings)?
-            .company_summary(from.as_deref(), to.as_deref(), currency.code())
-            .await
+        let query = malipo_relay_api::SummaryQuery {
+            from: from.map(|d| d.to_string()),
+            to: to.map(|d| d.to_string()),
+            currency: Some(currency.code().to_owned()),
+        };
+        Ok(self.providers().relay()?.company_summary(&query).await?)
     }
 
-    pub async fn schedule(&self, q: &ScheduleQuery) -> Result<List<InstalmentView>, AppError> {
+    pub async fn schedule(&self, q: &ScheduleQuery) -> Result<List<InstalmentView>> {
         let today =
             opt_date("date", q.date.as_deref())?.unwrap_or_else(|| nairobi_date(self.now()));
         if let Some(p) = &q.policy {
@@ -280,7 +276,7 @@ impl App {
         actor: &Actor,
         entity: Option<(&str, &str)>,
         limit: u32,
-    ) -> Result<Vec<AuditView>, AppError> {
+    ) -> Result<Vec<AuditView>> {
         actor.require(Action::ViewAuditLog)?;
         Ok(self
             .store()
@@ -292,7 +288,7 @@ impl App {
     }
 
     /// Sets one of the office's details ([`setting::ALL`]), checking values that have rules.
-    pub async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<(), AppError> {
+    pub async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<()> {
         actor.require(Action::ManageSettings)?;
         let value = value.trim();
         let value = match key {
@@ -307,29 +303,26 @@ impl App {
                     .total
                     > 0
                 {
-                    return Err(AppError::new(
-                        ErrorCode::Conflict,
-                        "the office code is printed in every number already issued; it cannot change after the first payment",
-                    ));
+                    return Err(Error::Conflict("the office code is printed in every number already issued; it cannot change after the first payment".into()));
                 }
                 OfficeCode::parse(value)
-                    .map_err(|e| AppError::invalid(key, e))?
+                    .map_err(|e| Error::invalid(key, e))?
                     .to_string()
             }
             setting::OFFICE_CURRENCY => Currency::from_code(value)
-                .map_err(|e| AppError::invalid(key, e))?
+                .map_err(|e| Error::invalid(key, e))?
                 .code()
                 .to_owned(),
             crate::settings::key::MAX_AMOUNT => {
                 let currency = self.office_currency().await?;
                 Money::parse(value, currency)
-                    .map_err(|e| AppError::invalid(key, e))?
+                    .map_err(|e| Error::invalid(key, e))?
                     .amount_string()
             }
             crate::settings::key::QUERY_AFTER_SECONDS => match value.parse::<u32>() {
                 Ok(n) if (1..=3600).contains(&n) => n.to_string(),
                 _ => {
-                    return Err(AppError::invalid(
+                    return Err(Error::invalid(
                         key,
                         "give a whole number of seconds from 1 to 3600",
                     ));
@@ -338,14 +331,14 @@ impl App {
             crate::settings::key::PER_CLERK_PER_MINUTE => match value.parse::<u32>() {
                 Ok(n) if n >= 1 => n.to_string(),
                 _ => {
-                    return Err(AppError::invalid(
+                    return Err(Error::invalid(
                         key,
                         "give a whole number of payments, 1 or more",
                     ));
                 }
             },
             crate::settings::key::MPESA_TYPE if !matches!(value, "paybill" | "till") => {
-                return Err(AppError::invalid(key, "use paybill or till"));
+                return Err(Error::invalid(key, "use paybill or till"));
             }
             k if setting::ALL.contains(&k) || crate::settings::key::ALL.contains(&k) => {
                 value.to_owned()
@@ -355,7 +348,7 @@ impl App {
                 || k.contains("password")
                 || k.contains("token") =>
             {
-                return Err(AppError::invalid(
+                return Err(Error::invalid(
                     "setting",
                     format!(
                         "{k} is a secret: it is kept in the OS keyring or given in the environment, never in the office database"
@@ -363,7 +356,7 @@ impl App {
                 ));
             }
             other => {
-                return Err(AppError::invalid(
+                return Err(Error::invalid(
                     "setting",
                     format!(
                         "unknown setting '{other}'; use one of {}",
@@ -378,7 +371,7 @@ impl App {
         Ok(())
     }
 
-    pub async fn settings(&self) -> Result<Vec<(String, String)>, AppError> {
+    pub async fn settings(&self) -> Result<Vec<(String, String)>> {
         let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
         let defaults = [
             (setting::OFFICE_CODE, "HQ"),

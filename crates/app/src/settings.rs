@@ -13,7 +13,7 @@ use ts_rs::TS;
 
 use malipo_domain::Action;
 
-use crate::{Actor, App, AppError, ErrorCode};
+use crate::{Actor, App, Error, Result};
 
 /// Where secrets live. `Ok(None)` means "not stored", not an error.
 pub trait SecretStore: Send + Sync {
@@ -144,15 +144,14 @@ impl Sources<'_> {
             .filter(|v| !v.is_empty())
     }
 
-    fn secret(&self, (name, env): (&str, &str)) -> Result<Option<Secret>, AppError> {
+    fn secret(&self, (name, env): (&str, &str)) -> Result<Option<Secret>> {
         if let Some(v) = (self.env)(env).filter(|v| !v.is_empty()) {
             return Ok(Some(Secret::new(v)));
         }
         self.secrets.get(name).map_err(|e| {
-            AppError::new(
-                ErrorCode::Internal,
-                format!("cannot read {name} from the keyring: {e}; set {env} instead"),
-            )
+            Error::internal(format!(
+                "cannot read {name} from the keyring: {e}; set {env} instead"
+            ))
         })
     }
 }
@@ -162,7 +161,7 @@ impl ProviderSettings {
         env: &dyn Fn(&str) -> Option<String>,
         db: &HashMap<String, String>,
         secrets: &dyn SecretStore,
-    ) -> Result<ProviderSettings, AppError> {
+    ) -> Result<ProviderSettings> {
         let s = Sources { env, db, secrets };
         let mut out = ProviderSettings::default();
 
@@ -184,7 +183,7 @@ impl ProviderSettings {
                 }
             },
             Some(other) => {
-                return Err(AppError::invalid(
+                return Err(Error::invalid(
                     "MALIPO_MPESA_TYPE",
                     format!("'{other}' is neither paybill nor till"),
                 ));
@@ -216,7 +215,7 @@ impl ProviderSettings {
             let cert_path = s.value("MALIPO_MPESA_CERTIFICATE", key::MPESA_CERTIFICATE);
             if let (Some(name), Some(password), Some(path)) = (name, password, cert_path) {
                 let certificate_pem = std::fs::read_to_string(&path).map_err(|e| {
-                    AppError::invalid(
+                    Error::invalid(
                         "MALIPO_MPESA_CERTIFICATE",
                         format!("cannot read {path}: {e}"),
                     )
@@ -245,30 +244,6 @@ impl ProviderSettings {
         out.relay_url = s.value("MALIPO_RELAY_URL", key::RELAY_URL);
         out.relay_token = s.secret(secret::RELAY_TOKEN)?;
         Ok(out)
-    }
-
-    pub fn daraja(&self) -> Result<&DarajaConfig, AppError> {
-        self.mpesa.as_ref().ok_or_else(|| {
-            AppError::new(
-                ErrorCode::InvalidInput,
-                format!(
-                    "M-Pesa is not set up on this office: set {}",
-                    self.mpesa_missing.join(", ")
-                ),
-            )
-        })
-    }
-
-    pub fn paystack(&self) -> Result<&PaystackConfig, AppError> {
-        self.paystack.as_ref().ok_or_else(|| {
-            AppError::new(
-                ErrorCode::InvalidInput,
-                format!(
-                    "card payments are not set up on this office: set {}",
-                    self.paystack_missing.join(", ")
-                ),
-            )
-        })
     }
 }
 
@@ -338,7 +313,7 @@ impl App {
         actor: &Actor,
         secrets: &dyn SecretStore,
         changed_since_start: bool,
-    ) -> Result<SettingsView, AppError> {
+    ) -> Result<SettingsView> {
         actor.require(Action::ManageSettings)?;
         let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
         let env_set =
@@ -402,10 +377,10 @@ impl App {
         secrets: &dyn SecretStore,
         name: &str,
         value: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<()> {
         actor.require(Action::ManageSettings)?;
         let Some((name, env)) = secret::ALL.iter().find(|(n, _)| *n == name) else {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "secret",
                 format!(
                     "unknown secret '{name}'; use one of {}",
@@ -416,12 +391,9 @@ impl App {
         let value = value.trim();
         let secret = (!value.is_empty()).then(|| Secret::new(value));
         secrets.set(name, secret.as_ref()).map_err(|e| {
-            AppError::new(
-                ErrorCode::Internal,
-                format!(
-                    "the keyring did not keep {name}: {e}; set {env} in the environment instead"
-                ),
-            )
+            Error::internal(format!(
+                "the keyring did not keep {name}: {e}; set {env} in the environment instead"
+            ))
         })?;
         let kept_in = secrets.describe();
         self.store()
@@ -442,10 +414,7 @@ impl App {
     }
 
     /// The provider settings from the process environment, this office's database and `secrets`.
-    pub async fn provider_settings(
-        &self,
-        secrets: &dyn SecretStore,
-    ) -> Result<ProviderSettings, AppError> {
+    pub async fn provider_settings(&self, secrets: &dyn SecretStore) -> Result<ProviderSettings> {
         let db: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
         let env = |name: &str| std::env::var(name).ok();
         ProviderSettings::from_sources(&env, &db, secrets)
@@ -483,12 +452,14 @@ mod tests {
             s.mpesa_missing,
             ["MALIPO_MPESA_CONSUMER_SECRET", "MALIPO_MPESA_PASSKEY"]
         );
-        let e = s.daraja().unwrap_err();
-        assert!(e.message.contains("MALIPO_MPESA_PASSKEY"), "{e}");
+        let providers = crate::Providers::new(s.clone());
+        let e = providers.daraja().unwrap_err();
+        assert!(e.to_string().contains("MALIPO_MPESA_PASSKEY"), "{e}");
         assert!(
-            s.paystack()
+            providers
+                .paystack()
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("MALIPO_PAYSTACK_SECRET_KEY")
         );
 
@@ -501,7 +472,7 @@ mod tests {
             ("MALIPO_MPESA_TILL", "174380"),
         ]);
         let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore::default()).unwrap();
-        let d = s.daraja().unwrap();
+        let d = s.mpesa.as_ref().unwrap();
         assert_eq!(d.shortcode, "174379", "the environment wins");
         assert_eq!(
             d.callback_url, "https://relay.example/d/abc",

@@ -9,7 +9,7 @@ use serde::Serialize;
 use malipo_domain::{Action, Role, Username, check_password};
 
 use crate::views::UserView;
-use crate::{App, AppError, ErrorCode};
+use crate::{App, Error, Result};
 
 /// A signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,64 +48,48 @@ impl Actor {
     }
 
     /// Refuses `action` unless the actor's role allows it (anything goes in set-up mode).
-    pub fn require(&self, action: Action) -> Result<(), AppError> {
+    pub fn require(&self, action: Action) -> Result<()> {
         match self {
             Actor::Setup => Ok(()),
             Actor::User(s) if s.role.permits(action) => Ok(()),
-            Actor::Sync => Err(AppError::new(
-                ErrorCode::Forbidden,
-                format!("the sync engine cannot {}", action.describe()),
-            )),
-            Actor::User(s) => Err(AppError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "{} is a {} and cannot {}; ask a {} to do it",
-                    s.username,
-                    s.role,
-                    action.describe(),
-                    Role::needed_for(action)
-                ),
-            )),
+            Actor::Sync => Err(Error::Forbidden(format!(
+                "the sync engine cannot {}",
+                action.describe()
+            ))),
+            Actor::User(s) => Err(Error::Forbidden(format!(
+                "{} is a {} and cannot {}; ask a {} to do it",
+                s.username,
+                s.role,
+                action.describe(),
+                Role::needed_for(action)
+            ))),
         }
     }
 }
 
-fn hash_password(password: &str) -> Result<String, AppError> {
+fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0_u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| {
-        AppError::new(
-            ErrorCode::Internal,
-            format!("no randomness for a salt: {e}"),
-        )
-    })?;
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    getrandom::fill(&mut salt)
+        .map_err(|e| Error::internal(format!("no randomness for a salt: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| {
-            AppError::new(
-                ErrorCode::Internal,
-                format!("cannot hash the password: {e}"),
-            )
-        })
+        .map_err(|e| Error::internal(format!("cannot hash the password: {e}")))
 }
 
 impl App {
     /// True until the first user is created.
-    pub async fn in_setup_mode(&self) -> Result<bool, AppError> {
+    pub async fn in_setup_mode(&self) -> Result<bool> {
         Ok(self.store().user_count().await? == 0)
     }
 
     /// Checks a username and password. The message is the same for an unknown user and a wrong
     /// password, so it does not reveal which usernames exist.
-    pub async fn sign_in(&self, username: &str, password: &str) -> Result<Session, AppError> {
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<Session> {
         let refused = || {
             tracing::warn!(username, "sign-in refused");
-            AppError::new(
-                ErrorCode::Unauthenticated,
-                "wrong username or password; try again",
-            )
+            Error::Unauthenticated("wrong username or password; try again".into())
         };
         let Ok(name) = Username::parse(username) else {
             return Err(refused());
@@ -116,9 +100,8 @@ impl App {
             let _ = hash_password(password);
             return Err(refused());
         };
-        let parsed = PasswordHash::new(&user.password_hash).map_err(|e| {
-            AppError::new(ErrorCode::Internal, format!("stored hash unreadable: {e}"))
-        })?;
+        let parsed = PasswordHash::new(&user.password_hash)
+            .map_err(|e| Error::internal(format!("stored hash unreadable: {e}")))?;
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .map_err(|_| refused())?;
@@ -132,16 +115,13 @@ impl App {
 
     /// The actor for a write: set-up mode while there are no users, otherwise the signed-in
     /// user (from `username` and `password`), refused when missing.
-    pub async fn actor(&self, credentials: Option<(&str, &str)>) -> Result<Actor, AppError> {
+    pub async fn actor(&self, credentials: Option<(&str, &str)>) -> Result<Actor> {
         if self.in_setup_mode().await? {
             return Ok(Actor::Setup);
         }
         match credentials {
             Some((user, password)) => Ok(Actor::User(self.sign_in(user, password).await?)),
-            None => Err(AppError::new(
-                ErrorCode::Unauthenticated,
-                "sign in first: name yourself with --as USER (or MALIPO_USER) and give your password",
-            )),
+            None => Err(Error::SignInRequired),
         }
     }
 
@@ -151,11 +131,11 @@ impl App {
         username: &str,
         role: &str,
         password: &str,
-    ) -> Result<UserView, AppError> {
+    ) -> Result<UserView> {
         actor.require(Action::ManageUsers)?;
-        let username = Username::parse(username).map_err(|e| AppError::invalid("username", e))?;
-        let role: Role = role.parse().map_err(|e| AppError::invalid("role", e))?;
-        check_password(password).map_err(|e| AppError::invalid("password", e))?;
+        let username = Username::parse(username).map_err(|e| Error::invalid("username", e))?;
+        let role: Role = role.parse().map_err(|e| Error::invalid("role", e))?;
+        check_password(password).map_err(|e| Error::invalid("password", e))?;
         let hash = hash_password(password)?;
         let user = self
             .store()
@@ -164,7 +144,9 @@ impl App {
         Ok(UserView::from(&user))
     }
 
-    pub async fn users(&self) -> Result<Vec<UserView>, AppError> {
+    /// Every user of the office. Administrators only.
+    pub async fn users(&self, actor: &Actor) -> Result<Vec<UserView>> {
+        actor.require(Action::ManageUsers)?;
         Ok(self
             .store()
             .users()

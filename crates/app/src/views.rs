@@ -6,8 +6,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use malipo_domain::Money;
 use malipo_domain::schedule::InstalmentStatus;
+use malipo_domain::{Method, Money, Role, TxStatus};
 use malipo_store::{
     AuditEntry, DayTotals, PolicyRecord, ScheduleLine, Summary, Totals, TransactionRecord,
     UserRecord,
@@ -32,8 +32,12 @@ pub struct TransactionView {
     pub reference: String,
     pub policy: String,
     pub holder: String,
-    pub method: String,
-    pub status: String,
+    pub method: Method,
+    pub status: TxStatus,
+    /// Still waiting on the provider or the customer (`pending`, `awaiting_customer`).
+    pub open: bool,
+    /// Money was received and kept, at least in part: a receipt prints as paid.
+    pub paid: bool,
     pub amount: String,
     pub amount_minor: i64,
     pub currency: String,
@@ -63,8 +67,10 @@ impl From<&TransactionRecord> for TransactionView {
             reference: t.reference.clone(),
             policy: t.policy_number.clone(),
             holder: t.holder.clone(),
-            method: t.method.as_str().to_owned(),
-            status: t.status.as_str().to_owned(),
+            method: t.method,
+            status: t.status,
+            open: t.status.is_open(),
+            paid: t.status.is_paid(),
             amount: t.amount.amount_string(),
             amount_minor: t.amount.minor(),
             currency: t.amount.currency().code().to_owned(),
@@ -116,21 +122,30 @@ impl From<&PolicyRecord> for PolicyView {
     }
 }
 
-/// A count and an amount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
-pub struct TotalsView {
-    pub count: i64,
-    pub amount: String,
-    pub amount_minor: i64,
+/// A count and an amount; the same shape as the relay's company figures.
+pub use malipo_relay_api::{KeyedTotals, Totals as TotalsView};
+
+fn totals(t: Totals) -> TotalsView {
+    TotalsView {
+        count: t.count,
+        amount: t.amount.amount_string(),
+        amount_minor: t.amount.minor(),
+    }
 }
 
-impl From<Totals> for TotalsView {
-    fn from(t: Totals) -> Self {
-        TotalsView {
-            count: t.count,
-            amount: t.amount.amount_string(),
-            amount_minor: t.amount.minor(),
-        }
+/// What the relay needs of a payment (nothing about the customer).
+pub(crate) fn upload_record(t: &TransactionRecord) -> malipo_relay_api::UploadRecord {
+    malipo_relay_api::UploadRecord {
+        reference: t.reference.clone(),
+        number: t.number.clone(),
+        method: t.method.as_str().to_owned(),
+        status: t.status.as_str().to_owned(),
+        amount_minor: t.amount.minor(),
+        refunded_minor: t.refunded.minor(),
+        currency: t.amount.currency().code().to_owned(),
+        provider_ref: t.provider_ref.clone(),
+        created_at: rfc3339(t.created_at),
+        updated_at: rfc3339(t.updated_at),
     }
 }
 
@@ -145,17 +160,10 @@ impl From<&DayTotals> for DayView {
     fn from(d: &DayTotals) -> Self {
         DayView {
             date: d.date.to_string(),
-            all: d.all.into(),
-            succeeded: d.succeeded.into(),
+            all: totals(d.all),
+            succeeded: totals(d.succeeded),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
-pub struct KeyedTotals {
-    pub key: String,
-    #[serde(flatten)]
-    pub totals: TotalsView,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -185,17 +193,17 @@ impl SummaryView {
             currency: s.currency.code().to_owned(),
             from,
             to,
-            all: s.all.into(),
-            succeeded: s.succeeded.into(),
-            pending: s.pending.into(),
-            failed: s.failed.into(),
-            needs_review: s.needs_review.into(),
+            all: totals(s.all),
+            succeeded: totals(s.succeeded),
+            pending: totals(s.pending),
+            failed: totals(s.failed),
+            needs_review: totals(s.needs_review),
             by_status: s
                 .by_status
                 .iter()
                 .map(|(k, t)| KeyedTotals {
                     key: k.as_str().to_owned(),
-                    totals: (*t).into(),
+                    totals: totals(*t),
                 })
                 .collect(),
             by_method: s
@@ -203,7 +211,7 @@ impl SummaryView {
                 .iter()
                 .map(|(k, t)| KeyedTotals {
                     key: k.as_str().to_owned(),
-                    totals: (*t).into(),
+                    totals: totals(*t),
                 })
                 .collect(),
             by_day: s.by_day.iter().map(DayView::from).collect(),
@@ -212,7 +220,7 @@ impl SummaryView {
                 .iter()
                 .map(|(id, t)| KeyedTotals {
                     key: clerk_name(*id),
-                    totals: (*t).into(),
+                    totals: totals(*t),
                 })
                 .collect(),
         }
@@ -226,7 +234,7 @@ pub struct InstalmentView {
     pub phone: String,
     pub seq: u32,
     pub due_date: String,
-    pub status: String,
+    pub status: InstalmentStatus,
     pub amount: String,
     pub amount_minor: i64,
     pub paid: String,
@@ -250,7 +258,7 @@ impl From<&ScheduleLine> for InstalmentView {
             phone: l.phone.clone(),
             seq: s.instalment.seq,
             due_date: s.instalment.due.to_string(),
-            status: status_str(s.status).to_owned(),
+            status: s.status,
             amount,
             amount_minor,
             paid,
@@ -263,14 +271,10 @@ impl From<&ScheduleLine> for InstalmentView {
     }
 }
 
-fn status_str(s: InstalmentStatus) -> &'static str {
-    s.as_str()
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct UserView {
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub created_at: String,
 }
@@ -279,7 +283,7 @@ impl From<&UserRecord> for UserView {
     fn from(u: &UserRecord) -> Self {
         UserView {
             username: u.username.clone(),
-            role: u.role.as_str().to_owned(),
+            role: u.role,
             active: u.active,
             created_at: rfc3339(u.created_at),
         }

@@ -21,6 +21,22 @@ fn the_committed_typescript_matches_the_rust_declarations() {
     );
 }
 
+/// Every registered command has its request and response declared for the TypeScript, and only
+/// those.
+#[test]
+fn every_command_has_a_declared_request_and_response() {
+    let cfg = ts_rs::Config::new();
+    let typed: Vec<&str> = malipo_app::ipc::command_types(&cfg)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(
+        typed,
+        malipo_app::ipc::COMMANDS,
+        "ipc.rs commands! and ipc_commands.rs"
+    );
+}
+
 /// The desktop shell is not built by `cargo test`; its sources are read instead: every
 /// command in `ipc::COMMANDS` is registered with Tauri and defined as a `#[tauri::command]`,
 /// and nothing else is.

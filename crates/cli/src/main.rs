@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use malipo_receipt::Layout;
 
 use malipo_app::{
-    Actor, App, AppError, CardRequest, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore,
+    Actor, App, AppError, CardRequest, Error, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore,
     PolicyInput, ScheduleQuery, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
@@ -36,6 +36,10 @@ struct Cli {
     /// Act as this user (password from MALIPO_PASSWORD or a prompt)
     #[arg(long = "as", global = true, env = "MALIPO_USER", value_name = "USER")]
     user: Option<String>,
+    /// Run against the built-in simulator and a local relay (training; no money moves), as the
+    /// desktop app does when no provider is configured
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -338,15 +342,34 @@ struct AuditArgs {
     limit: u32,
 }
 
-fn exit_code(e: &AppError) -> u8 {
-    match e.code {
+fn exit_code(code: ErrorCode) -> u8 {
+    match code {
         ErrorCode::InvalidInput => 2,
         ErrorCode::NotFound => 3,
-        ErrorCode::Conflict => 4,
+        ErrorCode::Conflict | ErrorCode::LikelyRepeat | ErrorCode::RateLimited => 4,
         ErrorCode::Unauthenticated | ErrorCode::Forbidden => 5,
         ErrorCode::Provider => 6,
         ErrorCode::Internal => 1,
     }
+}
+
+/// The services say what is wrong in words any interface can show; the CLI adds how to go on
+/// from a terminal.
+fn shown(e: Error) -> AppError {
+    let hint = match &e {
+        Error::LikelyRepeat { .. } => Some(" (use --again to insist)"),
+        Error::SignInRequired => Some(
+            ": name yourself with --as USER (or MALIPO_USER) and give your password (MALIPO_PASSWORD or the prompt)",
+        ),
+        Error::UnknownPolicy(_) => Some("; check the number with `malipo policy list --search`"),
+        Error::NotConfigured { .. } => Some(" (or try it with --demo)"),
+        _ => None,
+    };
+    let mut shown = AppError::from(e);
+    if let Some(hint) = hint {
+        shown.message.push_str(hint);
+    }
+    shown
 }
 
 /// Clap's message squeezed onto one line: what is wrong, without the usage block.
@@ -395,55 +418,85 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("malipo: {e}");
-            ExitCode::from(exit_code(&e))
+            let e = shown(e);
+            eprintln!("malipo: {}", e.message);
+            ExitCode::from(exit_code(e.code))
         }
     }
 }
 
-/// The acting user for a write: set-up mode, or `--as` with a password.
-async fn actor(app: &App, user: Option<&str>) -> Result<Actor, AppError> {
-    if app.in_setup_mode().await? {
-        return Ok(Actor::Setup);
-    }
-    let Some(user) = user else {
-        return app.actor(None).await;
-    };
-    let password = match std::env::var("MALIPO_PASSWORD") {
-        Ok(p) => p,
-        Err(_) if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("Password for {user}: ")).map_err(|e| {
-                AppError::new(
-                    ErrorCode::Unauthenticated,
-                    format!("cannot read the password: {e}"),
-                )
-            })?
-        }
-        Err(_) => {
-            return Err(AppError::new(
-                ErrorCode::Unauthenticated,
-                "no password: set MALIPO_PASSWORD or run in a terminal to be asked",
-            ));
-        }
-    };
-    app.actor(Some((user, &password))).await
+type Result<T = ()> = std::result::Result<T, Error>;
+
+/// What every command needs: the office, where output goes, who says they are acting.
+struct Ctx {
+    app: App,
+    out: output::Output,
+    data_dir: PathBuf,
+    user: Option<String>,
+    /// The simulator and relay of `--demo`, running while the command does.
+    _demo: Option<malipo_demo::Demo>,
 }
 
-fn new_password() -> Result<String, AppError> {
+impl Ctx {
+    async fn open(cli: &Cli) -> Result<Ctx> {
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .unwrap_or_else(malipo_app::default_data_dir);
+        let app = App::open(&data_dir).await?;
+        let demo = if cli.demo {
+            let demo = malipo_demo::start(&data_dir).await?;
+            app.configure(demo.settings.clone());
+            Some(demo)
+        } else {
+            // The CLI reads secrets from the environment only.
+            app.configure(app.provider_settings(&NoSecretStore::default()).await?);
+            None
+        };
+        Ok(Ctx {
+            app,
+            out: output::Output { json: cli.json },
+            data_dir,
+            user: cli.user.clone(),
+            _demo: demo,
+        })
+    }
+
+    /// The acting user for a write: set-up mode, or `--as` with a password.
+    async fn actor(&self) -> Result<Actor> {
+        let app = &self.app;
+        if app.in_setup_mode().await? {
+            return Ok(Actor::Setup);
+        }
+        let Some(user) = self.user.as_deref() else {
+            return app.actor(None).await;
+        };
+        let password = match std::env::var("MALIPO_PASSWORD") {
+            Ok(p) => p,
+            Err(_) if std::io::stdin().is_terminal() => {
+                rpassword::prompt_password(format!("Password for {user}: "))
+                    .map_err(|e| Error::Unauthenticated(format!("cannot read the password: {e}")))?
+            }
+            Err(_) => {
+                return Err(Error::Unauthenticated(
+                    "no password: set MALIPO_PASSWORD or run in a terminal to be asked".into(),
+                ));
+            }
+        };
+        app.actor(Some((user, &password))).await
+    }
+}
+
+fn new_password() -> Result<String> {
     if let Ok(p) = std::env::var("MALIPO_NEW_PASSWORD") {
         return Ok(p);
     }
-    let unreadable = |e: std::io::Error| {
-        AppError::new(
-            ErrorCode::InvalidInput,
-            format!("cannot read the password: {e}"),
-        )
-    };
+    let unreadable = |e: std::io::Error| Error::invalid("password", format!("cannot read it: {e}"));
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("New user's password: ").map_err(unreadable)?;
         let again = rpassword::prompt_password("Type it again: ").map_err(unreadable)?;
         if first != again {
-            return Err(AppError::invalid("password", "the two passwords differ"));
+            return Err(Error::invalid("password", "the two passwords differ"));
         }
         return Ok(first);
     }
@@ -452,29 +505,63 @@ fn new_password() -> Result<String, AppError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// Writes `bytes` to `path` (creating its folder), or says why it cannot.
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), AppError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            AppError::invalid("out", format!("cannot create {}: {e}", dir.display()))
-        })?;
-    }
-    std::fs::write(path, bytes)
-        .map_err(|e| AppError::invalid("out", format!("cannot write {}: {e}", path.display())))
+/// Writes a file the user named with `--out` (creating its folder), or says why it cannot.
+fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result {
+    malipo_app::write_private_file(path, bytes).map_err(|e| Error::invalid("out", e))
 }
 
-async fn run(cli: Cli) -> Result<(), AppError> {
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(malipo_app::default_data_dir);
-    let app = App::open(&data_dir).await?;
-    let out = output::Output { json: cli.json };
-    let json = cli.json;
-    let user = cli.user.as_deref();
+async fn run(cli: Cli) -> Result {
+    let ctx = Ctx::open(&cli).await?;
     match cli.command {
-        Command::Policy(PolicyCmd::Add(a)) => {
-            let actor = actor(&app, user).await?;
+        Command::Policy(c) => policy(&ctx, c).await,
+        Command::Pay(c) => pay(&ctx, c).await,
+        Command::Tx(c) => tx(&ctx, c).await,
+        Command::Cards { email } => {
+            ctx.out.cards(&ctx.app.saved_cards(&email).await?);
+            Ok(())
+        }
+        Command::Summary(s) => {
+            let q = SummaryQuery {
+                from: s.from,
+                to: s.to,
+                currency: s.currency,
+            };
+            ctx.out.summary(&ctx.app.summary(&q).await?);
+            Ok(())
+        }
+        Command::Schedule(c) => schedule(&ctx, c).await,
+        Command::User(c) => user(&ctx, c).await,
+        Command::Settings(c) => settings(&ctx, c).await,
+        Command::Audit(a) => {
+            let actor = ctx.actor().await?;
+            let entity = a.entity.as_deref().zip(a.id.as_deref());
+            ctx.out
+                .audit(&ctx.app.audit_log(&actor, entity, a.limit).await?);
+            Ok(())
+        }
+        Command::Reconcile { date } => {
+            let actor = ctx.actor().await?;
+            ctx.out.reconcile(&ctx.app.reconcile(&actor, &date).await?);
+            Ok(())
+        }
+        Command::Receipt {
+            id_or_number,
+            out,
+            format,
+            print,
+        } => receipt(&ctx, &id_or_number, out, &format, print).await,
+        Command::Receipts { date, out, format } => receipts(&ctx, &date, &out, &format).await,
+        Command::Orphans(c) => orphans(&ctx, c).await,
+        Command::Refund(c) => refund(&ctx, c).await,
+        Command::Sync { once } => sync(&ctx, once).await,
+    }
+}
+
+async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    match command {
+        PolicyCmd::Add(a) => {
+            let actor = ctx.actor().await?;
             let input = PolicyInput {
                 number: a.number,
                 holder: a.holder,
@@ -487,34 +574,97 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             };
             out.policy(&app.add_policy(&actor, &input).await?);
         }
-        Command::Policy(PolicyCmd::Import { file, dry_run }) => {
+        PolicyCmd::Import { file, dry_run } => {
             let mut text = Vec::new();
             std::fs::File::open(&file)
                 .and_then(|mut f| f.read_to_end(&mut text))
                 .map_err(|e| {
-                    AppError::invalid("file", format!("cannot read {}: {e}", file.display()))
+                    Error::invalid("file", format!("cannot read {}: {e}", file.display()))
                 })?;
-            let actor = actor(&app, user).await?;
+            let actor = ctx.actor().await?;
             out.import(
                 &app.import_policies(&actor, text.as_slice(), dry_run)
                     .await?,
             );
         }
-        Command::Policy(PolicyCmd::List {
+        PolicyCmd::List {
             search,
             page,
             per_page,
-        }) => {
-            out.policies(
-                &app.policies(search.as_deref(), page, per_page).await?,
-                page,
-                per_page,
-            );
+        } => out.policies(
+            &app.policies(search.as_deref(), page, per_page).await?,
+            page,
+            per_page,
+        ),
+        PolicyCmd::Show { number } => out.policy_details(&app.policy_details(&number).await?),
+    }
+    Ok(())
+}
+
+async fn pay(ctx: &Ctx, command: PayCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    let actor = ctx.actor().await?;
+    let (view, wait) = match command {
+        PayCmd::Mpesa {
+            policy,
+            phone,
+            amount,
+            wait,
+            again,
+        } => {
+            let request = MpesaRequest {
+                policy,
+                phone,
+                amount,
+                again,
+            };
+            let view = app.pay_mpesa(&actor, &request).await?;
+            if let Some(seconds) = wait.filter(|_| view.open && !out.json) {
+                eprintln!(
+                    "Prompt sent to {}; waiting for the customer (up to {seconds} s)…",
+                    view.phone.as_deref().unwrap_or("the phone")
+                );
+            }
+            (view, wait)
         }
-        Command::Policy(PolicyCmd::Show { number }) => {
-            out.policy_details(&app.policy_details(&number).await?);
+        PayCmd::Card {
+            policy,
+            email,
+            amount,
+            saved_card,
+            wait,
+            again,
+        } => {
+            let request = CardRequest {
+                policy,
+                email,
+                amount,
+                again,
+                saved_card,
+            };
+            let view = app.pay_card(&actor, &request).await?;
+            if !out.json
+                && let Some(url) = view.authorization_url.as_deref().filter(|_| view.open)
+            {
+                println!(
+                    "Open this link to pay (or show it as a QR code to the customer):\n{url}\n"
+                );
+            }
+            (view, wait)
         }
-        Command::Tx(TxCmd::List {
+    };
+    let view = match wait {
+        Some(seconds) if view.open => app.wait_for(&actor, &view.number, seconds).await?,
+        _ => view,
+    };
+    out.transaction(&view);
+    Ok(())
+}
+
+async fn tx(ctx: &Ctx, command: TxCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    match command {
+        TxCmd::List {
             status,
             method,
             from,
@@ -522,7 +672,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             search,
             page,
             per_page,
-        }) => {
+        } => {
             let q = HistoryQuery {
                 status,
                 method,
@@ -534,252 +684,164 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             };
             out.transactions(&app.history(&q).await?, page, per_page);
         }
-        Command::Refund(RefundCmd::Request {
-            id_or_number,
-            amount,
-            reason,
-        }) => {
-            let actor = actor(&app, user).await?;
-            out.refund(
-                &app.request_refund(&actor, &id_or_number, &amount, &reason)
-                    .await?,
-            );
-        }
-        Command::Refund(RefundCmd::Approve { refund_id }) => {
-            let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            out.refund(&app.approve_refund(&actor, &settings, refund_id).await?);
-        }
-        Command::Refund(RefundCmd::Reject { refund_id }) => {
-            let actor = actor(&app, user).await?;
-            out.refund(&app.reject_refund(&actor, refund_id).await?);
-        }
-        Command::Refund(RefundCmd::List { status }) => {
-            out.refunds(&app.refunds(status.as_deref()).await?);
-        }
-        Command::Receipt {
-            id_or_number,
-            out: file,
-            format,
-            print,
-        } => {
-            let layout: Layout = format
-                .parse()
-                .map_err(|e: String| AppError::invalid("format", e))?;
-            if file.is_none() && !print {
-                return Err(AppError::invalid(
-                    "receipt",
-                    "say where it goes: --out FILE.pdf, --print, or both",
-                ));
-            }
-            let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            let receipt = app
-                .receipt(&actor, &settings, &id_or_number, layout)
-                .await?;
-            let path =
-                file.unwrap_or_else(|| malipo_app::spool_path(&data_dir, &receipt.receipt_number));
-            write_file(&path, &receipt.pdf)?;
-            let printed = if print {
-                let printer = app.printer().await?;
-                Some(malipo_app::print(&path, printer.as_deref())?)
-            } else {
-                None
-            };
-            out.receipt(&receipt, &path, printed.as_ref());
-        }
-        Command::Receipts {
-            date,
-            out: file,
-            format,
-        } => {
-            let layout: Layout = format
-                .parse()
-                .map_err(|e: String| AppError::invalid("format", e))?;
-            let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            let (pdf, count) = app.day_receipts(&actor, &settings, &date, layout).await?;
-            write_file(&file, &pdf)?;
-            out.done(&format!(
-                "{count} receipts of {date} saved to {}",
-                file.display()
-            ));
-        }
-        Command::Orphans(OrphansCmd::List { all }) => {
-            let actor = actor(&app, user).await?;
-            out.orphans(&app.orphans(&actor, all).await?);
-        }
-        Command::Orphans(OrphansCmd::Resolve { seq, note }) => {
-            let actor = actor(&app, user).await?;
-            app.resolve_orphan(&actor, seq, &note).await?;
-            out.done(&format!("Orphan event {seq} resolved."));
-        }
-        Command::Reconcile { date } => {
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            out.reconcile(&app.reconcile(&settings, &date).await?);
-        }
-        Command::Sync { once } => {
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            if once {
-                out.sync(&app.sync_once(&settings).await?);
-            } else {
-                let stop = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                app.sync_forever(&settings, stop, |round| match round {
-                    Ok(report) => out.sync(report),
-                    Err(e) => eprintln!("malipo: sync: {}", e.message),
-                })
-                .await?;
-            }
-        }
-        Command::Tx(TxCmd::Show { id_or_number }) => {
-            out.transaction(&app.transaction(&id_or_number).await?);
-        }
-        Command::Tx(TxCmd::Refresh { id_or_number, wait }) => {
-            let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
+        TxCmd::Show { id_or_number } => out.transaction(&app.transaction(&id_or_number).await?),
+        TxCmd::Refresh { id_or_number, wait } => {
+            let actor = ctx.actor().await?;
             let view = match wait {
-                Some(seconds) => {
-                    app.wait_for(&actor, &settings, &id_or_number, seconds)
-                        .await?
-                }
-                None => app.refresh(&actor, &settings, &id_or_number).await?.0,
+                Some(seconds) => app.wait_for(&actor, &id_or_number, seconds).await?,
+                None => app.refresh(&actor, &id_or_number).await?.0,
             };
             out.transaction(&view);
-        }
-        Command::Pay(PayCmd::Mpesa {
-            policy,
-            phone,
-            amount,
-            wait,
-            again,
-        }) => {
-            let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            let view = app
-                .pay_mpesa(
-                    &actor,
-                    &settings,
-                    &MpesaRequest {
-                        policy,
-                        phone,
-                        amount,
-                        again,
-                    },
-                )
-                .await
-                .map_err(insist_hint)?;
-            let view = match wait {
-                Some(seconds) if view.status == "awaiting_customer" => {
-                    if !json {
-                        eprintln!(
-                            "Prompt sent to {}; waiting for the customer (up to {seconds} s)…",
-                            view.phone.as_deref().unwrap_or("the phone")
-                        );
-                    }
-                    app.wait_for(&actor, &settings, &view.number, seconds)
-                        .await?
-                }
-                _ => view,
-            };
-            out.transaction(&view);
-        }
-        Command::Pay(PayCmd::Card {
-            policy,
-            email,
-            amount,
-            saved_card,
-            wait,
-            again,
-        }) => {
-            let actor = actor(&app, user).await?;
-            let settings = app.provider_settings(&NoSecretStore::default()).await?;
-            let req = CardRequest {
-                policy,
-                email,
-                amount,
-                again,
-                saved_card,
-            };
-            let view = app
-                .pay_card(&actor, &settings, &req)
-                .await
-                .map_err(insist_hint)?;
-            if !json
-                && let Some(url) = view
-                    .authorization_url
-                    .as_deref()
-                    .filter(|_| view.status == "awaiting_customer")
-            {
-                println!(
-                    "Open this link to pay (or show it as a QR code to the customer):\n{url}\n"
-                );
-            }
-            let view = match wait {
-                Some(seconds) if view.status == "awaiting_customer" => {
-                    app.wait_for(&actor, &settings, &view.number, seconds)
-                        .await?
-                }
-                _ => view,
-            };
-            out.transaction(&view);
-        }
-        Command::Cards { email } => out.cards(&app.saved_cards(&email).await?),
-        Command::Summary(s) => {
-            let q = SummaryQuery {
-                from: s.from,
-                to: s.to,
-                currency: s.currency,
-            };
-            out.summary(&app.summary(&q).await?);
-        }
-        Command::Schedule(ScheduleCmd::List {
-            pending,
-            overdue,
-            policy,
-            date,
-        }) => {
-            let status = match (pending, overdue) {
-                (true, _) => Some(InstalmentStatus::Pending),
-                (_, true) => Some(InstalmentStatus::Overdue),
-                _ => None,
-            };
-            out.schedule(
-                &app.schedule(&ScheduleQuery {
-                    status,
-                    policy,
-                    date,
-                })
-                .await?,
-            );
-        }
-        Command::User(UserCmd::Add { username, role }) => {
-            let actor = actor(&app, user).await?;
-            let password = new_password()?;
-            out.user(&app.add_user(&actor, &username, &role, &password).await?);
-        }
-        Command::User(UserCmd::List) => out.users(&app.users().await?),
-        Command::Settings(SettingsCmd::Set { key, value }) => {
-            let actor = actor(&app, user).await?;
-            app.set_setting(&actor, &key, &value).await?;
-            out.settings(&app.settings().await?);
-        }
-        Command::Settings(SettingsCmd::List) => out.settings(&app.settings().await?),
-        Command::Audit(a) => {
-            let actor = actor(&app, user).await?;
-            let entity = a.entity.as_deref().zip(a.id.as_deref());
-            out.audit(&app.audit_log(&actor, entity, a.limit).await?);
         }
     }
     Ok(())
 }
 
-/// A repeat payment is refused by the services in words any interface can show; the CLI adds
-/// how to go ahead here.
-fn insist_hint(mut e: AppError) -> AppError {
-    if e.code == ErrorCode::Conflict && e.message.ends_with("before charging again") {
-        e.message.push_str(" (use --again to insist)");
+async fn schedule(ctx: &Ctx, command: ScheduleCmd) -> Result {
+    let ScheduleCmd::List {
+        pending,
+        overdue,
+        policy,
+        date,
+    } = command;
+    let status = match (pending, overdue) {
+        (true, _) => Some(InstalmentStatus::Pending),
+        (_, true) => Some(InstalmentStatus::Overdue),
+        _ => None,
+    };
+    let q = ScheduleQuery {
+        status,
+        policy,
+        date,
+    };
+    ctx.out.schedule(&ctx.app.schedule(&q).await?);
+    Ok(())
+}
+
+async fn user(ctx: &Ctx, command: UserCmd) -> Result {
+    let actor = ctx.actor().await?;
+    match command {
+        UserCmd::Add { username, role } => {
+            let password = new_password()?;
+            ctx.out.user(
+                &ctx.app
+                    .add_user(&actor, &username, &role, &password)
+                    .await?,
+            );
+        }
+        UserCmd::List => ctx.out.users(&ctx.app.users(&actor).await?),
     }
-    e
+    Ok(())
+}
+
+async fn settings(ctx: &Ctx, command: SettingsCmd) -> Result {
+    match command {
+        SettingsCmd::Set { key, value } => {
+            let actor = ctx.actor().await?;
+            ctx.app.set_setting(&actor, &key, &value).await?;
+        }
+        SettingsCmd::List => {}
+    }
+    ctx.out.settings(&ctx.app.settings().await?);
+    Ok(())
+}
+
+async fn receipt(
+    ctx: &Ctx,
+    id_or_number: &str,
+    file: Option<PathBuf>,
+    format: &str,
+    print: bool,
+) -> Result {
+    let layout: Layout = format
+        .parse()
+        .map_err(|e: String| Error::invalid("format", e))?;
+    if file.is_none() && !print {
+        return Err(Error::invalid(
+            "receipt",
+            "say where it goes: --out FILE.pdf, --print, or both",
+        ));
+    }
+    let actor = ctx.actor().await?;
+    let receipt = ctx.app.receipt(&actor, id_or_number, layout).await?;
+    let path =
+        file.unwrap_or_else(|| malipo_app::spool_path(&ctx.data_dir, &receipt.receipt_number));
+    write_out(&path, &receipt.pdf)?;
+    let printed = if print {
+        let printer = ctx.app.printer().await?;
+        Some(malipo_app::print(&path, printer.as_deref())?)
+    } else {
+        None
+    };
+    ctx.out.receipt(&receipt, &path, printed.as_ref());
+    Ok(())
+}
+
+async fn receipts(ctx: &Ctx, date: &str, file: &std::path::Path, format: &str) -> Result {
+    let layout: Layout = format
+        .parse()
+        .map_err(|e: String| Error::invalid("format", e))?;
+    let actor = ctx.actor().await?;
+    let (pdf, count) = ctx.app.day_receipts(&actor, date, layout).await?;
+    write_out(file, &pdf)?;
+    ctx.out.done(&format!(
+        "{count} receipts of {date} saved to {}",
+        file.display()
+    ));
+    Ok(())
+}
+
+async fn orphans(ctx: &Ctx, command: OrphansCmd) -> Result {
+    let actor = ctx.actor().await?;
+    match command {
+        OrphansCmd::List { all } => ctx.out.orphans(&ctx.app.orphans(&actor, all).await?),
+        OrphansCmd::Resolve { seq, note } => {
+            ctx.app.resolve_orphan(&actor, seq, &note).await?;
+            ctx.out.done(&format!("Orphan event {seq} resolved."));
+        }
+    }
+    Ok(())
+}
+
+async fn refund(ctx: &Ctx, command: RefundCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    match command {
+        RefundCmd::Request {
+            id_or_number,
+            amount,
+            reason,
+        } => {
+            let actor = ctx.actor().await?;
+            out.refund(
+                &app.request_refund(&actor, &id_or_number, &amount, &reason)
+                    .await?,
+            );
+        }
+        RefundCmd::Approve { refund_id } => {
+            let actor = ctx.actor().await?;
+            out.refund(&app.approve_refund(&actor, refund_id).await?);
+        }
+        RefundCmd::Reject { refund_id } => {
+            let actor = ctx.actor().await?;
+            out.refund(&app.reject_refund(&actor, refund_id).await?);
+        }
+        RefundCmd::List { status } => out.refunds(&app.refunds(status.as_deref()).await?),
+    }
+    Ok(())
+}
+
+async fn sync(ctx: &Ctx, once: bool) -> Result {
+    if once {
+        ctx.out.sync(&ctx.app.sync_once().await?);
+        return Ok(());
+    }
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    ctx.app
+        .sync_forever(stop, |round| match round {
+            Ok(report) => ctx.out.sync(report),
+            Err(e) => eprintln!("malipo: sync: {e}"),
+        })
+        .await
 }

@@ -166,8 +166,8 @@ impl Output {
                     t.number.clone(),
                     local(&t.created_at),
                     t.policy.clone(),
-                    t.method.clone(),
-                    t.status.clone(),
+                    t.method.to_string(),
+                    t.status.to_string(),
                     money(t.amount_minor, &t.currency),
                     opt(&t.receipt_number),
                 ]
@@ -190,10 +190,10 @@ impl Output {
         }
         let rows = [
             ("Number", t.number.clone()),
-            ("Status", t.status.clone()),
+            ("Status", t.status.to_string()),
             ("Amount", money(t.amount_minor, &t.currency)),
             ("Refunded", money(t.refunded_minor, &t.currency)),
-            ("Method", t.method.clone()),
+            ("Method", t.method.to_string()),
             ("Policy", format!("{} ({})", t.policy, t.holder)),
             ("Phone", opt(&t.phone)),
             ("E-mail", opt(&t.email)),
@@ -293,9 +293,9 @@ impl Output {
                     i.seq.to_string(),
                     i.due_date.clone(),
                     if i.days_overdue > 0 {
-                        format!("{} ({}d)", i.status, i.days_overdue)
+                        format!("{} ({}d)", i.status.as_str(), i.days_overdue)
                     } else {
-                        i.status.clone()
+                        i.status.as_str().to_owned()
                     },
                     money(i.outstanding_minor, &i.currency),
                 ]
@@ -505,7 +505,7 @@ impl Output {
             .map(|u| {
                 vec![
                     u.username.clone(),
-                    u.role.clone(),
+                    u.role.to_string(),
                     if u.active { "yes" } else { "no" }.to_owned(),
                 ]
             })

@@ -11,12 +11,15 @@ use serde_json::Value;
 
 struct Office {
     dir: tempfile::TempDir,
+    /// Set for every command run in this office (provider settings, say).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Office {
     fn new() -> Office {
         Office {
             dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
         }
     }
 
@@ -30,7 +33,8 @@ impl Office {
             .env("MALIPO_DATA_DIR", self.dir.path())
             .env_remove("MALIPO_USER")
             .env_remove("MALIPO_PASSWORD")
-            .env_remove("MALIPO_NEW_PASSWORD");
+            .env_remove("MALIPO_NEW_PASSWORD")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -577,6 +581,14 @@ mod payments {
         _rt: tokio::runtime::Runtime,
     }
 
+    /// The office, with the simulator's settings in its environment.
+    impl std::ops::Deref for World {
+        type Target = Office;
+        fn deref(&self) -> &Office {
+            &self.office
+        }
+    }
+
     impl World {
         fn new() -> World {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -597,7 +609,22 @@ mod payments {
                 customer_delay_ms: 300,
                 ..Behaviour::default()
             });
-            let office = Office::new();
+            let c = Config::default();
+            let url = sandbox.url();
+            let mut office = Office::new();
+            office.env = vec![
+                ("MALIPO_MPESA_BASE_URL", url.clone()),
+                ("MALIPO_MPESA_CONSUMER_KEY", c.consumer_key),
+                ("MALIPO_MPESA_CONSUMER_SECRET", c.consumer_secret),
+                ("MALIPO_MPESA_SHORTCODE", c.shortcode),
+                ("MALIPO_MPESA_PASSKEY", c.passkey),
+                (
+                    "MALIPO_MPESA_CALLBACK_URL",
+                    "http://127.0.0.1:9/not-listening".into(),
+                ),
+                ("MALIPO_PAYSTACK_BASE_URL", url),
+                ("MALIPO_PAYSTACK_SECRET_KEY", c.paystack_secret),
+            ];
             let csv = office.path().join("p.csv");
             std::fs::write(&csv, "policy_number,holder_name,phone,email,premium\nP-1,Amina Wanjiru,0708374149,amina@example.co.ke,1500\nP-2,Otieno Odhiambo,0722000111,,2000\n").unwrap();
             assert!(
@@ -611,40 +638,6 @@ mod payments {
                 sandbox,
                 _rt: rt,
             }
-        }
-
-        fn cmd(&self, args: &[&str]) -> Command {
-            let c = Config::default();
-            let url = self.sandbox.url();
-            let mut cmd = self.office.cmd(args);
-            cmd.env("MALIPO_MPESA_BASE_URL", &url)
-                .env("MALIPO_MPESA_CONSUMER_KEY", c.consumer_key)
-                .env("MALIPO_MPESA_CONSUMER_SECRET", &c.consumer_secret)
-                .env("MALIPO_MPESA_SHORTCODE", c.shortcode)
-                .env("MALIPO_MPESA_PASSKEY", c.passkey)
-                .env(
-                    "MALIPO_MPESA_CALLBACK_URL",
-                    "http://127.0.0.1:9/not-listening",
-                )
-                .env("MALIPO_PAYSTACK_BASE_URL", &url)
-                .env("MALIPO_PAYSTACK_SECRET_KEY", c.paystack_secret);
-            cmd
-        }
-
-        fn run(&self, args: &[&str]) -> Output {
-            self.cmd(args).output().unwrap()
-        }
-
-        fn json(&self, args: &[&str]) -> Value {
-            let mut all = args.to_vec();
-            all.push("--json");
-            let out = self.run(&all);
-            assert!(
-                out.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice(&out.stdout).unwrap()
         }
 
         fn pay_card_in_browser(&self, reference: &str, card: &str) {
@@ -765,7 +758,7 @@ mod payments {
                 .status
                 .success()
         );
-        let unset = w.office.run(&[
+        let mut bare = w.office.cmd(&[
             "pay",
             "mpesa",
             "--policy",
@@ -775,7 +768,10 @@ mod payments {
             "--amount",
             "1",
         ]);
-        refused(&unset, 2, "MALIPO_MPESA_CONSUMER_KEY");
+        for (name, _) in &w.office.env {
+            bare.env_remove(name);
+        }
+        refused(&bare.output().unwrap(), 2, "MALIPO_MPESA_CONSUMER_KEY");
     }
 
     #[test]

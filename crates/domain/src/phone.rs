@@ -13,7 +13,7 @@ pub enum PhoneError {
     NotKenyan(String),
     #[error("the number has {digits} digits; a Kenyan mobile number has 10, like 0712 345 678")]
     WrongLength { digits: usize },
-    #[error("numbers starting {prefix} are not mobile numbers; use one starting 07 or 01")]
+    #[error("{prefix}… is not a Kenyan mobile number; use one starting 07 or 01")]
     NotMobile { prefix: String },
 }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::{Money, MoneyError};
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {

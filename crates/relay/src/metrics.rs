@@ -88,8 +88,8 @@ impl Metrics {
         self.with(|m| m.commit.observe(took));
     }
 
-    /// The counters in Prometheus text, followed by `gauges` (already rendered).
-    pub fn render(&self, gauges: &str) -> String {
+    /// The counters in Prometheus text, followed by `gauges` read at `now_ms`.
+    pub fn render(&self, gauges: &Gauges, now_ms: i64) -> String {
         let mut out = String::new();
         self.with(|m| {
             m.ingest.render(&mut out, "malipo_relay_ingest_seconds", "Time from a callback's arrival to its answer, stored callbacks and duplicates.");
@@ -103,7 +103,59 @@ impl Metrics {
                 let _ = writeln!(out, "malipo_relay_rejections_total{{reason=\"{reason}\"}} {n}");
             }
         });
-        out.push_str(gauges);
+        gauges.render(&mut out, now_ms);
         out
+    }
+}
+
+/// What is read from the database at each scrape.
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    /// (device, tenant, events it has not acknowledged)
+    pub lags: Vec<(String, String, i64)>,
+    /// (tenant, when its oldest event some device has not acknowledged was received, in ms;
+    /// 0 when none)
+    pub oldest_unacknowledged: Vec<(String, i64)>,
+}
+
+impl Gauges {
+    fn render(&self, out: &mut String, now_ms: i64) {
+        out.push_str(
+            "# HELP malipo_relay_device_lag_events Events a device has not acknowledged.\n# TYPE malipo_relay_device_lag_events gauge\n",
+        );
+        for (id, tenant, lag) in &self.lags {
+            let _ = writeln!(
+                out,
+                "malipo_relay_device_lag_events{{tenant=\"{tenant}\",device=\"{id}\"}} {lag}"
+            );
+        }
+        out.push_str("# HELP malipo_relay_oldest_unacknowledged_seconds Age of the oldest event a device of the tenant has not acknowledged (0 when none).\n# TYPE malipo_relay_oldest_unacknowledged_seconds gauge\n");
+        for (id, at) in &self.oldest_unacknowledged {
+            let age = if *at == 0 {
+                0
+            } else {
+                (now_ms - at).max(0) / 1000
+            };
+            let _ = writeln!(
+                out,
+                "malipo_relay_oldest_unacknowledged_seconds{{tenant=\"{id}\"}} {age}"
+            );
+        }
+    }
+}
+
+/// `GET /metrics`: the counters and the gauges, in Prometheus text.
+pub(crate) async fn serve(
+    axum::extract::State(relay): axum::extract::State<crate::Relay>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let store = &relay.store;
+    match store.gauges().await {
+        Ok(gauges) => (
+            [("content-type", "text/plain; version=0.0.4")],
+            store.metrics().render(&gauges, crate::store::now_ms()),
+        )
+            .into_response(),
+        Err(e) => crate::internal(&e),
     }
 }

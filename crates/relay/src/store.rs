@@ -10,15 +10,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::Row;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-type Migrations = &'static [(i64, &'static str, &'static str)];
+use malipo_sqlite::Migrations;
 const SQLITE_MIGRATIONS: Migrations = &[
     (
         1,
@@ -100,6 +97,8 @@ pub enum RelayError {
     Db(#[from] sqlx::Error),
     #[error("could not bring the relay's schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not open the relay's database: {0}")]
+    Open(#[from] malipo_sqlite::OpenError),
     #[error("{0} was not found")]
     NotFound(String),
     #[error("no randomness available: {0}")]
@@ -208,44 +207,15 @@ fn tenant_changed(rows: u64, tenant_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs embedded migrations (`(version, name, sql)`) on either backend.
-fn migrator(migrations: Migrations) -> Migrator {
-    Migrator::with_migrations(
-        migrations
-            .iter()
-            .map(|(v, name, sql)| {
-                Migration::new(
-                    *v,
-                    (*name).into(),
-                    MigrationType::Simple,
-                    AssertSqlSafe(*sql).into_sql_str(),
-                    false,
-                )
-            })
-            .collect(),
-    )
-}
-
 /// Whether a database URL names PostgreSQL.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 impl RelayStore {
-    /// Opens (creating if needed) the SQLite database at `path`.
+    /// Opens (creating if needed) the SQLite database at `path` (see `malipo_sqlite`).
     pub async fn open(path: &Path) -> Result<RelayStore> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+        let pool = malipo_sqlite::open(path, 4, SQLITE_MIGRATIONS).await?;
         Ok(RelayStore::start(Db::Sqlite(pool)))
     }
 
@@ -258,7 +228,9 @@ impl RelayStore {
             .connect(url)
             .await?;
         // The migrator takes an advisory lock, so instances starting together migrate once.
-        migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
+        malipo_sqlite::migrator(POSTGRES_MIGRATIONS)
+            .run(&pool)
+            .await?;
         let store = RelayStore::start(Db::Postgres(pool.clone()));
         // Listening before the store is handed out: no event stored through it goes unheard.
         let listener = listener(&pool).await?;
@@ -334,12 +306,9 @@ impl RelayStore {
     }
 
     /// Gauges read from the database: each device's lag behind its tenant's last event, and
-    /// per tenant the age of the oldest event some device has not acknowledged.
-    pub async fn gauges(&self) -> Result<String> {
-        use std::fmt::Write;
-        // (device, tenant, lag) and (tenant, received_at of its oldest unacknowledged event)
-        type Gauges = (Vec<(String, String, i64)>, Vec<(String, i64)>);
-        let (lags, oldest): Gauges = on_db!(&self.db, |pool, sql| {
+    /// per tenant when its oldest event some device has not acknowledged was received.
+    pub async fn gauges(&self) -> Result<crate::metrics::Gauges> {
+        Ok(on_db!(&self.db, |pool, sql| {
             let lags = sqlx::query(sql(
                 "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag
                      FROM devices d JOIN tenants t ON t.id = d.tenant_id
@@ -350,7 +319,7 @@ impl RelayStore {
             .iter()
             .map(|r| (r.get("id"), r.get("tenant_id"), r.get("lag")))
             .collect();
-            let oldest = sqlx::query(sql(
+            let oldest_unacknowledged = sqlx::query(sql(
                 "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
                          AND e.seq = (SELECT min(d.acked_seq) FROM devices d
                                       WHERE d.tenant_id = t.id AND d.revoked = 0) + 1), 0) AS at
@@ -361,31 +330,11 @@ impl RelayStore {
             .iter()
             .map(|r| (r.get("id"), r.get("at")))
             .collect();
-            (lags, oldest)
-        });
-        let mut out = String::from(
-            "# HELP malipo_relay_device_lag_events Events a device has not acknowledged.\n# TYPE malipo_relay_device_lag_events gauge\n",
-        );
-        for (id, tenant, lag) in &lags {
-            let _ = writeln!(
-                out,
-                "malipo_relay_device_lag_events{{tenant=\"{tenant}\",device=\"{id}\"}} {lag}"
-            );
-        }
-        out.push_str("# HELP malipo_relay_oldest_unacknowledged_seconds Age of the oldest event a device of the tenant has not acknowledged (0 when none).\n# TYPE malipo_relay_oldest_unacknowledged_seconds gauge\n");
-        let now = now_ms();
-        for (id, at) in &oldest {
-            let age = if *at == 0 {
-                0
-            } else {
-                (now - at).max(0) / 1000
-            };
-            let _ = writeln!(
-                out,
-                "malipo_relay_oldest_unacknowledged_seconds{{tenant=\"{id}\"}} {age}"
-            );
-        }
-        Ok(out)
+            crate::metrics::Gauges {
+                lags,
+                oldest_unacknowledged,
+            }
+        }))
     }
 
     /// Wakes for new events: (tenant, last sequence number). On PostgreSQL this includes

@@ -2,31 +2,14 @@
 //! Uploads are idempotent: a payment is one row per reference, and only a newer version
 //! (later `updated_at`) replaces it, so sending the same record ten times changes nothing.
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use malipo_domain::{Currency, Method, Money, TxStatus};
+use malipo_relay_api::{CompanySummary, KeyedTotals, Totals, UploadRecord, UploadResult};
 
 use crate::store::{Device, RelayStore, Result, on_db};
-
-/// One payment as the desktop's transaction JSON carries it (extra fields are ignored).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Upload {
-    pub reference: String,
-    pub number: String,
-    pub method: String,
-    pub status: String,
-    pub amount_minor: i64,
-    #[serde(default)]
-    pub refunded_minor: i64,
-    pub currency: String,
-    #[serde(default)]
-    pub provider_ref: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
 
 /// A checked upload.
 #[derive(Debug, Clone)]
@@ -49,89 +32,52 @@ fn ms(field: &str, text: &str) -> std::result::Result<i64, String> {
         .map_err(|_| format!("{field} {text:?} is not an RFC 3339 time"))
 }
 
-impl Upload {
-    /// Checks one upload; the error names what is wrong.
-    pub fn check(&self) -> std::result::Result<Checked, String> {
-        let reference = self.reference.trim();
-        if reference.is_empty() || reference.len() > 64 {
-            return Err("reference must be 1 to 64 characters".into());
-        }
-        let office = self
-            .number
-            .split_once('-')
-            .map(|(o, _)| o.to_owned())
-            .filter(|o| !o.is_empty())
-            .ok_or_else(|| {
-                format!(
-                    "number {:?} is not a transaction number like NBI-000042",
-                    self.number
-                )
-            })?;
-        let method: Method = self.method.parse()?;
-        let status: TxStatus = self.status.parse()?;
-        let currency = Currency::from_code(&self.currency).map_err(|e| e.to_string())?;
-        let amount = Money::from_minor(self.amount_minor, currency).map_err(|e| e.to_string())?;
-        if amount.is_zero() {
-            return Err("amount_minor must be more than zero".into());
-        }
-        if !(0..=self.amount_minor).contains(&self.refunded_minor) {
-            return Err("refunded_minor must be between 0 and amount_minor".into());
-        }
-        Ok(Checked {
-            reference: reference.to_owned(),
-            number: self.number.clone(),
-            office,
-            method,
-            status,
-            amount,
-            refunded_minor: self.refunded_minor,
-            provider_ref: self.provider_ref.clone(),
-            created_at: ms("created_at", &self.created_at)?,
-            updated_at: ms("updated_at", &self.updated_at)?,
-        })
+/// Checks one uploaded record; the error names what is wrong.
+pub fn check(r: &UploadRecord) -> std::result::Result<Checked, String> {
+    let reference = r.reference.trim();
+    if reference.is_empty() || reference.len() > 64 {
+        return Err("reference must be 1 to 64 characters".into());
     }
+    let office = r
+        .number
+        .split_once('-')
+        .map(|(o, _)| o.to_owned())
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "number {:?} is not a transaction number like NBI-000042",
+                r.number
+            )
+        })?;
+    let method: Method = r.method.parse()?;
+    let status: TxStatus = r.status.parse()?;
+    let currency = Currency::from_code(&r.currency).map_err(|e| e.to_string())?;
+    let amount = Money::from_minor(r.amount_minor, currency).map_err(|e| e.to_string())?;
+    if amount.is_zero() {
+        return Err("amount_minor must be more than zero".into());
+    }
+    if !(0..=r.amount_minor).contains(&r.refunded_minor) {
+        return Err("refunded_minor must be between 0 and amount_minor".into());
+    }
+    Ok(Checked {
+        reference: reference.to_owned(),
+        number: r.number.clone(),
+        office,
+        method,
+        status,
+        amount,
+        refunded_minor: r.refunded_minor,
+        provider_ref: r.provider_ref.clone(),
+        created_at: ms("created_at", &r.created_at)?,
+        updated_at: ms("updated_at", &r.updated_at)?,
+    })
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct UploadResult {
-    /// New or newer than what the relay had.
-    pub stored: u64,
-    /// Already known at this version or a newer one.
-    pub unchanged: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TotalsView {
-    pub count: i64,
-    pub amount: String,
-    pub amount_minor: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Keyed {
-    pub key: String,
-    #[serde(flatten)]
-    pub totals: TotalsView,
-}
-
-/// The company-wide summary managers see, in one currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CompanySummary {
-    pub currency: String,
-    pub all: TotalsView,
-    pub succeeded: TotalsView,
-    pub pending: TotalsView,
-    pub failed: TotalsView,
-    pub needs_review: TotalsView,
-    pub by_method: Vec<Keyed>,
-    pub by_office: Vec<Keyed>,
-}
-
-fn totals(count: i64, minor: i64, currency: Currency) -> TotalsView {
+fn totals(count: i64, minor: i64, currency: Currency) -> Totals {
     let amount = Money::from_minor(minor.max(0), currency)
         .map(|m| m.amount_string())
         .unwrap_or_default();
-    TotalsView {
+    Totals {
         count,
         amount,
         amount_minor: minor,
@@ -231,7 +177,7 @@ impl RelayStore {
         }
         let keyed = |map: std::collections::BTreeMap<String, (i64, i64)>| {
             map.into_iter()
-                .map(|(key, (n, m))| Keyed {
+                .map(|(key, (n, m))| KeyedTotals {
                     key,
                     totals: totals(n, m, currency),
                 })

@@ -20,13 +20,8 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::sqlite::SqlitePool;
 
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
@@ -38,7 +33,7 @@ pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord,
 pub use users::UserRecord;
 
 /// The migrations, embedded so the shipped binary carries its schema.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: malipo_sqlite::Migrations = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (
         2,
@@ -53,8 +48,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("could not bring the database schema up to date: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not open the database: {0}")]
+    Open(#[from] malipo_sqlite::OpenError),
     #[error("{0} already exists")]
     Duplicate(String),
     #[error("{0} was not found")]
@@ -78,33 +73,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database file at `path` and applies pending migrations;
+    /// see `malipo_sqlite` for how (WAL, synchronous=FULL, a private file).
     pub async fn open(path: &Path) -> Result<Store> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a payment the clerk saw recorded survives a power cut, not only a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        let migrations = MIGRATIONS
-            .iter()
-            .map(|(version, name, sql)| {
-                Migration::new(
-                    *version,
-                    (*name).into(),
-                    MigrationType::Simple,
-                    AssertSqlSafe(*sql).into_sql_str(),
-                    false,
-                )
-            })
-            .collect();
-        Migrator::with_migrations(migrations).run(&pool).await?;
+        let pool = malipo_sqlite::open(path, 4, MIGRATIONS).await?;
         Ok(Store { pool })
     }
 

@@ -1,18 +1,23 @@
-// The one module that talks to Tauri. Everything else calls these typed functions.
+// The one module that talks to Tauri. Everything else calls these typed functions; each
+// command's request and response types are generated from the Rust declarations.
 import { invoke } from "@tauri-apps/api/core";
 import type {
   AppError,
   AppInfo,
   AuditView,
+  CheckInput,
   Command,
+  Commands,
   DashboardView,
   HistoryFilter,
+  InputCheck,
   List,
   OrphanView,
   PolicyDetails,
   PolicyView,
   ReconcileReport,
   RefundView,
+  Role,
   SavedCardView,
   SavedReceipt,
   SessionView,
@@ -25,9 +30,13 @@ function isAppError(e: unknown): e is AppError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
-async function call<T>(command: Command, args: Record<string, unknown>): Promise<T> {
+/** Invokes `command` with its request (none when the command takes none). */
+async function call<C extends Command>(
+  command: C,
+  request: Commands[C]["request"],
+): Promise<Commands[C]["response"]> {
   try {
-    return await invoke<T>(command, args);
+    return await invoke<Commands[C]["response"]>(command, request === null ? {} : { request });
   } catch (e) {
     if (isAppError(e)) throw e;
     const err: AppError = { code: "internal", message: String(e) };
@@ -36,11 +45,11 @@ async function call<T>(command: Command, args: Record<string, unknown>): Promise
 }
 
 export function listPolicies(search: string | null): Promise<List<PolicyView>> {
-  return call("list_policies", { search });
+  return call("list_policies", { search: search ?? undefined });
 }
 
 export function appInfo(): Promise<AppInfo> {
-  return call("app_info", {});
+  return call("app_info", null);
 }
 
 export function createAdmin(username: string, password: string): Promise<SessionView> {
@@ -51,8 +60,8 @@ export function signIn(username: string, password: string): Promise<SessionView>
   return call("sign_in", { username, password });
 }
 
-export function signOut(): Promise<void> {
-  return call("sign_out", {});
+export function signOut(): Promise<null> {
+  return call("sign_out", null);
 }
 
 export function payMpesa(
@@ -77,11 +86,11 @@ export function saveReceipt(
 }
 
 export function history(filter: HistoryFilter): Promise<List<TransactionView>> {
-  return call("history", { filter });
+  return call("history", filter);
 }
 
 export function exportHistory(filter: HistoryFilter): Promise<string> {
-  return call("export_history", { filter });
+  return call("export_history", filter);
 }
 
 /** A card checkout, or with `savedCard` (its last four digits) a charge of a saved card. */
@@ -92,7 +101,7 @@ export function payCard(
   again: boolean,
   savedCard: string | null = null,
 ): Promise<TransactionView> {
-  return call("pay_card", { policy, email, amount, again, savedCard });
+  return call("pay_card", { policy, email, amount, again, saved_card: savedCard ?? undefined });
 }
 
 export function savedCards(email: string): Promise<SavedCardView[]> {
@@ -105,11 +114,11 @@ export function policyDetails(number: string): Promise<PolicyDetails> {
 
 /** The manager's dashboard for the days `from..=to` (YYYY-MM-DD; empty for open). */
 export function dashboard(from: string, to: string): Promise<DashboardView> {
-  return call("dashboard", { from: from || null, to: to || null });
+  return call("dashboard", { from: from || undefined, to: to || undefined });
 }
 
 export function refunds(status: string | null): Promise<RefundView[]> {
-  return call("refunds", { status });
+  return call("refunds", { status: status || undefined });
 }
 
 export function requestRefund(number: string, amount: string, reason: string): Promise<RefundView> {
@@ -128,7 +137,7 @@ export function orphans(all: boolean): Promise<OrphanView[]> {
   return call("orphans", { all });
 }
 
-export function resolveOrphan(seq: number, note: string): Promise<void> {
+export function resolveOrphan(seq: number, note: string): Promise<null> {
   return call("resolve_orphan", { seq, note });
 }
 
@@ -137,27 +146,27 @@ export function reconcile(date: string): Promise<ReconcileReport> {
 }
 
 export function auditLog(entity: string | null, entityId: string | null, limit: number): Promise<AuditView[]> {
-  return call("audit_log", { entity, entityId, limit });
+  return call("audit_log", { entity: entity ?? undefined, entity_id: entityId ?? undefined, limit });
 }
 
 export function settings(): Promise<SettingsView> {
-  return call("settings", {});
+  return call("settings", null);
 }
 
-export function saveSetting(key: string, value: string): Promise<void> {
+export function saveSetting(key: string, value: string): Promise<null> {
   return call("save_setting", { key, value });
 }
 
 /** Keeps a secret in the OS keyring; an empty value removes it. */
-export function saveSecret(name: string, value: string): Promise<void> {
+export function saveSecret(name: string, value: string): Promise<null> {
   return call("save_secret", { name, value });
 }
 
 export function users(): Promise<UserView[]> {
-  return call("users", {});
+  return call("users", null);
 }
 
-export function addUser(username: string, role: string, password: string): Promise<UserView> {
+export function addUser(username: string, role: Role, password: string): Promise<UserView> {
   return call("add_user", { username, role, password });
 }
 
@@ -166,7 +175,12 @@ export function qrCode(text: string): Promise<string> {
   return call("qr_code", { text });
 }
 
+/** What is wrong with a field as typed so far, by the rules the services apply. */
+export function checkInput(request: CheckInput): Promise<InputCheck> {
+  return call("check_input", request);
+}
+
 /** Tells the shell the first screen is drawn and takes input (logged as the startup time). */
-export function uiReady(): Promise<void> {
-  return call("ui_ready", {});
+export function uiReady(): Promise<null> {
+  return call("ui_ready", null);
 }

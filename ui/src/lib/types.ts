@@ -7,21 +7,29 @@ export type {
   AppError,
   AppInfo,
   AuditView,
+  CheckInput,
   Command,
+  Commands,
   CompanyView,
   DashboardView,
   DayView,
   Difference,
   ErrorCode,
   HistoryFilter,
+  InputCheck,
+  InputKind,
+  InstalmentStatus,
   InstalmentView,
   KeyedTotals,
   List,
+  Method,
   OrphanView,
   PolicyDetails,
   PolicyView,
   ReconcileReport,
+  RefundStatus,
   RefundView,
+  Role,
   SavedCardView,
   SavedReceipt,
   SecretView,
@@ -31,17 +39,6 @@ export type {
   SummaryView,
   TotalsView,
   TransactionView,
+  TxStatus,
   UserView,
 } from "./generated/ipc";
-
-/** The statuses a payment's `status` takes. */
-export type TxStatus =
-  | "pending"
-  | "awaiting_customer"
-  | "succeeded"
-  | "failed"
-  | "cancelled"
-  | "timed_out"
-  | "needs_review"
-  | "refunded"
-  | "partially_refunded";

@@ -2,27 +2,75 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "ui_ready";
 
-export type ErrorCode = "invalid_input" | "not_found" | "conflict" | "unauthenticated" | "forbidden" | "provider" | "internal";
+/** Each command's request (`null`: it takes none) and response. */
+export type Commands = {
+  app_info: { request: null; response: AppInfo };
+  create_admin: { request: Credentials; response: SessionView };
+  sign_in: { request: Credentials; response: SessionView };
+  sign_out: { request: null; response: null };
+  list_policies: { request: PolicySearch; response: List<PolicyView> };
+  pay_mpesa: { request: MpesaRequest; response: TransactionView };
+  pay_card: { request: CardRequest; response: TransactionView };
+  qr_code: { request: QrCode; response: string };
+  payment_status: { request: ByNumber; response: TransactionView };
+  save_receipt: { request: SaveReceipt; response: SavedReceipt };
+  history: { request: HistoryFilter; response: List<TransactionView> };
+  export_history: { request: HistoryFilter; response: string };
+  policy_details: { request: ByNumber; response: PolicyDetails };
+  saved_cards: { request: CardsOf; response: Array<SavedCardView> };
+  dashboard: { request: DateRange; response: DashboardView };
+  refunds: { request: RefundsFilter; response: Array<RefundView> };
+  request_refund: { request: RequestRefund; response: RefundView };
+  approve_refund: { request: RefundId; response: RefundView };
+  reject_refund: { request: RefundId; response: RefundView };
+  orphans: { request: OrphansFilter; response: Array<OrphanView> };
+  resolve_orphan: { request: ResolveOrphan; response: null };
+  reconcile: { request: Day; response: ReconcileReport };
+  audit_log: { request: AuditFilter; response: Array<AuditView> };
+  settings: { request: null; response: SettingsView };
+  save_setting: { request: SaveSetting; response: null };
+  save_secret: { request: SaveSecret; response: null };
+  users: { request: null; response: Array<UserView> };
+  add_user: { request: AddUser; response: UserView };
+  check_input: { request: CheckInput; response: InputCheck };
+  ui_ready: { request: null; response: null };
+};
+
+export type ErrorCode = "invalid_input" | "not_found" | "conflict" | "likely_repeat" | "rate_limited" | "unauthenticated" | "forbidden" | "provider" | "internal";
 
 export type AppError = { code: ErrorCode, message: string, };
+
+export type TxStatus = "pending" | "awaiting_customer" | "succeeded" | "failed" | "cancelled" | "timed_out" | "needs_review" | "refunded" | "partially_refunded";
+
+export type Method = "mpesa" | "card";
+
+export type Role = "clerk" | "manager" | "admin";
+
+export type InstalmentStatus = "paid" | "pending" | "overdue";
+
+export type RefundStatus = "requested" | "approved" | "rejected" | "processing" | "processed" | "failed";
 
 export type List<T> = { items: Array<T>, total: number, };
 
 export type PolicyView = { number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
 
-export type TransactionView = { id: number, number: string, reference: string, policy: string, holder: string, method: string, status: string, amount: string, amount_minor: number, currency: string, refunded: string, refunded_minor: number, phone: string | null, email: string | null, provider_ref: string | null, provider_receipt: string | null, failure_code: string | null, failure_reason: string | null, receipt_number: string | null, clerk: string | null, 
+export type TransactionView = { id: number, number: string, reference: string, policy: string, holder: string, method: Method, status: TxStatus, 
+/**
+ * Still waiting on the provider or the customer (`pending`, `awaiting_customer`).
+ */
+open: boolean, 
+/**
+ * Money was received and kept, at least in part: a receipt prints as paid.
+ */
+paid: boolean, amount: string, amount_minor: number, currency: string, refunded: string, refunded_minor: number, phone: string | null, email: string | null, provider_ref: string | null, provider_receipt: string | null, failure_code: string | null, failure_reason: string | null, receipt_number: string | null, clerk: string | null, 
 /**
  * The card checkout link, for card payments.
  */
 authorization_url: string | null, card_brand: string | null, card_last4: string | null, created_at: string, updated_at: string, };
 
-export type SessionView = { username: string, 
-/**
- * `clerk`, `manager` or `admin`.
- */
-role: string, };
+export type SessionView = { username: string, role: Role, };
 
 export type AppInfo = { 
 /**
@@ -36,11 +84,82 @@ first_run: boolean, office: string, session: SessionView | null, };
 
 export type SavedReceipt = { path: string, receipt_number: string, copy: boolean, };
 
+export type Credentials = { username: string, password: string, };
+
+export type PolicySearch = { search?: string, };
+
+export type ByNumber = { number: string, };
+
+export type QrCode = { text: string, };
+
+export type ReceiptFormat = "a4" | "80mm";
+
+export type SaveReceipt = { number: string, format: ReceiptFormat, 
+/**
+ * Send it to the printer as well as saving it.
+ */
+print: boolean, };
+
 export type HistoryFilter = { status?: string, method?: string, from?: string, to?: string, search?: string, page?: number, per_page?: number, };
+
+export type CardsOf = { email: string, };
+
+export type DateRange = { from?: string, to?: string, };
+
+export type RefundsFilter = { status?: string, };
+
+export type RequestRefund = { number: string, amount: string, reason: string, };
+
+export type RefundId = { id: number, };
+
+export type OrphansFilter = { all: boolean, };
+
+export type ResolveOrphan = { seq: number, note: string, };
+
+export type Day = { date: string, };
+
+export type AuditFilter = { entity?: string, entity_id?: string, limit: number, };
+
+export type SaveSetting = { key: string, value: string, };
+
+export type SaveSecret = { name: string, value: string, };
+
+export type AddUser = { username: string, role: Role, password: string, };
+
+export type MpesaRequest = { policy: string, phone: string, amount: string, 
+/**
+ * The clerk insists on a repeat of a payment made moments ago.
+ */
+again: boolean, };
+
+export type CardRequest = { policy: string, email: string, amount: string, again: boolean, 
+/**
+ * Charge the customer's saved card (the most recent one, or the one ending in these
+ * digits) instead of opening a checkout.
+ */
+saved_card?: string, };
+
+export type CheckInput = { kind: InputKind, text: string, 
+/**
+ * The currency an amount is in (the policy's); the office's when not given.
+ */
+currency?: string, };
+
+export type InputKind = "amount" | "mpesa_amount" | "phone" | "email";
+
+export type InputCheck = { 
+/**
+ * What to fix, as one sentence; `null` when the field is fine.
+ */
+problem: string | null, 
+/**
+ * How the services will read it: `KES 1,500.00`, `254712345678`, `amina@example.co.ke`.
+ */
+reads_as: string | null, };
 
 export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
 
-export type InstalmentView = { policy: string, holder: string, phone: string, seq: number, due_date: string, status: string, amount: string, amount_minor: number, paid: string, paid_minor: number, outstanding: string, outstanding_minor: number, currency: string, days_overdue: number, };
+export type InstalmentView = { policy: string, holder: string, phone: string, seq: number, due_date: string, status: InstalmentStatus, amount: string, amount_minor: number, paid: string, paid_minor: number, outstanding: string, outstanding_minor: number, currency: string, days_overdue: number, };
 
 export type SavedCardView = { brand: string, last4: string, expiry: string, bank: string | null, };
 
@@ -76,11 +195,19 @@ export type RefundView = { id: number,
 /**
  * The payment's number.
  */
-transaction: string, amount: string, amount_minor: number, currency: string, reason: string, 
+transaction: string, amount: string, amount_minor: number, currency: string, reason: string, status: RefundStatus, 
 /**
- * requested, approved, rejected, processing, processed or failed.
+ * Requested and waiting for a manager to approve or reject it.
  */
-status: string, requested_by: string, decided_by: string | null, 
+awaiting_decision: boolean, 
+/**
+ * Approved but not (known to be) sent to the provider: approving again sends it.
+ */
+unsent: boolean, 
+/**
+ * Sent or about to be: the provider's answer is still to come.
+ */
+in_flight: boolean, requested_by: string, decided_by: string | null, 
 /**
  * The Paystack refund id, or the M-Pesa reversal's ConversationID.
  */
@@ -104,7 +231,7 @@ export type Difference = {
 /**
  * `card` or `mpesa`.
  */
-method: string, 
+method: Method, 
 /**
  * `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
  * `receipt_unmatched` or `confirmed_by_query_only`.
@@ -113,7 +240,7 @@ kind: string, number: string | null,
 /**
  * Our reference (cards) or the CheckoutRequestID (M-Pesa).
  */
-reference: string | null, provider_amount: string | null, local_amount: string | null, local_status: string | null, 
+reference: string | null, provider_amount: string | null, local_amount: string | null, local_status: TxStatus | null, 
 /**
  * What it means and what to do.
  */
@@ -191,4 +318,4 @@ keyring_available: boolean,
  */
 restart_needed: boolean, };
 
-export type UserView = { username: string, role: string, active: boolean, created_at: string, };
+export type UserView = { username: string, role: Role, active: boolean, created_at: string, };

@@ -2,22 +2,18 @@
 //! payment taken through them end to end, and the demo coming back after a restart with the
 //! office's sync cursor still valid; the manager's dashboard over the same office and relay.
 
-use malipo_app::{Actor, App, MpesaRequest, PolicyInput, demo};
+use malipo_app::{Actor, App, MpesaRequest, PolicyInput};
+use malipo_demo as demo;
+use malipo_domain::{RefundStatus, TxStatus};
 
-async fn take_and_settle(app: &App, settings: &malipo_app::ProviderSettings) -> String {
-    take_and_settle_as(app, &Actor::Setup, settings, "POL-1").await
+async fn take_and_settle(app: &App) -> String {
+    take_and_settle_as(app, &Actor::Setup, "POL-1").await
 }
 
-async fn take_and_settle_as(
-    app: &App,
-    actor: &Actor,
-    settings: &malipo_app::ProviderSettings,
-    policy: &str,
-) -> String {
+async fn take_and_settle_as(app: &App, actor: &Actor, policy: &str) -> String {
     let started = app
         .pay_mpesa(
             actor,
-            settings,
             &MpesaRequest {
                 policy: policy.into(),
                 phone: "0708374149".into(),
@@ -27,12 +23,12 @@ async fn take_and_settle_as(
         )
         .await
         .unwrap();
-    assert_eq!(started.status, "awaiting_customer", "{started:?}");
+    assert_eq!(started.status, TxStatus::AwaitingCustomer, "{started:?}");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        app.sync_once(settings).await.unwrap();
+        app.sync_once().await.unwrap();
         let t = app.transaction(&started.number).await.unwrap();
-        if t.status == "succeeded" {
+        if t.status == TxStatus::Succeeded {
             assert!(
                 t.provider_receipt.is_some(),
                 "the callback came through the relay"
@@ -95,19 +91,20 @@ async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_
     .unwrap();
     let first = {
         let demo = demo::start(dir.path()).await.unwrap();
-        take_and_settle(&app, &demo.settings).await
+        app.configure(demo.settings.clone());
+        take_and_settle(&app).await
     };
     // Started again (new ports), the same relay data: the office keeps syncing from its cursor.
     let demo = demo::start(dir.path()).await.unwrap();
-    let second = take_and_settle(&app, &demo.settings).await;
+    app.configure(demo.settings.clone());
+    let second = take_and_settle(&app).await;
     assert_ne!(first, second);
-    let report = app.sync_once(&demo.settings).await.unwrap();
+    let report = app.sync_once().await.unwrap();
     assert_eq!(report.cursor, 2, "{report:?}");
     // A card checkout's link points at the simulator actually running.
     let card = app
         .pay_card(
             &Actor::Setup,
-            &demo.settings,
             &malipo_app::CardRequest {
                 policy: "POL-1".into(),
                 email: "amina@example.co.ke".into(),
@@ -159,19 +156,24 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     .await
     .unwrap();
     let demo = demo::start(dir.path()).await.unwrap();
+    app.configure(demo.settings.clone());
     let q = malipo_app::SummaryQuery::default();
 
-    let refused = app.dashboard(&clerk, &demo.settings, &q).await.unwrap_err();
-    assert_eq!(refused.code, malipo_app::ErrorCode::Forbidden, "{refused}");
+    let refused = app.dashboard(&clerk, &q).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        malipo_app::ErrorCode::Forbidden,
+        "{refused}"
+    );
 
-    let paid = take_and_settle_as(&app, &clerk, &demo.settings, "POL-7").await;
+    let paid = take_and_settle_as(&app, &clerk, "POL-7").await;
     // The succeeded payment reaches the relay with the next sync.
-    app.sync_once(&demo.settings).await.unwrap();
+    app.sync_once().await.unwrap();
     app.request_refund(&clerk, &paid, "500", "paid twice by mistake")
         .await
         .unwrap();
 
-    let d = app.dashboard(&manager, &demo.settings, &q).await.unwrap();
+    let d = app.dashboard(&manager, &q).await.unwrap();
     assert_eq!(d.office.succeeded.count, 1);
     assert_eq!(d.office.succeeded.amount_minor, 150_000);
     assert_eq!(d.office.by_clerk.len(), 1);
@@ -199,10 +201,9 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     assert_eq!(d.orphans_open, 0);
 
     // No relay configured: the office's figures still come, with the reason for the rest.
-    let alone = app
-        .dashboard(&manager, &malipo_app::ProviderSettings::default(), &q)
-        .await
-        .unwrap();
+    app.configure(malipo_app::ProviderSettings::default());
+    let alone = app.dashboard(&manager, &q).await.unwrap();
+    app.configure(demo.settings.clone());
     assert!(alone.company.is_none());
     assert!(
         alone
@@ -217,21 +218,15 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     // The manager approves: the demo's M-Pesa reversal goes to the simulator, whose result
     // comes back through the relay.
     let waiting = app.refunds(Some("requested")).await.unwrap();
-    let refused = app
-        .approve_refund(&clerk, &demo.settings, waiting[0].id)
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code, malipo_app::ErrorCode::Forbidden);
-    let approved = app
-        .approve_refund(&manager, &demo.settings, waiting[0].id)
-        .await
-        .unwrap();
-    assert_eq!(approved.status, "processing", "{approved:?}");
+    let refused = app.approve_refund(&clerk, waiting[0].id).await.unwrap_err();
+    assert_eq!(refused.code(), malipo_app::ErrorCode::Forbidden);
+    let approved = app.approve_refund(&manager, waiting[0].id).await.unwrap();
+    assert_eq!(approved.status, RefundStatus::Processing, "{approved:?}");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        app.sync_once(&demo.settings).await.unwrap();
+        app.sync_once().await.unwrap();
         let r = &app.refunds(None).await.unwrap()[0];
-        if r.status == "processed" {
+        if r.status == RefundStatus::Processed {
             assert_eq!(r.decided_by.as_deref(), Some("wanjiru"));
             break;
         }
@@ -240,8 +235,8 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     }
     assert_eq!(
         app.transaction(&paid).await.unwrap().status,
-        "partially_refunded"
+        TxStatus::PartiallyRefunded
     );
-    let d = app.dashboard(&manager, &demo.settings, &q).await.unwrap();
+    let d = app.dashboard(&manager, &q).await.unwrap();
     assert_eq!(d.refunds_waiting, 0);
 }

@@ -1,7 +1,8 @@
-//! Demo mode: with no provider credentials configured, the app runs against the built-in
-//! provider simulator and a local relay, both in this process on loopback, so a new user can
-//! take an M-Pesa and a card payment and print a receipt in the first minute. Nothing reaches
-//! Safaricom or Paystack.
+//! Demo mode: with no provider credentials configured, the desktop app (and the CLI with
+//! `--demo`) runs against the built-in provider simulator and a local relay, both in this
+//! process on loopback, so a new user can take an M-Pesa and a card payment and print a receipt
+//! in the first minute. Nothing reaches Safaricom or Paystack. This crate, not the services,
+//! links the simulator and the relay server.
 //!
 //! The local relay keeps its database in the data directory (`demo-relay.sqlite3`, with the
 //! tenant and device in `demo-relay.json`), so the office's sync cursor stays valid from one
@@ -18,8 +19,8 @@ use malipo_providers::paystack::PaystackConfig;
 use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
 
-use crate::settings::ProviderSettings;
-use crate::{AppError, ErrorCode};
+use malipo_app::{Error, ProviderSettings};
+use malipo_relay_api::{DARAJA_PATH, PAYSTACK_PATH};
 
 /// The sealing key of the demo relay: it only ever seals the simulator's published test key.
 const DEMO_SEALING_KEY: &str = "64656d6f2d6f6e6c792d6e6f742d612d7265616c2d7365616c696e672d6b6579";
@@ -55,11 +56,8 @@ struct Saved {
     device_token: String,
 }
 
-fn failed(what: &str, e: impl std::fmt::Display) -> AppError {
-    AppError::new(
-        ErrorCode::Internal,
-        format!("demo mode could not start ({what}: {e})"),
-    )
+fn failed(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("demo mode could not start ({what}: {e})"))
 }
 
 /// Whether the office has no provider credentials at all (neither in the environment nor in
@@ -69,7 +67,7 @@ pub fn wanted(settings: &ProviderSettings) -> bool {
 }
 
 /// Starts the simulator and the local relay on loopback ports.
-pub async fn start(data_dir: &Path) -> Result<Demo, AppError> {
+pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
     let loopback: SocketAddr = "127.0.0.1:0".parse().map_err(|e| failed("address", e))?;
     let store = RelayStore::open(&data_dir.join("demo-relay.sqlite3"))
         .await
@@ -129,22 +127,14 @@ pub async fn start(data_dir: &Path) -> Result<Demo, AppError> {
     let config = malipo_sandbox::Config {
         // The checkout links must name the port the simulator really listens on.
         public_url: String::new(),
-        paystack_webhook_url: Some(format!(
-            "{relay_url}{}/{}",
-            malipo_relay::PAYSTACK_PATH,
-            saved.tenant
-        )),
+        paystack_webhook_url: Some(format!("{relay_url}{}/{}", PAYSTACK_PATH, saved.tenant)),
         ..malipo_sandbox::Config::default()
     };
     let sandbox = malipo_sandbox::spawn(loopback, config.clone())
         .await
         .map_err(|e| failed("simulator address", e))?;
     let sandbox_url = sandbox.url();
-    let callback = format!(
-        "{relay_url}{}/{}",
-        malipo_relay::DARAJA_PATH,
-        saved.daraja_token
-    );
+    let callback = format!("{relay_url}{}/{}", DARAJA_PATH, saved.daraja_token);
     let mut daraja = DarajaConfig::new(
         &sandbox_url,
         &config.consumer_key,

@@ -1,0 +1,320 @@
+//! Syncing with the company's relay: the outbox pushes this office's payments up (the relay
+//! keeps one row per payment, so pushing again is harmless), the inbox pulls provider events
+//! after the stored cursor and applies each exactly once (the event is recorded in the same
+//! SQLite transaction as the change it causes), and reconciliation asks the providers about
+//! payments nobody has heard of for a while.
+//!
+//! [`App::sync_once`] runs one round; [`App::sync_forever`] repeats it whenever the relay's event
+//! stream wakes it, and at least every [`PERIOD`] whatever the stream does, so a silent
+//! connection cannot stall it. The relay's protocol is [`relay`]; what each event means here is
+//! [`decide`].
+
+mod decide;
+mod relay;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use malipo_relay_api as api;
+use malipo_store::{InboxEvent, InboxOutcome};
+
+use crate::error::{Error, Result};
+use crate::{Actor, App};
+use decide::Decision;
+pub use relay::{RelayClient, RelayError};
+
+/// The longest `sync_forever` waits between rounds.
+pub const PERIOD: Duration = Duration::from_secs(30);
+/// How long an open payment may go unheard of before the provider is asked about it, unless
+/// the office sets `sync.query_after_seconds`.
+pub const QUERY_AFTER: time::Duration = time::Duration::seconds(45);
+/// How many payments the outbox reads at a time (each upload is then cut by size).
+const OUTBOX_READ: i64 = 200;
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Payments the relay took from the outbox.
+    pub uploaded: u64,
+    /// Events pulled and recorded.
+    pub pulled: u64,
+    pub applied: u64,
+    pub unchanged: u64,
+    pub other_office: u64,
+    pub orphans: u64,
+    pub ignored: u64,
+    /// Payments and card refunds asked about (STK Push Query, Paystack verify or refund fetch).
+    pub queried: u64,
+    /// The inbox cursor after the round.
+    pub cursor: i64,
+}
+
+/// The company's payments across every office, as the relay sums them up.
+pub type CompanyView = api::CompanySummary;
+
+/// When a payment may next be asked about, and the pause that got it there.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked {
+    next: tokio::time::Instant,
+    pause: Duration,
+}
+
+impl App {
+    /// One round: push, pull and apply, ask about stale payments, push what changed.
+    pub async fn sync_once(&self) -> Result<SyncReport> {
+        self.round(&mut HashMap::new()).await
+    }
+
+    /// The sync round, written once: `asked` remembers between rounds when each open payment
+    /// may next be asked about.
+    async fn round(&self, asked: &mut HashMap<i64, Asked>) -> Result<SyncReport> {
+        let providers = self.providers();
+        let relay = providers.relay()?;
+        let mut report = SyncReport::default();
+        report.uploaded += self.push(relay).await?;
+        self.pull(relay, &mut report).await?;
+        report.queried = self.reconcile_open(asked).await?;
+        report.queried += self.follow_card_refunds().await?;
+        report.uploaded += self.push(relay).await?;
+        report.cursor = self.store().inbox_cursor().await?;
+        Ok(report)
+    }
+
+    /// Rounds until `stop` resolves: after each, waits for the relay's stream to announce an
+    /// event (at most [`PERIOD`]); when the relay is unreachable, backs off up to a minute.
+    /// `each` sees every round's report or error.
+    pub async fn sync_forever(
+        &self,
+        stop: impl std::future::Future<Output = ()>,
+        mut each: impl FnMut(std::result::Result<&SyncReport, &Error>),
+    ) -> Result<()> {
+        let mut asked: HashMap<i64, Asked> = HashMap::new();
+        let mut backoff = Duration::from_secs(1);
+        tokio::pin!(stop);
+        loop {
+            if self.providers().relay().is_err() {
+                // Nothing to sync with until a relay is configured; look again later.
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = tokio::time::sleep(PERIOD) => continue,
+                }
+            }
+            let pause = match self.round(&mut asked).await {
+                Ok(report) => {
+                    each(Ok(&report));
+                    backoff = Duration::from_secs(1);
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sync round failed");
+                    each(Err(&e));
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    Some(backoff)
+                }
+            };
+            let wait = async {
+                let providers = self.providers();
+                match (pause, providers.relay()) {
+                    (Some(p), _) => tokio::time::sleep(p).await,
+                    (None, Err(_)) => {}
+                    // A stream that fails at once must not turn this into a busy loop.
+                    (None, Ok(relay)) => {
+                        let cursor = self.store().inbox_cursor().await.unwrap_or(0);
+                        if relay.wait_for_wake(cursor, PERIOD).await.is_err() {
+                            tokio::time::sleep(backoff.min(PERIOD)).await;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = wait => {}
+            }
+        }
+    }
+
+    /// Sends every payment changed since the outbox cursor; returns how many.
+    async fn push(&self, relay: &RelayClient) -> Result<u64> {
+        let mut sent = 0;
+        loop {
+            let cursor = self.store().outbox_cursor().await?;
+            let batch = self.store().outbox(cursor, OUTBOX_READ).await?;
+            let Some(last) = batch.last() else {
+                return Ok(sent);
+            };
+            let next = (malipo_domain::time_zone::to_ms(last.updated_at), last.id);
+            let records: Vec<api::UploadRecord> =
+                batch.iter().map(crate::views::upload_record).collect();
+            let body = serde_json::to_vec(&api::UploadBatch {
+                transactions: records,
+            })
+            .map_err(Error::internal)?;
+            relay.upload(body).await?;
+            self.store().set_outbox_cursor(next).await?;
+            sent += batch.len() as u64;
+        }
+    }
+
+    /// Pulls and applies events after the cursor until the relay has no more.
+    async fn pull(&self, relay: &RelayClient, report: &mut SyncReport) -> Result<()> {
+        let office = self.office_code().await?;
+        loop {
+            let cursor = self.store().inbox_cursor().await?;
+            let page = relay.events(cursor).await?;
+            if page.events.is_empty() {
+                return Ok(());
+            }
+            for wire in page.events {
+                let event = InboxEvent {
+                    seq: wire.seq,
+                    provider: wire.provider.clone(),
+                    kind: wire.kind.clone(),
+                    dedup_key: wire.dedup_key.clone(),
+                    received_at: wire.received_at,
+                    body: wire.body.clone(),
+                };
+                let action = match self.decide(&wire, &office).await? {
+                    Decision::Act(a) => a,
+                    Decision::Later(e) => return Err(e),
+                };
+                let recorded = self
+                    .store()
+                    .record_inbox(Actor::Sync.name(), &office, &event, action, self.now())
+                    .await?;
+                if recorded.already {
+                    continue;
+                }
+                tracing::info!(
+                    seq = event.seq,
+                    kind = %event.kind,
+                    outcome = recorded.outcome.as_str(),
+                    number = recorded.transaction.as_ref().map(|t| t.number.as_str()).unwrap_or(""),
+                    "provider event"
+                );
+                report.pulled += 1;
+                match recorded.outcome {
+                    InboxOutcome::Applied => report.applied += 1,
+                    InboxOutcome::Unchanged => report.unchanged += 1,
+                    InboxOutcome::OtherOffice => report.other_office += 1,
+                    InboxOutcome::Orphan => report.orphans += 1,
+                    InboxOutcome::Ignored => report.ignored += 1,
+                }
+            }
+            if page.next <= cursor {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Asks the providers about open payments nobody has heard of for [`QUERY_AFTER`]: M-Pesa
+    /// prompts (STK Push Query) and card checkouts (Paystack verify). Each payment is asked
+    /// again only after a growing pause, and a spike-arrest answer ends the round, so the
+    /// providers' rate limits are respected. Returns how many were asked.
+    async fn reconcile_open(&self, asked: &mut HashMap<i64, Asked>) -> Result<u64> {
+        let after = self
+            .setting_i64(crate::settings::key::QUERY_AFTER_SECONDS)
+            .await?
+            .map_or(QUERY_AFTER, time::Duration::seconds);
+        let open = self
+            .store()
+            .open_transactions(self.now() - after, 50)
+            .await?;
+        let providers = self.providers();
+        let now = tokio::time::Instant::now();
+        let mut count = 0;
+        for tx in open {
+            if asked.get(&tx.id).is_some_and(|a| now < a.next) {
+                continue;
+            }
+            let configured = match tx.method {
+                malipo_domain::Method::Mpesa => providers.has_mpesa(),
+                malipo_domain::Method::Card => providers.has_paystack(),
+            };
+            if !configured {
+                continue;
+            }
+            count += 1;
+            match self.refresh(&Actor::Sync, &tx.number).await {
+                Ok(_) => {
+                    let pause = asked.get(&tx.id).map_or(Duration::from_secs(15), |a| {
+                        (a.pause * 2).min(Duration::from_secs(300))
+                    });
+                    asked.insert(
+                        tx.id,
+                        Asked {
+                            next: now + pause,
+                            pause,
+                        },
+                    );
+                }
+                // Spike arrest: stop asking anyone this round.
+                Err(e) if e.is_provider_throttling() => break,
+                Err(e) if e.is_provider() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// A provider event that matched no payment anywhere, as a manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct OrphanView {
+    /// The relay's sequence number: how to name it when resolving.
+    pub seq: i64,
+    pub provider: String,
+    pub kind: String,
+    pub dedup_key: String,
+    pub received_at: String,
+    /// Why it matched nothing.
+    pub note: String,
+    /// The provider's raw body.
+    pub body: String,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
+}
+
+impl App {
+    /// Orphan events, newest first: the unresolved ones, or all with `all`.
+    pub async fn orphans(&self, actor: &Actor, all: bool) -> Result<Vec<OrphanView>> {
+        actor.require(malipo_domain::Action::ResolveReview)?;
+        Ok(self
+            .store()
+            .inbox_events(InboxOutcome::Orphan, all, 500)
+            .await?
+            .into_iter()
+            .map(|o| OrphanView {
+                seq: o.event.seq,
+                provider: o.event.provider,
+                kind: o.event.kind,
+                dedup_key: o.event.dedup_key,
+                received_at: crate::views::rfc3339(malipo_domain::time_zone::from_ms(
+                    o.event.received_at,
+                )),
+                note: o.note,
+                body: o.event.body,
+                resolved_by: o.resolved_by,
+                resolution: o.resolution,
+            })
+            .collect())
+    }
+
+    /// A manager records what was done about an orphan event (refunded by hand, a payment
+    /// taken outside Malipo, ...).
+    pub async fn resolve_orphan(&self, actor: &Actor, seq: i64, resolution: &str) -> Result<()> {
+        actor.require(malipo_domain::Action::ResolveReview)?;
+        let resolution = resolution.trim();
+        if resolution.is_empty() {
+            return Err(Error::invalid(
+                "note",
+                "say what was done about it (it is kept in the audit log)",
+            ));
+        }
+        self.store()
+            .resolve_orphan(actor.name(), seq, resolution, self.now())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! The relay as a device sees it: one HTTP client with this device's token, speaking the
+//! protocol of `malipo_relay_api`.
+
+use std::time::Duration;
+
+use malipo_domain::Secret;
+use malipo_relay_api as api;
+
+use crate::error::ErrorCode;
+
+/// A stream that has said nothing (not even its 15-second heartbeat) for this long is dead.
+const STREAM_SILENCE: Duration = Duration::from_secs(45);
+/// How many events one pull asks for.
+const PULL_BATCH: u32 = 500;
+
+/// What went wrong talking to the relay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelayError {
+    #[error("the relay cannot be reached ({0}); payments are kept here and sent when it is back")]
+    Unreachable(String),
+    #[error(
+        "the relay does not accept this device's token ({0}); ask the relay's operator for a new one"
+    )]
+    Unauthorized(String),
+    #[error("the relay refused (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error(
+        "this office has recorded events up to {cursor} but the relay's run only to {last}: it is another relay or a restored one; nothing was applied"
+    )]
+    CursorAhead { cursor: i64, last: i64 },
+    #[error("the relay's answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl RelayError {
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            RelayError::Unauthorized(_) => ErrorCode::Unauthenticated,
+            RelayError::Unreachable(_)
+            | RelayError::Refused { .. }
+            | RelayError::CursorAhead { .. }
+            | RelayError::Unreadable(_) => ErrorCode::Provider,
+        }
+    }
+}
+
+fn unreachable(e: &reqwest::Error) -> RelayError {
+    let why = if e.is_timeout() {
+        "no answer in time".to_owned()
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        e.to_string()
+    };
+    RelayError::Unreachable(why)
+}
+
+/// The relay as a device sees it. Cheap to clone: clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct RelayClient {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+}
+
+impl RelayClient {
+    pub fn new(base: &str, token: Secret) -> RelayClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("malipo/", env!("CARGO_PKG_VERSION")))
+            .build()
+            // Building only fails when the TLS backend cannot start, which a fallback cannot fix.
+            .unwrap_or_else(|_| reqwest::Client::new());
+        RelayClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    /// The relay's address, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The device token (the office signs receipt verification links with its hash).
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn refused(r: reqwest::Response) -> RelayError {
+        let status = r.status();
+        let problem: Option<api::Problem> = r.json().await.ok();
+        let message = problem.map_or_else(|| "no reason given".to_owned(), |p| p.message);
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            RelayError::Unauthorized(message)
+        } else {
+            RelayError::Refused {
+                status: status.as_u16(),
+                message,
+            }
+        }
+    }
+
+    /// Sends a request with this device's token, refusing any answer but a success.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RelayError> {
+        let r = request
+            .bearer_auth(self.token.expose())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        if !r.status().is_success() {
+            return Err(RelayClient::refused(r).await);
+        }
+        Ok(r)
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, RelayError> {
+        r.json()
+            .await
+            .map_err(|e| RelayError::Unreadable(e.to_string()))
+    }
+
+    /// Events after `after`.
+    pub async fn events(&self, after: i64) -> Result<api::EventPage, RelayError> {
+        let query = api::EventsQuery {
+            after,
+            limit: PULL_BATCH,
+        };
+        let r = self
+            .http
+            .get(self.url(api::EVENTS))
+            .query(&query)
+            .bearer_auth(self.token.expose())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        if r.status() == reqwest::StatusCode::CONFLICT {
+            let problem: Option<api::Problem> = r.json().await.ok();
+            return Err(RelayError::CursorAhead {
+                cursor: after,
+                last: problem.and_then(|p| p.last_seq).unwrap_or(0),
+            });
+        }
+        if !r.status().is_success() {
+            return Err(RelayClient::refused(r).await);
+        }
+        RelayClient::json(r).await
+    }
+
+    /// Pushes payments; the body is already encoded (the outbox sizes batches by bytes).
+    pub async fn upload(&self, body: Vec<u8>) -> Result<api::UploadResult, RelayError> {
+        let r = self
+            .send(
+                self.http
+                    .post(self.url(api::TRANSACTIONS))
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await?;
+        RelayClient::json(r).await
+    }
+
+    /// The company-wide summary of the payments every office uploaded.
+    pub async fn company_summary(
+        &self,
+        query: &api::SummaryQuery,
+    ) -> Result<api::CompanySummary, RelayError> {
+        let r = self
+            .send(self.http.get(self.url(api::SUMMARY)).query(query))
+            .await?;
+        RelayClient::json(r).await
+    }
+
+    /// Opens the event stream and returns once it announces an event after `cursor` (its
+    /// greeting already may), or when `wait` has passed, or when it has been silent for
+    /// [`STREAM_SILENCE`]; whatever happens the caller pulls next.
+    pub async fn wait_for_wake(&self, cursor: i64, wait: Duration) -> Result<(), RelayError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let opened = self
+            .http
+            .get(self.url(api::EVENTS_STREAM))
+            .bearer_auth(self.token.expose())
+            .send();
+        let mut r = match tokio::time::timeout_at(deadline, opened).await {
+            Err(_) => return Ok(()),
+            Ok(r) => r.map_err(|e| unreachable(&e))?,
+        };
+        if !r.status().is_success() {
+            return Err(RelayClient::refused(r).await);
+        }
+        let mut seen = String::new();
+        loop {
+            let silence = tokio::time::Instant::now() + STREAM_SILENCE;
+            let chunk = tokio::time::timeout_at(deadline.min(silence), r.chunk()).await;
+            match chunk {
+                Err(_) | Ok(Ok(None)) => return Ok(()),
+                Ok(Err(e)) => return Err(unreachable(&e)),
+                Ok(Ok(Some(bytes))) => {
+                    seen.push_str(&String::from_utf8_lossy(&bytes));
+                    // Whole messages only: each ends with a blank line.
+                    while let Some(end) = seen.find("\n\n") {
+                        let message: String = seen.drain(..end + 2).collect();
+                        if wakes(&message, cursor) {
+                            return Ok(());
+                        }
+                    }
+                    // A relay that never ends a message must not grow this without bound.
+                    if seen.len() > 64 * 1024 {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a stream message is a wake announcing an event after `cursor`. A wake whose data
+/// cannot be read counts (pulling is always safe).
+fn wakes(message: &str, cursor: i64) -> bool {
+    let named = message
+        .lines()
+        .any(|l| l.strip_prefix("event:").map(str::trim) == Some(api::WAKE_EVENT));
+    if !named {
+        return false;
+    }
+    let data: String = message
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .collect();
+    serde_json::from_str::<api::Wake>(&data)
+        .unwrap_or_default()
+        .announces_after(cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wakes;
+
+    #[test]
+    fn a_wake_counts_only_when_it_is_past_the_cursor() {
+        let wake = |n: i64| format!("event: wake\ndata: {{\"last_seq\":{n}}}\n\n");
+        assert!(wakes(&wake(8), 7));
+        assert!(!wakes(&wake(7), 7));
+        assert!(!wakes(&wake(3), 7));
+        assert!(wakes("event: wake\ndata: {}\n\n", 7), "a lost count pulls");
+        assert!(!wakes(": keep-alive\n\n", 7), "a comment is not a wake");
+    }
+}

@@ -1,0 +1,225 @@
+//! The relay's wire protocol, written once for both ends: the relay serves these types and the
+//! office's sync reads them. A change here is a change of the protocol, seen by both at once.
+//!
+//! Devices authenticate with `Authorization: Bearer DEVICE_TOKEN`. They pull provider events
+//! after their cursor ([`EVENTS`] → [`EventPage`]), may hold an event stream open that only
+//! wakes them ([`EVENTS_STREAM`], [`Wake`]), push their payments ([`TRANSACTIONS`],
+//! [`UploadBatch`] → [`UploadResult`]) and read the company's figures ([`SUMMARY`] →
+//! [`CompanySummary`]). Every refusal is a [`Problem`].
+
+use serde::{Deserialize, Serialize};
+
+/// Request bodies larger than this are refused (HTTP 413) before they are read.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The path prefix of Daraja callback URLs; the tenant's secret token follows. It carries none
+/// of the words Safaricom refuses in callback URLs ("mpesa", "safaricom", ...).
+pub const DARAJA_PATH: &str = "/hooks/d";
+/// The path prefix of Paystack webhook URLs; the tenant id follows.
+pub const PAYSTACK_PATH: &str = "/hooks/p";
+/// `GET`, with [`EventsQuery`]: an [`EventPage`].
+pub const EVENTS: &str = "/v1/events";
+/// `GET`: server-sent events, each a [`Wake`] named [`WAKE_EVENT`].
+pub const EVENTS_STREAM: &str = "/v1/events/stream";
+/// `POST` an [`UploadBatch`]: an [`UploadResult`].
+pub const TRANSACTIONS: &str = "/v1/transactions";
+/// `GET`, with [`SummaryQuery`]: a [`CompanySummary`].
+pub const SUMMARY: &str = "/v1/summary";
+/// `GET`: `{"status": "ok"}`.
+pub const HEALTHZ: &str = "/healthz";
+/// The prefix of receipt verification links: `/v/KEY/RECEIPT/AMOUNTCUR/YYYYMMDD/SIG`.
+pub const VERIFY_PATH: &str = "/v";
+
+/// The most events one page carries, whatever `limit` asks for.
+pub const MAX_PAGE_EVENTS: u32 = 5000;
+/// A page stops before its body passes this many bytes (at least one event is always sent).
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
+/// Why a request was refused: a stable code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub error: String,
+    pub message: String,
+    /// With `cursor_out_of_range`: the tenant's last sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
+}
+
+/// The [`Problem::error`] of a cursor past the tenant's last event: the device is talking to
+/// another relay, or one restored from an older backup.
+pub const CURSOR_OUT_OF_RANGE: &str = "cursor_out_of_range";
+
+/// The query of [`EVENTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsQuery {
+    /// The device's cursor: the highest sequence number it has recorded (0 at first).
+    #[serde(default)]
+    pub after: i64,
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    500
+}
+
+/// Events after a cursor, in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// The cursor to ask from next: the last event's number, or the cursor asked from.
+    pub next: i64,
+}
+
+/// One provider event as the relay stored it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The tenant's sequence number: increases by one per event, without gaps, in commit order.
+    pub seq: i64,
+    /// `daraja` or `paystack`.
+    pub provider: String,
+    /// `stk_callback`, `reversal_result`, `charge.success`, `refund.processed`, ...
+    pub kind: String,
+    pub dedup_key: String,
+    /// When the relay received it, milliseconds since the epoch.
+    pub received_at: i64,
+    /// The provider's body, byte for byte as received (read as UTF-8).
+    pub body: String,
+    /// The office whose uploaded payment the event is about, when the relay knows it.
+    #[serde(default)]
+    pub office: Option<String>,
+}
+
+/// The `event:` name of the stream's messages.
+pub const WAKE_EVENT: &str = "wake";
+
+/// A message of the event stream: the tenant has events up to `last_seq`. Without a number
+/// the relay lost count (the device pulls to be sure). Nothing is ever delivered only by the
+/// stream: it only says when to pull.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wake {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
+}
+
+impl Wake {
+    /// Whether a device whose cursor is `cursor` should pull.
+    pub fn announces_after(&self, cursor: i64) -> bool {
+        self.last_seq.is_none_or(|last| last > cursor)
+    }
+}
+
+/// What a device pushes to [`TRANSACTIONS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadBatch {
+    pub transactions: Vec<UploadRecord>,
+}
+
+/// One payment as the relay needs it: to route callbacks to the office that took it and to sum
+/// up the company's figures. Nothing about the customer (no name, phone or e-mail) leaves the
+/// office this way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// The payment's reference, unique in the company (the Paystack reference).
+    pub reference: String,
+    /// The transaction number, `OFFICE-NNNNNN`: the office is read from it.
+    pub number: String,
+    /// `mpesa` or `card`.
+    pub method: String,
+    pub status: String,
+    pub amount_minor: i64,
+    #[serde(default)]
+    pub refunded_minor: i64,
+    pub currency: String,
+    /// The CheckoutRequestID or Paystack reference callbacks name.
+    #[serde(default)]
+    pub provider_ref: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; a newer version replaces an older one, an older one changes nothing.
+    pub updated_at: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResult {
+    /// New or newer than what the relay had.
+    pub stored: u64,
+    /// Already known at this version or a newer one.
+    pub unchanged: u64,
+}
+
+/// The query of [`SUMMARY`]: Nairobi days `from..=to` (`YYYY-MM-DD`, either open), in one
+/// currency (KES when not given).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// A count and an amount (exact decimal string beside the minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "TotalsView"))]
+pub struct Totals {
+    pub count: i64,
+    pub amount: String,
+    pub amount_minor: i64,
+}
+
+/// [`Totals`] of one method, office, clerk, status...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeyedTotals {
+    pub key: String,
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub totals: Totals,
+}
+
+/// The company's payments across every office, in one currency, as the relay sums up what the
+/// offices uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "CompanyView"))]
+pub struct CompanySummary {
+    pub currency: String,
+    pub all: Totals,
+    pub succeeded: Totals,
+    pub pending: Totals,
+    pub failed: Totals,
+    pub needs_review: Totals,
+    pub by_method: Vec<KeyedTotals>,
+    pub by_office: Vec<KeyedTotals>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wake_without_a_number_always_pulls() {
+        assert!(Wake { last_seq: Some(8) }.announces_after(7));
+        assert!(!Wake { last_seq: Some(7) }.announces_after(7));
+        assert!(Wake::default().announces_after(i64::MAX));
+        let parsed: Wake = serde_json::from_str("{}").unwrap();
+        assert_eq!(parsed, Wake::default());
+    }
+
+    #[test]
+    fn totals_flatten_into_their_key() {
+        let k = KeyedTotals {
+            key: "mpesa".into(),
+            totals: Totals {
+                count: 2,
+                amount: "3000.00".into(),
+                amount_minor: 300_000,
+            },
+        };
+        let v = serde_json::to_value(&k).unwrap();
+        assert_eq!(v["key"], "mpesa");
+        assert_eq!(v["amount_minor"], 300_000);
+    }
+}

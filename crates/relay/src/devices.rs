@@ -1,0 +1,218 @@
+//! What office devices call with their bearer token: the event feed and its wake-up stream,
+//! the upload of their payments, and the company summary.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use malipo_relay_api as api;
+
+use crate::store::{self, RelayStore};
+use crate::{Relay, internal, problem};
+
+/// The device presenting `Authorization: Bearer TOKEN`; a request without a valid, unrevoked
+/// token is answered 401 before its handler runs.
+pub(crate) struct DeviceAuth(pub store::Device);
+
+impl FromRequestParts<Relay> for DeviceAuth {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, relay: &Relay) -> Result<Self, Response> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = token else {
+            return Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send Authorization: Bearer DEVICE_TOKEN",
+            ));
+        };
+        match relay.store.device_by_token(token).await {
+            Ok(Some(d)) => Ok(DeviceAuth(d)),
+            Ok(None) => Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "this device token is unknown or revoked",
+            )),
+            Err(e) => Err(internal(&e)),
+        }
+    }
+}
+
+/// Events after the device's cursor, at most `limit` (and at most [`api::MAX_PAGE_EVENTS`] and
+/// about [`api::MAX_PAGE_BYTES`] of bodies; at least one).
+pub(crate) async fn events(
+    State(Relay { store, .. }): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    Query(cursor): Query<api::EventsQuery>,
+) -> Response {
+    let last = match store.last_seq(&device.tenant_id).await {
+        Ok(n) => n,
+        Err(e) => return internal(&e),
+    };
+    if cursor.after < 0 || cursor.after > last {
+        let body = api::Problem {
+            error: api::CURSOR_OUT_OF_RANGE.to_owned(),
+            message: format!("this tenant's events run from 1 to {last}; start again from 0"),
+            last_seq: Some(last),
+        };
+        return (StatusCode::CONFLICT, Json(body)).into_response();
+    }
+    let limit = cursor.limit.clamp(1, api::MAX_PAGE_EVENTS);
+    let events = match store.events(&device, cursor.after, limit).await {
+        Ok(e) => e,
+        Err(e) => return internal(&e),
+    };
+    let mut size = 0;
+    let mut page = Vec::with_capacity(events.len());
+    for e in events {
+        size += e.body.len() + e.dedup_key.len() + 128;
+        if size > api::MAX_PAGE_BYTES && !page.is_empty() {
+            break;
+        }
+        page.push(api::Event {
+            seq: e.seq,
+            provider: e.provider,
+            kind: e.kind,
+            dedup_key: e.dedup_key,
+            received_at: e.received_at,
+            body: String::from_utf8_lossy(&e.body).into_owned(),
+            office: e.office,
+        });
+    }
+    let next = page.last().map_or(cursor.after, |e| e.seq);
+    Json(api::EventPage { events: page, next }).into_response()
+}
+
+/// Server-sent events that only wake a device: [`api::Wake`] with the tenant's last sequence
+/// number, once on connecting and after each commit that stored something new for it, with a
+/// comment every 15 seconds so proxies keep the connection open. The device then pulls
+/// [`api::EVENTS`] after its cursor; nothing is ever delivered only by this stream.
+pub(crate) async fn stream(
+    State(Relay { store, .. }): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let wakes = store.subscribe();
+    let first = match store.last_seq(&device.tenant_id).await {
+        Ok(n) => n,
+        Err(e) => return internal(&e),
+    };
+    let wake = |last_seq: Option<i64>| {
+        let data = serde_json::to_string(&api::Wake { last_seq }).unwrap_or_default();
+        Event::default().event(api::WAKE_EVENT).data(data)
+    };
+    let tenant = device.tenant_id;
+    let updates =
+        futures_util::stream::unfold((wakes, tenant), move |(mut rx, tenant)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok((t, seq)) if t == tenant => {
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(wake(Some(seq))),
+                            (rx, tenant),
+                        ));
+                    }
+                    Ok(_) => continue,
+                    // Missed wakes: say so without a number; the device pulls anyway.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Ok(wake(None)), (rx, tenant)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(wake(Some(first))) }),
+        updates,
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Desktops push their payments here: idempotent, newest version wins. One bad record
+/// refuses the whole upload and names it.
+pub(crate) async fn upload(
+    State(Relay { store, .. }): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    body: Bytes,
+) -> Response {
+    let parsed: api::UploadBatch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                &format!("expected {{\"transactions\": [...]}}: {e}"),
+            );
+        }
+    };
+    let mut checked = Vec::with_capacity(parsed.transactions.len());
+    for (i, t) in parsed.transactions.iter().enumerate() {
+        match crate::uploads::check(t) {
+            Ok(c) => checked.push(c),
+            Err(why) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    &format!("transaction {} ({}): {why}", i + 1, t.reference),
+                );
+            }
+        }
+    }
+    match store.upload(&device, &checked).await {
+        Ok(result) => Json(result).into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The company-wide summary from every office's uploads. Dates are Nairobi days, inclusive.
+pub(crate) async fn summary(
+    State(Relay { store, .. }): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    Query(q): Query<api::SummaryQuery>,
+) -> Response {
+    match company_summary(&store, &device, &q).await {
+        Ok(s) => Json(s).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn company_summary(
+    store: &RelayStore,
+    device: &store::Device,
+    q: &api::SummaryQuery,
+) -> Result<api::CompanySummary, Response> {
+    use malipo_domain::time_zone::day_start_ms;
+    use time::Date;
+    use time::format_description::well_known::Iso8601;
+    let day = |text: &Option<String>| -> Result<Option<Date>, Response> {
+        text.as_deref()
+            .map(|t| {
+                Date::parse(t, &Iso8601::DATE).map_err(|_| {
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        &format!("{t:?} is not a date like 2026-11-27"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (from, to) = (day(&q.from)?, day(&q.to)?);
+    let currency = malipo_domain::Currency::from_code(q.currency.as_deref().unwrap_or("KES"))
+        .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()))?;
+    let from_ms = from.map_or(i64::MIN, day_start_ms);
+    let to_ms = to.and_then(|d| d.next_day()).map_or(i64::MAX, day_start_ms);
+    store
+        .company_summary(&device.tenant_id, currency, from_ms, to_ms)
+        .await
+        .map_err(|e| internal(&e))
+}

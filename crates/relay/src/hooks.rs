@@ -1,0 +1,181 @@
+//! The providers' doors: Daraja callbacks (STK results and reversal results) at a secret-token
+//! URL, Paystack webhooks signed with the tenant's secret key. Each is checked, stored durably
+//! and only then answered.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use malipo_providers::{daraja, paystack};
+
+use crate::store::{Incoming, Stored};
+use crate::{Outcome, Relay, Source, internal, problem, tenants};
+
+/// Daraja's acknowledgement: `{"ResultCode": 0, "ResultDesc": "Accepted"}`.
+#[derive(Serialize)]
+struct DarajaAck {
+    #[serde(rename = "ResultCode")]
+    result_code: u8,
+    #[serde(rename = "ResultDesc")]
+    result_desc: &'static str,
+}
+
+/// Paystack's acknowledgement: any 200; the body says so for people reading logs.
+#[derive(Serialize)]
+struct PaystackAck {
+    status: &'static str,
+}
+
+fn accepted(body: impl Serialize, stored: Stored) -> Response {
+    let mut response = Json(body).into_response();
+    let outcome = match stored {
+        Stored::New(_) => "stored",
+        Stored::Duplicate => "duplicate",
+    };
+    response.extensions_mut().insert(Outcome(outcome));
+    response
+}
+
+pub(crate) async fn daraja(
+    State(Relay { store, tenants, .. }): State<Relay>,
+    Path(token): Path<String>,
+    source: Option<axum::Extension<Source>>,
+    body: Bytes,
+) -> Response {
+    let tenant = match tenants.by_daraja_token(&store, &token).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "unknown_url",
+                "no tenant has this callback URL",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
+    let (kind, subject) = match daraja::callback::parse(&body) {
+        Ok(cb) => ("stk_callback", cb.checkout_request_id),
+        Err(stk_error) => match daraja::parse_reversal_result(&body) {
+            Ok(r) => ("reversal_result", r.conversation_id),
+            Err(_) => return problem(StatusCode::BAD_REQUEST, "malformed", &stk_error.to_string()),
+        },
+    };
+    let dedup_key = match kind {
+        "stk_callback" => format!("stk:{subject}"),
+        _ => format!("reversal:{subject}"),
+    };
+    let incoming = Incoming {
+        tenant_id: tenant.id,
+        provider: "daraja",
+        kind: kind.to_owned(),
+        dedup_key,
+        subject,
+        source_addr: source.map(|s| s.0.0.to_string()),
+        headers: "{}".to_owned(),
+        body: body.to_vec(),
+    };
+    match store.ingest(incoming).await {
+        Ok(stored) => accepted(
+            DarajaAck {
+                result_code: 0,
+                result_desc: "Accepted",
+            },
+            stored,
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The headers kept beside a Paystack webhook.
+#[derive(Serialize)]
+struct PaystackHeaders<'a> {
+    #[serde(rename = "x-paystack-signature")]
+    signature: Option<&'a str>,
+}
+
+/// A Paystack webhook: signed with the tenant's secret key over the exact bytes. There is no
+/// event id, so duplicates are recognised by event, reference and a hash of the body.
+pub(crate) async fn paystack(
+    State(relay): State<Relay>,
+    Path(tenant): Path<String>,
+    source: Option<axum::Extension<Source>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let found = relay
+        .tenants
+        .with_paystack_secret(&relay.store, relay.sealing.as_ref(), &tenant)
+        .await;
+    let (tenant, secret) = match found {
+        Ok(Some((tenant, tenants::PaystackSecret::Set(secret)))) => (tenant, secret),
+        Ok(Some((_, tenants::PaystackSecret::NotSet))) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_secret",
+                "this tenant's Paystack secret is not set on the relay",
+            );
+        }
+        Ok(Some((_, tenants::PaystackSecret::NoKey))) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_secret",
+                "the relay has no MALIPO_RELAY_SECRET_KEY, so it cannot check Paystack signatures",
+            );
+        }
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "unknown_url",
+                "no tenant has this webhook URL",
+            );
+        }
+        Err(tenants::LookupError::Seal(e)) => {
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "sealing", &e.to_string());
+        }
+        Err(tenants::LookupError::Store(e)) => return internal(&e),
+    };
+    let signature = headers
+        .get("x-paystack-signature")
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = paystack::verify_signature(&secret, &body, signature) {
+        return problem(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string());
+    }
+    let event = match paystack::parse_event(&body) {
+        Ok(ev) => ev,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+    };
+    let (kind, reference) = match &event {
+        paystack::WebhookEvent::ChargeSuccess(t) => {
+            ("charge.success".to_owned(), t.reference.clone())
+        }
+        paystack::WebhookEvent::Refund(r) => (
+            format!("refund.{}", r.status),
+            r.transaction_reference.clone(),
+        ),
+        paystack::WebhookEvent::Other(name) => (name.clone(), String::new()),
+    };
+    let digest: String = Sha256::digest(&body)
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let kept = PaystackHeaders { signature };
+    let incoming = Incoming {
+        tenant_id: tenant.id,
+        provider: "paystack",
+        dedup_key: format!("{kind}:{reference}:{digest}"),
+        kind,
+        subject: reference,
+        source_addr: source.map(|s| s.0.0.to_string()),
+        headers: serde_json::to_string(&kept).unwrap_or_default(),
+        body: body.to_vec(),
+    };
+    match relay.store.ingest(incoming).await {
+        Ok(stored) => accepted(PaystackAck { status: "ok" }, stored),
+        Err(e) => internal(&e),
+    }
+}
