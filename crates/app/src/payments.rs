@@ -343,9 +343,21 @@ impl App {
     pub async fn pay_card(&self, actor: &Actor, req: &CardRequest) -> Result<TransactionView> {
         actor.require(Action::TakePayment)?;
         let email = Email::parse(&req.email).map_err(|e| Error::invalid("email", e))?;
-        let amount = Money::parse(&req.amount, self.office_currency().await?)
-            .map_err(|e| Error::invalid("amount", e))?;
         let policy = self.policy_record(&req.policy).await?;
+        // The premium's currency is the policy's, whatever the office's default is.
+        let currency = policy.premium.currency();
+        let amount =
+            Money::parse(&req.amount, currency).map_err(|e| Error::invalid("amount", e))?;
+        if amount.currency() != currency {
+            return Err(Error::invalid(
+                "amount",
+                format!(
+                    "policy {} is paid in {currency}, not {}",
+                    policy.number,
+                    amount.currency()
+                ),
+            ));
+        }
         let providers = self.providers();
         let client = providers.paystack()?;
         let saved = match &req.saved_card {

@@ -870,6 +870,63 @@ mod payments {
     }
 
     #[test]
+    fn a_card_payment_charges_the_policys_currency_not_the_offices() {
+        let w = World::new();
+        assert!(
+            w.run(&[
+                "policy",
+                "add",
+                "--number",
+                "P-NG",
+                "--holder",
+                "Chidi Okafor",
+                "--phone",
+                "0722000333",
+                "--premium",
+                "NGN 2,000",
+            ])
+            .status
+            .success()
+        );
+        let t = w.json(&[
+            "pay",
+            "card",
+            "--policy",
+            "P-NG",
+            "--email",
+            "chidi@example.com",
+            "--amount",
+            "2,000",
+        ]);
+        assert_eq!(
+            (t["currency"].as_str(), t["amount_minor"].as_i64()),
+            (Some("NGN"), Some(200_000)),
+            "the form shows the policy's currency, so the charge is in it: {t}"
+        );
+        w.pay_card_in_browser(t["reference"].as_str().unwrap(), "4084084084084081");
+        let paid = w.json(&["tx", "refresh", t["number"].as_str().unwrap()]);
+        assert_eq!(
+            paid["status"], "succeeded",
+            "Paystack took NGN 2,000: {paid}"
+        );
+        refused(
+            &w.run(&[
+                "pay",
+                "card",
+                "--policy",
+                "P-NG",
+                "--email",
+                "chidi@example.com",
+                "--amount",
+                "KES 2,000",
+                "--again",
+            ]),
+            2,
+            "paid in NGN",
+        );
+    }
+
+    #[test]
     fn a_card_checkout_paid_in_the_browser_succeeds_and_the_card_can_be_charged_again() {
         let w = World::new();
         let t = w.json(&[
