@@ -11,6 +11,17 @@ use crate::policies::parse_date;
 use crate::views::{AuditView, DashboardView, InstalmentView, List, SummaryView, TransactionView};
 use crate::{Actor, App, Error, Result, setting};
 
+/// A cell a spreadsheet will not run as a formula: text that starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return (a policy holder named `=HYPERLINK(…)`, a provider's message) is
+/// kept as text behind a leading apostrophe.
+fn spreadsheet_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// History filters as typed; every field is optional.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryQuery {
@@ -125,12 +136,12 @@ impl App {
                 })
                 .await?;
             for t in &list.items {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                let opt = |v: &Option<String>| spreadsheet_safe(v.as_deref().unwrap_or_default());
                 out.write_record([
                     t.number.clone(),
                     t.created_at.clone(),
-                    t.policy.clone(),
-                    t.holder.clone(),
+                    spreadsheet_safe(&t.policy),
+                    spreadsheet_safe(&t.holder),
                     t.method.as_str().to_owned(),
                     t.status.as_str().to_owned(),
                     t.amount.clone(),

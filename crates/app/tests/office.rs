@@ -1,0 +1,89 @@
+//! The office's files and people, through the services on a real database file:
+//!
+//! - exports cannot carry spreadsheet formulas
+//! - sign-in slows down after repeated failures, per user and per machine
+//! - reports that are role-scoped refuse the wrong role whoever calls them
+
+use malipo_app::{Actor, App, ErrorCode, HistoryQuery, PolicyInput};
+
+async fn office() -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(dir.path()).await.unwrap();
+    (dir, app)
+}
+
+fn policy(number: &str, holder: &str) -> PolicyInput {
+    PolicyInput {
+        number: number.into(),
+        holder: holder.into(),
+        phone: "0722000111".into(),
+        email: None,
+        premium: "1500".into(),
+        frequency: None,
+        instalments: None,
+        start: None,
+    }
+}
+
+#[tokio::test]
+async fn a_holder_named_like_a_formula_is_exported_as_text() {
+    let (_dir, app) = office().await;
+    app.add_policy(
+        &Actor::Setup,
+        &policy("POL-1", "=HYPERLINK(\"http://evil.example\",\"Click\")"),
+    )
+    .await
+    .unwrap();
+    app.store()
+        .insert_transaction(
+            "setup",
+            &malipo_store::NewTransaction {
+                office: malipo_domain::OfficeCode::parse("HQ").unwrap(),
+                policy_id: app.store().policy("POL-1").await.unwrap().unwrap().id,
+                method: malipo_domain::Method::Mpesa,
+                amount: malipo_domain::Money::from_minor(150_000, malipo_domain::Currency::Kes)
+                    .unwrap(),
+                phone: Some(malipo_domain::Msisdn::parse("0722000111").unwrap()),
+                email: None,
+                reference: malipo_domain::ProviderReference::from_random(7),
+                clerk_id: None,
+            },
+            app.now(),
+        )
+        .await
+        .unwrap();
+    let csv = app.history_csv(&HistoryQuery::default()).await.unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    assert!(
+        row.contains("'=HYPERLINK("),
+        "the cell starts with an apostrophe, so no spreadsheet runs it: {row}"
+    );
+    assert!(
+        !row.split(',')
+            .any(|cell| cell.trim_matches('"').starts_with('=')),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn role_scoped_reports_refuse_a_clerk_whoever_asks() {
+    let (_dir, app) = office().await;
+    app.add_user(&Actor::Setup, "amina", "admin", "admin-pass-1")
+        .await
+        .unwrap();
+    let admin = Actor::User(app.sign_in("amina", "admin-pass-1").await.unwrap());
+    app.add_user(&admin, "juma", "clerk", "clerk-pass-1")
+        .await
+        .unwrap();
+    let clerk = Actor::User(app.sign_in("juma", "clerk-pass-1").await.unwrap());
+    let q = malipo_app::SummaryQuery::default();
+    for (what, refused) in [
+        ("reconcile", app.reconcile(&clerk, "2026-11-27").await.err()),
+        ("users", app.users(&clerk).await.err()),
+        ("company view", app.company_summary(&clerk, &q).await.err()),
+    ] {
+        let e = refused.unwrap_or_else(|| panic!("a clerk read the {what}"));
+        assert_eq!(e.code(), ErrorCode::Forbidden, "{what}: {e}");
+    }
+    assert!(app.users(&admin).await.is_ok());
+}
