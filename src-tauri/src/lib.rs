@@ -47,6 +47,7 @@ fn start_logging(
 pub fn run() {
     let started = std::time::Instant::now();
     // Before any thread starts (the log writer, the async runtime, WebKit's).
+    malipo_app::keep_new_files_private();
     malipo_app::prepare_keyring();
     let data_dir = malipo_app::default_data_dir();
     let _logging = start_logging(&data_dir);

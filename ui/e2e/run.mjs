@@ -2,7 +2,7 @@
 // the release binary with its bundled UI, a real office database written by the real CLI.
 // Run by scripts/test under xvfb-run with MALIPO_APP and MALIPO_CLI set.
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -242,6 +242,23 @@ try {
       assert(csv.split("\n")[0].startsWith("number,created_at,policy"), `the CSV header: ${csv}`);
       assert(csv.includes("POL-1001") && csv.includes("1500.00"), `the CSV rows: ${csv}`);
       await b.saveScreenshot(join(shots, "06-history.png"));
+
+      // Everything the app wrote in the office is its user's alone: the data directory and its
+      // folders 0700, the database, its journal, the logs, the receipt and the export 0600.
+      const modes = [];
+      const walk = (dir) => {
+        for (const name of readdirSync(dir)) {
+          const path = join(dir, name);
+          const st = statSync(path);
+          modes.push([path, st.mode & 0o777, st.isDirectory()]);
+          if (st.isDirectory()) walk(path);
+        }
+      };
+      walk(office);
+      assert((statSync(office).mode & 0o777) === 0o700, `the data directory is ${(statSync(office).mode & 0o777).toString(8)}`);
+      const open = modes.filter(([, mode, dir]) => mode !== (dir ? 0o700 : 0o600));
+      assert(modes.some(([p]) => p.includes("logs")) && modes.some(([p]) => p.endsWith(".pdf")), `files: ${modes.map(([p]) => p)}`);
+      assert(open.length === 0, `files others could read: ${open.map(([p, m]) => `${p} ${m.toString(8)}`).join(", ")}`);
     }),
   );
 

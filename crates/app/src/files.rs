@@ -9,6 +9,14 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 
+/// Makes every file and folder this process creates from now on private to its user (umask
+/// 077 on Unix: files 0600, folders 0700), whoever creates them (SQLite's journal, the log
+/// writer). Call first thing in `main`, before any thread starts.
+pub fn keep_new_files_private() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 /// Creates `dir` (and its parents) readable by this user only.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();

@@ -33,7 +33,7 @@ use malipo_domain::{Currency, OfficeCode};
 use malipo_store::Store;
 
 pub use error::{AppError, Error, ErrorCode, Result};
-pub use files::{create_private_dir, export_file_name, write_private_file};
+pub use files::{create_private_dir, export_file_name, keep_new_files_private, write_private_file};
 pub use keyring::{OsKeyring, prepare_keyring};
 pub use malipo_domain::Action;
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};

@@ -387,6 +387,7 @@ fn one_line(err: &clap::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    malipo_app::keep_new_files_private();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e)

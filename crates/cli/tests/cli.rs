@@ -675,6 +675,69 @@ mod payments {
         assert_eq!(t["reference"].as_str().unwrap().len(), 12);
     }
 
+    /// The data directory is the user's alone, and so is every file Malipo writes in it.
+    #[cfg(unix)]
+    #[test]
+    fn the_offices_files_are_private_to_its_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let w = World::new();
+        let t = w.json(&[
+            "pay",
+            "mpesa",
+            "--policy",
+            "P-1",
+            "--phone",
+            "0708374149",
+            "--amount",
+            "1500",
+            "--wait",
+            "20",
+        ]);
+        assert_eq!(t["status"], "succeeded");
+        let number = t["number"].as_str().unwrap();
+        assert!(
+            w.run(&["receipt", number, "--print"])
+                .status
+                .code()
+                .is_some()
+        );
+        let out = w.office.path().join("exports/receipt.pdf");
+        assert!(
+            w.run(&["receipt", number, "--out", out.to_str().unwrap()])
+                .status
+                .success()
+        );
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(w.office.path()), 0o700, "the data directory");
+        let mut files = vec![out];
+        // Everything but the test's own import file is Malipo's.
+        files.extend(
+            walk(w.office.path())
+                .into_iter()
+                .filter(|p| !p.ends_with("p.csv")),
+        );
+        assert!(files.len() >= 3, "{files:?}");
+        for f in files {
+            if f.is_dir() {
+                assert_eq!(mode(&f), 0o700, "{}", f.display());
+            } else {
+                assert_eq!(mode(&f), 0o600, "{}", f.display());
+            }
+        }
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                all.extend(walk(&path));
+            }
+            all.push(path);
+        }
+        all
+    }
+
     #[test]
     fn each_failure_ends_in_its_status_with_a_message_the_clerk_can_act_on() {
         let w = World::new();
