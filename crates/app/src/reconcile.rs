@@ -242,6 +242,10 @@ fn mpesa(
         .collect();
     let mut receipts_seen = std::collections::HashSet::new();
     for (event, outcome) in callbacks {
+        // A claim Safaricom did not confirm (or has not yet) is no receipt.
+        if matches!(outcome, InboxOutcome::Suspect | InboxOutcome::Held) {
+            continue;
+        }
         let Ok(cb) = callback::parse(event.body.as_bytes()) else {
             continue;
         };

@@ -354,15 +354,22 @@ impl App {
             k if setting::ALL.contains(&k) || crate::settings::key::ALL.contains(&k) => {
                 value.to_owned()
             }
-            k if k.contains("secret")
+            k if crate::settings::secret::ALL
+                .iter()
+                .any(|(name, _)| *name == k)
+                || k.contains("secret")
                 || k.contains("passkey")
                 || k.contains("password")
                 || k.contains("token") =>
             {
+                let env = crate::settings::secret::ALL
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map_or(String::new(), |(_, env)| format!(" ({env})"));
                 return Err(Error::invalid(
                     "setting",
                     format!(
-                        "{k} is a secret: it is kept in the OS keyring or given in the environment, never in the office database"
+                        "{k} is a secret: it is kept in the OS keyring or given in the environment{env}, never in the office database"
                     ),
                 ));
             }

@@ -63,7 +63,6 @@ pub mod key {
     pub const MPESA_BASE_URL: &str = "mpesa.base_url";
     pub const MPESA_CONSUMER_KEY: &str = "mpesa.consumer_key";
     pub const MPESA_SHORTCODE: &str = "mpesa.shortcode";
-    pub const MPESA_CALLBACK_URL: &str = "mpesa.callback_url";
     pub const MPESA_TYPE: &str = "mpesa.type";
     pub const MPESA_TILL: &str = "mpesa.till";
     pub const MPESA_INITIATOR_NAME: &str = "mpesa.initiator_name";
@@ -77,11 +76,10 @@ pub mod key {
     pub const QUERY_AFTER_SECONDS: &str = "sync.query_after_seconds";
     /// The CUPS printer receipts go to (`MALIPO_PRINTER` overrides; the system default without).
     pub const PRINTER: &str = "printer.name";
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 14] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
-        MPESA_CALLBACK_URL,
         MPESA_TYPE,
         MPESA_TILL,
         MPESA_INITIATOR_NAME,
@@ -101,6 +99,9 @@ pub mod secret {
     pub const MPESA_CONSUMER_SECRET: (&str, &str) =
         ("mpesa.consumer_secret", "MALIPO_MPESA_CONSUMER_SECRET");
     pub const MPESA_PASSKEY: (&str, &str) = ("mpesa.passkey", "MALIPO_MPESA_PASSKEY");
+    /// The relay's Daraja URL: its path carries the tenant's secret token.
+    pub const MPESA_CALLBACK_URL: (&str, &str) =
+        ("mpesa.callback_url", "MALIPO_MPESA_CALLBACK_URL");
     pub const MPESA_INITIATOR_PASSWORD: (&str, &str) = (
         "mpesa.initiator_password",
         "MALIPO_MPESA_INITIATOR_PASSWORD",
@@ -108,9 +109,10 @@ pub mod secret {
     pub const PAYSTACK_SECRET_KEY: (&str, &str) =
         ("paystack.secret_key", "MALIPO_PAYSTACK_SECRET_KEY");
     pub const RELAY_TOKEN: (&str, &str) = ("relay.token", "MALIPO_RELAY_TOKEN");
-    pub const ALL: [(&str, &str); 5] = [
+    pub const ALL: [(&str, &str); 6] = [
         MPESA_CONSUMER_SECRET,
         MPESA_PASSKEY,
+        MPESA_CALLBACK_URL,
         MPESA_INITIATOR_PASSWORD,
         PAYSTACK_SECRET_KEY,
         RELAY_TOKEN,
@@ -172,7 +174,7 @@ impl ProviderSettings {
         let consumer_secret = s.secret(secret::MPESA_CONSUMER_SECRET)?;
         let shortcode = s.value("MALIPO_MPESA_SHORTCODE", key::MPESA_SHORTCODE);
         let passkey = s.secret(secret::MPESA_PASSKEY)?;
-        let callback = s.value("MALIPO_MPESA_CALLBACK_URL", key::MPESA_CALLBACK_URL);
+        let callback = s.secret(secret::MPESA_CALLBACK_URL)?;
         let kind = match s.value("MALIPO_MPESA_TYPE", key::MPESA_TYPE).as_deref() {
             None | Some("paybill") => ShortcodeKind::Paybill,
             Some("till") => match s.value("MALIPO_MPESA_TILL", key::MPESA_TILL) {
@@ -208,7 +210,7 @@ impl ProviderSettings {
             callback,
             out.mpesa_missing.is_empty(),
         ) {
-            let mut config = DarajaConfig::new(&base, &ck, cs, &sc, pk, &cb);
+            let mut config = DarajaConfig::new(&base, &ck, cs, &sc, pk, cb.expose());
             config.kind = kind;
             let name = s.value("MALIPO_MPESA_INITIATOR_NAME", key::MPESA_INITIATOR_NAME);
             let password = s.secret(secret::MPESA_INITIATOR_PASSWORD)?;
@@ -248,11 +250,10 @@ impl ProviderSettings {
 }
 
 /// The environment variable that overrides each database key (DESIGN.md).
-pub const KEY_ENV: [(&str, &str); 15] = [
+pub const KEY_ENV: [(&str, &str); 14] = [
     (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
     (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
     (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
-    (key::MPESA_CALLBACK_URL, "MALIPO_MPESA_CALLBACK_URL"),
     (key::MPESA_TYPE, "MALIPO_MPESA_TYPE"),
     (key::MPESA_TILL, "MALIPO_MPESA_TILL"),
     (key::MPESA_INITIATOR_NAME, "MALIPO_MPESA_INITIATOR_NAME"),
@@ -438,10 +439,7 @@ mod tests {
     fn the_environment_overrides_the_database_and_missing_settings_are_named() {
         let mut db = HashMap::new();
         db.insert(key::MPESA_SHORTCODE.to_owned(), "600000".to_owned());
-        db.insert(
-            key::MPESA_CALLBACK_URL.to_owned(),
-            "https://relay.example/d/abc".to_owned(),
-        );
+        db.insert(key::MPESA_TILL.to_owned(), "174380".to_owned());
         let env = env_of(&[
             ("MALIPO_MPESA_SHORTCODE", "174379"),
             ("MALIPO_MPESA_CONSUMER_KEY", "ck"),
@@ -450,7 +448,11 @@ mod tests {
         assert!(s.mpesa.is_none());
         assert_eq!(
             s.mpesa_missing,
-            ["MALIPO_MPESA_CONSUMER_SECRET", "MALIPO_MPESA_PASSKEY"]
+            [
+                "MALIPO_MPESA_CONSUMER_SECRET",
+                "MALIPO_MPESA_PASSKEY",
+                "MALIPO_MPESA_CALLBACK_URL"
+            ]
         );
         let providers = crate::Providers::new(s.clone());
         let e = providers.daraja().unwrap_err();
@@ -468,25 +470,23 @@ mod tests {
             ("MALIPO_MPESA_CONSUMER_KEY", "ck"),
             ("MALIPO_MPESA_CONSUMER_SECRET", "cs"),
             ("MALIPO_MPESA_PASSKEY", "pk"),
+            ("MALIPO_MPESA_CALLBACK_URL", "https://relay.example/d/abc"),
             ("MALIPO_MPESA_TYPE", "till"),
-            ("MALIPO_MPESA_TILL", "174380"),
         ]);
         let s = ProviderSettings::from_sources(&env, &db, &NoSecretStore::default()).unwrap();
         let d = s.mpesa.as_ref().unwrap();
         assert_eq!(d.shortcode, "174379", "the environment wins");
-        assert_eq!(
-            d.callback_url, "https://relay.example/d/abc",
-            "the database fills the rest"
-        );
+        assert_eq!(d.callback_url.expose(), "https://relay.example/d/abc");
         assert_eq!(
             d.kind,
             ShortcodeKind::Till {
                 till: "174380".into()
-            }
+            },
+            "the database fills the rest"
         );
         assert!(
-            !format!("{s:?}").contains("\"cs\""),
-            "secrets are redacted in Debug"
+            !format!("{s:?}").contains("\"cs\"") && !format!("{s:?}").contains("relay.example"),
+            "secrets, the callback URL among them, are redacted in Debug"
         );
     }
 }

@@ -67,6 +67,38 @@ impl Actor {
     }
 }
 
+/// Failed sign-ins for one name that cost nothing.
+pub const FREE_FAILURES: i64 = 5;
+/// Failed sign-ins of any names on this machine before it waits [`MACHINE_WAIT`].
+pub const MACHINE_FAILURES: i64 = 20;
+/// How far back failures count.
+pub const FAILURE_WINDOW: time::Duration = time::Duration::minutes(15);
+const MACHINE_WAIT: time::Duration = time::Duration::minutes(1);
+
+/// How long to wait before another sign-in may be checked, if at all.
+fn sign_in_wait(
+    seen: &malipo_store::SignInFailures,
+    now: time::OffsetDateTime,
+) -> Option<time::Duration> {
+    let mut until = None;
+    if seen.for_name >= FREE_FAILURES
+        && let Some(last) = seen.last_for_name
+    {
+        let doublings = u32::try_from(seen.for_name - FREE_FAILURES)
+            .unwrap_or(u32::MAX)
+            .min(5);
+        let pause =
+            (time::Duration::seconds(30) * 2_i32.pow(doublings)).min(time::Duration::minutes(15));
+        until = Some(last + pause);
+    }
+    if seen.on_machine >= MACHINE_FAILURES
+        && let Some(last) = seen.last_on_machine
+    {
+        until = until.max(Some(last + MACHINE_WAIT));
+    }
+    until.map(|u| u - now).filter(|w| w.is_positive())
+}
+
 fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0_u8; 16];
     getrandom::fill(&mut salt)
@@ -85,26 +117,52 @@ impl App {
     }
 
     /// Checks a username and password. The message is the same for an unknown user and a wrong
-    /// password, so it does not reveal which usernames exist.
+    /// password, so it does not reveal which usernames exist. After [`FREE_FAILURES`] failures
+    /// for one name within [`FAILURE_WINDOW`], that name must wait (30 s, doubling with each
+    /// further failure, at most 15 minutes) before it is checked again, even with the right
+    /// password; after [`MACHINE_FAILURES`] failures of any names the whole machine waits a
+    /// minute. A refused sign-in is logged by a short hash of what was typed, never the text (a
+    /// password typed into the name field must not end up in the log).
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<Session> {
-        let refused = || {
-            tracing::warn!(username, "sign-in refused");
-            Error::Unauthenticated("wrong username or password; try again".into())
+        let typed = username.trim().to_lowercase();
+        let who = malipo_domain::verification::token_key(&typed);
+        let now = self.now();
+        let seen = self
+            .store()
+            .sign_in_failures(&who, now - FAILURE_WINDOW)
+            .await?;
+        if let Some(wait) = sign_in_wait(&seen, now) {
+            tracing::warn!(name = &who[..12], "sign-in refused: too many failures");
+            return Err(Error::RateLimited(format!(
+                "too many failed sign-ins; try again in {} seconds",
+                wait.whole_seconds().max(1)
+            )));
+        }
+        let refused = || async {
+            tracing::warn!(name = &who[..12], "sign-in refused");
+            self.store().record_sign_in_failure(&who, now).await?;
+            Ok::<_, Error>(Error::Unauthenticated(
+                "wrong username or password; try again".into(),
+            ))
         };
         let Ok(name) = Username::parse(username) else {
-            return Err(refused());
+            return Err(refused().await?);
         };
         let user = self.store().user(name.as_str()).await?;
         let Some(user) = user.filter(|u| u.active) else {
             // Spend the same time as a real check so timing does not tell either.
             let _ = hash_password(password);
-            return Err(refused());
+            return Err(refused().await?);
         };
         let parsed = PasswordHash::new(&user.password_hash)
             .map_err(|e| Error::internal(format!("stored hash unreadable: {e}")))?;
-        Argon2::default()
+        if Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .map_err(|_| refused())?;
+            .is_err()
+        {
+            return Err(refused().await?);
+        }
+        self.store().clear_sign_in_failures(&who).await?;
         tracing::info!(username = %user.username, role = %user.role, "signed in");
         Ok(Session {
             user_id: user.id,

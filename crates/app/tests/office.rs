@@ -4,7 +4,39 @@
 //! - sign-in slows down after repeated failures, per user and per machine
 //! - reports that are role-scoped refuse the wrong role whoever calls them
 
-use malipo_app::{Actor, App, ErrorCode, HistoryQuery, PolicyInput};
+use std::sync::{Arc, Mutex};
+
+use malipo_app::{Actor, App, Clock, ErrorCode, HistoryQuery, PolicyInput};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Debug)]
+struct HandClock(Mutex<OffsetDateTime>);
+
+impl Clock for HandClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl HandClock {
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+/// Log lines, captured for the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 async fn office() -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
@@ -86,4 +118,61 @@ async fn role_scoped_reports_refuse_a_clerk_whoever_asks() {
         assert_eq!(e.code(), ErrorCode::Forbidden, "{what}: {e}");
     }
     assert!(app.users(&admin).await.is_ok());
+}
+
+#[tokio::test]
+async fn sign_in_slows_down_after_repeated_failures_per_user_and_per_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(HandClock(Mutex::new(OffsetDateTime::now_utc())));
+    let app = App::open_with_clock(dir.path(), clock.clone())
+        .await
+        .unwrap();
+    app.add_user(&Actor::Setup, "amina", "admin", "admin-pass-1")
+        .await
+        .unwrap();
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish(),
+    );
+
+    for _ in 0..5 {
+        let e = app.sign_in("amina", "guess-guess").await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Unauthenticated, "{e}");
+    }
+    let slowed = app.sign_in("amina", "admin-pass-1").await.unwrap_err();
+    assert_eq!(
+        slowed.code(),
+        ErrorCode::RateLimited,
+        "after five failures even the right password waits: {slowed}"
+    );
+    clock.advance(Duration::seconds(31));
+    app.sign_in("AMINA ", "admin-pass-1")
+        .await
+        .expect("the wait is over and the failures are forgotten");
+    app.sign_in("amina", "wrong-again").await.unwrap_err();
+    app.sign_in("amina", "admin-pass-1")
+        .await
+        .expect("one failure after a success costs nothing");
+
+    // Twenty failures of any names: the whole machine waits a minute.
+    for i in 0..20 {
+        app.sign_in(&format!("nobody{i}"), "x").await.unwrap_err();
+    }
+    let machine = app.sign_in("amina", "admin-pass-1").await.unwrap_err();
+    assert_eq!(machine.code(), ErrorCode::RateLimited, "{machine}");
+    clock.advance(Duration::seconds(61));
+    app.sign_in("amina", "admin-pass-1").await.unwrap();
+
+    // A password typed into the name field never reaches the log.
+    app.sign_in("hunter2-my-password", "x").await.unwrap_err();
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("sign-in refused"), "{logged}");
+    assert!(
+        !logged.contains("hunter2-my-password") && !logged.contains("nobody1"),
+        "the typed name is not logged: {logged}"
+    );
 }

@@ -404,14 +404,15 @@ impl Output {
             return print_json(&json!({ "items": list, "total": list.len() }));
         }
         if list.is_empty() {
-            println!("No orphan events.");
+            println!("No provider events wait for review.");
             return;
         }
         for o in list {
             println!(
-                "{:>6}  {}  {} {}  {}{}",
+                "{:>6}  {}  {:<7}  {} {}  {}{}",
                 o.seq,
                 o.received_at,
+                o.outcome,
                 o.provider,
                 o.kind,
                 o.note,
@@ -476,7 +477,7 @@ impl Output {
             return;
         }
         println!(
-            "sync: sent {} payments; {} events ({} applied, {} unchanged, {} other offices', {} orphans, {} ignored); asked about {}; cursor {}",
+            "sync: sent {} payments; {} events ({} applied, {} unchanged, {} other offices', {} orphans, {} ignored, {} unconfirmed claims for review, {} waiting for the provider); asked about {}; cursor {}",
             r.uploaded,
             r.pulled,
             r.applied,
@@ -484,9 +485,14 @@ impl Output {
             r.other_office,
             r.orphans,
             r.ignored,
+            r.suspect,
+            r.held,
             r.queried,
             r.cursor
         );
+        for problem in &r.problems {
+            eprintln!("malipo: sync: {problem}");
+        }
     }
 
     pub fn user(&self, u: &UserView) {

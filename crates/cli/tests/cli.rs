@@ -87,6 +87,31 @@ fn add(office: &Office, number: &str, phone: &str, premium: &str) -> Output {
     ])
 }
 
+/// The STK callback URL carries the relay's secret token: it is a secret (keyring or
+/// MALIPO_MPESA_CALLBACK_URL), never a setting in the database, the audit log or a listing.
+#[test]
+fn the_callback_url_is_a_secret_not_a_setting() {
+    let office = Office::new();
+    let url = "https://relay.example/hooks/d/5ecret0token";
+    refused(
+        &office.run(&["settings", "set", "mpesa.callback_url", url]),
+        2,
+        "MALIPO_MPESA_CALLBACK_URL",
+    );
+    let listed = office.run(&["settings", "list", "--json"]);
+    assert!(listed.status.success());
+    let audit = office.run(&["audit", "--json"]);
+    for out in [&listed, &audit] {
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("5ecret0token"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let db = std::fs::read(office.path().join("malipo.sqlite3")).unwrap();
+    assert!(!db.windows(12).any(|w| w == b"5ecret0token"));
+}
+
 #[test]
 fn a_policy_is_added_with_its_phone_normalised_and_listed_as_json() {
     let office = Office::new();

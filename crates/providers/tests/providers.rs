@@ -1029,7 +1029,7 @@ mod daraja_sandbox {
 
         let sb = sandbox(None).await;
         let client = DarajaClient::new(DarajaConfig {
-            callback_url: cb,
+            callback_url: Secret::new(cb),
             ..daraja_config(&sb.url())
         });
         client

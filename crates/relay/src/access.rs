@@ -12,6 +12,35 @@ use axum::http::HeaderMap;
 /// The addresses Paystack documents as the only sources of its webhooks (test and live).
 pub const PAYSTACK_ADDRESSES: [&str; 3] = ["52.31.139.75", "52.49.173.169", "52.214.14.220"];
 
+/// The addresses Safaricom publishes as the sources of Daraja's callbacks (results of STK
+/// pushes, C2B, reversals and status queries) for production.
+pub const SAFARICOM_ADDRESSES: [&str; 12] = [
+    "196.201.214.200",
+    "196.201.214.206",
+    "196.201.213.114",
+    "196.201.214.207",
+    "196.201.214.208",
+    "196.201.213.44",
+    "196.201.212.127",
+    "196.201.212.138",
+    "196.201.212.129",
+    "196.201.212.136",
+    "196.201.212.74",
+    "196.201.212.69",
+];
+
+/// An allowlist as an operator writes it: `safaricom` or `paystack` for the provider's
+/// published addresses, `off` (or nothing) for none, or addresses and blocks separated by
+/// commas. `Ok(None)`: every address may post.
+pub fn parse_allow(text: &str) -> Result<Option<Vec<Cidr>>, String> {
+    match text.trim() {
+        "" | "off" => Ok(None),
+        "safaricom" => parse_list(&SAFARICOM_ADDRESSES.join(",")).map(Some),
+        "paystack" => parse_list(&PAYSTACK_ADDRESSES.join(",")).map(Some),
+        list => parse_list(list).map(Some),
+    }
+}
+
 /// An address block such as `10.0.0.0/8` or a single address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -102,23 +131,19 @@ impl Access {
         }
     }
 
-    /// From `MALIPO_RELAY_DARAJA_ALLOW`, `MALIPO_RELAY_PAYSTACK_ALLOW` (a list, or `paystack` for
-    /// Paystack's published addresses), `MALIPO_RELAY_TRUSTED_PROXIES` and
+    /// From `MALIPO_RELAY_DARAJA_ALLOW` and `MALIPO_RELAY_PAYSTACK_ALLOW` (for every tenant; see
+    /// [`parse_allow`]), `MALIPO_RELAY_TRUSTED_PROXIES` and
     /// `MALIPO_RELAY_RATE_LIMIT` (per source per minute, default 600).
     pub fn from_env() -> Result<Access, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let daraja_allow = var("MALIPO_RELAY_DARAJA_ALLOW")
-            .map(|v| parse_list(&v))
-            .transpose()?;
+            .map(|v| parse_allow(&v))
+            .transpose()?
+            .flatten();
         let paystack_allow = var("MALIPO_RELAY_PAYSTACK_ALLOW")
-            .map(|v| {
-                if v.trim() == "paystack" {
-                    parse_list(&PAYSTACK_ADDRESSES.join(","))
-                } else {
-                    parse_list(&v)
-                }
-            })
-            .transpose()?;
+            .map(|v| parse_allow(&v))
+            .transpose()?
+            .flatten();
         let trusted_proxies = var("MALIPO_RELAY_TRUSTED_PROXIES")
             .map(|v| parse_list(&v))
             .transpose()?
@@ -228,6 +253,17 @@ mod tests {
             ip("198.51.100.9"),
             "an untrusted peer cannot claim an address"
         );
+    }
+
+    #[test]
+    fn presets_name_the_providers_published_addresses() {
+        let safaricom = parse_allow("safaricom").unwrap().unwrap();
+        assert_eq!(safaricom.len(), 12);
+        assert!(safaricom.iter().any(|c| c.contains(ip("196.201.214.200"))));
+        assert!(!safaricom.iter().any(|c| c.contains(ip("196.201.214.1"))));
+        assert_eq!(parse_allow("paystack").unwrap().unwrap().len(), 3);
+        assert_eq!(parse_allow("off").unwrap(), None);
+        assert!(parse_allow("safaricom.example").is_err());
     }
 
     #[test]

@@ -30,6 +30,20 @@ struct PaystackAck {
     status: &'static str,
 }
 
+/// The first 12 bytes of the body's SHA-256, hex: tells bodies apart in a dedup key.
+fn digest(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An identifier Daraja could have sent: 1 to 64 printable ASCII characters, no spaces.
+fn identifier(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn accepted(body: impl Serialize, stored: Stored) -> Response {
     let mut response = Json(body).into_response();
     let outcome = match stored {
@@ -57,16 +71,55 @@ pub(crate) async fn daraja(
         }
         Err(e) => return internal(&e),
     };
-    let (kind, subject) = match daraja::callback::parse(&body) {
-        Ok(cb) => ("stk_callback", cb.checkout_request_id),
+    if let Some(text) = &tenant.daraja_allow {
+        let client = source.as_ref().map(|s| s.0.0);
+        let allowed = match crate::access::parse_allow(text) {
+            Ok(None) => true,
+            Ok(Some(list)) => client.is_some_and(|ip| list.iter().any(|c| c.contains(ip))),
+            // A list that no longer reads (edited by hand) lets nothing through.
+            Err(_) => false,
+        };
+        if !allowed {
+            let from = client.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+            return problem(
+                StatusCode::FORBIDDEN,
+                "source_not_allowed",
+                &format!(
+                    "this tenant accepts Daraja callbacks only from its allowlist, not from {from}"
+                ),
+            );
+        }
+    }
+    let (kind, subject, ids) = match daraja::callback::parse(&body) {
+        Ok(cb) => (
+            "stk_callback",
+            cb.checkout_request_id.clone(),
+            vec![cb.checkout_request_id, cb.merchant_request_id],
+        ),
         Err(stk_error) => match daraja::parse_reversal_result(&body) {
-            Ok(r) => ("reversal_result", r.conversation_id),
+            Ok(r) => (
+                "reversal_result",
+                r.conversation_id.clone(),
+                vec![r.conversation_id, r.originator_conversation_id],
+            ),
             Err(_) => return problem(StatusCode::BAD_REQUEST, "malformed", &stk_error.to_string()),
         },
     };
+    if let Some(bad) = ids.iter().find(|id| !identifier(id)) {
+        let shown: String = bad.chars().take(24).collect();
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            &format!(
+                "Daraja identifiers are 1 to 64 printable ASCII characters; {shown:?}… is not"
+            ),
+        );
+    }
+    // Distinct bodies about one payment are distinct events: a forged body must not shadow the
+    // genuine one (the office decides, asking Safaricom). A body sent again is one event.
     let dedup_key = match kind {
-        "stk_callback" => format!("stk:{subject}"),
-        _ => format!("reversal:{subject}"),
+        "stk_callback" => format!("stk:{subject}:{}", digest(&body)),
+        _ => format!("reversal:{subject}:{}", digest(&body)),
     };
     let incoming = Incoming {
         tenant_id: tenant.id,
@@ -158,16 +211,11 @@ pub(crate) async fn paystack(
         ),
         paystack::WebhookEvent::Other(name) => (name.clone(), String::new()),
     };
-    let digest: String = Sha256::digest(&body)
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
     let kept = PaystackHeaders { signature };
     let incoming = Incoming {
         tenant_id: tenant.id,
         provider: "paystack",
-        dedup_key: format!("{kind}:{reference}:{digest}"),
+        dedup_key: format!("{kind}:{reference}:{}", digest(&body)),
         kind,
         subject: reference,
         source_addr: source.map(|s| s.0.0.to_string()),

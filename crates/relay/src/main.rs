@@ -47,6 +47,9 @@ enum TenantCmd {
     SetPaystackSecret { tenant: String },
     /// Give the tenant a new Daraja callback URL (shown once); the old one works for 24 more hours
     RotateDarajaUrl { tenant: String },
+    /// Accept the tenant's Daraja callbacks only from ALLOW: `safaricom` (Safaricom's published
+    /// addresses), addresses and blocks separated by commas, or `off` for any address
+    SetDarajaAllow { tenant: String, allow: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +201,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{:#}",
                 json!({"id": tenant, "daraja_callback_url": url, "previous_url_valid_for_hours": 24})
+            );
+        }
+        Command::Tenant(TenantCmd::SetDarajaAllow { tenant, allow }) => {
+            let parsed = malipo_relay::access::parse_allow(&allow)?;
+            let stored = parsed.as_ref().map(|_| allow.trim());
+            store
+                .set_daraja_allow(&tenant, stored)
+                .await
+                .map_err(|e| e.to_string())?;
+            let addresses = parsed.map_or(0, |l| l.len());
+            println!(
+                "{:#}",
+                json!({"id": tenant, "daraja_allow": stored, "addresses": addresses})
             );
         }
         Command::Device(DeviceCmd::Add { tenant, name }) => {

@@ -27,6 +27,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "subject",
         include_str!("../migrations/sqlite/0002_subject.sql"),
     ),
+    (
+        3,
+        "trust",
+        include_str!("../migrations/sqlite/0003_trust.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -38,6 +43,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         2,
         "subject",
         include_str!("../migrations/postgres/0002_subject.sql"),
+    ),
+    (
+        3,
+        "trust",
+        include_str!("../migrations/postgres/0003_trust.sql"),
     ),
 ];
 
@@ -130,6 +140,9 @@ pub(crate) fn now_ms() -> i64 {
 pub struct Tenant {
     pub id: String,
     pub name: String,
+    /// The addresses Daraja callbacks are accepted from (see [`crate::access::parse_allow`]);
+    /// `None` accepts any.
+    pub daraja_allow: Option<String>,
 }
 
 /// A tenant just created, with the Daraja path token shown this once.
@@ -292,6 +305,7 @@ impl RelayStore {
             tenant: Tenant {
                 id,
                 name: name.to_owned(),
+                daraja_allow: None,
             },
             daraja_token,
         })
@@ -372,7 +386,8 @@ impl RelayStore {
         let hash = token_hash(token);
         Ok(on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "SELECT id, name, CASE WHEN daraja_token_hash = ? THEN NULL ELSE previous_valid_until END AS until
+                "SELECT id, name, daraja_allow,
+                        CASE WHEN daraja_token_hash = ? THEN NULL ELSE previous_valid_until END AS until
                  FROM tenants WHERE daraja_token_hash = ?
                  OR (previous_daraja_token_hash = ? AND previous_valid_until > ?)",
             ))
@@ -386,10 +401,24 @@ impl RelayStore {
                 let tenant = Tenant {
                     id: r.get("id"),
                     name: r.get("name"),
+                    daraja_allow: r.get("daraja_allow"),
                 };
                 (tenant, r.get("until"))
             })
         }))
+    }
+
+    /// Sets (`Some`) or clears the addresses the tenant's Daraja callbacks are accepted from.
+    pub async fn set_daraja_allow(&self, tenant_id: &str, allow: Option<&str>) -> Result<()> {
+        let affected = on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql("UPDATE tenants SET daraja_allow = ? WHERE id = ?"))
+                .bind(allow)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        tenant_changed(affected, tenant_id)
     }
 
     /// Keeps the tenant's sealed Paystack secret (see [`crate::sealing`]).
@@ -412,7 +441,7 @@ impl RelayStore {
     ) -> Result<Option<(Tenant, Option<Vec<u8>>)>> {
         Ok(on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "SELECT id, name, paystack_secret FROM tenants WHERE id = ?",
+                "SELECT id, name, daraja_allow, paystack_secret FROM tenants WHERE id = ?",
             ))
             .bind(tenant_id)
             .fetch_optional(pool)
@@ -422,6 +451,7 @@ impl RelayStore {
                     Tenant {
                         id: r.get("id"),
                         name: r.get("name"),
+                        daraja_allow: r.get("daraja_allow"),
                     },
                     r.get("paystack_secret"),
                 )

@@ -131,13 +131,9 @@ async fn survives_sigkill(db: &str) {
         }
         for e in events {
             assert_eq!(e["seq"].as_i64().unwrap(), seen.len() as i64 + 1, "no gaps");
-            seen.push(
-                e["dedup_key"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches("stk:")
-                    .to_owned(),
-            );
+            // stk:CHECKOUT:DIGEST
+            let key = e["dedup_key"].as_str().unwrap().trim_start_matches("stk:");
+            seen.push(key.rsplit_once(':').unwrap().0.to_owned());
         }
         after = page["next"].as_i64().unwrap();
     }

@@ -215,7 +215,13 @@ async fn a_callback_is_answered_only_once_stored_and_comes_back_byte_for_byte(ba
         ),
         (Some(1), Some("daraja"), Some("stk_callback"))
     );
-    assert_eq!(e["dedup_key"], "stk:ws_CO_27072017154747416");
+    assert!(
+        e["dedup_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("stk:ws_CO_27072017154747416:"),
+        "the payment and a digest of the body: {e}"
+    );
     assert_eq!(
         e["body"].as_str().unwrap().as_bytes(),
         &body[..],
@@ -844,6 +850,88 @@ async fn allowlists_and_rate_limits_guard_the_callback_urls(backend: Backend) {
     assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 3);
 }
 
+/// A tenant can accept Daraja callbacks from its allowlist only (Safaricom's published
+/// addresses, or its own list); other tenants are unaffected, and `off` lifts it.
+async fn a_tenants_daraja_allowlist_refuses_every_other_address(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, url, _) = relay.tenant("Jubilee").await;
+    let (_, other_url, _) = relay.tenant("Britam").await;
+    relay
+        .store
+        .set_daraja_allow(&tenant, Some("safaricom"))
+        .await
+        .unwrap();
+    let (status, body) = relay.post(&url, stk("ws_CO_1", 1032)).await;
+    assert_eq!(status, 403, "loopback is not Safaricom: {body}");
+    assert_eq!(body["error"], "source_not_allowed");
+    assert_eq!(relay.post(&other_url, stk("ws_CO_1", 1032)).await.0, 200);
+    relay
+        .store
+        .set_daraja_allow(&tenant, Some("196.201.214.0/24, 127.0.0.1"))
+        .await
+        .unwrap();
+    // Tenants are remembered for a few seconds: a new list applies within that time.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, _) = relay.post(&url, stk("ws_CO_2", 1032)).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new list never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 1);
+}
+
+/// Identifiers Daraja could never send (too long, spaces, control or non-ASCII characters)
+/// are refused before anything is stored.
+async fn daraja_identifiers_are_printable_ascii_of_at_most_64_characters(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, url, _) = relay.tenant("Jubilee").await;
+    for bad in [
+        "x".repeat(65),
+        "ws_CO 123".to_owned(),
+        "ws_CO_\u{7}".to_owned(),
+        "ws_CO_é".to_owned(),
+        String::new(),
+    ] {
+        let (status, body) = relay.post(&url, stk(&bad, 1032)).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+    assert_eq!(relay.post(&url, stk(&"x".repeat(64), 1032)).await.0, 200);
+    assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 1);
+}
+
+/// The same body sent again is one event, but a different body about the same payment is its
+/// own event: a forged callback cannot shadow the genuine one that follows it.
+async fn distinct_bodies_about_one_payment_are_distinct_events(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, url, device) = relay.tenant("Jubilee").await;
+    let genuine = stk("ws_CO_191220191020363925", 1032);
+    let forged = fixture("daraja_stk_callback_success.json");
+    assert_eq!(relay.post(&url, forged.clone()).await.0, 200);
+    assert_eq!(relay.post(&url, genuine.clone()).await.0, 200);
+    assert_eq!(relay.post(&url, genuine).await.0, 200);
+    assert_eq!(relay.post(&url, forged).await.0, 200);
+    assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 2);
+    let (_, page) = relay.events(&device, 0, 10).await;
+    let keys: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["dedup_key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("stk:ws_CO_191220191020363925:")),
+        "{keys:?}"
+    );
+    assert_ne!(keys[0], keys[1]);
+}
+
 /// Several relays on one database: the same webhook delivered 100 times at once, spread over
 /// two instances, is one event; distinct callbacks through both are numbered without gaps.
 async fn two_instances_on_one_database_store_a_hundred_identical_webhooks_once(backend: Backend) {
@@ -1061,4 +1149,7 @@ on_both_backends!(
     two_instances_on_one_database_store_a_hundred_identical_webhooks_once,
     an_event_names_the_office_whose_payment_it_is_about,
     a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one,
+    a_tenants_daraja_allowlist_refuses_every_other_address,
+    daraja_identifiers_are_printable_ascii_of_at_most_64_characters,
+    distinct_bodies_about_one_payment_are_distinct_events,
 );

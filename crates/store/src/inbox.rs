@@ -39,6 +39,12 @@ pub enum InboxOutcome {
     /// Nothing in it to act on (events Malipo does not use, or an event the payment's state
     /// cannot take; the note says which).
     Ignored,
+    /// A claim waiting for the provider's confirmation (the provider could not be asked, or is
+    /// still processing): looked at again each round, never holding back the events after it.
+    Held,
+    /// A claim the provider did not confirm (a forged or contradicting callback, a webhook for a
+    /// charge Paystack does not know): kept for a manager; the note says why.
+    Suspect,
 }
 
 impl InboxOutcome {
@@ -48,6 +54,8 @@ impl InboxOutcome {
             "unchanged" => InboxOutcome::Unchanged,
             "other_office" => InboxOutcome::OtherOffice,
             "orphan" => InboxOutcome::Orphan,
+            "held" => InboxOutcome::Held,
+            "suspect" => InboxOutcome::Suspect,
             _ => InboxOutcome::Ignored,
         }
     }
@@ -59,6 +67,8 @@ impl InboxOutcome {
             InboxOutcome::OtherOffice => "other_office",
             InboxOutcome::Orphan => "orphan",
             InboxOutcome::Ignored => "ignored",
+            InboxOutcome::Held => "held",
+            InboxOutcome::Suspect => "suspect",
         }
     }
 }
@@ -66,11 +76,14 @@ impl InboxOutcome {
 /// What to do with an event.
 #[derive(Debug, Clone)]
 pub enum InboxAction {
-    /// Move the payment through the state machine.
+    /// Move the payment through the state machine. With `review`, the event itself is kept
+    /// for a manager (recorded as suspect, with this note) although the payment moved: the
+    /// provider confirmed something other than what the event claimed.
     Apply {
         key: TxKey,
         event: TxEvent,
         details: ProviderDetails,
+        review: Option<String>,
     },
     /// Move a refund on: the one with this provider id, or else the one of this payment (our
     /// reference) awaiting this amount.
@@ -103,6 +116,8 @@ pub struct Recorded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrphanRecord {
     pub event: InboxEvent,
+    /// Orphan (matched nothing) or suspect (a claim the provider did not confirm).
+    pub outcome: InboxOutcome,
     pub note: String,
     pub resolved_by: Option<String>,
     pub resolution: Option<String>,
@@ -134,7 +149,8 @@ impl Store {
 
     /// Records `event` and does what `action` says, in one write transaction. A transition the
     /// payment's state machine refuses is recorded as ignored with the reason, so one odd
-    /// event never stops the events after it.
+    /// event never stops the events after it. An event recorded as held is decided again: its
+    /// row is replaced by the decision.
     pub async fn record_inbox(
         &self,
         actor: &str,
@@ -148,32 +164,43 @@ impl Store {
             .bind(event.seq)
             .fetch_optional(&mut *tx)
             .await?;
-        if let Some(row) = seen {
-            let outcome = InboxOutcome::from_db(row.get("outcome"));
-            return Ok(Recorded {
-                outcome,
-                transaction: None,
-                already: true,
-            });
-        }
+        let was_held = match seen {
+            Some(row) if InboxOutcome::from_db(row.get("outcome")) == InboxOutcome::Held => true,
+            Some(row) => {
+                return Ok(Recorded {
+                    outcome: InboxOutcome::from_db(row.get("outcome")),
+                    transaction: None,
+                    already: true,
+                });
+            }
+            None => false,
+        };
         let (outcome, transaction, note) = match action {
             InboxAction::Apply {
                 key,
                 event: tx_event,
                 details,
-            } => match apply_in(&mut tx, actor, &key, office, tx_event, &details, now).await {
-                Ok((after, Outcome::Moved { .. })) => {
-                    (InboxOutcome::Applied, Some(after), String::new())
+                review,
+            } => {
+                let (outcome, after, note) =
+                    match apply_in(&mut tx, actor, &key, office, tx_event, &details, now).await {
+                        Ok((after, Outcome::Moved { .. })) => {
+                            (InboxOutcome::Applied, after, String::new())
+                        }
+                        Ok((after, Outcome::Unchanged(why))) => {
+                            (InboxOutcome::Unchanged, after, why.to_owned())
+                        }
+                        Err(StoreError::Transition(e)) => {
+                            let current = crate::transactions::fetch(&mut tx, &key).await?;
+                            (InboxOutcome::Ignored, current, e.to_string())
+                        }
+                        Err(e) => return Err(e),
+                    };
+                match review {
+                    Some(why) => (InboxOutcome::Suspect, Some(after), why),
+                    None => (outcome, Some(after), note),
                 }
-                Ok((after, Outcome::Unchanged(why))) => {
-                    (InboxOutcome::Unchanged, Some(after), why.to_owned())
-                }
-                Err(StoreError::Transition(e)) => {
-                    let current = crate::transactions::fetch(&mut tx, &key).await?;
-                    (InboxOutcome::Ignored, Some(current), e.to_string())
-                }
-                Err(e) => return Err(e),
-            },
+            }
             InboxAction::Refund {
                 provider_ref,
                 payment_reference,
@@ -249,6 +276,12 @@ impl Store {
                 (outcome, current, note)
             }
         };
+        if was_held {
+            sqlx::query("DELETE FROM inbox WHERE seq = ? AND outcome = 'held'")
+                .bind(event.seq)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO inbox (seq, provider, kind, dedup_key, received_at, body, outcome,
                                 transaction_id, note, recorded_at)
@@ -274,32 +307,28 @@ impl Store {
         })
     }
 
-    /// What waits for a manager: refunds requested and not decided, and orphan events not
-    /// resolved. Counted, however many there are.
+    /// What waits for a manager: refunds requested and not decided, and events for review
+    /// (orphans and suspects) not resolved. Counted, however many there are.
     pub async fn waiting_decisions(&self) -> Result<(i64, i64)> {
         let row = sqlx::query(
             "SELECT (SELECT count(*) FROM refunds WHERE status = 'requested') AS refunds,
-                    (SELECT count(*) FROM inbox WHERE outcome = 'orphan' AND resolved_at IS NULL)
-                      AS orphans",
+                    (SELECT count(*) FROM inbox WHERE outcome IN ('orphan', 'suspect')
+                       AND resolved_at IS NULL) AS orphans",
         )
         .fetch_one(&self.pool)
         .await?;
         Ok((row.get("refunds"), row.get("orphans")))
     }
 
-    /// Events recorded with `outcome`, newest first (orphans: unresolved ones unless `all`).
-    pub async fn inbox_events(
-        &self,
-        outcome: InboxOutcome,
-        all: bool,
-        limit: i64,
-    ) -> Result<Vec<OrphanRecord>> {
+    /// Events for a manager's review (orphans and suspects), newest first: the unresolved ones
+    /// unless `all`.
+    pub async fn events_for_review(&self, all: bool, limit: i64) -> Result<Vec<OrphanRecord>> {
         let rows = sqlx::query(
-            "SELECT seq, provider, kind, dedup_key, received_at, body, note, resolved_by, resolution
-             FROM inbox WHERE outcome = ? AND (? OR resolved_at IS NULL)
+            "SELECT seq, provider, kind, dedup_key, received_at, body, outcome, note, resolved_by,
+                    resolution
+             FROM inbox WHERE outcome IN ('orphan', 'suspect') AND (? OR resolved_at IS NULL)
              ORDER BY seq DESC LIMIT ?",
         )
-        .bind(outcome.as_str())
         .bind(all)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -308,6 +337,7 @@ impl Store {
             .iter()
             .map(|r| OrphanRecord {
                 event: event_from_row(r),
+                outcome: InboxOutcome::from_db(r.get("outcome")),
                 note: r.get("note"),
                 resolved_by: r.get("resolved_by"),
                 resolution: r.get("resolution"),
@@ -315,8 +345,8 @@ impl Store {
             .collect())
     }
 
-    /// Marks an orphan event resolved by `actor`, saying how; refused for an event that is not
-    /// an unresolved orphan.
+    /// Marks an event for review (an orphan or a suspect) resolved by `actor`, saying how;
+    /// refused for an event that is not one, or is resolved already.
     pub async fn resolve_orphan(
         &self,
         actor: &str,
@@ -327,7 +357,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE inbox SET resolved_by = ?, resolved_at = ?, resolution = ?
-             WHERE seq = ? AND outcome = 'orphan' AND resolved_at IS NULL",
+             WHERE seq = ? AND outcome IN ('orphan', 'suspect') AND resolved_at IS NULL",
         )
         .bind(actor)
         .bind(to_ms(now))
@@ -337,7 +367,7 @@ impl Store {
         .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::NotFound(format!(
-                "unresolved orphan event {seq}"
+                "unresolved event {seq} for review"
             )));
         }
         crate::audit::record(
@@ -355,6 +385,18 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Events held for a provider's confirmation, oldest first, at most `limit`.
+    pub async fn held_events(&self, limit: i64) -> Result<Vec<InboxEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, provider, kind, dedup_key, received_at, body FROM inbox
+             WHERE outcome = 'held' ORDER BY seq LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(event_from_row).collect())
     }
 
     /// Events of `kind` the relay received in `[from_ms, to_ms)`, with what each did here.

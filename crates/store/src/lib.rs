@@ -30,7 +30,7 @@ pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
 pub use refunds::{RefundDetails, RefundRecord};
 pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
 pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
-pub use users::UserRecord;
+pub use users::{SignInFailures, UserRecord};
 
 /// The migrations, embedded so the shipped binary carries its schema.
 const MIGRATIONS: malipo_sqlite::Migrations = &[
@@ -42,6 +42,7 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
     ),
     (3, "sync", include_str!("../migrations/0003_sync.sql")),
     (4, "refunds", include_str!("../migrations/0004_refunds.sql")),
+    (5, "trust", include_str!("../migrations/0005_trust.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

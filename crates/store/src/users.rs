@@ -107,3 +107,63 @@ impl Store {
         })
     }
 }
+
+/// Failed sign-ins in a window: for one name, and on this machine altogether.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignInFailures {
+    pub for_name: i64,
+    pub last_for_name: Option<OffsetDateTime>,
+    pub on_machine: i64,
+    pub last_on_machine: Option<OffsetDateTime>,
+}
+
+impl Store {
+    /// Counts failed sign-ins since `since`, for the name hashed as `who` and in all.
+    pub async fn sign_in_failures(
+        &self,
+        who: &str,
+        since: OffsetDateTime,
+    ) -> Result<SignInFailures> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM sign_in_failures WHERE who = ?1 AND at >= ?2) AS n_name,
+                    (SELECT max(at) FROM sign_in_failures WHERE who = ?1 AND at >= ?2) AS last_name,
+                    (SELECT count(*) FROM sign_in_failures WHERE at >= ?2) AS n_all,
+                    (SELECT max(at) FROM sign_in_failures WHERE at >= ?2) AS last_all",
+        )
+        .bind(who)
+        .bind(to_ms(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SignInFailures {
+            for_name: row.get("n_name"),
+            last_for_name: row.get::<Option<i64>, _>("last_name").map(from_ms),
+            on_machine: row.get("n_all"),
+            last_on_machine: row.get::<Option<i64>, _>("last_all").map(from_ms),
+        })
+    }
+
+    /// Records a failed sign-in for the name hashed as `who`, forgetting those older than a day.
+    pub async fn record_sign_in_failure(&self, who: &str, at: OffsetDateTime) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE at < ?")
+            .bind(to_ms(at - time::Duration::days(1)))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO sign_in_failures (who, at) VALUES (?, ?)")
+            .bind(who)
+            .bind(to_ms(at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the failures of the name hashed as `who` (it signed in).
+    pub async fn clear_sign_in_failures(&self, who: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE who = ?")
+            .bind(who)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -685,6 +685,7 @@ async fn an_event_delivered_twice_is_applied_once_and_moves_the_cursor_with_it()
             provider_receipt: Some("NLJ7RT61SV".into()),
             ..ProviderDetails::default()
         },
+        review: None,
     };
     assert_eq!(store.inbox_cursor().await.unwrap(), 0);
     let first = store
@@ -714,6 +715,7 @@ async fn an_event_delivered_twice_is_applied_once_and_moves_the_cursor_with_it()
         key: TxKey::Id(tx),
         event: TxEvent::ReviewResolved { paid: false },
         details: ProviderDetails::default(),
+        review: None,
     };
     let ignored = store
         .record_inbox("sync", &office(), &inbox_event(2), odd, T0)
@@ -725,6 +727,54 @@ async fn an_event_delivered_twice_is_applied_once_and_moves_the_cursor_with_it()
         store.transaction(&TxKey::Id(tx)).await.unwrap().status,
         TxStatus::Succeeded
     );
+
+    // A claim held for the provider's answer moves the cursor past it and is decided again
+    // later; once decided it is not held any more.
+    let record = |outcome, note: &str| InboxAction::Record {
+        outcome,
+        transaction_id: None,
+        note: note.into(),
+    };
+    let held = store
+        .record_inbox(
+            "sync",
+            &office(),
+            &inbox_event(3),
+            record(InboxOutcome::Held, "waiting"),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.outcome, InboxOutcome::Held);
+    assert_eq!(store.inbox_cursor().await.unwrap(), 3);
+    assert_eq!(store.held_events(10).await.unwrap().len(), 1);
+    let decided = store
+        .record_inbox(
+            "sync",
+            &office(),
+            &inbox_event(3),
+            record(InboxOutcome::Suspect, "Safaricom says cancelled"),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(!decided.already, "a held event is decided again");
+    assert!(store.held_events(10).await.unwrap().is_empty());
+    let review = store.events_for_review(false, 10).await.unwrap();
+    assert_eq!(review.len(), 1);
+    assert_eq!(review[0].outcome, InboxOutcome::Suspect);
+    assert_eq!(review[0].note, "Safaricom says cancelled");
+    let settled = store
+        .record_inbox(
+            "sync",
+            &office(),
+            &inbox_event(3),
+            record(InboxOutcome::Orphan, "x"),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(settled.already, "a decided event is never decided twice");
 }
 
 #[tokio::test]
@@ -807,4 +857,48 @@ async fn refunds_never_exceed_what_was_paid_and_move_the_payment_when_processed(
     // Two requests; approve, submitted and processed for one; approve and processed for the
     // other (the repeated event wrote nothing).
     assert_eq!(refund_lines, 7, "every refund change is audited once");
+}
+
+/// Offices that kept the STK callback URL (with the relay's secret token in it) as a setting,
+/// before it became a secret: upgrading removes it from the settings and the audit log.
+#[tokio::test]
+async fn upgrading_takes_the_callback_url_out_of_the_settings_and_the_audit_log() {
+    const BEFORE: malipo_sqlite::Migrations = &[
+        (1, "initial", include_str!("../migrations/0001_initial.sql")),
+        (
+            2,
+            "payments",
+            include_str!("../migrations/0002_payments.sql"),
+        ),
+        (3, "sync", include_str!("../migrations/0003_sync.sql")),
+        (4, "refunds", include_str!("../migrations/0004_refunds.sql")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("malipo.sqlite3");
+    let url = "https://relay.example/hooks/d/5ecret0token";
+    {
+        let old = malipo_sqlite::open(&path, 1, BEFORE).await.unwrap();
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('mpesa.callback_url', ?)")
+            .bind(url)
+            .execute(&old)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)
+             VALUES (1, 'amina', 'setting.set', 'setting', 'mpesa.callback_url', NULL, ?)",
+        )
+        .bind(serde_json::json!(url).to_string())
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+    }
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.setting("mpesa.callback_url").await.unwrap(), None);
+    let entries = store
+        .audit_log(Some(("setting", "mpesa.callback_url")), 10)
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1, "the entry stays, its value does not");
+    assert_eq!(entries[0].after, Some(serde_json::json!("<redacted>")));
 }

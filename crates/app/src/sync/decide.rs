@@ -1,32 +1,111 @@
 //! What each provider event pulled from the relay means for this office: a payment moved, a
-//! refund moved, or an event only recorded (another office's, an orphan for a manager, or one
-//! with nothing to act on). Deciding may ask a provider (a Paystack webhook is only a hint until
-//! verify says the same); recording the decision is the store's, in one write transaction.
+//! refund moved, or an event only recorded (another office's, an orphan for a manager, a claim
+//! the provider did not confirm, one held until the provider can be asked, or one with nothing
+//! to act on). A callback or webhook is a claim, never proof: deciding asks the provider (an STK
+//! Push Query, a Paystack verify) and the provider's answer is what moves money. Recording the
+//! decision is the store's, in one write transaction with the change it causes.
 
 use malipo_domain::refund::RefundEvent;
-use malipo_domain::{OfficeCode, Source};
-use malipo_providers::daraja;
-use malipo_providers::paystack::{self, WebhookEvent};
+use malipo_domain::{Method, OfficeCode, Source, TxEvent, TxStatus};
+use malipo_providers::daraja::{self, DarajaError, QueryResult, StkOutcome};
+use malipo_providers::paystack::{self, PaystackError, WebhookEvent};
 use malipo_relay_api as api;
-use malipo_store::{InboxAction, InboxOutcome, RefundDetails, StoreError, TxKey};
+use malipo_store::{
+    InboxAction, InboxOutcome, ProviderDetails, RefundDetails, StoreError, TransactionRecord, TxKey,
+};
 
 use crate::App;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::payments::{not_paid_event, paid_event};
 
-/// What a provider event means here.
-pub(super) enum Decision {
-    Act(InboxAction),
-    /// The event needs an answer from a provider this round could not get: stop and try again.
-    Later(Error),
+/// What a provider event means here: what to do with it, in one write with recording it.
+type Decision = InboxAction;
+
+/// The event waits for a provider's answer this round could not get (why): it is held and
+/// decided again next round, and the events after it go on.
+fn held(why: String) -> Decision {
+    InboxAction::Record {
+        outcome: InboxOutcome::Held,
+        transaction_id: None,
+        note: why,
+    }
+}
+
+/// Moves payment `tx`; with `review`, the event is also kept for a manager.
+fn apply(
+    tx: &TransactionRecord,
+    (event, details): (TxEvent, ProviderDetails),
+    review: Option<String>,
+) -> Decision {
+    InboxAction::Apply {
+        key: TxKey::Id(tx.id),
+        event,
+        details,
+        review,
+    }
+}
+
+/// What an STK callback claims about the payment it names.
+enum Claim {
+    /// Paid, the amount and the phone as asked, with this M-Pesa receipt number.
+    PaidAsAsked { receipt: String },
+    /// Paid, but not as asked (why).
+    PaidOtherwise(String),
+    /// Not paid (why).
+    NotPaid(String),
+}
+
+impl Claim {
+    fn of(outcome: &StkOutcome, tx: &TransactionRecord) -> Claim {
+        match outcome {
+            StkOutcome::Paid {
+                amount,
+                receipt,
+                phone,
+                ..
+            } => {
+                if *amount != tx.amount {
+                    Claim::PaidOtherwise(format!(
+                        "claims {amount} paid where {} was asked",
+                        tx.amount
+                    ))
+                } else if !phone_matches(phone.as_deref(), tx.phone.as_deref()) {
+                    Claim::PaidOtherwise(format!(
+                        "claims payment from {}, not the phone prompted",
+                        malipo_domain::phone::masked(phone.as_deref().unwrap_or_default())
+                    ))
+                } else {
+                    Claim::PaidAsAsked {
+                        receipt: receipt.clone(),
+                    }
+                }
+            }
+            StkOutcome::NotPaid(f) => {
+                Claim::NotPaid(format!("claims it was not paid ({})", f.code))
+            }
+        }
+    }
+}
+
+/// Whether the phone a callback names is the one prompted. Safaricom may mask digits
+/// (`2547******149`); those are not compared. A callback naming no phone cannot contradict.
+fn phone_matches(claimed: Option<&str>, asked: Option<&str>) -> bool {
+    let (Some(claimed), Some(asked)) = (claimed, asked) else {
+        return true;
+    };
+    claimed.len() == asked.len()
+        && claimed
+            .chars()
+            .zip(asked.chars())
+            .all(|(c, a)| c == '*' || c == a)
 }
 
 fn record(outcome: InboxOutcome, transaction_id: Option<i64>, note: impl Into<String>) -> Decision {
-    Decision::Act(InboxAction::Record {
+    InboxAction::Record {
         outcome,
         transaction_id,
         note: note.into(),
-    })
+    }
 }
 
 /// An event about no payment of ours: another office's, or an orphan.
@@ -62,6 +141,10 @@ impl App {
         }
     }
 
+    /// An STK callback is a claim: anyone who learns the callback URL can post one. The payment
+    /// moves only on Safaricom's own answer to an STK Push Query for that CheckoutRequestID; the
+    /// callback adds the M-Pesa receipt number when its amount and phone are the ones asked. A
+    /// claim Safaricom contradicts is kept for a manager; one it cannot answer yet is held.
     async fn stk_callback(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
         let cb = match daraja::callback::parse(wire.body.as_bytes()) {
             Ok(cb) => cb,
@@ -81,21 +164,117 @@ impl App {
         else {
             return Ok(not_ours(wire, office, &what));
         };
-        let (event, details) = match cb.outcome {
-            daraja::callback::StkOutcome::Paid {
-                amount, receipt, ..
-            } => paid_event(&tx, amount, Source::Callback, Some(receipt), "M-Pesa"),
-            daraja::callback::StkOutcome::NotPaid(f) => {
-                not_paid_event(f.kind, Source::Callback, Some(f.code), f.message)
+        if tx.method != Method::Mpesa {
+            return Ok(record(
+                InboxOutcome::Suspect,
+                Some(tx.id),
+                format!(
+                    "an M-Pesa callback names {}, a {} payment; nothing was changed",
+                    tx.number, tx.method
+                ),
+            ));
+        }
+        let claim = Claim::of(&cb.outcome, &tx);
+        if tx.status.is_paid() || tx.status == TxStatus::Refunded {
+            // Safaricom confirmed this payment already; the callback can only add its receipt.
+            let paid = paid_event(&tx, tx.amount, Source::Callback, None, "M-Pesa");
+            return Ok(match claim {
+                Claim::PaidAsAsked { receipt } => match &tx.provider_receipt {
+                    None => {
+                        let (event, mut details) = paid;
+                        details.provider_receipt = Some(receipt);
+                        apply(&tx, (event, details), None)
+                    }
+                    Some(known) if *known == receipt => record(
+                        InboxOutcome::Unchanged,
+                        Some(tx.id),
+                        "the receipt number was recorded already",
+                    ),
+                    Some(known) => record(
+                        InboxOutcome::Suspect,
+                        Some(tx.id),
+                        format!(
+                            "claims M-Pesa receipt {receipt} for {}, whose receipt is {known}; nothing was changed",
+                            tx.number
+                        ),
+                    ),
+                },
+                Claim::PaidOtherwise(why) | Claim::NotPaid(why) => record(
+                    InboxOutcome::Suspect,
+                    Some(tx.id),
+                    format!(
+                        "{why}, but Safaricom confirmed {} paid; nothing was changed",
+                        tx.number
+                    ),
+                ),
+            });
+        }
+        if !tx.status.is_open() && matches!(claim, Claim::NotPaid(_)) {
+            return Ok(record(
+                InboxOutcome::Unchanged,
+                Some(tx.id),
+                "the payment had already ended without being paid",
+            ));
+        }
+        // Open, or ended unpaid and now claimed paid: Safaricom's word decides.
+        let providers = self.providers();
+        let Ok(client) = providers.daraja() else {
+            return Ok(held(
+                "M-Pesa is not configured here, so the callback cannot be confirmed".into(),
+            ));
+        };
+        let answer = match client.stk_query(&cb.checkout_request_id).await {
+            Ok(answer) => answer,
+            Err(DarajaError::BadRequest { message, .. }) => {
+                return Ok(record(
+                    InboxOutcome::Suspect,
+                    Some(tx.id),
+                    format!("Safaricom does not confirm {what} ({message}); nothing was changed"),
+                ));
+            }
+            Err(e) => {
+                return Ok(held(format!("Safaricom could not be asked: {e}")));
             }
         };
-        Ok(Decision::Act(InboxAction::Apply {
-            key: TxKey::Id(tx.id),
-            event,
-            details,
-        }))
+        Ok(match (answer, claim) {
+            (QueryResult::Pending, _) => held(
+                "Safaricom is still processing this payment; it is asked again next round".into(),
+            ),
+            (QueryResult::Paid, Claim::PaidAsAsked { receipt }) => apply(
+                &tx,
+                paid_event(&tx, tx.amount, Source::Callback, Some(receipt), "M-Pesa"),
+                None,
+            ),
+            (QueryResult::Paid, Claim::PaidOtherwise(why) | Claim::NotPaid(why)) => apply(
+                &tx,
+                paid_event(&tx, tx.amount, Source::Query, None, "M-Pesa"),
+                Some(format!(
+                    "{why}; Safaricom says {} was paid as asked, so it is recorded as paid without this callback's receipt number",
+                    tx.number
+                )),
+            ),
+            (QueryResult::NotPaid(f), Claim::NotPaid(_)) => apply(
+                &tx,
+                not_paid_event(f.kind, Source::Callback, Some(f.code), f.message),
+                None,
+            ),
+            (QueryResult::NotPaid(f), Claim::PaidAsAsked { .. } | Claim::PaidOtherwise(_)) => {
+                let why = format!(
+                    "claims {} was paid, but Safaricom says: {} (ResultCode {}); this callback is not genuine",
+                    tx.number, f.message, f.code
+                );
+                apply(
+                    &tx,
+                    not_paid_event(f.kind, Source::Query, Some(f.code), f.message),
+                    Some(why),
+                )
+            }
+        })
     }
 
+    /// A Paystack `charge.success` is a hint: Paystack's verify by reference decides, comparing
+    /// amount and currency. A reference Paystack does not know is kept for a manager; an answer
+    /// that could not be had is held and asked again.
     async fn charge_success(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
         let reference = match paystack::parse_event(wire.body.as_bytes()) {
             Ok(WebhookEvent::ChargeSuccess(t)) => t.reference,
@@ -117,28 +296,28 @@ impl App {
             Err(StoreError::NotFound(_)) => return Ok(not_ours(wire, office, &what)),
             Err(e) => return Err(e.into()),
         };
-        // The webhook is only a hint: what counts is what Paystack says when asked.
         let providers = self.providers();
         let Ok(client) = providers.paystack() else {
-            return Ok(record(
-                InboxOutcome::Ignored,
-                Some(tx.id),
-                format!(
-                    "Paystack is not configured here, so the webhook could not be checked; refresh {} once it is",
-                    tx.number
-                ),
+            return Ok(held(
+                "Paystack is not configured here, so the webhook cannot be checked".into(),
             ));
         };
         let verified = match client.verify(&reference).await {
             Ok(v) => v,
-            Err(e) => return Ok(Decision::Later(e.into())),
+            Err(e @ (PaystackError::NotFound(_) | PaystackError::Rejected(_))) => {
+                return Ok(record(
+                    InboxOutcome::Suspect,
+                    Some(tx.id),
+                    format!(
+                        "Paystack does not confirm {what} ({e}); {} was not changed",
+                        tx.number
+                    ),
+                ));
+            }
+            Err(e) => return Ok(held(format!("Paystack could not be asked: {e}"))),
         };
-        let (event, details) = self.card_event(&tx, &verified).await?;
-        Ok(Decision::Act(InboxAction::Apply {
-            key: TxKey::Id(tx.id),
-            event,
-            details,
-        }))
+        let event = self.card_event(&tx, &verified).await?;
+        Ok(apply(&tx, event, None))
     }
 
     async fn paystack_refund(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
@@ -169,13 +348,13 @@ impl App {
                 format!("refund status {} changes nothing", ev.status),
             ));
         };
-        Ok(Decision::Act(InboxAction::Refund {
+        Ok(InboxAction::Refund {
             provider_ref: None,
             payment_reference: Some(ev.transaction_reference),
             amount: Some(ev.amount),
             event,
             details: RefundDetails::default(),
-        }))
+        })
     }
 
     async fn reversal_result(&self, wire: &api::Event) -> Result<Decision> {
@@ -205,7 +384,7 @@ impl App {
             Some(_) => r.conversation_id,
             None => r.originator_conversation_id,
         };
-        Ok(Decision::Act(InboxAction::Refund {
+        Ok(InboxAction::Refund {
             provider_ref: Some(provider_ref),
             payment_reference: None,
             amount: None,
@@ -214,6 +393,6 @@ impl App {
                 provider_ref: None,
                 failure_reason,
             },
-        }))
+        })
     }
 }

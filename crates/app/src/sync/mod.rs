@@ -22,7 +22,6 @@ use malipo_store::{InboxEvent, InboxOutcome};
 
 use crate::error::{Error, Result};
 use crate::{Actor, App};
-use decide::Decision;
 pub use relay::{RelayClient, RelayError};
 
 /// The longest `sync_forever` waits between rounds.
@@ -32,6 +31,8 @@ pub const PERIOD: Duration = Duration::from_secs(30);
 pub const QUERY_AFTER: time::Duration = time::Duration::seconds(45);
 /// How many payments the outbox reads at a time (each upload is then cut by size).
 const OUTBOX_READ: i64 = 200;
+/// How many held events one round decides again.
+const HELD_PER_ROUND: i64 = 50;
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -45,14 +46,53 @@ pub struct SyncReport {
     pub other_office: u64,
     pub orphans: u64,
     pub ignored: u64,
+    /// Claims waiting for a provider's confirmation (decided again next round).
+    pub held: u64,
+    /// Claims the provider did not confirm, kept for a manager.
+    pub suspect: u64,
     /// Payments and card refunds asked about (STK Push Query, Paystack verify or refund fetch).
     pub queried: u64,
     /// The inbox cursor after the round.
     pub cursor: i64,
+    /// What went wrong without stopping the round (payments the relay did not take).
+    pub problems: Vec<String>,
 }
 
 /// The company's payments across every office, as the relay sums them up.
 pub type CompanyView = api::CompanySummary;
+
+/// The largest upload body the outbox sends: below the relay's limit, with room to spare.
+const UPLOAD_LIMIT: usize = api::MAX_BODY - 1024;
+
+/// An upload of as many of `records` (at least one) as fit in [`UPLOAD_LIMIT`] bytes, and how
+/// many it holds.
+fn upload_body(records: &[malipo_store::TransactionRecord]) -> Result<(Vec<u8>, usize)> {
+    const OPEN: &[u8] = b"{\"transactions\":[";
+    const CLOSE: &[u8] = b"]}";
+    let mut body = OPEN.to_vec();
+    let mut taken = 0;
+    for t in records {
+        let item = serde_json::to_vec(&crate::views::upload_record(t)).map_err(Error::internal)?;
+        let separator = usize::from(taken > 0);
+        if body.len() + separator + item.len() + CLOSE.len() > UPLOAD_LIMIT {
+            if taken == 0 {
+                return Err(Error::internal(format!(
+                    "payment {} is too large to upload ({} bytes)",
+                    t.number,
+                    item.len()
+                )));
+            }
+            break;
+        }
+        if taken > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&item);
+        taken += 1;
+    }
+    body.extend_from_slice(CLOSE);
+    Ok((body, taken))
+}
 
 /// When a payment may next be asked about, and the pause that got it there.
 #[derive(Debug, Clone, Copy)]
@@ -73,13 +113,29 @@ impl App {
         let providers = self.providers();
         let relay = providers.relay()?;
         let mut report = SyncReport::default();
-        report.uploaded += self.push(relay).await?;
+        // A push the relay refuses never keeps the office from applying provider events.
+        self.push_noting(relay, &mut report).await?;
         self.pull(relay, &mut report).await?;
         report.queried = self.reconcile_open(asked).await?;
         report.queried += self.follow_card_refunds().await?;
-        report.uploaded += self.push(relay).await?;
+        self.push_noting(relay, &mut report).await?;
         report.cursor = self.store().inbox_cursor().await?;
         Ok(report)
+    }
+
+    /// [`Self::push`], counting what went into the report and a relay's refusal as a problem.
+    async fn push_noting(&self, relay: &RelayClient, report: &mut SyncReport) -> Result<()> {
+        match self.push(relay).await {
+            Ok(n) => report.uploaded += n,
+            Err(e) if e.is_provider() => {
+                tracing::warn!(error = %e, "payments not sent to the relay");
+                report
+                    .problems
+                    .push(format!("payments not sent to the relay: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// Rounds until `stop` resolves: after each, waits for the relay's stream to announce an
@@ -135,77 +191,106 @@ impl App {
         }
     }
 
-    /// Sends every payment changed since the outbox cursor; returns how many.
+    /// Sends every payment changed since the outbox cursor, in uploads cut to stay below the
+    /// relay's body limit; the cursor moves after each upload the relay took. Returns how many.
     async fn push(&self, relay: &RelayClient) -> Result<u64> {
         let mut sent = 0;
         loop {
             let cursor = self.store().outbox_cursor().await?;
             let batch = self.store().outbox(cursor, OUTBOX_READ).await?;
-            let Some(last) = batch.last() else {
+            if batch.is_empty() {
                 return Ok(sent);
-            };
-            let next = (malipo_domain::time_zone::to_ms(last.updated_at), last.id);
-            let records: Vec<api::UploadRecord> =
-                batch.iter().map(crate::views::upload_record).collect();
-            let body = serde_json::to_vec(&api::UploadBatch {
-                transactions: records,
-            })
-            .map_err(Error::internal)?;
-            relay.upload(body).await?;
-            self.store().set_outbox_cursor(next).await?;
-            sent += batch.len() as u64;
+            }
+            let mut rest = batch.as_slice();
+            while !rest.is_empty() {
+                let (body, taken) = upload_body(rest)?;
+                relay.upload(body).await?;
+                let last = &rest[taken - 1];
+                self.store()
+                    .set_outbox_cursor((malipo_domain::time_zone::to_ms(last.updated_at), last.id))
+                    .await?;
+                sent += taken as u64;
+                rest = &rest[taken..];
+            }
         }
     }
 
-    /// Pulls and applies events after the cursor until the relay has no more.
+    /// Decides again the events held for a provider's answer, then pulls and applies events
+    /// after the cursor until the relay has no more. An event still waiting is held again; it
+    /// never holds back the ones after it.
     async fn pull(&self, relay: &RelayClient, report: &mut SyncReport) -> Result<()> {
         let office = self.office_code().await?;
+        for held in self.store().held_events(HELD_PER_ROUND).await? {
+            let wire = api::Event {
+                seq: held.seq,
+                provider: held.provider,
+                kind: held.kind,
+                dedup_key: held.dedup_key,
+                received_at: held.received_at,
+                body: held.body,
+                office: None,
+            };
+            self.settle(&wire, &office, true, report).await?;
+        }
         loop {
             let cursor = self.store().inbox_cursor().await?;
             let page = relay.events(cursor).await?;
             if page.events.is_empty() {
                 return Ok(());
             }
-            for wire in page.events {
-                let event = InboxEvent {
-                    seq: wire.seq,
-                    provider: wire.provider.clone(),
-                    kind: wire.kind.clone(),
-                    dedup_key: wire.dedup_key.clone(),
-                    received_at: wire.received_at,
-                    body: wire.body.clone(),
-                };
-                let action = match self.decide(&wire, &office).await? {
-                    Decision::Act(a) => a,
-                    Decision::Later(e) => return Err(e),
-                };
-                let recorded = self
-                    .store()
-                    .record_inbox(Actor::Sync.name(), &office, &event, action, self.now())
-                    .await?;
-                if recorded.already {
-                    continue;
-                }
-                tracing::info!(
-                    seq = event.seq,
-                    kind = %event.kind,
-                    outcome = recorded.outcome.as_str(),
-                    number = recorded.transaction.as_ref().map(|t| t.number.as_str()).unwrap_or(""),
-                    "provider event"
-                );
-                report.pulled += 1;
-                match recorded.outcome {
-                    InboxOutcome::Applied => report.applied += 1,
-                    InboxOutcome::Unchanged => report.unchanged += 1,
-                    InboxOutcome::OtherOffice => report.other_office += 1,
-                    InboxOutcome::Orphan => report.orphans += 1,
-                    InboxOutcome::Ignored => report.ignored += 1,
-                }
+            for wire in &page.events {
+                self.settle(wire, &office, false, report).await?;
             }
             if page.next <= cursor {
                 return Ok(());
             }
         }
+    }
+
+    /// Decides one event and records it with the change it causes.
+    async fn settle(
+        &self,
+        wire: &api::Event,
+        office: &malipo_domain::OfficeCode,
+        was_held: bool,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let event = InboxEvent {
+            seq: wire.seq,
+            provider: wire.provider.clone(),
+            kind: wire.kind.clone(),
+            dedup_key: wire.dedup_key.clone(),
+            received_at: wire.received_at,
+            body: wire.body.clone(),
+        };
+        let action = self.decide(wire, office).await?;
+        let recorded = self
+            .store()
+            .record_inbox(Actor::Sync.name(), office, &event, action, self.now())
+            .await?;
+        if recorded.already {
+            return Ok(());
+        }
+        tracing::info!(
+            seq = event.seq,
+            kind = %event.kind,
+            outcome = recorded.outcome.as_str(),
+            number = recorded.transaction.as_ref().map(|t| t.number.as_str()).unwrap_or(""),
+            "provider event"
+        );
+        if !was_held {
+            report.pulled += 1;
+        }
+        match recorded.outcome {
+            InboxOutcome::Applied => report.applied += 1,
+            InboxOutcome::Unchanged => report.unchanged += 1,
+            InboxOutcome::OtherOffice => report.other_office += 1,
+            InboxOutcome::Orphan => report.orphans += 1,
+            InboxOutcome::Ignored => report.ignored += 1,
+            InboxOutcome::Held => report.held += 1,
+            InboxOutcome::Suspect => report.suspect += 1,
+        }
+        Ok(())
     }
 
     /// Asks the providers about open payments nobody has heard of for [`QUERY_AFTER`]: M-Pesa
@@ -259,16 +344,21 @@ impl App {
     }
 }
 
-/// A provider event that matched no payment anywhere, as a manager sees it.
+/// A provider event kept for a manager, as they see it: one that matched no payment anywhere
+/// (`orphan`), or a claim the provider did not confirm (`suspect`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct OrphanView {
     /// The relay's sequence number: how to name it when resolving.
     pub seq: i64,
+    /// `orphan` or `suspect`.
+    pub outcome: String,
+    /// A claim the provider did not confirm (`suspect`), rather than one matching nothing.
+    pub unconfirmed: bool,
     pub provider: String,
     pub kind: String,
     pub dedup_key: String,
     pub received_at: String,
-    /// Why it matched nothing.
+    /// Why it is here: what it matched, or what the provider said instead.
     pub note: String,
     /// The provider's raw body.
     pub body: String,
@@ -277,16 +367,19 @@ pub struct OrphanView {
 }
 
 impl App {
-    /// Orphan events, newest first: the unresolved ones, or all with `all`.
+    /// Events kept for review (orphans and suspects), newest first: the unresolved ones, or all
+    /// with `all`.
     pub async fn orphans(&self, actor: &Actor, all: bool) -> Result<Vec<OrphanView>> {
         actor.require(malipo_domain::Action::ResolveReview)?;
         Ok(self
             .store()
-            .inbox_events(InboxOutcome::Orphan, all, 500)
+            .events_for_review(all, 500)
             .await?
             .into_iter()
             .map(|o| OrphanView {
                 seq: o.event.seq,
+                outcome: o.outcome.as_str().to_owned(),
+                unconfirmed: o.outcome == InboxOutcome::Suspect,
                 provider: o.event.provider,
                 kind: o.event.kind,
                 dedup_key: o.event.dedup_key,

@@ -56,8 +56,9 @@ pub struct DarajaConfig {
     pub consumer_secret: Secret,
     pub shortcode: String,
     pub passkey: Secret,
-    /// Where Safaricom posts STK callbacks and reversal results: the relay's Daraja URL.
-    pub callback_url: String,
+    /// Where Safaricom posts STK callbacks and reversal results: the relay's Daraja URL. Its
+    /// path carries the tenant's secret token, so it is kept (and debug-printed) as a secret.
+    pub callback_url: Secret,
     pub kind: ShortcodeKind,
     pub initiator: Option<Initiator>,
     pub timeout: Duration,
@@ -78,7 +79,7 @@ impl DarajaConfig {
             consumer_secret,
             shortcode: shortcode.to_owned(),
             passkey,
-            callback_url: callback_url.to_owned(),
+            callback_url: Secret::new(callback_url),
             kind: ShortcodeKind::Paybill,
             initiator: None,
             timeout: REQUEST_TIMEOUT,
@@ -471,7 +472,7 @@ impl DarajaClient {
             party_a: phone.as_str().to_owned(),
             party_b,
             phone_number: phone.as_str().to_owned(),
-            call_back_url: self.config.callback_url.clone(),
+            call_back_url: self.config.callback_url.expose().to_owned(),
             account_reference: account_reference.to_owned(),
             transaction_desc: description.to_owned(),
         })
@@ -570,8 +571,8 @@ impl DarajaClient {
             amount: whole.to_string(),
             receiver_party: self.config.shortcode.clone(),
             reciever_identifier_type: "11".into(),
-            result_url: self.config.callback_url.clone(),
-            queue_time_out_url: self.config.callback_url.clone(),
+            result_url: self.config.callback_url.expose().to_owned(),
+            queue_time_out_url: self.config.callback_url.expose().to_owned(),
             remarks: remarks.chars().take(100).collect(),
             occasion: String::new(),
         };

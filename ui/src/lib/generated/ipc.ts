@@ -217,9 +217,17 @@ export type OrphanView = {
 /**
  * The relay's sequence number: how to name it when resolving.
  */
-seq: number, provider: string, kind: string, dedup_key: string, received_at: string, 
+seq: number, 
 /**
- * Why it matched nothing.
+ * `orphan` or `suspect`.
+ */
+outcome: string, 
+/**
+ * A claim the provider did not confirm (`suspect`), rather than one matching nothing.
+ */
+unconfirmed: boolean, provider: string, kind: string, dedup_key: string, received_at: string, 
+/**
+ * Why it is here: what it matched, or what the provider said instead.
  */
 note: string, 
 /**
