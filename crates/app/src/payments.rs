@@ -442,14 +442,21 @@ impl App {
         created: &TransactionRecord,
         e: PaystackError,
     ) -> Result<TransactionRecord> {
-        if matches!(
-            e,
-            PaystackError::Transport(_) | PaystackError::Unexpected(_)
-        ) {
+        // No answer, or a server error: the charge may have happened. Never final: the
+        // payment stays pending and Paystack is asked by reference (refresh, or sync's asking).
+        let ambiguous = match &e {
+            PaystackError::Transport(_) | PaystackError::Unexpected(_) => true,
+            PaystackError::Provider { status, .. } => *status >= 500,
+            PaystackError::Invalid(_)
+            | PaystackError::Unauthorized(_)
+            | PaystackError::NotFound(_)
+            | PaystackError::Rejected(_) => false,
+        };
+        if ambiguous {
             return Err(Error::Unconfirmed {
                 subject: created.number.clone(),
                 cause: e.to_string(),
-                advice: "stays pending; refresh it before trying again.",
+                advice: "stays pending: Paystack may have charged the card. Malipo asks Paystack where it stands; refresh it before trying again.",
             });
         }
         let details = ProviderDetails {
@@ -522,11 +529,24 @@ impl App {
             let providers = self.providers();
             match tx.method {
                 Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
-                Method::Card => {
-                    let t = providers.paystack()?.verify(&tx.reference).await?;
-                    let event = self.card_event(&tx, &t).await?;
-                    self.apply(name, tx.id, event).await?
-                }
+                Method::Card => match providers.paystack()?.verify(&tx.reference).await {
+                    Ok(t) => {
+                        let event = self.card_event(&tx, &t).await?;
+                        self.apply(name, tx.id, event).await?
+                    }
+                    // Paystack has no transaction under our reference: the request that would
+                    // have made one never arrived, so nothing was taken.
+                    Err(PaystackError::NotFound(_)) => {
+                        let event = not_paid_event(
+                            FailureKind::Failed,
+                            Source::Query,
+                            Some("not_found".into()),
+                            "Paystack has no record of this charge, so nothing was taken; the card may be charged again".into(),
+                        );
+                        self.apply(name, tx.id, event).await?
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             }
         };
         let after = self.give_up_if_due(name, after).await?;

@@ -9,8 +9,8 @@ use serde::Serialize;
 use malipo_domain::refund::{RefundEvent, RefundStatus};
 use malipo_domain::{Action, Method, Money};
 use malipo_providers::daraja::DarajaError;
-use malipo_providers::paystack::PaystackError;
-use malipo_store::{RefundDetails, RefundRecord, TxKey};
+use malipo_providers::paystack::{CardRefund, PaystackError};
+use malipo_store::{RefundDetails, RefundRecord, SendClaim, TransactionRecord, TxKey};
 
 use crate::views::rfc3339;
 use crate::{Actor, App, Error, Result};
@@ -158,68 +158,154 @@ impl App {
             .store()
             .transaction(&TxKey::Id(refund.transaction_id))
             .await?;
-        let (event, details) = match payment.method {
-            Method::Card => {
-                let providers = self.providers();
-                match providers
-                    .paystack()?
-                    .refund(&payment.reference, Some(refund.amount), &refund.reason)
-                    .await
-                {
-                    Ok(r) => (
-                        paystack_refund_event(&r.status).unwrap_or(RefundEvent::Submitted),
-                        RefundDetails {
-                            provider_ref: Some(r.id.to_string()),
-                            failure_reason: None,
-                        },
-                    ),
-                    Err(PaystackError::Rejected(why) | PaystackError::NotFound(why)) => (
-                        RefundEvent::Failed,
-                        RefundDetails {
-                            provider_ref: None,
-                            failure_reason: Some(format!("Paystack refused the refund: {why}")),
-                        },
-                    ),
-                    Err(e) => return Err(not_sent(id, &e.to_string())),
-                }
-            }
-            Method::Mpesa => {
-                let Some(receipt) = payment.provider_receipt.clone() else {
-                    return Err(Error::Conflict(format!(
-                        "no M-Pesa receipt number is known for {} (its success came from a query, not Safaricom's callback), so it cannot be reversed from here; reverse it on the M-Pesa portal",
-                        payment.number
-                    )));
-                };
-                let providers = self.providers();
-                match providers
-                    .daraja()?
-                    .reverse(&receipt, refund.amount, &refund.reason)
-                    .await
-                {
-                    Ok(accepted) => (
-                        RefundEvent::Submitted,
-                        RefundDetails {
-                            provider_ref: Some(accepted.conversation_id),
-                            failure_reason: None,
-                        },
-                    ),
-                    Err(DarajaError::BadRequest { message, .. }) => (
-                        RefundEvent::Failed,
-                        RefundDetails {
-                            provider_ref: None,
-                            failure_reason: Some(format!("M-Pesa refused the reversal: {message}")),
-                        },
-                    ),
-                    Err(e @ DarajaError::Invalid(_)) => return Err(e.into()),
-                    Err(e) => return Err(not_sent(id, &e.to_string())),
-                }
-            }
+        // Only one approval ever hands a refund to the provider; an approval that finds it was
+        // handed over before looks it up at the provider instead of sending it again.
+        let (event, details) = match self.store().claim_refund_send(id, self.now()).await? {
+            SendClaim::Mine => self.send_refund(&refund, &payment).await?,
+            SendClaim::SentBefore(at) => self.look_up_refund(&refund, &payment, at).await?,
         };
         let (record, _, _) = self
             .store()
             .refund_event(actor.name(), id, &office, event, &details, self.now())
             .await?;
         Ok(RefundView::from(&record))
+    }
+
+    /// Sends an approved refund: a Paystack refund, or an M-Pesa reversal. An answer that
+    /// never came leaves it approved and sent (never sent again blindly); a request that
+    /// certainly did not arrive gives the claim back, so approving again retries.
+    async fn send_refund(
+        &self,
+        refund: &RefundRecord,
+        payment: &TransactionRecord,
+    ) -> Result<(RefundEvent, RefundDetails)> {
+        let id = refund.id;
+        let providers = self.providers();
+        match payment.method {
+            Method::Card => {
+                let client = match providers.paystack() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.store().release_refund_send(id).await?;
+                        return Err(e);
+                    }
+                };
+                match client
+                    .refund(&payment.reference, Some(refund.amount), &refund.reason)
+                    .await
+                {
+                    Ok(r) => Ok(paystack_refund_answer(&r)),
+                    Err(PaystackError::Rejected(why) | PaystackError::NotFound(why)) => Ok((
+                        RefundEvent::Failed,
+                        RefundDetails {
+                            provider_ref: None,
+                            failure_reason: Some(format!("Paystack refused the refund: {why}")),
+                        },
+                    )),
+                    Err(e @ (PaystackError::Invalid(_) | PaystackError::Unauthorized(_))) => {
+                        self.store().release_refund_send(id).await?;
+                        Err(e.into())
+                    }
+                    Err(e) => Err(unanswered(id, &e.to_string())),
+                }
+            }
+            Method::Mpesa => {
+                let Some(receipt) = payment.provider_receipt.clone() else {
+                    self.store().release_refund_send(id).await?;
+                    return Err(Error::Conflict(format!(
+                        "no M-Pesa receipt number is known for {} (its success came from a query, not Safaricom's callback), so it cannot be reversed from here; reverse it on the M-Pesa portal",
+                        payment.number
+                    )));
+                };
+                let client = match providers.daraja() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.store().release_refund_send(id).await?;
+                        return Err(e);
+                    }
+                };
+                match client
+                    .reverse(&receipt, refund.amount, &refund.reason)
+                    .await
+                {
+                    Ok(accepted) => Ok((
+                        RefundEvent::Submitted,
+                        RefundDetails {
+                            provider_ref: Some(accepted.conversation_id),
+                            failure_reason: None,
+                        },
+                    )),
+                    Err(DarajaError::BadRequest { message, .. }) => Ok((
+                        RefundEvent::Failed,
+                        RefundDetails {
+                            provider_ref: None,
+                            failure_reason: Some(format!("M-Pesa refused the reversal: {message}")),
+                        },
+                    )),
+                    Err(e) if e.safe_to_retry() => {
+                        self.store().release_refund_send(id).await?;
+                        Err(e.into())
+                    }
+                    Err(e) => Err(unanswered(id, &e.to_string())),
+                }
+            }
+        }
+    }
+
+    /// A refund handed to the provider before, whose answer was lost: Paystack's refunds of the
+    /// payment are looked through (one of this amount that no other refund here holds is this
+    /// one; none means it never arrived, and it is sent now). M-Pesa has no list of reversals:
+    /// its result comes back through the relay, so nothing is sent again.
+    async fn look_up_refund(
+        &self,
+        refund: &RefundRecord,
+        payment: &TransactionRecord,
+        sent_at: time::OffsetDateTime,
+    ) -> Result<(RefundEvent, RefundDetails)> {
+        let id = refund.id;
+        if self.now() - sent_at < SEND_IN_FLIGHT {
+            return Err(Error::Conflict(format!(
+                "refund {id} is being sent to the provider (since {}); look again in a minute",
+                crate::views::rfc3339(sent_at)
+            )));
+        }
+        match payment.method {
+            Method::Card => {
+                let providers = self.providers();
+                let found = providers
+                    .paystack()?
+                    .refund_list(Some(&payment.reference))
+                    .await?;
+                let held: Vec<String> = self
+                    .store()
+                    .refunds_of(payment.id)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.id != id)
+                    .filter_map(|r| r.provider_ref)
+                    .collect();
+                match found
+                    .iter()
+                    .find(|r| r.amount == refund.amount && !held.contains(&r.id.to_string()))
+                {
+                    Some(r) => Ok(paystack_refund_answer(r)),
+                    // It never arrived: send it now, under a fresh claim.
+                    None => {
+                        self.store().release_refund_send(id).await?;
+                        match self.store().claim_refund_send(id, self.now()).await? {
+                            SendClaim::Mine => self.send_refund(refund, payment).await,
+                            SendClaim::SentBefore(_) => Err(Error::Conflict(format!(
+                                "refund {id} is being sent by another approval; look again in a minute"
+                            ))),
+                        }
+                    }
+                }
+            }
+            Method::Mpesa => Err(Error::Conflict(format!(
+                "refund {id} was sent to M-Pesa at {} and no answer came; M-Pesa's result arrives through the relay, so it is not sent again. If none has come within a day, check the reversal on the M-Pesa portal",
+                crate::views::rfc3339(sent_at)
+            ))),
+        }
     }
 
     /// Refunds, newest first (only those in `status` when given).
@@ -283,10 +369,25 @@ impl App {
     }
 }
 
-fn not_sent(id: i64, why: &str) -> Error {
+/// How long after a refund was handed to the provider another approval waits before looking
+/// it up (longer than any provider request may take).
+const SEND_IN_FLIGHT: time::Duration = time::Duration::minutes(2);
+
+/// The refund event and details a Paystack refund's status means.
+fn paystack_refund_answer(r: &CardRefund) -> (RefundEvent, RefundDetails) {
+    (
+        paystack_refund_event(&r.status).unwrap_or(RefundEvent::Submitted),
+        RefundDetails {
+            provider_ref: Some(r.id.to_string()),
+            failure_reason: None,
+        },
+    )
+}
+
+fn unanswered(id: i64, why: &str) -> Error {
     Error::Unconfirmed {
         subject: format!("refund {id}"),
         cause: why.to_owned(),
-        advice: "is approved but was not sent; approve it again to retry",
+        advice: "was sent but no answer came; it is never sent twice: approving it again looks it up at the provider first",
     }
 }

@@ -1082,6 +1082,84 @@ mod payments {
         );
     }
 
+    /// A saved-card charge whose answer is lost (the charge happened) or that meets a server
+    /// error (it did not) is never final on the spot: the payment stays pending, a second
+    /// charge is refused as a likely repeat, and Paystack's verify by reference decides.
+    #[test]
+    fn an_unanswered_card_charge_stays_pending_until_paystack_says() {
+        let w = World::new();
+        let t = w.json(&[
+            "pay",
+            "card",
+            "--policy",
+            "P-1",
+            "--email",
+            "amina@example.co.ke",
+            "--amount",
+            "100",
+        ]);
+        w.pay_card_in_browser(t["reference"].as_str().unwrap(), "4084084084084081");
+        assert_eq!(
+            w.json(&["tx", "refresh", t["number"].as_str().unwrap()])["status"],
+            "succeeded"
+        );
+        let charge = [
+            "pay",
+            "card",
+            "--policy",
+            "P-1",
+            "--email",
+            "amina@example.co.ke",
+            "--amount",
+            "200",
+            "--saved-card",
+            "4081",
+        ];
+        let behave = |lose, fail| {
+            w.sandbox.sandbox.set_behaviour(Behaviour {
+                lose_next_answers: lose,
+                fail_next: fail,
+                customer_delay_ms: 300,
+                ..Behaviour::default()
+            })
+        };
+
+        behave(1, 0);
+        let lost = w.run(&charge);
+        refused(&lost, 6, "stays pending");
+        let open = w.json(&["tx", "list", "--status", "pending"]);
+        assert_eq!(open["total"], 1, "{open}");
+        let number = open["items"][0]["number"].as_str().unwrap().to_owned();
+        let sent = w.sandbox.sandbox.stats().paystack_requests;
+        refused(&w.run(&charge), 4, "--again");
+        assert_eq!(
+            w.sandbox.sandbox.stats().paystack_requests,
+            sent,
+            "no second charge was sent"
+        );
+        let settled = w.json(&["tx", "refresh", &number]);
+        assert_eq!(
+            settled["status"], "succeeded",
+            "Paystack took it: {settled}"
+        );
+
+        behave(0, 1);
+        let mut again = charge.to_vec();
+        again.push("--again");
+        refused(&w.run(&again), 6, "stays pending");
+        let open = w.json(&["tx", "list", "--status", "pending"]);
+        let number = open["items"][0]["number"].as_str().unwrap().to_owned();
+        let failed = w.json(&["tx", "refresh", &number]);
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert!(
+            failed["failure_reason"]
+                .as_str()
+                .unwrap()
+                .contains("no record"),
+            "{failed}"
+        );
+    }
+
     #[test]
     fn a_declined_card_fails_and_a_different_amount_goes_to_review() {
         let w = World::new();

@@ -1255,7 +1255,8 @@ mod paystack_sandbox {
             PaystackError::Unauthorized("Invalid key".into())
         );
         assert!(
-            matches!(client.verify("MNOSUCHREF00").await.unwrap_err(), PaystackError::Rejected(ref m) if m.contains("not found"))
+            matches!(client.verify("MNOSUCHREF00").await.unwrap_err(), PaystackError::NotFound(ref m) if m.contains("not found")),
+            "an unknown reference is not found (nothing was charged under it), not a refusal"
         );
     }
 

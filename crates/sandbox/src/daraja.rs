@@ -488,6 +488,11 @@ async fn reversal(
         "OriginatorConversationID": originator,
         "ConversationID": conversation,
         "TransactionID": format!("RV{}", &conversation[conversation.len() - 8..]),
+        "ResultParameters": {"ResultParameter": [
+            {"Key": "Amount", "Value": format!("{amount}.00")},
+            {"Key": "OriginalTransactionID", "Value": receipt},
+            {"Key": "TransCompletedTime", "Value": nairobi_stamp(OffsetDateTime::now_utc()).parse::<u64>().unwrap_or(0)},
+        ]},
         "ReferenceData": {"ReferenceItem": {"Key": "QueueTimeoutURL", "Value": text(&body, "QueueTimeOutURL").unwrap_or_default()}},
     }});
     let me = s.clone();

@@ -97,6 +97,9 @@ pub struct Behaviour {
     pub spike_arrest_next: u32,
     /// Paystack charges this many subunits more (or less) than asked, as when fees are passed on.
     pub paystack_amount_delta_minor: i64,
+    /// Carry out the next n API requests, then answer HTTP 504 as a gateway that timed out
+    /// would: the charge, refund or reversal happened, but the caller never hears so.
+    pub lose_next_answers: u32,
 }
 
 impl Default for Behaviour {
@@ -110,6 +113,7 @@ impl Default for Behaviour {
             fail_next: 0,
             spike_arrest_next: 0,
             paystack_amount_delta_minor: 0,
+            lose_next_answers: 0,
         }
     }
 }
@@ -334,7 +338,34 @@ pub fn router(sandbox: Sandbox) -> Router {
         )
         .route("/__sandbox/deliveries", get(deliveries))
         .route("/__sandbox/certificate.pem", get(certificate))
+        .layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            lose_answers,
+        ))
         .with_state(sandbox)
+}
+
+/// With `lose_next_answers` armed, an API request is carried out and its answer replaced by a
+/// gateway timeout.
+async fn lose_answers(
+    State(s): State<Sandbox>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.method() == axum::http::Method::POST
+        && !request.uri().path().starts_with("/__sandbox")
+        && !request.uri().path().starts_with("/checkout")
+        && !request.uri().path().starts_with("/oauth")
+        && request.uri().path() != "/";
+    let response = next.run(request).await;
+    if api {
+        let mut b = lock(&s.0.behaviour);
+        if b.lose_next_answers > 0 {
+            b.lose_next_answers -= 1;
+            return (StatusCode::GATEWAY_TIMEOUT, "upstream request timeout").into_response();
+        }
+    }
+    response
 }
 
 async fn index(State(s): State<Sandbox>) -> Html<String> {

@@ -28,8 +28,19 @@ pub struct RefundRecord {
     pub decided_by: Option<String>,
     pub provider_ref: Option<String>,
     pub failure_reason: Option<String>,
+    /// When an approval handed it to the provider (whatever the provider answered).
+    pub sent_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// What a claim to send a refund found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendClaim {
+    /// This approval sends it: nobody has before.
+    Mine,
+    /// It was handed to the provider at this instant already.
+    SentBefore(OffsetDateTime),
 }
 
 /// What the provider said with a refund event.
@@ -60,6 +71,7 @@ fn refund_from_row(r: &SqliteRow) -> Result<RefundRecord> {
         decided_by: r.get("decided_by"),
         provider_ref: r.get("provider_ref"),
         failure_reason: r.get("failure_reason"),
+        sent_at: r.get::<Option<i64>, _>("sent_at").map(from_ms),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })
@@ -178,6 +190,60 @@ impl Store {
         let done = refund_in(&mut tx, actor, id, office, event, details, now).await?;
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// Claims the sending of approved refund `id` for this approval: only one approval ever
+    /// hands a refund to the provider, whatever happens to its answer. The claim is written
+    /// before the request goes out.
+    pub async fn claim_refund_send(&self, id: i64, now: OffsetDateTime) -> Result<SendClaim> {
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query(
+            "UPDATE refunds SET sent_at = ? WHERE id = ? AND status = 'approved' AND sent_at IS NULL",
+        )
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let claim = if claimed == 1 {
+            SendClaim::Mine
+        } else {
+            let at: Option<i64> = sqlx::query_scalar("SELECT sent_at FROM refunds WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("refund {id}")))?;
+            match at {
+                Some(at) => SendClaim::SentBefore(from_ms(at)),
+                None => {
+                    return Err(StoreError::Refused(
+                        "only an approved refund can be sent to the provider",
+                    ));
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    /// Gives up the claim on sending refund `id`: the provider certainly did not get it.
+    pub async fn release_refund_send(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE refunds SET sent_at = NULL WHERE id = ? AND status = 'approved'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every refund of payment `transaction_id`, oldest first.
+    pub async fn refunds_of(&self, transaction_id: i64) -> Result<Vec<RefundRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_REFUND} WHERE r.transaction_id = ? ORDER BY r.id"
+        )))
+        .bind(transaction_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(refund_from_row).collect()
     }
 
     pub async fn refund(&self, id: i64) -> Result<RefundRecord> {

@@ -290,6 +290,17 @@ impl Store {
         row.as_ref().map(tx_from_row).transpose()
     }
 
+    /// The payment whose provider receipt (the M-Pesa receipt number) is `receipt`.
+    pub async fn transaction_by_receipt(&self, receipt: &str) -> Result<Option<TransactionRecord>> {
+        let row = sqlx::query(AssertSql::of(&format!(
+            "{SELECT_TX} WHERE t.provider_receipt = ? LIMIT 1"
+        )))
+        .bind(receipt)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(tx_from_row).transpose()
+    }
+
     /// Applies a provider event through the state machine. When the payment moves, its new
     /// status, the provider's details, a receipt number on first success and the audit line
     /// are written together; when it does not, nothing is written.

@@ -376,21 +376,41 @@ impl App {
                 )),
             )
         };
-        let known = self
-            .store()
-            .refund_by_provider_ref(&r.conversation_id)
+        let store = self.store();
+        let by_conversation = store.refund_by_provider_ref(&r.conversation_id).await?;
+        let by_originator = store
+            .refund_by_provider_ref(&r.originator_conversation_id)
             .await?;
-        let provider_ref = match known {
-            Some(_) => r.conversation_id,
-            None => r.originator_conversation_id,
+        if by_conversation.is_some() || by_originator.is_some() {
+            let provider_ref = if by_conversation.is_some() {
+                r.conversation_id
+            } else {
+                r.originator_conversation_id
+            };
+            return Ok(InboxAction::Refund {
+                provider_ref: Some(provider_ref),
+                payment_reference: None,
+                amount: None,
+                event,
+                details: RefundDetails {
+                    provider_ref: None,
+                    failure_reason,
+                },
+            });
+        }
+        // A reversal whose answer never reached us (so its ConversationID is unknown here): the
+        // result names the payment reversed and the amount, which find the approved refund.
+        let payment = match &r.original_transaction_id {
+            Some(receipt) => self.store().transaction_by_receipt(receipt).await?,
+            None => None,
         };
         Ok(InboxAction::Refund {
-            provider_ref: Some(provider_ref),
-            payment_reference: None,
-            amount: None,
+            provider_ref: Some(r.conversation_id.clone()),
+            payment_reference: payment.map(|p| p.reference),
+            amount: r.amount,
             event,
             details: RefundDetails {
-                provider_ref: None,
+                provider_ref: Some(r.conversation_id),
                 failure_reason,
             },
         })

@@ -176,6 +176,10 @@ pub struct ReversalResult {
     pub conversation_id: String,
     pub originator_conversation_id: String,
     pub transaction_id: String,
+    /// The M-Pesa receipt of the payment reversed (`OriginalTransactionID`), when given.
+    pub original_transaction_id: Option<String>,
+    /// The amount reversed, when given.
+    pub amount: Option<Money>,
     pub succeeded: bool,
     pub code: String,
     pub description: String,
@@ -232,7 +236,24 @@ pub fn parse_reversal_result(body: &[u8]) -> Result<ReversalResult, CallbackErro
     let r = env.result;
     let code = ResultCode::from_raw(r.result_code.get())
         .ok_or_else(|| CallbackError::ResultCode(r.result_code.get().to_owned()))?;
+    let parameter = |key: &str| {
+        r.result_parameters.as_ref().and_then(|p| {
+            p.items
+                .iter()
+                .find(|kv| kv.key == key)
+                .and_then(|kv| match kv.value.as_ref()? {
+                    serde_json::Value::String(s) => Some(s.trim().to_owned()),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .filter(|v| !v.is_empty())
+        })
+    };
+    let original_transaction_id = parameter("OriginalTransactionID");
+    let amount = parameter("Amount").and_then(|a| Money::parse(&a, Currency::Kes).ok());
     Ok(ReversalResult {
+        original_transaction_id,
+        amount,
         conversation_id: r.conversation_id,
         originator_conversation_id: r.originator_conversation_id,
         transaction_id: r.transaction_id,
@@ -629,6 +650,32 @@ mod tests {
         );
         assert!(check_amount(Money::from_minor(100, Currency::Ngn).unwrap()).is_err());
         assert_eq!(check_amount(kes(25_000_000)), Ok(250_000));
+    }
+
+    #[test]
+    fn a_reversal_result_names_the_payment_reversed_and_the_amount() {
+        // The shape of Daraja's published reversal result.
+        let body = br#"{"Result":{"ResultType":0,"ResultCode":0,"ResultDesc":"The service request is processed successfully.","OriginatorConversationID":"8521-4298025-1","ConversationID":"AG_20181005_00004d7ee675c0c7ee0b","TransactionID":"MJ561H6X5O","ResultParameters":{"ResultParameter":[{"Key":"DebitAccountBalance","Value":"Utility Account|KES|51661.00|51661.00|0.00|0.00"},{"Key":"Amount","Value":10},{"Key":"TransCompletedTime","Value":20181005153225},{"Key":"OriginalTransactionID","Value":"MIM1H6X5O9"},{"Key":"Charge","Value":0}]},"ReferenceData":{"ReferenceItem":{"Key":"QueueTimeoutURL","Value":"https://internalsandbox.safaricom.co.ke/mpesa/reversalresults/v1/submit"}}}}"#;
+        let r = parse_reversal_result(body).unwrap();
+        assert!(r.succeeded);
+        assert_eq!(r.original_transaction_id.as_deref(), Some("MIM1H6X5O9"));
+        assert_eq!(
+            r.amount,
+            Some(Money::from_minor(1_000, Currency::Kes).unwrap())
+        );
+        // One parameter comes as an object, not a list; none at all is fine too.
+        let one = br#"{"Result":{"ResultCode":0,"ResultDesc":"ok","OriginatorConversationID":"o","ConversationID":"c","TransactionID":"t","ResultParameters":{"ResultParameter":{"Key":"OriginalTransactionID","Value":"NLJ7RT61SV"}}}}"#;
+        assert_eq!(
+            parse_reversal_result(one)
+                .unwrap()
+                .original_transaction_id
+                .as_deref(),
+            Some("NLJ7RT61SV")
+        );
+        let bare = br#"{"Result":{"ResultCode":"R000001","ResultDesc":"not reversible","OriginatorConversationID":"o","ConversationID":"c","TransactionID":"t"}}"#;
+        let r = parse_reversal_result(bare).unwrap();
+        assert!(!r.succeeded);
+        assert_eq!(r.original_transaction_id, None);
     }
 
     #[test]

@@ -184,4 +184,44 @@ pub struct ReversalResult {
     pub conversation_id: String,
     #[serde(rename = "TransactionID")]
     pub transaction_id: String,
+    #[serde(rename = "ResultParameters", default)]
+    pub result_parameters: Option<ResultParameters>,
+}
+
+/// `{"ResultParameter": [{"Key": ..., "Value": ...}]}`; Safaricom sends one item as an object.
+#[derive(Debug, Deserialize)]
+pub struct ResultParameters {
+    #[serde(rename = "ResultParameter", default)]
+    pub items: OneOrMany<KeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    Many(Vec<T>),
+    One(T),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        OneOrMany::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        match self {
+            OneOrMany::Many(v) => v.iter(),
+            OneOrMany::One(t) => std::slice::from_ref(t).iter(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyValue {
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// A string or a number (untagged enums cannot hold raw values, so it is parsed).
+    #[serde(rename = "Value", default)]
+    pub value: Option<serde_json::Value>,
 }

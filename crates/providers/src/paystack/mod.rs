@@ -260,12 +260,22 @@ impl PaystackClient {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| http::transport(what, &e))?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<wire::ErrorBody>(&bytes)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            let (message, code) = serde_json::from_slice::<wire::ErrorBody>(&bytes)
+                .map(|e| (e.message, e.code))
+                .unwrap_or_else(|_| {
+                    (
+                        String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                        None,
+                    )
+                });
+            // Verify answers an unknown reference with 400 "Transaction reference not found"
+            // (code `transaction_not_found` in newer answers): it is "not found", not a refusal.
+            let unknown_reference = code.as_deref() == Some("transaction_not_found")
+                || message.eq_ignore_ascii_case("Transaction reference not found");
             return Err(match status.as_u16() {
                 401 => PaystackError::Unauthorized(message),
                 404 => PaystackError::NotFound(message),
+                400 | 422 if unknown_reference => PaystackError::NotFound(message),
                 400 | 422 => PaystackError::Rejected(message),
                 code => PaystackError::Provider {
                     status: code,

@@ -34,6 +34,9 @@ pub struct ErrorBody {
     #[serde(default)]
     pub status: bool,
     pub message: String,
+    /// Newer answers name the error: `transaction_not_found`, `missing_params`, ...
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
