@@ -1318,7 +1318,10 @@ async fn claims_no_provider_confirms_are_kept_and_the_inbox_moves_on(backend: Ba
     // charge and end it as failed).
     let ghost = world.malipo(&["tx", "show", &card]).await;
     assert!(
-        matches!(ghost["status"].as_str(), Some("awaiting_customer" | "failed")),
+        matches!(
+            ghost["status"].as_str(),
+            Some("awaiting_customer" | "failed")
+        ),
         "{ghost}"
     );
     assert!(ghost["provider_receipt"].is_null() && ghost["receipt_number"].is_null());

@@ -83,7 +83,7 @@ impl App {
         let verify_url = match providers.relay() {
             Ok(relay) => Some(verification::link(
                 relay.base_url(),
-                &verification::token_key(relay.token().expose()),
+                &verification::receipt_key(relay.token().expose()),
                 &Vouched {
                     receipt_number: number.to_owned(),
                     amount: t.amount,

@@ -84,8 +84,12 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
                 .create_tenant("Demo company")
                 .await
                 .map_err(|e| failed("relay tenant", e))?;
-            let (_, device_token) = store
+            let (device, device_token) = store
                 .add_device(&t.tenant.id, "this computer")
+                .await
+                .map_err(|e| failed("relay device", e))?;
+            store
+                .keep_receipt_key(&device.id, &device_token, &sealing)
                 .await
                 .map_err(|e| failed("relay device", e))?;
             let sealed = sealing

@@ -3,11 +3,17 @@
 //! `{relay}/v/{key id}/{receipt number}/{amount in minor units}{currency}/{YYYYMMDD}/{signature}`,
 //! for example `https://relay.example.co.ke/v/3f9a0c1d2b4e5f60/HQ-R000017/150000KES/20261127/…`.
 //!
-//! The signing key is the SHA-256 (hex) of the office device's relay token: the office knows the
-//! token, the relay keeps exactly that hash, and nobody else has either. The key id is the
-//! hash's first 16 hex digits, so the relay can find the key without the link revealing it. The
-//! signature is HMAC-SHA256 over the fields, cut to 128 bits (32 hex digits), which is ample
-//! against forgery and keeps the QR code small.
+//! Each office device signs with a receipt key made for that purpose: HMAC-SHA256 of a fixed
+//! label keyed with the device's relay token ([`receipt_key`]). The device derives it from the
+//! token it holds; the relay derives it once from the token the device presents and keeps it
+//! sealed. Neither the relay's stored token hash nor anything in a link reveals it. The key id is
+//! the first 16 hex digits of the key's SHA-256, so the relay finds the key without the link
+//! revealing any of it. The signature is HMAC-SHA256 over the fields, cut to 128 bits (32 hex
+//! digits), ample against forgery and small in a QR code.
+//!
+//! Receipts printed before receipt keys existed were signed with the token's SHA-256
+//! ([`token_key`], whose first 16 hex digits were the key id); the relay still accepts those for
+//! receipts dated before it upgraded.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -15,9 +21,23 @@ use time::Date;
 
 use crate::money::{Currency, Money};
 
-/// Hex of SHA-256: how the relay stores a device token, and so the receipt signing key.
+/// Hex of SHA-256: how the relay stores a device token (and, before receipt keys, the key
+/// receipts were signed with).
 pub fn token_key(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The receipt key of the device holding `token`, hex.
+pub fn receipt_key(token: &str) -> String {
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("any key length");
+    mac.update(b"malipo receipt key v1");
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The id a link names `key` by: the first 16 hex digits of its SHA-256.
+pub fn receipt_key_id(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes()))[..16].to_owned()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -53,17 +73,23 @@ fn sign(key: &str, v: &Vouched) -> Vec<u8> {
     mac.finalize().into_bytes()[..16].to_vec()
 }
 
-/// The key id for `key`: its first 16 hex digits.
-pub fn key_id(key: &str) -> &str {
+/// The key id of a token-hash key (links signed before receipt keys): its first 16 hex digits.
+pub fn legacy_key_id(key: &str) -> &str {
     &key[..key.len().min(16)]
 }
 
-/// The signed link for `v` under the relay at `base`.
+/// The signed link for `v` under the relay at `base`, signed with receipt `key` (named by
+/// [`receipt_key_id`]).
 pub fn link(base: &str, key: &str, v: &Vouched) -> String {
+    signed_link(base, &receipt_key_id(key), key, v)
+}
+
+/// A link naming `key_id` and signed with `key`.
+pub fn signed_link(base: &str, key_id: &str, key: &str, v: &Vouched) -> String {
     format!(
         "{}/v/{}/{}/{}{}/{}/{}",
         base.trim_end_matches('/'),
-        key_id(key),
+        key_id,
         v.receipt_number,
         v.amount.minor(),
         v.amount.currency().code(),
@@ -137,13 +163,17 @@ mod tests {
 
     #[test]
     fn a_link_reads_back_and_verifies_and_any_change_breaks_it() {
-        let key = token_key("device-token");
+        let key = receipt_key("device-token");
         let url = link("https://relay.example.co.ke/", &key, &vouched());
         let path = url.strip_prefix("https://relay.example.co.ke/v/").unwrap();
         let parts: Vec<&str> = path.split('/').collect();
         assert_eq!(parts[1..4], ["HQ-R000017", "150000KES", "20261127"]);
         let read = parse(parts[0], parts[1], parts[2], parts[3], parts[4]).unwrap();
-        assert_eq!(read.key_id, key_id(&key));
+        assert_eq!(read.key_id, receipt_key_id(&key));
+        assert!(
+            !key.starts_with(&read.key_id) && !token_key("device-token").contains(&key[..16]),
+            "the link reveals nothing of the key, and the relay's token hash is not it"
+        );
         assert_eq!(read.vouched, vouched());
         assert!(verify(&key, &read.vouched, &read.signature));
 
@@ -154,8 +184,12 @@ mod tests {
         other.receipt_number = "HQ-R000018".into();
         assert!(!verify(&key, &other, &read.signature), "another receipt");
         assert!(
-            !verify(&token_key("other-token"), &read.vouched, &read.signature),
+            !verify(&receipt_key("other-token"), &read.vouched, &read.signature),
             "another key"
+        );
+        assert!(
+            !verify(&token_key("device-token"), &read.vouched, &read.signature),
+            "the token's hash (what a relay database holds) cannot sign"
         );
     }
 

@@ -34,7 +34,15 @@ impl FromRequestParts<Relay> for DeviceAuth {
             ));
         };
         match relay.store.device_by_token(token).await {
-            Ok(Some(d)) => Ok(DeviceAuth(d)),
+            Ok(Some(d)) => {
+                // A device added before receipt keys gets its key the first time it calls.
+                if let (false, Some(sealing)) = (d.has_receipt_key, &relay.sealing)
+                    && let Err(e) = relay.store.keep_receipt_key(&d.id, token, sealing).await
+                {
+                    tracing::warn!(device = %d.id, error = %e, "no receipt key kept");
+                }
+                Ok(DeviceAuth(d))
+            }
             Ok(None) => Err(problem(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -94,11 +102,27 @@ pub(crate) async fn events(
 /// number, once on connecting and after each commit that stored something new for it, with a
 /// comment every 15 seconds so proxies keep the connection open. The device then pulls
 /// [`api::EVENTS`] after its cursor; nothing is ever delivered only by this stream.
-pub(crate) async fn stream(
-    State(Relay { store, .. }): State<Relay>,
-    DeviceAuth(device): DeviceAuth,
-) -> Response {
+pub(crate) async fn stream(State(relay): State<Relay>, DeviceAuth(device): DeviceAuth) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    let Some(open) = StreamSlot::take(&relay, &device.id) else {
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            &format!(
+                "this device already holds {} event streams open; close one first",
+                relay.limits.streams_per_device
+            ),
+        );
+    };
+    if *relay.closing.borrow() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "closing",
+            "the relay is shutting down; pull events and connect again shortly",
+        );
+    }
+    let store = relay.store.clone();
+    let closing = relay.closing.subscribe();
     let wakes = store.subscribe();
     let first = match store.last_seq(&device.tenant_id).await {
         Ok(n) => n,
@@ -109,25 +133,36 @@ pub(crate) async fn stream(
         Event::default().event(api::WAKE_EVENT).data(data)
     };
     let tenant = device.tenant_id;
+    // The slot travels with the stream: it is given back when the stream ends or the device
+    // goes away.
     let updates =
-        futures_util::stream::unfold((wakes, tenant), move |(mut rx, tenant)| async move {
-            loop {
-                match rx.recv().await {
-                    Ok((t, seq)) if t == tenant => {
-                        return Some((
-                            Ok::<_, std::convert::Infallible>(wake(Some(seq))),
-                            (rx, tenant),
-                        ));
+        futures_util::stream::unfold((wakes, tenant, open), move |(mut rx, tenant, open)| {
+            let mut closing = closing.clone();
+            async move {
+                loop {
+                    let received = tokio::select! {
+                        // Shutting down: the stream ends, the device pulls and comes back.
+                        _ = closing.wait_for(|c| *c) => return None,
+                        r = rx.recv() => r,
+                    };
+                    match received {
+                        Ok((t, seq)) if t == tenant => {
+                            return Some((
+                                Ok::<_, std::convert::Infallible>(wake(Some(seq))),
+                                (rx, tenant, open),
+                            ));
+                        }
+                        Ok(_) => continue,
+                        // Missed wakes: say so without a number; the device pulls anyway.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            return Some((Ok(wake(None)), (rx, tenant, open)));
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     }
-                    Ok(_) => continue,
-                    // Missed wakes: say so without a number; the device pulls anyway.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        return Some((Ok(wake(None)), (rx, tenant)));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
             }
         });
+
     let stream = futures_util::StreamExt::chain(
         futures_util::stream::once(async move { Ok(wake(Some(first))) }),
         updates,
@@ -135,6 +170,39 @@ pub(crate) async fn stream(
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
+}
+
+/// One of a device's event streams; given back when dropped.
+pub(crate) struct StreamSlot {
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    device: String,
+}
+
+impl StreamSlot {
+    fn take(relay: &Relay, device: &str) -> Option<StreamSlot> {
+        let mut open = relay.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(device.to_owned()).or_default();
+        if *n >= relay.limits.streams_per_device {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            streams: std::sync::Arc::clone(&relay.streams),
+            device: device.to_owned(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.device) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.device);
+            }
+        }
+    }
 }
 
 /// Desktops push their payments here: idempotent, newest version wins. One bad record

@@ -16,6 +16,7 @@ mod devices;
 mod hooks;
 pub mod metrics;
 pub mod sealing;
+pub mod serve;
 pub mod store;
 pub mod tenants;
 pub mod uploads;
@@ -41,6 +42,12 @@ pub struct Relay {
     pub access: std::sync::Arc<access::Access>,
     /// Tenants looked up in the last few seconds.
     pub tenants: std::sync::Arc<tenants::Tenants>,
+    /// What a client may take (timeouts, connections, event streams per device).
+    pub limits: serve::Limits,
+    /// Event streams open, per device.
+    streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    /// Set when the relay is shutting down: event streams end.
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Relay {
@@ -50,7 +57,15 @@ impl Relay {
             sealing,
             access: std::sync::Arc::new(access),
             tenants: Default::default(),
+            limits: serve::Limits::default(),
+            streams: Default::default(),
+            closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Ends every event stream (devices pull, then reconnect to another instance or later).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
     }
 }
 
@@ -60,11 +75,14 @@ struct Source(std::net::IpAddr);
 
 pub use axum::Router;
 
-/// Serves `router` on `listener`, giving handlers each client's address (for the access rules).
+/// Serves `router` on `listener` with the default [`serve::Limits`] until the task is dropped
+/// (in-process relays: demo mode, tests). `malipo-relay serve` uses [`serve::serve`] itself.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(
+    serve::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router,
+        serve::Limits::default(),
+        std::future::pending(),
     )
     .await
 }
@@ -72,7 +90,6 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
 pub fn router(relay: Relay) -> Router {
     Router::new()
         .route(api::HEALTHZ, get(healthz))
-        .route("/metrics", get(metrics::serve))
         .route(&format!("{DARAJA_PATH}/{{token}}"), post(hooks::daraja))
         .route(
             &format!("{PAYSTACK_PATH}/{{tenant}}"),
@@ -90,8 +107,37 @@ pub fn router(relay: Relay) -> Router {
             get(verify_page::verify_receipt),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            relay.clone(),
+            time_limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(relay.clone(), observe))
         .with_state(relay)
+}
+
+/// `/metrics`, for a listener of its own (loopback by default): it names tenants and devices,
+/// so it is not served to the public.
+pub fn metrics_router(relay: Relay) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::serve))
+        .with_state(relay)
+}
+
+/// A request must be read and answered within [`serve::Limits::request_timeout`]: a client
+/// that trickles its body is cut off (408). An event stream, answered at once, runs on.
+async fn time_limit(
+    State(relay): State<Relay>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(relay.limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request took too long to arrive",
+        ),
+    }
 }
 
 /// Times callbacks and counts outcomes and refusals (including bodies refused for size, which
@@ -175,10 +221,13 @@ fn problem(status: StatusCode, code: &'static str, message: &str) -> Response {
     response
 }
 
+/// The store failed: the client hears only that it should try again (what failed, which may
+/// name tables or hosts, goes to the relay's log).
 fn internal(e: &store::RelayError) -> Response {
+    tracing::error!(error = %e, "the relay's database failed a request");
     problem(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
-        &format!("not stored: {e}; send it again"),
+        "the relay could not do this just now; send it again",
     )
 }

@@ -107,8 +107,47 @@ fn public_url() -> String {
         .to_owned()
 }
 
+/// `MALIPO_RELAY_METRICS_LISTEN`: where `/metrics` is served, never on the public listener.
+/// Loopback on a free port (printed at start) unless set; `off` for none.
+fn metrics_listen() -> Option<String> {
+    match std::env::var("MALIPO_RELAY_METRICS_LISTEN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => Some("127.0.0.1:0".to_owned()),
+        Some(v) if v.trim() == "off" => None,
+        Some(v) => Some(v.trim().to_owned()),
+    }
+}
+
+/// SIGTERM (a service manager stopping the relay) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Errors the relay keeps from its clients (a database's own words) go to its log.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,30 +173,48 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve => {
             let addr = listen();
+            let limits = malipo_relay::serve::Limits::from_env()?;
+            let sealing = SealingKey::from_env().map_err(|e| e.to_string())?;
+            let access = malipo_relay::access::Access::from_env()?;
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let mut relay = Relay::new(store, sealing, access);
+            relay.limits = limits;
+            let metrics = metrics_listen();
+            let metrics_at = match metrics.as_deref() {
+                Some(at) => {
+                    let l = tokio::net::TcpListener::bind(at)
+                        .await
+                        .map_err(|e| format!("cannot listen for metrics on {at}: {e}"))?;
+                    let bound = l.local_addr().map_err(|e| e.to_string())?;
+                    let router = malipo_relay::metrics_router(relay.clone());
+                    tokio::spawn(async move {
+                        let _ = axum::serve(l, router).await;
+                    });
+                    format!("metrics on {bound}")
+                }
+                None => "no metrics listener".to_owned(),
+            };
             println!(
-                "malipo-relay listening on {addr} (database {})",
+                "malipo-relay listening on {addr} (database {}; {metrics_at})",
                 describe(&url)
             );
-            let sealing = SealingKey::from_env().map_err(|e| e.to_string())?;
-            if sealing.is_none() {
+            if relay.sealing.is_none() {
                 eprintln!(
-                    "malipo-relay: MALIPO_RELAY_SECRET_KEY is not set: Paystack webhooks will be refused"
+                    "malipo-relay: MALIPO_RELAY_SECRET_KEY is not set: Paystack webhooks will be refused and devices get no receipt key"
                 );
             }
-            let access = malipo_relay::access::Access::from_env()?;
-            let app = malipo_relay::router(Relay::new(store, sealing, access));
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+            let app = malipo_relay::router(relay.clone());
+            let shutdown = async move {
+                stop_signal().await;
+                eprintln!("malipo-relay: stopping: no new connections; open requests finish");
+                relay.close_streams();
+            };
+            malipo_relay::serve::serve(listener, app, limits, shutdown)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("malipo-relay: stopped");
         }
         Command::Tenant(TenantCmd::Create { name }) => {
             let t = store
@@ -221,6 +278,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .add_device(&tenant, &name)
                 .await
                 .map_err(|e| e.to_string())?;
+            // Its receipt key, kept sealed; without a sealing key it is kept the first time
+            // the device calls a relay that has one.
+            if let Some(sealing) = SealingKey::from_env().map_err(|e| e.to_string())? {
+                store
+                    .keep_receipt_key(&d.id, &token, &sealing)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             println!(
                 "{:#}",
                 json!({"id": d.id, "tenant": d.tenant_id, "name": d.name, "token": token})

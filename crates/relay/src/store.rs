@@ -157,6 +157,26 @@ pub struct Device {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
+    /// Whether the relay holds the device's receipt key (see [`RelayStore::keep_receipt_key`]).
+    pub has_receipt_key: bool,
+}
+
+/// A key a receipt link may have been signed with, as the verification page needs it.
+#[derive(Debug, Clone)]
+pub struct ReceiptKey {
+    /// The company that issued the receipt.
+    pub company: String,
+    pub key: ReceiptKeyKind,
+    /// When the device was revoked (ms): receipts dated after it are not genuine.
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReceiptKeyKind {
+    /// The device's receipt key, sealed under `MALIPO_RELAY_SECRET_KEY`.
+    Sealed(Vec<u8>),
+    /// Before receipt keys: the token's SHA-256, for receipts dated up to this instant (ms).
+    Legacy { token_hash: String, until: i64 },
 }
 
 /// A provider callback to store.
@@ -483,6 +503,7 @@ impl RelayStore {
                 id,
                 tenant_id: tenant_id.to_owned(),
                 name: name.to_owned(),
+                has_receipt_key: false,
             },
             token,
         ))
@@ -492,7 +513,8 @@ impl RelayStore {
     pub async fn device_by_token(&self, token: &str) -> Result<Option<Device>> {
         Ok(on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "SELECT id, tenant_id, name FROM devices WHERE token_hash = ? AND revoked = 0",
+                "SELECT id, tenant_id, name, receipt_key_id FROM devices
+                 WHERE token_hash = ? AND revoked = 0",
             ))
             .bind(token_hash(token))
             .fetch_optional(pool)
@@ -501,34 +523,87 @@ impl RelayStore {
                 id: r.get("id"),
                 tenant_id: r.get("tenant_id"),
                 name: r.get("name"),
+                has_receipt_key: r.get::<Option<String>, _>("receipt_key_id").is_some(),
             })
         }))
     }
 
+    /// Keeps the receipt key of the device holding `token`, sealed with `sealing` (the relay
+    /// sees the token when the device is added and whenever it calls; the key is derived from
+    /// it, never stored in the clear).
+    pub async fn keep_receipt_key(
+        &self,
+        device_id: &str,
+        token: &str,
+        sealing: &crate::sealing::SealingKey,
+    ) -> Result<()> {
+        let key = malipo_domain::verification::receipt_key(token);
+        let key_id = malipo_domain::verification::receipt_key_id(&key);
+        let sealed = sealing
+            .seal(&malipo_domain::Secret::new(key))
+            .map_err(|e| RelayError::Random(e.to_string()))?;
+        on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql("UPDATE devices SET receipt_key = ?, receipt_key_id = ?
+                 WHERE id = ? AND receipt_key_id IS NULL"))
+            .bind(&sealed)
+            .bind(&key_id)
+            .bind(device_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Revokes a device's token; receipts it signed stay genuine if dated before now.
     pub async fn revoke_device(&self, device_id: &str) -> Result<bool> {
         let affected = on_db!(&self.db, |pool, sql| {
-            sqlx::query(sql("UPDATE devices SET revoked = 1 WHERE id = ?"))
-                .bind(device_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(sql(
+                "UPDATE devices SET revoked = 1, revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+            ))
+            .bind(now_ms())
+            .bind(device_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         Ok(affected == 1)
     }
 
-    /// The receipt-signing keys (device token hashes) whose first 16 hex digits are `key_id`,
-    /// with their tenant's name. Revoked devices count: receipts they issued stay genuine.
-    pub async fn receipt_keys(&self, key_id: &str) -> Result<Vec<(String, String)>> {
+    /// The keys a link naming `key_id` may have been signed with: devices' receipt keys of
+    /// that id, and (for receipts from before receipt keys) token hashes that begin with it.
+    /// Revoked devices count, with when they were revoked.
+    pub async fn receipt_keys(&self, key_id: &str) -> Result<Vec<ReceiptKey>> {
         Ok(on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "SELECT d.token_hash, t.name FROM devices d JOIN tenants t ON t.id = d.tenant_id
-                 WHERE substr(d.token_hash, 1, 16) = ?",
+                "SELECT d.receipt_key, d.receipt_key_id, d.token_hash, d.legacy_receipts_until,
+                        d.revoked_at, t.name
+                 FROM devices d JOIN tenants t ON t.id = d.tenant_id
+                 WHERE d.receipt_key_id = ?
+                    OR (substr(d.token_hash, 1, 16) = ? AND d.legacy_receipts_until IS NOT NULL)",
             ))
+            .bind(key_id)
             .bind(key_id)
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| (r.get("token_hash"), r.get("name")))
+            .filter_map(|r| {
+                let sealed: Option<Vec<u8>> = r.get("receipt_key");
+                let id: Option<String> = r.get("receipt_key_id");
+                let legacy: Option<i64> = r.get("legacy_receipts_until");
+                let key = match (sealed, id, legacy) {
+                    (Some(sealed), Some(id), _) if id == key_id => ReceiptKeyKind::Sealed(sealed),
+                    (_, _, Some(until)) => ReceiptKeyKind::Legacy {
+                        token_hash: r.get("token_hash"),
+                        until,
+                    },
+                    _ => return None,
+                };
+                Some(ReceiptKey {
+                    company: r.get("name"),
+                    key,
+                    revoked_at: r.get("revoked_at"),
+                })
+            })
             .collect()
         }))
     }
@@ -657,23 +732,21 @@ async fn write_loop(
             }
         }
         let started = std::time::Instant::now();
-        let written = match &db {
-            Db::Sqlite(pool) => write_batch_sqlite(pool, &batch).await,
-            Db::Postgres(pool) => write_batch_postgres(pool, &batch).await,
-        };
+        let written = write_batch(&db, &batch).await;
         metrics.committed(started.elapsed());
         match written {
-            Ok(results) => {
-                let newest = newest_by_tenant(&batch, &results);
-                for ((_, reply), result) in batch.into_iter().zip(results) {
-                    let _ = reply.send(Ok(result));
-                }
-                // On PostgreSQL every instance, this one included, hears of new events through
-                // NOTIFY (see `listen_for_wakes`), so one commit wakes a device once.
-                if matches!(db, Db::Sqlite(_)) {
-                    for (tenant, seq) in newest {
-                        // Nobody listening is fine: devices also poll.
-                        let _ = wake.send((tenant, seq));
+            Ok(results) => answer(&db, &wake, batch, results),
+            // One bad event must not fail the others committed with it: each is tried alone,
+            // so only the offender is refused (and sent again by its provider).
+            Err(_) if batch.len() > 1 => {
+                for job in batch {
+                    let alone = [job];
+                    match write_batch(&db, &alone).await {
+                        Ok(results) => answer(&db, &wake, alone.into(), results),
+                        Err(e) => {
+                            let [(_, reply)] = alone;
+                            let _ = reply.send(Err(e));
+                        }
                     }
                 }
             }
@@ -683,6 +756,29 @@ async fn write_loop(
                     let _ = reply.send(Err(RelayError::Db(sqlx::Error::Protocol(message.clone()))));
                 }
             }
+        }
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[Job]) -> Result<Vec<Stored>> {
+    match db {
+        Db::Sqlite(pool) => write_batch_sqlite(pool, batch).await,
+        Db::Postgres(pool) => write_batch_postgres(pool, batch).await,
+    }
+}
+
+/// Answers every job of a committed batch and wakes the tenants' streams.
+fn answer(db: &Db, wake: &broadcast::Sender<(String, i64)>, batch: Vec<Job>, results: Vec<Stored>) {
+    let newest = newest_by_tenant(&batch, &results);
+    for ((_, reply), result) in batch.into_iter().zip(results) {
+        let _ = reply.send(Ok(result));
+    }
+    // On PostgreSQL every instance, this one included, hears of new events through NOTIFY
+    // (see `listen_for_wakes`), so one commit wakes a device once.
+    if matches!(db, Db::Sqlite(_)) {
+        for (tenant, seq) in newest {
+            // Nobody listening is fine: devices also poll.
+            let _ = wake.send((tenant, seq));
         }
     }
 }
@@ -705,19 +801,23 @@ async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stor
     for (e, _) in batch {
         // The write transaction holds the database, so nothing can slip in between the
         // duplicate check and the insert.
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ?1
-               AND NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = ?1 AND dedup_key = ?2)
-             RETURNING last_seq",
-        )
-        .bind(&e.tenant_id)
-        .bind(&e.dedup_key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(seq) = seq else {
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM events WHERE tenant_id = ? AND dedup_key = ?")
+                .bind(&e.tenant_id)
+                .bind(&e.dedup_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if seen.is_some() {
             results.push(Stored::Duplicate);
             continue;
-        };
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE tenants SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        )
+        .bind(&e.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| RelayError::NotFound(format!("tenant {}", e.tenant_id)))?;
         sqlx::query(
             "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, subject, received_at, source_addr, headers, body)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -741,17 +841,25 @@ async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stor
 }
 
 async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored>> {
-    let mut tx = pool.begin().await?;
+    // Pinned: the duplicate check must see what other instances committed while this batch
+    // waited for its tenants' rows, which READ COMMITTED gives and a stricter default would not.
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await?;
     let mut tenants: Vec<String> = batch.iter().map(|(e, _)| e.tenant_id.clone()).collect();
     tenants.sort_unstable();
     tenants.dedup();
     // Holding the tenants' rows until commit serialises every instance's writes per tenant:
     // numbers are taken in commit order, and the duplicate check below sees every event any
     // instance committed before. Locking in id order means two batches never deadlock.
-    sqlx::query("SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(&tenants)
-        .fetch_all(&mut *tx)
-        .await?;
+    let locked: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&tenants)
+            .fetch_all(&mut *tx)
+            .await?;
+    if let Some(gone) = tenants.iter().find(|t| !locked.contains(t)) {
+        return Err(RelayError::NotFound(format!("tenant {gone}")));
+    }
     let received_at = now_ms();
     let mut results = Vec::with_capacity(batch.len());
     for (e, _) in batch {

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::store::ReceiptKeyKind;
 use crate::{Relay, internal};
 
 /// Escapes text for HTML.
@@ -51,7 +52,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 pub(crate) async fn verify_receipt(
-    State(Relay { store, .. }): State<Relay>,
+    State(Relay { store, sealing, .. }): State<Relay>,
     Path((key, receipt, amount, date, signature)): Path<(String, String, String, String, String)>,
 ) -> Response {
     use malipo_domain::verification;
@@ -70,13 +71,27 @@ pub(crate) async fn verify_receipt(
         Ok(k) => k,
         Err(e) => return internal(&e),
     };
-    let Some((_, company)) = keys
-        .iter()
-        .find(|(k, _)| verification::verify(k, &path.vouched, &path.signature))
-    else {
+    let v = &path.vouched;
+    let day_of =
+        |ms: i64| malipo_domain::time_zone::nairobi_date(malipo_domain::time_zone::from_ms(ms));
+    let genuine = keys.iter().find(|k| {
+        // A revoked device's receipts count only if dated before its revocation.
+        if k.revoked_at.is_some_and(|at| v.date > day_of(at)) {
+            return false;
+        }
+        match &k.key {
+            ReceiptKeyKind::Sealed(sealed) => sealing
+                .as_ref()
+                .and_then(|s| s.open(sealed).ok())
+                .is_some_and(|key| verification::verify(key.expose(), v, &path.signature)),
+            ReceiptKeyKind::Legacy { token_hash, until } => {
+                v.date <= day_of(*until) && verification::verify(token_hash, v, &path.signature)
+            }
+        }
+    });
+    let Some(company) = genuine.map(|k| &k.company) else {
         return refused();
     };
-    let v = &path.vouched;
     let day = format!(
         "{} {} {}",
         v.date.day(),

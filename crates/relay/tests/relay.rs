@@ -25,6 +25,8 @@ fn fixture(name: &str) -> Vec<u8> {
 
 struct Relay {
     url: String,
+    /// The metrics listener, apart from the public one.
+    metrics_url: String,
     /// The database, for starting another instance on it.
     database: String,
     store: RelayStore,
@@ -86,17 +88,16 @@ impl Relay {
         let store = RelayStore::connect(&database).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = malipo_relay::router(RelayState::new(store.clone(), sealing, access));
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap()
-        });
+        let state = RelayState::new(store.clone(), sealing, access);
+        let app = malipo_relay::router(state.clone());
+        tokio::spawn(async move { malipo_relay::serve(listener, app).await.unwrap() });
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_url = format!("http://{}", metrics.local_addr().unwrap());
+        let metrics_app = malipo_relay::metrics_router(state);
+        tokio::spawn(async move { axum::serve(metrics, metrics_app).await.unwrap() });
         Relay {
             url,
+            metrics_url,
             database,
             store,
             _dir: dir,
@@ -749,9 +750,20 @@ async fn metrics_count_outcomes_refusals_lag_and_latency(backend: Backend) {
         )
         .await;
     relay.events("wrong-token", 0, 10).await;
-    let text = relay
+    let public = relay
         .http
         .get(format!("{}/metrics", relay.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status().as_u16(),
+        404,
+        "the metrics name tenants and devices: never on the public listener"
+    );
+    let text = relay
+        .http
+        .get(format!("{}/metrics", relay.metrics_url))
         .send()
         .await
         .unwrap()
@@ -782,7 +794,7 @@ async fn metrics_count_outcomes_refusals_lag_and_latency(backend: Backend) {
     relay.events(&device, 1, 10).await;
     let text = relay
         .http
-        .get(format!("{}/metrics", relay.url))
+        .get(format!("{}/metrics", relay.metrics_url))
         .send()
         .await
         .unwrap()
@@ -932,6 +944,58 @@ async fn distinct_bodies_about_one_payment_are_distinct_events(backend: Backend)
     assert_ne!(keys[0], keys[1]);
 }
 
+/// One event the database refuses (its tenant was deleted behind the relay's back) fails alone:
+/// the callbacks committed with it are stored and answered, and the refusal names no database
+/// detail.
+async fn one_bad_event_never_fails_the_rest_of_its_commit(backend: Backend) {
+    let relay = Arc::new(Relay::start(backend).await);
+    let (gone, gone_url, _) = relay.tenant("Gone").await;
+    let (kept, kept_url, _) = relay.tenant("Kept").await;
+    // The relay remembers the tenant behind this URL for a few seconds.
+    assert_eq!(relay.post(&gone_url, stk("ws_CO_first", 1032)).await.0, 200);
+    for statement in [
+        "DELETE FROM events WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Gone')",
+        "DELETE FROM devices WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Gone')",
+        "DELETE FROM tenants WHERE name = 'Gone'",
+    ] {
+        relay.execute_raw(statement).await;
+    }
+    let mut posts = Vec::new();
+    for i in 0..40 {
+        let relay = Arc::clone(&relay);
+        let url = if i == 20 {
+            gone_url.clone()
+        } else {
+            kept_url.clone()
+        };
+        posts.push(tokio::spawn(async move {
+            relay.post(&url, stk(&format!("ws_CO_{i}"), 1032)).await
+        }));
+    }
+    let mut refused = Vec::new();
+    for (i, p) in posts.into_iter().enumerate() {
+        let (status, body) = p.await.unwrap();
+        if i == 20 {
+            refused.push((status, body));
+        } else {
+            assert_eq!(status, 200, "callback {i}: {body}");
+        }
+    }
+    let (status, body) = &refused[0];
+    assert_eq!(*status, 503, "{body}");
+    let text = body.to_string().to_lowercase();
+    for detail in [
+        "sqlx",
+        "database error",
+        "tenant t_",
+        "constraint",
+        gone.as_str(),
+    ] {
+        assert!(!text.contains(&detail.to_lowercase()), "{detail} in {body}");
+    }
+    assert_eq!(relay.store.last_seq(&kept).await.unwrap(), 39);
+}
+
 /// Several relays on one database: the same webhook delivered 100 times at once, spread over
 /// two instances, is one event; distinct callbacks through both are numbered without gaps.
 async fn two_instances_on_one_database_store_a_hundred_identical_webhooks_once(backend: Backend) {
@@ -1051,18 +1115,25 @@ async fn an_event_names_the_office_whose_payment_it_is_about(backend: Backend) {
     assert_eq!(offices, [&json!("NBI"), &Value::Null], "{feed}");
 }
 
-/// A receipt's verification link: genuine when signed with the office device's key, refused
-/// when any part of it is changed, and still genuine after the device is revoked.
+/// A receipt's verification link: genuine when signed with the office device's receipt key,
+/// refused when any part of it is changed or when it is signed with what the relay's database
+/// holds (the token's hash); after a revocation only receipts dated before it stay genuine;
+/// receipts signed the old way verify only if dated before the relay's upgrade.
 async fn a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one(backend: Backend) {
-    use malipo_domain::verification::{Vouched, link, token_key};
+    use malipo_domain::verification::{
+        Vouched, legacy_key_id, link, receipt_key, signed_link, token_key,
+    };
     let relay = Relay::start(backend).await;
     let (_, _, device) = relay.tenant("Jubilee Insurance").await;
-    let vouched = Vouched {
+    // The relay keeps the device's receipt key the first time the device calls.
+    assert_eq!(relay.events(&device, 0, 1).await.0, 200);
+    let on = |date: time::Date| Vouched {
         receipt_number: "HQ-R000017".into(),
         amount: malipo_domain::Money::from_minor(150_000, malipo_domain::Currency::Kes).unwrap(),
-        date: time::macros::date!(2026 - 11 - 27),
+        date,
     };
-    let genuine = link(&relay.url, &token_key(&device), &vouched);
+    let vouched = on(time::macros::date!(2026 - 11 - 27));
+    let genuine = link(&relay.url, &receipt_key(&device), &vouched);
     let get = |url: String| {
         let http = relay.http.clone();
         async move {
@@ -1081,11 +1152,13 @@ async fn a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one(backend
     ] {
         assert!(page.contains(shown), "{shown} missing: {page}");
     }
+    let hash = token_key(&device);
     let forged = [
         genuine.replace("/150000KES/", "/1500000KES/"),
         genuine.replace("/HQ-R000017/", "/HQ-R000018/"),
         genuine.replace("/20261127/", "/20261128/"),
-        link(&relay.url, &token_key("not-a-device-token"), &vouched),
+        link(&relay.url, &receipt_key("not-a-device-token"), &vouched),
+        signed_link(&relay.url, legacy_key_id(&hash), &hash, &vouched),
         format!("{}{}", &genuine[..genuine.len() - 4], "0000"),
         format!("{}/v/short/HQ-R1/1KES/20261127/xyz", relay.url),
     ];
@@ -1101,6 +1174,30 @@ async fn a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one(backend
         200,
         "receipts issued before a revocation stay genuine"
     );
+    let later = link(
+        &relay.url,
+        &receipt_key(&device),
+        &on(time::macros::date!(2099 - 01 - 01)),
+    );
+    assert_eq!(get(later).await.0, 404, "none dated after it");
+
+    // A device from before receipt keys: its old links verify up to the upgrade, no later.
+    let (_, _, old) = relay.tenant("Old Mutual").await;
+    relay
+        .execute_raw(
+            "UPDATE devices SET legacy_receipts_until = 1795737600000 WHERE name = 'counter-1' AND legacy_receipts_until IS NULL AND tenant_id = (SELECT id FROM tenants WHERE name = 'Old Mutual')",
+        )
+        .await;
+    let old_hash = token_key(&old);
+    let before = signed_link(&relay.url, legacy_key_id(&old_hash), &old_hash, &vouched);
+    assert_eq!(get(before).await.0, 200, "dated before the upgrade");
+    let after = signed_link(
+        &relay.url,
+        legacy_key_id(&old_hash),
+        &old_hash,
+        &on(time::macros::date!(2026 - 12 - 01)),
+    );
+    assert_eq!(get(after).await.0, 404, "dated after the upgrade");
 }
 
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
@@ -1152,4 +1249,5 @@ on_both_backends!(
     a_tenants_daraja_allowlist_refuses_every_other_address,
     daraja_identifiers_are_printable_ascii_of_at_most_64_characters,
     distinct_bodies_about_one_payment_are_distinct_events,
+    one_bad_event_never_fails_the_rest_of_its_commit,
 );
