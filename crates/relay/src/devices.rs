@@ -77,14 +77,12 @@ pub(crate) async fn events(
         Ok(e) => e,
         Err(e) => return internal(&e),
     };
-    let mut size = 0;
+    // The page stops before its JSON passes MAX_PAGE_BYTES (escaping can make a body longer
+    // than it was received, so each event is measured as it will be sent).
+    let mut size = 64;
     let mut page = Vec::with_capacity(events.len());
     for e in events {
-        size += e.body.len() + e.dedup_key.len() + 128;
-        if size > api::MAX_PAGE_BYTES && !page.is_empty() {
-            break;
-        }
-        page.push(api::Event {
+        let event = api::Event {
             seq: e.seq,
             provider: e.provider,
             kind: e.kind,
@@ -92,7 +90,12 @@ pub(crate) async fn events(
             received_at: e.received_at,
             body: String::from_utf8_lossy(&e.body).into_owned(),
             office: e.office,
-        });
+        };
+        size += serde_json::to_vec(&event).map_or(0, |v| v.len()) + 1;
+        if size > api::MAX_PAGE_BYTES && !page.is_empty() {
+            break;
+        }
+        page.push(event);
     }
     let next = page.last().map_or(cursor.after, |e| e.seq);
     Json(api::EventPage { events: page, next }).into_response()

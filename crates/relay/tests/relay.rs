@@ -996,6 +996,43 @@ async fn one_bad_event_never_fails_the_rest_of_its_commit(backend: Backend) {
     assert_eq!(relay.store.last_seq(&kept).await.unwrap(), 39);
 }
 
+/// A page of the feed stays under a megabyte however large its events, and the device still
+/// gets every event, page after page.
+async fn event_pages_stay_under_a_megabyte(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (_, url, device) = relay.tenant("Jubilee").await;
+    // Bodies near the 64 KiB limit, full of quotes that JSON escaping doubles.
+    let padding = "\"".repeat(30_000);
+    for i in 0..40 {
+        let body = json!({"Body": {"stkCallback": {"MerchantRequestID": "1",
+            "CheckoutRequestID": format!("ws_CO_{i}"), "ResultCode": 1032, "ResultDesc": padding}}});
+        assert_eq!(relay.post(&url, body.to_string().into_bytes()).await.0, 200);
+    }
+    let mut after = 0;
+    let mut seen = 0;
+    while seen < 40 {
+        let r = relay
+            .http
+            .get(format!("{}/v1/events?after={after}&limit=5000", relay.url))
+            .bearer_auth(&device)
+            .send()
+            .await
+            .unwrap();
+        let bytes = r.bytes().await.unwrap();
+        assert!(
+            bytes.len() <= 1024 * 1024,
+            "a page of {} bytes",
+            bytes.len()
+        );
+        let page: Value = serde_json::from_slice(&bytes).unwrap();
+        let n = page["events"].as_array().unwrap().len();
+        assert!(n > 0 && n < 40, "pages are cut by size: {n}");
+        seen += n;
+        after = page["next"].as_i64().unwrap();
+    }
+    assert_eq!(after, 40);
+}
+
 /// Several relays on one database: the same webhook delivered 100 times at once, spread over
 /// two instances, is one event; distinct callbacks through both are numbered without gaps.
 async fn two_instances_on_one_database_store_a_hundred_identical_webhooks_once(backend: Backend) {
@@ -1250,4 +1287,5 @@ on_both_backends!(
     daraja_identifiers_are_printable_ascii_of_at_most_64_characters,
     distinct_bodies_about_one_payment_are_distinct_events,
     one_bad_event_never_fails_the_rest_of_its_commit,
+    event_pages_stay_under_a_megabyte,
 );
