@@ -134,6 +134,11 @@ try {
         window.__TAURI_INTERNALS__.invoke("app_info", {}).then((i) => done(`first_run=${i.first_run}`), (e) => done(`refused: ${e}`));
       });
       assert(own === "first_run=true", `the app's own command: ${own}`);
+      // Reading policies needs someone signed in, whatever the screen shows.
+      const anonymous = await b.executeAsync((done) => {
+        window.__TAURI_INTERNALS__.invoke("list_policies", { request: {} }).then(() => done("allowed"), (e) => done(`refused: ${e.code}`));
+      });
+      assert(anonymous === "refused: unauthenticated", `policies before sign-in: ${anonymous}`);
       await b.$('[data-testid="username"]').setValue("admin");
       await b.$('[data-testid="password"]').setValue("first-admin-pass");
       await b.$('[data-testid="password-again"]').setValue("first-admin-pass");

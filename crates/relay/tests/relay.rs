@@ -1038,6 +1038,45 @@ async fn event_pages_stay_under_a_megabyte(backend: Backend) {
 async fn two_instances_on_one_database_store_a_hundred_identical_webhooks_once(backend: Backend) {
     let first = Arc::new(Relay::start(backend).await);
     let second = Arc::new(first.another_instance().await);
+    stored_once_and_gapless_across(first, second).await;
+}
+
+/// A DBA's stricter default isolation (SERIALIZABLE would abort the concurrent batches, and
+/// its snapshots would hide what other instances committed) changes nothing: the relay pins
+/// READ COMMITTED for its writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_stricter_default_isolation_changes_nothing() {
+    let database = support::postgres_database().await;
+    let name = database.rsplit_once('/').unwrap().1.to_owned();
+    let mut admin = sqlx::PgPool::connect(&database).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET default_transaction_isolation = 'serializable'"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    admin = sqlx::PgPool::connect(&database).await.unwrap();
+    let level: String = sqlx::query_scalar("SHOW default_transaction_isolation")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(level, "serializable");
+    let sealing = || Some(SealingKey::from_hex(&"5a".repeat(32)).unwrap());
+    let first = Arc::new(
+        Relay::serve(
+            database.clone(),
+            sealing(),
+            malipo_relay::access::Access::default(),
+            tempfile::tempdir().unwrap(),
+        )
+        .await,
+    );
+    let second = Arc::new(first.another_instance().await);
+    stored_once_and_gapless_across(first, second).await;
+}
+
+async fn stored_once_and_gapless_across(first: Arc<Relay>, second: Arc<Relay>) {
     let secret = "sk_test_0000000000000000000000000000000000000000";
     let (tenant, url, device) = first.paystack_tenant("Jubilee", secret).await;
     let body = fixture("paystack_webhook_charge_success.json");
