@@ -77,12 +77,9 @@ async fn main() {
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let app = malipo_relay::router(Relay::new(store.clone(), Some(key), Access::default()));
+    // The relay's own serving loop, as `malipo-relay serve` runs it (timeouts, connection cap).
     tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
+        let _ = malipo_relay::serve(listener, app).await;
     });
     let url = format!("{base}{PAYSTACK_PATH}/{tenant}");
     let http = reqwest::Client::builder()
