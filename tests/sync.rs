@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 #[path = "../crates/relay/tests/support/mod.rs"]
 mod support;
-use support::{Backend, free_port, wait_healthy};
+use support::{Backend, free_port, sign, wait_healthy};
 
 /// A binary of this workspace, next to the test executable's directory.
 fn bin(name: &str) -> PathBuf {
@@ -1409,17 +1409,6 @@ async fn a_reversal_whose_answer_was_lost_is_settled_by_its_result(backend: Back
     assert_eq!(stats["reversals"], 1, "one reversal sent: {stats}");
     let after = world.malipo(&["tx", "show", &number(&paid)]).await;
     assert_eq!(after["status"], "partially_refunded", "{after}");
-}
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 macro_rules! on_both_backends {

@@ -4,39 +4,11 @@
 //! - sign-in slows down after repeated failures, per user and per machine
 //! - reports that are role-scoped refuse the wrong role whoever calls them
 
-use std::sync::{Arc, Mutex};
+use malipo_app::{Actor, App, ErrorCode, HistoryQuery, PolicyInput};
+use time::Duration;
 
-use malipo_app::{Actor, App, Clock, ErrorCode, HistoryQuery, PolicyInput};
-use time::{Duration, OffsetDateTime};
-
-#[derive(Debug)]
-struct HandClock(Mutex<OffsetDateTime>);
-
-impl Clock for HandClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl HandClock {
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-/// Log lines, captured for the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod support;
+use support::{Captured, HandClock};
 
 async fn office() -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +95,7 @@ async fn role_scoped_reports_refuse_a_clerk_whoever_asks() {
 #[tokio::test]
 async fn sign_in_slows_down_after_repeated_failures_per_user_and_per_machine() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(HandClock(Mutex::new(OffsetDateTime::now_utc())));
+    let clock = HandClock::now_utc();
     let app = App::open_with_clock(dir.path(), clock.clone())
         .await
         .unwrap();
@@ -169,7 +141,7 @@ async fn sign_in_slows_down_after_repeated_failures_per_user_and_per_machine() {
 
     // A password typed into the name field never reaches the log.
     app.sign_in("hunter2-my-password", "x").await.unwrap_err();
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(logged.contains("sign-in refused"), "{logged}");
     assert!(
         !logged.contains("hunter2-my-password") && !logged.contains("nobody1"),

@@ -2,21 +2,15 @@
 //! answer that was lost is looked up at the provider before anything is sent again, and two
 //! managers approving at once send it once. Real HTTP to the simulator; time on a hand clock.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use malipo_app::{Actor, App, CardRequest, Clock, ErrorCode, PolicyInput, ProviderSettings};
+use malipo_app::{Actor, App, CardRequest, ErrorCode, PolicyInput, ProviderSettings};
 use malipo_domain::{RefundStatus, Secret, TxStatus};
 use malipo_providers::paystack::{PaystackClient, PaystackConfig};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-#[derive(Debug)]
-struct HandClock(Mutex<OffsetDateTime>);
-
-impl Clock for HandClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
+mod support;
+use support::HandClock;
 
 struct Office {
     app: App,
@@ -28,15 +22,9 @@ struct Office {
 
 impl Office {
     async fn open() -> Office {
-        let config = malipo_sandbox::Config {
-            public_url: String::new(),
-            ..malipo_sandbox::Config::default()
-        };
-        let sandbox = malipo_sandbox::spawn("127.0.0.1:0".parse().unwrap(), config.clone())
-            .await
-            .unwrap();
+        let (sandbox, config) = support::simulator().await;
         let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(HandClock(Mutex::new(OffsetDateTime::now_utc())));
+        let clock = HandClock::now_utc();
         let app = App::open_with_clock(dir.path(), clock.clone())
             .await
             .unwrap();
@@ -154,7 +142,7 @@ async fn a_refund_whose_answer_was_lost_is_looked_up_not_sent_again() {
     assert_eq!(early.code(), ErrorCode::Conflict, "{early}");
 
     // Later: found at Paystack, not sent again.
-    *office.clock.0.lock().unwrap() += Duration::minutes(3);
+    office.clock.advance(Duration::minutes(3));
     let found = app
         .approve_refund(&office.manager, refund.id)
         .await
@@ -200,7 +188,7 @@ async fn a_refund_that_never_reached_paystack_is_sent_when_approved_again() {
         .await
         .unwrap_err();
     assert_eq!(office.refunds_at_paystack(&reference).await, 0);
-    *office.clock.0.lock().unwrap() += Duration::minutes(3);
+    office.clock.advance(Duration::minutes(3));
     let sent = app
         .approve_refund(&office.manager, refund.id)
         .await

@@ -2,44 +2,24 @@
 //! seconds for two minutes costs one OAuth token and a handful of STK queries, not one of each
 //! per look. Time is a test clock moved by hand; the simulator is a real HTTP server.
 
-use std::sync::{Arc, Mutex};
-
-use malipo_app::{Actor, App, Clock, MpesaRequest, PolicyInput, ProviderSettings};
+use malipo_app::{Actor, App, MpesaRequest, PolicyInput, ProviderSettings};
 use malipo_domain::Secret;
 use malipo_providers::daraja::DarajaConfig;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-#[derive(Debug)]
-struct HandClock(Mutex<OffsetDateTime>);
-
-impl Clock for HandClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl HandClock {
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
+mod support;
+use support::HandClock;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_watched_for_two_minutes_costs_one_token_and_a_few_queries() {
-    let config = malipo_sandbox::Config {
-        public_url: String::new(),
-        ..malipo_sandbox::Config::default()
-    };
-    let sandbox = malipo_sandbox::spawn("127.0.0.1:0".parse().unwrap(), config.clone())
-        .await
-        .unwrap();
+    let (sandbox, config) = support::simulator().await;
     // The customer never answers while the screen watches.
     sandbox.sandbox.set_behaviour(malipo_sandbox::Behaviour {
         customer_delay_ms: 600_000,
         ..malipo_sandbox::Behaviour::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(HandClock(Mutex::new(OffsetDateTime::now_utc())));
+    let clock = HandClock::now_utc();
     let app = App::open_with_clock(dir.path(), clock.clone())
         .await
         .unwrap();

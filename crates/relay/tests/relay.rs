@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
 use malipo_domain::Secret;
 use malipo_relay::Relay as RelayState;
 use malipo_relay::sealing::SealingKey;
@@ -13,7 +12,7 @@ use malipo_relay::store::{Incoming, RelayStore};
 use serde_json::{Value, json};
 
 mod support;
-use support::Backend;
+use support::{Backend, sign};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -379,16 +378,6 @@ async fn a_device_offline_through_ten_thousand_events_catches_up_in_order(backen
         after = page["next"].as_i64().unwrap();
     }
     assert_eq!(seen, 10_000);
-}
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 async fn a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused(backend: Backend) {

@@ -1,4 +1,5 @@
-//! What the relay's tests share: a PostgreSQL server to run against.
+//! What the relay's tests share: a PostgreSQL server to run against, free ports, Paystack's
+//! signature.
 //!
 //! `MALIPO_TEST_POSTGRES_URL` names an existing server to use; otherwise the first test that
 //! needs one starts a throwaway server with `scripts/pg-ephemeral`, which stops when this test
@@ -17,6 +18,18 @@ use sqlx::{Connection, Executor};
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// Paystack's `x-paystack-signature` for `body`: lowercase hex HMAC-SHA512 keyed with the secret.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn free_port() -> u16 {
