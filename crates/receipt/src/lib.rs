@@ -275,18 +275,23 @@ fn draw_qr(
     Ok(())
 }
 
-/// Lays out one receipt on `layer`.
+/// Lays out one receipt on a page `height` tall, drawing on `layer` when there is one, and
+/// returns the lowest point the content reaches. Without a layer it only measures, so a roll's
+/// page can be cut as long as its content.
 fn draw(
-    layer: &PdfLayerReference,
+    layer: Option<&PdfLayerReference>,
     fonts: &Fonts,
     layout: Layout,
+    height: i32,
     r: &Receipt,
-) -> Result<(), RenderError> {
+) -> Result<i32, RenderError> {
     let p = layout.page();
     let x = p.margin;
-    let mut y = p.height - p.margin - 60;
+    let mut y = height - p.margin - 60;
     let text = |s: &str, size: f32, x: i32, y: i32, font: &IndirectFontRef| {
-        layer.use_text(s, size, mm(x), mm(y), font);
+        if let Some(layer) = layer {
+            layer.use_text(s, size, mm(x), mm(y), font);
+        }
     };
     let (title_size, heading, small) = match layout {
         Layout::A4 => (16.0, 13.0, 9.0),
@@ -366,10 +371,14 @@ fn draw(
     if let Some(url) = &r.verify_url {
         let (qx, qy) = match layout {
             // Top right, beside the office's details.
-            Layout::A4 => (p.width - p.margin - p.qr, p.height - p.margin - p.qr),
+            Layout::A4 => (p.width - p.margin - p.qr, height - p.margin - p.qr),
             Layout::Roll80 => (x, y - p.qr),
         };
-        draw_qr(layer, url, qx, qy, p.qr)?;
+        match layer {
+            Some(layer) => draw_qr(layer, url, qx, qy, p.qr)?,
+            // Still build the code, so a link that cannot be one fails before anything prints.
+            None => drop(qr_modules(url)?),
+        }
         let caption_y = qy - p.line + 10;
         text(
             "Scan to verify this receipt",
@@ -390,7 +399,20 @@ fn draw(
         text(&line, small, x, y, &fonts.regular);
         y -= p.line - 10;
     }
-    Ok(())
+    Ok(y)
+}
+
+/// How tall a receipt's page is: A4 always; a roll as long as the receipt, so a thermal
+/// printer feeds no blank paper after it.
+fn page_height(fonts: &Fonts, layout: Layout, r: &Receipt) -> Result<i32, RenderError> {
+    let p = layout.page();
+    match layout {
+        Layout::A4 => Ok(p.height),
+        Layout::Roll80 => {
+            let lowest = draw(None, fonts, layout, p.height, r)?;
+            Ok(p.height - lowest + p.margin)
+        }
+    }
 }
 
 /// Renders `receipts`, one per page, as one PDF.
@@ -398,12 +420,7 @@ pub fn render(receipts: &[Receipt], layout: Layout) -> Result<Vec<u8>, RenderErr
     let first = receipts.first().ok_or(RenderError::Empty)?;
     let p = layout.page();
     let pdf = |e: printpdf::Error| RenderError::Pdf(e.to_string());
-    let (doc, page, layer) = PdfDocument::new(
-        format!("Receipt {}", first.receipt_number),
-        mm(p.width),
-        mm(p.height),
-        "receipt",
-    );
+    let doc = PdfDocument::empty(format!("Receipt {}", first.receipt_number));
     let doc: PdfDocumentReference =
         doc.with_conformance(PdfConformance::Custom(CustomPdfConformance {
             allows_default_fonts: true,
@@ -417,10 +434,16 @@ pub fn render(receipts: &[Receipt], layout: Layout) -> Result<Vec<u8>, RenderErr
             .add_builtin_font(BuiltinFont::HelveticaBold)
             .map_err(pdf)?,
     };
-    draw(&doc.get_page(page).get_layer(layer), &fonts, layout, first)?;
-    for r in &receipts[1..] {
-        let (page, layer) = doc.add_page(mm(p.width), mm(p.height), "receipt");
-        draw(&doc.get_page(page).get_layer(layer), &fonts, layout, r)?;
+    for r in receipts {
+        let height = page_height(&fonts, layout, r)?;
+        let (page, layer) = doc.add_page(mm(p.width), mm(height), "receipt");
+        draw(
+            Some(&doc.get_page(page).get_layer(layer)),
+            &fonts,
+            layout,
+            height,
+            r,
+        )?;
     }
     doc.save_to_bytes().map_err(pdf)
 }

@@ -101,6 +101,28 @@ fn every_field_can_be_read_back_in_both_layouts() {
     }
 }
 
+/// Each page's height in points and how far down its lowest word reaches, from
+/// `pdftotext -bbox` (top-down coordinates).
+fn page_extents(pdf: &[u8]) -> Vec<(f64, f64)> {
+    let html = tool("pdftotext", &["-bbox"], pdf);
+    let attr = |tag: &str, name: &str| -> f64 {
+        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = start + tag[start..].find('"').unwrap();
+        tag[start..end].parse().unwrap()
+    };
+    let mut pages = Vec::new();
+    for page in html.split("<page ").skip(1) {
+        let height = attr(page, "height");
+        let lowest = page
+            .split("<word ")
+            .skip(1)
+            .map(|w| attr(w, "yMax"))
+            .fold(0.0, f64::max);
+        pages.push((height, lowest));
+    }
+    pages
+}
+
 #[test]
 fn pages_are_a4_and_80_mm_wide() {
     let a4 = info(&render(&[sample()], Layout::A4).unwrap());
@@ -108,6 +130,43 @@ fn pages_are_a4_and_80_mm_wide() {
     let roll = info(&render(&[sample()], Layout::Roll80).unwrap());
     // 80 mm = 226.77 pt.
     assert!(roll.contains("226.77"), "{roll}");
+}
+
+/// A thermal printer feeds as much paper as the page is long: a roll receipt's page ends just
+/// below its last line, and grows with what it has to say.
+#[test]
+fn a_roll_receipt_is_as_long_as_its_content() {
+    const MM: f64 = 72.0 / 25.4;
+    let long = Receipt {
+        holder: "Amina Wanjiru Odhiambo Kamau Njoroge Otieno Achieng Mwangi Chebet Kiprono".repeat(3),
+        ..sample()
+    };
+    let no_code = Receipt {
+        verify_url: None,
+        ..sample()
+    };
+    let pdf = render(&[sample(), long, no_code], Layout::Roll80).unwrap();
+    let pages = page_extents(&pdf);
+    assert_eq!(pages.len(), 3);
+    for (n, (height, lowest)) in pages.iter().enumerate() {
+        assert!(lowest < height, "page {n}: the content fits: {pages:?}");
+        let blank = (height - lowest) / MM;
+        assert!(
+            blank < 10.0,
+            "page {n}: {blank:.1} mm of blank paper after the last line: {pages:?}"
+        );
+    }
+    let [(sample_h, _), (long_h, _), (no_code_h, _)] = pages[..] else {
+        unreachable!()
+    };
+    assert!(sample_h < 200.0 * MM, "shorter than the old fixed page: {sample_h}");
+    assert!(long_h > sample_h, "a long name makes a longer page: {pages:?}");
+    assert!(
+        no_code_h + 25.0 * MM < sample_h,
+        "no code to scan, 30 mm less paper: {pages:?}"
+    );
+    let a4 = page_extents(&render(&[sample()], Layout::A4).unwrap());
+    assert!((a4[0].0 - 841.89).abs() < 0.1, "A4 stays A4: {a4:?}");
 }
 
 #[test]
