@@ -15,11 +15,11 @@ use malipo_app::ipc::{
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
-    AuditView, DashboardView, List, PolicyDetails, PolicyView, TransactionView, UserView,
+    AuditView, DashboardView, List, PolicyDetails, PolicyRow, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, Error, MpesaRequest, OrphanView, ReconcileReport,
-    RefundView, SavedCardView, SecretStore, Session, SummaryQuery,
+    Actor, App, AppError, CardRequest, Error, MpesaRequest, OrphanView, PolicyQuery,
+    ReconcileReport, RefundView, SavedCardView, SecretStore, Session, SummaryQuery,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -119,9 +119,15 @@ pub async fn list_policies(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
     request: PolicySearch,
-) -> Answer<List<PolicyView>> {
+) -> Answer<List<PolicyRow>> {
     shell.actor()?;
-    Ok(app.policies(request.search.as_deref(), 1, 100).await?)
+    let q = PolicyQuery {
+        search: request.search,
+        overdue_first: request.overdue_first.unwrap_or(false),
+        page: Some(1),
+        per_page: Some(100),
+    };
+    Ok(app.policies(&q).await?)
 }
 
 /// Sends the M-Pesa prompt to the customer's phone.

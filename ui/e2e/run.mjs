@@ -163,8 +163,23 @@ try {
       await table.waitForDisplayed({ timeout: 10000 });
       const rows = await b.$$('[data-testid="policies-table"] tbody tr');
       assert(rows.length === 8, `expected the 8 demo policies, saw ${rows.length}`);
-      assert((await table.getText()).includes("KES 12,000.00"), "premiums are shown as money");
+      assert((await table.getText()).includes("KES 12,000.00"), "what is due is shown as money");
       await b.saveScreenshot(join(shots, "02-policies.png"));
+
+      // The counter's first question: the longest overdue first, with what is due and when.
+      await b.$('[data-testid="policies-overdue-first"]').click();
+      await until("the longest overdue policy first", async () => {
+        const first = await b.$('[data-testid="policies-table"] tbody tr');
+        return (await first.isExisting()) && (await first.getAttribute("data-testid")) === "policy-row-POL-1005";
+      });
+      const late = await b.$('[data-testid="policy-row-POL-1005"]');
+      const overdue = await late.$('[data-testid="overdue"]').getText();
+      assert(/^\d{3} days · KES 45,000\.00$/.test(overdue), `POL-1005's annual premium is overdue: ${overdue}`);
+      const next = await late.$('[data-testid="next-due"]').getText();
+      assert(next === "10/01/2026 · KES 45,000.00", `due day first, with its amount: ${next}`);
+      assert((await late.$('[data-testid="paid-to-date"]').getText()) === "KES 0.00", "nothing paid yet");
+      await b.saveScreenshot(join(shots, "02-policies-overdue-first.png"));
+      await b.$('[data-testid="policies-overdue-first"]').click();
 
       const search = await b.$('[data-testid="policy-search"]');
       await search.setValue("Otieno");
@@ -415,9 +430,16 @@ try {
       assert((await collected.getText()) === "KES 8,000.00", `collected: ${await collected.getText()}`);
       // textContent: WebDriver's visible text skips the clipped (ellipsis) label cells.
       const methods = await b.$('[data-testid="dash-methods"]').getProperty("textContent");
-      assert(/M-Pesa\s+KES 2,500\.00 · 2/.test(methods) && /Card\s+KES 5,500\.00 · 2/.test(methods), `by method: ${methods}`);
+      assert(/M-Pesa\s+KES 2,500\.00 collected, 2 payments · attempted KES [\d,.]+, \d+ payments/.test(methods) &&
+        /Card\s+KES 5,500\.00 collected, 2 payments · attempted/.test(methods), `by method: ${methods}`);
+      // By-method collected adds up to the collected total, whatever else was attempted.
+      let byMethod = 0;
+      for (const el of await b.$$('[data-testid="dash-methods"] [data-testid="collected"]')) {
+        byMethod += Number((await el.getProperty("textContent")).replace(/[^\d]/g, ""));
+      }
+      assert(byMethod === 800000, `by-method collected adds up to KES 8,000.00: ${byMethod} cents`);
       const clerks = await b.$('[data-testid="dash-clerks"]').getProperty("textContent");
-      assert(/wanjiku\s+KES 8,000\.00 · 4/.test(clerks), `by clerk: ${clerks}`);
+      assert(/wanjiku\s+KES 8,000\.00 collected, 4 payments/.test(clerks), `by clerk: ${clerks}`);
       await b.$('[data-testid="dash-overdue"]').waitForDisplayed({ timeout: 5000 });
       await until("the company view from the relay", async () =>
         (await b.$('[data-testid="dash-company"]').isExisting()) ||

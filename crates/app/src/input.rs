@@ -19,6 +19,8 @@ pub enum InputKind {
     /// A Kenyan mobile number.
     Phone,
     Email,
+    /// A date typed day first (30/11/2026), or in ISO form.
+    Date,
 }
 
 /// A field as typed so far.
@@ -93,6 +95,10 @@ pub fn check(input: &CheckInput, office: Currency) -> InputCheck {
         InputKind::Email => match Email::parse(&input.text) {
             Ok(e) => InputCheck::fine(e.as_str()),
             Err(e) => InputCheck::problem(e),
+        },
+        InputKind::Date => match malipo_domain::time_zone::parse_day(&input.text) {
+            Some(d) => InputCheck::fine(d.to_string()),
+            None => InputCheck::problem("write the date day first, like 30/11/2026"),
         },
     }
 }
@@ -170,5 +176,21 @@ mod tests {
             Some("amina@example.co.ke")
         );
         assert!(checked(InputKind::Email, "amina@").problem.is_some());
+    }
+
+    #[test]
+    fn dates_are_read_day_first() {
+        assert_eq!(
+            checked(InputKind::Date, "5/1/2027").reads_as.as_deref(),
+            Some("2027-01-05")
+        );
+        let american = checked(InputKind::Date, "11/30/2026");
+        assert!(
+            american
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("30/11/2026")),
+            "{american:?}"
+        );
     }
 }

@@ -66,6 +66,10 @@ pub struct Credentials {
 pub struct PolicySearch {
     #[ts(optional)]
     pub search: Option<String>,
+    /// Those with an instalment overdue first, longest overdue first.
+    #[serde(default)]
+    #[ts(optional)]
+    pub overdue_first: Option<bool>,
 }
 
 /// One payment or policy, by its number.
@@ -241,7 +245,7 @@ macro_rules! commands {
 
 use crate::settings::SettingsView;
 use crate::views::{
-    AuditView, DashboardView, List, PolicyDetails, PolicyView, TransactionView, UserView,
+    AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
     CardRequest, MpesaRequest, OrphanView, ReconcileReport, RefundView, SavedCardView,
@@ -253,7 +257,7 @@ commands! {
     create_admin: Credentials => SessionView,
     sign_in: Credentials => SessionView,
     sign_out: () => (),
-    list_policies: PolicySearch => List<PolicyView>,
+    list_policies: PolicySearch => List<PolicyRow>,
     pay_mpesa: MpesaRequest => TransactionView,
     pay_card: CardRequest => TransactionView,
     qr_code: QrCode => String,
@@ -285,7 +289,9 @@ commands! {
 pub fn typescript() -> String {
     use crate::settings::{SecretView, SettingView};
     use crate::sync::CompanyView;
-    use crate::views::{DayView, InstalmentView, KeyedTotals, SummaryView, TotalsView};
+    use crate::views::{
+        DayView, InstalmentView, KeyedFigures, KeyedTotals, SummaryView, TotalsView,
+    };
     use crate::{AppError, Difference, ErrorCode};
     use malipo_domain::schedule::InstalmentStatus;
     use malipo_domain::{Method, TxStatus};
@@ -320,6 +326,7 @@ pub fn typescript() -> String {
         malipo_domain::RefundStatus::decl(&cfg),
         <List<()>>::decl(&cfg),
         PolicyView::decl(&cfg),
+        PolicyRow::decl(&cfg),
         TransactionView::decl(&cfg),
         SessionView::decl(&cfg),
         AppInfo::decl(&cfg),
@@ -353,6 +360,7 @@ pub fn typescript() -> String {
         SavedCardView::decl(&cfg),
         TotalsView::decl(&cfg),
         KeyedTotals::decl(&cfg),
+        KeyedFigures::decl(&cfg),
         DayView::decl(&cfg),
         SummaryView::decl(&cfg),
         CompanyView::decl(&cfg),

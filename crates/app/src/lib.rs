@@ -7,6 +7,7 @@
 //! Nothing here knows about Tauri or the terminal, and nothing here runs a server: demo mode,
 //! which starts the simulator and a relay in-process, lives in its own crate.
 
+mod doctor;
 mod error;
 mod files;
 pub mod input;
@@ -32,12 +33,13 @@ use time::OffsetDateTime;
 use malipo_domain::{Currency, OfficeCode};
 use malipo_store::Store;
 
+pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::{AppError, Error, ErrorCode, Result};
 pub use files::{create_private_dir, export_file_name, keep_new_files_private, write_private_file};
 pub use keyring::{OsKeyring, prepare_keyring};
 pub use malipo_domain::Action;
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
-pub use policies::{ImportReport, PolicyInput};
+pub use policies::{ImportReport, PolicyInput, PolicyQuery};
 pub use providers::Providers;
 pub use receipts::{Printed, ReceiptFile, print, spool_path};
 pub use reconcile::{Difference, ReconcileReport};
@@ -108,6 +110,7 @@ pub fn default_data_dir() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct App {
     store: Store,
+    data_dir: PathBuf,
     clock: Arc<dyn Clock>,
     providers: Arc<RwLock<Arc<Providers>>>,
     /// Open payments a screen is watching, and when each may next be asked about.
@@ -126,6 +129,7 @@ impl App {
         let store = Store::open(&data_dir.join(DATABASE_FILE)).await?;
         Ok(App {
             store,
+            data_dir: data_dir.to_owned(),
             clock,
             providers: Arc::new(RwLock::new(Arc::new(Providers::none()))),
             watched: Arc::default(),
@@ -152,6 +156,11 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The office's data directory (its database and saved files).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -5,14 +5,13 @@ use std::io::Read;
 
 use serde::Serialize;
 use time::Date;
-use time::format_description::well_known::Iso8601;
 
 use malipo_domain::schedule;
 use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::{Action, Currency, Email, Frequency, HolderName, Money, Msisdn, PolicyNumber};
-use malipo_store::{NewPolicy, ScheduleFilter, TxFilter};
+use malipo_store::{NewPolicy, PolicyFilter, PolicyOrder, ScheduleFilter, TxFilter};
 
-use crate::views::{InstalmentView, List, PolicyDetails, PolicyView, TransactionView};
+use crate::views::{InstalmentView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView};
 use crate::{Actor, App, Error, Result};
 
 /// A policy as typed or as read from a CSV row.
@@ -28,8 +27,21 @@ pub struct PolicyInput {
     pub frequency: Option<String>,
     /// How many instalments (12 unless given).
     pub instalments: Option<u32>,
-    /// When the first instalment is due, `YYYY-MM-DD` (today unless given).
+    /// When the first instalment is due, `30/11/2026` or `2026-11-30` (today unless given).
     pub start: Option<String>,
+}
+
+/// Which policies to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyQuery {
+    /// Part of a number, holder's name or phone.
+    pub search: Option<String>,
+    /// Those with an instalment overdue first, longest overdue first.
+    pub overdue_first: bool,
+    /// From 1; the first page when not given.
+    pub page: Option<u32>,
+    /// 50 when not given; at most 500.
+    pub per_page: Option<u32>,
 }
 
 /// The outcome of an import, written or (with `dry_run`) only checked.
@@ -41,10 +53,16 @@ pub struct ImportReport {
     pub policies: Vec<PolicyView>,
 }
 
-/// Parses a `YYYY-MM-DD` date.
+/// Parses a date typed day first (`30/11/2026`) or in ISO form (`2026-11-30`).
 pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date> {
-    Date::parse(text.trim(), &Iso8601::DATE)
-        .map_err(|_| Error::invalid(field, format!("'{text}' is not a date like 2026-11-27")))
+    malipo_domain::time_zone::parse_day(text).ok_or_else(|| {
+        let shown = if text.chars().count() <= 20 {
+            format!("'{}'", text.trim())
+        } else {
+            "That".to_owned()
+        };
+        Error::invalid(field, format!("{shown} is not a date like 30/11/2026"))
+    })
 }
 
 fn blank_to_none(s: Option<&str>) -> Option<&str> {
@@ -243,17 +261,27 @@ impl App {
         }
     }
 
-    pub async fn policies(
-        &self,
-        search: Option<&str>,
-        page: u32,
-        per_page: u32,
-    ) -> Result<List<PolicyView>> {
-        let per_page = per_page.clamp(1, 500);
-        let offset = (page.max(1) - 1) * per_page;
-        let (items, total) = self.store().policies(search, per_page, offset).await?;
+    /// Policies matching the query, each with where its payments stand today in Nairobi.
+    pub async fn policies(&self, q: &PolicyQuery) -> Result<List<PolicyRow>> {
+        let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
+        let offset = (q.page.unwrap_or(1).max(1) - 1).saturating_mul(per_page);
+        let search = blank_to_none(q.search.as_deref());
+        let (items, total) = self
+            .store()
+            .policies(&PolicyFilter {
+                search,
+                order: if q.overdue_first {
+                    PolicyOrder::OverdueFirst
+                } else {
+                    PolicyOrder::Number
+                },
+                today: nairobi_date(self.now()),
+                limit: per_page,
+                offset,
+            })
+            .await?;
         Ok(List {
-            items: items.iter().map(PolicyView::from).collect(),
+            items: items.iter().map(PolicyRow::from).collect(),
             total,
         })
     }

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Serialize;
-use time::Date;
-use time::format_description::well_known::Iso8601;
 
 use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::verification::{self, Vouched};
@@ -148,12 +146,10 @@ impl App {
         layout: Layout,
     ) -> Result<(Vec<u8>, usize)> {
         actor.require(Action::TakePayment)?;
-        Date::parse(date, &Iso8601::DATE).map_err(|_| {
-            Error::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
-        })?;
+        let day = crate::policies::parse_date("date", date)?;
         let office = self.office_details().await?;
         let mut receipts = Vec::new();
-        for view in self.day_payments(date).await? {
+        for view in self.day_payments(day).await? {
             let t = self.store().transaction(&TxKey::Id(view.id)).await?;
             if let Ok(number) = printable(&t) {
                 receipts.push(self.receipt_of(&t, number, &office, true));

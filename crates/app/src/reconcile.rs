@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use time::Date;
-use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::format_description::well_known::Rfc3339;
 
 use malipo_domain::time_zone::{day_start_ms, nairobi_date};
 use malipo_providers::daraja::callback::{self, StkOutcome};
@@ -21,7 +21,7 @@ use malipo_domain::{Action, Method, TxStatus};
 
 use crate::reports::HistoryQuery;
 use crate::views::TransactionView;
-use crate::{Actor, App, Error, Result};
+use crate::{Actor, App, Result};
 
 /// One difference between a provider and this office.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -73,12 +73,10 @@ impl App {
     /// Reconciles the Nairobi day `date` (`YYYY-MM-DD`).
     pub async fn reconcile(&self, actor: &Actor, date: &str) -> Result<ReconcileReport> {
         actor.require(Action::ResolveReview)?;
-        let day = Date::parse(date, &Iso8601::DATE).map_err(|_| {
-            Error::invalid("date", format!("{date:?} is not a date like 2026-11-27"))
-        })?;
-        let local = self.day_payments(date).await?;
+        let day = crate::policies::parse_date("date", date)?;
+        let local = self.day_payments(day).await?;
         let mut report = ReconcileReport {
-            date: date.to_owned(),
+            date: day.to_string(),
             local_payments: local.len() as u64,
             local_succeeded: local.iter().filter(|t| is_paid(t)).count() as u64,
             card: Side::default(),
@@ -103,12 +101,12 @@ impl App {
     }
 
     /// Every payment made on the Nairobi day `date`, page by page.
-    pub(crate) async fn day_payments(&self, date: &str) -> Result<Vec<TransactionView>> {
+    pub(crate) async fn day_payments(&self, day: Date) -> Result<Vec<TransactionView>> {
         let mut all = Vec::new();
         for page in 1.. {
             let q = HistoryQuery {
-                from: Some(date.to_owned()),
-                to: Some(date.to_owned()),
+                from: Some(day.to_string()),
+                to: Some(day.to_string()),
                 page: Some(page),
                 per_page: Some(500),
                 ..HistoryQuery::default()

@@ -132,21 +132,21 @@ pub struct ProviderSettings {
 }
 
 /// Reads one setting: environment first, then the database.
-struct Sources<'a> {
-    env: &'a dyn Fn(&str) -> Option<String>,
-    db: &'a HashMap<String, String>,
-    secrets: &'a dyn SecretStore,
+pub(crate) struct Sources<'a> {
+    pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
+    pub(crate) db: &'a HashMap<String, String>,
+    pub(crate) secrets: &'a dyn SecretStore,
 }
 
 impl Sources<'_> {
-    fn value(&self, env: &str, db_key: &str) -> Option<String> {
+    pub(crate) fn value(&self, env: &str, db_key: &str) -> Option<String> {
         (self.env)(env)
             .or_else(|| self.db.get(db_key).cloned())
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
-    fn secret(&self, (name, env): (&str, &str)) -> Result<Option<Secret>> {
+    pub(crate) fn secret(&self, (name, env): (&str, &str)) -> Result<Option<Secret>> {
         if let Some(v) = (self.env)(env).filter(|v| !v.is_empty()) {
             return Ok(Some(Secret::new(v)));
         }
@@ -216,7 +216,7 @@ impl ProviderSettings {
             let password = s.secret(secret::MPESA_INITIATOR_PASSWORD)?;
             let cert_path = s.value("MALIPO_MPESA_CERTIFICATE", key::MPESA_CERTIFICATE);
             if let (Some(name), Some(password), Some(path)) = (name, password, cert_path) {
-                let certificate_pem = std::fs::read_to_string(&path).map_err(|e| {
+                let certificate = std::fs::read(&path).map_err(|e| {
                     Error::invalid(
                         "MALIPO_MPESA_CERTIFICATE",
                         format!("cannot read {path}: {e}"),
@@ -225,7 +225,7 @@ impl ProviderSettings {
                 config.initiator = Some(Initiator {
                     name,
                     password,
-                    certificate_pem,
+                    certificate,
                 });
             }
             out.mpesa = Some(config);

@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::{Method, Money, Role, TxStatus};
 use malipo_store::{
-    AuditEntry, DayTotals, PolicyRecord, ScheduleLine, Summary, Totals, TransactionRecord,
-    UserRecord,
+    AuditEntry, DayTotals, PolicyRecord, PolicyStanding, ScheduleLine, Split, Summary, Totals,
+    TransactionRecord, UserRecord,
 };
 
 pub fn rfc3339(at: OffsetDateTime) -> String {
@@ -122,8 +122,44 @@ impl From<&PolicyRecord> for PolicyView {
     }
 }
 
+/// A policy in the list, with where its payments stand today: what the counter asks first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct PolicyRow {
+    #[serde(flatten)]
+    pub policy: PolicyView,
+    /// Payments kept (succeeded, less refunds).
+    pub paid_to_date: String,
+    pub paid_to_date_minor: i64,
+    /// The first instalment not fully paid (`null` once all are paid): when it is due and
+    /// what is left to pay of it.
+    pub next_due_date: Option<String>,
+    pub next_due: Option<String>,
+    pub next_due_minor: Option<i64>,
+    /// Due before today and not paid.
+    pub overdue: String,
+    pub overdue_minor: i64,
+    /// Days since the oldest unpaid instalment fell due; 0 when nothing is overdue.
+    pub days_overdue: i64,
+}
+
+impl From<&PolicyStanding> for PolicyRow {
+    fn from(s: &PolicyStanding) -> Self {
+        PolicyRow {
+            policy: PolicyView::from(&s.policy),
+            paid_to_date: s.paid_to_date.amount_string(),
+            paid_to_date_minor: s.paid_to_date.minor(),
+            next_due_date: s.next_due.map(|n| n.due.to_string()),
+            next_due: s.next_due.map(|n| n.amount.amount_string()),
+            next_due_minor: s.next_due.map(|n| n.amount.minor()),
+            overdue: s.overdue.amount_string(),
+            overdue_minor: s.overdue.minor(),
+            days_overdue: s.days_overdue,
+        }
+    }
+}
+
 /// A count and an amount; the same shape as the relay's company figures.
-pub use malipo_relay_api::{KeyedTotals, Totals as TotalsView};
+pub use malipo_relay_api::{KeyedFigures, KeyedTotals, Totals as TotalsView};
 
 fn totals(t: Totals) -> TotalsView {
     TotalsView {
@@ -149,20 +185,29 @@ pub(crate) fn upload_record(t: &TransactionRecord) -> malipo_relay_api::UploadRe
     }
 }
 
+/// One Nairobi day's money collected and attempted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DayView {
     pub date: String,
-    pub all: TotalsView,
-    pub succeeded: TotalsView,
+    pub collected: TotalsView,
+    pub attempted: TotalsView,
 }
 
 impl From<&DayTotals> for DayView {
     fn from(d: &DayTotals) -> Self {
         DayView {
             date: d.date.to_string(),
-            all: totals(d.all),
-            succeeded: totals(d.succeeded),
+            collected: totals(d.figures.collected),
+            attempted: totals(d.figures.attempted),
         }
+    }
+}
+
+fn figures(key: String, f: &Split) -> KeyedFigures {
+    KeyedFigures {
+        key,
+        collected: totals(f.collected),
+        attempted: totals(f.attempted),
     }
 }
 
@@ -171,15 +216,22 @@ pub struct SummaryView {
     pub currency: String,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Money received: payments that succeeded (those refunded since included).
+    pub collected: TotalsView,
+    /// Every payment started, whatever became of it.
+    pub attempted: TotalsView,
+    /// The same as `attempted` (kept for scripts written before it).
     pub all: TotalsView,
+    /// The same as `collected` (kept for scripts written before it).
     pub succeeded: TotalsView,
     pub pending: TotalsView,
     pub failed: TotalsView,
     pub needs_review: TotalsView,
     pub by_status: Vec<KeyedTotals>,
-    pub by_method: Vec<KeyedTotals>,
+    /// Collected and attempted per method: the collected figures add up to `succeeded`.
+    pub by_method: Vec<KeyedFigures>,
     pub by_day: Vec<DayView>,
-    pub by_clerk: Vec<KeyedTotals>,
+    pub by_clerk: Vec<KeyedFigures>,
 }
 
 impl SummaryView {
@@ -193,6 +245,8 @@ impl SummaryView {
             currency: s.currency.code().to_owned(),
             from,
             to,
+            collected: totals(s.succeeded),
+            attempted: totals(s.all),
             all: totals(s.all),
             succeeded: totals(s.succeeded),
             pending: totals(s.pending),
@@ -209,19 +263,13 @@ impl SummaryView {
             by_method: s
                 .by_method
                 .iter()
-                .map(|(k, t)| KeyedTotals {
-                    key: k.as_str().to_owned(),
-                    totals: totals(*t),
-                })
+                .map(|(k, f)| figures(k.as_str().to_owned(), f))
                 .collect(),
             by_day: s.by_day.iter().map(DayView::from).collect(),
             by_clerk: s
                 .by_clerk
                 .iter()
-                .map(|(id, t)| KeyedTotals {
-                    key: clerk_name(*id),
-                    totals: totals(*t),
-                })
+                .map(|(id, f)| figures(clerk_name(*id), f))
                 .collect(),
         }
     }

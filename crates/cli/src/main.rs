@@ -16,7 +16,7 @@ use malipo_receipt::Layout;
 
 use malipo_app::{
     Actor, App, AppError, CardRequest, Error, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore,
-    PolicyInput, ScheduleQuery, SummaryQuery,
+    PolicyInput, PolicyQuery, ScheduleQuery, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -76,7 +76,7 @@ enum Command {
     /// Compare one day's payments with what Paystack and Safaricom's callbacks confirm; every
     /// difference listed and explained
     Reconcile {
-        /// The day, YYYY-MM-DD (Nairobi)
+        /// The day, DD/MM/YYYY (Nairobi)
         #[arg(long)]
         date: String,
     },
@@ -94,7 +94,7 @@ enum Command {
     },
     /// A day's receipts in one PDF for the office file (one page each, marked COPY)
     Receipts {
-        /// The day, YYYY-MM-DD (Nairobi)
+        /// The day, DD/MM/YYYY (Nairobi)
         #[arg(long)]
         date: String,
         #[arg(long, value_name = "FILE.pdf")]
@@ -103,6 +103,10 @@ enum Command {
         #[arg(long, default_value = "a4")]
         format: String,
     },
+    /// Check the set-up before going live: M-Pesa, Paystack, the relay and this machine, each
+    /// check pass, warn or fail with what to do. Reads only; no money moves. Exits 1 when a
+    /// check fails
+    Doctor,
     /// Provider events that matched no payment anywhere (managers)
     #[command(subcommand)]
     Orphans(OrphansCmd),
@@ -170,10 +174,14 @@ enum PolicyCmd {
         #[arg(long)]
         dry_run: bool,
     },
-    /// List policies, optionally matching number, holder or phone
+    /// List policies with their next instalment, what is overdue and what was paid
     List {
+        /// Only those whose number, holder or phone contains this
         #[arg(long)]
         search: Option<String>,
+        /// Those with an instalment overdue first, longest overdue first
+        #[arg(long)]
+        overdue_first: bool,
         #[arg(long, default_value_t = 1)]
         page: u32,
         #[arg(long, default_value_t = 50)]
@@ -201,7 +209,7 @@ struct PolicyAddArgs {
     frequency: String,
     #[arg(long, default_value_t = 12)]
     instalments: u32,
-    /// First due date, YYYY-MM-DD [default: today]
+    /// First due date, DD/MM/YYYY [default: today]
     #[arg(long)]
     start: Option<String>,
 }
@@ -254,10 +262,10 @@ enum TxCmd {
         /// mpesa or card
         #[arg(long)]
         method: Option<String>,
-        /// First day, YYYY-MM-DD (Nairobi)
+        /// First day, DD/MM/YYYY (Nairobi)
         #[arg(long)]
         from: Option<String>,
-        /// Last day, YYYY-MM-DD (Nairobi), included
+        /// Last day, DD/MM/YYYY (Nairobi), included
         #[arg(long)]
         to: Option<String>,
         /// Number, policy, holder, phone or receipt
@@ -302,7 +310,7 @@ enum ScheduleCmd {
         overdue: bool,
         #[arg(long)]
         policy: Option<String>,
-        /// As of this day, YYYY-MM-DD [default: today in Nairobi]
+        /// As of this day, DD/MM/YYYY [default: today in Nairobi]
         #[arg(long)]
         date: Option<String>,
     },
@@ -388,6 +396,7 @@ fn one_line(err: &clap::Error) -> String {
 
 fn main() -> ExitCode {
     malipo_app::keep_new_files_private();
+    malipo_app::prepare_keyring();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e)
@@ -416,8 +425,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let outcome = if matches!(cli.command, Command::Doctor) {
+        runtime.block_on(doctor(cli)).map(|passed| {
+            if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        })
+    } else {
+        runtime.block_on(run(cli)).map(|()| ExitCode::SUCCESS)
+    };
+    match outcome {
+        Ok(code) => code,
         Err(e) => {
             let e = shown(e);
             eprintln!("malipo: {}", e.message);
@@ -439,7 +459,9 @@ struct Ctx {
 }
 
 impl Ctx {
-    async fn open(cli: &Cli) -> Result<Ctx> {
+    /// `configure`: build the provider clients from the settings (every command but `doctor`,
+    /// which reads the settings itself so that a broken one is a finding, not a stop).
+    async fn open(cli: &Cli, configure: bool) -> Result<Ctx> {
         let data_dir = cli
             .data_dir
             .clone()
@@ -450,8 +472,10 @@ impl Ctx {
             app.configure(demo.settings.clone());
             Some(demo)
         } else {
-            // The CLI reads secrets from the environment only.
-            app.configure(app.provider_settings(&NoSecretStore::default()).await?);
+            if configure {
+                // The CLI reads secrets from the environment only.
+                app.configure(app.provider_settings(&NoSecretStore::default()).await?);
+            }
             None
         };
         Ok(Ctx {
@@ -511,8 +535,27 @@ fn write_out(path: &std::path::Path, bytes: &[u8]) -> Result {
     malipo_app::write_private_file(path, bytes).map_err(|e| Error::invalid("out", e))
 }
 
+fn doctor_elsewhere() -> Result {
+    Err(Error::internal("malipo doctor runs on its own"))
+}
+
+/// `malipo doctor`: prints the report; `Ok(false)` when a check failed.
+async fn doctor(cli: Cli) -> Result<bool> {
+    let ctx = Ctx::open(&cli, false).await?;
+    // The office's keyring too, where the desktop keeps its secrets; the environment still wins.
+    let secrets: Box<dyn malipo_app::SecretStore> =
+        match malipo_app::OsKeyring::for_office(&ctx.data_dir) {
+            Ok(k) => Box::new(k),
+            Err(why) => Box::new(NoSecretStore { why: Some(why) }),
+        };
+    let running = ctx._demo.as_ref().map(|d| &d.settings);
+    let report = ctx.app.doctor(secrets.as_ref(), running).await?;
+    ctx.out.doctor(&report);
+    Ok(!report.failed())
+}
+
 async fn run(cli: Cli) -> Result {
-    let ctx = Ctx::open(&cli).await?;
+    let ctx = Ctx::open(&cli, true).await?;
     match cli.command {
         Command::Policy(c) => policy(&ctx, c).await,
         Command::Pay(c) => pay(&ctx, c).await,
@@ -552,6 +595,8 @@ async fn run(cli: Cli) -> Result {
             print,
         } => receipt(&ctx, &id_or_number, out, &format, print).await,
         Command::Receipts { date, out, format } => receipts(&ctx, &date, &out, &format).await,
+        // Handled before `run`, apart: its report is its outcome.
+        Command::Doctor => doctor_elsewhere(),
         Command::Orphans(c) => orphans(&ctx, c).await,
         Command::Refund(c) => refund(&ctx, c).await,
         Command::Sync { once } => sync(&ctx, once).await,
@@ -590,13 +635,18 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
         }
         PolicyCmd::List {
             search,
+            overdue_first,
             page,
             per_page,
-        } => out.policies(
-            &app.policies(search.as_deref(), page, per_page).await?,
-            page,
-            per_page,
-        ),
+        } => {
+            let q = PolicyQuery {
+                search,
+                overdue_first,
+                page: Some(page),
+                per_page: Some(per_page),
+            };
+            out.policies(&app.policies(&q).await?, page, per_page)
+        }
         PolicyCmd::Show { number } => out.policy_details(&app.policy_details(&number).await?),
     }
     Ok(())
@@ -785,8 +835,10 @@ async fn receipts(ctx: &Ctx, date: &str, file: &std::path::Path, format: &str) -
     let actor = ctx.actor().await?;
     let (pdf, count) = ctx.app.day_receipts(&actor, date, layout).await?;
     write_out(file, &pdf)?;
+    let receipts = if count == 1 { "receipt" } else { "receipts" };
     ctx.out.done(&format!(
-        "{count} receipts of {date} saved to {}",
+        "{count} {receipts} of {} saved to {}",
+        output::kenyan_date(date),
         file.display()
     ));
     Ok(())

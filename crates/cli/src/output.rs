@@ -8,11 +8,11 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use malipo_app::views::{
-    AuditView, InstalmentView, List, PolicyDetails, PolicyView, SummaryView, TotalsView,
+    AuditView, InstalmentView, List, PolicyDetails, PolicyRow, PolicyView, SummaryView, TotalsView,
     TransactionView, UserView,
 };
-use malipo_app::{ImportReport, SavedCardView};
-use malipo_domain::time_zone::NAIROBI;
+use malipo_app::{CheckStatus, ImportReport, SavedCardView};
+use malipo_domain::time_zone::{self, NAIROBI, parse_day};
 use malipo_domain::{Currency, Money};
 
 pub struct Output {
@@ -34,13 +34,13 @@ fn money(minor: i64, currency: &str) -> String {
         .unwrap_or_else(|_| format!("{currency} ?"))
 }
 
-/// RFC 3339 → `2026-11-27 11:04` in Nairobi time.
+/// RFC 3339 → `27/11/2026 11:04` in Nairobi time.
 fn local(at: &str) -> String {
     OffsetDateTime::parse(at, &Rfc3339)
         .ok()
         .and_then(|t| {
             t.to_offset(NAIROBI)
-                .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+                .format(format_description!("[day]/[month]/[year] [hour]:[minute]"))
                 .ok()
         })
         .unwrap_or_else(|| at.to_owned())
@@ -83,6 +83,20 @@ fn page_note(shown: usize, total: i64, page: u32, per_page: u32, noun: &str) {
     }
 }
 
+/// `1 payment`, `3 payments`.
+fn payments(n: i64) -> String {
+    if n == 1 {
+        "1 payment".to_owned()
+    } else {
+        format!("{n} payments")
+    }
+}
+
+/// `2026-11-30` as Kenyans write it: `30/11/2026`.
+pub fn kenyan_date(iso: &str) -> String {
+    parse_day(iso).map_or_else(|| iso.to_owned(), time_zone::kenyan_date)
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".to_owned())
 }
@@ -117,25 +131,48 @@ impl Output {
         }
     }
 
-    pub fn policies(&self, list: &List<PolicyView>, page: u32, per_page: u32) {
+    pub fn policies(&self, list: &List<PolicyRow>, page: u32, per_page: u32) {
         if self.json {
             return print_json(list);
         }
         let rows: Vec<Vec<String>> = list
             .items
             .iter()
-            .map(|p| {
+            .map(|r| {
+                let p = &r.policy;
+                let next = match (&r.next_due_date, r.next_due_minor) {
+                    (Some(date), Some(minor)) => {
+                        format!("{} {}", kenyan_date(date), money(minor, &p.currency))
+                    }
+                    _ => "paid up".to_owned(),
+                };
+                let overdue = match r.days_overdue {
+                    0 => "-".to_owned(),
+                    1 => format!("1 day, {}", money(r.overdue_minor, &p.currency)),
+                    n => format!("{n} days, {}", money(r.overdue_minor, &p.currency)),
+                };
                 vec![
                     p.number.clone(),
                     p.holder.clone(),
                     p.phone.clone(),
-                    money(p.premium_minor, &p.currency),
-                    p.frequency.clone(),
+                    next,
+                    overdue,
+                    money(r.paid_to_date_minor, &p.currency),
                 ]
             })
             .collect();
         if !rows.is_empty() {
-            table(&["POLICY", "HOLDER", "PHONE", "PREMIUM", "EVERY"], &rows);
+            table(
+                &[
+                    "POLICY",
+                    "HOLDER",
+                    "PHONE",
+                    "NEXT DUE",
+                    "OVERDUE",
+                    "PAID TO DATE",
+                ],
+                &rows,
+            );
         }
         page_note(rows.len(), list.total, page, per_page, "policies");
     }
@@ -246,19 +283,34 @@ impl Output {
             ]
         };
         let mut rows = vec![
-            row("all", &s.all),
-            row("succeeded", &s.succeeded),
-            row("pending", &s.pending),
+            row("collected", &s.collected),
+            row("attempted", &s.attempted),
+            row("waiting", &s.pending),
             row("failed", &s.failed),
         ];
         if s.needs_review.count > 0 {
             rows.push(row("needs review", &s.needs_review));
         }
         table(&["", "COUNT", "AMOUNT"], &rows);
+        let split = |name: &str, f: &malipo_app::views::KeyedFigures| {
+            vec![
+                name.to_owned(),
+                money(f.collected.amount_minor, &s.currency),
+                payments(f.collected.count),
+                money(f.attempted.amount_minor, &s.currency),
+                payments(f.attempted.count),
+            ]
+        };
+        let headers = ["", "COLLECTED", "", "ATTEMPTED", ""];
         if !s.by_method.is_empty() {
             println!();
-            let rows: Vec<_> = s.by_method.iter().map(|k| row(&k.key, &k.totals)).collect();
-            table(&["METHOD", "COUNT", "AMOUNT"], &rows);
+            let rows: Vec<_> = s.by_method.iter().map(|k| split(&k.key, k)).collect();
+            table(&[&["METHOD"], &headers[1..]].concat(), &rows);
+        }
+        if !s.by_clerk.is_empty() {
+            println!();
+            let rows: Vec<_> = s.by_clerk.iter().map(|k| split(&k.key, k)).collect();
+            table(&[&["CLERK"], &headers[1..]].concat(), &rows);
         }
         if !s.by_day.is_empty() {
             println!();
@@ -267,15 +319,15 @@ impl Output {
                 .iter()
                 .map(|d| {
                     vec![
-                        d.date.clone(),
-                        d.all.count.to_string(),
-                        money(d.all.amount_minor, &s.currency),
-                        d.succeeded.count.to_string(),
-                        money(d.succeeded.amount_minor, &s.currency),
+                        kenyan_date(&d.date),
+                        money(d.collected.amount_minor, &s.currency),
+                        payments(d.collected.count),
+                        money(d.attempted.amount_minor, &s.currency),
+                        payments(d.attempted.count),
                     ]
                 })
                 .collect();
-            table(&["DAY", "COUNT", "AMOUNT", "SUCCEEDED", "RECEIVED"], &rows);
+            table(&[&["DAY"], &headers[1..]].concat(), &rows);
         }
     }
 
@@ -291,7 +343,7 @@ impl Output {
                     i.policy.clone(),
                     i.holder.clone(),
                     i.seq.to_string(),
-                    i.due_date.clone(),
+                    kenyan_date(&i.due_date),
                     if i.days_overdue > 0 {
                         format!("{} ({}d)", i.status.as_str(), i.days_overdue)
                     } else {
@@ -308,6 +360,41 @@ impl Output {
                 &["POLICY", "HOLDER", "#", "DUE", "STATUS", "OUTSTANDING"],
                 &rows,
             );
+        }
+    }
+
+    pub fn doctor(&self, report: &malipo_app::DoctorReport) {
+        if self.json {
+            return print_json(report);
+        }
+        let width = report
+            .checks
+            .iter()
+            .map(|c| c.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for c in &report.checks {
+            let status = match c.status {
+                CheckStatus::Pass => "pass",
+                CheckStatus::Warn => "WARN",
+                CheckStatus::Fail => "FAIL",
+            };
+            println!("{status}  {:<width$}  {}", c.name, c.message);
+        }
+        let count = |s: CheckStatus| report.checks.iter().filter(|c| c.status == s).count();
+        let (fails, warns) = (count(CheckStatus::Fail), count(CheckStatus::Warn));
+        println!();
+        match (fails, warns) {
+            (0, 0) => println!("Every check passed."),
+            (0, w) => println!(
+                "No check failed; {w} {} worth a look.",
+                if w == 1 { "warning" } else { "warnings" }
+            ),
+            (f, w) => println!(
+                "{f} {} to fix before going live, {w} {}.",
+                if f == 1 { "problem" } else { "problems" },
+                if w == 1 { "warning" } else { "warnings" }
+            ),
         }
     }
 
@@ -338,8 +425,10 @@ impl Output {
             return print_json(r);
         }
         println!(
-            "{}: {} payments here, {} succeeded",
-            r.date, r.local_payments, r.local_succeeded
+            "{}: {} here, {} succeeded",
+            kenyan_date(&r.date),
+            payments(r.local_payments as i64),
+            r.local_succeeded
         );
         if r.card_checked {
             println!(

@@ -191,7 +191,7 @@ fn bad_input_exits_non_zero_with_one_line_and_writes_nothing() {
         "swap",
     );
     refused(
-        &office.run(&["summary", "--from", "27/11/2026"]),
+        &office.run(&["summary", "--from", "11/27/2026"]),
         2,
         "not a date",
     );
@@ -549,12 +549,109 @@ mod seeded {
             .iter()
             .find(|m| m["key"] == "card")
             .unwrap();
-        assert_eq!(card["count"], 1);
+        assert_eq!(card["attempted"]["count"], 1);
+        assert_eq!(
+            card["collected"]["count"], 0,
+            "the card payment was cancelled"
+        );
+        let mpesa = s["by_method"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == "mpesa")
+            .unwrap();
+        assert_eq!(mpesa["collected"]["amount_minor"], 150_000);
+        assert_eq!(mpesa["attempted"]["amount_minor"], 300_000);
+        assert_eq!(s["collected"], s["succeeded"]);
+        assert_eq!(s["attempted"], s["all"]);
+        let collected_by_method: i64 = s["by_method"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["collected"]["amount_minor"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            collected_by_method,
+            s["collected"]["amount_minor"].as_i64().unwrap(),
+            "by-method collected adds up to the collected total"
+        );
+        let attempted_by_method: i64 = s["by_method"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["attempted"]["amount_minor"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            attempted_by_method,
+            s["attempted"]["amount_minor"].as_i64().unwrap()
+        );
         assert_eq!(s["by_day"].as_array().unwrap().len(), 3);
         assert_eq!(s["by_day"][0]["date"], "2026-11-20");
-        assert_eq!(s["by_day"][0]["succeeded"]["amount_minor"], 150_000);
+        assert_eq!(s["by_day"][0]["collected"]["amount_minor"], 150_000);
         let window = office.json(&["summary", "--from", "2026-11-21"]);
         assert_eq!(window["all"]["count"], 2);
+        assert_eq!(
+            office.json(&["summary", "--from", "21/11/2026"]),
+            window,
+            "dates are typed day first too"
+        );
+    }
+
+    /// The counter's first question, answered in the list: what is due next, what is
+    /// overdue and by how long, what has been paid; the longest overdue first when asked.
+    #[test]
+    fn the_policy_list_shows_what_is_due_overdue_and_paid() {
+        let office = Office::new();
+        seed(&office);
+        let today = malipo_domain::time_zone::nairobi_date(time::OffsetDateTime::now_utc());
+        let start = today - time::Duration::days(100);
+        let typed = malipo_domain::time_zone::kenyan_date(start);
+        let late = office.run(&[
+            "policy",
+            "add",
+            "--number",
+            "P-LATE",
+            "--holder",
+            "Otieno Odhiambo",
+            "--phone",
+            "0722000111",
+            "--premium",
+            "1,000",
+            "--start",
+            &typed,
+        ]);
+        assert!(
+            late.status.success(),
+            "{}",
+            String::from_utf8_lossy(&late.stderr)
+        );
+        let list = office.json(&["policy", "list", "--overdue-first"]);
+        assert_eq!(list["total"], 2);
+        let first = &list["items"][0];
+        assert_eq!(first["number"], "P-LATE", "{list}");
+        assert_eq!(first["days_overdue"], 100);
+        assert_eq!(first["next_due_date"], start.to_string());
+        assert_eq!(first["next_due_minor"], 100_000);
+        // Due 100, about 70, 39 and 9 days ago; the fifth falls due in about three weeks.
+        assert_eq!(first["overdue_minor"], 400_000);
+        assert_eq!(first["paid_to_date_minor"], 0);
+        let paid = &list["items"][1];
+        assert_eq!(paid["number"], "P-1");
+        assert_eq!(paid["days_overdue"], 0);
+        assert_eq!(paid["paid_to_date_minor"], 150_000, "the one payment kept");
+        assert_eq!(paid["next_due_minor"], 150_000);
+        assert!(paid["next_due_date"].as_str().unwrap() > today.to_string().as_str());
+        let by_number = office.json(&["policy", "list"]);
+        assert_eq!(by_number["items"][0]["number"], "P-1");
+
+        let text = office.run(&["policy", "list", "--overdue-first"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("NEXT DUE"), "{text}");
+        assert!(
+            text.contains(&format!("{typed} KES 1,000.00")),
+            "day first: {text}"
+        );
+        assert!(text.contains("100 days, KES 4,000.00"), "{text}");
     }
 
     #[test]

@@ -120,11 +120,13 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
             .local_addr()
             .map_err(|e| failed("relay address", e))?
     );
-    let router = malipo_relay::router(malipo_relay::Relay::new(
+    let mut relay = malipo_relay::Relay::new(
         store,
         Some(sealing),
         malipo_relay::access::Access::default(),
-    ));
+    );
+    relay.public_url = Some(relay_url.clone());
+    let router = malipo_relay::router(relay);
     let relay = tokio::spawn(async move {
         let _ = malipo_relay::serve(listener, router).await;
     });
@@ -151,7 +153,7 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
     daraja.initiator = Some(Initiator {
         name: config.initiator_name.clone(),
         password: Secret::new(config.initiator_password.clone()),
-        certificate_pem: malipo_sandbox::SIMULATOR_CERT_PEM.to_owned(),
+        certificate: malipo_sandbox::SIMULATOR_CERT_PEM.as_bytes().to_vec(),
     });
     let settings = ProviderSettings {
         mpesa: Some(daraja),

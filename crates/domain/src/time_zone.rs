@@ -1,5 +1,8 @@
 //! Nairobi time. East Africa Time is UTC+3 all year (no daylight saving), so a fixed offset is
 //! exact. Days in summaries, receipts and schedules are Nairobi days.
+//!
+//! Dates are written day first, the Kenyan way (30/11/2026), whatever the machine's locale;
+//! the ISO form (2026-11-30) is read too, for scripts and for what machines exchange.
 
 use time::{Date, OffsetDateTime, Time, UtcOffset, macros::offset};
 
@@ -27,10 +30,91 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// A date as a person writes it: day first (`30/11/2026`, `30-11-2026`, `30.11.2026`, `1/2/2026`),
+/// or the ISO form (`2026-11-30`). Anything else, including month-first dates whose "month" is
+/// over 12 and impossible days like 31/02, is `None`.
+pub fn parse_day(text: &str) -> Option<Date> {
+    let text = text.trim();
+    if text.len() > 10 {
+        return None;
+    }
+    let parts: Vec<&str> = text.split(['/', '-', '.']).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
+    let number = |s: &str, max_len: usize| {
+        (!s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u16>().ok())
+            .flatten()
+    };
+    let (year, month, day) = if a.len() == 4 && text.contains('-') {
+        (number(a, 4)?, number(b, 2)?, number(c, 2)?)
+    } else if c.len() == 4 {
+        (number(c, 4)?, number(b, 2)?, number(a, 2)?)
+    } else {
+        return None;
+    };
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()
+}
+
+/// A date the Kenyan way: `30/11/2026`.
+pub fn kenyan_date(date: Date) -> String {
+    format!(
+        "{:02}/{:02}/{}",
+        date.day(),
+        u8::from(date.month()),
+        date.year()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::{date, datetime};
+
+    #[test]
+    fn dates_are_read_day_first_or_iso() {
+        let d = date!(2026 - 11 - 30);
+        for text in [
+            "30/11/2026",
+            "30-11-2026",
+            "30.11.2026",
+            " 30/11/2026 ",
+            "2026-11-30",
+        ] {
+            assert_eq!(parse_day(text), Some(d), "{text}");
+        }
+        assert_eq!(
+            parse_day("1/2/2026"),
+            Some(date!(2026 - 02 - 01)),
+            "day first"
+        );
+        for text in [
+            "11/30/2026",
+            "31/02/2026",
+            "2026/11/30",
+            "30/11/26",
+            "30/11",
+            "",
+            "30//2026",
+            "+3/11/2026",
+            "30/11/2026/1",
+            "0030/11/2026",
+        ] {
+            assert_eq!(parse_day(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn dates_are_written_day_first() {
+        assert_eq!(kenyan_date(date!(2026 - 11 - 30)), "30/11/2026");
+        assert_eq!(kenyan_date(date!(2027 - 01 - 05)), "05/01/2027");
+        assert_eq!(
+            parse_day(&kenyan_date(date!(2027 - 01 - 05))),
+            Some(date!(2027 - 01 - 05))
+        );
+    }
 
     #[test]
     fn late_evening_utc_is_already_tomorrow_in_nairobi() {

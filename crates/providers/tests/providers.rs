@@ -83,7 +83,7 @@ fn daraja_config(url: &str) -> DarajaConfig {
     config.initiator = Some(Initiator {
         name: c.initiator_name,
         password: Secret::new(c.initiator_password),
-        certificate_pem: malipo_sandbox::SIMULATOR_CERT_PEM.to_owned(),
+        certificate: malipo_sandbox::SIMULATOR_CERT_PEM.as_bytes().to_vec(),
     });
     config
 }
@@ -97,6 +97,34 @@ fn paystack_client(url: &str) -> PaystackClient {
 
 mod fixtures {
     use super::*;
+
+    /// The set-up check reads a certificate as the portal serves it (PEM or DER), and names
+    /// what a wrong download is instead.
+    #[test]
+    fn certificate_files_are_read_in_either_encoding_and_wrong_downloads_are_named() {
+        use base64::Engine;
+        let pem = malipo_sandbox::SIMULATOR_CERT_PEM;
+        let facts = daraja::certificate_facts(pem.as_bytes()).unwrap();
+        assert_eq!(facts.subject, "malipo-sandbox simulator (not Safaricom)");
+        assert!(facts.not_before < facts.not_after);
+        assert_eq!(facts.not_after.year(), 2126);
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        assert_eq!(
+            daraja::certificate_facts(&der).unwrap(),
+            facts,
+            "a DER .cer file"
+        );
+        let page = b"<!DOCTYPE html><html lang=\"en\"><head><title>Daraja - Safaricom Developers' Portal</title>";
+        let err = daraja::certificate_facts(page).unwrap_err();
+        assert!(err.contains("web page"), "{err}");
+        let err = daraja::certificate_facts(b"not a certificate at all").unwrap_err();
+        assert!(err.contains("neither a PEM nor a DER"), "{err}");
+        let broken = pem.replace('M', "N");
+        assert!(daraja::certificate_facts(broken.as_bytes()).is_err());
+    }
 
     #[test]
     fn every_successful_stk_callback_fixture_parses_with_amount_and_receipt() {
@@ -207,6 +235,11 @@ mod fixtures {
             .to_vec();
         let sig2 = v["vector_2"]["x-paystack-signature"].as_str();
         paystack::verify_signature(&secret, &body2, sig2).unwrap();
+        assert_eq!(Some(paystack::signature(&secret, &body2).as_str()), sig2);
+        assert_eq!(
+            Some(paystack::signature(&secret, &body1).as_str()),
+            v["vector_1"]["x-paystack-signature"].as_str()
+        );
         let pretty =
             serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&body2).unwrap()).unwrap();
         assert_eq!(

@@ -138,7 +138,8 @@ fn pages_are_a4_and_80_mm_wide() {
 fn a_roll_receipt_is_as_long_as_its_content() {
     const MM: f64 = 72.0 / 25.4;
     let long = Receipt {
-        holder: "Amina Wanjiru Odhiambo Kamau Njoroge Otieno Achieng Mwangi Chebet Kiprono".repeat(3),
+        holder: "Amina Wanjiru Odhiambo Kamau Njoroge Otieno Achieng Mwangi Chebet Kiprono"
+            .repeat(3),
         ..sample()
     };
     let no_code = Receipt {
@@ -159,8 +160,14 @@ fn a_roll_receipt_is_as_long_as_its_content() {
     let [(sample_h, _), (long_h, _), (no_code_h, _)] = pages[..] else {
         unreachable!()
     };
-    assert!(sample_h < 200.0 * MM, "shorter than the old fixed page: {sample_h}");
-    assert!(long_h > sample_h, "a long name makes a longer page: {pages:?}");
+    assert!(
+        sample_h < 200.0 * MM,
+        "shorter than the old fixed page: {sample_h}"
+    );
+    assert!(
+        long_h > sample_h,
+        "a long name makes a longer page: {pages:?}"
+    );
     assert!(
         no_code_h + 25.0 * MM < sample_h,
         "no code to scan, 30 mm less paper: {pages:?}"

@@ -5,7 +5,8 @@
 //! after their cursor ([`EVENTS`] → [`EventPage`]), may hold an event stream open that only
 //! wakes them ([`EVENTS_STREAM`], [`Wake`]), push their payments ([`TRANSACTIONS`],
 //! [`UploadBatch`] → [`UploadResult`]) and read the company's figures ([`SUMMARY`] →
-//! [`CompanySummary`]). Every refusal is a [`Problem`].
+//! [`CompanySummary`]) and check how they are set up against the relay ([`DEVICE_CHECK`],
+//! [`DeviceCheck`] → [`DeviceCheckAnswer`]). Every refusal is a [`Problem`].
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,8 @@ pub const TRANSACTIONS: &str = "/v1/transactions";
 pub const SUMMARY: &str = "/v1/summary";
 /// `GET`: `{"status": "ok"}`.
 pub const HEALTHZ: &str = "/healthz";
+/// `POST` a [`DeviceCheck`]: a [`DeviceCheckAnswer`]. Reads only; changes nothing.
+pub const DEVICE_CHECK: &str = "/v1/device/check";
 /// The prefix of receipt verification links: `/v/KEY/RECEIPT/AMOUNTCUR/YYYYMMDD/SIG`.
 pub const VERIFY_PATH: &str = "/v";
 
@@ -48,6 +51,67 @@ pub struct Problem {
 /// The [`Problem::error`] of a cursor past the tenant's last event: the device is talking to
 /// another relay, or one restored from an older backup.
 pub const CURSOR_OUT_OF_RANGE: &str = "cursor_out_of_range";
+
+/// What an office asks the relay about its own set-up (`malipo doctor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCheck {
+    /// The STK callback URL the office gives Safaricom: does it reach this company here?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daraja_callback_url: Option<String>,
+    /// 16 to 128 hex digits: the relay answers with HMAC-SHA512 of them under the company's
+    /// Paystack secret, so the office learns whether both hold the same secret without either
+    /// sending it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paystack_challenge: Option<String>,
+}
+
+/// Whether a callback URL's token is this company's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenMatch {
+    /// The company's current token.
+    Current,
+    /// The token before the last rotation, still accepted for a while.
+    Previous,
+    /// Not this company's (another company's, mistyped, or rotated away).
+    Unknown,
+    /// Not a Daraja callback URL of this relay at all (the path is wrong).
+    NotACallbackUrl,
+}
+
+/// The state of the company's Paystack secret at the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretState {
+    Set,
+    /// None was set: every webhook is refused.
+    NotSet,
+    /// One is set but the relay has no key to open it (`MALIPO_RELAY_SECRET_KEY`).
+    Sealed,
+}
+
+/// The relay's answer to a [`DeviceCheck`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCheckAnswer {
+    /// The company (tenant) and the device the token belongs to.
+    pub company: String,
+    pub device: String,
+    /// The address the relay was told providers reach it on (`MALIPO_RELAY_PUBLIC_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// For [`DeviceCheck::daraja_callback_url`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daraja_token: Option<TokenMatch>,
+    /// Where Paystack must send this company's webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paystack_webhook_url: Option<String>,
+    pub paystack_secret: SecretState,
+    /// For [`DeviceCheck::paystack_challenge`] when the secret is set: lowercase hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paystack_proof: Option<String>,
+    /// The company's last event sequence number.
+    pub last_seq: i64,
+}
 
 /// The query of [`EVENTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +244,18 @@ pub struct KeyedTotals {
     pub totals: Totals,
 }
 
+/// One method's, office's, clerk's or day's figures: the money **collected** (payments that
+/// succeeded, those refunded since included) and what was **attempted** (every payment started,
+/// whatever became of it). Collected figures add up to the collected total; attempted ones
+/// never stand in for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeyedFigures {
+    pub key: String,
+    pub collected: Totals,
+    pub attempted: Totals,
+}
+
 /// The company's payments across every office, in one currency, as the relay sums up what the
 /// offices uploaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,8 +267,8 @@ pub struct CompanySummary {
     pub pending: Totals,
     pub failed: Totals,
     pub needs_review: Totals,
-    pub by_method: Vec<KeyedTotals>,
-    pub by_office: Vec<KeyedTotals>,
+    pub by_method: Vec<KeyedFigures>,
+    pub by_office: Vec<KeyedFigures>,
 }
 
 #[cfg(test)]

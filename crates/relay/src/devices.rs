@@ -244,6 +244,97 @@ pub(crate) async fn upload(
     }
 }
 
+/// Answers an office checking its set-up (`malipo doctor`): which company and device its token
+/// is, whether the Daraja callback URL it gives Safaricom carries this company's token, where
+/// Paystack must send webhooks, and whether the relay holds the same Paystack secret (proved
+/// with an HMAC of the office's challenge, so the secret itself never travels). Reads only.
+pub(crate) async fn check(
+    State(relay): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    Json(q): Json<api::DeviceCheck>,
+) -> Response {
+    let challenge = match q.paystack_challenge.as_deref() {
+        Some(c) if !(16..=128).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "paystack_challenge is 16 to 128 hex digits",
+            );
+        }
+        other => other,
+    };
+    let daraja_token = match q.daraja_callback_url.as_deref() {
+        None => None,
+        Some(url) => Some(match callback_token(url) {
+            None => api::TokenMatch::NotACallbackUrl,
+            Some(token) => match relay.store.tenant_by_daraja_token(token).await {
+                Ok(Some((t, until))) if t.id == device.tenant_id => match until {
+                    None => api::TokenMatch::Current,
+                    Some(_) => api::TokenMatch::Previous,
+                },
+                Ok(_) => api::TokenMatch::Unknown,
+                Err(e) => return internal(&e),
+            },
+        }),
+    };
+    // Read afresh rather than from the webhook path's cache: a secret set a moment ago shows.
+    let (tenant, sealed) = match relay
+        .store
+        .tenant_with_paystack_secret(&device.tenant_id)
+        .await
+    {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            tracing::error!(device = %device.id, "a device's tenant is missing");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the relay could not do this just now; send it again",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
+    let opened = match (sealed, relay.sealing.as_ref()) {
+        (None, _) => Err(api::SecretState::NotSet),
+        (Some(sealed), Some(key)) => key.open(&sealed).map_err(|_| api::SecretState::Sealed),
+        (Some(_), None) => Err(api::SecretState::Sealed),
+    };
+    let (paystack_secret, paystack_proof) = match opened {
+        Ok(secret) => (
+            api::SecretState::Set,
+            challenge.map(|c| malipo_providers::paystack::signature(&secret, c.as_bytes())),
+        ),
+        Err(state) => (state, None),
+    };
+    let last_seq = match relay.store.last_seq(&device.tenant_id).await {
+        Ok(n) => n,
+        Err(e) => return internal(&e),
+    };
+    Json(api::DeviceCheckAnswer {
+        company: tenant.name,
+        device: device.name,
+        paystack_webhook_url: relay
+            .public_url
+            .as_ref()
+            .map(|u| format!("{u}{}/{}", api::PAYSTACK_PATH, device.tenant_id)),
+        public_url: relay.public_url.clone(),
+        daraja_token,
+        paystack_secret,
+        paystack_proof,
+        last_seq,
+    })
+    .into_response()
+}
+
+/// The token of a Daraja callback URL of this relay (`…/hooks/d/TOKEN`), if it is one.
+fn callback_token(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = &rest[rest.find('/')?..];
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let token = path.strip_prefix(api::DARAJA_PATH)?.strip_prefix('/')?;
+    (!token.is_empty() && !token.contains('/')).then_some(token)
+}
+
 /// The company-wide summary from every office's uploads. Dates are Nairobi days, inclusive.
 pub(crate) async fn summary(
     State(Relay { store, .. }): State<Relay>,

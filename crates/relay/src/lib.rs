@@ -44,6 +44,9 @@ pub struct Relay {
     pub tenants: std::sync::Arc<tenants::Tenants>,
     /// What a client may take (timeouts, connections, event streams per device).
     pub limits: serve::Limits,
+    /// Where providers reach this relay (`MALIPO_RELAY_PUBLIC_URL`), without a trailing slash;
+    /// told to devices checking their set-up.
+    pub public_url: Option<String>,
     /// Event streams open, per device.
     streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     /// Set when the relay is shutting down: event streams end.
@@ -58,6 +61,7 @@ impl Relay {
             access: std::sync::Arc::new(access),
             tenants: Default::default(),
             limits: serve::Limits::default(),
+            public_url: None,
             streams: Default::default(),
             closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         }
@@ -99,6 +103,7 @@ pub fn router(relay: Relay) -> Router {
         .route(api::EVENTS_STREAM, get(devices::stream))
         .route(api::TRANSACTIONS, post(devices::upload))
         .route(api::SUMMARY, get(devices::summary))
+        .route(api::DEVICE_CHECK, post(devices::check))
         .route(
             &format!(
                 "{}/{{key}}/{{receipt}}/{{amount}}/{{date}}/{{signature}}",

@@ -181,6 +181,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let mut relay = Relay::new(store, sealing, access);
             relay.limits = limits;
+            relay.public_url = Some(public_url());
             let metrics = metrics_listen();
             let metrics_at = match metrics.as_deref() {
                 Some(at) => {

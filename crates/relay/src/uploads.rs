@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use malipo_domain::{Currency, Method, Money, TxStatus};
-use malipo_relay_api::{CompanySummary, KeyedTotals, Totals, UploadRecord, UploadResult};
+use malipo_relay_api::{CompanySummary, KeyedFigures, Totals, UploadRecord, UploadResult};
 
 use crate::store::{Device, RelayStore, Result, on_db};
 
@@ -154,8 +154,10 @@ impl RelayStore {
             .collect()
         });
         let mut sums: [(i64, i64); 5] = [(0, 0); 5];
-        let mut by_method: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-        let mut by_office: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        // key → (collected count, collected minor, attempted count, attempted minor)
+        type Split = std::collections::BTreeMap<String, (i64, i64, i64, i64)>;
+        let mut by_method: Split = Default::default();
+        let mut by_office: Split = Default::default();
         for (status, method, office, n, minor) in rows {
             let status: TxStatus = status.parse().unwrap_or(TxStatus::NeedsReview);
             let bucket = match status {
@@ -168,18 +170,25 @@ impl RelayStore {
                 sums[i].0 += n;
                 sums[i].1 += minor;
             }
-            let m = by_method.entry(method).or_default();
-            m.0 += n;
-            m.1 += minor;
-            let o = by_office.entry(office).or_default();
-            o.0 += n;
-            o.1 += minor;
+            let collected = bucket == 1;
+            for entry in [
+                by_method.entry(method.clone()).or_default(),
+                by_office.entry(office).or_default(),
+            ] {
+                if collected {
+                    entry.0 += n;
+                    entry.1 += minor;
+                }
+                entry.2 += n;
+                entry.3 += minor;
+            }
         }
-        let keyed = |map: std::collections::BTreeMap<String, (i64, i64)>| {
+        let keyed = |map: Split| {
             map.into_iter()
-                .map(|(key, (n, m))| KeyedTotals {
+                .map(|(key, (cn, cm, an, am))| KeyedFigures {
                     key,
-                    totals: totals(n, m, currency),
+                    collected: totals(cn, cm, currency),
+                    attempted: totals(an, am, currency),
                 })
                 .collect()
         };

@@ -87,7 +87,8 @@ impl Relay {
         let store = RelayStore::connect(&database).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = RelayState::new(store.clone(), sealing, access);
+        let mut state = RelayState::new(store.clone(), sealing, access);
+        state.public_url = Some(url.clone());
         let app = malipo_relay::router(state.clone());
         tokio::spawn(async move { malipo_relay::serve(listener, app).await.unwrap() });
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1265,6 +1266,110 @@ async fn a_receipt_link_confirms_a_real_receipt_and_refuses_a_forged_one(backend
     assert_eq!(get(after).await.0, 404, "dated after the upgrade");
 }
 
+async fn check(relay: &Relay, token: &str, body: Value) -> (u16, Value) {
+    let r = relay
+        .http
+        .post(format!("{}/v1/device/check", relay.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// An office checking its set-up learns whose callback URL it holds and whether the relay has
+/// the same Paystack secret, without the secret travelling; the check writes nothing.
+async fn an_office_checks_its_callback_url_and_paystack_secret(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, url, device) = relay.paystack_tenant("Jubilee", "sk_test_same").await;
+    // The tenant's Daraja URL token is shown once, at creation; rotating shows a new one.
+    let token = relay.store.rotate_daraja_token(&tenant).await.unwrap();
+    let callback = format!("{}{}/{token}", relay.url, malipo_relay::DARAJA_PATH);
+    let (_, other_callback, _) = relay.tenant("Other").await;
+    let challenge = "00112233445566778899aabbccddeeff";
+    let (status, answer) = check(
+        &relay,
+        &device,
+        json!({"daraja_callback_url": callback, "paystack_challenge": challenge}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["company"], "Jubilee");
+    assert_eq!(answer["device"], "counter-1");
+    assert_eq!(answer["public_url"], relay.url.as_str());
+    assert_eq!(answer["daraja_token"], "current");
+    assert_eq!(answer["paystack_webhook_url"], url.as_str());
+    assert_eq!(answer["paystack_secret"], "set");
+    assert_eq!(
+        answer["paystack_proof"],
+        sign("sk_test_same", challenge.as_bytes()),
+        "an HMAC of the challenge under the same secret"
+    );
+    assert_ne!(
+        answer["paystack_proof"],
+        sign("sk_test_other", challenge.as_bytes())
+    );
+    assert!(!answer.to_string().contains("sk_test_same"));
+
+    let verdict = |url: String| {
+        let relay = &relay;
+        let device = device.clone();
+        async move {
+            check(relay, &device, json!({"daraja_callback_url": url}))
+                .await
+                .1["daraja_token"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        verdict(other_callback).await,
+        "unknown",
+        "another company's URL"
+    );
+    assert_eq!(
+        verdict(format!("{}/hooks/d/", relay.url)).await,
+        "not_a_callback_url"
+    );
+    assert_eq!(
+        verdict("https://example.co.ke/mpesa/callback".into()).await,
+        "not_a_callback_url"
+    );
+    let rotated = relay.store.rotate_daraja_token(&tenant).await.unwrap();
+    assert_eq!(
+        verdict(callback.clone()).await,
+        "previous",
+        "within its grace period"
+    );
+    assert_eq!(
+        verdict(format!(
+            "{}{}/{rotated}",
+            relay.url,
+            malipo_relay::DARAJA_PATH
+        ))
+        .await,
+        "current"
+    );
+
+    for bad in ["abc", "zz112233445566778899aabbccddeeff", &"a".repeat(200)] {
+        let (status, _) = check(&relay, &device, json!({"paystack_challenge": bad})).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    assert_eq!(check(&relay, "not-a-token", json!({})).await.0, 401);
+    let (_, plain, plain_device) = relay.tenant("No Paystack").await;
+    let (status, answer) = check(
+        &relay,
+        &plain_device,
+        json!({"daraja_callback_url": plain, "paystack_challenge": challenge}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["paystack_secret"], "not_set");
+    assert_eq!(answer["paystack_proof"], Value::Null);
+    assert_eq!(answer["last_seq"], 0, "the check wrote no event");
+}
+
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -1316,4 +1421,5 @@ on_both_backends!(
     distinct_bodies_about_one_payment_are_distinct_events,
     one_bad_event_never_fails_the_rest_of_its_commit,
     event_pages_stay_under_a_megabyte,
+    an_office_checks_its_callback_url_and_paystack_secret,
 );

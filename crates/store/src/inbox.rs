@@ -8,7 +8,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use malipo_domain::time_zone::to_ms;
+use malipo_domain::time_zone::{from_ms, to_ms};
 use malipo_domain::{OfficeCode, TxEvent, transaction::Outcome};
 
 use crate::transactions::{ProviderDetails, TransactionRecord, TxKey, apply_in, tx_from_row};
@@ -135,6 +135,7 @@ fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> InboxEvent {
 }
 
 const OUTBOX_CURSOR: &str = "sync.outbox_cursor";
+const LAST_ROUND: &str = "sync.last_round_at";
 
 impl Store {
     /// The highest relay sequence number recorded: where pulling resumes.
@@ -442,6 +443,28 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(tx_from_row).collect()
+    }
+
+    /// Notes that a sync round reached the relay and finished at `at`.
+    pub async fn note_sync_round(&self, at: OffsetDateTime) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(LAST_ROUND)
+        .bind(to_ms(at).to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When the last sync round finished, if one ever did.
+    pub async fn last_sync_round(&self) -> Result<Option<OffsetDateTime>> {
+        Ok(self
+            .setting(LAST_ROUND)
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(from_ms))
     }
 
     /// Moves the outbox cursor once the relay has taken everything up to `cursor`.

@@ -26,9 +26,12 @@ use sqlx::sqlite::SqlitePool;
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
-pub use policies::{NewPolicy, PolicyRecord, ScheduleFilter, ScheduleLine};
+pub use policies::{
+    NewPolicy, NextDue, PolicyFilter, PolicyOrder, PolicyRecord, PolicyStanding, ScheduleFilter,
+    ScheduleLine,
+};
 pub use refunds::{RefundDetails, RefundRecord, SendClaim};
-pub use summary::{DayTotals, Summary, SummaryFilter, Totals};
+pub use summary::{DayTotals, Split, Summary, SummaryFilter, Totals};
 pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
 pub use users::{SignInFailures, UserRecord};
 

@@ -37,6 +37,48 @@ pub struct PolicyRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// In which order policies are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyOrder {
+    #[default]
+    Number,
+    /// Those with an instalment overdue first, longest overdue first; then the rest by number.
+    OverdueFirst,
+}
+
+/// Which policies to list, and where their payments stand on `today`.
+#[derive(Debug, Clone)]
+pub struct PolicyFilter<'a> {
+    pub search: Option<&'a str>,
+    pub order: PolicyOrder,
+    pub today: Date,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// The first instalment not fully paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextDue {
+    pub seq: u32,
+    pub due: Date,
+    /// What is left to pay of it.
+    pub amount: Money,
+}
+
+/// A policy and where its payments stand: what the counter asks first.
+#[derive(Debug, Clone)]
+pub struct PolicyStanding {
+    pub policy: PolicyRecord,
+    /// Payments kept (succeeded, less refunds) in the policy's currency.
+    pub paid_to_date: Money,
+    /// `None` once every instalment is paid.
+    pub next_due: Option<NextDue>,
+    /// Due before today and not paid.
+    pub overdue: Money,
+    /// Days since the oldest unpaid instalment fell due; 0 when nothing is overdue.
+    pub days_overdue: i64,
+}
+
 /// Which instalments to list, as they stand on `today`.
 #[derive(Debug, Clone)]
 pub struct ScheduleFilter {
@@ -187,35 +229,96 @@ impl Store {
         Ok(found)
     }
 
-    /// Policies whose number, holder or phone contains `search` (all when `None`), by number.
-    pub async fn policies(
-        &self,
-        search: Option<&str>,
-        limit: u32,
-        offset: u32,
-    ) -> Result<(Vec<PolicyRecord>, i64)> {
+    /// Policies whose number, holder or phone contains `search` (all when `None`), each with
+    /// where its payments stand on `filter.today`, in the order asked for.
+    pub async fn policies(&self, filter: &PolicyFilter<'_>) -> Result<(Vec<PolicyStanding>, i64)> {
+        let search = filter.search;
         let pattern = search.map(|s| format!("%{}%", s.trim().replace(['%', '_'], "")));
         let phone = search.and_then(phone_fragment).map(|p| format!("%{p}%"));
-        let filter =
+        let matching =
             "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE coalesce(?2, ?1))";
         let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) AS n FROM policies WHERE {filter}"
+            "SELECT count(*) AS n FROM policies WHERE {matching}"
         )))
         .bind(&pattern)
         .bind(&phone)
         .fetch_one(&self.pool)
         .await?
         .get("n");
+        // By number, the page is cut before the standings are worked out; overdue first needs
+        // every match's standing to sort by.
+        let (page, order) = match filter.order {
+            PolicyOrder::Number => ("ORDER BY number LIMIT ?3 OFFSET ?4", "m.number"),
+            PolicyOrder::OverdueFirst => (
+                "",
+                "coalesce(u.due_date < ?5, 0) DESC,
+                 CASE WHEN u.due_date < ?5 THEN u.due_date END, m.number
+                 LIMIT ?3 OFFSET ?4",
+            ),
+        };
+        // Payments kept (succeeded, less refunds) fill the instalments in due order, as in
+        // `schedule::states`: the first instalment the running total of dues passes what was
+        // paid is the next one due, and whatever is due before today and not covered is overdue.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM policies WHERE {filter} ORDER BY number LIMIT ?3 OFFSET ?4"
+            "WITH matched AS (SELECT * FROM policies WHERE {matching} {page}),
+             kept AS (
+               SELECT m.id, coalesce((SELECT sum(t.amount_minor - t.refunded_minor)
+                                      FROM transactions t
+                                      WHERE t.policy_id = m.id AND t.currency = m.currency
+                                        AND t.status IN ('succeeded', 'partially_refunded')), 0)
+                            AS paid
+               FROM matched m),
+             runs AS (
+               SELECT i.policy_id, i.seq, i.due_date, i.amount_minor,
+                      sum(i.amount_minor) OVER (PARTITION BY i.policy_id ORDER BY i.due_date, i.seq
+                                                ROWS UNBOUNDED PRECEDING) AS through
+               FROM instalments i JOIN matched m ON m.id = i.policy_id),
+             unpaid AS (
+               SELECT r.policy_id, r.seq, r.due_date, min(r.amount_minor, r.through - k.paid) AS owed,
+                      row_number() OVER (PARTITION BY r.policy_id ORDER BY r.due_date, r.seq) AS n
+               FROM runs r JOIN kept k ON k.id = r.policy_id
+               WHERE r.through > k.paid),
+             due AS (
+               SELECT policy_id, max(through) AS through FROM runs WHERE due_date < ?5
+               GROUP BY policy_id)
+             SELECT m.*, k.paid, u.seq AS next_seq, u.due_date AS next_due, u.owed AS next_owed,
+                    max(coalesce(d.through, 0) - k.paid, 0) AS overdue_minor
+             FROM matched m JOIN kept k ON k.id = m.id
+             LEFT JOIN unpaid u ON u.policy_id = m.id AND u.n = 1
+             LEFT JOIN due d ON d.policy_id = m.id
+             ORDER BY {order}"
         )))
         .bind(&pattern)
         .bind(&phone)
-        .bind(limit)
-        .bind(offset)
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .bind(date_string(filter.today))
         .fetch_all(&self.pool)
         .await?;
-        let items = rows.iter().map(policy_from_row).collect::<Result<_>>()?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let next_due = match r.get::<Option<&str>, _>("next_due") {
+                    None => None,
+                    Some(due) => Some(NextDue {
+                        seq: r.get::<u32, _>("next_seq"),
+                        due: parse_date(due)?,
+                        amount: money_from_row(r, "next_owed")?,
+                    }),
+                };
+                let days_overdue = match &next_due {
+                    Some(n) if n.due < filter.today => (filter.today - n.due).whole_days(),
+                    _ => 0,
+                };
+                Ok(PolicyStanding {
+                    policy: policy_from_row(r)?,
+                    paid_to_date: money_from_row(r, "paid")?,
+                    next_due,
+                    overdue: money_from_row(r, "overdue_minor")?,
+                    days_overdue,
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok((items, total))
     }
 

@@ -45,11 +45,26 @@ fn corrupt(e: MoneyError) -> StoreError {
     StoreError::Corrupt(format!("totals: {e}"))
 }
 
+/// Money collected (succeeded, including refunded since) and attempted (every payment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub collected: Totals,
+    pub attempted: Totals,
+}
+
+impl Split {
+    fn zero(currency: Currency) -> Split {
+        Split {
+            collected: Totals::zero(currency),
+            attempted: Totals::zero(currency),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayTotals {
     pub date: Date,
-    pub all: Totals,
-    pub succeeded: Totals,
+    pub figures: Split,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +79,10 @@ pub struct Summary {
     pub failed: Totals,
     pub needs_review: Totals,
     pub by_status: Vec<(TxStatus, Totals)>,
-    pub by_method: Vec<(Method, Totals)>,
+    pub by_method: Vec<(Method, Split)>,
     pub by_day: Vec<DayTotals>,
-    /// By clerk id (0 when none was signed in), then count.
-    pub by_clerk: Vec<(i64, Totals)>,
+    /// By clerk id (0 when none was signed in).
+    pub by_clerk: Vec<(i64, Split)>,
 }
 
 const RECEIVED: &str = "('succeeded', 'partially_refunded', 'refunded')";
@@ -78,6 +93,7 @@ impl Store {
         self.summarise(
             ["daily_totals", "daily_totals", "clerk_totals"],
             "count",
+            "received = 1",
             filter,
         )
         .await
@@ -89,17 +105,20 @@ impl Store {
         self.summarise(
             ["transactions", "transactions", "transactions"],
             "1",
+            &format!("status IN {RECEIVED}"),
             filter,
         )
         .await
     }
 
     /// Three grouped reads: by status and method, by day, and by clerk. `count` is the
-    /// per-row count (a column, or `1` when scanning payments).
+    /// per-row count (a column, or `1` when scanning payments); `clerk_received` tells the
+    /// clerk source's rows of money received.
     async fn summarise(
         &self,
         [kinds, days, clerks]: [&str; 3],
         count: &str,
+        clerk_received: &str,
         filter: &SummaryFilter,
     ) -> Result<Summary> {
         let grouped = |table: &str, select: &str, group: &str| {
@@ -132,9 +151,13 @@ impl Store {
             .build()
             .fetch_all(&self.pool)
             .await?;
+        let clerk_kept = format!(
+            "sum(CASE WHEN {clerk_received} THEN {count} ELSE 0 END) AS rn,
+             sum(CASE WHEN {clerk_received} THEN amount_minor ELSE 0 END) AS rminor"
+        );
         let by_clerk = grouped(
             clerks,
-            &format!("coalesce(clerk_id, 0) AS clerk, {totals}"),
+            &format!("coalesce(clerk_id, 0) AS clerk, {totals}, {clerk_kept}"),
             "clerk",
         )
         .build()
@@ -155,7 +178,8 @@ impl Store {
             by_clerk: Vec::new(),
         };
         let mut by_status: BTreeMap<&'static str, (TxStatus, Totals)> = BTreeMap::new();
-        let mut by_method: BTreeMap<&'static str, (Method, Totals)> = BTreeMap::new();
+        let mut by_method: BTreeMap<&'static str, (Method, Split)> = BTreeMap::new();
+        let split = Split::zero(filter.currency);
         for r in &by_kind {
             let (n, minor): (i64, i64) = (r.get("n"), r.get("minor"));
             if n == 0 {
@@ -178,11 +202,14 @@ impl Store {
                 .or_insert((status, zero))
                 .1
                 .add(n, minor)?;
-            by_method
+            let m = &mut by_method
                 .entry(method.as_str())
-                .or_insert((method, zero))
-                .1
-                .add(n, minor)?;
+                .or_insert((method, split))
+                .1;
+            m.attempted.add(n, minor)?;
+            if status.is_paid() || status == TxStatus::Refunded {
+                m.collected.add(n, minor)?;
+            }
         }
         s.by_status = by_status.into_values().collect();
         s.by_method = by_method.into_values().collect();
@@ -194,21 +221,22 @@ impl Store {
             }
             let mut day = DayTotals {
                 date: date_from_day(r.get("day")),
-                all: zero,
-                succeeded: zero,
+                figures: split,
             };
-            day.all.add(n, minor)?;
-            day.succeeded.add(rn, rminor)?;
+            day.figures.attempted.add(n, minor)?;
+            day.figures.collected.add(rn, rminor)?;
             s.by_day.push(day);
         }
         for r in &by_clerk {
-            let (n, minor): (i64, i64) = (r.get("n"), r.get("minor"));
+            let (n, minor, rn, rminor): (i64, i64, i64, i64) =
+                (r.get("n"), r.get("minor"), r.get("rn"), r.get("rminor"));
             if n == 0 {
                 continue;
             }
-            let mut t = zero;
-            t.add(n, minor)?;
-            s.by_clerk.push((r.get("clerk"), t));
+            let mut figures = split;
+            figures.attempted.add(n, minor)?;
+            figures.collected.add(rn, rminor)?;
+            s.by_clerk.push((r.get("clerk"), figures));
         }
         Ok(s)
     }

@@ -1,6 +1,6 @@
 //! The store against real SQLite files.
 //!
-//! - policies: all-or-nothing batches, schedules
+//! - policies: all-or-nothing batches, schedules, where each policy's payments stand
 //! - transactions: numbering, the state machine, receipts, the audit log
 //! - history: filters, search, paging and totals
 //! - summary: per-day totals agree with a full scan
@@ -14,8 +14,8 @@ use malipo_domain::{
     Outcome, PolicyNumber, ProviderReference, Source, TxEvent, TxStatus,
 };
 use malipo_store::{
-    NewPolicy, NewTransaction, ProviderDetails, ScheduleFilter, Store, StoreError, SummaryFilter,
-    TxFilter, TxKey,
+    NewPolicy, NewTransaction, PolicyFilter, PolicyOrder, PolicyStanding, ProviderDetails,
+    ScheduleFilter, Store, StoreError, SummaryFilter, TxFilter, TxKey,
 };
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
@@ -107,17 +107,166 @@ async fn a_batch_of_policies_is_written_whole_or_not_at_all() {
         store.policy("P-2").await.unwrap().is_none(),
         "P-2 must be rolled back with P-1"
     );
-    let (found, total) = store.policies(Some("wanj"), 50, 0).await.unwrap();
+    let (found, total) = find(&store, Some("wanj"), PolicyOrder::Number, 50, 0).await;
     assert_eq!((found.len(), total), (1, 1));
-    assert_eq!(found[0].phone, "254712345678");
-    let (by_phone, _) = store.policies(Some("0712 345"), 50, 0).await.unwrap();
+    assert_eq!(found[0].policy.phone, "254712345678");
+    let (by_phone, _) = find(&store, Some("0712 345"), PolicyOrder::Number, 50, 0).await;
     assert_eq!(
         by_phone.len(),
         1,
         "a local-form phone fragment finds the stored 254 form"
     );
-    let (none, _) = store.policies(Some("0799"), 50, 0).await.unwrap();
+    let (none, _) = find(&store, Some("0799"), PolicyOrder::Number, 50, 0).await;
     assert!(none.is_empty());
+}
+
+const TODAY: time::Date = date!(2026 - 11 - 27);
+
+async fn find(
+    store: &Store,
+    search: Option<&str>,
+    order: PolicyOrder,
+    limit: u32,
+    offset: u32,
+) -> (Vec<PolicyStanding>, i64) {
+    store
+        .policies(&PolicyFilter {
+            search,
+            order,
+            today: TODAY,
+            limit,
+            offset,
+        })
+        .await
+        .unwrap()
+}
+
+/// The policy list's standings, worked out in SQL, agree with the schedule's own rule
+/// (`schedule::states`) for policies paid nothing, part, exactly, more than due and in full,
+/// with refunds, failures and payments in another currency that must not count.
+#[tokio::test]
+async fn each_policy_s_standing_agrees_with_its_schedule() {
+    let (dir, store) = store().await;
+    let policies: Vec<NewPolicy> = (0..40)
+        .map(|n| {
+            let mut p = policy(&format!("P-{n:02}"), "Holder", "0712345678");
+            // Schedules starting from September (three overdue by today) to next year.
+            let start = date!(2026 - 09 - 01) + Duration::days(7 * (n % 20));
+            p.instalments =
+                schedule::generate(start, 1 + (n as u32 % 6), Frequency::Monthly, kes(1500))
+                    .unwrap();
+            p
+        })
+        .collect();
+    let ids = store.insert_policies("admin", &policies, T0).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("malipo.sqlite3").display()
+    ))
+    .await
+    .unwrap();
+    let mut seed: u64 = 42;
+    let mut next = |below: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % below
+    };
+    let mut tx_n = 0;
+    for &id in &ids {
+        for _ in 0..next(4) {
+            tx_n += 1;
+            let amount = 100 * (1 + next(4000)) as i64;
+            let (status, refunded, currency) = match next(6) {
+                0 => ("failed", 0, "KES"),
+                1 => ("partially_refunded", amount / 2, "KES"),
+                2 => ("succeeded", 0, "NGN"),
+                3 => ("refunded", amount, "KES"),
+                _ => ("succeeded", 0, "KES"),
+            };
+            let at = malipo_domain::time_zone::to_ms(T0);
+            sqlx::query(
+                "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor,
+                    refunded_minor, currency, created_at, updated_at, day)
+                 VALUES (?, ?, ?, 'mpesa', ?, ?, ?, ?, ?, ?, (? + 10800000) / 86400000)",
+            )
+            .bind(format!("NBI-{tx_n:06}"))
+            .bind(format!("M{tx_n:011}"))
+            .bind(id)
+            .bind(status)
+            .bind(amount)
+            .bind(refunded)
+            .bind(currency)
+            .bind(at)
+            .bind(at)
+            .bind(at)
+            .execute(&raw)
+            .await
+            .unwrap();
+        }
+    }
+    let (all, total) = find(&store, None, PolicyOrder::Number, 500, 0).await;
+    assert_eq!((all.len(), total), (40, 40));
+    let (mut overdue, mut settled) = (0, 0);
+    for s in &all {
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(amount_minor - refunded_minor), 0) FROM transactions
+             WHERE policy_id = ? AND currency = 'KES' AND status IN ('succeeded', 'partially_refunded')",
+        )
+        .bind(s.policy.id)
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        assert_eq!(s.paid_to_date.minor(), kept, "{}", s.policy.number);
+        let instalments = store.instalments(s.policy.id).await.unwrap();
+        let states = schedule::states(&instalments, s.paid_to_date, TODAY).unwrap();
+        let first_unpaid = states.iter().find(|st| !st.outstanding.is_zero());
+        assert_eq!(
+            s.next_due.map(|n| (n.seq, n.due, n.amount)),
+            first_unpaid.map(|st| (st.instalment.seq, st.instalment.due, st.outstanding)),
+            "{}",
+            s.policy.number
+        );
+        let owed: i64 = states
+            .iter()
+            .filter(|st| st.status == InstalmentStatus::Overdue)
+            .map(|st| st.outstanding.minor())
+            .sum();
+        assert_eq!(s.overdue.minor(), owed, "{}", s.policy.number);
+        assert_eq!(
+            s.days_overdue,
+            states.iter().map(|st| st.days_overdue).max().unwrap_or(0),
+            "{}",
+            s.policy.number
+        );
+        overdue += usize::from(owed > 0);
+        settled += usize::from(s.next_due.is_none());
+    }
+    assert!(
+        overdue > 5 && settled > 0,
+        "the data covers each case: {overdue} overdue, {settled} settled"
+    );
+
+    // Overdue first: longest overdue first, then the rest by number; pages follow each other.
+    let (sorted, _) = find(&store, None, PolicyOrder::OverdueFirst, 500, 0).await;
+    let days: Vec<i64> = sorted.iter().map(|s| s.days_overdue).collect();
+    assert!(days.windows(2).all(|w| w[0] >= w[1]), "{days:?}");
+    let rest: Vec<&str> = sorted
+        .iter()
+        .filter(|s| s.days_overdue == 0)
+        .map(|s| s.policy.number.as_str())
+        .collect();
+    assert!(rest.windows(2).all(|w| w[0] < w[1]), "{rest:?}");
+    let (page2, _) = find(&store, None, PolicyOrder::OverdueFirst, 10, 10).await;
+    let numbers = |v: &[PolicyStanding]| {
+        v.iter()
+            .map(|s| s.policy.number.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(&page2), numbers(&sorted[10..20]));
+    let (by_number, _) = find(&store, None, PolicyOrder::Number, 10, 10).await;
+    assert_eq!(numbers(&by_number), numbers(&all[10..20]));
+    assert!(numbers(&all).windows(2).all(|w| w[0] < w[1]));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ import type {
   List,
   OrphanView,
   PolicyDetails,
-  PolicyView,
+  PolicyRow,
   ReconcileReport,
   RefundView,
   Role,
@@ -44,8 +44,8 @@ async function call<C extends Command>(
   }
 }
 
-export function listPolicies(search: string | null): Promise<List<PolicyView>> {
-  return call("list_policies", { search: search ?? undefined });
+export function listPolicies(search: string | null, overdueFirst = false): Promise<List<PolicyRow>> {
+  return call("list_policies", { search: search ?? undefined, overdue_first: overdueFirst });
 }
 
 export function appInfo(): Promise<AppInfo> {

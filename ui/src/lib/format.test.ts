@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { barPercent, formatMoney, localPhone, methodName, nairobiDate, nairobiTime, words } from "./format";
+import { barPercent, formatMoney, kenyanDate, localPhone, methodName, nairobiDate, nairobiTime, plural, words } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -25,6 +25,15 @@ describe("localPhone", () => {
   });
 });
 
+
+describe("plural", () => {
+  it("says one payment and many payments", () => {
+    expect(plural(1, "payment")).toBe("1 payment");
+    expect(plural(0, "payment")).toBe("0 payments");
+    expect(plural(1250, "payment")).toBe("1,250 payments");
+    expect(plural(2, "refund waits", "refunds wait")).toBe("2 refunds wait");
+  });
+});
 
 describe("methodName", () => {
   it("names each method as clerks say it", () => {
@@ -60,10 +69,20 @@ describe("words", () => {
 });
 
 describe("nairobiTime", () => {
-  it("shows an instant on Nairobi's clock", () => {
-    // 11:31 UTC is 14:31 in Nairobi.
-    expect(nairobiTime("2026-11-27T11:31:00Z")).toContain("14:31");
-    expect(nairobiTime("2026-11-27T11:31:05Z", true)).toContain("14:31:05");
+  it("shows an instant on Nairobi's clock, day first", () => {
+    // 11:31 UTC is 14:31 in Nairobi; 22:30 UTC is already the next day there.
+    expect(nairobiTime("2026-11-27T11:31:00Z")).toBe("27/11/2026 14:31");
+    expect(nairobiTime("2026-11-27T11:31:05Z", true)).toBe("27/11/2026 14:31:05");
+    expect(nairobiTime("2026-11-30T22:30:00Z")).toBe("01/12/2026 01:30");
+    expect(nairobiTime("not a time")).toBe("not a time");
+  });
+});
+
+describe("kenyanDate", () => {
+  it("writes a date day first", () => {
+    expect(kenyanDate("2026-11-30")).toBe("30/11/2026");
+    expect(kenyanDate("2027-01-05")).toBe("05/01/2027");
+    expect(kenyanDate("whenever")).toBe("whenever");
   });
 });
 

@@ -37,6 +37,11 @@ export function nairobiDate(daysAgo = 0, now: Date = new Date()): string {
   return `${part("year")}-${part("month")}-${part("day")}`;
 }
 
+/** `1 payment`, `3 payments`: a count with its noun (and the noun's plural when not the usual). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-KE")} ${n === 1 ? one : many}`;
+}
+
 /** How people call a payment method. */
 export function methodName(method: Method): string {
   const names: Record<Method, string> = { mpesa: "M-Pesa", card: "Card" };
@@ -48,11 +53,28 @@ export function words(code: string): string {
   return code.replaceAll("_", " ");
 }
 
-/** An RFC 3339 instant as a Nairobi date and time: `27 Nov 2026, 14:31` (with seconds if asked). */
+/** `2026-11-30` → `30/11/2026`, day first whatever the machine's locale. */
+export function kenyanDate(iso: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : iso;
+}
+
+/** An RFC 3339 instant as a Nairobi date and time, day first: `27/11/2026 14:31` (with seconds if asked). */
 export function nairobiTime(iso: string, seconds = false): string {
-  return new Date(iso).toLocaleString("en-KE", {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  // Built from the parts, so no locale can reorder them.
+  const parts = new Intl.DateTimeFormat("en-GB", {
     timeZone: "Africa/Nairobi",
-    dateStyle: "medium",
-    timeStyle: seconds ? "medium" : "short",
-  });
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: seconds ? "2-digit" : undefined,
+    hourCycle: "h23",
+  }).formatToParts(at);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  const time = `${part("hour")}:${part("minute")}${seconds ? `:${part("second")}` : ""}`;
+  return `${part("day")}/${part("month")}/${part("year")} ${time}`;
 }

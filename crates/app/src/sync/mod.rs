@@ -120,6 +120,7 @@ impl App {
         report.queried += self.follow_card_refunds().await?;
         self.push_noting(relay, &mut report).await?;
         report.cursor = self.store().inbox_cursor().await?;
+        self.store().note_sync_round(self.now()).await?;
         Ok(report)
     }
 

@@ -55,6 +55,16 @@ fn unreachable(e: &reqwest::Error) -> RelayError {
     RelayError::Unreachable(why)
 }
 
+/// An HTTP `Date` header (`Mon, 30 Nov 2026 14:36:51 GMT`) as an instant.
+fn http_date(text: &str) -> Option<time::OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text.trim(), format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
+}
+
 /// The relay as a device sees it. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct RelayClient {
@@ -170,6 +180,43 @@ impl RelayClient {
         RelayClient::json(r).await
     }
 
+    /// Whether the relay answers its health check (no token needed).
+    pub async fn healthz(&self) -> Result<(), RelayError> {
+        let r = self
+            .http
+            .get(self.url(api::HEALTHZ))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        if !r.status().is_success() {
+            return Err(RelayClient::refused(r).await);
+        }
+        Ok(())
+    }
+
+    /// Asks the relay about this office's set-up; also returns the relay's clock (its `Date`
+    /// header) and this machine's when the answer came, to compare.
+    pub async fn check(
+        &self,
+        q: &api::DeviceCheck,
+    ) -> Result<(api::DeviceCheckAnswer, Option<time::OffsetDateTime>), RelayError> {
+        let r = self
+            .send(
+                self.http
+                    .post(self.url(api::DEVICE_CHECK))
+                    .json(q)
+                    .timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        let date = r
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(http_date);
+        Ok((RelayClient::json(r).await?, date))
+    }
+
     /// The company-wide summary of the payments every office uploaded.
     pub async fn company_summary(
         &self,
@@ -245,7 +292,16 @@ fn wakes(message: &str, cursor: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::wakes;
+    use super::{http_date, wakes};
+
+    #[test]
+    fn an_http_date_is_read_as_utc() {
+        assert_eq!(
+            http_date("Mon, 30 Nov 2026 14:36:51 GMT"),
+            Some(time::macros::datetime!(2026-11-30 14:36:51 UTC))
+        );
+        assert_eq!(http_date("yesterday"), None);
+    }
 
     #[test]
     fn a_wake_counts_only_when_it_is_past_the_cursor() {

@@ -45,7 +45,8 @@ pub enum ShortcodeKind {
 pub struct Initiator {
     pub name: String,
     pub password: Secret,
-    pub certificate_pem: String,
+    /// The certificate file as downloaded: PEM, or the DER `.cer` the portal serves.
+    pub certificate: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,32 +202,86 @@ pub fn timestamp(at: OffsetDateTime) -> String {
 
 /// Encrypts the initiator password with the public key in Safaricom's certificate
 /// (RSA PKCS#1 v1.5), base64-encoded: the `SecurityCredential` of a reversal.
-pub fn security_credential(
-    certificate_pem: &str,
-    password: &Secret,
-) -> Result<String, DarajaError> {
-    use rsa::pkcs8::DecodePublicKey;
-    use x509_cert::der::{DecodePem, Encode};
-    let bad = |what: &str, e: &dyn std::fmt::Display| {
-        DarajaError::Invalid(format!("the M-Pesa certificate {what}: {e}"))
-    };
-    let cert = x509_cert::Certificate::from_pem(certificate_pem.as_bytes())
-        .map_err(|e| bad("is not a PEM certificate", &e))?;
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .map_err(|e| bad("has no readable key", &e))?;
-    let key =
-        rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|e| bad("holds no RSA key", &e))?;
+pub fn security_credential(certificate: &[u8], password: &Secret) -> Result<String, DarajaError> {
+    let bad = |e: String| DarajaError::Invalid(format!("the M-Pesa certificate {e}"));
+    let (_, key) = read_certificate(certificate).map_err(bad)?;
     let sealed = key
         .encrypt(
             &mut rand_core::OsRng,
             rsa::Pkcs1v15Encrypt,
             password.expose().as_bytes(),
         )
-        .map_err(|e| bad("could not encrypt the password", &e))?;
+        .map_err(|e| bad(format!("could not encrypt the password: {e}")))?;
     Ok(BASE64.encode(sealed))
+}
+
+/// A certificate file as Safaricom publishes it (PEM, or DER) and the RSA key it holds; the
+/// error says what the file is instead, in words for the person who downloaded it.
+fn read_certificate(file: &[u8]) -> Result<(x509_cert::Certificate, rsa::RsaPublicKey), String> {
+    use rsa::pkcs8::DecodePublicKey;
+    use x509_cert::der::{Decode, DecodePem, Encode};
+    let head = String::from_utf8_lossy(&file[..file.len().min(512)]).to_ascii_lowercase();
+    if head.contains("<html") || head.contains("<!doctype") {
+        return Err(
+            "is a web page, not a certificate (the download saved the portal's page)".into(),
+        );
+    }
+    let cert = if head.contains("-----begin certificate-----") {
+        x509_cert::Certificate::from_pem(file)
+            .map_err(|e| format!("is not a readable certificate ({e})"))?
+    } else {
+        x509_cert::Certificate::from_der(file)
+            .map_err(|_| "is neither a PEM nor a DER certificate".to_owned())?
+    };
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| format!("has no readable key ({e})"))?;
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki)
+        .map_err(|_| "holds no RSA key, so it cannot encrypt the initiator password".to_owned())?;
+    Ok((cert, key))
+}
+
+/// What a certificate file says about itself, for the set-up check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// The subject's common name (`apicrypt.safaricom.co.ke` for Safaricom's).
+    pub subject: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// Reads a certificate file as Safaricom publishes it (PEM, or the DER `.cer` the portal
+/// serves) and checks it holds an RSA key a password can be encrypted with.
+pub fn certificate_facts(file: &[u8]) -> Result<CertificateFacts, String> {
+    let (cert, _) = read_certificate(file)?;
+    let tbs = &cert.tbs_certificate;
+    let subject = tbs
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid == x509_cert::der::oid::db::rfc4519::CN)
+        .and_then(|atv| {
+            x509_cert::der::asn1::Utf8StringRef::try_from(&atv.value)
+                .map(|s| s.as_str().to_owned())
+                .or_else(|_| {
+                    x509_cert::der::asn1::PrintableStringRef::try_from(&atv.value)
+                        .map(|s| s.as_str().to_owned())
+                })
+                .ok()
+        })
+        .unwrap_or_default();
+    let instant = |t: x509_cert::time::Time| {
+        OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    };
+    Ok(CertificateFacts {
+        subject,
+        not_before: instant(tbs.validity.not_before),
+        not_after: instant(tbs.validity.not_after),
+    })
 }
 
 /// Parses the body Daraja posts to the result URL when a reversal finishes.
@@ -396,6 +451,12 @@ impl DarajaClient {
             refresh_at: Instant::now() + Duration::from_secs(lifetime.saturating_sub(early)),
         });
         Ok(value)
+    }
+
+    /// Asks Daraja for an access token with this office's consumer key and secret: proves the
+    /// credentials without sending anything else (the set-up check).
+    pub async fn check_credentials(&self) -> Result<(), DarajaError> {
+        self.token().await.map(|_| ())
     }
 
     async fn forget_token(&self, stale: &Secret) {
@@ -583,10 +644,7 @@ impl DarajaClient {
         check_text("TransactionID", mpesa_receipt, 20)?;
         let request = wire::ReversalRequest {
             initiator: initiator.name.clone(),
-            security_credential: security_credential(
-                &initiator.certificate_pem,
-                &initiator.password,
-            )?,
+            security_credential: security_credential(&initiator.certificate, &initiator.password)?,
             command_id: "TransactionReversal".into(),
             transaction_id: mpesa_receipt.to_owned(),
             amount: whole.to_string(),

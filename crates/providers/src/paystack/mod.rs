@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 use malipo_domain::{Currency, Email, FailureKind, Money, Secret};
 
 use crate::http::{self, REQUEST_TIMEOUT, Transport};
-pub use webhook::{RefundEvent, WebhookError, WebhookEvent, parse_event, verify_signature};
+pub use webhook::{
+    RefundEvent, WebhookError, WebhookEvent, parse_event, signature, verify_signature,
+};
 
 #[derive(Debug, Clone)]
 pub struct PaystackConfig {

@@ -31,6 +31,24 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The lowercase hex HMAC-SHA512 of `body` under `secret`: what Paystack sends as
+/// `x-paystack-signature`.
+pub fn signature(secret: &Secret, body: &[u8]) -> String {
+    use std::fmt::Write;
+    // HMAC takes a key of any length, so this never fails.
+    let Ok(mut mac) = Hmac::<Sha512>::new_from_slice(secret.expose().as_bytes()) else {
+        return String::new();
+    };
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .fold(String::with_capacity(128), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
 /// Checks `signature` (hex) against the HMAC-SHA512 of `body` under `secret`, in constant time.
 pub fn verify_signature(
     secret: &Secret,

@@ -10,7 +10,7 @@ export type Commands = {
   create_admin: { request: Credentials; response: SessionView };
   sign_in: { request: Credentials; response: SessionView };
   sign_out: { request: null; response: null };
-  list_policies: { request: PolicySearch; response: List<PolicyView> };
+  list_policies: { request: PolicySearch; response: List<PolicyRow> };
   pay_mpesa: { request: MpesaRequest; response: TransactionView };
   pay_card: { request: CardRequest; response: TransactionView };
   qr_code: { request: QrCode; response: string };
@@ -56,6 +56,25 @@ export type List<T> = { items: Array<T>, total: number, };
 
 export type PolicyView = { number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
 
+export type PolicyRow = { 
+/**
+ * Payments kept (succeeded, less refunds).
+ */
+paid_to_date: string, paid_to_date_minor: number, 
+/**
+ * The first instalment not fully paid (`null` once all are paid): when it is due and
+ * what is left to pay of it.
+ */
+next_due_date: string | null, next_due: string | null, next_due_minor: number | null, 
+/**
+ * Due before today and not paid.
+ */
+overdue: string, overdue_minor: number, 
+/**
+ * Days since the oldest unpaid instalment fell due; 0 when nothing is overdue.
+ */
+days_overdue: number, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
+
 export type TransactionView = { id: number, number: string, reference: string, policy: string, holder: string, method: Method, status: TxStatus, 
 /**
  * Still waiting on the provider or the customer (`pending`, `awaiting_customer`).
@@ -86,7 +105,11 @@ export type SavedReceipt = { path: string, receipt_number: string, copy: boolean
 
 export type Credentials = { username: string, password: string, };
 
-export type PolicySearch = { search?: string, };
+export type PolicySearch = { search?: string, 
+/**
+ * Those with an instalment overdue first, longest overdue first.
+ */
+overdue_first?: boolean, };
 
 export type ByNumber = { number: string, };
 
@@ -145,7 +168,7 @@ export type CheckInput = { kind: InputKind, text: string,
  */
 currency?: string, };
 
-export type InputKind = "amount" | "mpesa_amount" | "phone" | "email";
+export type InputKind = "amount" | "mpesa_amount" | "phone" | "email" | "date";
 
 export type InputCheck = { 
 /**
@@ -167,11 +190,33 @@ export type TotalsView = { count: number, amount: string, amount_minor: number, 
 
 export type KeyedTotals = { key: string, count: number, amount: string, amount_minor: number, };
 
-export type DayView = { date: string, all: TotalsView, succeeded: TotalsView, };
+export type KeyedFigures = { key: string, collected: TotalsView, attempted: TotalsView, };
 
-export type SummaryView = { currency: string, from: string | null, to: string | null, all: TotalsView, succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: TotalsView, by_status: Array<KeyedTotals>, by_method: Array<KeyedTotals>, by_day: Array<DayView>, by_clerk: Array<KeyedTotals>, };
+export type DayView = { date: string, collected: TotalsView, attempted: TotalsView, };
 
-export type CompanyView = { currency: string, all: TotalsView, succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: TotalsView, by_method: Array<KeyedTotals>, by_office: Array<KeyedTotals>, };
+export type SummaryView = { currency: string, from: string | null, to: string | null, 
+/**
+ * Money received: payments that succeeded (those refunded since included).
+ */
+collected: TotalsView, 
+/**
+ * Every payment started, whatever became of it.
+ */
+attempted: TotalsView, 
+/**
+ * The same as `attempted` (kept for scripts written before it).
+ */
+all: TotalsView, 
+/**
+ * The same as `collected` (kept for scripts written before it).
+ */
+succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: TotalsView, by_status: Array<KeyedTotals>, 
+/**
+ * Collected and attempted per method: the collected figures add up to `succeeded`.
+ */
+by_method: Array<KeyedFigures>, by_day: Array<DayView>, by_clerk: Array<KeyedFigures>, };
+
+export type CompanyView = { currency: string, all: TotalsView, succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: TotalsView, by_method: Array<KeyedFigures>, by_office: Array<KeyedFigures>, };
 
 export type DashboardView = { office: SummaryView, company: CompanyView | null, 
 /**
