@@ -18,8 +18,9 @@ use malipo_app::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, Error, MpesaRequest, OrphanView, PolicyQuery,
-    ReconcileReport, RefundView, SavedCardView, SecretStore, Session, SummaryQuery,
+    Actor, App, AppError, CardRequest, DoctorReport, Error, MpesaRequest, OrphanView, PolicyQuery,
+    ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore, Session,
+    SummaryQuery,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -28,6 +29,8 @@ type Answer<T> = Result<T, AppError>;
 pub struct Shell {
     pub data_dir: PathBuf,
     pub demo: bool,
+    /// Demo mode's simulator and relay settings, while they are the ones in use.
+    pub demo_settings: Option<ProviderSettings>,
     pub session: Mutex<Option<Session>>,
     /// The OS credential store, or why there is none.
     pub secrets: Box<dyn SecretStore>,
@@ -363,6 +366,23 @@ pub async fn settings(
             shell.secrets.as_ref(),
             shell.settings_changed.load(Ordering::Relaxed),
         )
+        .await?)
+}
+
+/// Every set-up check (`malipo doctor`), for administrators: against the settings in use, or,
+/// once one changed in demo mode, against those the next start will use.
+#[tauri::command]
+pub async fn doctor(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<DoctorReport> {
+    let actor = shell.actor()?;
+    let running = match &shell.demo_settings {
+        Some(demo) if !shell.settings_changed.load(Ordering::Relaxed) => Some(demo),
+        _ => None,
+    };
+    Ok(app
+        .doctor_as(&actor, shell.secrets.as_ref(), running)
         .await?)
 }
 

@@ -92,6 +92,7 @@ pub fn run() {
         let shell = Shell {
             data_dir: data_dir.clone(),
             demo: running_demo.is_some(),
+            demo_settings: running_demo.as_ref().map(|d| d.settings.clone()),
             session: Mutex::new(None),
             secrets,
             settings_changed: AtomicBool::new(false),
@@ -133,6 +134,7 @@ pub fn run() {
             commands::users,
             commands::add_user,
             commands::check_input,
+            commands::doctor,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!());

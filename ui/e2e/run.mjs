@@ -360,6 +360,18 @@ try {
       await signIn(b, "wanjiku", "counter-pass-2026");
       await b.$('[data-testid="nav-settings"]').click();
       await b.$('[data-testid="user-form"]').waitForDisplayed({ timeout: 10000 });
+
+      // The set-up check, against the demo's simulator and relay: every check answers, none fails.
+      await b.$('[data-testid="doctor-run"]').click();
+      await b.$('[data-testid="doctor-checks"]').waitForDisplayed({ timeout: 30000 });
+      for (const name of ["mpesa.credentials", "mpesa.passkey", "mpesa.callback_url", "paystack.key", "paystack.webhook", "relay.reachable", "relay.token", "relay.clock"]) {
+        const row = await b.$(`[data-testid="doctor-${name}"]`);
+        assert((await row.getAttribute("data-status")) === "pass", `${name} passes: ${await row.getText()}`);
+      }
+      const failing = await b.$$('[data-testid="doctor-checks"] tr[data-status="fail"]');
+      assert(failing.length === 0, `no check fails: ${await b.$('[data-testid="doctor-checks"]').getText()}`);
+      assert(!(await b.$('[data-testid="doctor-summary"]').getText()).includes("before going live"), "the summary says nothing needs fixing");
+      await b.saveScreenshot(join(shots, "11-set-up-check.png"));
       for (const [name, role] of [["otieno", "clerk"], ["halima", "manager"]]) {
         await b.$('[data-testid="new-username"]').setValue(name);
         await b.$('[data-testid="new-role"]').selectByAttribute("value", role);

@@ -382,6 +382,17 @@ impl Configured {
 }
 
 impl App {
+    /// [`App::doctor`] for the settings screen: administrators only.
+    pub async fn doctor_as(
+        &self,
+        actor: &crate::Actor,
+        secrets: &dyn SecretStore,
+        running: Option<&ProviderSettings>,
+    ) -> Result<DoctorReport> {
+        actor.require(malipo_domain::Action::ManageSettings)?;
+        self.doctor(secrets, running).await
+    }
+
     /// Runs every set-up check against the real endpoints; reads only. The settings are read
     /// as the services read them (environment, then the office database and `secrets`), or,
     /// when `running` is given, are those (demo mode's simulator and relay).

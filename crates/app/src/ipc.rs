@@ -248,7 +248,8 @@ use crate::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
-    CardRequest, MpesaRequest, OrphanView, ReconcileReport, RefundView, SavedCardView,
+    CardRequest, DoctorReport, MpesaRequest, OrphanView, ReconcileReport, RefundView,
+    SavedCardView,
     input::{CheckInput, InputCheck},
 };
 
@@ -282,6 +283,7 @@ commands! {
     users: () => Vec<UserView>,
     add_user: AddUser => UserView,
     check_input: CheckInput => InputCheck,
+    doctor: () => DoctorReport,
     ui_ready: () => (),
 }
 
@@ -355,6 +357,9 @@ pub fn typescript() -> String {
         CheckInput::decl(&cfg),
         crate::input::InputKind::decl(&cfg),
         InputCheck::decl(&cfg),
+        crate::doctor::CheckStatus::decl(&cfg),
+        crate::doctor::Check::decl(&cfg),
+        DoctorReport::decl(&cfg),
         PolicyDetails::decl(&cfg),
         InstalmentView::decl(&cfg),
         SavedCardView::decl(&cfg),

@@ -32,5 +32,6 @@ pub const COMMANDS: &[&str] = &[
     "users",
     "add_user",
     "check_input",
+    "doctor",
     "ui_ready",
 ];

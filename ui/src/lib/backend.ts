@@ -9,6 +9,7 @@ import type {
   Command,
   Commands,
   DashboardView,
+  DoctorReport,
   HistoryFilter,
   InputCheck,
   List,
@@ -151,6 +152,11 @@ export function auditLog(entity: string | null, entityId: string | null, limit: 
 
 export function settings(): Promise<SettingsView> {
   return call("settings", null);
+}
+
+/** Every set-up check (M-Pesa, Paystack, the relay, this computer); reads only. */
+export function doctor(): Promise<DoctorReport> {
+  return call("doctor", null);
 }
 
 export function saveSetting(key: string, value: string): Promise<null> {

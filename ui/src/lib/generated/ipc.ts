@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -35,6 +35,7 @@ export type Commands = {
   users: { request: null; response: Array<UserView> };
   add_user: { request: AddUser; response: UserView };
   check_input: { request: CheckInput; response: InputCheck };
+  doctor: { request: null; response: DoctorReport };
   ui_ready: { request: null; response: null };
 };
 
@@ -179,6 +180,12 @@ problem: string | null,
  * How the services will read it: `KES 1,500.00`, `254712345678`, `amina@example.co.ke`.
  */
 reads_as: string | null, };
+
+export type CheckStatus = "pass" | "warn" | "fail";
+
+export type Check = { name: string, status: CheckStatus, message: string, };
+
+export type DoctorReport = { checks: Array<Check>, };
 
 export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
 
