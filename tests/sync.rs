@@ -1445,6 +1445,16 @@ async fn doctor(world: &World, env: &[(&str, Option<&str>)]) -> (bool, Value) {
     (out.status.success(), report)
 }
 
+/// The one check that failed, which must be `name` and say `says`; its message.
+fn only_failure(ok: bool, report: &Value, what: &str, name: &str, says: &str) -> String {
+    assert!(!ok, "{what}: the doctor exits non-zero");
+    let failed = checks_with(report, "fail");
+    assert_eq!(failed.len(), 1, "{what}: only {name} fails: {failed:?}");
+    assert_eq!(failed[0].0, name, "{what}: {failed:?}");
+    assert!(failed[0].1.contains(says), "{what}: {}", failed[0].1);
+    failed[0].1.clone()
+}
+
 fn checks_with(report: &Value, status: &str) -> Vec<(String, String)> {
     report["checks"]
         .as_array()
@@ -1541,12 +1551,7 @@ async fn the_doctor_passes_a_correct_set_up_and_names_each_mistake() {
     let mut messages = Vec::new();
     for (what, env, check, says) in &mistakes {
         let (ok, report) = doctor(&world, env).await;
-        assert!(!ok, "{what}: the doctor exits non-zero");
-        let failed = checks_with(&report, "fail");
-        assert_eq!(failed.len(), 1, "{what}: only {check} fails: {failed:?}");
-        assert_eq!(failed[0].0, *check, "{what}: {failed:?}");
-        assert!(failed[0].1.contains(says), "{what}: {}", failed[0].1);
-        messages.push(failed[0].1.clone());
+        messages.push(only_failure(ok, &report, what, check, says));
     }
 
     // A revoked device token.
@@ -1561,30 +1566,24 @@ async fn the_doctor_passes_a_correct_set_up_and_names_each_mistake() {
     .await;
     assert_eq!(revoked["revoked"], true);
     let (ok, report) = doctor(&world, &[]).await;
-    assert!(!ok);
-    let failed = checks_with(&report, "fail");
-    assert_eq!(failed.len(), 1, "a revoked token: {failed:?}");
-    assert_eq!(failed[0].0, "relay.token");
-    assert!(
-        failed[0].1.contains("refused this office's device token"),
-        "{}",
-        failed[0].1
-    );
-    messages.push(failed[0].1.clone());
+    messages.push(only_failure(
+        ok,
+        &report,
+        "a revoked token",
+        "relay.token",
+        "refused this office's device token",
+    ));
 
     // A relay that is down.
     world.kill_relay().await;
     let (ok, report) = doctor(&world, &[]).await;
-    assert!(!ok);
-    let failed = checks_with(&report, "fail");
-    assert_eq!(failed.len(), 1, "a relay that is down: {failed:?}");
-    assert_eq!(failed[0].0, "relay.reachable");
-    assert!(
-        failed[0].1.contains("cannot reach the relay"),
-        "{}",
-        failed[0].1
-    );
-    messages.push(failed[0].1.clone());
+    messages.push(only_failure(
+        ok,
+        &report,
+        "a relay that is down",
+        "relay.reachable",
+        "cannot reach the relay",
+    ));
 
     let mut distinct = messages.clone();
     distinct.sort();
