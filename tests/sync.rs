@@ -358,7 +358,9 @@ impl World {
 
     /// Writes `n` earlier payments of POL-1 straight into the office database (as an office with
     /// history has them), none of them sent to the relay yet.
-    async fn seed_payments(&self, office: &str, n: usize) {
+    /// Writes `n` paid payments straight into the office whose data is in `office`, numbered
+    /// `PREFIX-000001`… as an office without counters numbers them.
+    async fn seed_payments(&self, office: &str, prefix: &str, n: usize) {
         let path = self.dir.path().join(office).join("malipo.sqlite3");
         let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
             .await
@@ -381,7 +383,7 @@ impl World {
             )
             .bind(id)
             .bind(at + i)
-            .bind(office.to_uppercase())
+            .bind(prefix)
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -1223,7 +1225,7 @@ async fn a_backlog_of_payments_syncs_in_one_round_with_the_callbacks(backend: Ba
         assert!(tokio::time::Instant::now() < deadline, "no callback");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    world.seed_payments("office", 150).await;
+    world.seed_payments("office", "HQ", 150).await;
     let report = world.sync().await;
     // 151 payments, and the one this round's callback paid sent again as paid.
     assert_eq!(report["uploaded"], 152, "{report}");
@@ -1251,7 +1253,7 @@ async fn a_backlog_of_payments_syncs_in_one_round_with_the_callbacks(backend: Ba
         "--json",
     ]);
     json_out(add).await;
-    world.seed_payments("nairobi", 10_000).await;
+    world.seed_payments("nairobi", "NBI", 10_000).await;
     let mut first = world.office_at("nairobi", &token);
     first.args(["sync", "--once", "--json"]);
     let report = json_out(first).await;

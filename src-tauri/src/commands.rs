@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
-    AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, Credentials, DateRange, Day, HistoryFilter,
-    OrphansFilter, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund, ResolveOrphan,
-    SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
+    AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
+    HistoryFilter, OrphansFilter, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund,
+    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
@@ -206,6 +206,18 @@ pub async fn history(
     Ok(app.history(&request.into()).await?)
 }
 
+/// The company's payments, every counter's as this one knows them; a clerk sees their own
+/// branch, a manager any.
+#[tauri::command]
+pub async fn company_history(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: CompanyFilter,
+) -> Answer<List<TransactionView>> {
+    let actor = shell.actor()?;
+    Ok(app.company_history(&actor, &request.into()).await?)
+}
+
 /// Writes every payment matching the filter to a CSV file in the data directory's `exports/`
 /// and returns its path.
 #[tauri::command]
@@ -257,6 +269,7 @@ pub async fn dashboard(
         from: request.from,
         to: request.to,
         currency: None,
+        office: request.branch,
     };
     Ok(app.dashboard(&shell.actor()?, &q).await?)
 }

@@ -116,6 +116,7 @@ pub fn run() {
             commands::payment_status,
             commands::save_receipt,
             commands::history,
+            commands::company_history,
             commands::export_history,
             commands::policy_details,
             commands::saved_cards,

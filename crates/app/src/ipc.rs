@@ -157,6 +157,44 @@ pub struct DateRange {
     pub from: Option<String>,
     #[ts(optional)]
     pub to: Option<String>,
+    /// The company view of one branch (office code) only.
+    #[serde(default)]
+    #[ts(optional)]
+    pub branch: Option<String>,
+}
+
+/// The company's payments: every counter's (a clerk sees their own branch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct CompanyFilter {
+    #[ts(optional)]
+    pub branch: Option<String>,
+    #[ts(optional)]
+    pub status: Option<String>,
+    #[ts(optional)]
+    pub policy: Option<String>,
+    #[ts(optional)]
+    pub from: Option<String>,
+    #[ts(optional)]
+    pub to: Option<String>,
+    #[ts(optional)]
+    pub page: Option<u32>,
+    #[ts(optional)]
+    pub per_page: Option<u32>,
+}
+
+impl From<CompanyFilter> for crate::CompanyQuery {
+    fn from(f: CompanyFilter) -> crate::CompanyQuery {
+        let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        crate::CompanyQuery {
+            office: some(f.branch),
+            status: some(f.status),
+            policy: some(f.policy),
+            from: some(f.from),
+            to: some(f.to),
+            page: f.page,
+            per_page: f.per_page,
+        }
+    }
 }
 
 /// Refunds of one status (`requested`, ...), or all.
@@ -265,6 +303,7 @@ commands! {
     payment_status: ByNumber => TransactionView,
     save_receipt: SaveReceipt => SavedReceipt,
     history: HistoryFilter => List<TransactionView>,
+    company_history: CompanyFilter => List<TransactionView>,
     export_history: HistoryFilter => String,
     policy_details: ByNumber => PolicyDetails,
     saved_cards: CardsOf => Vec<SavedCardView>,
@@ -340,6 +379,7 @@ pub fn typescript() -> String {
         ReceiptFormat::decl(&cfg),
         SaveReceipt::decl(&cfg),
         HistoryFilter::decl(&cfg),
+        CompanyFilter::decl(&cfg),
         CardsOf::decl(&cfg),
         DateRange::decl(&cfg),
         RefundsFilter::decl(&cfg),

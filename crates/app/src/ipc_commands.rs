@@ -14,6 +14,7 @@ pub const COMMANDS: &[&str] = &[
     "payment_status",
     "save_receipt",
     "history",
+    "company_history",
     "export_history",
     "policy_details",
     "saved_cards",

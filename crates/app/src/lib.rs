@@ -30,7 +30,7 @@ use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 
-use malipo_domain::{Currency, OfficeCode};
+use malipo_domain::{CounterCode, Currency, Desk, OfficeCode};
 use malipo_store::Store;
 
 pub use doctor::{Check, CheckStatus, DoctorReport};
@@ -44,7 +44,7 @@ pub use providers::Providers;
 pub use receipts::{Printed, ReceiptFile, print, spool_path};
 pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
-pub use reports::{HistoryQuery, ScheduleQuery, SummaryQuery};
+pub use reports::{CompanyQuery, HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
 pub use sync::{CompanyView, OrphanView, RelayClient, RelayError, SyncReport};
 pub use users::{Actor, Session};
@@ -74,6 +74,9 @@ pub mod setting {
     pub const OFFICE_PHONE: &str = "office.phone";
     pub const OFFICE_KRA_PIN: &str = "office.kra_pin";
     pub const OFFICE_CURRENCY: &str = "office.currency";
+    /// This counter's code in the company, learnt from the relay before the first payment and
+    /// fixed from then on (not set by hand).
+    pub const OFFICE_COUNTER: &str = "office.counter";
     pub const ALL: [&str; 6] = [
         OFFICE_CODE,
         OFFICE_NAME,
@@ -177,6 +180,19 @@ impl App {
     /// Checks a field as the clerk types it, by the rules the services apply (see [`input`]).
     pub async fn check_input(&self, field: &input::CheckInput) -> Result<input::InputCheck> {
         Ok(input::check(field, self.office_currency().await?))
+    }
+
+    /// Where this counter's numbers come from: the office code and, in a company of counters,
+    /// this counter's code.
+    pub async fn desk(&self) -> Result<Desk> {
+        let counter = match self.store.setting(setting::OFFICE_COUNTER).await? {
+            Some(c) => Some(
+                CounterCode::parse(&c)
+                    .map_err(|e| Error::internal(format!("office.counter: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Desk::new(self.office_code().await?, counter))
     }
 
     /// The currency amounts are in when a clerk does not name one (KES until set).

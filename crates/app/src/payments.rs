@@ -10,7 +10,7 @@ use time::Duration;
 
 use malipo_domain::FailureKind;
 use malipo_domain::{
-    Action, Currency, Email, Method, Money, Msisdn, OfficeCode, ProviderReference, Source, TxEvent,
+    Action, Currency, Email, Method, Money, Msisdn, ProviderReference, Source, TxEvent,
 };
 use malipo_providers::daraja::{self, DarajaError, QueryResult};
 use malipo_providers::paystack::{CardStatus, CardTransaction, PaystackError};
@@ -212,14 +212,25 @@ impl App {
         amount: Money,
         again: bool,
     ) -> Result<TransactionRecord> {
+        if policy.status == malipo_domain::PolicyStatus::Cancelled {
+            return Err(Error::invalid(
+                "policy",
+                format!(
+                    "policy {} is cancelled in the company register: no premium is taken for it",
+                    policy.number
+                ),
+            ));
+        }
         let payer = phone
             .map(Msisdn::as_str)
             .or(email.map(Email::as_str))
             .unwrap_or_default();
         self.guard(actor, policy.id, method, payer, amount, again)
             .await?;
+        // A counter of a company learns its counter code before its first number is given.
+        self.learn_counter().await;
         let new = NewTransaction {
-            office: self.office_code().await?,
+            desk: self.desk().await?,
             policy_id: policy.id,
             method,
             amount,
@@ -268,10 +279,10 @@ impl App {
         id: i64,
         (event, details): (TxEvent, ProviderDetails),
     ) -> Result<TransactionRecord> {
-        let office: OfficeCode = self.office_code().await?;
+        let desk = self.desk().await?;
         let (after, outcome) = self
             .store()
-            .apply_event(actor, &TxKey::Id(id), &office, event, &details, self.now())
+            .apply_event(actor, &TxKey::Id(id), &desk, event, &details, self.now())
             .await?;
         if let malipo_domain::Outcome::Moved { to, .. } = outcome {
             tracing::info!(number = %after.number, status = to.as_str(), by = actor, "payment moved");

@@ -1,17 +1,17 @@
 //! Adding, importing, finding and showing policies.
 
-use std::collections::HashMap;
 use std::io::Read;
 
 use serde::Serialize;
 use time::Date;
 
+use malipo_domain::register;
 use malipo_domain::schedule;
 use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::{Action, Currency, Email, Frequency, HolderName, Money, Msisdn, PolicyNumber};
-use malipo_store::{NewPolicy, PolicyFilter, PolicyOrder, ScheduleFilter, TxFilter};
+use malipo_store::{NewPolicy, PolicyFilter, PolicyOrder, PolicySource, ScheduleFilter};
 
-use crate::views::{InstalmentView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView};
+use crate::views::{InstalmentView, List, PolicyDetails, PolicyRow, PolicyView};
 use crate::{Actor, App, Error, Result};
 
 /// A policy as typed or as read from a CSV row.
@@ -44,13 +44,23 @@ pub struct PolicyQuery {
     pub per_page: Option<u32>,
 }
 
-/// The outcome of an import, written or (with `dry_run`) only checked.
-#[derive(Debug, Clone, Serialize)]
+/// The outcome of an import: what was (or, for a dry run or a refused file, would have been)
+/// added, updated or left as it was, and each refused row with its line and why.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
     pub dry_run: bool,
+    /// Rows below the header.
     pub rows: usize,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: u64,
+    /// Added and updated, once written.
     pub imported: usize,
-    pub policies: Vec<PolicyView>,
+    pub refused: Vec<register::Refused>,
+    /// Whether anything was written (never for a dry run or a file with a refused row).
+    pub written: bool,
+    /// Where the policies went: the company register, or this office until the next sync.
+    pub register: String,
 }
 
 /// Parses a date typed day first (`30/11/2026`) or in ISO form (`2026-11-30`).
@@ -104,8 +114,6 @@ impl PolicyInput {
     }
 }
 
-const REQUIRED_COLUMNS: [&str; 5] = ["policy_number", "holder_name", "phone", "email", "premium"];
-
 impl App {
     pub async fn add_policy(&self, actor: &Actor, input: &PolicyInput) -> Result<PolicyView> {
         actor.require(Action::ManagePolicies)?;
@@ -117,10 +125,13 @@ impl App {
         self.policy(policy.number.as_str()).await
     }
 
-    /// Imports policies from CSV with the header
-    /// `policy_number,holder_name,phone,email,premium` (optionally also `frequency`,
-    /// `instalments`, `start_date`). Every row is checked first; one bad row imports nothing
-    /// and the error names the row and the reason.
+    /// Imports policies from CSV (the core insurance system's export: header
+    /// `policy_number,holder_name,phone,email,premium`, then optionally `frequency`,
+    /// `instalments`, `start_date`, `status`, `currency`), as often as it changes: new policies
+    /// are added, changed ones updated (their schedule made again when the premium or schedule
+    /// changed), the rest left as they are. Every row is checked first; one refused row imports
+    /// nothing, and the report names each with its line and why. With a relay, the policies go
+    /// to the company register at once (or at the next sync if it cannot be reached).
     pub async fn import_policies(
         &self,
         actor: &Actor,
@@ -128,130 +139,82 @@ impl App {
         dry_run: bool,
     ) -> Result<ImportReport> {
         actor.require(Action::ManagePolicies)?;
+        let mut text = Vec::new();
+        let mut csv_text = csv_text;
+        csv_text
+            .read_to_end(&mut text)
+            .map_err(|e| Error::invalid("CSV", format!("cannot read it: {e}")))?;
         let currency = self.office_currency().await?;
         let today = nairobi_date(self.now());
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(csv_text);
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| Error::invalid("CSV", format!("cannot read the header line: {e}")))?
-            .iter()
-            .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-            .collect();
-        let column = |name: &str| headers.iter().position(|h| h == name);
-        let missing: Vec<&str> = REQUIRED_COLUMNS
-            .iter()
-            .copied()
-            .filter(|c| column(c).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::invalid(
-                "CSV",
-                format!(
-                    "the header lacks {}; it must be {}",
-                    missing.join(", "),
-                    REQUIRED_COLUMNS.join(",")
-                ),
-            ));
-        }
-        let mut problems: Vec<String> = Vec::new();
-        let mut parsed: Vec<NewPolicy> = Vec::new();
-        let mut first_row: HashMap<String, usize> = HashMap::new();
-        for (index, record) in reader.records().enumerate() {
-            let row = index + 1;
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(format!("row {row}: {e}"));
-                    continue;
-                }
-            };
-            let get = |name: &str| column(name).and_then(|i| record.get(i)).map(str::to_owned);
-            let instalments = match get("instalments").filter(|s| !s.is_empty()) {
-                Some(n) => match n.parse::<u32>() {
-                    Ok(n) => Some(n),
-                    Err(_) => {
-                        problems.push(format!(
-                            "row {row}: instalments: '{n}' is not a whole number"
-                        ));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let input = PolicyInput {
-                number: get("policy_number").unwrap_or_default(),
-                holder: get("holder_name").unwrap_or_default(),
-                phone: get("phone").unwrap_or_default(),
-                email: get("email"),
-                premium: get("premium").unwrap_or_default(),
-                frequency: get("frequency"),
-                instalments,
-                start: get("start_date"),
-            };
-            match input.parse(currency, today) {
-                Ok(p) => {
-                    let key = p.number.to_string();
-                    if let Some(first) = first_row.get(&key) {
-                        problems.push(format!(
-                            "row {row}: policy {key} appears again (first on row {first})"
-                        ));
-                    } else {
-                        first_row.insert(key, row);
-                        parsed.push(p);
-                    }
-                }
-                Err(e) => problems.push(format!("row {row}: {e}")),
-            }
-        }
-        let numbers: Vec<&str> = parsed.iter().map(|p| p.number.as_str()).collect();
-        for taken in self.store().existing_policy_numbers(&numbers).await? {
-            let row = first_row.get(&taken).copied().unwrap_or(0);
-            problems.push(format!("row {row}: policy {taken} already exists"));
-        }
-        if let Some(first) = problems.first() {
-            let more = match problems.len() - 1 {
-                0 => String::new(),
-                n => format!(" (and {n} more problem{})", if n == 1 { "" } else { "s" }),
-            };
-            return Err(Error::invalid(
-                "CSV",
-                format!("{first}{more}; nothing was imported"),
-            ));
-        }
-        if parsed.is_empty() {
+        let (drafts, refused) =
+            register::read_csv(&text, currency).map_err(|e| Error::invalid("CSV", e))?;
+        let mut report = ImportReport {
+            dry_run,
+            rows: drafts.len() + refused.len(),
+            refused,
+            ..ImportReport::default()
+        };
+        if report.rows == 0 {
             return Err(Error::invalid(
                 "CSV",
                 "the file has no policies below the header",
             ));
         }
-        let rows = parsed.len();
-        let views = parsed
-            .iter()
-            .map(|p| PolicyView {
-                number: p.number.to_string(),
-                holder: p.holder.as_str().to_owned(),
-                phone: p.phone.to_string(),
-                email: p.email.as_ref().map(|e| e.to_string()),
-                premium: p.premium.amount_string(),
-                premium_minor: p.premium.minor(),
-                currency: p.premium.currency().code().to_owned(),
-                frequency: p.frequency.as_str().to_owned(),
-                created_at: crate::views::rfc3339(self.now()),
-            })
-            .collect();
-        if !dry_run {
-            self.store()
-                .insert_policies(actor.name(), &parsed, self.now())
-                .await?;
+        let numbers: Vec<&str> = drafts.iter().map(|d| d.number.as_str()).collect();
+        let held = self.store().register_policies(&numbers).await?;
+        let mut policies = Vec::with_capacity(drafts.len());
+        for d in &drafts {
+            match d.resolve(held.get(d.number.as_str()), today) {
+                Ok(p) => {
+                    match held.get(d.number.as_str()) {
+                        Some(h) if *h == p => report.unchanged += 1,
+                        Some(_) => report.updated.push(p.number.to_string()),
+                        None => report.added.push(p.number.to_string()),
+                    }
+                    policies.push(p);
+                }
+                Err(why) => report.refused.push(register::Refused {
+                    line: d.line,
+                    number: Some(d.number.to_string()),
+                    why,
+                }),
+            }
         }
-        Ok(ImportReport {
-            dry_run,
-            rows,
-            imported: if dry_run { 0 } else { rows },
-            policies: views,
-        })
+        report.refused.sort_by_key(|r| r.line);
+        if dry_run || !report.refused.is_empty() {
+            return Ok(report);
+        }
+        self.store()
+            .upsert_policies(
+                actor.name(),
+                &policies,
+                PolicySource::Counter,
+                None,
+                self.now(),
+            )
+            .await?;
+        report.written = true;
+        report.imported = report.added.len() + report.updated.len();
+        report.register = self.share_policies().await;
+        Ok(report)
+    }
+
+    /// Sends policies added here to the company register now rather than at the next sync;
+    /// says where they are.
+    async fn share_policies(&self) -> String {
+        let providers = self.providers();
+        let Ok(relay) = providers.relay() else {
+            return "kept in this office (no relay is set)".to_owned();
+        };
+        let mut sync = crate::SyncReport::default();
+        match self.push_policies(relay, &mut sync).await {
+            Ok(()) if sync.problems.is_empty() => "sent to the company register".to_owned(),
+            Ok(()) => format!(
+                "kept here; the company register: {}",
+                sync.problems.join("; ")
+            ),
+            Err(e) => format!("kept here; they reach the company register at the next sync ({e})"),
+        }
     }
 
     pub async fn policy(&self, number: &str) -> Result<PolicyView> {
@@ -286,7 +249,8 @@ impl App {
         })
     }
 
-    /// A policy with its instalments as they stand today and its latest payments.
+    /// A policy with its instalments as they stand today and its latest payments, taken at any
+    /// counter of the company.
     pub async fn policy_details(&self, number: &str) -> Result<PolicyDetails> {
         let Some(record) = self.store().policy(number).await? else {
             return Err(Error::UnknownPolicy(number.trim().to_owned()));
@@ -299,22 +263,20 @@ impl App {
                 policy: Some(record.number.clone()),
             })
             .await?;
-        let page = self
-            .store()
-            .transactions(&TxFilter {
-                policy_id: Some(record.id),
-                page: 1,
-                per_page: 50,
-                ..TxFilter::default()
-            })
+        // Whoever looks at a policy sees its payments at every branch, not only their own.
+        let transactions = self
+            .company_history(
+                &crate::Actor::Setup,
+                &crate::CompanyQuery {
+                    policy: Some(record.number.clone()),
+                    ..crate::CompanyQuery::default()
+                },
+            )
             .await?;
         Ok(PolicyDetails {
             policy: PolicyView::from(&record),
             instalments: lines.iter().map(InstalmentView::from).collect(),
-            transactions: List {
-                items: page.items.iter().map(TransactionView::from).collect(),
-                total: page.total,
-            },
+            transactions,
         })
     }
 }

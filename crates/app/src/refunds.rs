@@ -113,7 +113,7 @@ impl App {
     /// A manager rejects a requested refund.
     pub async fn reject_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
-        let office = self.office_code().await?;
+        let office = self.desk().await?;
         let (record, _, _) = self
             .store()
             .refund_event(
@@ -132,7 +132,7 @@ impl App {
     /// provider cannot be reached the refund stays approved and approving it again retries.
     pub async fn approve_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
-        let office = self.office_code().await?;
+        let office = self.desk().await?;
         let refund = self.store().refund(id).await?;
         match refund.status {
             RefundStatus::Requested => {
@@ -329,7 +329,7 @@ impl App {
         let Ok(client) = providers.paystack() else {
             return Ok(0);
         };
-        let office = self.office_code().await?;
+        let office = self.desk().await?;
         let mut asked = 0;
         for refund in self
             .store()

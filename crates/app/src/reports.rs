@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::{Action, Currency, Method, Money, OfficeCode, TxStatus};
-use malipo_store::{ScheduleFilter, SummaryFilter, TxFilter, TxKey};
+use malipo_store::{CompanyFilter, ScheduleFilter, SummaryFilter, TxFilter, TxKey};
 
 use crate::policies::parse_date;
 use crate::views::{AuditView, DashboardView, InstalmentView, List, SummaryView, TransactionView};
@@ -34,11 +34,26 @@ pub struct HistoryQuery {
     pub per_page: Option<u32>,
 }
 
+/// Which of the company's payments to list; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyQuery {
+    /// One branch (office code); a clerk always sees their own.
+    pub office: Option<String>,
+    pub status: Option<String>,
+    pub policy: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SummaryQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub currency: Option<String>,
+    /// The company view of one branch (office code) only.
+    pub office: Option<String>,
 }
 
 /// Which instalments: `pending`, `overdue` or all, for one policy or all, as of a date.
@@ -166,7 +181,8 @@ impl App {
         String::from_utf8(bytes).map_err(|e| Error::internal(e.to_string()))
     }
 
-    /// One payment by id (`42`), number (`HQ-000042`) or provider reference.
+    /// One payment by id (`42`), number (`HQ-000042`) or provider reference; by number, also
+    /// one taken at another counter of the company (read-only, as the relay knows it).
     pub async fn transaction(&self, key: &str) -> Result<TransactionView> {
         if key.trim().is_empty() {
             return Err(Error::invalid(
@@ -174,8 +190,79 @@ impl App {
                 "give an id or a number like HQ-000042",
             ));
         }
-        let record = self.store().transaction(&TxKey::parse(key)).await?;
-        Ok(TransactionView::from(&record))
+        let key = TxKey::parse(key);
+        match self.store().transaction(&key).await {
+            Ok(record) => Ok(TransactionView::from(&record)),
+            Err(malipo_store::StoreError::NotFound(what)) => match &key {
+                TxKey::Number(n) => match self.store().company_payment(n).await? {
+                    Some(c) => Ok(TransactionView::from(&c)),
+                    None => Err(malipo_store::StoreError::NotFound(what).into()),
+                },
+                _ => Err(malipo_store::StoreError::NotFound(what).into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The company's payments as this counter knows them: every counter's, newest first. A
+    /// manager sees every branch (or the one asked for); a clerk sees their own branch.
+    pub async fn company_history(
+        &self,
+        actor: &Actor,
+        q: &CompanyQuery,
+    ) -> Result<List<TransactionView>> {
+        actor.require(Action::TakePayment)?;
+        let own = self.office_code().await?;
+        let office = if actor.require(Action::ViewReports).is_ok() {
+            q.office
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(OfficeCode::parse)
+                .transpose()
+                .map_err(|e| Error::invalid("branch", e))?
+        } else {
+            Some(own.clone())
+        };
+        let status = q
+            .status
+            .as_deref()
+            .map(str::parse::<TxStatus>)
+            .transpose()
+            .map_err(|e| Error::invalid("status", e))?;
+        let from = opt_date("from", q.from.as_deref())?;
+        let to = opt_date("to", q.to.as_deref())?;
+        check_range(from, to)?;
+        let desk = self.desk().await?;
+        let counter = desk.counter().map(|c| c.to_string());
+        let filter = CompanyFilter {
+            office: office.map(|o| o.to_string()),
+            status,
+            policy: q.policy.clone(),
+            from_ms: from.map(malipo_domain::time_zone::day_start_ms),
+            to_ms: to
+                .and_then(|d| d.next_day())
+                .map(malipo_domain::time_zone::day_start_ms),
+            page: q.page.unwrap_or(1),
+            per_page: q.per_page.unwrap_or(50),
+        };
+        let (rows, total) = self
+            .store()
+            .company_payments((own.as_str(), counter.as_deref()), &filter)
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for c in &rows {
+            items.push(if c.here {
+                let t = self
+                    .store()
+                    .transaction(&TxKey::Reference(c.reference.clone()))
+                    .await?;
+                TransactionView::from(&t)
+            } else {
+                TransactionView::from(c)
+            });
+        }
+        Ok(List { items, total })
     }
 
     pub async fn summary(&self, q: &SummaryQuery) -> Result<SummaryView> {
@@ -253,10 +340,19 @@ impl App {
         let to = opt_date("to", q.to.as_deref())?;
         check_range(from, to)?;
         let currency = self.office_currency().await?;
+        let office = q
+            .office
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(OfficeCode::parse)
+            .transpose()
+            .map_err(|e| Error::invalid("branch", e))?;
         let query = malipo_relay_api::SummaryQuery {
             from: from.map(|d| d.to_string()),
             to: to.map(|d| d.to_string()),
             currency: Some(currency.code().to_owned()),
+            office: office.map(|o| o.to_string()),
         };
         Ok(self.providers().relay()?.company_summary(&query).await?)
     }

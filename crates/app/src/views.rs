@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::{Method, Money, Role, TxStatus};
 use malipo_store::{
-    AuditEntry, DayTotals, PolicyRecord, PolicyStanding, ScheduleLine, Split, Summary, Totals,
-    TransactionRecord, UserRecord,
+    AuditEntry, CompanyPayment, DayTotals, PolicyRecord, PolicyStanding, ScheduleLine, Split,
+    Summary, Totals, TransactionRecord, UserRecord,
 };
 
 pub fn rfc3339(at: OffsetDateTime) -> String {
@@ -57,6 +57,44 @@ pub struct TransactionView {
     pub card_last4: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Taken at another counter of the company: shown as the relay knows it (no phone or
+    /// e-mail), read-only here.
+    pub elsewhere: bool,
+}
+
+impl From<&CompanyPayment> for TransactionView {
+    fn from(c: &CompanyPayment) -> Self {
+        TransactionView {
+            id: 0,
+            number: c.number.clone(),
+            reference: c.reference.clone(),
+            policy: c.policy_number.clone().unwrap_or_default(),
+            holder: c.holder.clone().unwrap_or_default(),
+            method: c.method.parse().unwrap_or(Method::Mpesa),
+            status: c.status,
+            open: c.status.is_open(),
+            paid: c.status.is_paid(),
+            amount: c.amount.amount_string(),
+            amount_minor: c.amount.minor(),
+            currency: c.amount.currency().code().to_owned(),
+            refunded: c.refunded.amount_string(),
+            refunded_minor: c.refunded.minor(),
+            phone: None,
+            email: None,
+            provider_ref: None,
+            provider_receipt: None,
+            failure_code: None,
+            failure_reason: None,
+            receipt_number: c.receipt_number.clone(),
+            clerk: c.clerk.clone(),
+            authorization_url: None,
+            card_brand: None,
+            card_last4: None,
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+            elsewhere: true,
+        }
+    }
 }
 
 impl From<&TransactionRecord> for TransactionView {
@@ -89,6 +127,7 @@ impl From<&TransactionRecord> for TransactionView {
             card_last4: t.card_last4.clone(),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
+            elsewhere: false,
         }
     }
 }
@@ -103,6 +142,8 @@ pub struct PolicyView {
     pub premium_minor: i64,
     pub currency: String,
     pub frequency: String,
+    /// `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
+    pub status: String,
     pub created_at: String,
 }
 
@@ -117,6 +158,7 @@ impl From<&PolicyRecord> for PolicyView {
             premium_minor: p.premium.minor(),
             currency: p.premium.currency().code().to_owned(),
             frequency: p.frequency.as_str().to_owned(),
+            status: p.status.as_str().to_owned(),
             created_at: rfc3339(p.created_at),
         }
     }
@@ -180,6 +222,9 @@ pub(crate) fn upload_record(t: &TransactionRecord) -> malipo_relay_api::UploadRe
         refunded_minor: t.refunded.minor(),
         currency: t.amount.currency().code().to_owned(),
         provider_ref: t.provider_ref.clone(),
+        policy: Some(t.policy_number.clone()),
+        clerk: t.clerk.clone(),
+        receipt_number: t.receipt_number.clone(),
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),
     }

@@ -42,7 +42,7 @@ async fn a_holder_named_like_a_formula_is_exported_as_text() {
         .insert_transaction(
             "setup",
             &malipo_store::NewTransaction {
-                office: malipo_domain::OfficeCode::parse("HQ").unwrap(),
+                desk: malipo_domain::OfficeCode::parse("HQ").unwrap().into(),
                 policy_id: app.store().policy("POL-1").await.unwrap().unwrap().id,
                 method: malipo_domain::Method::Mpesa,
                 amount: malipo_domain::Money::from_minor(150_000, malipo_domain::Currency::Kes)

@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand};
 use malipo_receipt::Layout;
 
 use malipo_app::{
-    Actor, App, AppError, CardRequest, Error, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore,
-    PolicyInput, PolicyQuery, ScheduleQuery, SummaryQuery,
+    Actor, App, AppError, CardRequest, CompanyQuery, Error, ErrorCode, HistoryQuery, MpesaRequest,
+    NoSecretStore, PolicyInput, PolicyQuery, ScheduleQuery, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -167,7 +167,10 @@ enum RefundCmd {
 enum PolicyCmd {
     /// Add one policy with its instalment schedule
     Add(PolicyAddArgs),
-    /// Import policies from CSV (header: policy_number,holder_name,phone,email,premium)
+    /// Import policies from CSV (header: policy_number,holder_name,phone,email,premium, then
+    /// optionally frequency,instalments,start_date,status,currency): new ones added, changed
+    /// ones updated, the rest unchanged; one refused row imports nothing. With a relay they go
+    /// to the company register
     Import {
         file: PathBuf,
         /// Check every row and report, writing nothing
@@ -269,14 +272,23 @@ enum TxCmd {
         #[arg(long)]
         to: Option<String>,
         /// Number, policy, holder, phone or receipt
-        #[arg(long)]
+        #[arg(long, conflicts_with = "company")]
         search: Option<String>,
+        /// Every counter's payments as this one knows them (a clerk sees their own branch)
+        #[arg(long)]
+        company: bool,
+        /// With --company: one branch (office code) only (managers)
+        #[arg(long, requires = "company")]
+        branch: Option<String>,
+        /// With --company: one policy's payments
+        #[arg(long, requires = "company")]
+        policy: Option<String>,
         #[arg(long, default_value_t = 1)]
         page: u32,
         #[arg(long, default_value_t = 50)]
         per_page: u32,
     },
-    /// One payment by id, number or reference
+    /// One payment by id, number or reference (by number, also another counter's)
     Show { id_or_number: String },
     /// Ask the provider where a payment stands (STK query / Paystack verify)
     Refresh {
@@ -296,6 +308,12 @@ struct SummaryArgs {
     /// KES, NGN, GHS, ZAR or USD [default: the office's currency]
     #[arg(long)]
     currency: Option<String>,
+    /// The whole company, from the relay: every branch and counter (managers)
+    #[arg(long)]
+    company: bool,
+    /// With --company: one branch (office code) only
+    #[arg(long, requires = "company")]
+    branch: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -569,8 +587,15 @@ async fn run(cli: Cli) -> Result {
                 from: s.from,
                 to: s.to,
                 currency: s.currency,
+                office: s.branch,
             };
-            ctx.out.summary(&ctx.app.summary(&q).await?);
+            if s.company {
+                let actor = ctx.actor().await?;
+                ctx.out
+                    .company_summary(&ctx.app.company_summary(&actor, &q).await?);
+            } else {
+                ctx.out.summary(&ctx.app.summary(&q).await?);
+            }
             Ok(())
         }
         Command::Schedule(c) => schedule(&ctx, c).await,
@@ -628,10 +653,21 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
                     Error::invalid("file", format!("cannot read {}: {e}", file.display()))
                 })?;
             let actor = ctx.actor().await?;
-            out.import(
-                &app.import_policies(&actor, text.as_slice(), dry_run)
-                    .await?,
-            );
+            let report = app
+                .import_policies(&actor, text.as_slice(), dry_run)
+                .await?;
+            out.import(&report);
+            if let Some(first) = report.refused.first() {
+                let more = match report.refused.len() - 1 {
+                    0 => String::new(),
+                    1 => " (and 1 more row)".to_owned(),
+                    n => format!(" (and {n} more rows)"),
+                };
+                return Err(Error::invalid(
+                    "CSV",
+                    format!("{first}{more}; nothing was imported"),
+                ));
+            }
         }
         PolicyCmd::List {
             search,
@@ -716,6 +752,29 @@ async fn tx(ctx: &Ctx, command: TxCmd) -> Result {
     let (app, out) = (&ctx.app, &ctx.out);
     match command {
         TxCmd::List {
+            company: true,
+            status,
+            from,
+            to,
+            branch,
+            policy,
+            page,
+            per_page,
+            ..
+        } => {
+            let actor = ctx.actor().await?;
+            let q = CompanyQuery {
+                office: branch,
+                status,
+                policy,
+                from,
+                to,
+                page: Some(page),
+                per_page: Some(per_page),
+            };
+            out.transactions(&app.company_history(&actor, &q).await?, page, per_page);
+        }
+        TxCmd::List {
             status,
             method,
             from,
@@ -723,6 +782,7 @@ async fn tx(ctx: &Ctx, command: TxCmd) -> Result {
             search,
             page,
             per_page,
+            ..
         } => {
             let q = HistoryQuery {
                 status,

@@ -121,13 +121,85 @@ impl Output {
         if self.json {
             return print_json(r);
         }
+        let policies = |n: usize| {
+            if n == 1 {
+                "1 policy".to_owned()
+            } else {
+                format!("{n} policies")
+            }
+        };
+        if !r.refused.is_empty() {
+            println!(
+                "{} refused:",
+                if r.refused.len() == 1 {
+                    "1 row".to_owned()
+                } else {
+                    format!("{} rows", r.refused.len())
+                }
+            );
+            for refused in &r.refused {
+                println!("  {refused}");
+            }
+            return;
+        }
+        let what = format!(
+            "{} added, {} updated, {} unchanged",
+            policies(r.added.len()),
+            r.updated.len(),
+            r.unchanged
+        );
         if r.dry_run {
             println!(
-                "All {} rows are valid; nothing was written (dry run).",
+                "All {} rows are valid: {what} if imported; nothing was written (dry run).",
                 r.rows
             );
         } else {
-            println!("Imported {} policies.", r.imported);
+            println!("{what}; {}.", r.register);
+        }
+    }
+
+    pub fn company_summary(&self, s: &malipo_app::CompanyView) {
+        if self.json {
+            return print_json(s);
+        }
+        println!("The company, in {}", s.currency);
+        let row = |name: &str, t: &TotalsView| {
+            vec![
+                name.to_owned(),
+                t.count.to_string(),
+                money(t.amount_minor, &s.currency),
+            ]
+        };
+        let mut rows = vec![
+            row("collected", &s.succeeded),
+            row("attempted", &s.all),
+            row("waiting", &s.pending),
+            row("failed", &s.failed),
+        ];
+        if s.needs_review.count > 0 {
+            rows.push(row("needs review", &s.needs_review));
+        }
+        table(&["", "COUNT", "AMOUNT"], &rows);
+        let split = |f: &malipo_app::views::KeyedFigures| {
+            vec![
+                f.key.clone(),
+                money(f.collected.amount_minor, &s.currency),
+                payments(f.collected.count),
+                money(f.attempted.amount_minor, &s.currency),
+                payments(f.attempted.count),
+            ]
+        };
+        for (title, list) in [
+            ("BRANCH", &s.by_office),
+            ("COUNTER", &s.by_counter),
+            ("METHOD", &s.by_method),
+            ("CLERK", &s.by_clerk),
+        ] {
+            if !list.is_empty() {
+                println!();
+                let rows: Vec<_> = list.iter().map(split).collect();
+                table(&[title, "COLLECTED", "", "ATTEMPTED", ""], &rows);
+            }
         }
     }
 

@@ -213,7 +213,7 @@ fn bad_input_exits_non_zero_with_one_line_and_writes_nothing() {
 }
 
 #[test]
-fn an_import_with_one_bad_row_imports_nothing_and_names_the_row() {
+fn an_import_with_one_bad_row_imports_nothing_and_an_import_again_changes_only_what_changed() {
     let office = Office::new();
     let csv = office.path().join("policies.csv");
     std::fs::write(
@@ -225,7 +225,11 @@ fn an_import_with_one_bad_row_imports_nothing_and_names_the_row() {
     )
     .unwrap();
     let out = office.run(&["policy", "import", csv.to_str().unwrap()]);
-    refused(&out, 2, "row 3: phone");
+    refused(&out, 2, "line 4 (P-3): phone");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 row refused"),
+        "the report names each refused row"
+    );
     assert_eq!(
         office.policy_count(),
         0,
@@ -247,12 +251,45 @@ fn an_import_with_one_bad_row_imports_nothing_and_names_the_row() {
     assert_eq!(office.policy_count(), 0, "a dry run writes nothing");
     let real = office.json(&["policy", "import", csv.to_str().unwrap()]);
     assert_eq!(real["imported"], 2);
+    assert_eq!(real["added"], serde_json::json!(["P-1", "P-2"]));
     assert_eq!(office.policy_count(), 2);
-    refused(
-        &office.run(&["policy", "import", csv.to_str().unwrap()]),
-        2,
-        "row 1: policy P-1 already exists",
+    let again = office.json(&["policy", "import", csv.to_str().unwrap()]);
+    assert_eq!(
+        (again["imported"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(2)),
+        "the same file again changes nothing: {again}"
     );
+    std::fs::write(
+        &csv,
+        "policy_number,holder_name,phone,email,premium,status\n\
+         P-1,Amina Wanjiru,0712345678,amina@example.co.ke,\"1,750\",\n\
+         P-2,Otieno Odhiambo,0722 000 111,,2000,cancelled\n",
+    )
+    .unwrap();
+    let changed = office.json(&["policy", "import", csv.to_str().unwrap()]);
+    assert_eq!(
+        changed["updated"],
+        serde_json::json!(["P-1", "P-2"]),
+        "{changed}"
+    );
+    let p1 = office.json(&["policy", "show", "P-1"]);
+    assert_eq!(p1["premium_minor"], 175_000);
+    assert_eq!(
+        p1["instalments"][0]["amount_minor"], 175_000,
+        "the schedule follows"
+    );
+    let cancelled = office.run(&[
+        "--demo",
+        "pay",
+        "mpesa",
+        "--policy",
+        "P-2",
+        "--phone",
+        "0722000111",
+        "--amount",
+        "2000",
+    ]);
+    refused(&cancelled, 2, "cancelled");
 
     std::fs::write(&csv, "number,holder,phone\nP-9,X,0712345678\n").unwrap();
     refused(
@@ -268,7 +305,7 @@ fn an_import_with_one_bad_row_imports_nothing_and_names_the_row() {
     refused(
         &office.run(&["policy", "import", csv.to_str().unwrap()]),
         2,
-        "row 2: policy P-9 appears again (first on row 1)",
+        "line 3 (P-9): appears again (first on line 2)",
     );
 }
 
@@ -403,7 +440,7 @@ mod seeded {
     //! the payment commands will write them.
     use super::*;
     use malipo_domain::{
-        Currency, FailureKind, Method, Money, Msisdn, OfficeCode, ProviderReference, Source,
+        Currency, Desk, FailureKind, Method, Money, Msisdn, OfficeCode, ProviderReference, Source,
         TxEvent,
     };
     use malipo_store::{NewTransaction, ProviderDetails, Store, TxKey};
@@ -420,7 +457,7 @@ mod seeded {
                 .await
                 .unwrap();
             let policy = store.policy("P-1").await.unwrap().unwrap();
-            let hq = OfficeCode::parse("HQ").unwrap();
+            let hq: Desk = OfficeCode::parse("HQ").unwrap().into();
             let kes = |major| Money::from_major(major, Currency::Kes).unwrap();
             let events = [
                 Some(TxEvent::Paid {
@@ -436,7 +473,7 @@ mod seeded {
             for (n, event) in events.into_iter().enumerate() {
                 let at = datetime!(2026-11-20 07:00 UTC) + time::Duration::days(n as i64);
                 let new = NewTransaction {
-                    office: hq.clone(),
+                    desk: hq.clone(),
                     policy_id: policy.id,
                     method: if n == 1 { Method::Card } else { Method::Mpesa },
                     amount: kes(1500),

@@ -85,7 +85,7 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
                 .await
                 .map_err(|e| failed("relay tenant", e))?;
             let (device, device_token) = store
-                .add_device(&t.tenant.id, "this computer")
+                .add_device(&t.tenant.id, "this computer", None)
                 .await
                 .map_err(|e| failed("relay device", e))?;
             store

@@ -10,6 +10,7 @@ pub mod phone;
 pub mod policy;
 pub mod reference;
 pub mod refund;
+pub mod register;
 pub mod schedule;
 pub mod secret;
 pub mod time_zone;
@@ -20,8 +21,11 @@ pub mod verification;
 pub use money::{Currency, Money, MoneyError};
 pub use phone::{Msisdn, PhoneError};
 pub use policy::{Email, EmailError, HolderName, PolicyError, PolicyNumber};
-pub use reference::{OfficeCode, ProviderReference, ReceiptNumber, ReferenceError, TxNumber};
+pub use reference::{
+    CounterCode, Desk, OfficeCode, ProviderReference, ReceiptNumber, ReferenceError, TxNumber,
+};
 pub use refund::{RefundError, RefundEvent, RefundStatus};
+pub use register::{PolicyStatus, RegisterPolicy};
 pub use schedule::{Frequency, Instalment, InstalmentState, InstalmentStatus, ScheduleError};
 pub use secret::Secret;
 pub use transaction::{FailureKind, Method, Outcome, Source, TransitionError, TxEvent, TxStatus};

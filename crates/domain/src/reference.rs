@@ -2,10 +2,14 @@
 //!
 //! - [`ProviderReference`]: what Daraja (`AccountReference`) and Paystack (`reference`) see.
 //!   Twelve characters from an alphabet both accept, made from random bits handed in.
-//! - [`TxNumber`]: what clerks say aloud, `NBI-000042`, sequential per office.
-//! - [`ReceiptNumber`]: printed on receipts, `NBI-R000017`, sequential per office with no gaps,
-//!   assigned only when a payment succeeds (the store hands out the next one in the same
+//! - [`TxNumber`]: what clerks say aloud, `NBI-2-000042`, sequential per counter.
+//! - [`ReceiptNumber`]: printed on receipts, `NBI-2-R000017`, sequential per counter with no
+//!   gaps, assigned only when a payment succeeds (the store hands out the next one in the same
 //!   database transaction that records the success).
+//!
+//! A [`Desk`] is where numbers come from: the branch's [`OfficeCode`] and, in a company with
+//! several counters, the counter's [`CounterCode`], unique in the company, so no two counters
+//! can print the same number. An office set up before counters keeps its numbers (`NBI-000042`).
 
 use std::fmt;
 
@@ -15,9 +19,11 @@ pub enum ReferenceError {
     OfficeCode(String),
     #[error("'{0}' is not a Malipo payment reference")]
     ProviderReference(String),
-    #[error("'{0}' is not a transaction number like NBI-000042")]
+    #[error("a counter code is 1 to 3 letters or digits, like 2 or B1; got '{0}'")]
+    CounterCode(String),
+    #[error("'{0}' is not a transaction number like NBI-2-000042")]
     TxNumber(String),
-    #[error("'{0}' is not a receipt number like NBI-R000017")]
+    #[error("'{0}' is not a receipt number like NBI-2-R000017")]
     ReceiptNumber(String),
 }
 
@@ -46,6 +52,82 @@ impl OfficeCode {
 impl fmt::Display for OfficeCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A counter's code, unique within the company: 1 to 3 letters or digits, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CounterCode(String);
+
+impl CounterCode {
+    pub fn parse(input: &str) -> Result<CounterCode, ReferenceError> {
+        let code = input.trim().to_ascii_uppercase();
+        if (1..=3).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            Ok(CounterCode(code))
+        } else {
+            Err(ReferenceError::CounterCode(input.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CounterCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a payment is taken and its numbers come from: a branch and, when the company has
+/// several counters, the counter. Written `NBI-2` (or `NBI` for an office without a counter),
+/// the prefix of its transaction and receipt numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Desk {
+    office: OfficeCode,
+    counter: Option<CounterCode>,
+}
+
+impl Desk {
+    pub fn new(office: OfficeCode, counter: Option<CounterCode>) -> Desk {
+        Desk { office, counter }
+    }
+
+    /// `NBI-2` or `NBI`.
+    pub fn parse(input: &str) -> Result<Desk, ReferenceError> {
+        let input = input.trim();
+        match input.split_once('-') {
+            None => Ok(Desk::new(OfficeCode::parse(input)?, None)),
+            Some((office, counter)) => Ok(Desk::new(
+                OfficeCode::parse(office)?,
+                Some(CounterCode::parse(counter)?),
+            )),
+        }
+    }
+
+    /// The branch.
+    pub fn office(&self) -> &OfficeCode {
+        &self.office
+    }
+
+    pub fn counter(&self) -> Option<&CounterCode> {
+        self.counter.as_ref()
+    }
+}
+
+impl From<OfficeCode> for Desk {
+    fn from(office: OfficeCode) -> Desk {
+        Desk::new(office, None)
+    }
+}
+
+impl fmt::Display for Desk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.counter {
+            Some(c) => write!(f, "{}-{c}", self.office),
+            None => write!(f, "{}", self.office),
+        }
     }
 }
 
@@ -95,61 +177,66 @@ impl fmt::Display for ProviderReference {
     }
 }
 
-fn parse_numbered(input: &str, marker: &str) -> Option<(OfficeCode, u64)> {
-    let (office, rest) = input.trim().split_once('-')?;
+/// `NBI-000042` or `NBI-2-000042` (with `marker` `R`: `NBI-R000017`, `NBI-2-R000017`).
+fn parse_numbered(input: &str, marker: &str) -> Option<(Desk, u64)> {
+    let (desk, rest) = input.trim().rsplit_once('-')?;
     let digits = rest.strip_prefix(marker)?;
     if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let seq: u64 = digits.parse().ok()?;
     (seq > 0).then_some(())?;
-    Some((OfficeCode::parse(office).ok()?, seq))
+    Some((Desk::parse(desk).ok()?, seq))
 }
 
-/// A transaction's human number: office code, a dash and a sequence of at least six digits.
+/// A transaction's human number: the desk, a dash and a sequence of at least six digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TxNumber {
-    office: OfficeCode,
+    desk: Desk,
     seq: u64,
 }
 
 impl TxNumber {
-    pub fn new(office: OfficeCode, seq: u64) -> TxNumber {
-        TxNumber { office, seq }
+    pub fn new(desk: Desk, seq: u64) -> TxNumber {
+        TxNumber { desk, seq }
     }
 
     pub fn parse(input: &str) -> Result<TxNumber, ReferenceError> {
         parse_numbered(input, "")
-            .map(|(office, seq)| TxNumber { office, seq })
+            .map(|(desk, seq)| TxNumber { desk, seq })
             .ok_or_else(|| ReferenceError::TxNumber(input.to_owned()))
     }
 
     pub fn seq(&self) -> u64 {
         self.seq
     }
+
+    pub fn desk(&self) -> &Desk {
+        &self.desk
+    }
 }
 
 impl fmt::Display for TxNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{:06}", self.office, self.seq)
+        write!(f, "{}-{:06}", self.desk, self.seq)
     }
 }
 
-/// A receipt number: office code, `-R` and a gapless sequence of at least six digits.
+/// A receipt number: the desk, `-R` and a gapless sequence of at least six digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReceiptNumber {
-    office: OfficeCode,
+    desk: Desk,
     seq: u64,
 }
 
 impl ReceiptNumber {
-    pub fn new(office: OfficeCode, seq: u64) -> ReceiptNumber {
-        ReceiptNumber { office, seq }
+    pub fn new(desk: Desk, seq: u64) -> ReceiptNumber {
+        ReceiptNumber { desk, seq }
     }
 
     pub fn parse(input: &str) -> Result<ReceiptNumber, ReferenceError> {
         parse_numbered(input, "R")
-            .map(|(office, seq)| ReceiptNumber { office, seq })
+            .map(|(desk, seq)| ReceiptNumber { desk, seq })
             .ok_or_else(|| ReferenceError::ReceiptNumber(input.to_owned()))
     }
 
@@ -160,7 +247,7 @@ impl ReceiptNumber {
 
 impl fmt::Display for ReceiptNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-R{:06}", self.office, self.seq)
+        write!(f, "{}-R{:06}", self.desk, self.seq)
     }
 }
 
@@ -169,8 +256,40 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn office() -> OfficeCode {
-        OfficeCode::parse("nbi").unwrap()
+    fn office() -> Desk {
+        OfficeCode::parse("nbi").unwrap().into()
+    }
+
+    fn counter(code: &str) -> Desk {
+        Desk::new(
+            OfficeCode::parse("nbi").unwrap(),
+            Some(CounterCode::parse(code).unwrap()),
+        )
+    }
+
+    #[test]
+    fn a_counter_s_numbers_carry_its_code_and_an_office_without_one_keeps_its_own() {
+        let tx = TxNumber::new(counter("2"), 341);
+        assert_eq!(tx.to_string(), "NBI-2-000341");
+        assert_eq!(TxNumber::parse("NBI-2-000341"), Ok(tx.clone()));
+        assert_eq!(tx.desk().to_string(), "NBI-2");
+        let r = ReceiptNumber::new(counter("b1"), 17);
+        assert_eq!(r.to_string(), "NBI-B1-R000017");
+        assert_eq!(ReceiptNumber::parse("NBI-B1-R000017"), Ok(r));
+        assert_ne!(
+            TxNumber::new(counter("1"), 5).to_string(),
+            TxNumber::new(counter("2"), 5).to_string(),
+            "two counters of one branch never share a number"
+        );
+        assert_eq!(TxNumber::parse("NBI-000042").unwrap().desk(), &office());
+        assert!(
+            TxNumber::parse("NBI-2345-000001").is_err(),
+            "counter codes are short"
+        );
+        assert!(TxNumber::parse("NBI--000001").is_err());
+        assert!(CounterCode::parse("").is_err());
+        assert!(CounterCode::parse("A-B").is_err());
+        assert_eq!(Desk::parse("msa-3").unwrap().to_string(), "MSA-3");
     }
 
     #[test]

@@ -6,7 +6,13 @@
 //! wakes them ([`EVENTS_STREAM`], [`Wake`]), push their payments ([`TRANSACTIONS`],
 //! [`UploadBatch`] → [`UploadResult`]) and read the company's figures ([`SUMMARY`] →
 //! [`CompanySummary`]) and check how they are set up against the relay ([`DEVICE_CHECK`],
-//! [`DeviceCheck`] → [`DeviceCheckAnswer`]). Every refusal is a [`Problem`].
+//! [`DeviceCheck`] → [`DeviceCheckAnswer`]).
+//!
+//! The company is one: every counter pulls the **policy register** ([`POLICIES`] →
+//! [`RegisterPage`]) and pushes policies added or imported there ([`RegisterUpload`] →
+//! [`RegisterReport`]), and pulls every counter's **payments** in one order ([`PAYMENTS`] →
+//! [`PaymentPage`]), so instalments are allocated alike everywhere. Every refusal is a
+//! [`Problem`].
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +36,13 @@ pub const SUMMARY: &str = "/v1/summary";
 pub const HEALTHZ: &str = "/healthz";
 /// `POST` a [`DeviceCheck`]: a [`DeviceCheckAnswer`]. Reads only; changes nothing.
 pub const DEVICE_CHECK: &str = "/v1/device/check";
+/// `GET`, with [`FeedQuery`]: a [`RegisterPage`]; `POST` a [`RegisterUpload`]: a
+/// [`RegisterReport`].
+pub const POLICIES: &str = "/v1/policies";
+/// `GET`, with [`FeedQuery`]: a [`PaymentPage`].
+pub const PAYMENTS: &str = "/v1/payments";
+/// The most policies or payments one page carries, whatever `limit` asks for.
+pub const MAX_FEED_PAGE: u32 = 1000;
 /// The prefix of receipt verification links: `/v/KEY/RECEIPT/AMOUNTCUR/YYYYMMDD/SIG`.
 pub const VERIFY_PATH: &str = "/v";
 
@@ -96,6 +109,10 @@ pub struct DeviceCheckAnswer {
     /// The company (tenant) and the device the token belongs to.
     pub company: String,
     pub device: String,
+    /// The device's counter code, unique in the company (`None` for a device added before
+    /// counters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
     /// The address the relay was told providers reach it on (`MALIPO_RELAY_PUBLIC_URL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
@@ -198,6 +215,15 @@ pub struct UploadRecord {
     /// The CheckoutRequestID or Paystack reference callbacks name.
     #[serde(default)]
     pub provider_ref: Option<String>,
+    /// The policy the payment is for: other counters allocate it to that policy's instalments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The clerk who took it (a username), for the company's figures by clerk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk: Option<String>,
+    /// The receipt number once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_number: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339; a newer version replaces an older one, an older one changes nothing.
@@ -214,7 +240,7 @@ pub struct UploadResult {
 }
 
 /// The query of [`SUMMARY`]: Nairobi days `from..=to` (`YYYY-MM-DD`, either open), in one
-/// currency (KES when not given).
+/// currency (KES when not given), of one branch when `office` names it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummaryQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,6 +249,127 @@ pub struct SummaryQuery {
     pub to: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
+}
+
+/// The query of [`POLICIES`] and [`PAYMENTS`]: what comes after the device's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedQuery {
+    #[serde(default)]
+    pub after: i64,
+    #[serde(default = "default_feed_limit")]
+    pub limit: u32,
+}
+
+fn default_feed_limit() -> u32 {
+    MAX_FEED_PAGE
+}
+
+/// A policy of the company register, as it travels. Holder, phone and e-mail are customer
+/// data: the relay keeps them sealed at rest and never logs them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRecord {
+    pub number: String,
+    pub holder: String,
+    /// `2547XXXXXXXX`.
+    pub phone: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Due per instalment.
+    pub premium_minor: i64,
+    pub currency: String,
+    /// `monthly`, `quarterly` or `annually`.
+    pub frequency: String,
+    pub instalments: u32,
+    /// The first due date, `YYYY-MM-DD`.
+    pub start_date: String,
+    /// `active`, `lapsed` or `cancelled`.
+    pub status: String,
+}
+
+/// What a device pushes to [`POLICIES`]: policies added or imported at its counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterUpload {
+    pub policies: Vec<RegisterRecord>,
+    /// Check and report, write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A policy the register refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRefusal {
+    /// The CSV line, when the policies came from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    pub why: String,
+}
+
+/// What an import did (or, when refused or a dry run, would have done): one refused policy
+/// refuses them all, so a file is taken whole or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterReport {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: u64,
+    pub refused: Vec<RegisterRefusal>,
+    /// The register holds these policies now (false for a dry run, or when one was refused:
+    /// then nothing was written).
+    pub written: bool,
+}
+
+/// A policy of the register with its place in the register's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterEntry {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub policy: RegisterRecord,
+}
+
+/// Policies changed after the device's cursor, in the order they changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterPage {
+    pub policies: Vec<RegisterEntry>,
+    /// The cursor to ask with next (the last `seq`, or the one asked with).
+    pub next: i64,
+}
+
+/// A payment of any counter of the company, as the others see it: no customer data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanyPayment {
+    /// Its place in the company's one order of payments (a newer version of a payment comes
+    /// later, with a higher number).
+    pub seq: i64,
+    pub reference: String,
+    pub number: String,
+    /// The branch and counter that took it.
+    pub office: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    pub method: String,
+    pub status: String,
+    pub amount_minor: i64,
+    pub refunded_minor: i64,
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clerk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_number: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Payments changed after the device's cursor, in the company's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentPage {
+    pub payments: Vec<CompanyPayment>,
+    pub next: i64,
 }
 
 /// A count and an amount (exact decimal string beside the minor units).
@@ -268,7 +415,14 @@ pub struct CompanySummary {
     pub failed: Totals,
     pub needs_review: Totals,
     pub by_method: Vec<KeyedFigures>,
+    /// By branch (office code).
     pub by_office: Vec<KeyedFigures>,
+    /// By counter (`NBI-2`; an office without counters under its code alone).
+    #[serde(default)]
+    pub by_counter: Vec<KeyedFigures>,
+    /// By clerk (username; `-` when not known).
+    #[serde(default)]
+    pub by_clerk: Vec<KeyedFigures>,
 }
 
 #[cfg(test)]

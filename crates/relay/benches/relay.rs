@@ -71,7 +71,10 @@ async fn main() {
         .set_paystack_secret(&tenant, &key.seal(&Secret::new(SECRET)).expect("seal"))
         .await
         .expect("secret");
-    let (_, token) = store.add_device(&tenant, "bench").await.expect("device");
+    let (_, token) = store
+        .add_device(&tenant, "bench", None)
+        .await
+        .expect("device");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -244,6 +244,93 @@ pub(crate) async fn upload(
     }
 }
 
+/// The company's payments after the device's cursor, every counter's, in one order.
+pub(crate) async fn payments(
+    State(Relay { store, .. }): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    Query(q): Query<api::FeedQuery>,
+) -> Response {
+    let limit = q.limit.clamp(1, api::MAX_FEED_PAGE);
+    match store
+        .payments(&device.tenant_id, q.after.max(0), limit)
+        .await
+    {
+        Ok(payments) => {
+            let next = payments.last().map_or(q.after.max(0), |p| p.seq);
+            Json(api::PaymentPage { payments, next }).into_response()
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+/// The company's policy register after the device's cursor, opened for this company's device.
+pub(crate) async fn register(
+    State(relay): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    Query(q): Query<api::FeedQuery>,
+) -> Response {
+    let limit = q.limit.clamp(1, api::MAX_FEED_PAGE);
+    let page = relay
+        .store
+        .register_page(
+            &device.tenant_id,
+            relay.sealing.as_ref(),
+            q.after.max(0),
+            limit,
+        )
+        .await;
+    match page {
+        Ok(policies) => {
+            let next = policies.last().map_or(q.after.max(0), |p| p.seq);
+            Json(api::RegisterPage { policies, next }).into_response()
+        }
+        Err(e) => register_problem(&e),
+    }
+}
+
+/// Policies added or imported at a counter, into the company register: checked whole, one
+/// refused policy writes none (the report names each, with why).
+pub(crate) async fn import_register(
+    State(relay): State<Relay>,
+    DeviceAuth(device): DeviceAuth,
+    body: Bytes,
+) -> Response {
+    let upload: api::RegisterUpload = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                &format!("expected {{\"policies\": [...]}}: {e}"),
+            );
+        }
+    };
+    let done = relay
+        .store
+        .import_register(
+            &device.tenant_id,
+            relay.sealing.as_ref(),
+            &upload.policies,
+            None,
+            upload.dry_run,
+        )
+        .await;
+    match done {
+        Ok(report) if report.refused.is_empty() => Json(report).into_response(),
+        Ok(report) => (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
+        Err(e) => register_problem(&e),
+    }
+}
+
+fn register_problem(e: &store::RelayError) -> Response {
+    match e {
+        store::RelayError::Invalid(why) => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, "no_secret", why)
+        }
+        e => internal(e),
+    }
+}
+
 /// Answers an office checking its set-up (`malipo doctor`): which company and device its token
 /// is, whether the Daraja callback URL it gives Safaricom carries this company's token, where
 /// Paystack must send webhooks, and whether the relay holds the same Paystack secret (proved
@@ -313,6 +400,7 @@ pub(crate) async fn check(
     Json(api::DeviceCheckAnswer {
         company: tenant.name,
         device: device.name,
+        counter: device.counter,
         paystack_webhook_url: relay
             .public_url
             .as_ref()
@@ -373,8 +461,22 @@ async fn company_summary(
         .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()))?;
     let from_ms = from.map_or(i64::MIN, day_start_ms);
     let to_ms = to.and_then(|d| d.next_day()).map_or(i64::MAX, day_start_ms);
+    let office = match q.office.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        Some(o) => Some(
+            malipo_domain::OfficeCode::parse(o)
+                .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
     store
-        .company_summary(&device.tenant_id, currency, from_ms, to_ms)
+        .company_summary(
+            &device.tenant_id,
+            currency,
+            from_ms,
+            to_ms,
+            office.as_deref(),
+        )
         .await
         .map_err(|e| internal(&e))
 }

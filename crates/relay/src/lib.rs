@@ -15,6 +15,7 @@ pub mod access;
 mod devices;
 mod hooks;
 pub mod metrics;
+pub mod register;
 pub mod sealing;
 pub mod serve;
 pub mod store;
@@ -104,6 +105,11 @@ pub fn router(relay: Relay) -> Router {
         .route(api::TRANSACTIONS, post(devices::upload))
         .route(api::SUMMARY, get(devices::summary))
         .route(api::DEVICE_CHECK, post(devices::check))
+        .route(
+            api::POLICIES,
+            get(devices::register).post(devices::import_register),
+        )
+        .route(api::PAYMENTS, get(devices::payments))
         .route(
             &format!(
                 "{}/{{key}}/{{receipt}}/{{amount}}/{{date}}/{{signature}}",

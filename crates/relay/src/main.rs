@@ -34,6 +34,28 @@ enum Command {
     Tenant(TenantCmd),
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// The company's policy register, which every counter pulls
+    #[command(subcommand)]
+    Policies(PoliciesCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum PoliciesCmd {
+    /// Import policies from CSV (header: policy_number,holder_name,phone,email,premium, then
+    /// optionally frequency,instalments,start_date,status,currency); prints what was added,
+    /// updated, unchanged or refused (with the line and why). One refused row imports nothing.
+    /// Needs MALIPO_RELAY_SECRET_KEY: names and phone numbers are kept sealed
+    Import {
+        #[arg(long)]
+        tenant: String,
+        file: PathBuf,
+        /// The currency of premiums in rows without a currency column
+        #[arg(long, default_value = "KES")]
+        currency: String,
+        /// Check and report, write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,15 +76,85 @@ enum TenantCmd {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCmd {
-    /// Add a device to a tenant; prints its id and bearer token (shown once)
+    /// Add a device (one counter) to a tenant; prints its id, counter code and bearer token
+    /// (shown once)
     Add {
         #[arg(long)]
         tenant: String,
         #[arg(long)]
         name: String,
+        /// Its counter code, 1 to 3 letters or digits, unique in the company (refused when
+        /// taken) [default: the next free number]
+        #[arg(long)]
+        counter: Option<String>,
     },
     /// Revoke a device's token
     Revoke { device: String },
+}
+
+/// `malipo-relay policies import`: the file read whole, then imported whole or not at all.
+async fn import_policies(
+    store: &RelayStore,
+    tenant: &str,
+    file: &std::path::Path,
+    currency: &str,
+    dry_run: bool,
+) -> Result<malipo_relay_api::RegisterReport, String> {
+    use malipo_domain::register;
+    let currency = malipo_domain::Currency::from_code(currency).map_err(|e| e.to_string())?;
+    let text = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let (drafts, refused) = register::read_csv(&text, currency)?;
+    let sealing = SealingKey::from_env().map_err(|e| e.to_string())?;
+    // Rows that leave columns out keep what the register holds.
+    let numbers: Vec<String> = drafts.iter().map(|d| d.number.to_string()).collect();
+    let held = store
+        .register_policies(tenant, sealing.as_ref(), &numbers)
+        .await
+        .map_err(|e| e.to_string())?;
+    let today = malipo_domain::time_zone::nairobi_date(time::OffsetDateTime::now_utc());
+    let mut records = Vec::new();
+    let mut lines = Vec::new();
+    let mut report = malipo_relay_api::RegisterReport::default();
+    for r in refused {
+        report.refused.push(malipo_relay_api::RegisterRefusal {
+            line: Some(r.line),
+            number: r.number,
+            why: r.why,
+        });
+    }
+    for d in &drafts {
+        match d.resolve(held.get(d.number.as_str()), today) {
+            Ok(p) => {
+                records.push(malipo_relay::register::record(&p));
+                lines.push(d.line);
+            }
+            Err(why) => report.refused.push(malipo_relay_api::RegisterRefusal {
+                line: Some(d.line),
+                number: Some(d.number.to_string()),
+                why,
+            }),
+        }
+    }
+    if records.is_empty() && report.refused.is_empty() {
+        return Err("the file has no policies below the header".into());
+    }
+    let imported = store
+        .import_register(
+            tenant,
+            sealing.as_ref(),
+            &records,
+            Some(&lines),
+            dry_run || !report.refused.is_empty(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    report.added = imported.added;
+    report.updated = imported.updated;
+    report.unchanged = imported.unchanged;
+    report.refused.extend(imported.refused);
+    report.refused.sort_by_key(|r| r.line);
+    report.written = imported.written;
+    Ok(report)
 }
 
 /// The database: a PostgreSQL URL, or a SQLite path (optionally `sqlite://PATH`).
@@ -274,9 +366,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 json!({"id": tenant, "daraja_allow": stored, "addresses": addresses})
             );
         }
-        Command::Device(DeviceCmd::Add { tenant, name }) => {
+        Command::Device(DeviceCmd::Add {
+            tenant,
+            name,
+            counter,
+        }) => {
             let (d, token) = store
-                .add_device(&tenant, &name)
+                .add_device(&tenant, &name, counter.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
             // Its receipt key, kept sealed; without a sealing key it is kept the first time
@@ -289,8 +385,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             println!(
                 "{:#}",
-                json!({"id": d.id, "tenant": d.tenant_id, "name": d.name, "token": token})
+                json!({"id": d.id, "tenant": d.tenant_id, "name": d.name, "counter": d.counter, "token": token})
             );
+        }
+        Command::Policies(PoliciesCmd::Import {
+            tenant,
+            file,
+            currency,
+            dry_run,
+        }) => {
+            let report = import_policies(&store, &tenant, &file, &currency, dry_run).await?;
+            println!("{:#}", json!(report));
+            if !report.refused.is_empty() {
+                return Err(format!(
+                    "{} refused; nothing was imported",
+                    match report.refused.len() {
+                        1 => "1 row was".to_owned(),
+                        n => format!("{n} rows were"),
+                    }
+                ));
+            }
         }
         Command::Device(DeviceCmd::Revoke { device }) => {
             if !store

@@ -32,6 +32,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "trust",
         include_str!("../migrations/sqlite/0003_trust.sql"),
     ),
+    (
+        4,
+        "company",
+        include_str!("../migrations/sqlite/0004_company.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -48,6 +53,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         3,
         "trust",
         include_str!("../migrations/postgres/0003_trust.sql"),
+    ),
+    (
+        4,
+        "company",
+        include_str!("../migrations/postgres/0004_company.sql"),
     ),
 ];
 
@@ -111,6 +121,10 @@ pub enum RelayError {
     Open(#[from] malipo_sqlite::OpenError),
     #[error("{0} was not found")]
     NotFound(String),
+    #[error("{0}")]
+    Taken(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("no randomness available: {0}")]
     Random(String),
     #[error("the relay is shutting down")]
@@ -157,6 +171,8 @@ pub struct Device {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
+    /// Its counter code, unique in the tenant (`None` for a device added before counters).
+    pub counter: Option<String>,
     /// Whether the relay holds the device's receipt key (see [`RelayStore::keep_receipt_key`]).
     pub has_receipt_key: bool,
 }
@@ -211,7 +227,8 @@ pub struct Event {
     pub dedup_key: String,
     pub received_at: i64,
     pub body: Vec<u8>,
-    /// The office whose uploaded payment the event is about, when the relay knows it.
+    /// The counter whose uploaded payment the event is about (`NBI-2`, or `NBI` for an office
+    /// without counters), when the relay knows it.
     pub office: Option<String>,
 }
 
@@ -480,21 +497,88 @@ impl RelayStore {
     }
 
     /// Adds a device to a tenant; returns it and its bearer token (shown once).
-    pub async fn add_device(&self, tenant_id: &str, name: &str) -> Result<(Device, String)> {
+    /// Adds a device to a tenant as counter `counter` (refused when another device of the
+    /// tenant has it), or as the next free numbered counter; returns it and its bearer token
+    /// (shown once).
+    pub async fn add_device(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        counter: Option<&str>,
+    ) -> Result<(Device, String)> {
+        let counter = match counter {
+            Some(c) => Some(
+                malipo_domain::CounterCode::parse(c)
+                    .map_err(|e| RelayError::Invalid(e.to_string()))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        // Two adds at once may pick the same next number: the unique index refuses one, which
+        // then picks again.
+        for _ in 0..5 {
+            let code = match &counter {
+                Some(c) => c.clone(),
+                None => self.next_counter(tenant_id).await?,
+            };
+            match self.insert_device(tenant_id, name, &code).await {
+                Err(RelayError::Taken(_)) if counter.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(RelayError::Taken(
+            "no free counter code was found; name one with --counter".into(),
+        ))
+    }
+
+    /// One more than the highest numbered counter of the tenant.
+    async fn next_counter(&self, tenant_id: &str) -> Result<String> {
+        let codes: Vec<String> = on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "SELECT counter FROM devices WHERE tenant_id = ? AND counter IS NOT NULL",
+            ))
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.get("counter"))
+            .collect()
+        });
+        let highest = codes
+            .iter()
+            .filter_map(|c| c.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        Ok((highest + 1).to_string())
+    }
+
+    async fn insert_device(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        counter: &str,
+    ) -> Result<(Device, String)> {
         let id = format!("d_{}", &new_token()?[..16]);
         let token = new_token()?;
         let added = on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "INSERT INTO devices (id, tenant_id, name, token_hash, created_at)
-                 SELECT ?, id, ?, ?, ? FROM tenants WHERE id = ?",
+                "INSERT INTO devices (id, tenant_id, name, token_hash, created_at, counter)
+                 SELECT ?, id, ?, ?, ?, ? FROM tenants WHERE id = ?",
             ))
             .bind(&id)
             .bind(name)
             .bind(token_hash(&token))
             .bind(now_ms())
+            .bind(counter)
             .bind(tenant_id)
             .execute(pool)
-            .await?
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => RelayError::Taken(format!(
+                    "counter {counter} is taken by another device of this company; choose another with --counter, or leave it out to get the next free one"
+                )),
+                e => RelayError::Db(e),
+            })?
             .rows_affected()
         });
         tenant_changed(added, tenant_id)?;
@@ -503,6 +587,7 @@ impl RelayStore {
                 id,
                 tenant_id: tenant_id.to_owned(),
                 name: name.to_owned(),
+                counter: Some(counter.to_owned()),
                 has_receipt_key: false,
             },
             token,
@@ -513,7 +598,7 @@ impl RelayStore {
     pub async fn device_by_token(&self, token: &str) -> Result<Option<Device>> {
         Ok(on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "SELECT id, tenant_id, name, receipt_key_id FROM devices
+                "SELECT id, tenant_id, name, counter, receipt_key_id FROM devices
                  WHERE token_hash = ? AND revoked = 0",
             ))
             .bind(token_hash(token))
@@ -523,6 +608,7 @@ impl RelayStore {
                 id: r.get("id"),
                 tenant_id: r.get("tenant_id"),
                 name: r.get("name"),
+                counter: r.get("counter"),
                 has_receipt_key: r.get::<Option<String>, _>("receipt_key_id").is_some(),
             })
         }))
@@ -644,10 +730,10 @@ impl RelayStore {
             sqlx::query(sql(
                 "SELECT e.seq, e.provider, e.kind, e.dedup_key, e.received_at, e.body,
                         coalesce(
-                            (SELECT t.office FROM transactions t WHERE t.tenant_id = e.tenant_id
-                               AND t.provider_ref = e.subject LIMIT 1),
-                            (SELECT t.office FROM transactions t WHERE t.tenant_id = e.tenant_id
-                               AND t.reference = e.subject)) AS office
+                            (SELECT t.office || coalesce('-' || t.counter, '') FROM transactions t
+                               WHERE t.tenant_id = e.tenant_id AND t.provider_ref = e.subject LIMIT 1),
+                            (SELECT t.office || coalesce('-' || t.counter, '') FROM transactions t
+                               WHERE t.tenant_id = e.tenant_id AND t.reference = e.subject)) AS office
                  FROM events e WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
             ))
             .bind(&device.tenant_id)

@@ -6,8 +6,10 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use malipo_domain::{Currency, Method, Money, TxStatus};
-use malipo_relay_api::{CompanySummary, KeyedFigures, Totals, UploadRecord, UploadResult};
+use malipo_domain::{Currency, Method, Money, TxNumber, TxStatus};
+use malipo_relay_api::{
+    CompanyPayment, CompanySummary, KeyedFigures, Totals, UploadRecord, UploadResult,
+};
 
 use crate::store::{Device, RelayStore, Result, on_db};
 
@@ -17,6 +19,10 @@ pub struct Checked {
     reference: String,
     number: String,
     office: String,
+    counter: Option<String>,
+    policy: Option<String>,
+    clerk: Option<String>,
+    receipt_number: Option<String>,
     method: Method,
     status: TxStatus,
     amount: Money,
@@ -38,17 +44,15 @@ pub fn check(r: &UploadRecord) -> std::result::Result<Checked, String> {
     if reference.is_empty() || reference.len() > 64 {
         return Err("reference must be 1 to 64 characters".into());
     }
-    let office = r
-        .number
-        .split_once('-')
-        .map(|(o, _)| o.to_owned())
-        .filter(|o| !o.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "number {:?} is not a transaction number like NBI-000042",
-                r.number
-            )
-        })?;
+    let number = TxNumber::parse(&r.number).map_err(|e| e.to_string())?;
+    let short = |what: &str, v: &Option<String>| match v.as_deref().map(str::trim) {
+        Some("") => Ok(None),
+        Some(t) if t.len() > 64 || t.chars().any(char::is_control) => {
+            Err(format!("{what} must be at most 64 printable characters"))
+        }
+        Some(t) => Ok(Some(t.to_owned())),
+        None => Ok(None),
+    };
     let method: Method = r.method.parse()?;
     let status: TxStatus = r.status.parse()?;
     let currency = Currency::from_code(&r.currency).map_err(|e| e.to_string())?;
@@ -61,8 +65,12 @@ pub fn check(r: &UploadRecord) -> std::result::Result<Checked, String> {
     }
     Ok(Checked {
         reference: reference.to_owned(),
-        number: r.number.clone(),
-        office,
+        number: number.to_string(),
+        office: number.desk().office().to_string(),
+        counter: number.desk().counter().map(ToString::to_string),
+        policy: short("policy", &r.policy)?,
+        clerk: short("clerk", &r.clerk)?,
+        receipt_number: short("receipt_number", &r.receipt_number)?,
         method,
         status,
         amount,
@@ -85,20 +93,32 @@ fn totals(count: i64, minor: i64, currency: Currency) -> Totals {
 }
 
 impl RelayStore {
-    /// Stores uploads from `device` in one transaction.
+    /// Stores uploads from `device` in one transaction. Each new or newer version takes the
+    /// tenant's next payment number: the transaction holds the tenant's row from its first
+    /// statement to its commit, so numbers follow commit order and a device reading by cursor
+    /// never skips a payment that committed late.
     pub async fn upload(&self, device: &Device, items: &[Checked]) -> Result<UploadResult> {
         let mut result = UploadResult::default();
         on_db!(self.db(), |pool, sql| {
             let mut tx = pool.begin().await?;
+            let mut seq: i64 = sqlx::query(sql(
+                "UPDATE tenants SET payment_seq = payment_seq WHERE id = ? RETURNING payment_seq",
+            ))
+            .bind(&device.tenant_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get("payment_seq");
             for c in items {
                 let done = sqlx::query(sql(
                     "INSERT INTO transactions (tenant_id, reference, device_id, number, office, method, status,
-                         amount_minor, refunded_minor, currency, provider_ref, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         amount_minor, refunded_minor, currency, provider_ref, created_at, updated_at,
+                         seq, counter, policy, clerk, receipt_number)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (tenant_id, reference) DO UPDATE SET
                          status = excluded.status, refunded_minor = excluded.refunded_minor,
                          provider_ref = coalesce(excluded.provider_ref, transactions.provider_ref),
-                         updated_at = excluded.updated_at
+                         receipt_number = coalesce(excluded.receipt_number, transactions.receipt_number),
+                         updated_at = excluded.updated_at, seq = excluded.seq
                      WHERE excluded.updated_at > transactions.updated_at",
                 ))
                 .bind(&device.tenant_id)
@@ -114,51 +134,137 @@ impl RelayStore {
                 .bind(&c.provider_ref)
                 .bind(c.created_at)
                 .bind(c.updated_at)
+                .bind(seq + 1)
+                .bind(&c.counter)
+                .bind(&c.policy)
+                .bind(&c.clerk)
+                .bind(&c.receipt_number)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
+                    seq += 1;
                     result.stored += 1;
                 } else {
                     result.unchanged += 1;
                 }
             }
+            sqlx::query(sql("UPDATE tenants SET payment_seq = ? WHERE id = ?"))
+                .bind(seq)
+                .bind(&device.tenant_id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(result)
     }
 
-    /// Totals over the tenant's uploaded payments created in `[from_ms, to_ms)`.
+    /// The tenant's payments after `after` in the company's order, at most `limit`.
+    pub async fn payments(
+        &self,
+        tenant_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<CompanyPayment>> {
+        let rfc = |ms: i64| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default()
+        };
+        Ok(on_db!(self.db(), |pool, sql| {
+            sqlx::query(sql(
+                "SELECT seq, reference, number, office, counter, policy, method, status, amount_minor,
+                        refunded_minor, currency, clerk, receipt_number, created_at, updated_at
+                 FROM transactions WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            ))
+            .bind(tenant_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| CompanyPayment {
+                seq: r.get("seq"),
+                reference: r.get("reference"),
+                number: r.get("number"),
+                office: r.get("office"),
+                counter: r.get("counter"),
+                policy: r.get("policy"),
+                method: r.get("method"),
+                status: r.get("status"),
+                amount_minor: r.get("amount_minor"),
+                refunded_minor: r.get("refunded_minor"),
+                currency: r.get("currency"),
+                clerk: r.get("clerk"),
+                receipt_number: r.get("receipt_number"),
+                created_at: rfc(r.get("created_at")),
+                updated_at: rfc(r.get("updated_at")),
+            })
+            .collect()
+        }))
+    }
+
+    /// Totals over the tenant's uploaded payments created in `[from_ms, to_ms)`, of branch
+    /// `office` only when given.
     pub async fn company_summary(
         &self,
         tenant_id: &str,
         currency: Currency,
         from_ms: i64,
         to_ms: i64,
+        office: Option<&str>,
     ) -> Result<CompanySummary> {
-        // (status, method, office, count, sum of minor units)
-        let rows: Vec<(String, String, String, i64, i64)> = on_db!(self.db(), |pool, sql| {
+        // (status, method, office, counter, clerk, count, sum of minor units)
+        type Row = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+        );
+        let rows: Vec<Row> = on_db!(self.db(), |pool, sql| {
             sqlx::query(sql(
-                "SELECT status, method, office, count(*) AS n, CAST(sum(amount_minor) AS BIGINT) AS minor
+                "SELECT status, method, office, counter, clerk, count(*) AS n,
+                        CAST(sum(amount_minor) AS BIGINT) AS minor
                  FROM transactions
                  WHERE tenant_id = ? AND currency = ? AND created_at >= ? AND created_at < ?
-                 GROUP BY status, method, office ORDER BY office, method",
+                   AND (? IS NULL OR office = ?)
+                 GROUP BY status, method, office, counter, clerk",
             ))
             .bind(tenant_id)
             .bind(currency.code())
             .bind(from_ms)
             .bind(to_ms)
+            .bind(office)
+            .bind(office)
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| (r.get("status"), r.get("method"), r.get("office"), r.get("n"), r.get("minor")))
+            .map(|r| {
+                (
+                    r.get("status"),
+                    r.get("method"),
+                    r.get("office"),
+                    r.get("counter"),
+                    r.get("clerk"),
+                    r.get("n"),
+                    r.get("minor"),
+                )
+            })
             .collect()
         });
         let mut sums: [(i64, i64); 5] = [(0, 0); 5];
         // key → (collected count, collected minor, attempted count, attempted minor)
         type Split = std::collections::BTreeMap<String, (i64, i64, i64, i64)>;
-        let mut by_method: Split = Default::default();
-        let mut by_office: Split = Default::default();
-        for (status, method, office, n, minor) in rows {
+        let (mut by_method, mut by_office, mut by_counter, mut by_clerk): (
+            Split,
+            Split,
+            Split,
+            Split,
+        ) = Default::default();
+        for (status, method, office, counter, clerk, n, minor) in rows {
             let status: TxStatus = status.parse().unwrap_or(TxStatus::NeedsReview);
             let bucket = match status {
                 TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded => 1,
@@ -171,9 +277,17 @@ impl RelayStore {
                 sums[i].1 += minor;
             }
             let collected = bucket == 1;
+            let desk = match counter {
+                Some(c) => format!("{office}-{c}"),
+                None => office.clone(),
+            };
             for entry in [
                 by_method.entry(method.clone()).or_default(),
                 by_office.entry(office).or_default(),
+                by_counter.entry(desk).or_default(),
+                by_clerk
+                    .entry(clerk.unwrap_or_else(|| "-".to_owned()))
+                    .or_default(),
             ] {
                 if collected {
                     entry.0 += n;
@@ -201,6 +315,8 @@ impl RelayStore {
             needs_review: totals(sums[4].0, sums[4].1, currency),
             by_method: keyed(by_method),
             by_office: keyed(by_office),
+            by_counter: keyed(by_counter),
+            by_clerk: keyed(by_clerk),
         })
     }
 }

@@ -110,7 +110,7 @@ impl Relay {
         let t = self.store.create_tenant(name).await.unwrap();
         let (_, token) = self
             .store
-            .add_device(&t.tenant.id, "counter-1")
+            .add_device(&t.tenant.id, "counter-1", None)
             .await
             .unwrap();
         (
@@ -303,7 +303,7 @@ async fn devices_see_only_their_tenant_and_revoked_tokens_see_nothing(backend: B
     assert_eq!(status, 401);
     let (dev, token) = relay
         .store
-        .add_device(&tenant_b, "old laptop")
+        .add_device(&tenant_b, "old laptop", None)
         .await
         .unwrap();
     assert!(relay.store.revoke_device(&dev.id).await.unwrap());
@@ -622,7 +622,7 @@ async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_
     let (tenant, _, nairobi) = relay.tenant("Jubilee").await;
     let (_, mombasa) = relay
         .store
-        .add_device(&tenant, "Mombasa counter")
+        .add_device(&tenant, "Mombasa counter", None)
         .await
         .unwrap();
     let (_, _, other) = relay.tenant("Britam").await;

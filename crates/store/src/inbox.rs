@@ -9,7 +9,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use malipo_domain::time_zone::{from_ms, to_ms};
-use malipo_domain::{OfficeCode, TxEvent, transaction::Outcome};
+use malipo_domain::{Desk, TxEvent, transaction::Outcome};
 
 use crate::transactions::{ProviderDetails, TransactionRecord, TxKey, apply_in, tx_from_row};
 use crate::{Result, Store, StoreError};
@@ -155,7 +155,7 @@ impl Store {
     pub async fn record_inbox(
         &self,
         actor: &str,
-        office: &OfficeCode,
+        office: &Desk,
         event: &InboxEvent,
         action: InboxAction,
         now: OffsetDateTime,

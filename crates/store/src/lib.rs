@@ -10,6 +10,7 @@
 
 mod audit;
 mod cards;
+mod company;
 mod inbox;
 mod policies;
 mod refunds;
@@ -25,6 +26,7 @@ use sqlx::sqlite::SqlitePool;
 
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
+pub use company::{CompanyFilter, CompanyPayment, PolicySource, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use policies::{
     NewPolicy, NextDue, PolicyFilter, PolicyOrder, PolicyRecord, PolicyStanding, ScheduleFilter,
@@ -46,6 +48,7 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
     (3, "sync", include_str!("../migrations/0003_sync.sql")),
     (4, "refunds", include_str!("../migrations/0004_refunds.sql")),
     (5, "trust", include_str!("../migrations/0005_trust.sql")),
+    (6, "company", include_str!("../migrations/0006_company.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

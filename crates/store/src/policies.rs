@@ -34,6 +34,8 @@ pub struct PolicyRecord {
     pub email: Option<String>,
     pub premium: Money,
     pub frequency: Frequency,
+    /// Active, lapsed or cancelled, as the company register says.
+    pub status: malipo_domain::PolicyStatus,
     pub created_at: OffsetDateTime,
 }
 
@@ -110,6 +112,7 @@ fn policy_from_row(r: &SqliteRow) -> Result<PolicyRecord> {
         email: r.get("email"),
         premium: money_from_row(r, "premium_minor")?,
         frequency: parse_col(r.get::<&str, _>("frequency"), "policies.frequency")?,
+        status: parse_col(r.get::<&str, _>("status"), "policies.status")?,
         created_at: from_ms(r.get("created_at")),
     })
 }
@@ -133,7 +136,7 @@ fn date_string(d: Date) -> String {
     d.to_string()
 }
 
-fn parse_date(s: &str) -> Result<Date> {
+pub(crate) fn parse_date(s: &str) -> Result<Date> {
     Date::parse(s, &Iso8601::DATE).map_err(|_| StoreError::Corrupt(format!("date {s:?}")))
 }
 
@@ -263,8 +266,8 @@ impl Store {
             "WITH matched AS (SELECT * FROM policies WHERE {matching} {page}),
              kept AS (
                SELECT m.id, coalesce((SELECT sum(t.amount_minor - t.refunded_minor)
-                                      FROM transactions t
-                                      WHERE t.policy_id = m.id AND t.currency = m.currency
+                                      FROM policy_payments t
+                                      WHERE t.policy_number = m.number AND t.currency = m.currency
                                         AND t.status IN ('succeeded', 'partially_refunded')), 0)
                             AS paid
                FROM matched m),
@@ -338,8 +341,10 @@ impl Store {
             .collect()
     }
 
-    /// Instalments as they stand on `filter.today`: payments kept (succeeded, less refunds)
-    /// fill each policy's instalments in due order.
+    /// Instalments as they stand on `filter.today`: payments kept (succeeded, less refunds) at
+    /// any counter of the company fill each policy's instalments in due order. The allocation
+    /// depends only on which payments are kept, not on the order they arrived in, so every
+    /// counter holding the same payments shows the same instalments.
     pub async fn schedule(&self, filter: &ScheduleFilter) -> Result<Vec<ScheduleLine>> {
         let policy = filter
             .policy
@@ -349,8 +354,8 @@ impl Store {
         // overdue list; for pending and all, every policy with instalments.
         let rows = sqlx::query(
             "SELECT p.id, p.number, p.holder, p.phone, i.seq, i.due_date, i.amount_minor, i.currency,
-                    coalesce((SELECT sum(t.amount_minor - t.refunded_minor) FROM transactions t
-                              WHERE t.policy_id = p.id AND t.currency = i.currency
+                    coalesce((SELECT sum(t.amount_minor - t.refunded_minor) FROM policy_payments t
+                              WHERE t.policy_number = p.number AND t.currency = i.currency
                                 AND t.status IN ('succeeded', 'partially_refunded')), 0) AS paid
              FROM policies p JOIN instalments i ON i.policy_id = p.id
              WHERE (?1 IS NULL OR p.number = ?1)

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use malipo_domain::refund::{self, RefundError, RefundEvent, RefundStatus};
 use malipo_domain::time_zone::{from_ms, to_ms};
-use malipo_domain::{Currency, Money, OfficeCode, TxEvent};
+use malipo_domain::{Currency, Desk, Money, TxEvent};
 
 use crate::audit::{self, Change};
 use crate::transactions::{ProviderDetails, TransactionRecord, TxKey, apply_in, fetch};
@@ -181,7 +181,7 @@ impl Store {
         &self,
         actor: &str,
         id: i64,
-        office: &OfficeCode,
+        office: &Desk,
         event: RefundEvent,
         details: &RefundDetails,
         now: OffsetDateTime,
@@ -285,7 +285,7 @@ pub(crate) async fn refund_in(
     tx: &mut SqliteConnection,
     actor: &str,
     id: i64,
-    office: &OfficeCode,
+    office: &Desk,
     event: RefundEvent,
     details: &RefundDetails,
     now: OffsetDateTime,

@@ -9,7 +9,7 @@ use time::{Date, OffsetDateTime};
 use malipo_domain::time_zone::{day_start_ms, from_ms, nairobi_date, to_ms};
 use malipo_domain::transaction::{self, Outcome, TxEvent};
 use malipo_domain::{
-    Email, Method, Money, Msisdn, OfficeCode, ProviderReference, ReceiptNumber, TxNumber, TxStatus,
+    Desk, Email, Method, Money, Msisdn, ProviderReference, ReceiptNumber, TxNumber, TxStatus,
 };
 
 use crate::audit::{self, Change};
@@ -19,7 +19,8 @@ use crate::{Result, Store, StoreError, parse_col, unique_violation};
 /// A payment about to be asked of a provider.
 #[derive(Debug, Clone)]
 pub struct NewTransaction {
-    pub office: OfficeCode,
+    /// Where it is taken (branch and counter): the prefix of its numbers.
+    pub desk: Desk,
     pub policy_id: i64,
     pub method: Method,
     pub amount: Money,
@@ -232,8 +233,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<TransactionRecord> {
         let mut tx = self.begin_write().await?;
-        let seq = next_in_sequence(&mut tx, &format!("tx:{}", new.office)).await?;
-        let number = TxNumber::new(new.office.clone(), seq).to_string();
+        let seq = next_in_sequence(&mut tx, &format!("tx:{}", new.desk)).await?;
+        let number = TxNumber::new(new.desk.clone(), seq).to_string();
         let id: i64 = sqlx::query(
             "INSERT INTO transactions
                (number, reference, policy_id, method, status, amount_minor, currency, phone, email,
@@ -308,7 +309,7 @@ impl Store {
         &self,
         actor: &str,
         key: &TxKey,
-        office: &OfficeCode,
+        office: &Desk,
         event: TxEvent,
         details: &ProviderDetails,
         now: OffsetDateTime,
@@ -561,7 +562,7 @@ pub(crate) async fn apply_in(
     tx: &mut SqliteConnection,
     actor: &str,
     key: &TxKey,
-    office: &OfficeCode,
+    office: &Desk,
     event: TxEvent,
     details: &ProviderDetails,
     now: OffsetDateTime,

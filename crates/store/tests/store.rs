@@ -10,7 +10,7 @@ use std::sync::Arc;
 use malipo_domain::schedule::{self, InstalmentStatus};
 use malipo_domain::time_zone::NAIROBI;
 use malipo_domain::{
-    Currency, Email, FailureKind, Frequency, HolderName, Method, Money, Msisdn, OfficeCode,
+    Currency, Desk, Email, FailureKind, Frequency, HolderName, Method, Money, Msisdn, OfficeCode,
     Outcome, PolicyNumber, ProviderReference, Source, TxEvent, TxStatus,
 };
 use malipo_store::{
@@ -34,8 +34,8 @@ fn kes(major: i64) -> Money {
     Money::from_major(major, Currency::Kes).unwrap()
 }
 
-fn office() -> OfficeCode {
-    OfficeCode::parse("NBI").unwrap()
+fn office() -> Desk {
+    OfficeCode::parse("NBI").unwrap().into()
 }
 
 fn policy(number: &str, holder: &str, phone: &str) -> NewPolicy {
@@ -61,7 +61,7 @@ async fn new_tx(
     at: OffsetDateTime,
 ) -> i64 {
     let new = NewTransaction {
-        office: office(),
+        desk: office(),
         policy_id,
         method,
         amount,

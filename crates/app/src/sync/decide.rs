@@ -6,7 +6,7 @@
 //! decision is the store's, in one write transaction with the change it causes.
 
 use malipo_domain::refund::RefundEvent;
-use malipo_domain::{Method, OfficeCode, Source, TxEvent, TxStatus};
+use malipo_domain::{Desk, Method, Source, TxEvent, TxStatus};
 use malipo_providers::daraja::{self, DarajaError, QueryResult, StkOutcome};
 use malipo_providers::paystack::{self, PaystackError, WebhookEvent};
 use malipo_relay_api as api;
@@ -109,9 +109,9 @@ fn record(outcome: InboxOutcome, transaction_id: Option<i64>, note: impl Into<St
 }
 
 /// An event about no payment of ours: another office's, or an orphan.
-fn not_ours(wire: &api::Event, office: &OfficeCode, what: &str) -> Decision {
+fn not_ours(wire: &api::Event, office: &Desk, what: &str) -> Decision {
     match &wire.office {
-        Some(other) if other != office.as_str() => record(
+        Some(other) if *other != office.to_string() => record(
             InboxOutcome::OtherOffice,
             None,
             format!("{what} belongs to office {other}"),
@@ -125,7 +125,7 @@ fn not_ours(wire: &api::Event, office: &OfficeCode, what: &str) -> Decision {
 }
 
 impl App {
-    pub(super) async fn decide(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
+    pub(super) async fn decide(&self, wire: &api::Event, office: &Desk) -> Result<Decision> {
         match (wire.provider.as_str(), wire.kind.as_str()) {
             ("daraja", "stk_callback") => self.stk_callback(wire, office).await,
             ("paystack", "charge.success") => self.charge_success(wire, office).await,
@@ -145,7 +145,7 @@ impl App {
     /// moves only on Safaricom's own answer to an STK Push Query for that CheckoutRequestID; the
     /// callback adds the M-Pesa receipt number when its amount and phone are the ones asked. A
     /// claim Safaricom contradicts is kept for a manager; one it cannot answer yet is held.
-    async fn stk_callback(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
+    async fn stk_callback(&self, wire: &api::Event, office: &Desk) -> Result<Decision> {
         let cb = match daraja::callback::parse(wire.body.as_bytes()) {
             Ok(cb) => cb,
             Err(e) => {
@@ -275,7 +275,7 @@ impl App {
     /// A Paystack `charge.success` is a hint: Paystack's verify by reference decides, comparing
     /// amount and currency. A reference Paystack does not know is kept for a manager; an answer
     /// that could not be had is held and asked again.
-    async fn charge_success(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
+    async fn charge_success(&self, wire: &api::Event, office: &Desk) -> Result<Decision> {
         let reference = match paystack::parse_event(wire.body.as_bytes()) {
             Ok(WebhookEvent::ChargeSuccess(t)) => t.reference,
             Ok(_) | Err(_) => {
@@ -320,7 +320,7 @@ impl App {
         Ok(apply(&tx, event, None))
     }
 
-    async fn paystack_refund(&self, wire: &api::Event, office: &OfficeCode) -> Result<Decision> {
+    async fn paystack_refund(&self, wire: &api::Event, office: &Desk) -> Result<Decision> {
         let Ok(WebhookEvent::Refund(ev)) = paystack::parse_event(wire.body.as_bytes()) else {
             return Ok(record(
                 InboxOutcome::Ignored,

@@ -9,6 +9,7 @@
 //! connection cannot stall it. The relay's protocol is [`relay`]; what each event means here is
 //! [`decide`].
 
+mod company;
 mod decide;
 mod relay;
 
@@ -52,6 +53,12 @@ pub struct SyncReport {
     pub suspect: u64,
     /// Payments and card refunds asked about (STK Push Query, Paystack verify or refund fetch).
     pub queried: u64,
+    /// Policies added or changed here that the company register took.
+    pub policies_sent: u64,
+    /// Policies of the register new or changed here.
+    pub policies_received: u64,
+    /// Payments of the company (any counter's) learnt of or updated.
+    pub payments_received: u64,
     /// The inbox cursor after the round.
     pub cursor: i64,
     /// What went wrong without stopping the round (payments the relay did not take).
@@ -64,21 +71,23 @@ pub type CompanyView = api::CompanySummary;
 /// The largest upload body the outbox sends: below the relay's limit, with room to spare.
 const UPLOAD_LIMIT: usize = api::MAX_BODY - 1024;
 
-/// An upload of as many of `records` (at least one) as fit in [`UPLOAD_LIMIT`] bytes, and how
-/// many it holds.
-fn upload_body(records: &[malipo_store::TransactionRecord]) -> Result<(Vec<u8>, usize)> {
-    const OPEN: &[u8] = b"{\"transactions\":[";
+/// An upload of as many of `items` (at least one) as fit in [`UPLOAD_LIMIT`] bytes, as
+/// `{"KEY": [...]}`, and how many it holds.
+fn batch_body<T>(
+    key: &str,
+    items: &[T],
+    encode: impl Fn(&T) -> Result<(String, Vec<u8>)>,
+) -> Result<(Vec<u8>, usize)> {
     const CLOSE: &[u8] = b"]}";
-    let mut body = OPEN.to_vec();
+    let mut body = format!("{{\"{key}\":[").into_bytes();
     let mut taken = 0;
-    for t in records {
-        let item = serde_json::to_vec(&crate::views::upload_record(t)).map_err(Error::internal)?;
+    for t in items {
+        let (name, item) = encode(t)?;
         let separator = usize::from(taken > 0);
         if body.len() + separator + item.len() + CLOSE.len() > UPLOAD_LIMIT {
             if taken == 0 {
                 return Err(Error::internal(format!(
-                    "payment {} is too large to upload ({} bytes)",
-                    t.number,
+                    "{name} is too large to upload ({} bytes)",
                     item.len()
                 )));
             }
@@ -92,6 +101,15 @@ fn upload_body(records: &[malipo_store::TransactionRecord]) -> Result<(Vec<u8>, 
     }
     body.extend_from_slice(CLOSE);
     Ok((body, taken))
+}
+
+/// An upload of as many of `records` (at least one) as fit in [`UPLOAD_LIMIT`] bytes, and how
+/// many it holds.
+fn upload_body(records: &[malipo_store::TransactionRecord]) -> Result<(Vec<u8>, usize)> {
+    batch_body("transactions", records, |t| {
+        let item = serde_json::to_vec(&crate::views::upload_record(t)).map_err(Error::internal)?;
+        Ok((format!("payment {}", t.number), item))
+    })
 }
 
 /// When a payment may next be asked about, and the pause that got it there.
@@ -113,9 +131,13 @@ impl App {
         let providers = self.providers();
         let relay = providers.relay()?;
         let mut report = SyncReport::default();
+        self.learn_counter().await;
         // A push the relay refuses never keeps the office from applying provider events.
         self.push_noting(relay, &mut report).await?;
+        self.push_policies(relay, &mut report).await?;
+        self.pull_register(relay, &mut report).await?;
         self.pull(relay, &mut report).await?;
+        self.pull_payments(relay, &mut report).await?;
         report.queried = self.reconcile_open(asked).await?;
         report.queried += self.follow_card_refunds().await?;
         self.push_noting(relay, &mut report).await?;
@@ -220,7 +242,7 @@ impl App {
     /// after the cursor until the relay has no more. An event still waiting is held again; it
     /// never holds back the ones after it.
     async fn pull(&self, relay: &RelayClient, report: &mut SyncReport) -> Result<()> {
-        let office = self.office_code().await?;
+        let office = self.desk().await?;
         for held in self.store().held_events(HELD_PER_ROUND).await? {
             let wire = api::Event {
                 seq: held.seq,
@@ -252,7 +274,7 @@ impl App {
     async fn settle(
         &self,
         wire: &api::Event,
-        office: &malipo_domain::OfficeCode,
+        office: &malipo_domain::Desk,
         was_held: bool,
         report: &mut SyncReport,
     ) -> Result<()> {

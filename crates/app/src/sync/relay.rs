@@ -217,6 +217,49 @@ impl RelayClient {
         Ok((RelayClient::json(r).await?, date))
     }
 
+    /// Sends policies added or imported here to the company register; a register that refuses
+    /// some (HTTP 422) answers with its report too, naming each.
+    pub async fn upload_policies(&self, body: Vec<u8>) -> Result<api::RegisterReport, RelayError> {
+        let r = self
+            .http
+            .post(self.url(api::POLICIES))
+            .header("content-type", "application/json")
+            .body(body)
+            .bearer_auth(self.token.expose())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        if r.status() == reqwest::StatusCode::UNPROCESSABLE_ENTITY || r.status().is_success() {
+            return RelayClient::json(r).await;
+        }
+        Err(RelayClient::refused(r).await)
+    }
+
+    /// The company register after `after`.
+    pub async fn register(&self, after: i64) -> Result<api::RegisterPage, RelayError> {
+        let q = api::FeedQuery {
+            after,
+            limit: api::MAX_FEED_PAGE,
+        };
+        let r = self
+            .send(self.http.get(self.url(api::POLICIES)).query(&q))
+            .await?;
+        RelayClient::json(r).await
+    }
+
+    /// The company's payments after `after`, every counter's, in the relay's order.
+    pub async fn payments(&self, after: i64) -> Result<api::PaymentPage, RelayError> {
+        let q = api::FeedQuery {
+            after,
+            limit: api::MAX_FEED_PAGE,
+        };
+        let r = self
+            .send(self.http.get(self.url(api::PAYMENTS)).query(&q))
+            .await?;
+        RelayClient::json(r).await
+    }
+
     /// The company-wide summary of the payments every office uploaded.
     pub async fn company_summary(
         &self,

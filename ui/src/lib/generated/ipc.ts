@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -17,6 +17,7 @@ export type Commands = {
   payment_status: { request: ByNumber; response: TransactionView };
   save_receipt: { request: SaveReceipt; response: SavedReceipt };
   history: { request: HistoryFilter; response: List<TransactionView> };
+  company_history: { request: CompanyFilter; response: List<TransactionView> };
   export_history: { request: HistoryFilter; response: string };
   policy_details: { request: ByNumber; response: PolicyDetails };
   saved_cards: { request: CardsOf; response: Array<SavedCardView> };
@@ -55,7 +56,11 @@ export type RefundStatus = "requested" | "approved" | "rejected" | "processing" 
 
 export type List<T> = { items: Array<T>, total: number, };
 
-export type PolicyView = { number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
+export type PolicyView = { number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+/**
+ * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
+ */
+status: string, created_at: string, };
 
 export type PolicyRow = { 
 /**
@@ -74,7 +79,11 @@ overdue: string, overdue_minor: number,
 /**
  * Days since the oldest unpaid instalment fell due; 0 when nothing is overdue.
  */
-days_overdue: number, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
+days_overdue: number, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+/**
+ * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
+ */
+status: string, created_at: string, };
 
 export type TransactionView = { id: number, number: string, reference: string, policy: string, holder: string, method: Method, status: TxStatus, 
 /**
@@ -88,7 +97,12 @@ paid: boolean, amount: string, amount_minor: number, currency: string, refunded:
 /**
  * The card checkout link, for card payments.
  */
-authorization_url: string | null, card_brand: string | null, card_last4: string | null, created_at: string, updated_at: string, };
+authorization_url: string | null, card_brand: string | null, card_last4: string | null, created_at: string, updated_at: string, 
+/**
+ * Taken at another counter of the company: shown as the relay knows it (no phone or
+ * e-mail), read-only here.
+ */
+elsewhere: boolean, };
 
 export type SessionView = { username: string, role: Role, };
 
@@ -126,9 +140,15 @@ print: boolean, };
 
 export type HistoryFilter = { status?: string, method?: string, from?: string, to?: string, search?: string, page?: number, per_page?: number, };
 
+export type CompanyFilter = { branch?: string, status?: string, policy?: string, from?: string, to?: string, page?: number, per_page?: number, };
+
 export type CardsOf = { email: string, };
 
-export type DateRange = { from?: string, to?: string, };
+export type DateRange = { from?: string, to?: string, 
+/**
+ * The company view of one branch (office code) only.
+ */
+branch?: string, };
 
 export type RefundsFilter = { status?: string, };
 
@@ -187,7 +207,11 @@ export type Check = { name: string, status: CheckStatus, message: string, };
 
 export type DoctorReport = { checks: Array<Check>, };
 
-export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, created_at: string, };
+export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+/**
+ * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
+ */
+status: string, created_at: string, };
 
 export type InstalmentView = { policy: string, holder: string, phone: string, seq: number, due_date: string, status: InstalmentStatus, amount: string, amount_minor: number, paid: string, paid_minor: number, outstanding: string, outstanding_minor: number, currency: string, days_overdue: number, };
 
@@ -223,7 +247,19 @@ succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: To
  */
 by_method: Array<KeyedFigures>, by_day: Array<DayView>, by_clerk: Array<KeyedFigures>, };
 
-export type CompanyView = { currency: string, all: TotalsView, succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: TotalsView, by_method: Array<KeyedFigures>, by_office: Array<KeyedFigures>, };
+export type CompanyView = { currency: string, all: TotalsView, succeeded: TotalsView, pending: TotalsView, failed: TotalsView, needs_review: TotalsView, by_method: Array<KeyedFigures>, 
+/**
+ * By branch (office code).
+ */
+by_office: Array<KeyedFigures>, 
+/**
+ * By counter (`NBI-2`; an office without counters under its code alone).
+ */
+by_counter: Array<KeyedFigures>, 
+/**
+ * By clerk (username; `-` when not known).
+ */
+by_clerk: Array<KeyedFigures>, };
 
 export type DashboardView = { office: SummaryView, company: CompanyView | null, 
 /**
