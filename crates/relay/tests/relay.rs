@@ -1370,6 +1370,350 @@ async fn an_office_checks_its_callback_url_and_paystack_secret(backend: Backend)
     assert_eq!(answer["last_seq"], 0, "the check wrote no event");
 }
 
+async fn get_json(relay: &Relay, token: &str, path: &str) -> (u16, Value) {
+    let r = relay
+        .http
+        .get(format!("{}{path}", relay.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post_policies(relay: &Relay, token: &str, body: Value) -> (u16, Value) {
+    let r = relay
+        .http
+        .post(format!("{}/v1/policies", relay.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn policy(number: &str, holder: &str, premium_minor: i64) -> Value {
+    json!({
+        "number": number, "holder": holder, "phone": "254712345678",
+        "email": "holder@example.co.ke", "premium_minor": premium_minor, "currency": "KES",
+        "frequency": "monthly", "instalments": 12, "start_date": "2026-07-01", "status": "active"
+    })
+}
+
+/// Each device is one counter with a code of its own in the company: given, or the next free
+/// number; a code taken is refused.
+async fn every_counter_has_a_code_no_other_counter_of_the_company_has(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, _, first) = relay.tenant("Jubilee").await;
+    let (second, _) = relay
+        .store
+        .add_device(&tenant, "Moi Avenue 2", None)
+        .await
+        .unwrap();
+    let (named, _) = relay
+        .store
+        .add_device(&tenant, "Mombasa", Some("m1"))
+        .await
+        .unwrap();
+    assert_eq!(second.counter.as_deref(), Some("2"));
+    assert_eq!(named.counter.as_deref(), Some("M1"));
+    let taken = relay.store.add_device(&tenant, "Again", Some("2")).await;
+    assert!(
+        taken
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("counter 2 is taken")),
+        "{taken:?}"
+    );
+    assert!(
+        relay
+            .store
+            .add_device(&tenant, "Bad", Some("A-1"))
+            .await
+            .is_err()
+    );
+    let (other, _, _) = relay.tenant("Britam").await;
+    let (elsewhere, _) = relay
+        .store
+        .add_device(&other, "Britam 2", Some("2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.counter.as_deref(),
+        Some("2"),
+        "codes are per company"
+    );
+    let (_, answer) = check(&relay, &first, json!({})).await;
+    assert_eq!(answer["counter"], "1", "{answer}");
+}
+
+/// The register: imported once from any counter, pulled by every counter by cursor; an import
+/// again changes only what changed; one refused policy writes none; names and phones are kept
+/// sealed in the database.
+async fn the_register_is_one_for_the_company_and_keeps_customers_sealed(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, _, nairobi) = relay.tenant("Jubilee").await;
+    let (_, mombasa) = relay
+        .store
+        .add_device(&tenant, "Mombasa", None)
+        .await
+        .unwrap();
+    let (_, _, other) = relay.tenant("Britam").await;
+    let batch = json!({"policies": [policy("P-1", "Amina Wanjiru", 150_000), policy("P-2", "Otieno Odhiambo", 275_000)]});
+    let (status, report) = post_policies(&relay, &nairobi, batch.clone()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["added"], json!(["P-1", "P-2"]));
+    assert_eq!(report["written"], true);
+    let (_, again) = post_policies(&relay, &mombasa, batch).await;
+    assert_eq!(
+        (
+            again["unchanged"].as_u64(),
+            again["added"].as_array().map(Vec::len)
+        ),
+        (Some(2), Some(0))
+    );
+
+    let (_, page) = get_json(&relay, &mombasa, "/v1/policies?after=0").await;
+    let entries = page["policies"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[0]["holder"], "Amina Wanjiru",
+        "opened for the company's own devices"
+    );
+    let cursor = page["next"].as_i64().unwrap();
+    let (_, nothing) = get_json(&relay, &mombasa, &format!("/v1/policies?after={cursor}")).await;
+    assert_eq!(nothing["policies"], json!([]));
+    assert_eq!(nothing["next"], cursor);
+
+    // A premium change and one bad row: nothing is written, every refusal is named.
+    let (status, refused) = post_policies(
+        &relay,
+        &nairobi,
+        json!({"policies": [policy("P-1", "Amina Wanjiru", 175_000), {"number": "P-3", "holder": "X", "phone": "0722", "premium_minor": 1, "currency": "KES", "frequency": "monthly", "instalments": 12, "start_date": "2026-07-01", "status": "active"}]}),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["refused"][0]["number"], "P-3");
+    assert!(
+        refused["refused"][0]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("phone")
+    );
+    assert_eq!(refused["written"], false);
+    let (_, unchanged) = get_json(&relay, &mombasa, &format!("/v1/policies?after={cursor}")).await;
+    assert_eq!(
+        unchanged["policies"],
+        json!([]),
+        "a refused import writes nothing"
+    );
+    let (status, updated) = post_policies(
+        &relay,
+        &nairobi,
+        json!({"policies": [policy("P-1", "Amina Wanjiru", 175_000)]}),
+    )
+    .await;
+    assert_eq!((status, updated["updated"].clone()), (200, json!(["P-1"])));
+    let (_, changed) = get_json(&relay, &mombasa, &format!("/v1/policies?after={cursor}")).await;
+    let changed = changed["policies"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "only what changed, after the cursor");
+    assert_eq!(changed[0]["premium_minor"], 175_000);
+    assert!(changed[0]["seq"].as_i64().unwrap() > cursor);
+
+    let (_, theirs) = get_json(&relay, &other, "/v1/policies?after=0").await;
+    assert_eq!(
+        theirs["policies"],
+        json!([]),
+        "another company sees none of it"
+    );
+
+    // What the database holds, read behind the relay's back.
+    let statement = "SELECT holder, phone FROM register";
+    let sealed: Vec<Vec<u8>> = if relay.database.starts_with("postgres://") {
+        let pool = sqlx::PgPool::connect(&relay.database).await.unwrap();
+        let rows = sqlx::query(statement).fetch_all(&pool).await.unwrap();
+        use sqlx::Row;
+        rows.iter()
+            .map(|r| [r.get::<Vec<u8>, _>(0), r.get::<Vec<u8>, _>(1)].concat())
+            .collect()
+    } else {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", relay.database))
+            .await
+            .unwrap();
+        let rows = sqlx::query(statement).fetch_all(&pool).await.unwrap();
+        use sqlx::Row;
+        rows.iter()
+            .map(|r| [r.get::<Vec<u8>, _>(0), r.get::<Vec<u8>, _>(1)].concat())
+            .collect()
+    };
+    assert_eq!(sealed.len(), 2);
+    for bytes in sealed {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("Amina") && !text.contains("Otieno") && !text.contains("254712345678"),
+            "customer data is sealed at rest"
+        );
+    }
+
+    // Without its key the relay keeps no customer data at all.
+    let keyless = Relay::build(backend, None, malipo_relay::access::Access::default()).await;
+    let (_, _, device) = keyless.tenant("Keyless").await;
+    let (status, answer) = post_policies(
+        &keyless,
+        &device,
+        json!({"policies": [policy("P-1", "Amina Wanjiru", 150_000)]}),
+    )
+    .await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("MALIPO_RELAY_SECRET_KEY")
+    );
+}
+
+/// Every counter's payments in one order: a newer version of a payment comes later in the
+/// feed, an older one is not fed again; the summary splits by branch, counter and clerk.
+async fn every_counter_reads_the_company_payments_in_one_order(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let (tenant, _, one) = relay.tenant("Jubilee").await;
+    let (_, two) = relay
+        .store
+        .add_device(&tenant, "Moi Avenue 2", None)
+        .await
+        .unwrap();
+    let (_, msa) = relay
+        .store
+        .add_device(&tenant, "Mombasa", Some("3"))
+        .await
+        .unwrap();
+    let mut a = tx(
+        "MREF0000000A",
+        "NBI-1-000001",
+        "mpesa",
+        "awaiting_customer",
+        150_000,
+        "2026-11-27T07:00:00Z",
+    );
+    a["clerk"] = json!("wanjiku");
+    let mut b = tx(
+        "MREF0000000B",
+        "NBI-2-000001",
+        "card",
+        "succeeded",
+        275_000,
+        "2026-11-27T07:00:05Z",
+    );
+    b["clerk"] = json!("otieno");
+    let c = tx(
+        "MREF0000000C",
+        "MSA-3-000001",
+        "mpesa",
+        "succeeded",
+        100_000,
+        "2026-11-27T07:00:09Z",
+    );
+    assert_eq!(upload(&relay, &one, vec![a.clone()]).await.0, 200);
+    assert_eq!(upload(&relay, &two, vec![b]).await.0, 200);
+    assert_eq!(upload(&relay, &msa, vec![c]).await.0, 200);
+    let mut paid = a.clone();
+    paid["status"] = json!("succeeded");
+    paid["receipt_number"] = json!("NBI-1-R000001");
+    paid["updated_at"] = json!("2026-11-27T07:01:00Z");
+    assert_eq!(upload(&relay, &one, vec![paid]).await.1["stored"], 1);
+    assert_eq!(
+        upload(&relay, &one, vec![a]).await.1["unchanged"],
+        1,
+        "an older version"
+    );
+
+    let (status, page) = get_json(&relay, &msa, "/v1/payments?after=0").await;
+    assert_eq!(status, 200);
+    let seen: Vec<(String, String, i64)> = page["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["number"].as_str().unwrap().to_owned(),
+                p["status"].as_str().unwrap().to_owned(),
+                p["seq"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen.iter()
+            .map(|(n, s, _)| (n.as_str(), s.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("NBI-2-000001", "succeeded"),
+            ("MSA-3-000001", "succeeded"),
+            ("NBI-1-000001", "succeeded")
+        ],
+        "the paid version replaces the first and comes last"
+    );
+    assert!(seen.windows(2).all(|w| w[0].2 < w[1].2));
+    let first = &page["payments"][2];
+    assert_eq!(
+        (
+            first["office"].as_str(),
+            first["counter"].as_str(),
+            first["policy"].as_str()
+        ),
+        (Some("NBI"), Some("1"), Some("P-1"))
+    );
+    assert_eq!(first["receipt_number"], "NBI-1-R000001");
+    let (_, later) = get_json(
+        &relay,
+        &msa,
+        &format!("/v1/payments?after={}", page["next"]),
+    )
+    .await;
+    assert_eq!(later["payments"], json!([]));
+
+    let s = company(&relay, &one, "").await;
+    let keys = |list: &str| -> Vec<(String, i64)> {
+        s[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["key"].as_str().unwrap().to_owned(),
+                    k["collected"]["amount_minor"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        keys("by_office"),
+        [("MSA".into(), 100_000), ("NBI".into(), 425_000)]
+    );
+    assert_eq!(
+        keys("by_counter"),
+        [
+            ("MSA-3".into(), 100_000),
+            ("NBI-1".into(), 150_000),
+            ("NBI-2".into(), 275_000)
+        ]
+    );
+    assert_eq!(
+        keys("by_clerk"),
+        [
+            ("-".into(), 100_000),
+            ("otieno".into(), 275_000),
+            ("wanjiku".into(), 150_000)
+        ]
+    );
+    let nairobi = company(&relay, &one, "office=NBI").await;
+    assert_eq!(nairobi["succeeded"]["amount_minor"], 425_000, "one branch");
+    assert_eq!(
+        get_json(&relay, &one, "/v1/summary?office=N-B-I").await.0,
+        400
+    );
+}
+
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -1422,4 +1766,7 @@ on_both_backends!(
     one_bad_event_never_fails_the_rest_of_its_commit,
     event_pages_stay_under_a_megabyte,
     an_office_checks_its_callback_url_and_paystack_secret,
+    every_counter_has_a_code_no_other_counter_of_the_company_has,
+    the_register_is_one_for_the_company_and_keeps_customers_sealed,
+    every_counter_reads_the_company_payments_in_one_order,
 );

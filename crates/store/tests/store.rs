@@ -1051,3 +1051,296 @@ async fn upgrading_takes_the_callback_url_out_of_the_settings_and_the_audit_log(
     assert_eq!(entries.len(), 1, "the entry stays, its value does not");
     assert_eq!(entries[0].after, Some(serde_json::json!("<redacted>")));
 }
+
+/// One payment taken at a counter, as it ends and as the relay sees its versions.
+#[derive(Debug, Clone)]
+struct Taken {
+    counter: usize,
+    reference: String,
+    number: String,
+    amount: Money,
+    /// `Some(true)` paid, `Some(false)` failed, `None` still open.
+    outcome: Option<bool>,
+}
+
+fn version(t: &Taken, seq: i64, last: bool) -> malipo_store::CompanyPayment {
+    let status = match (last, t.outcome) {
+        (false, _) | (true, None) => TxStatus::AwaitingCustomer,
+        (true, Some(true)) => TxStatus::Succeeded,
+        (true, Some(false)) => TxStatus::Failed,
+    };
+    malipo_store::CompanyPayment {
+        seq,
+        reference: t.reference.clone(),
+        number: t.number.clone(),
+        office: "NBI".into(),
+        counter: Some((t.counter + 1).to_string()),
+        policy_number: Some("P-1".into()),
+        method: "mpesa".into(),
+        status,
+        amount: t.amount,
+        refunded: Money::zero(Currency::Kes),
+        clerk: None,
+        receipt_number: None,
+        created_at: T0,
+        updated_at: T0 + Duration::seconds(i64::from(last)),
+        holder: None,
+        here: false,
+    }
+}
+
+/// The same policy paid at two counters at once, their uploads reaching the relay interleaved
+/// any way, each counter pulling the company's payments at any moment: once all have synced,
+/// the two counters and a third that took nothing show the policy's instalments alike.
+#[tokio::test]
+async fn any_interleaving_of_two_counters_payments_allocates_alike_everywhere() {
+    let mut seed: u64 = 7;
+    let mut next = move |below: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % below
+    };
+    for round in 0..12 {
+        let stores = [store().await, store().await, store().await];
+        let register = malipo_domain::RegisterPolicy {
+            number: PolicyNumber::parse("P-1").unwrap(),
+            holder: HolderName::parse("Amina Wanjiru").unwrap(),
+            phone: Msisdn::parse("0712345678").unwrap(),
+            email: None,
+            premium: kes(1500),
+            frequency: Frequency::Monthly,
+            instalments: 12,
+            start: date!(2026 - 07 - 01),
+            status: malipo_domain::PolicyStatus::Active,
+        };
+        for (_, s) in &stores {
+            s.upsert_policies(
+                "sync",
+                std::slice::from_ref(&register),
+                malipo_store::PolicySource::Register,
+                Some(1),
+                T0,
+            )
+            .await
+            .unwrap();
+        }
+        // Payments at counters 0 and 1, written at their own counter.
+        let mut taken = Vec::new();
+        for counter in 0..2 {
+            let (_, s) = &stores[counter];
+            let policy = s.policy("P-1").await.unwrap().unwrap();
+            let desk = Desk::new(
+                OfficeCode::parse("NBI").unwrap(),
+                Some(malipo_domain::CounterCode::parse(&(counter + 1).to_string()).unwrap()),
+            );
+            for n in 0..(1 + next(4)) {
+                let amount = kes(100 * (1 + next(40) as i64));
+                let new = NewTransaction {
+                    desk: desk.clone(),
+                    policy_id: policy.id,
+                    method: Method::Mpesa,
+                    amount,
+                    phone: Some(Msisdn::parse("0712345678").unwrap()),
+                    email: None,
+                    reference: ProviderReference::from_random(
+                        round * 1000 + counter as u64 * 100 + n,
+                    ),
+                    clerk_id: None,
+                };
+                let t = s.insert_transaction("clerk", &new, T0).await.unwrap();
+                let outcome = match next(3) {
+                    0 => Some(true),
+                    1 => Some(false),
+                    _ => None,
+                };
+                let event = match outcome {
+                    Some(true) => Some(paid(amount)),
+                    Some(false) => Some(TxEvent::NotPaid {
+                        kind: FailureKind::Cancelled,
+                        source: Source::Callback,
+                    }),
+                    None => None,
+                };
+                if let Some(event) = event {
+                    s.apply_event(
+                        "sync",
+                        &TxKey::Id(t.id),
+                        &desk,
+                        event,
+                        &ProviderDetails::default(),
+                        T0 + Duration::seconds(1),
+                    )
+                    .await
+                    .unwrap();
+                }
+                taken.push(Taken {
+                    counter,
+                    reference: t.reference.clone(),
+                    number: t.number.clone(),
+                    amount,
+                    outcome,
+                });
+            }
+        }
+        // The relay's order: each counter's versions in its own order, the two counters'
+        // interleaved at random; a payment's later version replaces its earlier one.
+        let mut uploads: Vec<(usize, usize, bool)> = Vec::new();
+        let mut queues: [Vec<(usize, bool)>; 2] = [Vec::new(), Vec::new()];
+        for (i, t) in taken.iter().enumerate() {
+            queues[t.counter].push((i, false));
+            queues[t.counter].push((i, true));
+        }
+        let mut heads = [0, 0];
+        while heads[0] < queues[0].len() || heads[1] < queues[1].len() {
+            let c = match (heads[0] < queues[0].len(), heads[1] < queues[1].len()) {
+                (true, true) => next(2) as usize,
+                (true, false) => 0,
+                _ => 1,
+            };
+            let (i, last) = queues[c][heads[c]];
+            heads[c] += 1;
+            uploads.push((c, i, last));
+        }
+        // The relay's table after each upload, and every counter pulling at random moments.
+        let mut relay: Vec<malipo_store::CompanyPayment> = Vec::new();
+        let mut cursors = [0_i64; 3];
+        for (seq, (_, i, last)) in uploads.iter().enumerate() {
+            let v = version(&taken[*i], seq as i64 + 1, *last);
+            relay.retain(|r| r.reference != v.reference);
+            relay.push(v);
+            for (c, (_, s)) in stores.iter().enumerate() {
+                if next(3) == 0 {
+                    let page: Vec<_> = relay
+                        .iter()
+                        .filter(|r| r.seq > cursors[c])
+                        .cloned()
+                        .collect();
+                    let top = relay.iter().map(|r| r.seq).max().unwrap_or(0);
+                    s.record_company_payments(&page, top).await.unwrap();
+                    cursors[c] = top;
+                }
+            }
+        }
+        // Everyone syncs once more.
+        let mut seen = Vec::new();
+        for (c, (_, s)) in stores.iter().enumerate() {
+            let page: Vec<_> = relay
+                .iter()
+                .filter(|r| r.seq > cursors[c])
+                .cloned()
+                .collect();
+            s.record_company_payments(&page, uploads.len() as i64)
+                .await
+                .unwrap();
+            let lines = s
+                .schedule(&ScheduleFilter {
+                    today: TODAY,
+                    status: None,
+                    policy: Some("P-1".into()),
+                })
+                .await
+                .unwrap();
+            seen.push(
+                lines
+                    .iter()
+                    .map(|l| (l.state.instalment.seq, l.state.paid, l.state.status))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let kept: i64 = taken
+            .iter()
+            .filter(|t| t.outcome == Some(true))
+            .map(|t| t.amount.minor())
+            .sum();
+        let allocated: i64 = seen[2].iter().map(|(_, paid, _)| paid.minor()).sum();
+        assert_eq!(
+            allocated,
+            kept.min(12 * 150_000),
+            "round {round}: every kept payment counts once"
+        );
+        assert_eq!(
+            seen[0], seen[2],
+            "round {round}: counter 1 and counter 3 agree"
+        );
+        assert_eq!(
+            seen[1], seen[2],
+            "round {round}: counter 2 and counter 3 agree"
+        );
+    }
+}
+
+/// Policies written here wait for the register until it takes them, unless changed again in
+/// the meantime; the register's own copies never wait.
+#[tokio::test]
+async fn policies_written_here_wait_for_the_register_until_it_takes_them() {
+    let (_d, store) = store().await;
+    let p = malipo_domain::RegisterPolicy {
+        number: PolicyNumber::parse("P-1").unwrap(),
+        holder: HolderName::parse("Amina Wanjiru").unwrap(),
+        phone: Msisdn::parse("0712345678").unwrap(),
+        email: None,
+        premium: kes(1500),
+        frequency: Frequency::Monthly,
+        instalments: 12,
+        start: date!(2026 - 07 - 01),
+        status: malipo_domain::PolicyStatus::Active,
+    };
+    let local = malipo_store::PolicySource::Counter;
+    let done = store
+        .upsert_policies("admin", std::slice::from_ref(&p), local, None, T0)
+        .await
+        .unwrap();
+    assert_eq!(done.added, ["P-1"]);
+    let waiting = store.pending_policies(10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].0, p, "read back as written");
+    // Changed again before the register answered: it still waits.
+    let dearer = malipo_domain::RegisterPolicy {
+        premium: kes(1750),
+        ..p.clone()
+    };
+    let later = T0 + Duration::minutes(1);
+    let done = store
+        .upsert_policies("admin", std::slice::from_ref(&dearer), local, None, later)
+        .await
+        .unwrap();
+    assert_eq!(done.updated, ["P-1"]);
+    store
+        .policies_sent(&[("P-1".into(), waiting[0].1)])
+        .await
+        .unwrap();
+    assert_eq!(store.pending_policies(10).await.unwrap().len(), 1);
+    let lines = store
+        .schedule(&ScheduleFilter {
+            today: TODAY,
+            status: None,
+            policy: Some("P-1".into()),
+        })
+        .await
+        .unwrap();
+    assert!(
+        lines.iter().all(|l| l.state.instalment.amount == kes(1750)),
+        "the schedule follows the premium"
+    );
+    let again = store.pending_policies(10).await.unwrap();
+    store
+        .policies_sent(&[("P-1".into(), again[0].1)])
+        .await
+        .unwrap();
+    assert!(store.pending_policies(10).await.unwrap().is_empty());
+    // The register's copy, the same: unchanged, and nothing waits.
+    let done = store
+        .upsert_policies(
+            "sync",
+            std::slice::from_ref(&dearer),
+            malipo_store::PolicySource::Register,
+            Some(9),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.unchanged, 1);
+    assert_eq!(store.register_cursor().await.unwrap(), 9);
+    assert!(store.pending_policies(10).await.unwrap().is_empty());
+}
