@@ -549,6 +549,16 @@ try {
           const c = await b.$('[data-testid="dash-company"]');
           return (await c.isExisting()) && (await c.getText()).includes("KES 850.00");
         }, 20000);
+        // This device is counter 1 of its company: its numbers say so, and so does the company view.
+        const counters = await b.$('[data-testid="dash-counters"]').getProperty("textContent");
+        assert(/HQ-1\s+KES 850\.00 collected/.test(counters), `by counter: ${counters}`);
+        await b.$('[data-testid="nav-history"]').click();
+        await b.$('[data-testid="history-company"]').click();
+        await until("the company's payments, this counter's among them", async () => {
+          const t = await b.$('[data-testid="history-table"]');
+          return (await t.isExisting()) && (await t.getText()).includes("HQ-1-000001");
+        }, 20000);
+        await b.saveScreenshot(join(shots, "17-company-payments.png"));
       }, settings);
       // The relay holds the callback that moved the payment, and the office's upload.
       const events = await fetch(`http://127.0.0.1:${relayPort}/v1/events?after=0`, {

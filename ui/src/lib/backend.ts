@@ -6,6 +6,7 @@ import type {
   AppInfo,
   AuditView,
   CheckInput,
+  CompanyFilter,
   Command,
   Commands,
   DashboardView,
@@ -90,6 +91,11 @@ export function history(filter: HistoryFilter): Promise<List<TransactionView>> {
   return call("history", filter);
 }
 
+/** Every counter's payments as this one knows them (a clerk sees their own branch). */
+export function companyHistory(filter: CompanyFilter): Promise<List<TransactionView>> {
+  return call("company_history", filter);
+}
+
 export function exportHistory(filter: HistoryFilter): Promise<string> {
   return call("export_history", filter);
 }
@@ -114,8 +120,8 @@ export function policyDetails(number: string): Promise<PolicyDetails> {
 }
 
 /** The manager's dashboard for the days `from..=to` (YYYY-MM-DD; empty for open). */
-export function dashboard(from: string, to: string): Promise<DashboardView> {
-  return call("dashboard", { from: from || undefined, to: to || undefined });
+export function dashboard(from: string, to: string, branch = ""): Promise<DashboardView> {
+  return call("dashboard", { from: from || undefined, to: to || undefined, branch: branch.trim() || undefined });
 }
 
 export function refunds(status: string | null): Promise<RefundView[]> {

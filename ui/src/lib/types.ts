@@ -8,6 +8,7 @@ export type {
   AppInfo,
   AuditView,
   CheckInput,
+  CompanyFilter,
   Command,
   Commands,
   CompanyView,
