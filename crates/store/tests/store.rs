@@ -1127,8 +1127,7 @@ async fn any_interleaving_of_two_counters_payments_allocates_alike_everywhere() 
         }
         // Payments at counters 0 and 1, written at their own counter.
         let mut taken = Vec::new();
-        for counter in 0..2 {
-            let (_, s) = &stores[counter];
+        for (counter, (_, s)) in stores.iter().enumerate().take(2) {
             let policy = s.policy("P-1").await.unwrap().unwrap();
             let desk = Desk::new(
                 OfficeCode::parse("NBI").unwrap(),
