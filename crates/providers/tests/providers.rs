@@ -98,6 +98,85 @@ fn paystack_client(url: &str) -> PaystackClient {
 mod fixtures {
     use super::*;
 
+    /// Both published C2B shapes (current, with a masked number; 2017, with a full one) read as
+    /// one payment; bad bodies are refused with the field.
+    #[test]
+    fn c2b_payments_read_from_both_published_shapes() {
+        let p = daraja::c2b::parse_payment(&fixture("daraja_c2b_confirmation.json")).unwrap();
+        assert_eq!(
+            (
+                p.trans_id.as_str(),
+                p.amount,
+                p.shortcode.as_str(),
+                p.account.as_str()
+            ),
+            ("RKTQDM7W6S", kes(10), "600638", "invoice008")
+        );
+        assert_eq!(
+            (p.msisdn.as_str(), p.payer.as_str()),
+            ("25470****149", "John Doe")
+        );
+        assert_eq!(
+            p.made_at(),
+            Some(time::macros::datetime!(2019-11-22 06:38:45 +3))
+        );
+        let old =
+            daraja::c2b::parse_payment(&fixture("daraja_c2b_confirmation_2017.json")).unwrap();
+        assert_eq!((old.amount, old.msisdn.as_str()), (kes(10), "254708374149"));
+        for (body, field) in [
+            (
+                r#"{"TransID":"X","TransAmount":"10","BusinessShortCode":"600638"}"#,
+                "TransID",
+            ),
+            (
+                r#"{"TransID":"RKTQDM7W6S","TransAmount":"-5","BusinessShortCode":"600638"}"#,
+                "TransAmount",
+            ),
+            (
+                r#"{"TransID":"RKTQDM7W6S","TransAmount":"10","BusinessShortCode":"60; DROP"}"#,
+                "BusinessShortCode",
+            ),
+            (r#"{"Body":{}}"#, "not a C2B payment"),
+        ] {
+            let err = daraja::c2b::parse_payment(body.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains(field), "{body}: {err}");
+        }
+        assert_eq!(daraja::c2b::account_key(" mtr 2291 "), "MTR2291");
+        assert_eq!(daraja::c2b::account_key("MTR-2291"), "MTR2291");
+        assert_eq!(daraja::c2b::account_key("mtr/22.91"), "MTR2291");
+    }
+
+    /// The published Transaction Status result proves a payment only of its receipt, amount
+    /// and shortcode; every mismatch says which.
+    #[test]
+    fn a_transaction_status_result_confirms_only_what_it_names() {
+        let body = fixture("daraja_transaction_status_result.json");
+        assert!(daraja::c2b::looks_like_status_result(&body));
+        let r = daraja::c2b::parse_status_result(&body).unwrap();
+        assert_eq!(r.receipt.as_deref(), Some("MBN31H462N"));
+        assert_eq!(r.payer().as_deref(), Some("John Doe"));
+        assert_eq!(r.confirms("MBN31H462N", kes(300), "600310"), None);
+        for (receipt, amount, shortcode, says) in [
+            ("MBN31H462X", 300, "600310", "instead"),
+            ("MBN31H462N", 301, "600310", "not KES 301.00"),
+            ("MBN31H462N", 300, "174379", "not shortcode 174379"),
+        ] {
+            let why = r.confirms(receipt, kes(amount), shortcode).unwrap();
+            assert!(why.contains(says), "{why}");
+        }
+        let unknown = br#"{"Result":{"ResultType":0,"ResultCode":"R000001","ResultDesc":"The transaction does not exist","OriginatorConversationID":"1-2-3","ConversationID":"AG_1","TransactionID":"0000000000"}}"#;
+        let r = daraja::c2b::parse_status_result(unknown).unwrap();
+        assert!(!r.found());
+        assert!(
+            r.confirms("RKTQDM7W6S", kes(10), "600638")
+                .unwrap()
+                .contains("does not confirm")
+        );
+        assert!(!daraja::c2b::looks_like_status_result(&fixture(
+            "daraja_stk_callback_success.json"
+        )));
+    }
+
     /// The set-up check reads a certificate as the portal serves it (PEM or DER), and names
     /// what a wrong download is instead.
     #[test]
@@ -373,6 +452,21 @@ mod fixtures {
         let published = json_fixture("daraja_stk_query_request.json");
         assert_eq!(shape(&query), shape(&published), "STK Push Query request");
         assert_eq!(query["CheckoutRequestID"], published["CheckoutRequestID"]);
+
+        let status = serde_json::to_value(client.status_request("nef61h8j60").unwrap()).unwrap();
+        let published = json_fixture("daraja_transaction_status_request.json");
+        let mut expected = shape(&published);
+        // The published sample also names the conversation of a transaction Malipo started,
+        // which Malipo never asks by: it asks by receipt number.
+        expected.remove("OriginalConversationID");
+        assert_eq!(shape(&status), expected, "Transaction Status request");
+        assert_eq!(status["TransactionID"], "NEF61H8J60");
+        assert_eq!(status["CommandID"], published["CommandID"]);
+        assert_eq!(
+            status["IdentifierType"], published["IdentifierType"],
+            "4: a shortcode"
+        );
+        assert!(client.status_request("not a code!").is_err());
 
         let ps = paystack_client("http://127.0.0.1:9");
         let init = ps

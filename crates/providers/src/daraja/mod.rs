@@ -7,6 +7,7 @@
 //! retries the request once. Every request has a timeout; everything a clerk typed is checked
 //! before anything is sent.
 
+pub mod c2b;
 pub mod callback;
 pub mod codes;
 pub mod wire;
@@ -664,6 +665,119 @@ impl DarajaClient {
             });
         }
         Ok(ReversalAccepted {
+            conversation_id: r.conversation_id,
+            originator_conversation_id: r.originator_conversation_id,
+        })
+    }
+}
+
+/// Which RegisterURL product a shortcode's Daraja app is on: `v2` (the current one) or `v1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterVersion {
+    V1,
+    V2,
+}
+
+impl RegisterVersion {
+    fn path(self) -> &'static str {
+        match self {
+            RegisterVersion::V1 => "/mpesa/c2b/v1/registerurl",
+            RegisterVersion::V2 => "/mpesa/c2b/v2/registerurl",
+        }
+    }
+}
+
+/// What Safaricom does with a payment when the validation URL does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Completed,
+    Cancelled,
+}
+
+impl ResponseType {
+    /// Sentence case, as Safaricom requires.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseType::Completed => "Completed",
+            ResponseType::Cancelled => "Cancelled",
+        }
+    }
+}
+
+/// A Transaction Status query Daraja accepted; its answer arrives at the result URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAccepted {
+    pub conversation_id: String,
+    pub originator_conversation_id: String,
+}
+
+impl DarajaClient {
+    /// Registers the C2B confirmation and validation URLs for this office's shortcode.
+    pub async fn register_urls(
+        &self,
+        version: RegisterVersion,
+        response_type: ResponseType,
+        confirmation_url: &str,
+        validation_url: &str,
+    ) -> Result<String, DarajaError> {
+        let request = wire::RegisterUrlRequest {
+            short_code: self.config.shortcode.clone(),
+            response_type: response_type.as_str().to_owned(),
+            confirmation_url: confirmation_url.to_owned(),
+            validation_url: validation_url.to_owned(),
+        };
+        let r: wire::RegisterUrlResponse = self.post(version.path(), &request).await?;
+        if r.response_code.trim() != "0" {
+            return Err(DarajaError::Provider {
+                status: 200,
+                code: r.response_code,
+                message: r.response_description,
+            });
+        }
+        Ok(r.response_description)
+    }
+
+    /// The Transaction Status query request for `receipt`, answered at the callback URL.
+    pub fn status_request(&self, receipt: &str) -> Result<wire::StatusRequest, DarajaError> {
+        let initiator = self.config.initiator.as_ref().ok_or_else(|| {
+            DarajaError::Invalid("Transaction Status needs an initiator name, password and Safaricom certificate in the M-Pesa settings".into())
+        })?;
+        let receipt = receipt.trim().to_ascii_uppercase();
+        if !c2b::is_receipt_number(&receipt) {
+            return Err(DarajaError::Invalid(format!(
+                "{:?} is not an M-Pesa code: those are 10 letters and digits, like RKTQDM7W6S",
+                receipt.chars().take(24).collect::<String>()
+            )));
+        }
+        Ok(wire::StatusRequest {
+            initiator: initiator.name.clone(),
+            security_credential: security_credential(&initiator.certificate, &initiator.password)?,
+            command_id: "TransactionStatusQuery".into(),
+            transaction_id: receipt,
+            party_a: self.config.shortcode.clone(),
+            identifier_type: "4".into(),
+            result_url: self.config.callback_url.expose().to_owned(),
+            queue_time_out_url: self.config.callback_url.expose().to_owned(),
+            remarks: "Payment check".into(),
+            occasion: String::new(),
+        })
+    }
+
+    /// Asks Safaricom about an M-Pesa receipt number; the answer arrives later at the result
+    /// URL (the relay), as a [`c2b::StatusResult`].
+    pub async fn transaction_status(&self, receipt: &str) -> Result<StatusAccepted, DarajaError> {
+        let request = self.status_request(receipt)?;
+        let r: wire::StatusResponse = self
+            .post("/mpesa/transactionstatus/v1/query", &request)
+            .await?;
+        if r.response_code.trim() != "0" {
+            return Err(DarajaError::Provider {
+                status: 200,
+                code: r.response_code,
+                message: r.response_description,
+            });
+        }
+        Ok(StatusAccepted {
             conversation_id: r.conversation_id,
             originator_conversation_id: r.originator_conversation_id,
         })

@@ -163,6 +163,71 @@ pub struct ReversalResponse {
     pub response_description: String,
 }
 
+/// C2B RegisterURL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterUrlRequest {
+    #[serde(rename = "ShortCode")]
+    pub short_code: String,
+    #[serde(rename = "ResponseType")]
+    pub response_type: String,
+    #[serde(rename = "ConfirmationURL")]
+    pub confirmation_url: String,
+    #[serde(rename = "ValidationURL")]
+    pub validation_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterUrlResponse {
+    /// Daraja's own spelling; some answers spell it right.
+    #[serde(
+        rename = "OriginatorCoversationID",
+        alias = "OriginatorConversationID",
+        default
+    )]
+    pub originator_conversation_id: String,
+    #[serde(rename = "ResponseCode")]
+    pub response_code: String,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: String,
+}
+
+/// Transaction Status query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusRequest {
+    #[serde(rename = "Initiator")]
+    pub initiator: String,
+    #[serde(rename = "SecurityCredential")]
+    pub security_credential: String,
+    #[serde(rename = "CommandID")]
+    pub command_id: String,
+    #[serde(rename = "TransactionID")]
+    pub transaction_id: String,
+    #[serde(rename = "PartyA")]
+    pub party_a: String,
+    #[serde(rename = "IdentifierType")]
+    pub identifier_type: String,
+    #[serde(rename = "ResultURL")]
+    pub result_url: String,
+    #[serde(rename = "QueueTimeOutURL")]
+    pub queue_time_out_url: String,
+    #[serde(rename = "Remarks")]
+    pub remarks: String,
+    #[serde(rename = "Occasion")]
+    pub occasion: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusResponse {
+    #[serde(rename = "OriginatorConversationID")]
+    pub originator_conversation_id: String,
+    #[serde(rename = "ConversationID")]
+    pub conversation_id: String,
+    #[serde(rename = "ResponseCode")]
+    pub response_code: String,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: String,
+}
+
 /// The result Daraja posts to `ResultURL` when a reversal finishes.
 #[derive(Debug, Deserialize)]
 pub struct ReversalResultEnvelope {
