@@ -1218,6 +1218,191 @@ mod daraja_sandbox {
     }
 }
 
+mod paybill_sandbox {
+    use super::*;
+    use malipo_providers::daraja::{RegisterVersion, ResponseType};
+
+    /// A receiver for everything Safaricom posts: validation (answered by `accept`),
+    /// confirmations and results.
+    async fn office(
+        accept: bool,
+    ) -> (
+        String,
+        tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let router = axum::Router::new().route(
+            "/{kind}",
+            axum::routing::post(
+                move |axum::extract::Path(kind): axum::extract::Path<String>,
+                      body: axum::body::Bytes| {
+                    let tx = tx.clone();
+                    async move {
+                        let _ = tx.send((kind.clone(), body.to_vec()));
+                        let code = if kind == "validate" && !accept { "C2B00012" } else { "0" };
+                        axum::Json(serde_json::json!({"ResultCode": code, "ResultDesc": if code == "0" { "Accepted" } else { "Rejected" }}))
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (url, rx)
+    }
+
+    async fn pay_bill(sb: &Running, account: &str, amount: i64) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/__sandbox/c2b/pay", sb.url()))
+            .json(&serde_json::json!({"account": account, "amount": amount}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn next(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    ) -> (String, Vec<u8>) {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("Safaricom posts")
+            .unwrap()
+    }
+
+    /// Registering URLs, a customer paying the bill (validated, then confirmed) and Transaction
+    /// Status proving it, as the simulator plays Safaricom's side.
+    #[tokio::test]
+    async fn a_paybill_payment_is_validated_confirmed_and_proved_by_transaction_status() {
+        let (url, mut rx) = office(true).await;
+        let sb = sandbox(None).await;
+        let client = DarajaClient::new(DarajaConfig {
+            callback_url: Secret::new(format!("{url}/result")),
+            ..daraja_config(&sb.url())
+        });
+        let registered = client
+            .register_urls(
+                RegisterVersion::V2,
+                ResponseType::Completed,
+                &format!("{url}/confirm"),
+                &format!("{url}/validate"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(registered, "success");
+        let mismatch = client
+            .register_urls(
+                RegisterVersion::V1,
+                ResponseType::Completed,
+                &format!("{url}/confirm"),
+                &format!("{url}/validate"),
+            )
+            .await
+            .unwrap_err();
+        assert!(mismatch.to_string().contains("500.003.1001"), "{mismatch}");
+        let refused = client
+            .register_urls(
+                RegisterVersion::V2,
+                ResponseType::Completed,
+                "https://x.example/mpesa/c",
+                "https://x.example/v",
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("Invalid URL"), "{refused}");
+
+        sb.sandbox.set_behaviour(Behaviour {
+            c2b_validation: true,
+            customer_delay_ms: 100,
+            ..Behaviour::default()
+        });
+        let paid = pay_bill(&sb, "mtr 2291", 1500).await;
+        assert_eq!(paid["outcome"], "completed", "{paid}");
+        let (kind, validation) = next(&mut rx).await;
+        assert_eq!(kind, "validate");
+        let asked = daraja::c2b::parse_payment(&validation).unwrap();
+        assert_eq!(
+            (asked.account.as_str(), asked.amount),
+            ("mtr 2291", kes(1500))
+        );
+        assert_eq!(
+            asked.msisdn, "25470****149",
+            "masked, as current callbacks are"
+        );
+        let (kind, confirmation) = next(&mut rx).await;
+        assert_eq!(kind, "confirm");
+        let confirmed = daraja::c2b::parse_payment(&confirmation).unwrap();
+        assert_eq!(confirmed.trans_id, paid["trans_id"].as_str().unwrap());
+
+        client
+            .transaction_status(&confirmed.trans_id)
+            .await
+            .unwrap();
+        let (kind, result) = next(&mut rx).await;
+        assert_eq!(kind, "result");
+        let status = daraja::c2b::parse_status_result(&result).unwrap();
+        assert_eq!(
+            status.confirms(&confirmed.trans_id, kes(1500), "174379"),
+            None
+        );
+        assert!(
+            status
+                .confirms(&confirmed.trans_id, kes(1501), "174379")
+                .is_some()
+        );
+
+        client.transaction_status("SXXXXXXXXX").await.unwrap();
+        let (_, unknown) = next(&mut rx).await;
+        let unknown = daraja::c2b::parse_status_result(&unknown).unwrap();
+        assert!(!unknown.found(), "{unknown:?}");
+    }
+
+    /// Validation refusing a payment cancels it: nothing is taken and no confirmation comes.
+    #[tokio::test]
+    async fn a_payment_validation_refuses_is_never_confirmed() {
+        let (url, mut rx) = office(false).await;
+        let sb = sandbox(None).await;
+        sb.sandbox.set_behaviour(Behaviour {
+            c2b_validation: true,
+            c2b_register_once: true,
+            ..Behaviour::default()
+        });
+        let client = DarajaClient::new(daraja_config(&sb.url()));
+        client
+            .register_urls(
+                RegisterVersion::V2,
+                ResponseType::Cancelled,
+                &format!("{url}/confirm"),
+                &format!("{url}/validate"),
+            )
+            .await
+            .unwrap();
+        let again = client
+            .register_urls(
+                RegisterVersion::V2,
+                ResponseType::Cancelled,
+                &format!("{url}/confirm"),
+                &format!("{url}/validate"),
+            )
+            .await
+            .unwrap_err();
+        assert!(again.to_string().contains("already registered"), "{again}");
+        let paid = pay_bill(&sb, "NOSUCH-1", 900).await;
+        assert_eq!(paid["outcome"], "cancelled");
+        assert_eq!(paid["validation"]["ResultCode"], "C2B00012");
+        let (kind, _) = next(&mut rx).await;
+        assert_eq!(kind, "validate");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), rx.recv())
+                .await
+                .is_err(),
+            "no confirmation for a refused payment"
+        );
+    }
+}
+
 mod paystack_sandbox {
     use super::*;
 

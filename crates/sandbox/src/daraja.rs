@@ -64,13 +64,13 @@ pub(crate) struct StkTx {
 
 #[derive(Debug)]
 pub(crate) struct DarajaState {
-    next: u64,
+    pub(crate) next: u64,
     /// The next M-Pesa receipt's serial: it starts from the clock, so a restarted simulator
     /// never issues a receipt number an earlier one did (M-Pesa's are unique for good).
-    receipts: u64,
+    pub(crate) receipts: u64,
     stk: HashMap<String, StkTx>,
     /// Receipt → (amount paid, amount reversed).
-    paid: HashMap<String, (i64, i64)>,
+    pub(crate) paid: HashMap<String, (i64, i64)>,
 }
 
 impl Default for DarajaState {
@@ -88,7 +88,7 @@ impl Default for DarajaState {
 }
 
 /// A receipt number shaped like M-Pesa's: ten upper-case letters and digits.
-fn receipt_number(serial: u64) -> String {
+pub(crate) fn receipt_number(serial: u64) -> String {
     const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let mut out = [b'0'; 9];
     let mut n = serial;
@@ -113,12 +113,12 @@ pub(crate) fn routes() -> Router<Sandbox> {
         .route("/mpesa/reversal/v1/request", post(reversal))
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({"requestId": format!("sandbox-{}", OffsetDateTime::now_utc().unix_timestamp_nanos()), "errorCode": code, "errorMessage": message});
     (status, Json(body)).into_response()
 }
 
-fn bad_request(message: &str) -> Response {
+pub(crate) fn bad_request(message: &str) -> Response {
     error(
         StatusCode::BAD_REQUEST,
         "400.002.02",
@@ -126,7 +126,7 @@ fn bad_request(message: &str) -> Response {
     )
 }
 
-fn nairobi_stamp(at: OffsetDateTime) -> String {
+pub(crate) fn nairobi_stamp(at: OffsetDateTime) -> String {
     at.to_offset(offset!(+3))
         .format(format_description!(
             "[year][month][day][hour][minute][second]"
@@ -181,7 +181,7 @@ async fn token(
 }
 
 /// Refuses a request without a live token, as Daraja does (`404.001.03`).
-fn check_token(s: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) fn check_token(s: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
     let token = header(headers, "authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
@@ -199,7 +199,7 @@ fn check_token(s: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
+pub(crate) fn text(v: &Value, key: &str) -> Option<String> {
     match v.get(key)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -407,7 +407,7 @@ async fn stk_query(
     }
 }
 
-fn decrypt_credential(credential: &str) -> Option<String> {
+pub(crate) fn decrypt_credential(credential: &str) -> Option<String> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     let key = rsa::RsaPrivateKey::from_pkcs1_pem(crate::SIMULATOR_KEY_PEM).ok()?;
     let sealed = BASE64.decode(credential).ok()?;

@@ -13,6 +13,7 @@
 // only add noise to a simulator that is never on a hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod c2b;
 pub mod daraja;
 pub mod paystack;
 
@@ -100,6 +101,16 @@ pub struct Behaviour {
     /// Carry out the next n API requests, then answer HTTP 504 as a gateway that timed out
     /// would: the charge, refund or reversal happened, but the caller never hears so.
     pub lose_next_answers: u32,
+    /// External validation is switched on for the shortcode: each paybill payment is first
+    /// sent to the registered validation URL.
+    pub c2b_validation: bool,
+    /// Registering URLs again is refused, as on production (the sandbox lets them be
+    /// overwritten).
+    pub c2b_register_once: bool,
+    /// The C2B RegisterURL product the Daraja app is on, `v2` or `v1`: the other path fails.
+    pub c2b_version: String,
+    /// Leave the next n Transaction Status queries unanswered at the result URL.
+    pub status_unanswered_next: u32,
 }
 
 impl Default for Behaviour {
@@ -114,6 +125,10 @@ impl Default for Behaviour {
             spike_arrest_next: 0,
             paystack_amount_delta_minor: 0,
             lose_next_answers: 0,
+            c2b_validation: false,
+            c2b_register_once: false,
+            c2b_version: "v2".into(),
+            status_unanswered_next: 0,
         }
     }
 }
@@ -146,6 +161,7 @@ pub(crate) struct Inner {
     pub deliveries: Mutex<Vec<Delivery>>,
     pub tokens: Mutex<HashMap<String, std::time::Instant>>,
     pub daraja: Mutex<daraja::DarajaState>,
+    pub c2b: Mutex<c2b::C2bState>,
     pub paystack: Mutex<paystack::PaystackState>,
     drop_acc: Mutex<u32>,
     held: Mutex<Option<Outgoing>>,
@@ -195,6 +211,7 @@ impl Sandbox {
             deliveries: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
             daraja: Mutex::new(daraja::DarajaState::default()),
+            c2b: Mutex::new(c2b::C2bState::default()),
             paystack: Mutex::new(paystack::PaystackState::default()),
             drop_acc: Mutex::new(0),
             held: Mutex::new(None),
@@ -330,6 +347,7 @@ pub fn router(sandbox: Sandbox) -> Router {
     Router::new()
         .route("/", get(index))
         .merge(daraja::routes())
+        .merge(c2b::routes())
         .merge(paystack::routes())
         .route("/__sandbox/stats", get(stats))
         .route(
@@ -375,7 +393,13 @@ async fn index(State(s): State<Sandbox>) -> Html<String> {
             "<p>This process simulates Safaricom Daraja and Paystack for Malipo's tests, demo and training.</p>
              <h2>M-Pesa: the customer's phone number decides</h2><ul>{}</ul>
              <h2>Cards: Paystack's test cards</h2><ul>{}</ul>
-             <p>Shortcode {} (paybill), till {}.</p>",
+             <p>Shortcode {} (paybill), till {}.</p>
+             <h2>Paybill: the customer pays from their own phone</h2>
+             <p><code>POST /__sandbox/c2b/pay {{\"account\": \"POL-1001\", \"amount\": 1500}}</code>
+             (optionally <code>shortcode</code>, <code>msisdn</code>, <code>first_name</code>,
+             <code>last_name</code>): validation first when <code>c2b_validation</code> is on, then the
+             confirmation to the URLs registered with RegisterURL; Transaction Status answers for
+             every receipt the simulator issued.</p>",
             daraja::SCENARIOS.iter().map(|(p, d)| format!("<li><code>{p}</code>: {d}</li>")).collect::<String>(),
             paystack::CARDS.iter().map(|c| format!("<li><code>{}</code>: {}</li>", c.number, c.label)).collect::<String>(),
             s.config().shortcode,

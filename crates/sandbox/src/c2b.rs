@@ -1,0 +1,406 @@
+//! Daraja's paybill side, as its documentation describes it: RegisterURL, the customer paying
+//! the bill from their own phone (validation, when switched on, then confirmation, with the
+//! masked number of current callbacks), and Transaction Status with its answer posted to the
+//! result URL.
+//!
+//! Two answers are not published by Safaricom and are this simulator's own: the result for a
+//! receipt number M-Pesa does not know (`R000001`, like the reversal of an unknown one), and the
+//! error a RegisterURL call on the other product's path gets (`500.003.1001`, the error
+//! integrators report for it).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::daraja::{
+    bad_request, check_token, decrypt_credential, error, nairobi_stamp, receipt_number, text,
+};
+use crate::{Sandbox, lock};
+
+/// The organisation name Transaction Status gives for the simulator's shortcode.
+const ORGANISATION: &str = "Malipo Sandbox Insurance";
+
+#[derive(Debug, Clone)]
+struct Registration {
+    response_type: String,
+    confirmation_url: String,
+    validation_url: String,
+}
+
+#[derive(Debug, Clone)]
+struct Paid {
+    amount: i64,
+    shortcode: String,
+    msisdn: String,
+    name: String,
+    at: OffsetDateTime,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct C2bState {
+    /// Shortcode → the URLs registered for it.
+    registered: HashMap<String, Registration>,
+    /// Receipt → the paybill payment it names.
+    paid: HashMap<String, Paid>,
+}
+
+pub(crate) fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/mpesa/c2b/v1/registerurl", post(register_v1))
+        .route("/mpesa/c2b/v2/registerurl", post(register_v2))
+        .route(
+            "/mpesa/transactionstatus/v1/query",
+            post(transaction_status),
+        )
+        .route("/__sandbox/c2b/pay", post(pay_bill))
+}
+
+/// `2547****149` from `254708374149`, as current C2B callbacks mask it.
+fn masked(msisdn: &str) -> String {
+    if msisdn.len() < 8 {
+        return msisdn.to_owned();
+    }
+    format!("{}****{}", &msisdn[..5], &msisdn[msisdn.len() - 3..])
+}
+
+async fn register_v1(s: State<Sandbox>, h: HeaderMap, b: Json<Value>) -> Response {
+    register(s, h, b, "v1").await
+}
+
+async fn register_v2(s: State<Sandbox>, h: HeaderMap, b: Json<Value>) -> Response {
+    register(s, h, b, "v2").await
+}
+
+async fn register(
+    State(s): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+    version: &str,
+) -> Response {
+    if let Err(r) = check_token(&s, &headers) {
+        return r;
+    }
+    if let Some(r) = s.injected_failure(true) {
+        return r;
+    }
+    let behaviour = s.behaviour();
+    if behaviour.c2b_version != version {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500.003.1001",
+            "Internal Server Error",
+        );
+    }
+    let shortcode = text(&body, "ShortCode").unwrap_or_default();
+    if shortcode != s.config().shortcode && !s.config().tills.contains(&shortcode) {
+        return bad_request("Invalid ShortCode");
+    }
+    let response_type = text(&body, "ResponseType").unwrap_or_default();
+    if !matches!(response_type.as_str(), "Completed" | "Cancelled") {
+        return bad_request("Invalid ResponseType");
+    }
+    let url = |key: &str| {
+        text(&body, key).filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+    };
+    let (Some(confirmation_url), Some(validation_url)) =
+        (url("ConfirmationURL"), url("ValidationURL"))
+    else {
+        return bad_request("Invalid URL");
+    };
+    let refused = ["mpesa", "m-pesa", "safaricom", "exe", "cmd", "sql", "query"];
+    for u in [&confirmation_url, &validation_url] {
+        if refused.iter().any(|w| u.to_ascii_lowercase().contains(w)) {
+            return bad_request("Invalid URL");
+        }
+    }
+    let mut c = lock(&s.0.c2b);
+    if behaviour.c2b_register_once && c.registered.contains_key(&shortcode) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500.003.1001",
+            "URLs are already registered",
+        );
+    }
+    c.registered.insert(
+        shortcode,
+        Registration {
+            response_type,
+            confirmation_url,
+            validation_url,
+        },
+    );
+    let n = OffsetDateTime::now_utc().unix_timestamp_nanos() % 100_000_000;
+    Json(json!({
+        "OriginatorCoversationID": format!("{:05}-{n:08}-1", n % 100_000),
+        "ResponseCode": "0",
+        "ResponseDescription": "success"
+    }))
+    .into_response()
+}
+
+/// The customer's side of a paybill payment, as the simulator is asked to play it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PayBill {
+    /// The business the customer pays (the simulator's shortcode when not given).
+    #[serde(default)]
+    pub shortcode: Option<String>,
+    /// What the customer typed as the account number.
+    pub account: String,
+    /// Whole shillings.
+    pub amount: i64,
+    #[serde(default = "default_msisdn")]
+    pub msisdn: String,
+    #[serde(default = "default_name")]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+}
+
+fn default_msisdn() -> String {
+    "254708374149".into()
+}
+
+fn default_name() -> String {
+    "John".into()
+}
+
+/// What became of a simulated paybill payment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PayBillOutcome {
+    pub trans_id: String,
+    /// `completed`, or `cancelled` when validation refused it (nothing was taken).
+    pub outcome: String,
+    /// The validation URL's answer, when validation is on.
+    pub validation: Option<Value>,
+}
+
+/// A customer pays the bill: validation first when it is switched on (the answer, or the
+/// registered default when none comes within Safaricom's eight seconds, decides), then the
+/// confirmation to the registered URL. Without registered URLs M-Pesa completes it and tells
+/// nobody.
+async fn pay_bill(State(s): State<Sandbox>, Json(p): Json<PayBill>) -> Response {
+    if p.amount < 1 || p.amount > 250_000 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "amount is 1 to 250000 shillings"})),
+        )
+            .into_response();
+    }
+    let shortcode = p
+        .shortcode
+        .clone()
+        .unwrap_or_else(|| s.config().shortcode.clone());
+    let now = OffsetDateTime::now_utc();
+    let trans_id = {
+        let mut d = lock(&s.0.daraja);
+        d.receipts += 1;
+        receipt_number(d.receipts)
+    };
+    let body = json!({
+        "TransactionType": "Pay Bill",
+        "TransID": trans_id,
+        "TransTime": nairobi_stamp(now),
+        "TransAmount": format!("{}.00", p.amount),
+        "BusinessShortCode": shortcode,
+        "BillRefNumber": p.account,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "",
+        "ThirdPartyTransID": "",
+        "MSISDN": masked(&p.msisdn),
+        "FirstName": p.first_name,
+        "MiddleName": "",
+        "LastName": p.last_name,
+    });
+    let registration = lock(&s.0.c2b).registered.get(&shortcode).cloned();
+    let mut validation = None;
+    if let (Some(reg), true) = (&registration, s.behaviour().c2b_validation) {
+        let asked =
+            s.0.http
+                .post(&reg.validation_url)
+                .json(&body)
+                .timeout(Duration::from_secs(8))
+                .send()
+                .await;
+        let answer: Option<Value> = match asked {
+            Ok(r) => r.json().await.ok(),
+            Err(_) => None,
+        };
+        let accepted = match &answer {
+            Some(a) => text(a, "ResultCode").as_deref() == Some("0"),
+            None => reg.response_type == "Completed",
+        };
+        validation = Some(answer.unwrap_or(Value::Null));
+        if !accepted {
+            return Json(PayBillOutcome {
+                trans_id,
+                outcome: "cancelled".into(),
+                validation,
+            })
+            .into_response();
+        }
+    }
+    lock(&s.0.c2b).paid.insert(
+        trans_id.clone(),
+        Paid {
+            amount: p.amount,
+            shortcode: shortcode.clone(),
+            msisdn: p.msisdn.clone(),
+            name: format!("{} {}", p.first_name, p.last_name)
+                .trim()
+                .to_owned(),
+            at: now,
+        },
+    );
+    if let Some(reg) = registration {
+        let mut confirmation = body;
+        confirmation["OrgAccountBalance"] = json!(format!("{}.00", 49_197 + p.amount));
+        s.deliver(
+            reg.confirmation_url,
+            confirmation.to_string().into_bytes(),
+            Vec::new(),
+        );
+    }
+    Json(PayBillOutcome {
+        trans_id,
+        outcome: "completed".into(),
+        validation,
+    })
+    .into_response()
+}
+
+async fn transaction_status(
+    State(s): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = check_token(&s, &headers) {
+        return r;
+    }
+    if let Some(r) = s.injected_failure(true) {
+        return r;
+    }
+    if text(&body, "Initiator").as_deref() != Some(s.config().initiator_name.as_str()) {
+        return bad_request("Invalid Initiator");
+    }
+    let credential = text(&body, "SecurityCredential").unwrap_or_default();
+    if decrypt_credential(&credential).as_deref() != Some(s.config().initiator_password.as_str()) {
+        return bad_request("Invalid SecurityCredential");
+    }
+    if text(&body, "CommandID").as_deref() != Some("TransactionStatusQuery") {
+        return bad_request("Invalid CommandID");
+    }
+    if text(&body, "PartyA").as_deref() != Some(s.config().shortcode.as_str())
+        || text(&body, "IdentifierType").as_deref() != Some("4")
+    {
+        return bad_request("Invalid PartyA");
+    }
+    let result_url = text(&body, "ResultURL").unwrap_or_default();
+    if !(result_url.starts_with("http://") || result_url.starts_with("https://")) {
+        return bad_request("Invalid ResultURL");
+    }
+    let receipt = text(&body, "TransactionID").unwrap_or_default();
+    let now = OffsetDateTime::now_utc();
+    let n = {
+        let mut d = lock(&s.0.daraja);
+        d.next += 1;
+        d.next
+    };
+    let conversation = format!("AG_{}_{n:08}", nairobi_stamp(now));
+    let originator = format!("{:05}-{n:08}-1", n % 100_000);
+    let c2b = lock(&s.0.c2b).paid.get(&receipt).cloned();
+    // Express payments are M-Pesa transactions too: their receipts are known.
+    let express = lock(&s.0.daraja).paid.get(&receipt).copied();
+    let found = match (c2b, express) {
+        (Some(p), _) => Some(p),
+        (None, Some((amount, _))) => Some(Paid {
+            amount,
+            shortcode: s.config().shortcode.clone(),
+            msisdn: "254708374149".into(),
+            name: "John Doe".into(),
+            at: now,
+        }),
+        (None, None) => None,
+    };
+    let result = match found {
+        Some(p) => {
+            let organisation = if p.shortcode == s.config().shortcode {
+                ORGANISATION.to_owned()
+            } else {
+                "Another Business".to_owned()
+            };
+            json!({"Result": {
+                "ConversationID": conversation,
+                "OriginatorConversationID": originator,
+                "ReferenceData": {"ReferenceItem": {"Key": "Occasion"}},
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "ResultParameters": {"ResultParameter": [
+                    {"Key": "DebitPartyName", "Value": format!("{} - {}", masked(&p.msisdn), p.name)},
+                    {"Key": "CreditPartyName", "Value": format!("{} - {organisation}", p.shortcode)},
+                    {"Key": "OriginatorConversationID", "Value": originator},
+                    {"Key": "InitiatedTime", "Value": nairobi_stamp(p.at)},
+                    {"Key": "DebitAccountType", "Value": "MMF Account For Customer"},
+                    {"Key": "DebitPartyCharges"},
+                    {"Key": "TransactionReason"},
+                    {"Key": "ReasonType", "Value": "Pay Bill Online"},
+                    {"Key": "TransactionStatus", "Value": "Completed"},
+                    {"Key": "FinalisedTime", "Value": nairobi_stamp(p.at)},
+                    {"Key": "Amount", "Value": format!("{}.00", p.amount)},
+                    {"Key": "ConversationID", "Value": conversation},
+                    {"Key": "ReceiptNo", "Value": receipt},
+                ]},
+                "ResultType": 0,
+                "TransactionID": format!("{}0000000", &receipt.chars().take(3).collect::<String>()),
+            }})
+        }
+        None => json!({"Result": {
+            "ConversationID": conversation,
+            "OriginatorConversationID": originator,
+            "ReferenceData": {"ReferenceItem": {"Key": "Occasion"}},
+            "ResultCode": "R000001",
+            "ResultDesc": "The transaction receipt number does not exist.",
+            "ResultType": 0,
+            "TransactionID": "0000000000",
+        }}),
+    };
+    let unanswered = {
+        let mut b = lock(&s.0.behaviour);
+        if b.status_unanswered_next > 0 {
+            b.status_unanswered_next -= 1;
+            true
+        } else {
+            false
+        }
+    };
+    if !unanswered {
+        let me = s.clone();
+        let delay = Duration::from_millis(s.behaviour().customer_delay_ms.min(2000));
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            me.deliver(result_url, result.to_string().into_bytes(), Vec::new());
+        });
+    }
+    Json(json!({
+        "OriginatorConversationID": originator,
+        "ConversationID": conversation,
+        "ResponseCode": "0",
+        "ResponseDescription": "Accept the service request successfully."
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_are_masked_as_current_callbacks_mask_them() {
+        assert_eq!(super::masked("254708374149"), "25470****149");
+    }
+}
