@@ -539,6 +539,8 @@ impl App {
         } else {
             let providers = self.providers();
             match tx.method {
+                // Recorded only once confirmed, so never open; nothing to ask.
+                Method::Paybill => tx,
                 Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
                 Method::Card => match providers.paystack()?.verify(&tx.reference).await {
                     Ok(t) => {
@@ -602,6 +604,7 @@ impl App {
                 "No answer from M-Pesa for 10 minutes. Ask the customer whether money left their account before prompting again."
             }
             Method::Card => "The customer did not finish the card checkout within 30 minutes.",
+            Method::Paybill => return Ok(tx),
         };
         let details = ProviderDetails {
             failure_code: Some("no_answer".into()),

@@ -209,7 +209,7 @@ impl App {
                     Err(e) => Err(unanswered(id, &e.to_string())),
                 }
             }
-            Method::Mpesa => {
+            Method::Mpesa | Method::Paybill => {
                 let Some(receipt) = payment.provider_receipt.clone() else {
                     self.store().release_refund_send(id).await?;
                     return Err(Error::Conflict(format!(
@@ -301,7 +301,7 @@ impl App {
                     }
                 }
             }
-            Method::Mpesa => Err(Error::Conflict(format!(
+            Method::Mpesa | Method::Paybill => Err(Error::Conflict(format!(
                 "refund {id} was sent to M-Pesa at {} and no answer came; M-Pesa's result arrives through the relay, so it is not sent again. If none has come within a day, check the reversal on the M-Pesa portal",
                 crate::views::rfc3339(sent_at)
             ))),

@@ -225,6 +225,7 @@ pub(crate) fn upload_record(t: &TransactionRecord) -> malipo_relay_api::UploadRe
         policy: Some(t.policy_number.clone()),
         clerk: t.clerk.clone(),
         receipt_number: t.receipt_number.clone(),
+        provider_receipt: t.provider_receipt.clone(),
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),
     }

@@ -25,8 +25,12 @@ use crate::money::Money;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    /// M-Pesa Express: the STK prompt the counter sends.
     Mpesa,
     Card,
+    /// M-Pesa Pay Bill: the customer paid from their own phone (C2B), proved by Transaction
+    /// Status before it is recorded.
+    Paybill,
 }
 
 impl Method {
@@ -34,7 +38,13 @@ impl Method {
         match self {
             Method::Mpesa => "mpesa",
             Method::Card => "card",
+            Method::Paybill => "paybill",
         }
+    }
+
+    /// Whether the money moved through M-Pesa (refunds are reversals).
+    pub fn is_mpesa(self) -> bool {
+        matches!(self, Method::Mpesa | Method::Paybill)
     }
 
     /// How long after the last word from the provider we stop waiting for the customer.
@@ -43,6 +53,8 @@ impl Method {
         match self {
             Method::Mpesa => Duration::minutes(10),
             Method::Card => Duration::minutes(30),
+            // Recorded only once Safaricom has confirmed it: never open.
+            Method::Paybill => Duration::minutes(10),
         }
     }
 }
@@ -53,7 +65,10 @@ impl FromStr for Method {
         match s {
             "mpesa" => Ok(Method::Mpesa),
             "card" => Ok(Method::Card),
-            other => Err(format!("unknown method '{other}'; use mpesa or card")),
+            "paybill" => Ok(Method::Paybill),
+            other => Err(format!(
+                "unknown method '{other}'; use mpesa, card or paybill"
+            )),
         }
     }
 }

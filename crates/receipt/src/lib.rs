@@ -187,6 +187,10 @@ fn paid_by(r: &Receipt) -> String {
             Some(code) => format!("M-Pesa, receipt {code}"),
             None => "M-Pesa".to_owned(),
         },
+        Method::Paybill => match &r.mpesa_receipt {
+            Some(code) => format!("M-Pesa Pay Bill, code {code}"),
+            None => "M-Pesa Pay Bill".to_owned(),
+        },
         Method::Card => match (&r.card_brand, &r.card_last4) {
             (Some(brand), Some(last4)) => format!("Card, {} ending {last4}", brand.to_uppercase()),
             (None, Some(last4)) => format!("Card ending {last4}"),

@@ -24,6 +24,16 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const DARAJA_PATH: &str = "/hooks/d";
 /// The path prefix of Paystack webhook URLs; the tenant id follows.
 pub const PAYSTACK_PATH: &str = "/hooks/p";
+/// The path prefixes of the tenant's C2B (paybill) validation and confirmation URLs; the
+/// tenant's secret C2B token follows. Free of the words Safaricom refuses in URLs.
+pub const C2B_VALIDATION_PATH: &str = "/hooks/v";
+pub const C2B_CONFIRMATION_PATH: &str = "/hooks/c";
+/// `POST` a [`Claim`]: a [`ClaimAnswer`]. The first device to claim a subject holds it.
+pub const CLAIMS: &str = "/v1/claims";
+/// `GET`: the company's [`SuspenseItem`]s (`?all=true` for decided ones too); `POST` one found.
+pub const SUSPENSE: &str = "/v1/suspense";
+/// `POST` a [`SuspenseDecision`]: decided once for the company (409 when another was first).
+pub const SUSPENSE_DECIDE: &str = "/v1/suspense/decide";
 /// `GET`, with [`EventsQuery`]: an [`EventPage`].
 pub const EVENTS: &str = "/v1/events";
 /// `GET`: server-sent events, each a [`Wake`] named [`WAKE_EVENT`].
@@ -130,6 +140,63 @@ pub struct DeviceCheckAnswer {
     pub last_seq: i64,
 }
 
+/// What a device claims for the company: to record a paybill payment (`paybill:TRANSID`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub subject: String,
+}
+
+/// Who holds a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimAnswer {
+    /// This device holds it (now, or since an earlier claim).
+    pub won: bool,
+    /// The device holding it, and its counter.
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
+}
+
+/// A paybill payment Safaricom confirmed whose account matched no policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspenseItem {
+    pub trans_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// The account the customer typed.
+    pub account: String,
+    /// The payer as Safaricom names them, and their masked number.
+    pub payer: String,
+    pub msisdn: String,
+    /// RFC 3339.
+    pub paid_at: String,
+    /// `open`, `allocated` or `refund`.
+    #[serde(default = "open")]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The device that decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+}
+
+fn open() -> String {
+    "open".into()
+}
+
+/// A manager's decision on a suspense item: a policy it pays, or a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspenseDecision {
+    pub trans_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub refund: bool,
+    pub note: String,
+}
+
 /// The query of [`EVENTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventsQuery {
@@ -224,6 +291,9 @@ pub struct UploadRecord {
     /// The receipt number once paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_number: Option<String>,
+    /// The provider's receipt (the M-Pesa code), once paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_receipt: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339; a newer version replaces an older one, an older one changes nothing.
@@ -360,6 +430,8 @@ pub struct CompanyPayment {
     pub clerk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_receipt: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,

@@ -31,7 +31,7 @@ struct PaystackAck {
 }
 
 /// The first 12 bytes of the body's SHA-256, hex: tells bodies apart in a dedup key.
-fn digest(body: &[u8]) -> String {
+pub(crate) fn digest(body: &[u8]) -> String {
     Sha256::digest(body)
         .iter()
         .take(12)
@@ -96,6 +96,20 @@ pub(crate) async fn daraja(
             cb.checkout_request_id.clone(),
             vec![cb.checkout_request_id, cb.merchant_request_id],
         ),
+        // Transaction Status results come to the same URL as reversal results; they name the
+        // receipt asked about (a failed one only its conversation).
+        Err(_) if daraja::c2b::looks_like_status_result(&body) => {
+            match daraja::c2b::parse_status_result(&body) {
+                Ok(r) => (
+                    "status_result",
+                    r.receipt
+                        .clone()
+                        .unwrap_or_else(|| r.conversation_id.clone()),
+                    vec![r.conversation_id, r.originator_conversation_id],
+                ),
+                Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+            }
+        }
         Err(stk_error) => match daraja::parse_reversal_result(&body) {
             Ok(r) => (
                 "reversal_result",
@@ -119,6 +133,7 @@ pub(crate) async fn daraja(
     // genuine one (the office decides, asking Safaricom). A body sent again is one event.
     let dedup_key = match kind {
         "stk_callback" => format!("stk:{subject}:{}", digest(&body)),
+        "status_result" => format!("status:{subject}:{}", digest(&body)),
         _ => format!("reversal:{subject}:{}", digest(&body)),
     };
     let incoming = Incoming {

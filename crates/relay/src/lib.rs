@@ -15,6 +15,7 @@ pub mod access;
 mod devices;
 mod hooks;
 pub mod metrics;
+pub mod paybill;
 pub mod register;
 pub mod sealing;
 pub mod serve;
@@ -100,6 +101,20 @@ pub fn router(relay: Relay) -> Router {
             &format!("{PAYSTACK_PATH}/{{tenant}}"),
             post(hooks::paystack),
         )
+        .route(
+            &format!("{}/{{token}}", api::C2B_VALIDATION_PATH),
+            post(paybill::validate),
+        )
+        .route(
+            &format!("{}/{{token}}", api::C2B_CONFIRMATION_PATH),
+            post(paybill::confirm),
+        )
+        .route(api::CLAIMS, post(paybill::claim))
+        .route(
+            api::SUSPENSE,
+            get(paybill::suspense_list).post(paybill::suspense_add),
+        )
+        .route(api::SUSPENSE_DECIDE, post(paybill::suspense_decide))
         .route(api::EVENTS, get(devices::events))
         .route(api::EVENTS_STREAM, get(devices::stream))
         .route(api::TRANSACTIONS, post(devices::upload))
@@ -158,13 +173,17 @@ async fn observe(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let provider = match request.uri().path() {
-        p if p.starts_with(DARAJA_PATH) => Some("daraja"),
-        p if p.starts_with(PAYSTACK_PATH) => Some("paystack"),
+    // (what the metrics call it, whose allowlist applies)
+    let caller = match request.uri().path() {
+        p if p.starts_with(DARAJA_PATH) => Some(("daraja", "daraja")),
+        p if p.starts_with(api::C2B_VALIDATION_PATH) => Some(("c2b_validation", "daraja")),
+        p if p.starts_with(api::C2B_CONFIRMATION_PATH) => Some(("c2b_confirmation", "daraja")),
+        p if p.starts_with(PAYSTACK_PATH) => Some(("paystack", "paystack")),
         _ => None,
     };
+    let provider = caller.map(|(label, _)| label);
     let metrics = relay.store.metrics();
-    if let Some(provider) = provider {
+    if let Some((_, provider)) = caller {
         let peer = request
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

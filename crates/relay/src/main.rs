@@ -69,6 +69,13 @@ enum TenantCmd {
     SetPaystackSecret { tenant: String },
     /// Give the tenant a new Daraja callback URL (shown once); the old one works for 24 more hours
     RotateDarajaUrl { tenant: String },
+    /// Give the tenant new C2B (paybill) validation and confirmation URLs (shown once; a tenant
+    /// made before paybill gets its first ones so); the old ones work for 24 more hours. Register
+    /// them with Safaricom again (malipo mpesa register-urls)
+    RotateC2bUrls { tenant: String },
+    /// The smallest paybill payment validation accepts, e.g. 100 (KES); smaller ones are
+    /// refused with C2B00013
+    SetC2bMinimum { tenant: String, amount: String },
     /// Accept the tenant's Daraja callbacks only from ALLOW: `safaricom` (Safaricom's published
     /// addresses), addresses and blocks separated by commas, or `off` for any address
     SetDarajaAllow { tenant: String, allow: String },
@@ -319,6 +326,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "name": t.tenant.name,
                 "daraja_callback_url": format!("{}{}/{}", public_url(), malipo_relay::DARAJA_PATH, t.daraja_token),
                 "paystack_webhook_url": format!("{}{}/{}", public_url(), malipo_relay::PAYSTACK_PATH, t.tenant.id),
+                "c2b_validation_url": format!("{}{}/{}", public_url(), malipo_relay_api::C2B_VALIDATION_PATH, t.c2b_token),
+                "c2b_confirmation_url": format!("{}{}/{}", public_url(), malipo_relay_api::C2B_CONFIRMATION_PATH, t.c2b_token),
             });
             println!("{out:#}");
         }
@@ -341,6 +350,33 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{:#}", json!({"id": tenant, "paystack_secret": "set"}));
+        }
+        Command::Tenant(TenantCmd::RotateC2bUrls { tenant }) => {
+            let token = store
+                .rotate_c2b_token(&tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:#}",
+                json!({
+                    "id": tenant,
+                    "c2b_validation_url": format!("{}{}/{token}", public_url(), malipo_relay_api::C2B_VALIDATION_PATH),
+                    "c2b_confirmation_url": format!("{}{}/{token}", public_url(), malipo_relay_api::C2B_CONFIRMATION_PATH),
+                    "previous_urls_valid_for_hours": 24
+                })
+            );
+        }
+        Command::Tenant(TenantCmd::SetC2bMinimum { tenant, amount }) => {
+            let minimum = malipo_domain::Money::parse(&amount, malipo_domain::Currency::Kes)
+                .map_err(|e| e.to_string())?;
+            store
+                .set_c2b_minimum(&tenant, minimum.minor())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:#}",
+                json!({"id": tenant, "c2b_minimum": minimum.amount_string()})
+            );
         }
         Command::Tenant(TenantCmd::RotateDarajaUrl { tenant }) => {
             let token = store

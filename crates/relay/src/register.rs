@@ -251,8 +251,8 @@ impl RelayStore {
                 seq += 1;
                 sqlx::query(sql(
                     "INSERT INTO register (tenant_id, number, seq, holder, phone, email, premium_minor,
-                         currency, frequency, instalments, start_date, status, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         currency, frequency, instalments, start_date, status, updated_at, account_key)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (tenant_id, number) DO UPDATE SET
                          seq = excluded.seq, holder = excluded.holder, phone = excluded.phone,
                          email = excluded.email, premium_minor = excluded.premium_minor,
@@ -273,6 +273,7 @@ impl RelayStore {
                 .bind(&r.start_date)
                 .bind(&r.status)
                 .bind(now)
+                .bind(malipo_providers::daraja::c2b::account_key(&r.number))
                 .execute(&mut *tx)
                 .await?;
             }

@@ -37,6 +37,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "company",
         include_str!("../migrations/sqlite/0004_company.sql"),
     ),
+    (
+        5,
+        "paybill",
+        include_str!("../migrations/sqlite/0005_paybill.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -58,6 +63,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         4,
         "company",
         include_str!("../migrations/postgres/0004_company.sql"),
+    ),
+    (
+        5,
+        "paybill",
+        include_str!("../migrations/postgres/0005_paybill.sql"),
     ),
 ];
 
@@ -164,6 +174,8 @@ pub struct Tenant {
 pub struct NewTenant {
     pub tenant: Tenant,
     pub daraja_token: String,
+    /// The path token of the tenant's C2B validation and confirmation URLs.
+    pub c2b_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,13 +339,16 @@ impl RelayStore {
     pub async fn create_tenant(&self, name: &str) -> Result<NewTenant> {
         let id = format!("t_{}", &new_token()?[..16]);
         let daraja_token = new_token()?;
+        let c2b_token = new_token()?;
         on_db!(&self.db, |pool, sql| {
             sqlx::query(sql(
-                "INSERT INTO tenants (id, name, daraja_token_hash, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO tenants (id, name, daraja_token_hash, c2b_token_hash, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
             ))
             .bind(&id)
             .bind(name)
             .bind(token_hash(&daraja_token))
+            .bind(token_hash(&c2b_token))
             .bind(now_ms())
             .execute(pool)
             .await?;
@@ -345,6 +360,7 @@ impl RelayStore {
                 daraja_allow: None,
             },
             daraja_token,
+            c2b_token,
         })
     }
 

@@ -85,6 +85,7 @@ impl<T: Clone> Map<T> {
 pub struct Tenants {
     daraja: Map<Tenant>,
     paystack: Map<(Tenant, PaystackSecret)>,
+    c2b: Map<crate::paybill::C2bTenant>,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -93,6 +94,7 @@ impl std::fmt::Debug for Tenants {
         f.debug_struct("Tenants")
             .field("daraja", &self.daraja.len())
             .field("paystack", &self.paystack.len())
+            .field("c2b", &self.c2b.len())
             .finish()
     }
 }
@@ -102,6 +104,7 @@ impl Default for Tenants {
         Tenants {
             daraja: Map::new(),
             paystack: Map::new(),
+            c2b: Map::new(),
         }
     }
 }
@@ -122,6 +125,23 @@ impl Tenants {
         };
         // A rotated-away URL is remembered no longer than its grace period.
         self.daraja.put(key, tenant.clone(), until_ms);
+        Ok(Some(tenant))
+    }
+
+    /// The tenant whose C2B URLs carry `token`, with its smallest accepted payment.
+    pub async fn by_c2b_token(
+        &self,
+        store: &RelayStore,
+        token: &str,
+    ) -> Result<Option<crate::paybill::C2bTenant>, RelayError> {
+        let key = token_hash(token);
+        if let Some(t) = self.c2b.get(&key) {
+            return Ok(Some(t));
+        }
+        let Some((tenant, until_ms)) = store.tenant_by_c2b_token(token).await? else {
+            return Ok(None);
+        };
+        self.c2b.put(key, tenant.clone(), until_ms);
         Ok(Some(tenant))
     }
 

@@ -23,6 +23,7 @@ pub struct Checked {
     policy: Option<String>,
     clerk: Option<String>,
     receipt_number: Option<String>,
+    provider_receipt: Option<String>,
     method: Method,
     status: TxStatus,
     amount: Money,
@@ -71,6 +72,7 @@ pub fn check(r: &UploadRecord) -> std::result::Result<Checked, String> {
         policy: short("policy", &r.policy)?,
         clerk: short("clerk", &r.clerk)?,
         receipt_number: short("receipt_number", &r.receipt_number)?,
+        provider_receipt: short("provider_receipt", &r.provider_receipt)?,
         method,
         status,
         amount,
@@ -112,12 +114,13 @@ impl RelayStore {
                 let done = sqlx::query(sql(
                     "INSERT INTO transactions (tenant_id, reference, device_id, number, office, method, status,
                          amount_minor, refunded_minor, currency, provider_ref, created_at, updated_at,
-                         seq, counter, policy, clerk, receipt_number)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         seq, counter, policy, clerk, receipt_number, provider_receipt)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (tenant_id, reference) DO UPDATE SET
                          status = excluded.status, refunded_minor = excluded.refunded_minor,
                          provider_ref = coalesce(excluded.provider_ref, transactions.provider_ref),
                          receipt_number = coalesce(excluded.receipt_number, transactions.receipt_number),
+                         provider_receipt = coalesce(excluded.provider_receipt, transactions.provider_receipt),
                          updated_at = excluded.updated_at, seq = excluded.seq
                      WHERE excluded.updated_at > transactions.updated_at",
                 ))
@@ -139,6 +142,7 @@ impl RelayStore {
                 .bind(&c.policy)
                 .bind(&c.clerk)
                 .bind(&c.receipt_number)
+                .bind(&c.provider_receipt)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
@@ -174,7 +178,8 @@ impl RelayStore {
         Ok(on_db!(self.db(), |pool, sql| {
             sqlx::query(sql(
                 "SELECT seq, reference, number, office, counter, policy, method, status, amount_minor,
-                        refunded_minor, currency, clerk, receipt_number, created_at, updated_at
+                        refunded_minor, currency, clerk, receipt_number, provider_receipt,
+                        created_at, updated_at
                  FROM transactions WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             ))
             .bind(tenant_id)
@@ -197,6 +202,7 @@ impl RelayStore {
                 currency: r.get("currency"),
                 clerk: r.get("clerk"),
                 receipt_number: r.get("receipt_number"),
+                provider_receipt: r.get("provider_receipt"),
                 created_at: rfc(r.get("created_at")),
                 updated_at: rfc(r.get("updated_at")),
             })

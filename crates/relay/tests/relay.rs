@@ -1714,6 +1714,202 @@ async fn every_counter_reads_the_company_payments_in_one_order(backend: Backend)
     );
 }
 
+fn c2b_body(trans_id: &str, account: &str, amount: &str) -> Vec<u8> {
+    json!({
+        "TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": "20261130101500",
+        "TransAmount": amount, "BusinessShortCode": "174379", "BillRefNumber": account,
+        "InvoiceNumber": "", "OrgAccountBalance": "", "ThirdPartyTransID": "",
+        "MSISDN": "25470****149", "FirstName": "John", "MiddleName": "", "LastName": "Doe"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Paybill at the relay: validation from the register (forgiving how the account is typed,
+/// refusing unknown and cancelled accounts and small amounts), confirmations stored like every
+/// callback, claims held by the first device, suspense decided once for the company.
+async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let t = relay.store.create_tenant("Jubilee").await.unwrap();
+    let (one, token_one) = relay
+        .store
+        .add_device(&t.tenant.id, "one", None)
+        .await
+        .unwrap();
+    let (_, token_two) = relay
+        .store
+        .add_device(&t.tenant.id, "two", None)
+        .await
+        .unwrap();
+    let mut lapsed = policy("MTR-2291", "Amina Wanjiru", 150_000);
+    lapsed["status"] = json!("lapsed");
+    let mut gone = policy("OLD/7", "Otieno Odhiambo", 150_000);
+    gone["status"] = json!("cancelled");
+    assert_eq!(
+        post_policies(&relay, &token_one, json!({"policies": [lapsed, gone]}))
+            .await
+            .0,
+        200
+    );
+    relay
+        .store
+        .set_c2b_minimum(&t.tenant.id, 5_000)
+        .await
+        .unwrap();
+    let validate = format!("{}/hooks/v/{}", relay.url, t.c2b_token);
+    for (account, amount, code) in [
+        ("mtr 2291", "1500.00", "0"),
+        ("MTR-2291", "1500", "0"),
+        (" mtr/2291 ", "1500", "0"),
+        ("MTR-2292", "1500", "C2B00012"),
+        ("old/7", "1500", "C2B00012"),
+        ("", "1500", "C2B00012"),
+        ("MTR-2291", "49", "C2B00013"),
+    ] {
+        let (status, answer) = relay
+            .post(&validate, c2b_body("RKTQDM7W6S", account, amount))
+            .await;
+        assert_eq!(status, 200, "{account}");
+        assert_eq!(answer["ResultCode"], code, "{account:?} {amount}: {answer}");
+        assert_eq!(
+            answer["ResultDesc"],
+            if code == "0" { "Accepted" } else { "Rejected" }
+        );
+    }
+    assert_eq!(
+        relay
+            .post(
+                &format!("{}/hooks/v/nope", relay.url),
+                c2b_body("RKTQDM7W6S", "MTR-2291", "10")
+            )
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        relay.post(&validate, b"{\"TransID\": 7}".to_vec()).await.0,
+        400
+    );
+
+    let confirm = format!("{}/hooks/c/{}", relay.url, t.c2b_token);
+    let body = c2b_body("RKTQDM7W6S", "mtr 2291", "1500.00");
+    for _ in 0..3 {
+        let (status, ack) = relay.post(&confirm, body.clone()).await;
+        assert_eq!((status, ack["ResultCode"].as_i64()), (200, Some(0)));
+    }
+    let forged = c2b_body("RKTQDM7W6S", "mtr 2291", "150000.00");
+    assert_eq!(relay.post(&confirm, forged).await.0, 200);
+    let (_, feed) = relay.events(&token_two, 0, 10).await;
+    let events = feed["events"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        2,
+        "the same bytes once, a different body on its own: {feed}"
+    );
+    assert!(events.iter().all(|e| e["kind"] == "c2b_confirmation"));
+
+    let claim = |token: &str| {
+        let relay = &relay;
+        let token = token.to_owned();
+        async move {
+            let r = relay
+                .http
+                .post(format!("{}/v1/claims", relay.url))
+                .bearer_auth(&token)
+                .json(&json!({"subject": "paybill:RKTQDM7W6S"}))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(claim(&token_one), claim(&token_two));
+    assert_ne!(a["won"], b["won"], "exactly one holds it: {a} {b}");
+    let again = claim(&token_one).await;
+    assert_eq!(again["won"], a["won"], "asking again changes nothing");
+    assert!(again["device"] == "one" || again["device"] == "two");
+
+    let item = json!({"trans_id": "SABC123456", "amount_minor": 90_000, "currency": "KES",
+        "account": "NOSUCH", "payer": "John Doe", "msisdn": "25470****149", "paid_at": "2026-11-30T07:15:00Z"});
+    let add = relay
+        .http
+        .post(format!("{}/v1/suspense", relay.url))
+        .bearer_auth(&token_one)
+        .json(&item)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(add.status().as_u16(), 204);
+    let (_, open) = get_json(&relay, &token_two, "/v1/suspense").await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["status"], "open");
+    let decide = |token: &str, body: Value| {
+        let relay = &relay;
+        let token = token.to_owned();
+        async move {
+            let r = relay
+                .http
+                .post(format!("{}/v1/suspense/decide", relay.url))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let first = decide(
+        &token_two,
+        json!({"trans_id": "SABC123456", "policy": "MTR-2291", "note": "customer called"}),
+    )
+    .await;
+    assert_eq!(first.0, 200, "{:?}", first.1);
+    let second = decide(
+        &token_one,
+        json!({"trans_id": "SABC123456", "refund": true, "note": "refund it"}),
+    )
+    .await;
+    assert_eq!(second.0, 409);
+    assert!(
+        second.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("already decided by two"),
+        "{:?}",
+        second.1
+    );
+    let (_, after) = get_json(&relay, &token_one, "/v1/suspense").await;
+    assert_eq!(after, json!([]), "decided: no longer open");
+    assert_eq!(
+        decide(
+            &token_one,
+            json!({"trans_id": "SNOSUCH123", "refund": true, "note": "x"})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        decide(
+            &token_one,
+            json!({"trans_id": "SABC123456", "note": "neither"})
+        )
+        .await
+        .0,
+        400
+    );
+    let _ = one;
+
+    // A Transaction Status result at the Daraja URL is its own kind of event.
+    let daraja = format!("{}/hooks/d/{}", relay.url, t.daraja_token);
+    let (status, _) = relay
+        .post(&daraja, fixture("daraja_transaction_status_result.json"))
+        .await;
+    assert_eq!(status, 200);
+    let (_, feed) = relay.events(&token_two, 2, 10).await;
+    assert_eq!(feed["events"][0]["kind"], "status_result");
+}
+
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -1769,4 +1965,5 @@ on_both_backends!(
     every_counter_has_a_code_no_other_counter_of_the_company_has,
     the_register_is_one_for_the_company_and_keeps_customers_sealed,
     every_counter_reads_the_company_payments_in_one_order,
+    paybill_validation_confirmation_claims_and_suspense,
 );
