@@ -39,6 +39,7 @@ describe("methodName", () => {
   it("names each method as clerks say it", () => {
     expect(methodName("mpesa")).toBe("M-Pesa");
     expect(methodName("card")).toBe("Card");
+    expect(methodName("paybill")).toBe("M-Pesa Pay Bill");
   });
 });
 

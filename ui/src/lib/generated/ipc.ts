@@ -46,7 +46,7 @@ export type AppError = { code: ErrorCode, message: string, };
 
 export type TxStatus = "pending" | "awaiting_customer" | "succeeded" | "failed" | "cancelled" | "timed_out" | "needs_review" | "refunded" | "partially_refunded";
 
-export type Method = "mpesa" | "card";
+export type Method = "mpesa" | "card" | "paybill";
 
 export type Role = "clerk" | "manager" | "admin";
 
