@@ -365,6 +365,10 @@ pub struct RegisterUpload {
     /// Check and report, write nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// The branch sending them (`NBI`): a policy new to the register belongs to it, and a
+    /// paybill payment to its account is tagged with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office: Option<String>,
 }
 
 /// A policy the register refused, and why.

@@ -132,6 +132,7 @@ async fn main() {
                     source_addr: Some("127.0.0.1".into()),
                     headers: format!(r#"{{"x-paystack-signature":"{sig}"}}"#),
                     body,
+                    office: None,
                 })
                 .await
                 .expect("ingest");
@@ -201,6 +202,7 @@ async fn main() {
                     source_addr: None,
                     headers: "{}".into(),
                     body,
+                    office: None,
                 })
                 .await
                 .expect("ingest");

@@ -305,6 +305,11 @@ pub(crate) async fn import_register(
             );
         }
     };
+    let office = match upload.office.as_deref().map(malipo_domain::OfficeCode::parse) {
+        Some(Err(e)) => return problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
+        Some(Ok(o)) => Some(o.to_string()),
+        None => None,
+    };
     let done = relay
         .store
         .import_register(
@@ -313,6 +318,7 @@ pub(crate) async fn import_register(
             &upload.policies,
             None,
             upload.dry_run,
+            office.as_deref(),
         )
         .await;
     match done {

@@ -145,6 +145,7 @@ pub(crate) async fn daraja(
         source_addr: source.map(|s| s.0.0.to_string()),
         headers: "{}".to_owned(),
         body: body.to_vec(),
+        office: None,
     };
     match store.ingest(incoming).await {
         Ok(stored) => accepted(
@@ -236,6 +237,7 @@ pub(crate) async fn paystack(
         source_addr: source.map(|s| s.0.0.to_string()),
         headers: serde_json::to_string(&kept).unwrap_or_default(),
         body: body.to_vec(),
+        office: None,
     };
     match relay.store.ingest(incoming).await {
         Ok(stored) => accepted(PaystackAck { status: "ok" }, stored),

@@ -152,6 +152,7 @@ async fn import_policies(
             &records,
             Some(&lines),
             dry_run || !report.refused.is_empty(),
+            None,
         )
         .await
         .map_err(|e| e.to_string())?;

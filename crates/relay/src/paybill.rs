@@ -146,6 +146,28 @@ impl RelayStore {
         }))
     }
 
+    /// The branch holding the one open policy whose number matches `key`, when exactly one
+    /// branch does.
+    pub async fn account_office(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
+        let offices: Vec<Option<String>> = on_db!(self.db(), |pool, sql| {
+            sqlx::query(sql(
+                "SELECT DISTINCT office FROM register
+                 WHERE tenant_id = ? AND account_key = ? AND status <> 'cancelled' LIMIT 2",
+            ))
+            .bind(tenant_id)
+            .bind(key)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.get("office"))
+            .collect()
+        });
+        Ok(match offices.as_slice() {
+            [one] => one.clone(),
+            _ => None,
+        })
+    }
+
     /// Claims `subject` for `device`: the first claim holds it; a later one learns who does.
     pub async fn claim(
         &self,
@@ -406,6 +428,14 @@ pub(crate) async fn confirm(
         Ok(p) => p,
         Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
     };
+    let office = match relay
+        .store
+        .account_office(&tenant.tenant.id, &c2b::account_key(&payment.account))
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return internal(&e),
+    };
     // Sent again, the same bytes are one event; a different body naming the same receipt is
     // its own (a forgery must not shadow the genuine one: the office asks Safaricom).
     let incoming = crate::store::Incoming {
@@ -417,6 +447,7 @@ pub(crate) async fn confirm(
         source_addr: source.map(|s| s.0.0.to_string()),
         headers: "{}".to_owned(),
         body: body.to_vec(),
+        office,
     };
     match relay.store.ingest(incoming).await {
         Ok(stored) => {

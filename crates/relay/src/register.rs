@@ -171,6 +171,7 @@ impl RelayStore {
         records: &[RegisterRecord],
         lines: Option<&[u64]>,
         dry_run: bool,
+        office: Option<&str>,
     ) -> Result<RegisterReport> {
         let sealing = key(sealing)?;
         let mut report = RegisterReport::default();
@@ -251,14 +252,16 @@ impl RelayStore {
                 seq += 1;
                 sqlx::query(sql(
                     "INSERT INTO register (tenant_id, number, seq, holder, phone, email, premium_minor,
-                         currency, frequency, instalments, start_date, status, updated_at, account_key)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         currency, frequency, instalments, start_date, status, updated_at, account_key,
+                         office)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                      ON CONFLICT (tenant_id, number) DO UPDATE SET
                          seq = excluded.seq, holder = excluded.holder, phone = excluded.phone,
                          email = excluded.email, premium_minor = excluded.premium_minor,
                          currency = excluded.currency, frequency = excluded.frequency,
                          instalments = excluded.instalments, start_date = excluded.start_date,
-                         status = excluded.status, updated_at = excluded.updated_at",
+                         status = excluded.status, updated_at = excluded.updated_at,
+                         office = coalesce(register.office, excluded.office)",
                 ))
                 .bind(tenant_id)
                 .bind(&r.number)
@@ -274,6 +277,7 @@ impl RelayStore {
                 .bind(&r.status)
                 .bind(now)
                 .bind(malipo_providers::daraja::c2b::account_key(&r.number))
+                .bind(office)
                 .execute(&mut *tx)
                 .await?;
             }

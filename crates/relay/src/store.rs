@@ -221,6 +221,9 @@ pub struct Incoming {
     /// The headers that matter, as JSON.
     pub headers: String,
     pub body: Vec<u8>,
+    /// The branch the event belongs to when the relay knows it on arrival (a paybill payment to
+    /// a policy of that branch); otherwise the payment it names says whose it is.
+    pub office: Option<String>,
 }
 
 /// What happened to an incoming callback.
@@ -749,7 +752,8 @@ impl RelayStore {
                             (SELECT t.office || coalesce('-' || t.counter, '') FROM transactions t
                                WHERE t.tenant_id = e.tenant_id AND t.provider_ref = e.subject LIMIT 1),
                             (SELECT t.office || coalesce('-' || t.counter, '') FROM transactions t
-                               WHERE t.tenant_id = e.tenant_id AND t.reference = e.subject)) AS office
+                               WHERE t.tenant_id = e.tenant_id AND t.reference = e.subject),
+                            e.office) AS office
                  FROM events e WHERE e.tenant_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
             ))
             .bind(&device.tenant_id)
@@ -921,8 +925,8 @@ async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stor
         .await?
         .ok_or_else(|| RelayError::NotFound(format!("tenant {}", e.tenant_id)))?;
         sqlx::query(
-            "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, subject, received_at, source_addr, headers, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, subject, received_at, source_addr, headers, body, office)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&e.tenant_id)
         .bind(seq)
@@ -934,6 +938,7 @@ async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stor
         .bind(&e.source_addr)
         .bind(&e.headers)
         .bind(&e.body)
+        .bind(&e.office)
         .execute(&mut *tx)
         .await?;
         results.push(Stored::New(seq));
@@ -970,8 +975,8 @@ async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored
                  UPDATE tenants SET last_seq = last_seq + 1 WHERE id = $1
                    AND NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND dedup_key = $2)
                  RETURNING last_seq)
-             INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body, subject)
-             SELECT $1, last_seq, $3, $4, $2, $5, $6, $7, $8, $9 FROM next
+             INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body, subject, office)
+             SELECT $1, last_seq, $3, $4, $2, $5, $6, $7, $8, $9, $10 FROM next
              RETURNING seq",
         )
         .bind(&e.tenant_id)
@@ -983,6 +988,7 @@ async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored
         .bind(&e.headers)
         .bind(&e.body)
         .bind(&e.subject)
+        .bind(&e.office)
         .fetch_optional(&mut *tx)
         .await?;
         results.push(seq.map_or(Stored::Duplicate, Stored::New));

@@ -356,6 +356,7 @@ async fn a_device_offline_through_ten_thousand_events_catches_up_in_order(backen
                     source_addr: None,
                     headers: "{}".into(),
                     body: stk(&format!("ws_CO_{i}"), 0),
+                    office: None,
                 })
                 .await
                 .unwrap()
@@ -1746,9 +1747,13 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
     let mut gone = policy("OLD/7", "Otieno Odhiambo", 150_000);
     gone["status"] = json!("cancelled");
     assert_eq!(
-        post_policies(&relay, &token_one, json!({"policies": [lapsed, gone]}))
-            .await
-            .0,
+        post_policies(
+            &relay,
+            &token_one,
+            json!({"policies": [lapsed, gone], "office": "MSA"})
+        )
+        .await
+        .0,
         200
     );
     relay
@@ -1807,6 +1812,14 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
         "the same bytes once, a different body on its own: {feed}"
     );
     assert!(events.iter().all(|e| e["kind"] == "c2b_confirmation"));
+    assert!(
+        events.iter().all(|e| e["office"] == "MSA"),
+        "tagged with the branch that registered MTR-2291: {feed}"
+    );
+    let stranger = c2b_body("RKTQDM7W6T", "NOBODY-1", "1500.00");
+    assert_eq!(relay.post(&confirm, stranger).await.0, 200);
+    let (_, feed) = relay.events(&token_two, 2, 10).await;
+    assert_eq!(feed["events"][0]["office"], Value::Null, "an unknown account has no branch: {feed}");
 
     let claim = |token: &str| {
         let relay = &relay;
@@ -1906,7 +1919,7 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
         .post(&daraja, fixture("daraja_transaction_status_result.json"))
         .await;
     assert_eq!(status, 200);
-    let (_, feed) = relay.events(&token_two, 2, 10).await;
+    let (_, feed) = relay.events(&token_two, 3, 10).await;
     assert_eq!(feed["events"][0]["kind"], "status_result");
 }
 

@@ -11,6 +11,9 @@ UPDATE register SET account_key =
     upper(replace(replace(replace(replace(replace(number, ' ', ''), '-', ''), '/', ''), '.', ''), '_', ''));
 CREATE INDEX register_account ON register (tenant_id, account_key);
 
+ALTER TABLE register ADD COLUMN office TEXT;
+ALTER TABLE events ADD COLUMN office TEXT;
+
 CREATE TABLE claims (
     tenant_id  TEXT NOT NULL REFERENCES tenants (id),
     subject    TEXT NOT NULL,

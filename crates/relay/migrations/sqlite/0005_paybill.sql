@@ -16,6 +16,11 @@ UPDATE register SET account_key =
     upper(replace(replace(replace(replace(replace(number, ' ', ''), '-', ''), '/', ''), '.', ''), '_', ''));
 CREATE INDEX register_account ON register (tenant_id, account_key);
 
+-- The branch whose counter first registered a policy: a paybill confirmation for its account
+-- is tagged with that branch, whose counters record it.
+ALTER TABLE register ADD COLUMN office TEXT;
+ALTER TABLE events ADD COLUMN office TEXT;
+
 -- One counter does a thing for the whole company: records a paybill payment, allocates one
 -- from suspense. The first to claim it holds it.
 CREATE TABLE claims (
