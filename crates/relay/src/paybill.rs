@@ -282,6 +282,8 @@ impl RelayStore {
     }
 
     /// Decides a suspense item for the company: once. `Err(Taken)` names who decided first.
+    /// The device that decided it may send the same decision again (its answer may have been
+    /// lost before it recorded the payment).
     pub async fn decide_suspense(
         &self,
         tenant_id: &str,
@@ -292,7 +294,9 @@ impl RelayStore {
         let changed = on_db!(self.db(), |pool, sql| {
             sqlx::query(sql(
                 "UPDATE suspense SET status = ?, policy = ?, note = ?, decided_by = ?, decided_at = ?
-                 WHERE tenant_id = ? AND trans_id = ? AND status = 'open'",
+                 WHERE tenant_id = ? AND trans_id = ?
+                   AND (status = 'open'
+                        OR (decided_by = ? AND status = ? AND coalesce(policy, '') = ?))",
             ))
             .bind(status)
             .bind(&d.policy)
@@ -301,6 +305,9 @@ impl RelayStore {
             .bind(now_ms())
             .bind(tenant_id)
             .bind(&d.trans_id)
+            .bind(device_id)
+            .bind(status)
+            .bind(d.policy.as_deref().unwrap_or_default())
             .execute(pool)
             .await?
             .rows_affected()

@@ -1891,6 +1891,18 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
         "{:?}",
         second.1
     );
+    let resent = decide(
+        &token_two,
+        json!({"trans_id": "SABC123456", "policy": "MTR-2291", "note": "customer called"}),
+    )
+    .await;
+    assert_eq!(resent.0, 200, "the decider may send its decision again: {:?}", resent.1);
+    let changed_mind = decide(
+        &token_two,
+        json!({"trans_id": "SABC123456", "policy": "MTR-9999", "note": "other"}),
+    )
+    .await;
+    assert_eq!(changed_mind.0, 409, "but not another one");
     let (_, after) = get_json(&relay, &token_one, "/v1/suspense").await;
     assert_eq!(after, json!([]), "decided: no longer open");
     assert_eq!(

@@ -149,12 +149,14 @@ impl App {
         relay: &RelayClient,
         report: &mut SyncReport,
     ) -> Result<()> {
+        // Policies new to the register belong to this branch.
+        let head = serde_json::json!({"office": self.office_code().await?.to_string()});
         loop {
             let pending = self.store().pending_policies(PENDING_READ).await?;
             if pending.is_empty() {
                 return Ok(());
             }
-            let (body, taken) = batch_body("policies", &pending, |(p, _)| {
+            let (body, taken) = batch_body(head.clone(), "policies", &pending, |(p, _)| {
                 let item = serde_json::to_vec(&register_record(p)).map_err(Error::internal)?;
                 Ok((format!("policy {}", p.number), item))
             })?;

@@ -72,14 +72,22 @@ pub type CompanyView = api::CompanySummary;
 const UPLOAD_LIMIT: usize = api::MAX_BODY - 1024;
 
 /// An upload of as many of `items` (at least one) as fit in [`UPLOAD_LIMIT`] bytes, as
-/// `{"KEY": [...]}`, and how many it holds.
+/// `{"KEY": [...]}` (after the fields of `head`, an object), and how many it holds.
 fn batch_body<T>(
+    head: serde_json::Value,
     key: &str,
     items: &[T],
     encode: impl Fn(&T) -> Result<(String, Vec<u8>)>,
 ) -> Result<(Vec<u8>, usize)> {
     const CLOSE: &[u8] = b"]}";
-    let mut body = format!("{{\"{key}\":[").into_bytes();
+    let mut body = serde_json::to_vec(&head).map_err(Error::internal)?;
+    if body.pop() != Some(b'}') {
+        return Err(Error::internal("an upload's head is not an object"));
+    }
+    if body.len() > 1 {
+        body.push(b',');
+    }
+    body.extend_from_slice(format!("\"{key}\":[").as_bytes());
     let mut taken = 0;
     for t in items {
         let (name, item) = encode(t)?;
@@ -106,7 +114,7 @@ fn batch_body<T>(
 /// An upload of as many of `records` (at least one) as fit in [`UPLOAD_LIMIT`] bytes, and how
 /// many it holds.
 fn upload_body(records: &[malipo_store::TransactionRecord]) -> Result<(Vec<u8>, usize)> {
-    batch_body("transactions", records, |t| {
+    batch_body(serde_json::json!({}), "transactions", records, |t| {
         let item = serde_json::to_vec(&crate::views::upload_record(t)).map_err(Error::internal)?;
         Ok((format!("payment {}", t.number), item))
     })

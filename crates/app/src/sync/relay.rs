@@ -260,6 +260,50 @@ impl RelayClient {
         RelayClient::json(r).await
     }
 
+    /// Claims `subject` for this device: the first device to claim it holds it for the
+    /// company; asking again answers the same.
+    pub async fn claim(&self, subject: &str) -> Result<api::ClaimAnswer, RelayError> {
+        let claim = api::Claim {
+            subject: subject.to_owned(),
+        };
+        let r = self
+            .send(self.http.post(self.url(api::CLAIMS)).json(&claim))
+            .await?;
+        RelayClient::json(r).await
+    }
+
+    /// The company's suspense list: open paybill payments, or every one with `all`.
+    pub async fn suspense(&self, all: bool) -> Result<Vec<api::SuspenseItem>, RelayError> {
+        let r = self
+            .send(
+                self.http
+                    .get(self.url(api::SUSPENSE))
+                    .query(&[("all", all)]),
+            )
+            .await?;
+        RelayClient::json(r).await
+    }
+
+    /// Puts a confirmed paybill payment no policy matched on the suspense list (once: adding
+    /// it again changes nothing).
+    pub async fn add_suspense(&self, item: &api::SuspenseItem) -> Result<(), RelayError> {
+        self.send(self.http.post(self.url(api::SUSPENSE)).json(item))
+            .await?;
+        Ok(())
+    }
+
+    /// Decides a suspense payment for the company; a payment already decided is refused with
+    /// HTTP 409 naming who decided it.
+    pub async fn decide_suspense(
+        &self,
+        decision: &api::SuspenseDecision,
+    ) -> Result<api::SuspenseItem, RelayError> {
+        let r = self
+            .send(self.http.post(self.url(api::SUSPENSE_DECIDE)).json(decision))
+            .await?;
+        RelayClient::json(r).await
+    }
+
     /// The company-wide summary of the payments every office uploaded.
     pub async fn company_summary(
         &self,
