@@ -305,7 +305,11 @@ pub(crate) async fn import_register(
             );
         }
     };
-    let office = match upload.office.as_deref().map(malipo_domain::OfficeCode::parse) {
+    let office = match upload
+        .office
+        .as_deref()
+        .map(malipo_domain::OfficeCode::parse)
+    {
         Some(Err(e)) => return problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
         Some(Ok(o)) => Some(o.to_string()),
         None => None,

@@ -1819,7 +1819,11 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
     let stranger = c2b_body("RKTQDM7W6T", "NOBODY-1", "1500.00");
     assert_eq!(relay.post(&confirm, stranger).await.0, 200);
     let (_, feed) = relay.events(&token_two, 2, 10).await;
-    assert_eq!(feed["events"][0]["office"], Value::Null, "an unknown account has no branch: {feed}");
+    assert_eq!(
+        feed["events"][0]["office"],
+        Value::Null,
+        "an unknown account has no branch: {feed}"
+    );
 
     let claim = |token: &str| {
         let relay = &relay;
@@ -1896,7 +1900,11 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
         json!({"trans_id": "SABC123456", "policy": "MTR-2291", "note": "customer called"}),
     )
     .await;
-    assert_eq!(resent.0, 200, "the decider may send its decision again: {:?}", resent.1);
+    assert_eq!(
+        resent.0, 200,
+        "the decider may send its decision again: {:?}",
+        resent.1
+    );
     let changed_mind = decide(
         &token_two,
         json!({"trans_id": "SABC123456", "policy": "MTR-9999", "note": "other"}),

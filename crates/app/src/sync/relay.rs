@@ -299,7 +299,11 @@ impl RelayClient {
         decision: &api::SuspenseDecision,
     ) -> Result<api::SuspenseItem, RelayError> {
         let r = self
-            .send(self.http.post(self.url(api::SUSPENSE_DECIDE)).json(decision))
+            .send(
+                self.http
+                    .post(self.url(api::SUSPENSE_DECIDE))
+                    .json(decision),
+            )
             .await?;
         RelayClient::json(r).await
     }
