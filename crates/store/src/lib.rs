@@ -49,6 +49,7 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
     (4, "refunds", include_str!("../migrations/0004_refunds.sql")),
     (5, "trust", include_str!("../migrations/0005_trust.sql")),
     (6, "company", include_str!("../migrations/0006_company.sql")),
+    (7, "paybill", include_str!("../migrations/0007_paybill.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
