@@ -272,7 +272,7 @@ struct Configured {
 
 impl Configured {
     /// As the services read it: environment, then the office database and `secrets`.
-    fn read(src: &Sources<'_>, env: &dyn Fn(&str) -> Option<String>) -> Configured {
+    fn read(src: &Sources<'_>) -> Configured {
         let mut keyring_problems = Vec::new();
         // A secret the keyring cannot give is a finding of its own, not a reason to stop.
         let mut secret_of = |pair: (&str, &str)| match src.secret(pair) {
@@ -310,10 +310,13 @@ impl Configured {
                 initiator_password,
                 certificate,
                 c2b: [
-                    ("C2B validation URL", "MALIPO_MPESA_C2B_VALIDATION_URL"),
-                    ("C2B confirmation URL", "MALIPO_MPESA_C2B_CONFIRMATION_URL"),
+                    ("C2B validation URL", secret::MPESA_C2B_VALIDATION_URL),
+                    ("C2B confirmation URL", secret::MPESA_C2B_CONFIRMATION_URL),
                 ]
-                .map(|(what, var)| (what, var, env(var).filter(|v| !v.trim().is_empty()))),
+                .map(|(what, pair)| {
+                    let url = secret_of(pair).map(|s| s.expose().trim().to_owned());
+                    (what, pair.1, url.filter(|v| !v.is_empty()))
+                }),
             },
             paystack_base: src
                 .value("MALIPO_PAYSTACK_BASE_URL", key::PAYSTACK_BASE_URL)
@@ -360,12 +363,12 @@ impl Configured {
                     (
                         "C2B validation URL",
                         "MALIPO_MPESA_C2B_VALIDATION_URL",
-                        None,
+                        p.c2b_urls.as_ref().map(|(v, _)| v.expose().to_owned()),
                     ),
                     (
                         "C2B confirmation URL",
                         "MALIPO_MPESA_C2B_CONFIRMATION_URL",
-                        None,
+                        p.c2b_urls.as_ref().map(|(_, c)| c.expose().to_owned()),
                     ),
                 ],
             },
@@ -405,14 +408,11 @@ impl App {
         let env = |name: &str| std::env::var(name).ok();
         let c = match running {
             Some(p) => Configured::running(p),
-            None => Configured::read(
-                &Sources {
-                    env: &env,
-                    db: &db,
-                    secrets,
-                },
-                &env,
-            ),
+            None => Configured::read(&Sources {
+                env: &env,
+                db: &db,
+                secrets,
+            }),
         };
         let mut checks = Vec::new();
         // The relay first: the callback and webhook checks compare against what it knows.

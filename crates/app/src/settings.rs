@@ -76,7 +76,12 @@ pub mod key {
     pub const QUERY_AFTER_SECONDS: &str = "sync.query_after_seconds";
     /// The CUPS printer receipts go to (`MALIPO_PRINTER` overrides; the system default without).
     pub const PRINTER: &str = "printer.name";
-    pub const ALL: [&str; 14] = [
+    /// What Safaricom does with a paybill payment when the validation URL does not answer in
+    /// time: `Completed` (the default) or `Cancelled`.
+    pub const MPESA_C2B_RESPONSE_TYPE: &str = "mpesa.c2b_response_type";
+    /// Which RegisterURL product the shortcode's Daraja app is on: `v2` (the default) or `v1`.
+    pub const MPESA_C2B_VERSION: &str = "mpesa.c2b_version";
+    pub const ALL: [&str; 16] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
@@ -91,6 +96,8 @@ pub mod key {
         PER_CLERK_PER_MINUTE,
         QUERY_AFTER_SECONDS,
         PRINTER,
+        MPESA_C2B_RESPONSE_TYPE,
+        MPESA_C2B_VERSION,
     ];
 }
 
@@ -109,13 +116,25 @@ pub mod secret {
     pub const PAYSTACK_SECRET_KEY: (&str, &str) =
         ("paystack.secret_key", "MALIPO_PAYSTACK_SECRET_KEY");
     pub const RELAY_TOKEN: (&str, &str) = ("relay.token", "MALIPO_RELAY_TOKEN");
-    pub const ALL: [(&str, &str); 6] = [
+    /// The relay's paybill URLs (`malipo-relay tenant create` prints them): their paths carry
+    /// the tenant's secret C2B token.
+    pub const MPESA_C2B_VALIDATION_URL: (&str, &str) = (
+        "mpesa.c2b_validation_url",
+        "MALIPO_MPESA_C2B_VALIDATION_URL",
+    );
+    pub const MPESA_C2B_CONFIRMATION_URL: (&str, &str) = (
+        "mpesa.c2b_confirmation_url",
+        "MALIPO_MPESA_C2B_CONFIRMATION_URL",
+    );
+    pub const ALL: [(&str, &str); 8] = [
         MPESA_CONSUMER_SECRET,
         MPESA_PASSKEY,
         MPESA_CALLBACK_URL,
         MPESA_INITIATOR_PASSWORD,
         PAYSTACK_SECRET_KEY,
         RELAY_TOKEN,
+        MPESA_C2B_VALIDATION_URL,
+        MPESA_C2B_CONFIRMATION_URL,
     ];
 }
 
@@ -129,6 +148,8 @@ pub struct ProviderSettings {
     pub paystack_missing: Vec<&'static str>,
     pub relay_url: Option<String>,
     pub relay_token: Option<Secret>,
+    /// The relay's paybill URLs to register with Safaricom: validation, confirmation.
+    pub c2b_urls: Option<(Secret, Secret)>,
 }
 
 /// Reads one setting: environment first, then the database.
@@ -245,12 +266,15 @@ impl ProviderSettings {
         }
         out.relay_url = s.value("MALIPO_RELAY_URL", key::RELAY_URL);
         out.relay_token = s.secret(secret::RELAY_TOKEN)?;
+        out.c2b_urls = s
+            .secret(secret::MPESA_C2B_VALIDATION_URL)?
+            .zip(s.secret(secret::MPESA_C2B_CONFIRMATION_URL)?);
         Ok(out)
     }
 }
 
 /// The environment variable that overrides each database key (DESIGN.md).
-pub const KEY_ENV: [(&str, &str); 14] = [
+pub const KEY_ENV: [(&str, &str); 16] = [
     (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
     (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
     (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
@@ -265,6 +289,8 @@ pub const KEY_ENV: [(&str, &str); 14] = [
     (key::PER_CLERK_PER_MINUTE, ""),
     (key::QUERY_AFTER_SECONDS, ""),
     (key::PRINTER, "MALIPO_PRINTER"),
+    (key::MPESA_C2B_RESPONSE_TYPE, ""),
+    (key::MPESA_C2B_VERSION, ""),
 ];
 
 /// One setting as the settings screen shows it.

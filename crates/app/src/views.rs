@@ -55,6 +55,8 @@ pub struct TransactionView {
     pub authorization_url: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// Who paid a paybill payment, as Safaricom names them.
+    pub payer: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Taken at another counter of the company: shown as the relay knows it (no phone or
@@ -82,7 +84,7 @@ impl From<&CompanyPayment> for TransactionView {
             phone: None,
             email: None,
             provider_ref: None,
-            provider_receipt: None,
+            provider_receipt: c.provider_receipt.clone(),
             failure_code: None,
             failure_reason: None,
             receipt_number: c.receipt_number.clone(),
@@ -90,6 +92,7 @@ impl From<&CompanyPayment> for TransactionView {
             authorization_url: None,
             card_brand: None,
             card_last4: None,
+            payer: None,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             elsewhere: true,
@@ -125,6 +128,7 @@ impl From<&TransactionRecord> for TransactionView {
             authorization_url: t.authorization_url.clone(),
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
+            payer: t.payer.clone(),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
             elsewhere: false,

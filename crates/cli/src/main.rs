@@ -110,6 +110,16 @@ enum Command {
     /// Provider events that matched no payment anywhere (managers)
     #[command(subcommand)]
     Orphans(OrphansCmd),
+    /// M-Pesa paybill set-up and codes customers bring to the counter
+    #[command(subcommand)]
+    Mpesa(MpesaCmd),
+    /// Paybill payments customers sent from their own phones
+    #[command(subcommand)]
+    Paybill(PaybillCmd),
+    /// The company's suspense list: paybill payments Safaricom confirmed whose account matched
+    /// no policy (managers)
+    #[command(subcommand)]
+    Suspense(SuspenseCmd),
     /// Refunds: clerks request, managers approve or reject
     #[command(subcommand)]
     Refund(RefundCmd),
@@ -135,6 +145,73 @@ enum OrphansCmd {
     Resolve {
         /// Its sequence number, from the list
         seq: i64,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MpesaCmd {
+    /// Register the relay's C2B validation and confirmation URLs (MALIPO_MPESA_C2B_*) for this
+    /// office's shortcode with Safaricom (administrators)
+    RegisterUrls {
+        /// What Safaricom does when validation does not answer in time: Completed or Cancelled
+        /// [default: the mpesa.c2b_response_type setting, else Completed]
+        #[arg(long)]
+        response_type: Option<String>,
+        /// The RegisterURL product of the shortcode's Daraja app: v2 or v1 [default: the
+        /// mpesa.c2b_version setting, else v2]
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Prove the M-Pesa code from a customer's SMS with Safaricom's Transaction Status and
+    /// record it for the policy (waits up to 90 seconds for Safaricom's answer)
+    Verify {
+        /// The code, e.g. RKTQDM7W6S
+        code: String,
+        #[arg(long)]
+        policy: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PaybillCmd {
+    /// Paybill payments recorded here, newest first
+    List {
+        /// From this day, DD/MM/YYYY
+        #[arg(long)]
+        from: Option<String>,
+        /// To this day, DD/MM/YYYY
+        #[arg(long)]
+        to: Option<String>,
+        /// The payer, the code, the policy...
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 50)]
+        per_page: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SuspenseCmd {
+    /// Open suspense payments, newest first
+    List {
+        /// Decided ones too
+        #[arg(long)]
+        all: bool,
+    },
+    /// Allocate one to a policy (recorded and receipted here), or mark it for refund (reverse
+    /// it in the M-Pesa portal); decided once for the whole company
+    Allocate {
+        /// Its M-Pesa code
+        trans_id: String,
+        #[arg(long, required_unless_present = "refund", conflicts_with = "refund")]
+        policy: Option<String>,
+        /// Mark it for refund instead
+        #[arg(long)]
+        refund: bool,
         #[arg(long)]
         note: String,
     },
@@ -623,6 +700,28 @@ async fn run(cli: Cli) -> Result {
         // Handled before `run`, apart: its report is its outcome.
         Command::Doctor => doctor_elsewhere(),
         Command::Orphans(c) => orphans(&ctx, c).await,
+        Command::Mpesa(c) => mpesa(&ctx, c).await,
+        Command::Paybill(PaybillCmd::List {
+            from,
+            to,
+            search,
+            page,
+            per_page,
+        }) => {
+            let q = HistoryQuery {
+                status: None,
+                method: Some("paybill".into()),
+                from,
+                to,
+                search,
+                page: Some(page),
+                per_page: Some(per_page),
+            };
+            ctx.out
+                .transactions(&ctx.app.history(&q).await?, page, per_page);
+            Ok(())
+        }
+        Command::Suspense(c) => suspense(&ctx, c).await,
         Command::Refund(c) => refund(&ctx, c).await,
         Command::Sync { once } => sync(&ctx, once).await,
     }
@@ -912,6 +1011,42 @@ async fn orphans(ctx: &Ctx, command: OrphansCmd) -> Result {
             ctx.app.resolve_orphan(&actor, seq, &note).await?;
             ctx.out.done(&format!("Orphan event {seq} resolved."));
         }
+    }
+    Ok(())
+}
+
+async fn mpesa(ctx: &Ctx, command: MpesaCmd) -> Result {
+    let actor = ctx.actor().await?;
+    match command {
+        MpesaCmd::RegisterUrls {
+            response_type,
+            version,
+        } => ctx.out.registered_urls(
+            &ctx.app
+                .register_c2b_urls(&actor, response_type.as_deref(), version.as_deref())
+                .await?,
+        ),
+        MpesaCmd::Verify { code, policy } => ctx
+            .out
+            .transaction(&ctx.app.verify_code(&actor, &code, &policy).await?),
+    }
+    Ok(())
+}
+
+async fn suspense(ctx: &Ctx, command: SuspenseCmd) -> Result {
+    let actor = ctx.actor().await?;
+    match command {
+        SuspenseCmd::List { all } => ctx.out.suspense(&ctx.app.suspense(&actor, all).await?),
+        SuspenseCmd::Allocate {
+            trans_id,
+            policy,
+            refund: _,
+            note,
+        } => ctx.out.suspense_decided(
+            &ctx.app
+                .decide_suspense(&actor, &trans_id, policy.as_deref(), &note)
+                .await?,
+        ),
     }
     Ok(())
 }

@@ -305,6 +305,7 @@ impl Output {
             ("Method", t.method.to_string()),
             ("Policy", format!("{} ({})", t.policy, t.holder)),
             ("Phone", opt(&t.phone)),
+            ("Payer", opt(&t.payer)),
             ("E-mail", opt(&t.email)),
             ("Reference", t.reference.clone()),
             ("Provider ref", opt(&t.provider_ref)),
@@ -582,6 +583,74 @@ impl Output {
                     .map(|r| format!(" (resolved: {r})"))
                     .unwrap_or_default()
             );
+        }
+    }
+
+    pub fn registered_urls(&self, r: &malipo_app::RegisteredUrls) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "Safaricom registered the C2B URLs for shortcode {} ({} RegisterURL): {}",
+            r.shortcode, r.version, r.answer
+        );
+        println!("Validation URL    {}", r.validation_url);
+        println!("Confirmation URL  {}", r.confirmation_url);
+        println!(
+            "When validation does not answer in time, Safaricom marks payments {}.",
+            r.response_type
+        );
+    }
+
+    pub fn suspense(&self, list: &[malipo_app::SuspenseView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("Nothing is on the suspense list.");
+            return;
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|i| {
+                vec![
+                    i.trans_id.clone(),
+                    local(&i.paid_at),
+                    money(i.amount_minor, &i.currency),
+                    format!("{:?}", i.account),
+                    format!("{} {}", i.payer, i.msisdn),
+                    match (&i.policy, i.status.as_str()) {
+                        (Some(p), _) => format!("allocated to {p}"),
+                        (None, "refund") => "to refund".to_owned(),
+                        _ => i.status.clone(),
+                    },
+                ]
+            })
+            .collect();
+        table(
+            &["CODE", "PAID", "AMOUNT", "ACCOUNT TYPED", "PAYER", "STATUS"],
+            &rows,
+        );
+    }
+
+    pub fn suspense_decided(&self, d: &malipo_app::SuspenseDecided) {
+        if self.json {
+            return print_json(d);
+        }
+        match &d.payment {
+            Some(p) => println!(
+                "{} of {} allocated to policy {}: recorded as {}, receipt {}.",
+                d.item.trans_id,
+                money(d.item.amount_minor, &d.item.currency),
+                p.policy,
+                p.number,
+                opt(&p.receipt_number)
+            ),
+            None => println!(
+                "{} of {} marked for refund: reverse it in the M-Pesa business portal.",
+                d.item.trans_id,
+                money(d.item.amount_minor, &d.item.currency)
+            ),
         }
     }
 

@@ -14,13 +14,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use malipo_domain::Secret;
-use malipo_providers::daraja::{DarajaConfig, Initiator};
+use malipo_providers::daraja::{DarajaConfig, Initiator, RegisterVersion, ResponseType};
 use malipo_providers::paystack::PaystackConfig;
 use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
 
 use malipo_app::{Error, ProviderSettings};
-use malipo_relay_api::{DARAJA_PATH, PAYSTACK_PATH};
+use malipo_relay_api::{C2B_CONFIRMATION_PATH, C2B_VALIDATION_PATH, DARAJA_PATH, PAYSTACK_PATH};
 
 /// The sealing key of the demo relay: it only ever seals the simulator's published test key.
 const DEMO_SEALING_KEY: &str = "64656d6f2d6f6e6c792d6e6f742d612d7265616c2d7365616c696e672d6b6579";
@@ -54,6 +54,9 @@ struct Saved {
     tenant: String,
     daraja_token: String,
     device_token: String,
+    /// Missing from demos started before paybill: a token is made on the next start.
+    #[serde(default)]
+    c2b_token: Option<String>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> Error {
@@ -101,16 +104,29 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
                 .set_paystack_secret(&t.tenant.id, &sealed)
                 .await
                 .map_err(|e| failed("relay secret", e))?;
-            let s = Saved {
+            Saved {
                 tenant: t.tenant.id,
                 daraja_token: t.daraja_token,
                 device_token,
-            };
-            let bytes = serde_json::to_vec_pretty(&s).map_err(|e| failed("saving", e))?;
-            std::fs::write(&saved_path, bytes).map_err(|e| failed("saving", e))?;
-            s
+                c2b_token: Some(t.c2b_token),
+            }
         }
     };
+    let saved = match saved.c2b_token {
+        Some(_) => saved,
+        None => Saved {
+            c2b_token: Some(
+                store
+                    .rotate_c2b_token(&saved.tenant)
+                    .await
+                    .map_err(|e| failed("relay C2B URLs", e))?,
+            ),
+            ..saved
+        },
+    };
+    let bytes = serde_json::to_vec_pretty(&saved).map_err(|e| failed("saving", e))?;
+    std::fs::write(&saved_path, bytes).map_err(|e| failed("saving", e))?;
+    let c2b_token = saved.c2b_token.clone().unwrap_or_default();
     let listener = tokio::net::TcpListener::bind(loopback)
         .await
         .map_err(|e| failed("relay address", e))?;
@@ -155,6 +171,22 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
         password: Secret::new(config.initiator_password.clone()),
         certificate: malipo_sandbox::SIMULATOR_CERT_PEM.as_bytes().to_vec(),
     });
+    // Paybill payments made in the simulator reach the local relay, as Safaricom's would.
+    let c2b_urls = (
+        format!("{relay_url}{C2B_VALIDATION_PATH}/{c2b_token}"),
+        format!("{relay_url}{C2B_CONFIRMATION_PATH}/{c2b_token}"),
+    );
+    if let Err(e) = malipo_providers::daraja::DarajaClient::new(daraja.clone())
+        .register_urls(
+            RegisterVersion::V2,
+            ResponseType::Completed,
+            &c2b_urls.1,
+            &c2b_urls.0,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "demo mode: the simulator did not take the C2B URLs");
+    }
     let settings = ProviderSettings {
         mpesa: Some(daraja),
         paystack: Some(PaystackConfig::new(
@@ -165,6 +197,7 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
         paystack_missing: Vec::new(),
         relay_url: Some(relay_url.clone()),
         relay_token: Some(Secret::new(saved.device_token)),
+        c2b_urls: Some((Secret::new(c2b_urls.0), Secret::new(c2b_urls.1))),
     };
     tracing::info!(simulator = %sandbox_url, relay = %relay_url, "demo mode: the built-in simulator and a local relay");
     Ok(Demo {

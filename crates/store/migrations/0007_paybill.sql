@@ -2,12 +2,18 @@
 
 -- SQLite cannot widen a CHECK, so `transactions` is rebuilt to take method 'paybill' and the
 -- payer's name as Safaricom gives it; `inbox` is rebuilt to take outcome 'suspense'. Ids are
--- kept, so refunds and inbox rows still name the same payments (checked at commit).
+-- kept, so refunds and inbox rows still name the same payments. The rows are set aside, the
+-- table dropped and made again under its own name, then the rows put back: dropping counts the
+-- rows that name a payment as deferred violations and putting each payment back clears them,
+-- so the commit proves every reference still holds.
 PRAGMA defer_foreign_keys = ON;
 DROP VIEW policy_payments;
 DROP TRIGGER tx_search_on_policy_update;
 
-CREATE TABLE transactions_new (
+CREATE TEMP TABLE transactions_kept AS SELECT * FROM transactions;
+DROP TABLE transactions;
+
+CREATE TABLE transactions (
     id                INTEGER PRIMARY KEY,
     number            TEXT NOT NULL UNIQUE,
     reference         TEXT NOT NULL UNIQUE,
@@ -36,16 +42,15 @@ CREATE TABLE transactions_new (
     -- Who paid a paybill payment, as Safaricom names them (the phone is masked by Safaricom).
     payer             TEXT
 ) STRICT;
-INSERT INTO transactions_new (id, number, reference, policy_id, method, status, amount_minor,
+INSERT INTO transactions (id, number, reference, policy_id, method, status, amount_minor,
     refunded_minor, currency, phone, email, provider_ref, provider_receipt, failure_code,
     failure_reason, receipt_number, clerk_id, created_at, updated_at, day, authorization_url,
     card_brand, card_last4)
 SELECT id, number, reference, policy_id, method, status, amount_minor, refunded_minor, currency,
     phone, email, provider_ref, provider_receipt, failure_code, failure_reason, receipt_number,
     clerk_id, created_at, updated_at, day, authorization_url, card_brand, card_last4
-FROM transactions;
-DROP TABLE transactions;
-ALTER TABLE transactions_new RENAME TO transactions;
+FROM temp.transactions_kept;
+DROP TABLE temp.transactions_kept;
 
 CREATE INDEX tx_created ON transactions (created_at, id);
 CREATE INDEX tx_status_created ON transactions (status, created_at, id);
@@ -170,8 +175,9 @@ CREATE INDEX company_payments_receipt ON company_payments (provider_receipt)
 -- asked again from `next_ask_at`.
 CREATE TABLE paybill_checks (
     trans_id      TEXT PRIMARY KEY,
-    -- The policy a clerk named when the code was typed at the counter.
+    -- The policy a clerk named when the code was typed at the counter, and the clerk.
     policy_number TEXT,
+    clerk_id      INTEGER REFERENCES users (id),
     asked_at      INTEGER NOT NULL,
     next_ask_at   INTEGER NOT NULL,
     attempts      INTEGER NOT NULL DEFAULT 1,

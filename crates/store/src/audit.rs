@@ -162,4 +162,33 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Records a decision that changes no table of this office (a suspense payment decided for
+    /// the company at the relay) in the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        after: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        record(
+            &mut tx,
+            now,
+            Change {
+                actor,
+                action,
+                entity,
+                entity_id: entity_id.to_owned(),
+                before: None,
+                after: Some(after),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

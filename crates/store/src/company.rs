@@ -51,6 +51,8 @@ pub struct CompanyPayment {
     pub refunded: Money,
     pub clerk: Option<String>,
     pub receipt_number: Option<String>,
+    /// The provider's receipt: the M-Pesa code of an M-Pesa or paybill payment.
+    pub provider_receipt: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// The holder's name, from this counter's copy of the register (listings only).
@@ -117,6 +119,7 @@ fn payment_from_row(r: &SqliteRow) -> Result<CompanyPayment> {
         refunded: money_from_row(r, "refunded_minor")?,
         clerk: r.get("clerk"),
         receipt_number: r.get("receipt_number"),
+        provider_receipt: r.try_get("provider_receipt").ok().flatten(),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
         holder: r.try_get("holder").ok().flatten(),
@@ -362,12 +365,14 @@ impl Store {
             sqlx::query(
                 "INSERT INTO company_payments (reference, seq, number, office, counter, policy_number,
                      method, status, amount_minor, refunded_minor, currency, clerk, receipt_number,
-                     created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     provider_receipt, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (reference) DO UPDATE SET
                      seq = excluded.seq, status = excluded.status,
                      refunded_minor = excluded.refunded_minor,
-                     receipt_number = excluded.receipt_number, updated_at = excluded.updated_at
+                     receipt_number = excluded.receipt_number,
+                     provider_receipt = coalesce(excluded.provider_receipt, provider_receipt),
+                     updated_at = excluded.updated_at
                  WHERE excluded.seq > company_payments.seq",
             )
             .bind(&p.reference)
@@ -383,6 +388,7 @@ impl Store {
             .bind(p.amount.currency().code())
             .bind(&p.clerk)
             .bind(&p.receipt_number)
+            .bind(&p.provider_receipt)
             .bind(to_ms(p.created_at))
             .bind(to_ms(p.updated_at))
             .execute(&mut *tx)
@@ -404,13 +410,14 @@ impl Store {
         let status = f.status.map(TxStatus::as_str);
         let ledger = "(SELECT c.seq, c.reference, c.number, c.office, c.counter, c.policy_number,
                     c.method, c.status, c.amount_minor, c.refunded_minor, c.currency, c.clerk,
-                    c.receipt_number, c.created_at, c.updated_at, p.holder, 0 AS here
+                    c.receipt_number, c.provider_receipt, c.created_at, c.updated_at, p.holder,
+                    0 AS here
              FROM company_payments c LEFT JOIN policies p ON p.number = c.policy_number
              WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.reference = c.reference)
              UNION ALL
              SELECT 0, t.reference, t.number, ?8, ?9, p.number, t.method, t.status,
                     t.amount_minor, t.refunded_minor, t.currency, u.username, t.receipt_number,
-                    t.created_at, t.updated_at, p.holder, 1
+                    t.provider_receipt, t.created_at, t.updated_at, p.holder, 1
              FROM transactions t JOIN policies p ON p.id = t.policy_id
              LEFT JOIN users u ON u.id = t.clerk_id)";
         let filter = "(?1 IS NULL OR office = ?1) AND (?2 IS NULL OR status = ?2)
@@ -458,6 +465,24 @@ impl Store {
              LEFT JOIN policies p ON p.number = c.policy_number WHERE c.number = ?",
         )
         .bind(number.trim().to_ascii_uppercase())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(payment_from_row)
+        .transpose()
+    }
+
+    /// Another counter's payment with this M-Pesa code, as this counter learnt it.
+    pub async fn company_payment_by_receipt(
+        &self,
+        receipt: &str,
+    ) -> Result<Option<CompanyPayment>> {
+        sqlx::query(
+            "SELECT c.*, p.holder, 0 AS here FROM company_payments c
+             LEFT JOIN policies p ON p.number = c.policy_number
+             WHERE c.provider_receipt = ? ORDER BY c.seq DESC LIMIT 1",
+        )
+        .bind(receipt)
         .fetch_optional(&self.pool)
         .await?
         .as_ref()

@@ -45,6 +45,9 @@ pub enum InboxOutcome {
     /// A claim the provider did not confirm (a forged or contradicting callback, a webhook for a
     /// charge Paystack does not know): kept for a manager; the note says why.
     Suspect,
+    /// A paybill payment Safaricom confirmed whose account matches no policy: on the company's
+    /// suspense list (kept at the relay) for a manager to allocate.
+    Suspense,
 }
 
 impl InboxOutcome {
@@ -56,6 +59,7 @@ impl InboxOutcome {
             "orphan" => InboxOutcome::Orphan,
             "held" => InboxOutcome::Held,
             "suspect" => InboxOutcome::Suspect,
+            "suspense" => InboxOutcome::Suspense,
             _ => InboxOutcome::Ignored,
         }
     }
@@ -69,6 +73,7 @@ impl InboxOutcome {
             InboxOutcome::Ignored => "ignored",
             InboxOutcome::Held => "held",
             InboxOutcome::Suspect => "suspect",
+            InboxOutcome::Suspense => "suspense",
         }
     }
 }
@@ -94,6 +99,9 @@ pub enum InboxAction {
         event: malipo_domain::refund::RefundEvent,
         details: crate::RefundDetails,
     },
+    /// Record a paybill payment Safaricom confirmed. A code recorded here before (typed at
+    /// the counter first) leaves that payment as it is: the event is recorded as unchanged.
+    Paybill { payment: crate::NewPaybill },
     /// Only record it.
     Record {
         outcome: InboxOutcome,
@@ -263,6 +271,28 @@ impl Store {
                         None,
                         "no refund here matches this refund event".to_owned(),
                     ),
+                }
+            }
+            InboxAction::Paybill { payment } => {
+                match crate::paybill::record_paybill_in(&mut tx, actor, &payment, now).await {
+                    Ok(record) => (InboxOutcome::Applied, Some(record), String::new()),
+                    Err(StoreError::Duplicate(what)) => {
+                        let row = sqlx::query(
+                            "SELECT id FROM transactions
+                             WHERE method = 'paybill' AND provider_receipt = ?",
+                        )
+                        .bind(&payment.trans_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let current =
+                            crate::transactions::fetch(&mut tx, &TxKey::Id(row.get("id"))).await?;
+                        (
+                            InboxOutcome::Unchanged,
+                            Some(current),
+                            format!("{what}: recorded here already"),
+                        )
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             InboxAction::Record {

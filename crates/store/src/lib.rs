@@ -12,6 +12,7 @@ mod audit;
 mod cards;
 mod company;
 mod inbox;
+mod paybill;
 mod policies;
 mod refunds;
 mod settings;
@@ -28,6 +29,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
+pub use paybill::{NewPaybill, PaybillCheck};
 pub use policies::{
     NewPolicy, NextDue, PolicyFilter, PolicyOrder, PolicyRecord, PolicyStanding, ScheduleFilter,
     ScheduleLine,

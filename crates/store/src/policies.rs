@@ -103,7 +103,7 @@ pub(crate) fn money_from_row(r: &SqliteRow, amount: &str) -> Result<Money> {
     Money::from_minor(r.get(amount), currency).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn policy_from_row(r: &SqliteRow) -> Result<PolicyRecord> {
+pub(crate) fn policy_from_row(r: &SqliteRow) -> Result<PolicyRecord> {
     Ok(PolicyRecord {
         id: r.get("id"),
         number: r.get("number"),

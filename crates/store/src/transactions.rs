@@ -52,6 +52,8 @@ pub struct TransactionRecord {
     pub authorization_url: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// Who paid a paybill payment, as Safaricom names them.
+    pub payer: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -145,6 +147,7 @@ pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
         authorization_url: r.get("authorization_url"),
         card_brand: r.get("card_brand"),
         card_last4: r.get("card_last4"),
+        payer: r.get("payer"),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })
@@ -162,7 +165,7 @@ pub(crate) fn date_from_day(day: i64) -> Date {
 const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
 
 /// Hands out the next number of a counter, inside the caller's transaction.
-async fn next_in_sequence(conn: &mut SqliteConnection, name: &str) -> Result<u64> {
+pub(crate) async fn next_in_sequence(conn: &mut SqliteConnection, name: &str) -> Result<u64> {
     let value: i64 = sqlx::query(
         "INSERT INTO counters (name, value) VALUES (?, 1)
          ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
@@ -174,7 +177,7 @@ async fn next_in_sequence(conn: &mut SqliteConnection, name: &str) -> Result<u64
     Ok(value as u64)
 }
 
-fn snapshot(t: &TransactionRecord) -> Value {
+pub(crate) fn snapshot(t: &TransactionRecord) -> Value {
     json!({
         "status": t.status.as_str(),
         "amount_minor": t.amount.minor(),

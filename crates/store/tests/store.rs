@@ -1082,6 +1082,7 @@ fn version(t: &Taken, seq: i64, last: bool) -> malipo_store::CompanyPayment {
         refunded: Money::zero(Currency::Kes),
         clerk: None,
         receipt_number: None,
+        provider_receipt: None,
         created_at: T0,
         updated_at: T0 + Duration::seconds(i64::from(last)),
         holder: None,
@@ -1342,4 +1343,269 @@ async fn policies_written_here_wait_for_the_register_until_it_takes_them() {
     assert_eq!(done.unchanged, 1);
     assert_eq!(store.register_cursor().await.unwrap(), 9);
     assert!(store.pending_policies(10).await.unwrap().is_empty());
+}
+
+fn paybill(policy_id: i64, code: &str, amount: Money, n: u64) -> malipo_store::NewPaybill {
+    malipo_store::NewPaybill {
+        desk: office(),
+        policy_id,
+        amount,
+        trans_id: code.into(),
+        payer: Some("John Doe".into()),
+        msisdn: Some("25470****149".into()),
+        paid_at: T0 - Duration::minutes(5),
+        clerk_id: None,
+        reference: ProviderReference::from_random(n),
+    }
+}
+
+/// One M-Pesa code is one payment, whichever way it arrives first: the confirmation's event
+/// finds the code typed at the counter and changes nothing; typing it again is refused.
+#[tokio::test]
+async fn a_paybill_code_is_recorded_once_however_it_arrives() {
+    use malipo_store::{InboxAction, InboxOutcome};
+    let (_d, store) = store().await;
+    let ids = store
+        .insert_policies("admin", &[policy("MTR-2291", "Amina", "0712345678")], T0)
+        .await
+        .unwrap();
+    let typed = store
+        .record_paybill("amina", &paybill(ids[0], "RKTQDM7W6S", kes(2000), 1), T0)
+        .await
+        .unwrap();
+    assert_eq!(typed.method, Method::Paybill);
+    assert_eq!(typed.status, TxStatus::Succeeded);
+    assert!(
+        typed.receipt_number.is_some(),
+        "a confirmed paybill payment gets a receipt"
+    );
+    assert_eq!(typed.provider_receipt.as_deref(), Some("RKTQDM7W6S"));
+    assert_eq!(typed.payer.as_deref(), Some("John Doe"));
+    assert_eq!(
+        typed.created_at,
+        T0 - Duration::minutes(5),
+        "dated when the customer paid"
+    );
+
+    let again = store
+        .record_paybill("amina", &paybill(ids[0], "RKTQDM7W6S", kes(2000), 2), T0)
+        .await;
+    assert!(matches!(again, Err(StoreError::Duplicate(_))), "{again:?}");
+
+    let mut event = inbox_event(7);
+    event.kind = "c2b_confirmation".into();
+    let recorded = store
+        .record_inbox(
+            "sync",
+            &office(),
+            &event,
+            InboxAction::Paybill {
+                payment: paybill(ids[0], "RKTQDM7W6S", kes(2000), 3),
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.outcome, InboxOutcome::Unchanged);
+    assert_eq!(recorded.transaction.map(|t| t.id), Some(typed.id));
+    let all = store
+        .transactions(&TxFilter {
+            method: Some(Method::Paybill),
+            page: 1,
+            per_page: 50,
+            ..TxFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 1);
+
+    // Paid by the code, found by the code or the payer's name.
+    let found = store
+        .transactions(&TxFilter {
+            search: Some("john".into()),
+            page: 1,
+            per_page: 50,
+            ..TxFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    let lines = store
+        .schedule(&ScheduleFilter {
+            today: date!(2026 - 09 - 02),
+            status: None,
+            policy: Some("MTR-2291".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(lines[0].state.status, InstalmentStatus::Paid);
+    assert_eq!(
+        lines[1].state.outstanding,
+        kes(1000),
+        "the rest part-pays the next"
+    );
+}
+
+#[tokio::test]
+async fn accounts_as_customers_type_them_find_the_policy() {
+    let (_d, store) = store().await;
+    store
+        .insert_policies(
+            "admin",
+            &[
+                policy("MTR-2291", "Amina", "0712345678"),
+                policy("MTR-2292", "Baraka", "0712345679"),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    for typed in ["mtr 2291", "MTR/2291", "m.t.r_2291", "Mtr-2291"] {
+        let key = malipo_providers_free_account_key(typed);
+        let found = store.policies_by_account(&key).await.unwrap();
+        assert_eq!(
+            found.iter().map(|p| p.number.as_str()).collect::<Vec<_>>(),
+            ["MTR-2291"],
+            "{typed}"
+        );
+    }
+    assert!(
+        store
+            .policies_by_account("MTR229")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The store does not depend on the providers crate: the key as the relay and the app make it.
+fn malipo_providers_free_account_key(account: &str) -> String {
+    account
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '/' | '.' | '_' | '\\'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+#[tokio::test]
+async fn transaction_status_answers_find_their_code_and_the_first_answer_stands() {
+    let (_d, store) = store().await;
+    store
+        .note_paybill_ask(
+            "RKTQDM7W6S",
+            Some(("MTR-2291", None)),
+            Some(("AG_1", "OC_1")),
+            T0,
+            T0 + Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    store
+        .note_paybill_ask(
+            "RKTQDM7W6S",
+            None,
+            Some(("AG_2", "OC_2")),
+            T0 + Duration::minutes(1),
+            T0 + Duration::minutes(3),
+        )
+        .await
+        .unwrap();
+    let check = store.paybill_check("RKTQDM7W6S").await.unwrap().unwrap();
+    assert_eq!(check.attempts, 2);
+    assert_eq!(
+        check.policy_number.as_deref(),
+        Some("MTR-2291"),
+        "the clerk's policy is kept"
+    );
+    assert_eq!(
+        store.paybill_ask("AG_1", "x").await.unwrap().as_deref(),
+        Some("RKTQDM7W6S")
+    );
+    assert_eq!(
+        store.paybill_ask("x", "OC_2").await.unwrap().as_deref(),
+        Some("RKTQDM7W6S")
+    );
+    assert_eq!(store.paybill_ask("AG_9", "OC_9").await.unwrap(), None);
+
+    store
+        .paybill_check_problem("RKTQDM7W6S", "queue timeout", T0 + Duration::minutes(2))
+        .await
+        .unwrap();
+    let check = store.paybill_check("RKTQDM7W6S").await.unwrap().unwrap();
+    assert_eq!(check.next_ask_at, T0 + Duration::minutes(2));
+    assert_eq!(check.answered_at, None);
+
+    assert!(
+        store
+            .answer_paybill_check("RKTQDM7W6S", true, "{\"a\":1}", T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .answer_paybill_check("RKTQDM7W6S", false, "{}", T0)
+            .await
+            .unwrap()
+    );
+    let check = store.paybill_check("RKTQDM7W6S").await.unwrap().unwrap();
+    assert_eq!(check.found, Some(true));
+    assert_eq!(check.answer.as_deref(), Some("{\"a\":1}"));
+}
+
+/// An office that took payments and refunds before paybill keeps them, by the same ids.
+#[tokio::test]
+async fn upgrading_to_paybill_keeps_payments_refunds_and_events() {
+    const BEFORE: malipo_sqlite::Migrations = &[
+        (1, "initial", include_str!("../migrations/0001_initial.sql")),
+        (
+            2,
+            "payments",
+            include_str!("../migrations/0002_payments.sql"),
+        ),
+        (3, "sync", include_str!("../migrations/0003_sync.sql")),
+        (4, "refunds", include_str!("../migrations/0004_refunds.sql")),
+        (5, "trust", include_str!("../migrations/0005_trust.sql")),
+        (6, "company", include_str!("../migrations/0006_company.sql")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("malipo.sqlite3");
+    let (id, refund_of) = (7_i64, 3_i64);
+    {
+        let old = malipo_sqlite::open(&path, 1, BEFORE).await.unwrap();
+        for sql in [
+            "INSERT INTO policies (id, number, holder, phone, premium_minor, currency, frequency,
+                 created_at, updated_at)
+             VALUES (1, 'P-1', 'Amina', '254712345678', 150000, 'KES', 'monthly', 1, 1)",
+            "INSERT INTO transactions (id, number, reference, policy_id, method, status,
+                 amount_minor, currency, phone, provider_receipt, receipt_number, created_at,
+                 updated_at, day)
+             VALUES (7, 'NBI-000007', 'MABCDEFGHJKL', 1, 'mpesa', 'succeeded', 150000, 'KES',
+                 '254712345678', 'RKTQDM7W6S', 'NBI-R-000001', 1, 1, 0)",
+            "INSERT INTO refunds (id, transaction_id, amount_minor, currency, reason, status,
+                 requested_by, created_at, updated_at)
+             VALUES (3, 7, 50000, 'KES', 'wrong amount', 'requested', 'amina', 1, 1)",
+            "INSERT INTO inbox (seq, provider, kind, dedup_key, received_at, body, outcome,
+                 transaction_id, recorded_at)
+             VALUES (1, 'daraja', 'stk_callback', 'stk:1', 1, '{}', 'applied', 7, 1)",
+        ] {
+            sqlx::query(sql).execute(&old).await.unwrap();
+        }
+        old.close().await;
+    }
+    let store = Store::open(&path).await.unwrap();
+    let tx = store.transaction(&TxKey::Id(id)).await.unwrap();
+    assert_eq!(tx.status, TxStatus::Succeeded);
+    assert_eq!(tx.payer, None);
+    let refund = store.refund(refund_of).await.unwrap();
+    assert_eq!(refund.transaction_id, id);
+    let search = store
+        .transactions(&TxFilter {
+            search: Some("amina".into()),
+            page: 1,
+            per_page: 10,
+            ..TxFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(search.total, 1, "the search index still finds old payments");
 }

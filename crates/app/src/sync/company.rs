@@ -80,6 +80,7 @@ fn company_payment(p: &api::CompanyPayment) -> std::result::Result<CompanyPaymen
         refunded: money(p.refunded_minor)?,
         clerk: p.clerk.clone(),
         receipt_number: p.receipt_number.clone(),
+        provider_receipt: p.provider_receipt.clone(),
         created_at: time(&p.created_at)?,
         updated_at: time(&p.updated_at)?,
         holder: None,

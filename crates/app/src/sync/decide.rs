@@ -23,7 +23,7 @@ type Decision = InboxAction;
 
 /// The event waits for a provider's answer this round could not get (why): it is held and
 /// decided again next round, and the events after it go on.
-fn held(why: String) -> Decision {
+pub(super) fn held(why: String) -> Decision {
     InboxAction::Record {
         outcome: InboxOutcome::Held,
         transaction_id: None,
@@ -100,7 +100,11 @@ fn phone_matches(claimed: Option<&str>, asked: Option<&str>) -> bool {
             .all(|(c, a)| c == '*' || c == a)
 }
 
-fn record(outcome: InboxOutcome, transaction_id: Option<i64>, note: impl Into<String>) -> Decision {
+pub(super) fn record(
+    outcome: InboxOutcome,
+    transaction_id: Option<i64>,
+    note: impl Into<String>,
+) -> Decision {
     InboxAction::Record {
         outcome,
         transaction_id,
@@ -132,7 +136,20 @@ impl App {
             ("paystack", kind) if kind.starts_with("refund.") => {
                 self.paystack_refund(wire, office).await
             }
-            ("daraja", "reversal_result") => self.reversal_result(wire).await,
+            ("daraja", "c2b_confirmation") => self.c2b_confirmation(wire, office).await,
+            ("daraja", "status_result") => Ok(match self.status_answer(wire).await? {
+                Some(decision) => decision,
+                None => record(
+                    InboxOutcome::OtherOffice,
+                    None,
+                    "a Transaction Status answer to a question another office asked",
+                ),
+            }),
+            // A Transaction Status answer that names no receipt reads like a reversal result.
+            ("daraja", "reversal_result") => match self.status_answer(wire).await? {
+                Some(decision) => Ok(decision),
+                None => self.reversal_result(wire).await,
+            },
             (provider, kind) => Ok(record(
                 InboxOutcome::Ignored,
                 None,

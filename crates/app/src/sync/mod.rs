@@ -11,6 +11,7 @@
 
 mod company;
 mod decide;
+mod paybill;
 mod relay;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use malipo_store::{InboxEvent, InboxOutcome};
 
 use crate::error::{Error, Result};
 use crate::{Actor, App};
+pub(crate) use paybill::fresh_reference;
 pub use relay::{RelayClient, RelayError};
 
 /// The longest `sync_forever` waits between rounds.
@@ -51,6 +53,8 @@ pub struct SyncReport {
     pub held: u64,
     /// Claims the provider did not confirm, kept for a manager.
     pub suspect: u64,
+    /// Paybill payments no policy matched, put on the company's suspense list.
+    pub suspense: u64,
     /// Payments and card refunds asked about (STK Push Query, Paystack verify or refund fetch).
     pub queried: u64,
     /// Policies added or changed here that the company register took.
@@ -251,7 +255,38 @@ impl App {
     /// never holds back the ones after it.
     async fn pull(&self, relay: &RelayClient, report: &mut SyncReport) -> Result<()> {
         let office = self.desk().await?;
+        self.settle_held(&office, |_| true, report).await?;
+        let mut answers = false;
+        loop {
+            let cursor = self.store().inbox_cursor().await?;
+            let page = relay.events(cursor).await?;
+            for wire in &page.events {
+                answers |= self.settle(wire, &office, false, report).await?;
+            }
+            if page.events.is_empty() || page.next <= cursor {
+                break;
+            }
+        }
+        // Safaricom answered about paybill codes this round: the confirmations waiting for those
+        // answers need not wait for the next round.
+        if answers {
+            self.settle_held(&office, |e| e.kind == "c2b_confirmation", report)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Decides again the held events `which` picks.
+    async fn settle_held(
+        &self,
+        office: &malipo_domain::Desk,
+        which: impl Fn(&InboxEvent) -> bool,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         for held in self.store().held_events(HELD_PER_ROUND).await? {
+            if !which(&held) {
+                continue;
+            }
             let wire = api::Event {
                 seq: held.seq,
                 provider: held.provider,
@@ -261,21 +296,9 @@ impl App {
                 body: held.body,
                 office: None,
             };
-            self.settle(&wire, &office, true, report).await?;
+            self.settle(&wire, office, true, report).await?;
         }
-        loop {
-            let cursor = self.store().inbox_cursor().await?;
-            let page = relay.events(cursor).await?;
-            if page.events.is_empty() {
-                return Ok(());
-            }
-            for wire in &page.events {
-                self.settle(wire, &office, false, report).await?;
-            }
-            if page.next <= cursor {
-                return Ok(());
-            }
-        }
+        Ok(())
     }
 
     /// Decides one event and records it with the change it causes.
@@ -285,7 +308,7 @@ impl App {
         office: &malipo_domain::Desk,
         was_held: bool,
         report: &mut SyncReport,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let event = InboxEvent {
             seq: wire.seq,
             provider: wire.provider.clone(),
@@ -300,7 +323,7 @@ impl App {
             .record_inbox(Actor::Sync.name(), office, &event, action, self.now())
             .await?;
         if recorded.already {
-            return Ok(());
+            return Ok(false);
         }
         tracing::info!(
             seq = event.seq,
@@ -320,8 +343,12 @@ impl App {
             InboxOutcome::Ignored => report.ignored += 1,
             InboxOutcome::Held => report.held += 1,
             InboxOutcome::Suspect => report.suspect += 1,
+            InboxOutcome::Suspense => report.suspense += 1,
         }
-        Ok(())
+        Ok(matches!(
+            event.kind.as_str(),
+            "status_result" | "reversal_result"
+        ))
     }
 
     /// Asks the providers about open payments nobody has heard of for [`QUERY_AFTER`]: M-Pesa

@@ -97,7 +97,11 @@ paid: boolean, amount: string, amount_minor: number, currency: string, refunded:
 /**
  * The card checkout link, for card payments.
  */
-authorization_url: string | null, card_brand: string | null, card_last4: string | null, created_at: string, updated_at: string, 
+authorization_url: string | null, card_brand: string | null, card_last4: string | null, 
+/**
+ * Who paid a paybill payment, as Safaricom names them.
+ */
+payer: string | null, created_at: string, updated_at: string, 
 /**
  * Taken at another counter of the company: shown as the relay knows it (no phone or
  * e-mail), read-only here.

@@ -1,0 +1,462 @@
+//! What a paybill confirmation, and Safaricom's Transaction Status answer about it, mean here.
+//!
+//! A confirmation is a claim: anyone who learns the confirmation URL can post one. It becomes a
+//! payment only once Transaction Status, asked by this office, finds the M-Pesa code completed
+//! for the same amount to this office's shortcode. One counter of the company records it: the
+//! first to claim `paybill:CODE` at the relay. The payment goes to the policy whose number the
+//! customer typed as the account (forgiving case, spaces and punctuation); when none matches,
+//! it goes on the company's suspense list for a manager.
+
+use malipo_domain::{Desk, PolicyStatus};
+use malipo_providers::daraja::c2b::{self, C2bPayment, StatusResult};
+use malipo_relay_api as api;
+use malipo_store::{InboxAction, InboxOutcome, NewPaybill, PaybillCheck};
+use time::{Duration, OffsetDateTime};
+
+use super::decide::{held, record};
+use crate::App;
+use crate::error::{Error, Result};
+
+/// Transaction Status's answer for a code M-Pesa has no record of.
+const UNKNOWN_RECEIPT: &str = "R000001";
+
+/// How long to wait for Transaction Status's answer before asking again: a minute, doubling
+/// with each attempt, at most half an hour.
+pub(crate) fn ask_again_after(attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.clamp(1, 6) - 1).unwrap_or(0);
+    Duration::minutes((1_i64 << doublings).min(30))
+}
+
+/// A fresh reference for a payment recorded here.
+pub(crate) fn fresh_reference() -> Result<malipo_domain::ProviderReference> {
+    let mut bits = [0_u8; 8];
+    getrandom::fill(&mut bits).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
+    Ok(malipo_domain::ProviderReference::from_random(
+        u64::from_le_bytes(bits),
+    ))
+}
+
+/// What Transaction Status has said about a code, as far as deciding goes.
+pub(crate) enum Checked {
+    /// Not asked yet, or asked and not answered in time: ask (again).
+    Ask,
+    /// Asked; the answer has not come yet.
+    Waiting(OffsetDateTime),
+    /// Safaricom has no such code.
+    Unknown,
+    /// Safaricom found it: its answer.
+    Found(Box<StatusResult>),
+}
+
+pub(crate) fn checked(check: Option<&PaybillCheck>, now: OffsetDateTime) -> Result<Checked> {
+    let Some(check) = check else {
+        return Ok(Checked::Ask);
+    };
+    match (check.found, &check.answer) {
+        (Some(false), _) => Ok(Checked::Unknown),
+        (Some(true), Some(body)) => c2b::parse_status_result(body.as_bytes())
+            .map(|r| Checked::Found(Box::new(r)))
+            .map_err(|e| Error::internal(format!("a kept Transaction Status answer: {e}"))),
+        _ if now >= check.next_ask_at => Ok(Checked::Ask),
+        _ => Ok(Checked::Waiting(check.asked_at)),
+    }
+}
+
+impl App {
+    /// Asks Transaction Status about `code` and notes it; `policy` is the one a clerk named
+    /// (with the clerk). Returns why it could not be asked, if it could not (it is asked again
+    /// later).
+    pub(crate) async fn ask_status(
+        &self,
+        code: &str,
+        policy: Option<(&str, Option<i64>)>,
+    ) -> Result<Option<String>> {
+        let providers = self.providers();
+        let client = providers.daraja()?;
+        let attempts = self
+            .store()
+            .paybill_check(code)
+            .await?
+            .map_or(0, |c| c.attempts);
+        let now = self.now();
+        let next = now + ask_again_after(attempts + 1);
+        match client.transaction_status(code).await {
+            Ok(accepted) => {
+                self.store()
+                    .note_paybill_ask(
+                        code,
+                        policy,
+                        Some((
+                            &accepted.conversation_id,
+                            &accepted.originator_conversation_id,
+                        )),
+                        now,
+                        next,
+                    )
+                    .await?;
+                tracing::info!(code, "Transaction Status asked");
+                Ok(None)
+            }
+            Err(e @ malipo_providers::daraja::DarajaError::Invalid(_)) => Err(e.into()),
+            Err(e) => {
+                self.store()
+                    .note_paybill_ask(code, policy, None, now, next)
+                    .await?;
+                Ok(Some(e.to_string()))
+            }
+        }
+    }
+
+    /// A paybill confirmation pulled from the relay.
+    pub(super) async fn c2b_confirmation(
+        &self,
+        wire: &api::Event,
+        office: &Desk,
+    ) -> Result<InboxAction> {
+        let payment = match c2b::parse_payment(wire.body.as_bytes()) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(record(
+                    InboxOutcome::Ignored,
+                    None,
+                    format!("not a readable paybill confirmation: {e}"),
+                ));
+            }
+        };
+        let code = payment.trans_id.clone();
+        if let Some(branch) = &wire.office
+            && branch != office.office().as_str()
+        {
+            return Ok(record(
+                InboxOutcome::OtherOffice,
+                None,
+                format!(
+                    "paybill payment {code} for account {:?} belongs to branch {branch}",
+                    payment.account
+                ),
+            ));
+        }
+        if let Some(tx) = self.store().paybill_by_code(&code).await? {
+            return Ok(record(
+                InboxOutcome::Unchanged,
+                Some(tx.id),
+                format!(
+                    "M-Pesa code {code} is recorded here already as {}",
+                    tx.number
+                ),
+            ));
+        }
+        if let Some(p) = self.store().company_payment_by_receipt(&code).await? {
+            return Ok(record(
+                InboxOutcome::OtherOffice,
+                None,
+                format!(
+                    "M-Pesa code {code} was recorded by {} as {}",
+                    p.office, p.number
+                ),
+            ));
+        }
+        let providers = self.providers();
+        let Ok(client) = providers.daraja() else {
+            return Ok(held(
+                "M-Pesa is not configured here, so the paybill payment cannot be confirmed".into(),
+            ));
+        };
+        let shortcode = client.config().shortcode.clone();
+        if payment.shortcode != shortcode {
+            return Ok(record(
+                InboxOutcome::Suspect,
+                None,
+                format!(
+                    "names shortcode {}, not this office's {shortcode}; nothing was recorded",
+                    payment.shortcode
+                ),
+            ));
+        }
+        let relay = providers.relay()?;
+        let claim = match relay.claim(&format!("paybill:{code}")).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(held(format!(
+                    "the relay could not say which counter records M-Pesa code {code}: {e}"
+                )));
+            }
+        };
+        if !claim.won {
+            return Ok(record(
+                InboxOutcome::OtherOffice,
+                None,
+                format!(
+                    "M-Pesa code {code} is recorded by another device ({}{})",
+                    claim.device,
+                    claim
+                        .counter
+                        .as_deref()
+                        .map(|c| format!(", counter {c}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        let check = self.store().paybill_check(&code).await?;
+        let answer = match checked(check.as_ref(), self.now())? {
+            Checked::Ask => {
+                return Ok(held(match self.ask_status(&code, None).await {
+                    Ok(None) => format!(
+                        "Safaricom's Transaction Status was asked about {code}; waiting for its answer"
+                    ),
+                    Ok(Some(why))
+                    | Err(Error::Daraja(malipo_providers::daraja::DarajaError::Invalid(why))) => {
+                        format!("Transaction Status could not be asked about {code}: {why}")
+                    }
+                    Err(e) => return Err(e),
+                }));
+            }
+            Checked::Waiting(asked) => {
+                return Ok(held(format!(
+                    "waiting for Safaricom's Transaction Status answer about {code} (asked {})",
+                    crate::views::rfc3339(asked)
+                )));
+            }
+            Checked::Unknown => {
+                return Ok(record(
+                    InboxOutcome::Suspect,
+                    None,
+                    format!(
+                        "Safaricom's Transaction Status has no M-Pesa code {code}: this confirmation is not genuine; nothing was recorded"
+                    ),
+                ));
+            }
+            Checked::Found(r) => r,
+        };
+        if let Some(why) = answer.confirms(&code, payment.amount, &shortcode) {
+            return Ok(record(
+                InboxOutcome::Suspect,
+                None,
+                format!(
+                    "the confirmation of {code} is not what Safaricom says: {why}; nothing was recorded"
+                ),
+            ));
+        }
+        if let Some(check) = check.as_ref()
+            && let Some(policy) = &check.policy_number
+        {
+            // A clerk named the policy with the customer's SMS in hand: that wins over what
+            // the customer typed as the account.
+            return Ok(
+                match self
+                    .paybill_for_policy(&code, policy, check.clerk_id, &answer, office)
+                    .await?
+                {
+                    Ok(payment) => InboxAction::Paybill { payment },
+                    Err(why) => record(InboxOutcome::Suspect, None, why),
+                },
+            );
+        }
+        self.allocate_confirmed(&payment, &answer, office).await
+    }
+
+    /// The payment a code Transaction Status found makes for the policy a clerk named, or why
+    /// it is not recorded: the answer does not prove a completed payment to this office, the
+    /// policy cannot take it, or an M-Pesa prompt payment of the same amount for the policy was
+    /// confirmed without its code lately (the code may be that payment's).
+    pub(crate) async fn paybill_for_policy(
+        &self,
+        code: &str,
+        policy_number: &str,
+        clerk_id: Option<i64>,
+        answer: &StatusResult,
+        office: &Desk,
+    ) -> Result<std::result::Result<NewPaybill, String>> {
+        let providers = self.providers();
+        let shortcode = providers.daraja()?.config().shortcode.clone();
+        let Some(amount) = answer.amount else {
+            return Ok(Err(format!("Safaricom gave no amount for {code}")));
+        };
+        if let Some(why) = answer.confirms(code, amount, &shortcode) {
+            return Ok(Err(why));
+        }
+        let Some(policy) = self.store().policy(policy_number).await? else {
+            return Ok(Err(format!("there is no policy {policy_number}")));
+        };
+        if policy.status == PolicyStatus::Cancelled {
+            return Ok(Err(format!("policy {} is cancelled", policy.number)));
+        }
+        let since = self.now() - Duration::days(2);
+        if let Some(tx) = self
+            .store()
+            .unreceipted_mpesa(policy.id, amount, since)
+            .await?
+        {
+            return Ok(Err(format!(
+                "{} paid {amount} for {} by M-Pesa prompt on {} and Safaricom gave no code for it; if {code} is that payment it is recorded already. Compare the time in the customer's SMS, then ask a manager",
+                tx.number,
+                policy.number,
+                crate::views::rfc3339(tx.created_at)
+            )));
+        }
+        Ok(Ok(NewPaybill {
+            desk: office.clone(),
+            policy_id: policy.id,
+            amount,
+            trans_id: code.to_owned(),
+            payer: answer.payer(),
+            msisdn: answer
+                .parties
+                .iter()
+                .find(|p| p.starts_with("254"))
+                .and_then(|p| p.split(" - ").next())
+                .map(|m| malipo_domain::phone::masked(m.trim())),
+            paid_at: self.now(),
+            clerk_id,
+            reference: fresh_reference()?,
+        }))
+    }
+
+    /// A confirmed paybill payment: the policy its account names, or the suspense list.
+    async fn allocate_confirmed(
+        &self,
+        payment: &C2bPayment,
+        answer: &StatusResult,
+        office: &Desk,
+    ) -> Result<InboxAction> {
+        let matches: Vec<_> = self
+            .store()
+            .policies_by_account(&c2b::account_key(&payment.account))
+            .await?
+            .into_iter()
+            .filter(|p| p.status != PolicyStatus::Cancelled)
+            .collect();
+        if let [policy] = matches.as_slice() {
+            return Ok(InboxAction::Paybill {
+                payment: NewPaybill {
+                    desk: office.clone(),
+                    policy_id: policy.id,
+                    amount: payment.amount,
+                    trans_id: payment.trans_id.clone(),
+                    payer: answer.payer().or_else(|| Some(payment.payer.clone())),
+                    msisdn: Some(payment.msisdn.clone()),
+                    paid_at: payment.made_at().unwrap_or_else(|| self.now()),
+                    clerk_id: None,
+                    reference: fresh_reference()?,
+                },
+            });
+        }
+        let why = if matches.is_empty() {
+            format!("account {:?} matches no policy", payment.account)
+        } else {
+            format!(
+                "account {:?} matches {} policies",
+                payment.account,
+                matches.len()
+            )
+        };
+        let item = api::SuspenseItem {
+            trans_id: payment.trans_id.clone(),
+            amount_minor: payment.amount.minor(),
+            currency: payment.amount.currency().code().to_owned(),
+            account: payment.account.clone(),
+            payer: answer.payer().unwrap_or_else(|| payment.payer.clone()),
+            msisdn: payment.msisdn.clone(),
+            paid_at: crate::views::rfc3339(payment.made_at().unwrap_or_else(|| self.now())),
+            status: "open".into(),
+            policy: None,
+            note: None,
+            decided_by: None,
+        };
+        let providers = self.providers();
+        match providers.relay()?.add_suspense(&item).await {
+            Ok(()) => Ok(record(
+                InboxOutcome::Suspense,
+                None,
+                format!("{why}: on the company's suspense list for a manager to allocate"),
+            )),
+            Err(e) => Ok(held(format!(
+                "{why}, and the relay could not take it onto the suspense list: {e}"
+            ))),
+        }
+    }
+
+    /// A Transaction Status answer (it may reach the relay as a `reversal_result` when it names
+    /// no receipt): kept for the code it is about, or `None` when this office did not ask. A
+    /// code a clerk typed at the counter is recorded on Safaricom's answer, for the clerk's
+    /// policy; a code from a confirmation is recorded when its held confirmation is decided.
+    pub(super) async fn status_answer(&self, wire: &api::Event) -> Result<Option<InboxAction>> {
+        let Ok(r) = c2b::parse_status_result(wire.body.as_bytes()) else {
+            return Ok(None);
+        };
+        let Some(code) = self
+            .store()
+            .paybill_ask(&r.conversation_id, &r.originator_conversation_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if !(r.found() || r.code == UNKNOWN_RECEIPT) {
+            let attempts = self
+                .store()
+                .paybill_check(&code)
+                .await?
+                .map_or(1, |c| c.attempts);
+            let why = format!("{} ({})", r.description, r.code);
+            self.store()
+                .paybill_check_problem(&code, &why, now + ask_again_after(attempts + 1))
+                .await?;
+            return Ok(Some(record(
+                InboxOutcome::Unchanged,
+                None,
+                format!("Transaction Status could not look up {code}: {why}; it is asked again"),
+            )));
+        }
+        let first = self
+            .store()
+            .answer_paybill_check(&code, r.found(), &wire.body, now)
+            .await?;
+        // The first answer stands (a repeated one changes nothing), but a clerk's code whose
+        // recording was cut short is recorded now.
+        let check = self.store().paybill_check(&code).await?;
+        let typed = check
+            .filter(|c| c.found == Some(true))
+            .and_then(|c| Some((c.policy_number?, c.clerk_id, c.answer?)));
+        if let Some((policy, clerk, kept)) = typed
+            && self.store().paybill_by_code(&code).await?.is_none()
+        {
+            // Safaricom's first answer, as kept, not this body.
+            let kept = c2b::parse_status_result(kept.as_bytes())
+                .map_err(|e| Error::internal(format!("a kept Transaction Status answer: {e}")))?;
+            let office = self.desk().await?;
+            return Ok(Some(
+                match self
+                    .paybill_for_policy(&code, &policy, clerk, &kept, &office)
+                    .await?
+                {
+                    Ok(payment) => InboxAction::Paybill { payment },
+                    Err(why) => record(
+                        InboxOutcome::Unchanged,
+                        None,
+                        format!("{code} was not recorded for {policy}: {why}"),
+                    ),
+                },
+            ));
+        }
+        if !first {
+            return Ok(Some(record(
+                InboxOutcome::Unchanged,
+                None,
+                format!("Safaricom answered about {code} before; this changes nothing"),
+            )));
+        }
+        if !r.found() {
+            return Ok(Some(record(
+                InboxOutcome::Unchanged,
+                None,
+                format!("Safaricom's Transaction Status has no M-Pesa code {code}"),
+            )));
+        }
+        Ok(Some(record(
+            InboxOutcome::Unchanged,
+            None,
+            format!("Safaricom's Transaction Status found {code}"),
+        )))
+    }
+}
