@@ -1927,8 +1927,6 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
             "0712345678",
             "--premium",
             "1500",
-            "--start",
-            "01/01/2026",
         ])
         .await;
     world.sync().await;
@@ -2125,6 +2123,13 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     assert_eq!(list["total"], 3, "{list}");
     let summary = ok_json(&world.malipo_as("admin", &["summary"]).await);
     assert_eq!(summary["succeeded"]["amount_minor"], 420_000, "{summary}");
+    let policy = world.malipo(&["policy", "show", "MTR-2291"]).await;
+    assert_eq!(
+        policy["credit_minor"], 270_000,
+        "4,200 paid, 1,500 due: {policy}"
+    );
+    assert_eq!(policy["instalments"][1]["status"], "paid", "{policy}");
+    assert_eq!(policy["instalments"][2]["paid_minor"], 120_000, "{policy}");
 }
 
 macro_rules! on_both_backends {

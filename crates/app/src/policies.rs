@@ -273,10 +273,22 @@ impl App {
                 },
             )
             .await?;
+        let today = nairobi_date(self.now());
+        let currency = record.premium.currency();
+        let paid = self.store().policy_paid(&record.number, currency).await?;
+        let due: i64 = lines
+            .iter()
+            .filter(|l| l.state.instalment.due <= today)
+            .map(|l| l.state.instalment.amount.minor())
+            .sum();
+        let credit =
+            Money::from_minor((paid.minor() - due).max(0), currency).map_err(Error::internal)?;
         Ok(PolicyDetails {
             policy: PolicyView::from(&record),
             instalments: lines.iter().map(InstalmentView::from).collect(),
             transactions,
+            credit: credit.amount_string(),
+            credit_minor: credit.minor(),
         })
     }
 }

@@ -425,6 +425,9 @@ pub struct PolicyDetails {
     pub policy: PolicyView,
     pub instalments: Vec<InstalmentView>,
     pub transactions: List<TransactionView>,
+    /// Paid beyond what has fallen due (an overpayment): it pays the next instalments.
+    pub credit: String,
+    pub credit_minor: i64,
 }
 
 /// The manager's dashboard in one answer: the office's summary, the company's from the relay

@@ -254,6 +254,12 @@ impl Output {
             return print_json(d);
         }
         self.policy(&d.policy);
+        if d.credit_minor > 0 {
+            println!(
+                "Credit: {} paid ahead, for the next instalments",
+                money(d.credit_minor, &d.policy.currency)
+            );
+        }
         println!();
         self.schedule(&List {
             items: d.instalments.clone(),

@@ -341,6 +341,22 @@ impl Store {
             .collect()
     }
 
+    /// What is kept of this policy's payments in `currency` (succeeded, less refunds) at any
+    /// counter of the company: what fills its instalments.
+    pub async fn policy_paid(&self, number: &str, currency: Currency) -> Result<Money> {
+        let row = sqlx::query(
+            "SELECT coalesce(sum(amount_minor - refunded_minor), 0) AS paid, ?1 AS currency
+             FROM policy_payments
+             WHERE policy_number = ?2 AND currency = ?1
+               AND status IN ('succeeded', 'partially_refunded')",
+        )
+        .bind(currency.code())
+        .bind(number.trim().to_ascii_uppercase())
+        .fetch_one(&self.pool)
+        .await?;
+        money_from_row(&row, "paid")
+    }
+
     /// Instalments as they stand on `filter.today`: payments kept (succeeded, less refunds) at
     /// any counter of the company fill each policy's instalments in due order. The allocation
     /// depends only on which payments are kept, not on the order they arrived in, so every

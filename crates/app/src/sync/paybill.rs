@@ -305,7 +305,15 @@ impl App {
                 .iter()
                 .find(|p| p.starts_with("254"))
                 .and_then(|p| p.split(" - ").next())
-                .map(|m| malipo_domain::phone::masked(m.trim())),
+                .map(|m| {
+                    // Safaricom masks it already; a whole number is masked here.
+                    let m = m.trim();
+                    if m.contains('*') {
+                        m.to_owned()
+                    } else {
+                        malipo_domain::phone::masked(m)
+                    }
+                }),
             paid_at: self.now(),
             clerk_id,
             reference: fresh_reference()?,

@@ -211,7 +211,11 @@ export type Check = { name: string, status: CheckStatus, message: string, };
 
 export type DoctorReport = { checks: Array<Check>, };
 
-export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, 
+/**
+ * Paid beyond what has fallen due (an overpayment): it pays the next instalments.
+ */
+credit: string, credit_minor: number, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
  * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
  */
