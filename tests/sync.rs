@@ -1959,6 +1959,18 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     assert_eq!(tx["payer"], "Wanjiru Kamau", "{tx}");
     assert!(tx["phone"].as_str().unwrap().contains('*'), "masked: {tx}");
     assert!(tx["receipt_number"].is_string(), "receipted: {tx}");
+    let pdf = world.dir.path().join("paybill-receipt.pdf");
+    world
+        .malipo(&[
+            "receipt",
+            tx["number"].as_str().unwrap(),
+            "--out",
+            pdf.to_str().unwrap(),
+        ])
+        .await;
+    let text = pdf_text(&pdf);
+    assert!(text.contains("M-Pesa Pay Bill, code"), "{text}");
+    assert!(text.contains(&code), "{text}");
     let policy = world.malipo(&["policy", "show", "MTR-2291"]).await;
     let lines = policy["instalments"].as_array().unwrap();
     assert_eq!(lines[0]["status"], "paid", "{policy}");
@@ -2130,6 +2142,19 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     );
     assert_eq!(policy["instalments"][1]["status"], "paid", "{policy}");
     assert_eq!(policy["instalments"][2]["paid_minor"], 120_000, "{policy}");
+
+    // The day's reconciliation: two confirmations, both recorded; the code typed at the counter
+    // has no confirmation behind it, and the forgery is not money.
+    let report = ok_json(
+        &world
+            .malipo_as("admin", &["reconcile", "--date", &nairobi_day(&verified)])
+            .await,
+    );
+    assert_eq!(report["paybill"]["confirmed"], 2, "{report}");
+    assert_eq!(report["paybill"]["matched"], 2, "{report}");
+    let only_code = differences(&report, "confirmed_by_query_only");
+    assert_eq!(only_code.len(), 1, "{report}");
+    assert_eq!(only_code[0]["reference"], silent_code.as_str(), "{report}");
 }
 
 macro_rules! on_both_backends {

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
-    HistoryFilter, OrphansFilter, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund,
-    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
+    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, OrphansFilter, PolicySearch, QrCode,
+    RefundId, RefundsFilter, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting,
+    SavedReceipt, SessionView, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
@@ -20,7 +21,7 @@ use malipo_app::views::{
 use malipo_app::{
     Actor, App, AppError, CardRequest, DoctorReport, Error, MpesaRequest, OrphanView, PolicyQuery,
     ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore, Session,
-    SummaryQuery,
+    SummaryQuery, SuspenseDecided, SuspenseView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -31,6 +32,8 @@ pub struct Shell {
     pub demo: bool,
     /// Demo mode's simulator and relay settings, while they are the ones in use.
     pub demo_settings: Option<ProviderSettings>,
+    /// Demo mode's customer, who pays the paybill from the simulator.
+    pub demo_customer: Option<malipo_demo::Customer>,
     pub session: Mutex<Option<Session>>,
     /// The OS credential store, or why there is none.
     pub secrets: Box<dyn SecretStore>,
@@ -337,6 +340,76 @@ pub async fn resolve_orphan(
     Ok(app
         .resolve_orphan(&shell.actor()?, request.seq, &request.note)
         .await?)
+}
+
+/// Paybill payments recorded in the last two hours, newest first: the clerk's live list.
+#[tauri::command]
+pub async fn recent_paybill(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<Vec<TransactionView>> {
+    Ok(app.recent_paybill(&shell.actor()?).await?)
+}
+
+/// Proves an M-Pesa code a customer brings and records it for the policy.
+#[tauri::command]
+pub async fn verify_code(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: VerifyCode,
+) -> Answer<TransactionView> {
+    Ok(app
+        .verify_code(&shell.actor()?, &request.code, &request.policy)
+        .await?)
+}
+
+/// The company's suspense list: the open paybill payments, or all with `all`.
+#[tauri::command]
+pub async fn suspense(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: OrphansFilter,
+) -> Answer<Vec<SuspenseView>> {
+    Ok(app.suspense(&shell.actor()?, request.all).await?)
+}
+
+#[tauri::command]
+pub async fn decide_suspense(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: DecideSuspense,
+) -> Answer<SuspenseDecided> {
+    Ok(app
+        .decide_suspense(
+            &shell.actor()?,
+            &request.trans_id,
+            request.policy.as_deref().filter(|p| !p.trim().is_empty()),
+            &request.note,
+        )
+        .await?)
+}
+
+/// Demo mode only: a customer pays the office's paybill from the simulator, so the clerk sees a
+/// paybill payment arrive as one would from a real phone.
+#[tauri::command]
+pub async fn demo_pay_bill(
+    shell: tauri::State<'_, Shell>,
+    request: DemoPayBill,
+) -> Answer<DemoPaid> {
+    shell.actor()?;
+    let Some(customer) = &shell.demo_customer else {
+        return Err(Error::Conflict("only demo mode has a simulated customer".into()).into());
+    };
+    let digits: String = request.amount.chars().filter(|c| *c != ',').collect();
+    let amount: i64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("amount", "whole shillings, e.g. 1,500"))?;
+    let paid = customer.pay_bill(&request.account, amount).await?;
+    Ok(DemoPaid {
+        trans_id: paid.trans_id,
+        refused: paid.refused,
+    })
 }
 
 /// The day's reconciliation against the providers. Managers only.

@@ -2,7 +2,7 @@
 // the release binary with its bundled UI, a real office database written by the real CLI.
 // Run by scripts/test under xvfb-run with MALIPO_APP and MALIPO_CLI set.
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -475,6 +475,76 @@ try {
       await b.saveScreenshot(join(shots, "15-review.png"));
     }),
   );
+
+  await journey("customers pay the paybill in demo mode: the clerk sees it arrive and prints with F8, a manager allocates a stray account", () => {
+    // A printer that keeps what it is sent, so F8's print can be read back.
+    const spool = mkdtempSync(join(tmpdir(), "malipo-e2e-lp-"));
+    writeFileSync(join(spool, "lp"), `#!/bin/sh\nfor f; do last="$f"; done\ncp "$last" "${spool}/printed.pdf"\necho "request id is office-1"\n`, { mode: 0o755 });
+    return withApp(office, async (b) => {
+      await signIn(b, "otieno", "otieno-pass-2026");
+      const form = await b.$('[data-testid="demo-paybill"]');
+      await form.waitForDisplayed({ timeout: 10000 });
+      // The account as customers type it: lower case, a space for the hyphen.
+      await b.$('[data-testid="demo-paybill-account"]').setValue("pol 1001");
+      await b.$('[data-testid="demo-paybill-amount"]').setValue("2,000");
+      await b.$('[data-testid="demo-paybill-pay"]').click();
+      const note = await b.$('[data-testid="demo-paybill-note"]');
+      await note.waitForDisplayed({ timeout: 10000 });
+      const code = (await note.getText()).match(/code (\w+)/)?.[1];
+      assert(code, `the demo payment: ${await note.getText()}`);
+      const arrival = await b.$(`[data-testid="arrival-${code}"]`);
+      await arrival.waitForDisplayed({ timeout: 60000 });
+      const said = await arrival.getText();
+      assert(said.includes("John Doe") && said.includes("KES 2,000.00") && said.includes("POL-1001"), `the arrival: ${said}`);
+      await b.saveScreenshot(join(shots, "18-paybill-arrived.png"));
+      await b.keys("F8");
+      const printed = await b.$('[data-testid="arrival-printed"]');
+      await printed.waitForDisplayed({ timeout: 15000 });
+      const receipt = execFileSync("pdftotext", [join(spool, "printed.pdf"), "-"]).toString();
+      assert(receipt.includes("M-Pesa Pay Bill") && receipt.includes(code) && receipt.includes("POL-1001"), `the printed receipt: ${receipt}`);
+
+      // The same code typed at the counter is the same payment, not a second one.
+      await b.$('[data-testid="pay-POL-1001"]').click();
+      await b.$('[data-testid="verify-code"]').setValue(code.toLowerCase());
+      await b.$('[data-testid="verify-send"]').click();
+      const paid = await b.$('[data-testid="pay-succeeded"]');
+      await paid.waitForDisplayed({ timeout: 30000 });
+      assert((await paid.getText()).includes(code), `the code at the counter: ${await paid.getText()}`);
+      await b.keys("Escape");
+
+      // An account nobody has: Safaricom confirms it, it waits in suspense for a manager.
+      await b.$('[data-testid="demo-paybill-account"]').setValue("NOBODY 77");
+      await b.$('[data-testid="demo-paybill-amount"]').setValue("700");
+      await b.$('[data-testid="demo-paybill-pay"]').click();
+      await until("the second demo payment", async () => (await note.getText()).includes("code") && !(await note.getText()).includes(code));
+      const stray = (await note.getText()).match(/code (\w+)/)?.[1];
+      await b.$("header button").click();
+      await signIn(b, "halima", "halima-pass-2026");
+      await b.$('[data-testid="nav-suspense"]').click();
+      const item = await b.$(`[data-testid="suspense-${stray}"]`);
+      await until("the stray payment in suspense", async () => {
+        if (await item.isExisting()) return true;
+        await b.$('[data-testid="nav-review"]').click();
+        await b.$('[data-testid="nav-suspense"]').click();
+        return false;
+      }, 60000);
+      assert((await item.getText()).includes("NOBODY 77"), `the suspense item: ${await item.getText()}`);
+      await item.$('[data-testid="suspense-policy"]').setValue("POL-1002");
+      await item.$('[data-testid="suspense-note"]').setValue("Customer phoned with the SMS");
+      await item.$('[data-testid="suspense-allocate"]').click();
+      const done = await b.$('[data-testid="suspense-message"]');
+      await done.waitForDisplayed({ timeout: 15000 });
+      assert((await done.getText()).includes("allocated to POL-1002"), `the allocation: ${await done.getText()}`);
+      await b.$('[data-testid="suspense-empty"]').waitForDisplayed({ timeout: 10000 });
+      await b.saveScreenshot(join(shots, "19-suspense-allocated.png"));
+      await b.$('[data-testid="nav-history"]').click();
+      await b.$('[data-testid="history-method"]').selectByAttribute("value", "paybill");
+      await until("both paybill payments, once each", async () => {
+        const rows = await b.$$('[data-testid="history-table"] tbody tr');
+        return rows.length === 2;
+      });
+    }, { PATH: `${spool}:${process.env.PATH}` }).finally(() => rmSync(spool, { recursive: true, force: true }));
+  });
 
   await journey("with provider settings from the environment: no demo, a payment through a separate simulator and relay", async () => {
     // Safaricom and Paystack stand-ins and the company relay as their own processes, the way

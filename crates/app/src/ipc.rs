@@ -231,6 +231,40 @@ pub struct ResolveOrphan {
     pub note: String,
 }
 
+/// An M-Pesa code a customer brings to the counter, for a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct VerifyCode {
+    pub code: String,
+    pub policy: String,
+}
+
+/// A manager's decision on a suspense payment: the policy it pays, or (without one) a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct DecideSuspense {
+    pub trans_id: String,
+    #[ts(optional)]
+    pub policy: Option<String>,
+    pub note: String,
+}
+
+/// Demo mode only: the simulator's customer pays the office's paybill.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct DemoPayBill {
+    /// The account number as the customer types it.
+    pub account: String,
+    /// Whole shillings.
+    pub amount: String,
+}
+
+/// What became of a demo paybill payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DemoPaid {
+    /// The M-Pesa code in the customer's SMS.
+    pub trans_id: String,
+    /// Validation refused it: nothing was taken.
+    pub refused: bool,
+}
+
 /// One Nairobi day, `YYYY-MM-DD`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct Day {
@@ -287,7 +321,7 @@ use crate::views::{
 };
 use crate::{
     CardRequest, DoctorReport, MpesaRequest, OrphanView, ReconcileReport, RefundView,
-    SavedCardView,
+    SavedCardView, SuspenseDecided, SuspenseView,
     input::{CheckInput, InputCheck},
 };
 
@@ -314,6 +348,11 @@ commands! {
     reject_refund: RefundId => RefundView,
     orphans: OrphansFilter => Vec<OrphanView>,
     resolve_orphan: ResolveOrphan => (),
+    recent_paybill: () => Vec<TransactionView>,
+    verify_code: VerifyCode => TransactionView,
+    suspense: OrphansFilter => Vec<SuspenseView>,
+    decide_suspense: DecideSuspense => SuspenseDecided,
+    demo_pay_bill: DemoPayBill => DemoPaid,
     reconcile: Day => ReconcileReport,
     audit_log: AuditFilter => Vec<AuditView>,
     settings: () => SettingsView,
@@ -387,6 +426,12 @@ pub fn typescript() -> String {
         RefundId::decl(&cfg),
         OrphansFilter::decl(&cfg),
         ResolveOrphan::decl(&cfg),
+        VerifyCode::decl(&cfg),
+        DecideSuspense::decl(&cfg),
+        SuspenseView::decl(&cfg),
+        SuspenseDecided::decl(&cfg),
+        DemoPayBill::decl(&cfg),
+        DemoPaid::decl(&cfg),
         Day::decl(&cfg),
         AuditFilter::decl(&cfg),
         SaveSetting::decl(&cfg),

@@ -366,6 +366,20 @@ impl App {
             .map(|p| TransactionView::from(&p)))
     }
 
+    /// Paybill payments recorded here in the last two hours, newest first (at most ten): what
+    /// a clerk's screen shows arriving.
+    pub async fn recent_paybill(&self, actor: &Actor) -> Result<Vec<TransactionView>> {
+        actor.require(Action::TakePayment)?;
+        let since = self.now() - time::Duration::hours(2);
+        Ok(self
+            .store()
+            .recent_paybill(since, 10)
+            .await?
+            .iter()
+            .map(TransactionView::from)
+            .collect())
+    }
+
     /// The company's suspense list: open paybill payments (every one with `all`).
     pub async fn suspense(&self, actor: &Actor, all: bool) -> Result<Vec<SuspenseView>> {
         actor.require(Action::ResolveReview)?;

@@ -99,10 +99,7 @@ impl App {
             holder: t.holder.clone(),
             amount: t.amount,
             method: t.method,
-            mpesa_receipt: t
-                .provider_receipt
-                .clone()
-                .filter(|_| t.method == malipo_domain::Method::Mpesa),
+            mpesa_receipt: t.provider_receipt.clone().filter(|_| t.method.is_mpesa()),
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
             clerk: t.clerk.clone(),

@@ -23,6 +23,85 @@ use crate::reports::HistoryQuery;
 use crate::views::TransactionView;
 use crate::{Actor, App, Result};
 
+/// Paybill: Safaricom's confirmations as the relay delivered them against this office's paybill
+/// payments. Another branch's confirmations and forged ones (Transaction Status did not
+/// confirm them) are not this office's money.
+fn paybill(
+    local: &[TransactionView],
+    confirmations: &[(malipo_store::InboxEvent, InboxOutcome)],
+    report: &mut ReconcileReport,
+) {
+    let by_code: HashMap<&str, &TransactionView> = local
+        .iter()
+        .filter(|t| t.method == Method::Paybill)
+        .filter_map(|t| t.provider_receipt.as_deref().map(|r| (r, t)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (event, outcome) in confirmations {
+        if matches!(
+            outcome,
+            InboxOutcome::Suspect | InboxOutcome::OtherOffice | InboxOutcome::Ignored
+        ) {
+            continue;
+        }
+        let Ok(p) = malipo_providers::daraja::c2b::parse_payment(event.body.as_bytes()) else {
+            continue;
+        };
+        if !seen.insert(p.trans_id.clone()) {
+            continue;
+        }
+        report.paybill.confirmed += 1;
+        let ours = by_code.get(p.trans_id.as_str()).copied();
+        let diff = |kind: &str, explanation: String| Difference {
+            method: Method::Paybill,
+            kind: kind.into(),
+            number: ours.map(|t| t.number.clone()),
+            reference: Some(p.trans_id.clone()),
+            provider_amount: Some(p.amount.to_string()),
+            local_amount: ours.map(|t| format!("{} {}", t.currency, t.amount)),
+            local_status: ours.map(|t| t.status),
+            explanation,
+        };
+        match (ours, outcome) {
+            (Some(t), _) if t.amount_minor != p.amount.minor() => report.differences.push(diff(
+                "amount_differs",
+                format!("the confirmation of {} is for {} but {} {} was recorded", p.trans_id, p.amount, t.currency, t.amount),
+            )),
+            (Some(_), _) => report.paybill.matched += 1,
+            (None, InboxOutcome::Suspense) => report.differences.push(diff(
+                "in_suspense",
+                format!("account {:?} matched no policy: allocate it on the Suspense screen", p.account),
+            )),
+            (None, InboxOutcome::Held) => report.differences.push(diff(
+                "awaiting_confirmation",
+                "Safaricom's Transaction Status has not confirmed it yet; it is recorded when it does (keep Malipo syncing)".into(),
+            )),
+            (None, _) => report.differences.push(diff(
+                "paid_not_recorded",
+                "Safaricom confirmed it but no payment here holds its code; run `malipo sync`, or look for it at another counter".into(),
+            )),
+        }
+    }
+    for t in local
+        .iter()
+        .filter(|t| t.method == Method::Paybill && is_paid(t))
+    {
+        let code = t.provider_receipt.as_deref().unwrap_or_default();
+        if !seen.contains(code) {
+            report.differences.push(Difference {
+                method: Method::Paybill,
+                kind: "confirmed_by_query_only".into(),
+                number: Some(t.number.clone()),
+                reference: t.provider_receipt.clone(),
+                provider_amount: None,
+                local_amount: Some(format!("{} {}", t.currency, t.amount)),
+                local_status: Some(t.status),
+                explanation: "recorded from a code Transaction Status proved, but Safaricom's confirmation never reached the relay that day; check the C2B URLs are registered (`malipo mpesa register-urls`)".into(),
+            });
+        }
+    }
+}
+
 /// One difference between a provider and this office.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Difference {
@@ -57,6 +136,8 @@ pub struct ReconcileReport {
     pub local_succeeded: u64,
     pub card: Side,
     pub mpesa: Side,
+    /// Paybill confirmations Safaricom sent for this branch (or no branch) that day.
+    pub paybill: Side,
     /// Whether Paystack could be asked (no Paystack settings: the card side is not checked).
     pub card_checked: bool,
     pub differences: Vec<Difference>,
@@ -81,6 +162,7 @@ impl App {
             local_succeeded: local.iter().filter(|t| is_paid(t)).count() as u64,
             card: Side::default(),
             mpesa: Side::default(),
+            paybill: Side::default(),
             card_checked: false,
             differences: Vec::new(),
         };
@@ -97,6 +179,11 @@ impl App {
             .inbox_received("stk_callback", from, to)
             .await?;
         mpesa(&local, &callbacks, &mut report);
+        let confirmations = self
+            .store()
+            .inbox_received("c2b_confirmation", from, to)
+            .await?;
+        paybill(&local, &confirmations, &mut report);
         Ok(report)
     }
 

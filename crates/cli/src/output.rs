@@ -521,6 +521,10 @@ impl Output {
             "  M-Pesa: {} receipts seen in callbacks, {} match",
             r.mpesa.confirmed, r.mpesa.matched
         );
+        println!(
+            "  M-Pesa Pay Bill: {} confirmations, {} match",
+            r.paybill.confirmed, r.paybill.matched
+        );
         if r.differences.is_empty() {
             println!("No differences.");
             return;

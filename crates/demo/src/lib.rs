@@ -63,6 +63,48 @@ fn failed(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(format!("demo mode could not start ({what}: {e})"))
 }
 
+/// The demo's customer: pays the office's paybill from the simulator, as a customer would
+/// from their phone. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Customer(malipo_sandbox::Sandbox);
+
+/// What became of a demo paybill payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidBill {
+    /// The M-Pesa code.
+    pub trans_id: String,
+    /// Validation refused it: nothing was taken.
+    pub refused: bool,
+}
+
+impl Customer {
+    /// Pays `amount` whole shillings to the office's paybill with `account` as typed.
+    pub async fn pay_bill(&self, account: &str, amount: i64) -> Result<PaidBill, Error> {
+        let outcome = self
+            .0
+            .pay_bill(malipo_sandbox::c2b::PayBill {
+                shortcode: None,
+                account: account.to_owned(),
+                amount,
+                msisdn: "254708374149".into(),
+                first_name: "John".into(),
+                last_name: "Doe".into(),
+            })
+            .await
+            .map_err(|why| Error::invalid("amount", why))?;
+        Ok(PaidBill {
+            refused: outcome.outcome != "completed",
+            trans_id: outcome.trans_id,
+        })
+    }
+}
+
+impl Demo {
+    pub fn customer(&self) -> Customer {
+        Customer(self._sandbox.sandbox.clone())
+    }
+}
+
 /// Whether the office has no provider credentials at all (neither in the environment nor in
 /// its settings): then the app opens in demo mode.
 pub fn wanted(settings: &ProviderSettings) -> bool {

@@ -182,98 +182,103 @@ pub struct PayBillOutcome {
     pub validation: Option<Value>,
 }
 
-/// A customer pays the bill: validation first when it is switched on (the answer, or the
-/// registered default when none comes within Safaricom's eight seconds, decides), then the
-/// confirmation to the registered URL. Without registered URLs M-Pesa completes it and tells
-/// nobody.
+/// A customer pays the bill (`POST /__sandbox/c2b/pay`): see [`Sandbox::pay_bill`].
 async fn pay_bill(State(s): State<Sandbox>, Json(p): Json<PayBill>) -> Response {
-    if p.amount < 1 || p.amount > 250_000 {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "amount is 1 to 250000 shillings"})),
-        )
-            .into_response();
+    match s.pay_bill(p).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(why) => (StatusCode::BAD_REQUEST, Json(json!({"error": why}))).into_response(),
     }
-    let shortcode = p
-        .shortcode
-        .clone()
-        .unwrap_or_else(|| s.config().shortcode.clone());
-    let now = OffsetDateTime::now_utc();
-    let trans_id = {
-        let mut d = lock(&s.0.daraja);
-        d.receipts += 1;
-        receipt_number(d.receipts)
-    };
-    let body = json!({
-        "TransactionType": "Pay Bill",
-        "TransID": trans_id,
-        "TransTime": nairobi_stamp(now),
-        "TransAmount": format!("{}.00", p.amount),
-        "BusinessShortCode": shortcode,
-        "BillRefNumber": p.account,
-        "InvoiceNumber": "",
-        "OrgAccountBalance": "",
-        "ThirdPartyTransID": "",
-        "MSISDN": masked(&p.msisdn),
-        "FirstName": p.first_name,
-        "MiddleName": "",
-        "LastName": p.last_name,
-    });
-    let registration = lock(&s.0.c2b).registered.get(&shortcode).cloned();
-    let mut validation = None;
-    if let (Some(reg), true) = (&registration, s.behaviour().c2b_validation) {
-        let asked =
-            s.0.http
-                .post(&reg.validation_url)
-                .json(&body)
-                .timeout(Duration::from_secs(8))
-                .send()
-                .await;
-        let answer: Option<Value> = match asked {
-            Ok(r) => r.json().await.ok(),
-            Err(_) => None,
-        };
-        let accepted = match &answer {
-            Some(a) => text(a, "ResultCode").as_deref() == Some("0"),
-            None => reg.response_type == "Completed",
-        };
-        validation = Some(answer.unwrap_or(Value::Null));
-        if !accepted {
-            return Json(PayBillOutcome {
-                trans_id,
-                outcome: "cancelled".into(),
-                validation,
-            })
-            .into_response();
+}
+
+impl Sandbox {
+    /// A customer pays the bill: validation first when it is switched on (the answer, or the
+    /// registered default when none comes within Safaricom's eight seconds, decides), then the
+    /// confirmation to the registered URL. Without registered URLs M-Pesa completes it and
+    /// tells nobody.
+    pub async fn pay_bill(&self, p: PayBill) -> Result<PayBillOutcome, String> {
+        let s = self;
+        if p.amount < 1 || p.amount > 250_000 {
+            return Err("amount is 1 to 250000 shillings".into());
         }
-    }
-    lock(&s.0.c2b).paid.insert(
-        trans_id.clone(),
-        Paid {
-            amount: p.amount,
-            shortcode: shortcode.clone(),
-            msisdn: p.msisdn.clone(),
-            name: format!("{} {}", p.first_name, p.last_name)
-                .trim()
-                .to_owned(),
-            at: now,
-        },
-    );
-    if let Some(reg) = registration {
-        let mut confirmation = body;
-        confirmation["OrgAccountBalance"] = json!(format!("{}.00", 49_197 + p.amount));
-        s.deliver(
-            reg.confirmation_url,
-            confirmation.to_string().into_bytes(),
-            Vec::new(),
+        let shortcode = p
+            .shortcode
+            .clone()
+            .unwrap_or_else(|| s.config().shortcode.clone());
+        let now = OffsetDateTime::now_utc();
+        let trans_id = {
+            let mut d = lock(&s.0.daraja);
+            d.receipts += 1;
+            receipt_number(d.receipts)
+        };
+        let body = json!({
+            "TransactionType": "Pay Bill",
+            "TransID": trans_id,
+            "TransTime": nairobi_stamp(now),
+            "TransAmount": format!("{}.00", p.amount),
+            "BusinessShortCode": shortcode,
+            "BillRefNumber": p.account,
+            "InvoiceNumber": "",
+            "OrgAccountBalance": "",
+            "ThirdPartyTransID": "",
+            "MSISDN": masked(&p.msisdn),
+            "FirstName": p.first_name,
+            "MiddleName": "",
+            "LastName": p.last_name,
+        });
+        let registration = lock(&s.0.c2b).registered.get(&shortcode).cloned();
+        let mut validation = None;
+        if let (Some(reg), true) = (&registration, s.behaviour().c2b_validation) {
+            let asked =
+                s.0.http
+                    .post(&reg.validation_url)
+                    .json(&body)
+                    .timeout(Duration::from_secs(8))
+                    .send()
+                    .await;
+            let answer: Option<Value> = match asked {
+                Ok(r) => r.json().await.ok(),
+                Err(_) => None,
+            };
+            let accepted = match &answer {
+                Some(a) => text(a, "ResultCode").as_deref() == Some("0"),
+                None => reg.response_type == "Completed",
+            };
+            validation = Some(answer.unwrap_or(Value::Null));
+            if !accepted {
+                return Ok(PayBillOutcome {
+                    trans_id,
+                    outcome: "cancelled".into(),
+                    validation,
+                });
+            }
+        }
+        lock(&s.0.c2b).paid.insert(
+            trans_id.clone(),
+            Paid {
+                amount: p.amount,
+                shortcode: shortcode.clone(),
+                msisdn: p.msisdn.clone(),
+                name: format!("{} {}", p.first_name, p.last_name)
+                    .trim()
+                    .to_owned(),
+                at: now,
+            },
         );
+        if let Some(reg) = registration {
+            let mut confirmation = body;
+            confirmation["OrgAccountBalance"] = json!(format!("{}.00", 49_197 + p.amount));
+            s.deliver(
+                reg.confirmation_url,
+                confirmation.to_string().into_bytes(),
+                Vec::new(),
+            );
+        }
+        Ok(PayBillOutcome {
+            trans_id,
+            outcome: "completed".into(),
+            validation,
+        })
     }
-    Json(PayBillOutcome {
-        trans_id,
-        outcome: "completed".into(),
-        validation,
-    })
-    .into_response()
 }
 
 async fn transaction_status(

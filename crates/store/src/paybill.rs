@@ -175,6 +175,22 @@ impl Store {
         Ok(record)
     }
 
+    /// Paybill payments recorded since `since` (by when they were recorded), newest first.
+    pub async fn recent_paybill(
+        &self,
+        since: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<TransactionRecord>> {
+        let rows = sqlx::query(crate::transactions::select_tx_where(
+            "t.method = 'paybill' AND t.updated_at >= ? ORDER BY t.id DESC LIMIT ?",
+        ))
+        .bind(to_ms(since))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(crate::transactions::tx_from_row).collect()
+    }
+
     /// The paybill payment recorded here with this M-Pesa code.
     pub async fn paybill_by_code(&self, trans_id: &str) -> Result<Option<TransactionRecord>> {
         let row = sqlx::query(crate::transactions::select_tx_where(

@@ -10,6 +10,7 @@ import type {
   Command,
   Commands,
   DashboardView,
+  DemoPaid,
   DoctorReport,
   HistoryFilter,
   InputCheck,
@@ -24,6 +25,8 @@ import type {
   SavedReceipt,
   SessionView,
   SettingsView,
+  SuspenseDecided,
+  SuspenseView,
   TransactionView,
   UserView,
 } from "./types";
@@ -146,6 +149,30 @@ export function orphans(all: boolean): Promise<OrphanView[]> {
 
 export function resolveOrphan(seq: number, note: string): Promise<null> {
   return call("resolve_orphan", { seq, note });
+}
+
+/** Paybill payments recorded in the last two hours, newest first. */
+export function recentPaybill(): Promise<TransactionView[]> {
+  return call("recent_paybill", null);
+}
+
+/** Proves the M-Pesa code from a customer's SMS with Safaricom and records it for `policy`. */
+export function verifyCode(code: string, policy: string): Promise<TransactionView> {
+  return call("verify_code", { code, policy });
+}
+
+export function suspense(all: boolean): Promise<SuspenseView[]> {
+  return call("suspense", { all });
+}
+
+/** Allocates a suspense payment to `policy`, or (with none) marks it for refund. */
+export function decideSuspense(transId: string, policy: string | null, note: string): Promise<SuspenseDecided> {
+  return call("decide_suspense", { trans_id: transId, policy: policy ?? undefined, note });
+}
+
+/** Demo mode only: the simulator's customer pays the office's paybill. */
+export function demoPayBill(account: string, amount: string): Promise<DemoPaid> {
+  return call("demo_pay_bill", { account, amount });
 }
 
 export function reconcile(date: string): Promise<ReconcileReport> {

@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -28,6 +28,11 @@ export type Commands = {
   reject_refund: { request: RefundId; response: RefundView };
   orphans: { request: OrphansFilter; response: Array<OrphanView> };
   resolve_orphan: { request: ResolveOrphan; response: null };
+  recent_paybill: { request: null; response: Array<TransactionView> };
+  verify_code: { request: VerifyCode; response: TransactionView };
+  suspense: { request: OrphansFilter; response: Array<SuspenseView> };
+  decide_suspense: { request: DecideSuspense; response: SuspenseDecided };
+  demo_pay_bill: { request: DemoPayBill; response: DemoPaid };
   reconcile: { request: Day; response: ReconcileReport };
   audit_log: { request: AuditFilter; response: Array<AuditView> };
   settings: { request: null; response: SettingsView };
@@ -163,6 +168,54 @@ export type RefundId = { id: number, };
 export type OrphansFilter = { all: boolean, };
 
 export type ResolveOrphan = { seq: number, note: string, };
+
+export type VerifyCode = { code: string, policy: string, };
+
+export type DecideSuspense = { trans_id: string, policy?: string, note: string, };
+
+export type SuspenseView = { 
+/**
+ * The M-Pesa code.
+ */
+trans_id: string, amount: string, amount_minor: number, currency: string, 
+/**
+ * What the customer typed as the account.
+ */
+account: string, payer: string, 
+/**
+ * Masked by Safaricom.
+ */
+msisdn: string, paid_at: string, 
+/**
+ * `open`, `allocated` or `refund`.
+ */
+status: string, policy: string | null, note: string | null, decided_by: string | null, };
+
+export type SuspenseDecided = { item: SuspenseView, 
+/**
+ * The payment recorded for the policy (none for a refund).
+ */
+payment: TransactionView | null, };
+
+export type DemoPayBill = { 
+/**
+ * The account number as the customer types it.
+ */
+account: string, 
+/**
+ * Whole shillings.
+ */
+amount: string, };
+
+export type DemoPaid = { 
+/**
+ * The M-Pesa code in the customer's SMS.
+ */
+trans_id: string, 
+/**
+ * Validation refused it: nothing was taken.
+ */
+refused: boolean, };
 
 export type Day = { date: string, };
 
@@ -365,6 +418,10 @@ export type ReconcileReport = { date: string,
  * This office's payments created that day, and how many of them succeeded.
  */
 local_payments: number, local_succeeded: number, card: Side, mpesa: Side, 
+/**
+ * Paybill confirmations Safaricom sent for this branch (or no branch) that day.
+ */
+paybill: Side, 
 /**
  * Whether Paystack could be asked (no Paystack settings: the card side is not checked).
  */
