@@ -829,6 +829,7 @@ impl App {
 }
 
 /// The M-Pesa settings as configured, before anything is built from them.
+#[derive(Clone)]
 struct MpesaSettings {
     base: String,
     consumer_key: Option<String>,
@@ -1012,10 +1013,21 @@ fn initiator_check(m: &MpesaSettings, env: DarajaEnv) -> Check {
     ];
     let missing: Vec<&str> = parts.iter().filter(|(p, _)| !p).map(|(_, n)| *n).collect();
     if missing.len() == parts.len() {
+        // Paybill payments are recorded only once Transaction Status, which needs the
+        // initiator, proves them: with C2B URLs set, that is a failure.
+        let paybill = m.c2b.iter().any(|(_, _, url)| url.is_some());
         return check(
             name,
-            CheckStatus::Warn,
-            "no initiator is set up: M-Pesa refunds (reversals) cannot be sent from Malipo; set MALIPO_MPESA_INITIATOR_NAME, _INITIATOR_PASSWORD and _CERTIFICATE",
+            if paybill {
+                CheckStatus::Fail
+            } else {
+                CheckStatus::Warn
+            },
+            if paybill {
+                "no initiator is set up: paybill payments cannot be proven with Transaction Status, so none is recorded (and M-Pesa refunds cannot be sent); set MALIPO_MPESA_INITIATOR_NAME, _INITIATOR_PASSWORD and _CERTIFICATE"
+            } else {
+                "no initiator is set up: M-Pesa refunds (reversals) and codes typed at the counter cannot be checked with Safaricom; set MALIPO_MPESA_INITIATOR_NAME, _INITIATOR_PASSWORD and _CERTIFICATE"
+            },
         );
     }
     if !missing.is_empty() {
@@ -1501,6 +1513,12 @@ mod tests {
             initiator_check(&none, DarajaEnv::Production).status,
             CheckStatus::Warn
         );
+        // With paybill URLs, no initiator means no paybill payment is ever recorded.
+        let mut paybill = none.clone();
+        paybill.c2b[1].2 = Some("https://relay.example/hooks/c/token".into());
+        let c = initiator_check(&paybill, DarajaEnv::Production);
+        assert_eq!(c.status, CheckStatus::Fail, "{c:?}");
+        assert!(c.message.contains("Transaction Status"), "{}", c.message);
         none.initiator_name = Some("api".into());
         let c = initiator_check(&none, DarajaEnv::Production);
         assert_eq!(c.status, CheckStatus::Fail);

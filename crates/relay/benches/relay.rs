@@ -77,7 +77,11 @@ async fn main() {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = malipo_relay::router(Relay::new(store.clone(), Some(key), Access::default()));
+    let app = malipo_relay::router(Relay::new(
+        store.clone(),
+        Some(key.clone()),
+        Access::default(),
+    ));
     // The relay's own serving loop, as `malipo-relay serve` runs it (timeouts, connection cap).
     tokio::spawn(async move {
         let _ = malipo_relay::serve(listener, app).await;

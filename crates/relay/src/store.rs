@@ -42,6 +42,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "paybill",
         include_str!("../migrations/sqlite/0005_paybill.sql"),
     ),
+    (
+        6,
+        "account_index",
+        include_str!("../migrations/sqlite/0006_account_index.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -68,6 +73,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         5,
         "paybill",
         include_str!("../migrations/postgres/0005_paybill.sql"),
+    ),
+    (
+        6,
+        "account_index",
+        include_str!("../migrations/postgres/0006_account_index.sql"),
     ),
 ];
 
