@@ -158,8 +158,14 @@ impl App {
         }
         let providers = self.providers();
         let Ok(client) = providers.daraja() else {
-            return Ok(held(
-                "M-Pesa is not configured here, so the paybill payment cannot be confirmed".into(),
+            // Held, it would be decided again every round for ever and crowd out the claims
+            // this counter can prove; a counter with M-Pesa claims and records it.
+            return Ok(record(
+                InboxOutcome::OtherOffice,
+                None,
+                format!(
+                    "M-Pesa is not set up at this counter: a counter with M-Pesa records {code}"
+                ),
             ));
         };
         let shortcode = client.config().shortcode.clone();
