@@ -2155,6 +2155,62 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     let only_code = differences(&report, "confirmed_by_query_only");
     assert_eq!(only_code.len(), 1, "{report}");
     assert_eq!(only_code[0]["reference"], silent_code.as_str(), "{report}");
+
+    // A code on the suspense list typed at the counter: a clerk is sent to a manager, a
+    // manager's check allocates it, once for the company.
+    let second = pay_bill(&world, "NOBODY-10", 300, "Kiprop").await;
+    let second_code = second["trans_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+        if open["total"] == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    world.add_user("kamau", "clerk").await;
+    let clerk = world
+        .malipo_as(
+            "kamau",
+            &["mpesa", "verify", &second_code, "--policy", "MTR-2291"],
+        )
+        .await;
+    assert_eq!(clerk.status.code(), Some(4), "{clerk:?}");
+    assert!(
+        String::from_utf8_lossy(&clerk.stderr).contains("suspense list"),
+        "{}",
+        String::from_utf8_lossy(&clerk.stderr)
+    );
+    let manager = ok_json(
+        &world
+            .malipo_as(
+                "admin",
+                &["mpesa", "verify", &second_code, "--policy", "MTR-2291"],
+            )
+            .await,
+    );
+    assert_eq!(
+        manager["provider_receipt"],
+        second_code.as_str(),
+        "{manager}"
+    );
+    let all = ok_json(
+        &world
+            .malipo_as("admin", &["suspense", "list", "--all"])
+            .await,
+    );
+    let decided = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["trans_id"] == second_code.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(decided["status"], "allocated", "{all}");
+    let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
+    assert_eq!(list["total"], 4, "{list}");
 }
 
 macro_rules! on_both_backends {

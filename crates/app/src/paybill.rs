@@ -243,6 +243,39 @@ impl App {
         let providers = self.providers();
         providers.daraja()?;
         let relay = providers.relay()?;
+        // A code on the company's suspense list is decided there, once for the company: a
+        // manager allocates it (so two counters can never both record it).
+        let listed = relay.suspense(true).await?;
+        if let Some(item) = listed.iter().find(|i| i.trans_id == code) {
+            return match item.status.as_str() {
+                "open" if actor.require(Action::ResolveReview).is_ok() => Ok(self
+                    .decide_suspense(
+                        actor,
+                        &code,
+                        Some(&record.number),
+                        &format!(
+                            "the customer brought the SMS to the counter ({})",
+                            actor.name()
+                        ),
+                    )
+                    .await?
+                    .payment
+                    .ok_or_else(|| Error::internal("an allocation without its payment"))?),
+                "open" => Err(Error::Conflict(format!(
+                    "M-Pesa code {code} is on the suspense list (the customer typed {:?} as the account): a manager allocates it to {} on the Suspense screen",
+                    item.account, record.number
+                ))),
+                "refund" => Err(Error::Conflict(format!(
+                    "M-Pesa code {code} was marked for refund by {}",
+                    item.decided_by.as_deref().unwrap_or("a manager")
+                ))),
+                _ => Err(Error::Conflict(format!(
+                    "M-Pesa code {code} was allocated to policy {} by {}; it appears here once that counter syncs",
+                    item.policy.as_deref().unwrap_or("another policy"),
+                    item.decided_by.as_deref().unwrap_or("a manager")
+                ))),
+            };
+        }
         let claim = relay.claim(&format!("paybill:{code}")).await?;
         if !claim.won {
             return Err(Error::Conflict(format!(

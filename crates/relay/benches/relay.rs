@@ -273,7 +273,7 @@ async fn main() {
     let rate = 500_u64;
     let validation = |i: usize| {
         // Customers' typing: case and separators vary; one in ten is an unknown account.
-        let account = if i % 10 == 0 {
+        let account = if i.is_multiple_of(10) {
             format!("NOPE {i}")
         } else {
             format!("mtr {:05}", i % 20_000)
