@@ -94,6 +94,18 @@ impl World {
             )
             .env("MALIPO_SANDBOX_PAYSTACK_SECRET", PAYSTACK_SECRET)
             .env("MALIPO_SANDBOX_CUSTOMER_DELAY_MS", "200")
+            .env(
+                "MALIPO_SANDBOX_SMS_REPORT_URL",
+                format!(
+                    "http://127.0.0.1:{relay_port}/hooks/s/{}",
+                    tenant["daraja_callback_url"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                ),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -215,6 +227,9 @@ impl World {
                 format!("http://127.0.0.1:{}", self.relay_port),
             )
             .env("MALIPO_RELAY_TOKEN", token)
+            .env("MALIPO_SMS_BASE_URL", &self.sandbox_url)
+            .env("MALIPO_SMS_USERNAME", "sandbox")
+            .env("MALIPO_SMS_API_KEY", "atsk_sandbox")
             .env("MALIPO_MPESA_C2B_VALIDATION_URL", &self.c2b_urls.0)
             .env("MALIPO_MPESA_C2B_CONFIRMATION_URL", &self.c2b_urls.1)
             .env_remove("MALIPO_USER")
@@ -2213,6 +2228,227 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     assert_eq!(list["total"], 4, "{list}");
 }
 
+/// Customer messages from real processes: a payment gives exactly one SMS (the simulator's
+/// Africa's Talking) and one e-mail with the receipt PDF (read back from a real SMTP server),
+/// the SMS's delivery report comes back through the relay, an opted-out holder gets nothing,
+/// and payments taken while no sender ran go out once when one does.
+async fn customer_messages_go_once_and_report_delivery(backend: Backend) {
+    let world = World::start(backend).await;
+    let maildir = world.dir.path().join("maildir");
+    let smtp_port = free_port();
+    let mut smtp = Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{smtp_port}"),
+        ])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3-aiosmtpd (scripts/setup installs it)");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", smtp_port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the SMTP server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let smtp_env = |c: &mut Command| {
+        c.env("MALIPO_SMTP_HOST", "127.0.0.1")
+            .env("MALIPO_SMTP_PORT", smtp_port.to_string())
+            .env("MALIPO_SMTP_SECURITY", "plain")
+            .env(
+                "MALIPO_SMTP_FROM",
+                "Jubilee Insurance <receipts@jubilee.example>",
+            );
+    };
+    let run = |args: &[&str]| {
+        let mut c = world.office();
+        c.args(args).arg("--json");
+        smtp_env(&mut c);
+        json_out(c)
+    };
+    world
+        .malipo(&["settings", "set", "messages.quiet_hours", "off"])
+        .await;
+    // Reminders are the app's own test's (over a simulated month); none is due here.
+    world
+        .malipo(&["settings", "set", "messages.reminder_days", "60"])
+        .await;
+    for (number, phone, email) in [
+        ("MSG-1", "0722000333", "amina@example.co.ke"),
+        ("MSG-2", "0722000444", "baraka@example.co.ke"),
+    ] {
+        world
+            .malipo(&[
+                "policy",
+                "add",
+                "--number",
+                number,
+                "--holder",
+                "Amina Odhiambo",
+                "--phone",
+                phone,
+                "--email",
+                email,
+                "--premium",
+                "1500",
+            ])
+            .await;
+    }
+    let world = &world;
+    let pay = |policy: &'static str| async move {
+        world
+            .malipo(&[
+                "pay",
+                "mpesa",
+                "--policy",
+                policy,
+                "--phone",
+                "0708374149",
+                "--amount",
+                "1500",
+                "--wait",
+                "30",
+                "--again",
+            ])
+            .await
+    };
+    let paid = pay("MSG-1").await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let r = run(&["messages", "send-due"]).await;
+    assert_eq!(
+        (r["sent"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
+    let r = run(&["messages", "send-due"]).await;
+    assert_eq!(r["sent"], 0, "once: {r}");
+
+    let sms: Vec<Value> = world
+        .http
+        .get(format!("{}/__sandbox/sms", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert_eq!(sms[0]["to"], "+254722000333");
+    let text = sms[0]["message"].as_str().unwrap();
+    assert!(
+        text.contains("KES 1,500.00") && text.contains("MSG-1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(paid["receipt_number"].as_str().unwrap()),
+        "{text}"
+    );
+    let mails: Vec<_> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(mail.contains("To: amina@example.co.ke"), "{mail}");
+    assert!(mail.contains("Subject: Receipt"), "{mail}");
+    let pdf = attachment(mail);
+    assert!(
+        pdf.starts_with(b"%PDF"),
+        "the attachment is the receipt PDF"
+    );
+
+    // Africa's Talking's delivery report, through the relay.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let list = world
+            .malipo(&["messages", "list", "--policy", "MSG-1"])
+            .await;
+        let sms = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["channel"] == "sms")
+            .unwrap()
+            .clone();
+        if sms["status"] == "delivered" {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let sent: Value = world
+                .http
+                .get(format!("{}/__sandbox/deliveries", world.sandbox_url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            panic!("{list}\n{sent}\n{:?}", world.feed().await);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Opted out: nothing.
+    world
+        .malipo(&["policy", "messages", "MSG-2", "--opt-out"])
+        .await;
+    pay("MSG-2").await;
+    // Two payments while no sender runs (the office was offline): sent once when it is back.
+    pay("MSG-1").await;
+    pay("MSG-1").await;
+    let r = run(&["messages", "send-due"]).await;
+    assert_eq!(r["sent"], 4, "{r}");
+    assert_eq!(run(&["messages", "send-due"]).await["sent"], 0);
+    let sms: Vec<Value> = world
+        .http
+        .get(format!("{}/__sandbox/sms", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sms.len(), 3, "{sms:?}");
+    assert!(sms.iter().all(|m| m["to"] != "+254722000444"), "{sms:?}");
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 3);
+    let none = world
+        .malipo(&["messages", "list", "--policy", "MSG-2"])
+        .await;
+    assert_eq!(none["total"], 0, "{none}");
+    smtp.kill().await.unwrap();
+}
+
+/// The PDF attached to a MIME message (base64, as `lettre` writes it).
+fn attachment(mail: &str) -> Vec<u8> {
+    use base64::Engine;
+    let start = mail
+        .find("Content-Type: application/pdf")
+        .expect("a PDF part");
+    let part = &mail[start..];
+    let body_at = part.find("\n\n").or_else(|| part.find("\r\n\r\n")).unwrap();
+    let body: String = part[body_at..]
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty() && !l.starts_with("--"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64")
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -2250,4 +2486,5 @@ on_both_backends!(
     claims_no_provider_confirms_are_kept_and_the_inbox_moves_on,
     a_reversal_whose_answer_was_lost_is_settled_by_its_result,
     paybill_payments_are_proven_allocated_and_counted_once,
+    customer_messages_go_once_and_report_delivery,
 );

@@ -89,6 +89,11 @@ pub fn run() {
         tauri::async_runtime::spawn(async move {
             let _ = syncing.sync_forever(std::future::pending(), |_| {}).await;
         });
+        // Customer receipts and reminders, queued with the payments, go out from here.
+        let messaging = app.clone();
+        tauri::async_runtime::spawn(async move {
+            messaging.messages_forever(std::future::pending()).await;
+        });
         let shell = Shell {
             data_dir: data_dir.clone(),
             demo: running_demo.is_some(),

@@ -19,6 +19,8 @@ pub struct Providers {
     daraja: Option<Arc<DarajaClient>>,
     paystack: Option<Arc<PaystackClient>>,
     relay: Option<RelayClient>,
+    sms: Option<malipo_providers::sms::SmsClient>,
+    mailer: Option<malipo_providers::email::Mailer>,
     settings: ProviderSettings,
 }
 
@@ -38,8 +40,26 @@ impl Providers {
                 (Some(url), Some(token)) => Some(RelayClient::new(url, token.clone())),
                 _ => None,
             },
+            sms: settings
+                .sms
+                .clone()
+                .map(malipo_providers::sms::SmsClient::new),
+            mailer: settings
+                .smtp
+                .clone()
+                .map(malipo_providers::email::Mailer::new),
             settings,
         }
+    }
+
+    /// Customer SMS, when Africa's Talking is set up.
+    pub fn sms(&self) -> Option<&malipo_providers::sms::SmsClient> {
+        self.sms.as_ref()
+    }
+
+    /// The office's mail server, when it is set up.
+    pub fn mailer(&self) -> Option<&malipo_providers::email::Mailer> {
+        self.mailer.as_ref()
     }
 
     /// No provider at all: every payment service says what to set.

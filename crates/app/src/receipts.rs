@@ -54,7 +54,7 @@ fn printable(t: &TransactionRecord) -> Result<&str> {
 }
 
 impl App {
-    async fn office_details(&self) -> Result<Office> {
+    pub(crate) async fn office_details(&self) -> Result<Office> {
         let get = |k: &'static str| async move {
             Ok::<_, Error>(self.store().setting(k).await?.unwrap_or_default())
         };
@@ -70,7 +70,7 @@ impl App {
         Ok(office)
     }
 
-    fn receipt_of(
+    pub(crate) fn receipt_of(
         &self,
         t: &TransactionRecord,
         number: &str,

@@ -447,6 +447,28 @@ impl App {
             crate::settings::key::MPESA_TYPE if !matches!(value, "paybill" | "till") => {
                 return Err(Error::invalid(key, "use paybill or till"));
             }
+            crate::settings::key::REMINDER_DAYS => crate::messages::parse_ladder(value)
+                .map_err(|e| Error::invalid(key, e))?
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            crate::settings::key::QUIET_HOURS => {
+                crate::messages::parse_quiet_hours(value).map_err(|e| Error::invalid(key, e))?;
+                value.trim().to_owned()
+            }
+            k if crate::messages::TEMPLATES
+                .iter()
+                .any(|t| k == format!("{t}.en") || k == format!("{t}.sw")) =>
+            {
+                if value.trim().is_empty() || value.chars().count() > 1000 {
+                    return Err(Error::invalid(
+                        key,
+                        "give the text, at most 1,000 characters",
+                    ));
+                }
+                value.to_owned()
+            }
             k if setting::ALL.contains(&k) || crate::settings::key::ALL.contains(&k) => {
                 value.to_owned()
             }

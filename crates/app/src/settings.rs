@@ -81,7 +81,23 @@ pub mod key {
     pub const MPESA_C2B_RESPONSE_TYPE: &str = "mpesa.c2b_response_type";
     /// Which RegisterURL product the shortcode's Daraja app is on: `v2` (the default) or `v1`.
     pub const MPESA_C2B_VERSION: &str = "mpesa.c2b_version";
-    pub const ALL: [&str; 16] = [
+    /// Africa's Talking: the API base URL (`https://api.africastalking.com` unless set), the
+    /// application's username and the sender ID.
+    pub const SMS_BASE_URL: &str = "sms.base_url";
+    pub const SMS_USERNAME: &str = "sms.username";
+    pub const SMS_SENDER: &str = "sms.sender";
+    /// The office's SMTP server: host, port (587 unless set), `starttls` (default), `tls` or
+    /// `plain`, the login and the sender address.
+    pub const SMTP_HOST: &str = "smtp.host";
+    pub const SMTP_PORT: &str = "smtp.port";
+    pub const SMTP_SECURITY: &str = "smtp.security";
+    pub const SMTP_USERNAME: &str = "smtp.username";
+    pub const SMTP_FROM: &str = "smtp.from";
+    /// Reminder days relative to the due date (default `-7,-3,0,3`), and the hours no SMS is
+    /// sent (default `21-7`, Nairobi time; `off` for none).
+    pub const REMINDER_DAYS: &str = "messages.reminder_days";
+    pub const QUIET_HOURS: &str = "messages.quiet_hours";
+    pub const ALL: [&str; 26] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
@@ -98,6 +114,16 @@ pub mod key {
         PRINTER,
         MPESA_C2B_RESPONSE_TYPE,
         MPESA_C2B_VERSION,
+        SMS_BASE_URL,
+        SMS_USERNAME,
+        SMS_SENDER,
+        SMTP_HOST,
+        SMTP_PORT,
+        SMTP_SECURITY,
+        SMTP_USERNAME,
+        SMTP_FROM,
+        REMINDER_DAYS,
+        QUIET_HOURS,
     ];
 }
 
@@ -126,7 +152,10 @@ pub mod secret {
         "mpesa.c2b_confirmation_url",
         "MALIPO_MPESA_C2B_CONFIRMATION_URL",
     );
-    pub const ALL: [(&str, &str); 8] = [
+    /// Africa's Talking's API key, and the SMTP login's password.
+    pub const SMS_API_KEY: (&str, &str) = ("sms.api_key", "MALIPO_SMS_API_KEY");
+    pub const SMTP_PASSWORD: (&str, &str) = ("smtp.password", "MALIPO_SMTP_PASSWORD");
+    pub const ALL: [(&str, &str); 10] = [
         MPESA_CONSUMER_SECRET,
         MPESA_PASSKEY,
         MPESA_CALLBACK_URL,
@@ -135,6 +164,8 @@ pub mod secret {
         RELAY_TOKEN,
         MPESA_C2B_VALIDATION_URL,
         MPESA_C2B_CONFIRMATION_URL,
+        SMS_API_KEY,
+        SMTP_PASSWORD,
     ];
 }
 
@@ -150,6 +181,10 @@ pub struct ProviderSettings {
     pub relay_token: Option<Secret>,
     /// The relay's paybill URLs to register with Safaricom: validation, confirmation.
     pub c2b_urls: Option<(Secret, Secret)>,
+    /// Customer SMS (Africa's Talking), when set up.
+    pub sms: Option<malipo_providers::sms::SmsConfig>,
+    /// The office's SMTP server, when set up (or why it cannot be used).
+    pub smtp: Option<malipo_providers::email::SmtpConfig>,
 }
 
 /// Reads one setting: environment first, then the database.
@@ -269,12 +304,50 @@ impl ProviderSettings {
         out.c2b_urls = s
             .secret(secret::MPESA_C2B_VALIDATION_URL)?
             .zip(s.secret(secret::MPESA_C2B_CONFIRMATION_URL)?);
+        if let (Some(username), Some(api_key)) = (
+            s.value("MALIPO_SMS_USERNAME", key::SMS_USERNAME),
+            s.secret(secret::SMS_API_KEY)?,
+        ) {
+            out.sms = Some(malipo_providers::sms::SmsConfig {
+                base_url: s
+                    .value("MALIPO_SMS_BASE_URL", key::SMS_BASE_URL)
+                    .unwrap_or_else(|| "https://api.africastalking.com".into()),
+                username,
+                api_key,
+                sender: s.value("MALIPO_SMS_SENDER", key::SMS_SENDER),
+            });
+        }
+        if let (Some(host), Some(from)) = (
+            s.value("MALIPO_SMTP_HOST", key::SMTP_HOST),
+            s.value("MALIPO_SMTP_FROM", key::SMTP_FROM),
+        ) {
+            let port = match s.value("MALIPO_SMTP_PORT", key::SMTP_PORT) {
+                Some(p) => p.parse().map_err(|_| {
+                    Error::invalid("MALIPO_SMTP_PORT", format!("'{p}' is not a port number"))
+                })?,
+                None => 587,
+            };
+            let security = match s.value("MALIPO_SMTP_SECURITY", key::SMTP_SECURITY) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: String| Error::invalid("MALIPO_SMTP_SECURITY", e))?,
+                None => malipo_providers::email::SmtpSecurity::StartTls,
+            };
+            out.smtp = Some(malipo_providers::email::SmtpConfig {
+                host,
+                port,
+                security,
+                username: s.value("MALIPO_SMTP_USERNAME", key::SMTP_USERNAME),
+                password: s.secret(secret::SMTP_PASSWORD)?,
+                from,
+            });
+        }
         Ok(out)
     }
 }
 
 /// The environment variable that overrides each database key (DESIGN.md).
-pub const KEY_ENV: [(&str, &str); 16] = [
+pub const KEY_ENV: [(&str, &str); 26] = [
     (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
     (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
     (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
@@ -291,6 +364,16 @@ pub const KEY_ENV: [(&str, &str); 16] = [
     (key::PRINTER, "MALIPO_PRINTER"),
     (key::MPESA_C2B_RESPONSE_TYPE, ""),
     (key::MPESA_C2B_VERSION, ""),
+    (key::SMS_BASE_URL, "MALIPO_SMS_BASE_URL"),
+    (key::SMS_USERNAME, "MALIPO_SMS_USERNAME"),
+    (key::SMS_SENDER, "MALIPO_SMS_SENDER"),
+    (key::SMTP_HOST, "MALIPO_SMTP_HOST"),
+    (key::SMTP_PORT, "MALIPO_SMTP_PORT"),
+    (key::SMTP_SECURITY, "MALIPO_SMTP_SECURITY"),
+    (key::SMTP_USERNAME, "MALIPO_SMTP_USERNAME"),
+    (key::SMTP_FROM, "MALIPO_SMTP_FROM"),
+    (key::REMINDER_DAYS, ""),
+    (key::QUIET_HOURS, ""),
 ];
 
 /// One setting as the settings screen shows it.
@@ -357,6 +440,20 @@ impl App {
                 overridden: false,
             })
             .collect();
+        let templates = crate::messages::TEMPLATES.iter().flat_map(|t| {
+            [false, true].map(|sw| {
+                let key = format!("{t}.{}", if sw { "sw" } else { "en" });
+                SettingView {
+                    value: stored
+                        .get(&key)
+                        .cloned()
+                        .unwrap_or_else(|| crate::messages::default_template(t, sw).to_owned()),
+                    key,
+                    env: String::new(),
+                    overridden: false,
+                }
+            })
+        });
         let providers = KEY_ENV
             .iter()
             .map(|(k, env)| SettingView {
@@ -365,6 +462,7 @@ impl App {
                 env: (*env).to_owned(),
                 overridden: env_set(env),
             })
+            .chain(templates)
             .collect();
         let secrets_view = secret::ALL
             .iter()

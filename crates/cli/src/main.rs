@@ -123,6 +123,16 @@ enum Command {
     /// Refunds: clerks request, managers approve or reject
     #[command(subcommand)]
     Refund(RefundCmd),
+    /// Customer messages: SMS and e-mail receipts, and instalment reminders
+    #[command(subcommand)]
+    Messages(MessagesCmd),
+    /// Queue today's instalment reminders (the ladder of messages.reminder_days); sent by
+    /// `malipo messages send-due` or the running app
+    Remind {
+        /// List the reminders due today without queueing them
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Exchange payments and provider events with the company's relay (MALIPO_RELAY_URL,
     /// MALIPO_RELAY_TOKEN), and ask the providers about payments nobody has heard of; runs
     /// until interrupted unless --once
@@ -148,6 +158,22 @@ enum OrphansCmd {
         #[arg(long)]
         note: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MessagesCmd {
+    /// Messages, newest first
+    List {
+        /// queued, sending, sent, delivered, failed or skipped
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// Queue today's reminders and send every message due (each at most once)
+    SendDue,
+    /// Send a message again: one that failed, or whose fate is unknown (managers)
+    Resend { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +295,19 @@ enum PolicyCmd {
     },
     /// One policy with its schedule and payments
     Show { number: String },
+    /// A policy's customer messages: the language (en or sw), or the holder opting out or in
+    Messages {
+        number: String,
+        /// en (English) or sw (Kiswahili)
+        #[arg(long)]
+        language: Option<String>,
+        /// The holder wants no more messages
+        #[arg(long, conflicts_with = "opt_in")]
+        opt_out: bool,
+        /// The holder wants messages again
+        #[arg(long)]
+        opt_in: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -722,6 +761,18 @@ async fn run(cli: Cli) -> Result {
             Ok(())
         }
         Command::Suspense(c) => suspense(&ctx, c).await,
+        Command::Messages(c) => messages(&ctx, c).await,
+        Command::Remind { dry_run } => {
+            let actor = ctx.actor().await?;
+            actor.require(malipo_app::Action::TakePayment)?;
+            if dry_run {
+                ctx.out.reminders(&ctx.app.reminders_due().await?);
+            } else {
+                let n = ctx.app.queue_reminders().await?;
+                ctx.out.done(&format!("{n} reminders queued."));
+            }
+            Ok(())
+        }
         Command::Refund(c) => refund(&ctx, c).await,
         Command::Sync { once } => sync(&ctx, once).await,
     }
@@ -783,6 +834,25 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
             out.policies(&app.policies(&q).await?, page, per_page)
         }
         PolicyCmd::Show { number } => out.policy_details(&app.policy_details(&number).await?),
+        PolicyCmd::Messages {
+            number,
+            language,
+            opt_out,
+            opt_in,
+        } => {
+            let actor = ctx.actor().await?;
+            let opted = match (opt_out, opt_in) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            app.policy_messages(&actor, &number, language.as_deref(), opted)
+                .await?;
+            out.done(&format!(
+                "Messages for policy {} updated.",
+                number.trim().to_uppercase()
+            ));
+        }
     }
     Ok(())
 }
@@ -1033,6 +1103,25 @@ async fn mpesa(ctx: &Ctx, command: MpesaCmd) -> Result {
     Ok(())
 }
 
+async fn messages(ctx: &Ctx, command: MessagesCmd) -> Result {
+    let actor = ctx.actor().await?;
+    match command {
+        MessagesCmd::List { status, policy } => ctx.out.messages(
+            &ctx.app
+                .messages(&actor, status.as_deref(), policy.as_deref())
+                .await?,
+        ),
+        MessagesCmd::SendDue => {
+            actor.require(malipo_app::Action::TakePayment)?;
+            ctx.out.send_report(&ctx.app.send_messages().await?);
+        }
+        MessagesCmd::Resend { id } => ctx
+            .out
+            .messages(&[ctx.app.resend_message(&actor, id).await?]),
+    }
+    Ok(())
+}
+
 async fn suspense(ctx: &Ctx, command: SuspenseCmd) -> Result {
     let actor = ctx.actor().await?;
     match command {
@@ -1083,13 +1172,20 @@ async fn sync(ctx: &Ctx, once: bool) -> Result {
         ctx.out.sync(&ctx.app.sync_once().await?);
         return Ok(());
     }
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
     };
-    ctx.app
-        .sync_forever(stop, |round| match round {
-            Ok(report) => ctx.out.sync(report),
-            Err(e) => eprintln!("malipo: sync: {e}"),
-        })
-        .await
+    // Customer messages go out while it syncs (delivery reports come back through the relay).
+    let messages = ctx.app.messages_forever(stopped(rx.clone()));
+    let syncing = ctx.app.sync_forever(stopped(rx), |round| match round {
+        Ok(report) => ctx.out.sync(report),
+        Err(e) => eprintln!("malipo: sync: {e}"),
+    });
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tx.send(true);
+    };
+    let ((), result, ()) = tokio::join!(messages, syncing, interrupt);
+    result
 }

@@ -664,6 +664,81 @@ impl Output {
         }
     }
 
+    pub fn messages(&self, list: &[malipo_app::MessageView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("No messages.");
+            return;
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|m| {
+                vec![
+                    m.id.to_string(),
+                    local(&m.created_at),
+                    m.policy.clone(),
+                    format!("{} {}", m.channel, m.purpose),
+                    m.status.clone(),
+                    opt(&m.recipient),
+                    opt(&m.problem),
+                ]
+            })
+            .collect();
+        table(
+            &["ID", "QUEUED", "POLICY", "WHAT", "STATUS", "TO", "NOTE"],
+            &rows,
+        );
+    }
+
+    pub fn send_report(&self, r: &malipo_app::SendReport) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "{} reminders queued; {} sent, {} failed, {} skipped, {} to try later.",
+            r.queued_reminders, r.sent, r.failed, r.skipped, r.later
+        );
+    }
+
+    pub fn reminders(&self, list: &[malipo_app::ReminderView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("No reminder is due today.");
+            return;
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|r| {
+                vec![
+                    r.policy.clone(),
+                    r.holder.clone(),
+                    r.seq.to_string(),
+                    kenyan_date(&r.due_date),
+                    match r.offset {
+                        0 => "due today".to_owned(),
+                        d if d < 0 => format!("{} days before", -d),
+                        d => format!("{d} days late"),
+                    },
+                    r.outstanding.clone(),
+                    if r.already {
+                        "queued already"
+                    } else {
+                        "to queue"
+                    }
+                    .to_owned(),
+                ]
+            })
+            .collect();
+        table(
+            &["POLICY", "HOLDER", "#", "DUE", "STEP", "OUTSTANDING", ""],
+            &rows,
+        );
+    }
+
     /// A one-line confirmation (`{"ok": true, "message": …}` with --json).
     pub fn done(&self, message: &str) {
         if self.json {

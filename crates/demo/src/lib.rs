@@ -20,7 +20,9 @@ use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
 
 use malipo_app::{Error, ProviderSettings};
-use malipo_relay_api::{C2B_CONFIRMATION_PATH, C2B_VALIDATION_PATH, DARAJA_PATH, PAYSTACK_PATH};
+use malipo_relay_api::{
+    C2B_CONFIRMATION_PATH, C2B_VALIDATION_PATH, DARAJA_PATH, PAYSTACK_PATH, SMS_REPORT_PATH,
+};
 
 /// The sealing key of the demo relay: it only ever seals the simulator's published test key.
 const DEMO_SEALING_KEY: &str = "64656d6f2d6f6e6c792d6e6f742d612d7265616c2d7365616c696e672d6b6579";
@@ -192,6 +194,11 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
         // The checkout links must name the port the simulator really listens on.
         public_url: String::new(),
         paystack_webhook_url: Some(format!("{relay_url}{}/{}", PAYSTACK_PATH, saved.tenant)),
+        // Delivery reports of the demo's SMS come back through the local relay.
+        sms_report_url: Some(format!(
+            "{relay_url}{SMS_REPORT_PATH}/{}",
+            saved.daraja_token
+        )),
         ..malipo_sandbox::Config::default()
     };
     let sandbox = malipo_sandbox::spawn(loopback, config.clone())
@@ -240,6 +247,14 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
         relay_url: Some(relay_url.clone()),
         relay_token: Some(Secret::new(saved.device_token)),
         c2b_urls: Some((Secret::new(c2b_urls.0), Secret::new(c2b_urls.1))),
+        // Customer SMS go to the simulator's Africa's Talking; no e-mail is sent in a demo.
+        sms: Some(malipo_providers::sms::SmsConfig {
+            base_url: sandbox_url.clone(),
+            username: config.sms_username.clone(),
+            api_key: Secret::new(config.sms_api_key.clone()),
+            sender: Some("MALIPO".into()),
+        }),
+        smtp: None,
     };
     tracing::info!(simulator = %sandbox_url, relay = %relay_url, "demo mode: the built-in simulator and a local relay");
     Ok(Demo {

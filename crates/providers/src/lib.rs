@@ -5,12 +5,16 @@
 //!   unsigned STK callbacks, and transaction reversals (M-Pesa refunds).
 //! - [`paystack`]: card payments (initialize, verify, charge a saved card), refunds, the
 //!   transaction list, and signed webhooks.
+//! - [`sms`]: customer SMS through Africa's Talking, and its delivery reports.
+//! - [`email`]: e-mail through the office's SMTP server, receipts attached.
 //!
 //! Each provider has a `wire` module that mirrors its JSON exactly (loose types included);
 //! the rest of Malipo only ever sees the domain types these are turned into.
 
 pub mod daraja;
+pub mod email;
 pub mod paystack;
+pub mod sms;
 
 mod http;
 

@@ -28,6 +28,9 @@ pub const PAYSTACK_PATH: &str = "/hooks/p";
 /// tenant's secret C2B token follows. Free of the words Safaricom refuses in URLs.
 pub const C2B_VALIDATION_PATH: &str = "/hooks/v";
 pub const C2B_CONFIRMATION_PATH: &str = "/hooks/c";
+/// The path prefix of SMS delivery-report URLs (Africa's Talking); the tenant's Daraja token
+/// follows.
+pub const SMS_REPORT_PATH: &str = "/hooks/s";
 /// `POST` a [`Claim`]: a [`ClaimAnswer`]. The first device to claim a subject holds it.
 pub const CLAIMS: &str = "/v1/claims";
 /// `GET`: the company's [`SuspenseItem`]s (`?all=true` for decided ones too); `POST` one found.

@@ -159,6 +159,53 @@ pub(crate) async fn daraja(
     }
 }
 
+/// An SMS delivery report from Africa's Talking, at the tenant's Daraja token: stored once per
+/// message and status, and carried to the devices like any callback. It moves no money; the
+/// office only marks its message delivered or failed.
+pub(crate) async fn sms_report(
+    State(Relay { store, tenants, .. }): State<Relay>,
+    Path(token): Path<String>,
+    source: Option<axum::Extension<Source>>,
+    body: Bytes,
+) -> Response {
+    let tenant = match tenants.by_daraja_token(&store, &token).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "unknown_url",
+                "no tenant has this report URL",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
+    let report = match malipo_providers::sms::parse_delivery_report(&body) {
+        Ok(r) => r,
+        Err(why) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                &format!("not a delivery report: {why}"),
+            );
+        }
+    };
+    let incoming = Incoming {
+        tenant_id: tenant.id,
+        provider: "africastalking",
+        kind: "sms_delivery".to_owned(),
+        dedup_key: format!("sms:{}:{}", report.id, report.status),
+        subject: report.id,
+        source_addr: source.map(|s| s.0.0.to_string()),
+        headers: "{}".to_owned(),
+        body: body.to_vec(),
+        office: None,
+    };
+    match store.ingest(incoming).await {
+        Ok(stored) => accepted(PaystackAck { status: "ok" }, stored),
+        Err(e) => internal(&e),
+    }
+}
+
 /// The headers kept beside a Paystack webhook.
 #[derive(Serialize)]
 struct PaystackHeaders<'a> {

@@ -106,6 +106,10 @@ pub fn router(relay: Relay) -> Router {
             post(paybill::validate),
         )
         .route(
+            &format!("{}/{{token}}", api::SMS_REPORT_PATH),
+            post(hooks::sms_report),
+        )
+        .route(
             &format!("{}/{{token}}", api::C2B_CONFIRMATION_PATH),
             post(paybill::confirm),
         )
@@ -179,6 +183,7 @@ async fn observe(
         p if p.starts_with(api::C2B_VALIDATION_PATH) => Some(("c2b_validation", "daraja")),
         p if p.starts_with(api::C2B_CONFIRMATION_PATH) => Some(("c2b_confirmation", "daraja")),
         p if p.starts_with(PAYSTACK_PATH) => Some(("paystack", "paystack")),
+        p if p.starts_with(api::SMS_REPORT_PATH) => Some(("sms_report", "africastalking")),
         _ => None,
     };
     let provider = caller.map(|(label, _)| label);

@@ -47,6 +47,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "account_index",
         include_str!("../migrations/sqlite/0006_account_index.sql"),
     ),
+    (
+        7,
+        "sms_reports",
+        include_str!("../migrations/sqlite/0007_sms_reports.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -78,6 +83,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         6,
         "account_index",
         include_str!("../migrations/postgres/0006_account_index.sql"),
+    ),
+    (
+        7,
+        "sms_reports",
+        include_str!("../migrations/postgres/0007_sms_reports.sql"),
     ),
 ];
 

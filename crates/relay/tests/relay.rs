@@ -1972,6 +1972,62 @@ macro_rules! on_both_backends {
     };
 }
 
+/// SMS delivery reports at the tenant's Daraja token: stored once per message and status, fed
+/// to the devices; anything else is refused and stored nowhere.
+async fn sms_delivery_reports_are_stored_once_and_checked(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let t = relay.store.create_tenant("Jubilee").await.unwrap();
+    let (_, token) = relay
+        .store
+        .add_device(&t.tenant.id, "one", None)
+        .await
+        .unwrap();
+    let url = format!("{}/hooks/s/{}", relay.url, t.daraja_token);
+    let post = |url: String, body: &'static str| {
+        let http = relay.http.clone();
+        async move {
+            http.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let report = "id=ATXid_1&status=Success&phoneNumber=%2B254712345678&networkCode=63902";
+    assert_eq!(post(url.clone(), report).await, 200);
+    assert_eq!(
+        post(url.clone(), report).await,
+        200,
+        "sent again: one event"
+    );
+    assert_eq!(
+        post(
+            url.clone(),
+            "id=ATXid_1&status=Failed&failureReason=UserIsInactive"
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post(url.clone(), "status=Success").await,
+        400,
+        "no message id"
+    );
+    assert_eq!(post(url.clone(), "{\"id\": 1}").await, 400);
+    assert_eq!(
+        post(format!("{}/hooks/s/{}", relay.url, "0".repeat(64)), report).await,
+        404
+    );
+    let (_, feed) = relay.events(&token, 0, 10).await;
+    let events = feed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{feed}");
+    assert_eq!(events[0]["provider"], "africastalking");
+    assert_eq!(events[0]["kind"], "sms_delivery");
+}
+
 on_both_backends!(
     a_callback_is_answered_only_once_stored_and_comes_back_byte_for_byte,
     a_hundred_identical_callbacks_at_once_make_one_event,
@@ -1999,4 +2055,5 @@ on_both_backends!(
     the_register_is_one_for_the_company_and_keeps_customers_sealed,
     every_counter_reads_the_company_payments_in_one_order,
     paybill_validation_confirmation_claims_and_suspense,
+    sms_delivery_reports_are_stored_once_and_checked,
 );

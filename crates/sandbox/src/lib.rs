@@ -16,6 +16,7 @@
 pub mod c2b;
 pub mod daraja;
 pub mod paystack;
+pub mod sms;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -57,6 +58,11 @@ pub struct Config {
     pub paystack_webhook_url: Option<String>,
     /// The base URL customers' browsers reach the checkout page on.
     pub public_url: String,
+    /// Africa's Talking: the application's username and API key.
+    pub sms_username: String,
+    pub sms_api_key: String,
+    /// Where SMS delivery reports go.
+    pub sms_report_url: Option<String>,
 }
 
 impl Default for Config {
@@ -73,6 +79,9 @@ impl Default for Config {
             paystack_secret: "sk_test_sandbox".into(),
             paystack_webhook_url: None,
             public_url: "http://127.0.0.1:8790".into(),
+            sms_username: "sandbox".into(),
+            sms_api_key: "atsk_sandbox".into(),
+            sms_report_url: None,
         }
     }
 }
@@ -111,6 +120,8 @@ pub struct Behaviour {
     pub c2b_version: String,
     /// Leave the next n Transaction Status queries unanswered at the result URL.
     pub status_unanswered_next: u32,
+    /// The next n SMS sends are answered 405 `InsufficientBalance`.
+    pub sms_insufficient_balance_next: u32,
 }
 
 impl Default for Behaviour {
@@ -129,6 +140,7 @@ impl Default for Behaviour {
             c2b_register_once: false,
             c2b_version: "v2".into(),
             status_unanswered_next: 0,
+            sms_insufficient_balance_next: 0,
         }
     }
 }
@@ -163,6 +175,7 @@ pub(crate) struct Inner {
     pub daraja: Mutex<daraja::DarajaState>,
     pub c2b: Mutex<c2b::C2bState>,
     pub paystack: Mutex<paystack::PaystackState>,
+    pub sms: Mutex<sms::SmsState>,
     drop_acc: Mutex<u32>,
     held: Mutex<Option<Outgoing>>,
     http: reqwest::Client,
@@ -213,6 +226,7 @@ impl Sandbox {
             daraja: Mutex::new(daraja::DarajaState::default()),
             c2b: Mutex::new(c2b::C2bState::default()),
             paystack: Mutex::new(paystack::PaystackState::default()),
+            sms: Mutex::new(sms::SmsState::default()),
             drop_acc: Mutex::new(0),
             held: Mutex::new(None),
             http,
@@ -349,6 +363,7 @@ pub fn router(sandbox: Sandbox) -> Router {
         .merge(daraja::routes())
         .merge(c2b::routes())
         .merge(paystack::routes())
+        .merge(sms::routes())
         .route("/__sandbox/stats", get(stats))
         .route(
             "/__sandbox/behaviour",

@@ -5,7 +5,9 @@
 //! `MALIPO_SANDBOX_PAYSTACK_WEBHOOK_URL` (where to post signed webhooks),
 //! `MALIPO_SANDBOX_PAYSTACK_SECRET`, `MALIPO_SANDBOX_CONSUMER_KEY`,
 //! `MALIPO_SANDBOX_CONSUMER_SECRET`, `MALIPO_SANDBOX_SHORTCODE`, `MALIPO_SANDBOX_PASSKEY`,
-//! `MALIPO_SANDBOX_TOKEN_TTL` (seconds), `MALIPO_SANDBOX_CUSTOMER_DELAY_MS`.
+//! `MALIPO_SANDBOX_TOKEN_TTL` (seconds), `MALIPO_SANDBOX_CUSTOMER_DELAY_MS`,
+//! `MALIPO_SANDBOX_SMS_USERNAME`, `MALIPO_SANDBOX_SMS_API_KEY`, `MALIPO_SANDBOX_SMS_REPORT_URL`
+//! (where SMS delivery reports go).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -40,6 +42,9 @@ async fn main() -> ExitCode {
         paystack_secret: env("MALIPO_SANDBOX_PAYSTACK_SECRET").unwrap_or(defaults.paystack_secret),
         paystack_webhook_url: env("MALIPO_SANDBOX_PAYSTACK_WEBHOOK_URL"),
         public_url: env("MALIPO_SANDBOX_PUBLIC_URL").unwrap_or_default(),
+        sms_username: env("MALIPO_SANDBOX_SMS_USERNAME").unwrap_or(defaults.sms_username.clone()),
+        sms_api_key: env("MALIPO_SANDBOX_SMS_API_KEY").unwrap_or(defaults.sms_api_key.clone()),
+        sms_report_url: env("MALIPO_SANDBOX_SMS_REPORT_URL"),
         ..defaults
     };
     let running = match malipo_sandbox::spawn(addr, config).await {

@@ -12,6 +12,7 @@ mod audit;
 mod cards;
 mod company;
 mod inbox;
+mod messages;
 mod paybill;
 mod policies;
 mod refunds;
@@ -29,6 +30,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
+pub use messages::{Attempt, MessageFilter, MessageRecord};
 pub use paybill::{NewPaybill, PaybillCheck};
 pub use policies::{
     NewPolicy, NextDue, PolicyFilter, PolicyOrder, PolicyRecord, PolicyStanding, ScheduleFilter,
@@ -52,6 +54,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
     (5, "trust", include_str!("../migrations/0005_trust.sql")),
     (6, "company", include_str!("../migrations/0006_company.sql")),
     (7, "paybill", include_str!("../migrations/0007_paybill.sql")),
+    (
+        8,
+        "messages",
+        include_str!("../migrations/0008_messages.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

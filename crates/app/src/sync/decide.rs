@@ -136,6 +136,16 @@ impl App {
             ("paystack", kind) if kind.starts_with("refund.") => {
                 self.paystack_refund(wire, office).await
             }
+            ("africastalking", "sms_delivery") => {
+                Ok(match self.delivery_report(&wire.body).await? {
+                    Some(note) => record(InboxOutcome::Unchanged, None, note),
+                    None => record(
+                        InboxOutcome::OtherOffice,
+                        None,
+                        "a delivery report for a message another office sent",
+                    ),
+                })
+            }
             ("daraja", "c2b_confirmation") => self.c2b_confirmation(wire, office).await,
             ("daraja", "status_result") => Ok(match self.status_answer(wire).await? {
                 Some(decision) => decision,
