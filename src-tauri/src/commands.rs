@@ -10,18 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
-    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, OrphansFilter, PolicySearch, QrCode,
-    RefundId, RefundsFilter, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting,
-    SavedReceipt, SessionView, VerifyCode,
+    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, MessageId, MessagesFilter, OrphansFilter,
+    PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund, ResolveOrphan,
+    SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, DoctorReport, Error, MpesaRequest, OrphanView, PolicyQuery,
-    ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore, Session,
-    SummaryQuery, SuspenseDecided, SuspenseView,
+    Actor, App, AppError, CardRequest, DoctorReport, Error, MessageView, MpesaRequest, OrphanView,
+    PolicyQuery, ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore,
+    SendReport, Session, SummaryQuery, SuspenseDecided, SuspenseView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -410,6 +410,59 @@ pub async fn demo_pay_bill(
         trans_id: paid.trans_id,
         refused: paid.refused,
     })
+}
+
+/// Customer messages, newest first.
+#[tauri::command]
+pub async fn messages(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: MessagesFilter,
+) -> Answer<Vec<MessageView>> {
+    let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    Ok(app
+        .messages(
+            &shell.actor()?,
+            blank(request.status).as_deref(),
+            blank(request.policy).as_deref(),
+        )
+        .await?)
+}
+
+/// A manager sends a message again.
+#[tauri::command]
+pub async fn resend_message(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: MessageId,
+) -> Answer<MessageView> {
+    Ok(app.resend_message(&shell.actor()?, request.id).await?)
+}
+
+/// Sends what is due now instead of at the next pass.
+#[tauri::command]
+pub async fn send_messages(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<SendReport> {
+    shell.actor()?.require(malipo_app::Action::TakePayment)?;
+    Ok(app.send_messages().await?)
+}
+
+#[tauri::command]
+pub async fn policy_messages(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: PolicyMessages,
+) -> Answer<()> {
+    Ok(app
+        .policy_messages(
+            &shell.actor()?,
+            &request.number,
+            request.language.as_deref(),
+            request.opted_out,
+        )
+        .await?)
 }
 
 /// The day's reconciliation against the providers. Managers only.

@@ -98,6 +98,8 @@ execFileSync(cli, ["policy", "import", resolve(import.meta.dirname, "../../demo/
   env: officeEnv,
   stdio: "inherit",
 });
+// Customer SMS go out day and night in the tests (the default holds them from 21:00 to 07:00).
+execFileSync(cli, ["settings", "set", "messages.quiet_hours", "off"], { env: officeEnv, stdio: "inherit" });
 execFileSync(cli, ["user", "add", "--username", "wanjiku", "--role", "admin"], {
   env: { ...officeEnv, MALIPO_NEW_PASSWORD: "counter-pass-2026" },
   stdio: "inherit",
@@ -543,6 +545,24 @@ try {
         const rows = await b.$$('[data-testid="history-table"] tbody tr');
         return rows.length === 2;
       });
+
+      // Each payment's SMS receipt went to the simulator's Africa's Talking, and its delivery
+      // report came back through the relay.
+      await b.$('[data-testid="nav-messages"]').click();
+      await until("an SMS receipt reported delivered", async () => {
+        const t = await b.$('[data-testid="messages-table"]');
+        return (await t.isExisting()) && /SMS receipt[\s\S]*delivered/.test(await t.getText());
+      }, 60000);
+      assert((await b.$('[data-testid="messages-table"]').getText()).includes("POL-1001"), "the paybill payment's receipt");
+      await b.saveScreenshot(join(shots, "20-messages.png"));
+      // The holder of POL-1001 wants no more messages.
+      await b.$('[data-testid="nav-policies"]').click();
+      await b.$('[data-testid="open-POL-1001"]').click();
+      const optOut = await b.$('[data-testid="details-opt-out"]');
+      await optOut.waitForDisplayed({ timeout: 10000 });
+      await optOut.click();
+      await until("the opt-out kept", async () => (await optOut.isSelected()) === true);
+      assert((await b.$('[data-testid="details-messages"]').getText()).includes("SMS receipt"), "the policy's messages");
     }, { PATH: `${spool}:${process.env.PATH}` }).finally(() => rmSync(spool, { recursive: true, force: true }));
   });
 

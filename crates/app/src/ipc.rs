@@ -265,6 +265,31 @@ pub struct DemoPaid {
     pub refused: bool,
 }
 
+/// Customer messages: of one status, or one policy's; all without.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct MessagesFilter {
+    #[ts(optional)]
+    pub status: Option<String>,
+    #[ts(optional)]
+    pub policy: Option<String>,
+}
+
+/// One customer message, by its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+pub struct MessageId {
+    pub id: i64,
+}
+
+/// A policy's messages: its language (`en`, `sw`) and whether its holder opted out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct PolicyMessages {
+    pub number: String,
+    #[ts(optional)]
+    pub language: Option<String>,
+    #[ts(optional)]
+    pub opted_out: Option<bool>,
+}
+
 /// One Nairobi day, `YYYY-MM-DD`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct Day {
@@ -320,8 +345,8 @@ use crate::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
-    CardRequest, DoctorReport, MpesaRequest, OrphanView, ReconcileReport, RefundView,
-    SavedCardView, SuspenseDecided, SuspenseView,
+    CardRequest, DoctorReport, MessageView, MpesaRequest, OrphanView, ReconcileReport, RefundView,
+    SavedCardView, SendReport, SuspenseDecided, SuspenseView,
     input::{CheckInput, InputCheck},
 };
 
@@ -353,6 +378,10 @@ commands! {
     suspense: OrphansFilter => Vec<SuspenseView>,
     decide_suspense: DecideSuspense => SuspenseDecided,
     demo_pay_bill: DemoPayBill => DemoPaid,
+    messages: MessagesFilter => Vec<MessageView>,
+    resend_message: MessageId => MessageView,
+    send_messages: () => SendReport,
+    policy_messages: PolicyMessages => (),
     reconcile: Day => ReconcileReport,
     audit_log: AuditFilter => Vec<AuditView>,
     settings: () => SettingsView,
@@ -432,6 +461,12 @@ pub fn typescript() -> String {
         SuspenseDecided::decl(&cfg),
         DemoPayBill::decl(&cfg),
         DemoPaid::decl(&cfg),
+        MessagesFilter::decl(&cfg),
+        MessageId::decl(&cfg),
+        PolicyMessages::decl(&cfg),
+        MessageView::decl(&cfg),
+        SendReport::decl(&cfg),
+        crate::views::MessageCounts::decl(&cfg),
         Day::decl(&cfg),
         AuditFilter::decl(&cfg),
         SaveSetting::decl(&cfg),

@@ -283,12 +283,27 @@ impl App {
             .sum();
         let credit =
             Money::from_minor((paid.minor() - due).max(0), currency).map_err(Error::internal)?;
+        let (language, opted_out) = self.store().policy_message_prefs(record.id).await?;
+        let messages = self
+            .store()
+            .messages(&malipo_store::MessageFilter {
+                status: None,
+                policy: Some(record.number.clone()),
+                limit: 50,
+            })
+            .await?
+            .iter()
+            .map(crate::MessageView::from)
+            .collect();
         Ok(PolicyDetails {
             policy: PolicyView::from(&record),
             instalments: lines.iter().map(InstalmentView::from).collect(),
             transactions,
             credit: credit.amount_string(),
             credit_minor: credit.minor(),
+            language,
+            opted_out,
+            messages,
         })
     }
 }

@@ -318,6 +318,16 @@ impl App {
         let overdue_total = overdue.len() as i64;
         overdue.truncate(50);
         let (refunds_waiting, orphans_open) = self.store().waiting_decisions().await?;
+        let mut messages = crate::views::MessageCounts::default();
+        for (status, n) in self.store().message_counts().await? {
+            match status.as_str() {
+                "queued" | "sending" => messages.queued += n,
+                "sent" => messages.sent = n,
+                "delivered" => messages.delivered = n,
+                "failed" => messages.failed = n,
+                _ => messages.skipped += n,
+            }
+        }
         Ok(DashboardView {
             office,
             company,
@@ -326,6 +336,7 @@ impl App {
             overdue_total,
             refunds_waiting,
             orphans_open,
+            messages,
         })
     }
 

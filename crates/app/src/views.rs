@@ -428,6 +428,12 @@ pub struct PolicyDetails {
     /// Paid beyond what has fallen due (an overpayment): it pays the next instalments.
     pub credit: String,
     pub credit_minor: i64,
+    /// The language of its customer messages: `en` or `sw`.
+    pub language: String,
+    /// Its holder asked for no messages.
+    pub opted_out: bool,
+    /// Its customer messages, newest first.
+    pub messages: Vec<crate::MessageView>,
 }
 
 /// The manager's dashboard in one answer: the office's summary, the company's from the relay
@@ -445,4 +451,16 @@ pub struct DashboardView {
     pub refunds_waiting: i64,
     /// Provider events that matched no payment, not yet resolved.
     pub orphans_open: i64,
+    /// Customer messages by status (all time): queued, sent, delivered, failed, skipped.
+    pub messages: MessageCounts,
+}
+
+/// How many customer messages are in each status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct MessageCounts {
+    pub queued: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub skipped: i64,
 }

@@ -15,6 +15,8 @@ import type {
   HistoryFilter,
   InputCheck,
   List,
+  MessageView,
+  SendReport,
   OrphanView,
   PolicyDetails,
   PolicyRow,
@@ -173,6 +175,25 @@ export function decideSuspense(transId: string, policy: string | null, note: str
 /** Demo mode only: the simulator's customer pays the office's paybill. */
 export function demoPayBill(account: string, amount: string): Promise<DemoPaid> {
   return call("demo_pay_bill", { account, amount });
+}
+
+/** Customer messages, newest first: of one status, or one policy's. */
+export function messages(status: string | null, policy: string | null): Promise<MessageView[]> {
+  return call("messages", { status: status || undefined, policy: policy || undefined });
+}
+
+export function resendMessage(id: number): Promise<MessageView> {
+  return call("resend_message", { id });
+}
+
+/** Sends the messages due now rather than at the next pass. */
+export function sendMessages(): Promise<SendReport> {
+  return call("send_messages", null);
+}
+
+/** A policy's message language (en, sw) and whether its holder opted out. */
+export function policyMessages(number: string, language: string | null, optedOut: boolean | null): Promise<null> {
+  return call("policy_messages", { number, language: language ?? undefined, opted_out: optedOut ?? undefined });
 }
 
 export function reconcile(date: string): Promise<ReconcileReport> {

@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -33,6 +33,10 @@ export type Commands = {
   suspense: { request: OrphansFilter; response: Array<SuspenseView> };
   decide_suspense: { request: DecideSuspense; response: SuspenseDecided };
   demo_pay_bill: { request: DemoPayBill; response: DemoPaid };
+  messages: { request: MessagesFilter; response: Array<MessageView> };
+  resend_message: { request: MessageId; response: MessageView };
+  send_messages: { request: null; response: SendReport };
+  policy_messages: { request: PolicyMessages; response: null };
   reconcile: { request: Day; response: ReconcileReport };
   audit_log: { request: AuditFilter; response: Array<AuditView> };
   settings: { request: null; response: SettingsView };
@@ -217,6 +221,46 @@ trans_id: string,
  */
 refused: boolean, };
 
+export type MessagesFilter = { status?: string, policy?: string, };
+
+export type MessageId = { id: number, };
+
+export type PolicyMessages = { number: string, language?: string, opted_out?: boolean, };
+
+export type MessageView = { id: number, 
+/**
+ * `receipt` or `reminder`.
+ */
+purpose: string, 
+/**
+ * `sms` or `email`.
+ */
+channel: string, policy: string, 
+/**
+ * `queued`, `sending`, `sent`, `delivered`, `failed` or `skipped`.
+ */
+status: string, 
+/**
+ * The number (masked) or address it went to.
+ */
+recipient: string | null, body: string | null, attempts: number, 
+/**
+ * Why it failed, was skipped, or is waiting.
+ */
+problem: string | null, created_at: string, sent_at: string | null, delivered_at: string | null, 
+/**
+ * The message this one sends again.
+ */
+resent_from: number | null, };
+
+export type SendReport = { queued_reminders: number, sent: number, failed: number, skipped: number, 
+/**
+ * Not sent this time (tried again later, or held for the quiet hours).
+ */
+later: number, };
+
+export type MessageCounts = { queued: number, sent: number, delivered: number, failed: number, skipped: number, };
+
 export type Day = { date: string, };
 
 export type AuditFilter = { entity?: string, entity_id?: string, limit: number, };
@@ -268,7 +312,19 @@ export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: 
 /**
  * Paid beyond what has fallen due (an overpayment): it pays the next instalments.
  */
-credit: string, credit_minor: number, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+credit: string, credit_minor: number, 
+/**
+ * The language of its customer messages: `en` or `sw`.
+ */
+language: string, 
+/**
+ * Its holder asked for no messages.
+ */
+opted_out: boolean, 
+/**
+ * Its customer messages, newest first.
+ */
+messages: Array<MessageView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
  * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
  */
@@ -338,7 +394,11 @@ refunds_waiting: number,
 /**
  * Provider events that matched no payment, not yet resolved.
  */
-orphans_open: number, };
+orphans_open: number, 
+/**
+ * Customer messages by status (all time): queued, sent, delivered, failed, skipped.
+ */
+messages: MessageCounts, };
 
 export type RefundView = { id: number, 
 /**
