@@ -2226,6 +2226,49 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     assert_eq!(decided["status"], "allocated", "{all}");
     let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
     assert_eq!(list["total"], 4, "{list}");
+
+    // A device's word is not proof: an item put on the suspense list for a code M-Pesa never
+    // issued is refused at allocation, and nothing is recorded.
+    let forged = world
+        .http
+        .post(format!("http://127.0.0.1:{}/v1/suspense", world.relay_port))
+        .bearer_auth(&world.device_token)
+        .json(&json!({
+            "trans_id": "RKF0000001", "amount_minor": 900_000, "currency": "KES",
+            "account": "X", "payer": "Mallory", "msisdn": "25471****678",
+            "paid_at": "2026-11-30T10:00:00Z",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.status().is_success(), "{}", forged.status());
+    let refused = world
+        .malipo_as(
+            "admin",
+            &[
+                "suspense",
+                "allocate",
+                "RKF0000001",
+                "--policy",
+                "MTR-2291",
+                "--note",
+                "x",
+            ],
+        )
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("does not know"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
+    assert_eq!(list["total"], 4, "{list}");
+    let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+    assert_eq!(
+        open["items"][0]["trans_id"], "RKF0000001",
+        "still open: {open}"
+    );
 }
 
 /// Customer messages from real processes: a payment gives exactly one SMS (the simulator's

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use malipo_domain::{Action, Currency, Money, PolicyStatus};
+use malipo_providers::daraja::c2b::StatusResult;
 use malipo_providers::daraja::{DarajaError, RegisterVersion, ResponseType, c2b};
 use malipo_relay_api as api;
 use malipo_store::NewPaybill;
@@ -356,6 +357,45 @@ impl App {
         }
     }
 
+    /// Safaricom's Transaction Status answer about `code`: the one kept, or asked for now and
+    /// waited for (syncing with the relay that carries it) for at most `wait`. Refused when
+    /// Safaricom does not know the code.
+    async fn proven(&self, code: &str, wait: Duration) -> Result<StatusResult> {
+        let check = self.store().paybill_check(code).await?;
+        if check.as_ref().is_none_or(|c| c.answered_at.is_none())
+            && let Some(why) = self.ask_status(code, None).await?
+        {
+            return Err(Error::Conflict(format!(
+                "Safaricom's Transaction Status could not be asked about {code}: {why}"
+            )));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let check = self.store().paybill_check(code).await?;
+            match check.and_then(|c| Some((c.found?, c.answer))) {
+                Some((false, _)) => {
+                    return Err(Error::NotFound(format!(
+                        "Safaricom does not know M-Pesa code {code}; nothing was recorded"
+                    )));
+                }
+                Some((true, Some(body))) => {
+                    return c2b::parse_status_result(body.as_bytes())
+                        .map_err(|e| Error::internal(format!("a kept answer: {e}")));
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unconfirmed {
+                    subject: format!("M-Pesa code {code}"),
+                    cause: "Safaricom's Transaction Status has not answered yet".into(),
+                    advice: "is not allocated until it does; try again in a minute",
+                });
+            }
+            self.sync_once().await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// Records a code proven at the counter (the answer came before a sync round could).
     async fn record_typed(&self, actor: &Actor, payment: &NewPaybill) -> Result<TransactionView> {
         match self
@@ -461,13 +501,48 @@ impl App {
             None => None,
         };
         let providers = self.providers();
+        let relay = providers.relay()?;
+        let listed = relay.suspense(true).await?;
+        let Some(item) = listed.into_iter().find(|i| i.trans_id == trans_id) else {
+            return Err(Error::NotFound(format!(
+                "M-Pesa code {trans_id} on the suspense list"
+            )));
+        };
+        if item.status != "open" {
+            return Err(Error::Conflict(format!(
+                "M-Pesa code {trans_id} was decided already by {}: {}",
+                item.decided_by.as_deref().unwrap_or("another device"),
+                item.policy
+                    .as_deref()
+                    .map_or_else(|| "to refund".to_owned(), |p| format!("allocated to {p}"))
+            )));
+        }
+        // The list is what a device put there; before it becomes money here, Safaricom's own
+        // Transaction Status says what was paid (and to whom).
+        let proven = match &record {
+            Some(_) => Some(self.proven(&trans_id, VERIFY_WAIT).await?),
+            None => None,
+        };
+        if let Some(answer) = &proven {
+            let shortcode = providers.daraja()?.config().shortcode.clone();
+            let listed_amount = Money::from_minor(
+                item.amount_minor,
+                Currency::from_code(&item.currency).map_err(Error::internal)?,
+            )
+            .map_err(Error::internal)?;
+            if let Some(why) = answer.confirms(&trans_id, listed_amount, &shortcode) {
+                return Err(Error::Conflict(format!(
+                    "the suspense list's {trans_id} is not what Safaricom says ({why}); it was not allocated"
+                )));
+            }
+        }
         let decision = api::SuspenseDecision {
             trans_id: trans_id.clone(),
             policy: record.as_ref().map(|r| r.number.clone()),
             refund: record.is_none(),
             note: note.to_owned(),
         };
-        let item = match providers.relay()?.decide_suspense(&decision).await {
+        let item = match relay.decide_suspense(&decision).await {
             Ok(item) => item,
             Err(RelayError::Refused {
                 status: 409,
@@ -502,7 +577,10 @@ impl App {
                     policy_id: policy.id,
                     amount,
                     trans_id: trans_id.clone(),
-                    payer: Some(item.payer.clone()),
+                    payer: proven
+                        .as_ref()
+                        .and_then(StatusResult::payer)
+                        .or_else(|| Some(item.payer.clone())),
                     msisdn: Some(item.msisdn.clone()),
                     paid_at,
                     clerk_id: actor.user_id(),
