@@ -2377,15 +2377,7 @@ async fn customer_messages_go_once_and_report_delivery(backend: Backend) {
     let r = run(&["messages", "send-due"]).await;
     assert_eq!(r["sent"], 0, "once: {r}");
 
-    let sms: Vec<Value> = world
-        .http
-        .get(format!("{}/__sandbox/sms", world.sandbox_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sms = sandbox_sms(world).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
     assert_eq!(sms[0]["to"], "+254722000333");
     let text = sms[0]["message"].as_str().unwrap();
@@ -2454,15 +2446,7 @@ async fn customer_messages_go_once_and_report_delivery(backend: Backend) {
     let r = run(&["messages", "send-due"]).await;
     assert_eq!(r["sent"], 4, "{r}");
     assert_eq!(run(&["messages", "send-due"]).await["sent"], 0);
-    let sms: Vec<Value> = world
-        .http
-        .get(format!("{}/__sandbox/sms", world.sandbox_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sms = sandbox_sms(world).await;
     assert_eq!(sms.len(), 3, "{sms:?}");
     assert!(sms.iter().all(|m| m["to"] != "+254722000444"), "{sms:?}");
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 3);
@@ -2471,6 +2455,19 @@ async fn customer_messages_go_once_and_report_delivery(backend: Backend) {
         .await;
     assert_eq!(none["total"], 0, "{none}");
     smtp.kill().await.unwrap();
+}
+
+/// Every SMS the simulator's Africa's Talking took.
+async fn sandbox_sms(world: &World) -> Vec<Value> {
+    world
+        .http
+        .get(format!("{}/__sandbox/sms", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The PDF attached to a MIME message (base64, as `lettre` writes it).

@@ -179,8 +179,51 @@ impl App {
     }
 }
 
+/// Hands `file` to Windows' print verb (the PDF application's own printing: `Print`, or
+/// `PrintTo` a named printer); when no application prints PDFs that way, opens it in the
+/// default viewer so the clerk can print from there.
+#[cfg(windows)]
+pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed> {
+    // The path and printer travel in the environment, never spliced into the command line.
+    let script = match printer {
+        Some(_) => {
+            "Start-Process -FilePath $env:MALIPO_PRINT_FILE -Verb PrintTo -ArgumentList ('\"' + $env:MALIPO_PRINTER_NAME + '\"') -WindowStyle Hidden"
+        }
+        None => "Start-Process -FilePath $env:MALIPO_PRINT_FILE -Verb Print -WindowStyle Hidden",
+    };
+    let verb = Command::new("powershell")
+        .args(["-NoProfile", "-NonInteractive", "-Command", script])
+        .env("MALIPO_PRINT_FILE", file)
+        .env("MALIPO_PRINTER_NAME", printer.unwrap_or_default())
+        .output();
+    let verb_failure = match verb {
+        Ok(out) if out.status.success() => {
+            return Ok(Printed {
+                how: "printed".into(),
+                via: printer.unwrap_or("the default printer").to_owned(),
+                message: "handed to the PDF application's print command".into(),
+            });
+        }
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Err(e) => format!("powershell: {e}"),
+    };
+    match Command::new("explorer.exe").arg(file).status() {
+        // Explorer answers 1 even when it opened the file.
+        Ok(_) => Ok(Printed {
+            how: "opened".into(),
+            via: "the default PDF viewer".into(),
+            message: format!("not printed ({verb_failure}); opened for printing by hand"),
+        }),
+        Err(e) => Err(Error::Printer(format!(
+            "could not print ({verb_failure}) or open {} ({e}); print that file by hand",
+            file.display()
+        ))),
+    }
+}
+
 /// Sends `file` to `printer` (or the default one) with CUPS `lp`; without a print system,
 /// opens it in the desktop's PDF viewer so the clerk can print from there.
+#[cfg(not(windows))]
 pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed> {
     let mut lp = Command::new("lp");
     if let Some(p) = printer {
