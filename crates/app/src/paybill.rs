@@ -485,6 +485,9 @@ impl App {
                 "say why (it is kept with the decision)",
             ));
         }
+        if note.chars().count() > 500 {
+            return Err(Error::invalid("note", "at most 500 characters"));
+        }
         let record = match policy {
             Some(p) => {
                 let Some(record) = self.store().policy(p).await? else {

@@ -327,4 +327,26 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
     o.clock.advance(Duration::minutes(2));
     assert_eq!(o.app.send_messages().await.unwrap().sent, 1);
     assert_eq!(o.sms().await.len(), 4);
+
+    // Killed while handing one over: whether it went is unknown, so it is never sent again on
+    // its own; a manager may resend it, once.
+    o.paid("POL-2", 100, 6).await;
+    let taken = o
+        .app
+        .store()
+        .take_message(o.clock_now())
+        .await
+        .unwrap()
+        .unwrap();
+    o.clock.advance(Duration::minutes(6));
+    let r = o.app.send_messages().await.unwrap();
+    assert_eq!(r.sent, 0, "{r:?}");
+    let lost = o.app.store().message(taken.id).await.unwrap();
+    assert_eq!(lost.status, "failed");
+    assert!(lost.problem.unwrap().contains("may or may not"));
+    let again = o.app.resend_message(&o.admin, taken.id).await.unwrap();
+    assert!(o.app.resend_message(&o.admin, taken.id).await.is_err(), "resent once");
+    assert_eq!(o.app.send_messages().await.unwrap().sent, 1);
+    assert_eq!(again.resent_from, Some(taken.id));
+    assert_eq!(o.sms().await.len(), 5);
 }

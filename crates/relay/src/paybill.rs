@@ -503,6 +503,9 @@ pub(crate) async fn claim(
     .into_response()
 }
 
+/// The longest note a suspense decision may carry.
+pub const MAX_NOTE: usize = 500;
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct SuspenseQuery {
     #[serde(default)]
@@ -532,6 +535,24 @@ pub(crate) async fn suspense_add(
             "a suspense payment needs its M-Pesa code and amount",
         );
     }
+    // As long as Safaricom's own fields get (the office cuts a confirmation's to these).
+    let bounded = [
+        ("currency", item.currency.as_str(), 3),
+        ("account", item.account.as_str(), 40),
+        ("payer", item.payer.as_str(), 130),
+        ("msisdn", item.msisdn.as_str(), 20),
+        ("paid_at", item.paid_at.as_str(), 40),
+    ];
+    if let Some((field, _, max)) = bounded
+        .iter()
+        .find(|(_, value, max)| value.chars().count() > *max)
+    {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            &format!("{field} is longer than {max} characters"),
+        );
+    }
     match store
         .add_suspense(&device.tenant_id, &device.id, &item)
         .await
@@ -549,6 +570,13 @@ pub(crate) async fn suspense_decide(
 ) -> Response {
     if d.note.trim().is_empty() {
         return problem(StatusCode::BAD_REQUEST, "invalid", "say why, in a note");
+    }
+    if d.note.chars().count() > MAX_NOTE || d.policy.as_ref().is_some_and(|p| p.len() > 40) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            &format!("a note is at most {MAX_NOTE} characters and a policy number 40"),
+        );
     }
     if d.refund == d.policy.is_some() {
         return problem(

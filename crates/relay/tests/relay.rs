@@ -1974,7 +1974,7 @@ macro_rules! on_both_backends {
 
 /// SMS delivery reports at the tenant's Daraja token: stored once per message and status, fed
 /// to the devices; anything else is refused and stored nowhere.
-async fn sms_delivery_reports_are_stored_once_and_checked(backend: Backend) {
+async fn sms_reports_and_suspense_items_are_checked_and_stored_once(backend: Backend) {
     let relay = Relay::start(backend).await;
     let t = relay.store.create_tenant("Jubilee").await.unwrap();
     let (_, token) = relay
@@ -2026,6 +2026,38 @@ async fn sms_delivery_reports_are_stored_once_and_checked(backend: Backend) {
     assert_eq!(events.len(), 2, "{feed}");
     assert_eq!(events[0]["provider"], "africastalking");
     assert_eq!(events[0]["kind"], "sms_delivery");
+
+    // A device's suspense item and decision are bounded like Safaricom's own fields.
+    let send = |path: &'static str, body: Value| {
+        let http = relay.http.clone();
+        let (url, token) = (format!("{}{path}", relay.url), token.clone());
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let item = |account: String| {
+        json!({"trans_id": "RKTQDM7W6S", "amount_minor": 150_000, "currency": "KES",
+               "account": account, "payer": "John", "msisdn": "2547****149",
+               "paid_at": "2026-11-30T10:00:00Z"})
+    };
+    assert_eq!(send("/v1/suspense", item("x".repeat(10_000))).await, 400);
+    assert_eq!(send("/v1/suspense", item("MTR 2291".into())).await, 204);
+    let decision = |note: String| json!({"trans_id": "RKTQDM7W6S", "refund": true, "note": note});
+    assert_eq!(
+        send("/v1/suspense/decide", decision("n".repeat(10_000))).await,
+        400
+    );
+    assert_eq!(
+        send("/v1/suspense/decide", decision("not ours".into())).await,
+        200
+    );
 }
 
 on_both_backends!(
@@ -2055,5 +2087,5 @@ on_both_backends!(
     the_register_is_one_for_the_company_and_keeps_customers_sealed,
     every_counter_reads_the_company_payments_in_one_order,
     paybill_validation_confirmation_claims_and_suspense,
-    sms_delivery_reports_are_stored_once_and_checked,
+    sms_reports_and_suspense_items_are_checked_and_stored_once,
 );
