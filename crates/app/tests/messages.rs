@@ -345,7 +345,10 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
     assert_eq!(lost.status, "failed");
     assert!(lost.problem.unwrap().contains("may or may not"));
     let again = o.app.resend_message(&o.admin, taken.id).await.unwrap();
-    assert!(o.app.resend_message(&o.admin, taken.id).await.is_err(), "resent once");
+    assert!(
+        o.app.resend_message(&o.admin, taken.id).await.is_err(),
+        "resent once"
+    );
     assert_eq!(o.app.send_messages().await.unwrap().sent, 1);
     assert_eq!(again.resent_from, Some(taken.id));
     assert_eq!(o.sms().await.len(), 5);

@@ -366,6 +366,38 @@ fn answered(
     r
 }
 
+/// The tenant whose C2B URL this is (from an allowed source) and the payment the body
+/// describes, or the answer that refuses the request.
+async fn c2b_request(
+    relay: &Relay,
+    token: &str,
+    source: Option<&axum::Extension<Source>>,
+    body: &[u8],
+) -> std::result::Result<(C2bTenant, c2b::C2bPayment), Response> {
+    let tenant = match relay.tenants.by_c2b_token(&relay.store, token).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Err(problem(
+                StatusCode::NOT_FOUND,
+                "unknown_url",
+                "no tenant has this URL",
+            ));
+        }
+        Err(e) => return Err(internal(&e)),
+    };
+    if let Some(r) = refused_source(&tenant.tenant, source) {
+        return Err(r);
+    }
+    match c2b::parse_payment(body) {
+        Ok(p) => Ok((tenant, p)),
+        Err(e) => Err(problem(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            &e.to_string(),
+        )),
+    }
+}
+
 /// Safaricom asks whether to take a payment: yes, or which rule it breaks.
 pub(crate) async fn validate(
     State(relay): State<Relay>,
@@ -373,23 +405,9 @@ pub(crate) async fn validate(
     source: Option<axum::Extension<Source>>,
     body: Bytes,
 ) -> Response {
-    let tenant = match relay.tenants.by_c2b_token(&relay.store, &token).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "unknown_url",
-                "no tenant has this URL",
-            );
-        }
-        Err(e) => return internal(&e),
-    };
-    if let Some(r) = refused_source(&tenant.tenant, source.as_ref()) {
-        return r;
-    }
-    let payment = match c2b::parse_payment(&body) {
-        Ok(p) => p,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+    let (tenant, payment) = match c2b_request(&relay, &token, source.as_ref(), &body).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let key = c2b::account_key(&payment.account);
     let statuses = if key.is_empty() {
@@ -417,23 +435,9 @@ pub(crate) async fn confirm(
     source: Option<axum::Extension<Source>>,
     body: Bytes,
 ) -> Response {
-    let tenant = match relay.tenants.by_c2b_token(&relay.store, &token).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "unknown_url",
-                "no tenant has this URL",
-            );
-        }
-        Err(e) => return internal(&e),
-    };
-    if let Some(r) = refused_source(&tenant.tenant, source.as_ref()) {
-        return r;
-    }
-    let payment = match c2b::parse_payment(&body) {
-        Ok(p) => p,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+    let (tenant, payment) = match c2b_request(&relay, &token, source.as_ref(), &body).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let office = match relay
         .store
