@@ -2454,6 +2454,94 @@ async fn customer_messages_go_once_and_report_delivery(backend: Backend) {
         .malipo(&["messages", "list", "--policy", "MSG-2"])
         .await;
     assert_eq!(none["total"], 0, "{none}");
+
+    // Reminders on the ladder, as processes: policies whose instalment is due in 7 and 3 days
+    // and 3 days ago each get that step's SMS today, once; one paid before the sender ran gets
+    // only its receipt. (Weeks of ladder run in the services' own test on a hand clock.)
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+3))
+        .date();
+    for (number, phone, days) in [
+        ("REM-A", "0722000501", 7),
+        ("REM-B", "0722000502", 3),
+        ("REM-C", "0722000503", -3),
+        ("REM-D", "0722000504", 0),
+    ] {
+        let start = today + time::Duration::days(days);
+        let start = format!(
+            "{:02}/{:02}/{}",
+            start.day(),
+            u8::from(start.month()),
+            start.year()
+        );
+        world
+            .malipo(&[
+                "policy",
+                "add",
+                "--number",
+                number,
+                "--holder",
+                "Baraka Mwangi",
+                "--phone",
+                phone,
+                "--premium",
+                "1500",
+                "--start",
+                &start,
+            ])
+            .await;
+    }
+    pay("REM-D").await;
+    world
+        .malipo(&["settings", "set", "messages.reminder_days", "-7,-3,0,3"])
+        .await;
+    let due = world.malipo(&["remind", "--dry-run"]).await;
+    let steps: Vec<(String, i64)> = due["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap().to_owned(),
+                r["offset"].as_i64().unwrap(),
+            )
+        })
+        .filter(|(p, _)| p.starts_with("REM"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("REM-A".into(), -7),
+            ("REM-B".into(), -3),
+            ("REM-C".into(), 3)
+        ],
+        "{due}"
+    );
+    let before = sandbox_sms(world).await.len();
+    let r = run(&["messages", "send-due"]).await;
+    assert_eq!(r["failed"], 0, "{r}");
+    assert_eq!(
+        run(&["messages", "send-due"]).await["queued_reminders"],
+        0,
+        "once"
+    );
+    let sms = sandbox_sms(world).await;
+    let to = |n: &str| {
+        sms[before..]
+            .iter()
+            .filter(|m| m["to"] == n)
+            .map(|m| m["message"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(to("+254722000501")[0].contains("is due on"), "{sms:?}");
+    assert!(to("+254722000502")[0].contains("is due on"), "{sms:?}");
+    assert!(to("+254722000503")[0].contains("was due on"), "{sms:?}");
+    let paid_texts = to("+254722000504");
+    assert_eq!(paid_texts.len(), 1, "only its receipt: {paid_texts:?}");
+    assert!(
+        paid_texts[0].contains("received KES 1,500.00"),
+        "{paid_texts:?}"
+    );
     smtp.kill().await.unwrap();
 }
 

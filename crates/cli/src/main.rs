@@ -465,9 +465,13 @@ enum UserCmd {
 
 #[derive(Debug, Subcommand)]
 enum SettingsCmd {
-    /// office.code, office.name, office.address, office.phone, office.kra_pin, office.currency
+    /// office.code, office.name, office.address, office.phone, office.kra_pin, office.currency,
+    /// the provider settings, messages.reminder_days (e.g. -7,-3,0,3), messages.quiet_hours and
+    /// the message templates (template.receipt_sms.en, …)
     Set {
         key: String,
+        /// The value (it may begin with a minus sign: -7,-3,0,3)
+        #[arg(allow_hyphen_values = true)]
         value: String,
     },
     List,
