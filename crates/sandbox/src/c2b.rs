@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::daraja::{
-    bad_request, check_token, decrypt_credential, error, nairobi_stamp, receipt_number, text,
+    bad_request, check_token, error, initiator_request, nairobi_stamp, receipt_number, text,
 };
 use crate::{Sandbox, lock};
 
@@ -286,21 +286,8 @@ async fn transaction_status(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = check_token(&s, &headers) {
+    if let Err(r) = initiator_request(&s, &headers, &body, "TransactionStatusQuery") {
         return r;
-    }
-    if let Some(r) = s.injected_failure(true) {
-        return r;
-    }
-    if text(&body, "Initiator").as_deref() != Some(s.config().initiator_name.as_str()) {
-        return bad_request("Invalid Initiator");
-    }
-    let credential = text(&body, "SecurityCredential").unwrap_or_default();
-    if decrypt_credential(&credential).as_deref() != Some(s.config().initiator_password.as_str()) {
-        return bad_request("Invalid SecurityCredential");
-    }
-    if text(&body, "CommandID").as_deref() != Some("TransactionStatusQuery") {
-        return bad_request("Invalid CommandID");
     }
     if text(&body, "PartyA").as_deref() != Some(s.config().shortcode.as_str())
         || text(&body, "IdentifierType").as_deref() != Some("4")

@@ -407,6 +407,32 @@ async fn stk_query(
     }
 }
 
+/// The checks every initiator command (reversal, Transaction Status) passes first, as Daraja
+/// makes them: the access token, an injected failure, the initiator's name and its encrypted
+/// password, and the command.
+pub(crate) fn initiator_request(
+    s: &Sandbox,
+    headers: &HeaderMap,
+    body: &Value,
+    command: &str,
+) -> Result<(), Response> {
+    check_token(s, headers)?;
+    if let Some(r) = s.injected_failure(true) {
+        return Err(r);
+    }
+    if text(body, "Initiator").as_deref() != Some(s.config().initiator_name.as_str()) {
+        return Err(bad_request("Invalid Initiator"));
+    }
+    let credential = text(body, "SecurityCredential").unwrap_or_default();
+    if decrypt_credential(&credential).as_deref() != Some(s.config().initiator_password.as_str()) {
+        return Err(bad_request("Invalid SecurityCredential"));
+    }
+    if text(body, "CommandID").as_deref() != Some(command) {
+        return Err(bad_request("Invalid CommandID"));
+    }
+    Ok(())
+}
+
 pub(crate) fn decrypt_credential(credential: &str) -> Option<String> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     let key = rsa::RsaPrivateKey::from_pkcs1_pem(crate::SIMULATOR_KEY_PEM).ok()?;
@@ -421,21 +447,8 @@ async fn reversal(
     Json(body): Json<Value>,
 ) -> Response {
     s.bump(|st| st.reversals += 1);
-    if let Err(r) = check_token(&s, &headers) {
+    if let Err(r) = initiator_request(&s, &headers, &body, "TransactionReversal") {
         return r;
-    }
-    if let Some(r) = s.injected_failure(true) {
-        return r;
-    }
-    if text(&body, "Initiator").as_deref() != Some(s.config().initiator_name.as_str()) {
-        return bad_request("Invalid Initiator");
-    }
-    let credential = text(&body, "SecurityCredential").unwrap_or_default();
-    if decrypt_credential(&credential).as_deref() != Some(s.config().initiator_password.as_str()) {
-        return bad_request("Invalid SecurityCredential");
-    }
-    if text(&body, "CommandID").as_deref() != Some("TransactionReversal") {
-        return bad_request("Invalid CommandID");
     }
     if text(&body, "ReceiverParty").as_deref() != Some(s.config().shortcode.as_str())
         || text(&body, "RecieverIdentifierType").as_deref() != Some("11")
