@@ -604,7 +604,7 @@ impl App {
                     ago(now - at),
                     answer.last_seq,
                     if status == CheckStatus::Warn {
-                        ": is the sync running? (malipo sync, or the desktop app open)"
+                        ": is the sync running? (the desktop app syncs while it is open)"
                     } else {
                         ""
                     }
@@ -614,7 +614,7 @@ impl App {
             check(
                 "relay.sync",
                 CheckStatus::Warn,
-                "this office has never synced with the relay: run malipo sync --once (the desktop app syncs by itself)",
+                "this office has never synced with the relay: sync once (the desktop app syncs by itself while open)",
             )
         })
     }

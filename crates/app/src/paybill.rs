@@ -110,6 +110,9 @@ fn register_refusal(e: DarajaError, version: RegisterVersion) -> Error {
         RegisterVersion::V1 => "v2",
         RegisterVersion::V2 => "v1",
     };
+    // Safaricom answers both "already registered" and the wrong RegisterURL product with
+    // 500.003.1001; only its errorMessage tells them apart. This reads the provider's words,
+    // never one of ours.
     if message.to_ascii_lowercase().contains("already registered") {
         return Error::Conflict(format!(
             "Safaricom says URLs are already registered for this shortcode ({code}). On production they can be registered once: to change them, ask Safaricom's API support (apisupport@safaricom.co.ke) to delete the registration, then run this again"
@@ -117,7 +120,7 @@ fn register_refusal(e: DarajaError, version: RegisterVersion) -> Error {
     }
     if code == "500.003.1001" {
         return Error::Conflict(format!(
-            "Safaricom refused the registration ({code}: {message}). This usually means the shortcode's Daraja app is on the other RegisterURL product: run it again with --version {other} (or set mpesa.c2b_version to {other})"
+            "Safaricom refused the registration ({code}: {message}). This usually means the shortcode's Daraja app is on the other RegisterURL product: register again with version {other} (the setting mpesa.c2b_version)"
         ));
     }
     e.into()
@@ -638,7 +641,7 @@ mod tests {
             },
             RegisterVersion::V2,
         );
-        assert!(mismatch.to_string().contains("--version v1"), "{mismatch}");
+        assert!(mismatch.to_string().contains("version v1"), "{mismatch}");
         let again = register_refusal(
             DarajaError::Provider {
                 status: 500,

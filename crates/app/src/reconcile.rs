@@ -78,7 +78,7 @@ fn paybill(
             )),
             (None, _) => report.differences.push(diff(
                 "paid_not_recorded",
-                "Safaricom confirmed it but no payment here holds its code; run `malipo sync`, or look for it at another counter".into(),
+                "Safaricom confirmed it but no payment here holds its code; sync with the relay, or look for it at another counter".into(),
             )),
         }
     }
@@ -96,7 +96,7 @@ fn paybill(
                 provider_amount: None,
                 local_amount: Some(format!("{} {}", t.currency, t.amount)),
                 local_status: Some(t.status),
-                explanation: "recorded from a code Transaction Status proved, but Safaricom's confirmation never reached the relay that day; check the C2B URLs are registered (`malipo mpesa register-urls`)".into(),
+                explanation: "recorded from a code Transaction Status proved, but Safaricom's confirmation never reached the relay that day; check that the C2B URLs are registered with Safaricom".into(),
             });
         }
     }
@@ -289,7 +289,7 @@ fn cards(
                 "paid_not_recorded",
                 Some(t),
                 format!(
-                    "Paystack took the money but the payment is {} here; run `malipo sync` or `malipo tx refresh {}`",
+                    "Paystack took the money but the payment is {} here; sync with the relay or refresh {}",
                     t.status, t.number
                 ),
             )),
@@ -382,7 +382,7 @@ fn mpesa(
                         "paid_not_recorded",
                         Some(t),
                         format!(
-                            "M-Pesa receipt {receipt} says paid but the payment is {} here; run `malipo sync`",
+                            "M-Pesa receipt {receipt} says paid but the payment is {} here; sync with the relay",
                             t.status
                         ),
                     ));

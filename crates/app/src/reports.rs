@@ -75,7 +75,7 @@ fn check_range(from: Option<time::Date>, to: Option<time::Date>) -> Result<()> {
     match (from, to) {
         (Some(f), Some(t)) if f > t => Err(Error::invalid(
             "dates",
-            format!("--from {f} is after --to {t}; swap them"),
+            format!("the start date {f} is after the end date {t}; swap them"),
         )),
         _ => Ok(()),
     }
