@@ -56,6 +56,12 @@ pub const POLICIES: &str = "/v1/policies";
 pub const PAYMENTS: &str = "/v1/payments";
 /// The most policies or payments one page carries, whatever `limit` asks for.
 pub const MAX_FEED_PAGE: u32 = 1000;
+/// `GET /updates/NAME`: a file from the relay's updates folder (`MALIPO_RELAY_UPDATES_DIR`),
+/// the update manifest `latest.json` and the packages and signatures it names. Public: every
+/// package is signed, and the offices verify the signature before installing.
+pub const UPDATES_PATH: &str = "/updates";
+/// The update manifest's name in the updates folder.
+pub const UPDATE_MANIFEST: &str = "latest.json";
 /// The prefix of receipt verification links: `/v/KEY/RECEIPT/AMOUNTCUR/YYYYMMDD/SIG`.
 pub const VERIFY_PATH: &str = "/v";
 

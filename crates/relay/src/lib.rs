@@ -21,6 +21,7 @@ pub mod sealing;
 pub mod serve;
 pub mod store;
 pub mod tenants;
+pub mod updates;
 pub mod uploads;
 mod verify_page;
 
@@ -49,6 +50,9 @@ pub struct Relay {
     /// Where providers reach this relay (`MALIPO_RELAY_PUBLIC_URL`), without a trailing slash;
     /// told to devices checking their set-up.
     pub public_url: Option<String>,
+    /// The folder `/updates/NAME` serves (`MALIPO_RELAY_UPDATES_DIR`), if the company
+    /// publishes updates here.
+    pub updates_dir: Option<std::path::PathBuf>,
     /// Event streams open, per device.
     streams: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     /// Set when the relay is shutting down: event streams end.
@@ -64,6 +68,7 @@ impl Relay {
             tenants: Default::default(),
             limits: serve::Limits::default(),
             public_url: None,
+            updates_dir: None,
             streams: Default::default(),
             closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         }
@@ -129,6 +134,10 @@ pub fn router(relay: Relay) -> Router {
             get(devices::register).post(devices::import_register),
         )
         .route(api::PAYMENTS, get(devices::payments))
+        .route(
+            &format!("{}/{{name}}", api::UPDATES_PATH),
+            get(updates::file),
+        )
         .route(
             &format!(
                 "{}/{{key}}/{{receipt}}/{{amount}}/{{date}}/{{signature}}",

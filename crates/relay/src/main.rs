@@ -207,6 +207,25 @@ fn public_url() -> String {
         .to_owned()
 }
 
+/// `MALIPO_RELAY_UPDATES_DIR`: the folder whose files `/updates/NAME` serves, if set; it
+/// must exist.
+fn updates_dir() -> Result<Option<std::path::PathBuf>, String> {
+    match std::env::var_os("MALIPO_RELAY_UPDATES_DIR").filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(dir) => {
+            let dir = std::path::PathBuf::from(dir);
+            if dir.is_dir() {
+                Ok(Some(dir))
+            } else {
+                Err(format!(
+                    "MALIPO_RELAY_UPDATES_DIR: {} is not a folder",
+                    dir.display()
+                ))
+            }
+        }
+    }
+}
+
 /// `MALIPO_RELAY_METRICS_LISTEN`: where `/metrics` is served, never on the public listener.
 /// Loopback on a free port (printed at start) unless set; `off` for none.
 fn metrics_listen() -> Option<String> {
@@ -282,6 +301,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let mut relay = Relay::new(store, sealing, access);
             relay.limits = limits;
             relay.public_url = Some(public_url());
+            relay.updates_dir = updates_dir()?;
             let metrics = metrics_listen();
             let metrics_at = match metrics.as_deref() {
                 Some(at) => {
@@ -297,8 +317,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 None => "no metrics listener".to_owned(),
             };
+            let updates_at = match &relay.updates_dir {
+                Some(dir) => format!("updates from {}; ", dir.display()),
+                None => String::new(),
+            };
             println!(
-                "malipo-relay listening on {addr} (database {}; {metrics_at})",
+                "malipo-relay listening on {addr} (database {}; {updates_at}{metrics_at})",
                 describe(&url)
             );
             if relay.sealing.is_none() {

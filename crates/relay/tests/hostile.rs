@@ -6,6 +6,7 @@
 //! - the connection cap, the stream cap per device
 //! - the metrics listener
 //! - SIGTERM while callbacks stream in and a device holds an event stream
+//! - the updates folder: its files, and no path out of it
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -358,4 +359,80 @@ async fn sigterm_drains_within_ten_seconds_and_loses_nothing_acknowledged() {
         answered.len(),
         stored.len()
     );
+}
+
+/// Sends `request` as it is (no client tidies the path) and reads the status line.
+async fn raw_status(relay: &Served, request: &str) -> String {
+    let mut tcp = relay.connect().await;
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_updates_folder_serves_its_files_and_nothing_outside_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let manifest = r#"{"version":"0.2.0","notes":"Faster receipts","platforms":{}}"#;
+    std::fs::write(folder.path().join("latest.json"), manifest).unwrap();
+    // Bigger than one read, and not a multiple of it.
+    let package: Vec<u8> = (0..300_001_u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(folder.path().join("Malipo_0.2.0_x64-setup.exe"), &package).unwrap();
+    std::fs::write(folder.path().join(".hidden"), "no").unwrap();
+    let dir = folder.path().display().to_string();
+    let relay = Served::start(&[("MALIPO_RELAY_UPDATES_DIR", &dir)]).await;
+    assert!(relay.banner.contains("updates from"), "{}", relay.banner);
+    let http = reqwest::Client::new();
+
+    let latest = http
+        .get(format!("{}/updates/latest.json", relay.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(latest.status(), 200);
+    assert_eq!(latest.headers()["content-type"], "application/json");
+    assert_eq!(latest.headers()["cache-control"], "no-cache");
+    assert_eq!(latest.text().await.unwrap(), manifest);
+    let got = http
+        .get(format!(
+            "{}/updates/Malipo_0.2.0_x64-setup.exe",
+            relay.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.content_length(), Some(package.len() as u64));
+    assert!(got.bytes().await.unwrap() == package);
+
+    // The relay's own database sits beside nothing it serves; no path reaches it.
+    for path in [
+        "/updates/..%2frelay.sqlite3",
+        "/updates/%2e%2e%2frelay.sqlite3",
+        "/updates/../relay.sqlite3",
+        "/updates/.hidden",
+        "/updates/missing.exe",
+        "/updates/%2fetc%2fpasswd",
+    ] {
+        let status = raw_status(
+            &relay,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(status.contains(" 404 "), "{path}: {status}");
+    }
+
+    // A relay without an updates folder says so.
+    let bare = Served::start(&[]).await;
+    let none = http
+        .get(format!("{}/updates/latest.json", bare.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 404);
+    assert_eq!(none.json::<Value>().await.unwrap()["error"], "no_updates");
 }
