@@ -92,7 +92,8 @@ async fn open(dir: &Path, name: &str) -> std::io::Result<Option<(tokio::fs::File
         Err(e) => return Err(e),
     };
     let meta = file.metadata().await?;
-    Ok(meta.is_file().then(|| (file, meta.len())))
+    let len = meta.len();
+    Ok(meta.is_file().then_some((file, len)))
 }
 
 /// The file in 64 KiB pieces, read as the client takes them.
