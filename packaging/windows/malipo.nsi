@@ -6,9 +6,12 @@
 ;
 ; makensis -DVERSION=0.1.0 -DSTAGE=<folder with the three files> -DOUTFILE=<setup.exe> malipo.nsi
 
-Unicode true
+; A 64-bit installer for a 64-bit program (and one Wine's 64-bit loader runs in tests).
+Target amd64-unicode
 SetCompressor /SOLID lzma
 RequestExecutionLevel user
+
+!include FileFunc.nsh
 
 !ifndef VERSION
   !error "give -DVERSION=x.y.z"
@@ -40,6 +43,37 @@ VIAddVersionKey "FileVersion" "${VERSION}"
 VIAddVersionKey "ProductVersion" "${VERSION}"
 VIAddVersionKey "LegalCopyright" "Malipo"
 
+; Started by Malipo's updater (Tauri's): /P (passive: progress only), /UPDATE, /R (start Malipo
+; again afterwards), /ARGS (Malipo's own arguments, not used). /S is NSIS's own silent mode.
+Var Updating
+Var Relaunch
+
+Function .onInit
+  StrCpy $Updating 0
+  StrCpy $Relaunch 0
+  ${GetParameters} $R0
+  ClearErrors
+  ${GetOptions} $R0 "/UPDATE" $R1
+  IfErrors +2 0
+    StrCpy $Updating 1
+  ClearErrors
+  ${GetOptions} $R0 "/P" $R1
+  IfErrors +2 0
+    StrCpy $Updating 1
+  ClearErrors
+  ${GetOptions} $R0 "/R" $R1
+  IfErrors +2 0
+    StrCpy $Relaunch 1
+  ; An update goes where the installed copy is, without asking.
+  StrCmp $Updating 1 0 +2
+    SetSilent silent
+FunctionEnd
+
+Function .onInstSuccess
+  StrCmp $Relaunch 1 0 +2
+    Exec '"$INSTDIR\malipo-desktop.exe"'
+FunctionEnd
+
 Page directory
 Page instfiles
 UninstPage uninstConfirm
@@ -59,6 +93,9 @@ Function WebView2Present
 FunctionEnd
 
 Section "Malipo"
+  ; The updater exits Malipo as it starts this installer: give the program a moment to close.
+  StrCmp $Updating 1 0 +2
+    Sleep 3000
   SetOutPath "$INSTDIR"
   File "${STAGE}\malipo-desktop.exe"
   File "${STAGE}\malipo.exe"
@@ -83,7 +120,7 @@ Section "Malipo"
   ; Windows 11 has WebView2; a Windows 10 machine may not. Malipo's window needs it.
   Call WebView2Present
   StrCmp $0 "" 0 webview_ok
-    MessageBox MB_YESNO|MB_ICONEXCLAMATION "Malipo needs Microsoft's WebView2 runtime, which this computer does not have yet.$\r$\n$\r$\nOpen Microsoft's download of it now? (Run it, then start Malipo.)" IDNO webview_ok
+    MessageBox MB_YESNO|MB_ICONEXCLAMATION "Malipo needs Microsoft's WebView2 runtime, which this computer does not have yet.$\r$\n$\r$\nOpen Microsoft's download of it now? (Run it, then start Malipo.)" /SD IDNO IDNO webview_ok
     ExecShell "open" "${WEBVIEW2_DOWNLOAD}"
   webview_ok:
 SectionEnd

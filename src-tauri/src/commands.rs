@@ -10,18 +10,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
-    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, MessageId, MessagesFilter, OrphansFilter,
-    PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund, ResolveOrphan,
-    SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, VerifyCode,
+    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, InstallUpdate, MessageId, MessagesFilter,
+    OrphansFilter, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund,
+    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, DoctorReport, Error, MessageView, MpesaRequest, OrphanView,
-    PolicyQuery, ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore,
-    SendReport, Session, SummaryQuery, SuspenseDecided, SuspenseView,
+    Actor, App, AppError, CardRequest, DoctorReport, Error, InstalledUpdate, MessageView,
+    MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport, RefundView,
+    SavedCardView, SecretStore, SendReport, Session, SummaryQuery, SuspenseDecided, SuspenseView,
+    UpdateView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -42,6 +43,8 @@ pub struct Shell {
     /// When the process started, for the startup time logged once the UI is interactive.
     pub started: std::time::Instant,
     pub ready: std::sync::Once,
+    /// The update last shown to an administrator, installed only if they ask for it.
+    pub update: Mutex<Option<tauri_plugin_updater::Update>>,
 }
 
 impl Shell {
@@ -589,6 +592,79 @@ pub async fn add_user(
 #[tauri::command]
 pub async fn check_input(app: tauri::State<'_, App>, request: CheckInput) -> Answer<InputCheck> {
     Ok(app.check_input(&request).await?)
+}
+
+/// Asks the company's update source for a newer version (administrators only); the answer,
+/// with its notes, is kept for [`install_update`].
+#[tauri::command]
+pub async fn check_update<R: tauri::Runtime>(
+    handle: tauri::AppHandle<R>,
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<UpdateView> {
+    let actor = shell.actor()?;
+    let source = app.update_source(&actor).await?;
+    let shown = source.to_string();
+    let found = crate::updater::check(&handle, source).await?;
+    let available = found.as_ref().map(crate::updater::describe);
+    *shell.update.lock().unwrap_or_else(|e| e.into_inner()) = found;
+    Ok(UpdateView {
+        current: handle.package_info().version.to_string(),
+        source: shown,
+        available,
+    })
+}
+
+/// Installs the version the administrator was shown, once its signature verifies.
+#[tauri::command]
+pub async fn install_update<R: tauri::Runtime>(
+    handle: tauri::AppHandle<R>,
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: InstallUpdate,
+) -> Answer<InstalledUpdate> {
+    let actor = shell.actor()?;
+    // The role is checked before anything is downloaded.
+    app.update_source(&actor).await?;
+    let shown = shell
+        .update
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let update = match shown {
+        Some(u) if u.version == request.version => u,
+        Some(u) => {
+            return Err(Error::Conflict(format!(
+                "The update source now offers version {}, not {}: check again",
+                u.version, request.version
+            ))
+            .into());
+        }
+        None => {
+            return Err(Error::Conflict(
+                "No update has been found yet: check for updates first".into(),
+            )
+            .into());
+        }
+    };
+    let current = handle.package_info().version.to_string();
+    crate::updater::install(&update).await?;
+    app.record_update(&actor, &current, &update.version).await?;
+    *shell.update.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    Ok(InstalledUpdate {
+        version: update.version,
+        restart_needed: true,
+    })
+}
+
+/// Restarts Malipo (after an update is installed); administrators only.
+#[tauri::command]
+pub async fn restart_app<R: tauri::Runtime>(
+    handle: tauri::AppHandle<R>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<()> {
+    shell.actor()?.require(malipo_app::Action::ManageSettings)?;
+    handle.restart()
 }
 
 /// The UI has drawn its first screen and takes input: logged once with the time since start

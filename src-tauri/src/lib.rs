@@ -3,6 +3,10 @@
 //! Commands unpack state, call one service and return its view or its `{code, message}` error.
 
 mod commands;
+mod updater;
+
+// tauri::generate_context! writes the plugins' configuration as serde_json values.
+use serde_json as _;
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -104,10 +108,15 @@ pub fn run() {
             settings_changed: AtomicBool::new(false),
             started,
             ready: std::sync::Once::new(),
+            update: Mutex::new(None),
         };
         (app, shell, running_demo)
     });
-    let result = tauri::Builder::default()
+    let mut builder = tauri::Builder::default();
+    if let Some(updater) = updater::plugin() {
+        builder = builder.plugin(updater);
+    }
+    let result = builder
         .manage(app)
         .manage(shell)
         .invoke_handler(tauri::generate_handler![
@@ -151,6 +160,9 @@ pub fn run() {
             commands::add_user,
             commands::check_input,
             commands::doctor,
+            commands::check_update,
+            commands::install_update,
+            commands::restart_app,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!());

@@ -77,6 +77,9 @@ pub enum Error {
     /// The receipt could be neither printed nor opened for printing.
     #[error("{0}")]
     Printer(String),
+    /// The company's update source could not be read, or its download fetched.
+    #[error("{0}")]
+    UpdateSource(String),
     /// Something that should not happen (an unreadable stored value, no randomness).
     #[error("{0}")]
     Internal(String),
@@ -116,7 +119,9 @@ impl Error {
             Error::RateLimited(_) => ErrorCode::RateLimited,
             Error::Unauthenticated(_) | Error::SignInRequired => ErrorCode::Unauthenticated,
             Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::Unconfirmed { .. } | Error::Printer(_) => ErrorCode::Provider,
+            Error::Unconfirmed { .. } | Error::Printer(_) | Error::UpdateSource(_) => {
+                ErrorCode::Provider
+            }
             Error::Daraja(DarajaError::Invalid(_)) => ErrorCode::InvalidInput,
             Error::Daraja(DarajaError::SpikeArrest) => ErrorCode::RateLimited,
             Error::Daraja(_) => ErrorCode::Provider,

@@ -319,6 +319,12 @@ pub struct SaveSecret {
     pub value: String,
 }
 
+/// Install the version the administrator was shown (refused if the source now offers another).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct InstallUpdate {
+    pub version: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct AddUser {
     pub username: String,
@@ -345,8 +351,9 @@ use crate::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
-    CardRequest, DoctorReport, MessageView, MpesaRequest, OrphanView, ReconcileReport, RefundView,
-    SavedCardView, SendReport, SuspenseDecided, SuspenseView,
+    CardRequest, DoctorReport, InstalledUpdate, MessageView, MpesaRequest, OrphanView,
+    ReconcileReport, RefundView, SavedCardView, SendReport, SuspenseDecided, SuspenseView,
+    UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -391,6 +398,9 @@ commands! {
     add_user: AddUser => UserView,
     check_input: CheckInput => InputCheck,
     doctor: () => DoctorReport,
+    check_update: () => UpdateView,
+    install_update: InstallUpdate => InstalledUpdate,
+    restart_app: () => (),
     ui_ready: () => (),
 }
 
@@ -480,6 +490,10 @@ pub fn typescript() -> String {
         crate::doctor::CheckStatus::decl(&cfg),
         crate::doctor::Check::decl(&cfg),
         DoctorReport::decl(&cfg),
+        InstallUpdate::decl(&cfg),
+        UpdateView::decl(&cfg),
+        crate::AvailableUpdate::decl(&cfg),
+        InstalledUpdate::decl(&cfg),
         PolicyDetails::decl(&cfg),
         InstalmentView::decl(&cfg),
         SavedCardView::decl(&cfg),

@@ -43,5 +43,8 @@ pub const COMMANDS: &[&str] = &[
     "add_user",
     "check_input",
     "doctor",
+    "check_update",
+    "install_update",
+    "restart_app",
     "ui_ready",
 ];

@@ -24,6 +24,7 @@ mod refunds;
 mod reports;
 pub mod settings;
 pub mod sync;
+mod updates;
 mod users;
 pub mod views;
 
@@ -51,6 +52,7 @@ pub use refunds::RefundView;
 pub use reports::{CompanyQuery, HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
 pub use sync::{CompanyView, OrphanView, RelayClient, RelayError, SyncReport};
+pub use updates::{AvailableUpdate, InstalledUpdate, UPDATE_URL_ENV, UpdateView, check_update_url};
 pub use users::{Actor, Session};
 
 /// Where time comes from; tests pass a fixed one.

@@ -464,6 +464,11 @@ impl App {
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
+            crate::settings::key::UPDATE_URL if !value.is_empty() => {
+                crate::updates::check_update_url(value)
+                    .map_err(|e| Error::invalid(key, e))?
+                    .to_string()
+            }
             crate::settings::key::QUIET_HOURS => {
                 crate::messages::parse_quiet_hours(value).map_err(|e| Error::invalid(key, e))?;
                 value.trim().to_owned()

@@ -97,7 +97,10 @@ pub mod key {
     /// sent (default `21-7`, Nairobi time; `off` for none).
     pub const REMINDER_DAYS: &str = "messages.reminder_days";
     pub const QUIET_HOURS: &str = "messages.quiet_hours";
-    pub const ALL: [&str; 26] = [
+    /// Where the company publishes updates: the address of the update manifest
+    /// (`latest.json`), e.g. the relay's `https://relay.example.co.ke/updates/latest.json`.
+    pub const UPDATE_URL: &str = "updates.url";
+    pub const ALL: [&str; 27] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
@@ -124,6 +127,7 @@ pub mod key {
         SMTP_FROM,
         REMINDER_DAYS,
         QUIET_HOURS,
+        UPDATE_URL,
     ];
 }
 
@@ -347,7 +351,7 @@ impl ProviderSettings {
 }
 
 /// The environment variable that overrides each database key (DESIGN.md).
-pub const KEY_ENV: [(&str, &str); 26] = [
+pub const KEY_ENV: [(&str, &str); 27] = [
     (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
     (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
     (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
@@ -374,6 +378,7 @@ pub const KEY_ENV: [(&str, &str); 26] = [
     (key::SMTP_FROM, "MALIPO_SMTP_FROM"),
     (key::REMINDER_DAYS, ""),
     (key::QUIET_HOURS, ""),
+    (key::UPDATE_URL, crate::updates::UPDATE_URL_ENV),
 ];
 
 /// One setting as the settings screen shows it.

@@ -479,7 +479,7 @@ enum SettingsCmd {
 
 #[derive(Debug, Args)]
 struct AuditArgs {
-    /// transaction, policy, user or setting
+    /// transaction, policy, user, setting, secret or app (updates installed: --id malipo)
     #[arg(long, requires = "id")]
     entity: Option<String>,
     #[arg(long)]

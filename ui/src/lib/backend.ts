@@ -14,6 +14,7 @@ import type {
   DoctorReport,
   HistoryFilter,
   InputCheck,
+  InstalledUpdate,
   List,
   MessageView,
   SendReport,
@@ -30,6 +31,7 @@ import type {
   SuspenseDecided,
   SuspenseView,
   TransactionView,
+  UpdateView,
   UserView,
 } from "./types";
 
@@ -211,6 +213,21 @@ export function settings(): Promise<SettingsView> {
 /** Every set-up check (M-Pesa, Paystack, the relay, this computer); reads only. */
 export function doctor(): Promise<DoctorReport> {
   return call("doctor", null);
+}
+
+/** Asks the company's update source for a newer version (administrators). */
+export function checkUpdate(): Promise<UpdateView> {
+  return call("check_update", null);
+}
+
+/** Installs the version shown, once its signature verifies against the release key. */
+export function installUpdate(version: string): Promise<InstalledUpdate> {
+  return call("install_update", { version });
+}
+
+/** Restarts Malipo, so an installed update runs. */
+export function restartApp(): Promise<null> {
+  return call("restart_app", null);
 }
 
 export function saveSetting(key: string, value: string): Promise<null> {

@@ -7,6 +7,7 @@ export type {
   AppError,
   AppInfo,
   AuditView,
+  AvailableUpdate,
   CheckInput,
   CompanyFilter,
   Command,
@@ -23,6 +24,7 @@ export type {
   HistoryFilter,
   InputCheck,
   InputKind,
+  InstalledUpdate,
   InstalmentStatus,
   InstalmentView,
   KeyedFigures,
@@ -52,5 +54,6 @@ export type {
   TotalsView,
   TransactionView,
   TxStatus,
+  UpdateView,
   UserView,
 } from "./generated/ipc";

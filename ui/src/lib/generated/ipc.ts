@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -46,6 +46,9 @@ export type Commands = {
   add_user: { request: AddUser; response: UserView };
   check_input: { request: CheckInput; response: InputCheck };
   doctor: { request: null; response: DoctorReport };
+  check_update: { request: null; response: UpdateView };
+  install_update: { request: InstallUpdate; response: InstalledUpdate };
+  restart_app: { request: null; response: null };
   ui_ready: { request: null; response: null };
 };
 
@@ -307,6 +310,38 @@ export type CheckStatus = "pass" | "warn" | "fail";
 export type Check = { name: string, status: CheckStatus, message: string, };
 
 export type DoctorReport = { checks: Array<Check>, };
+
+export type InstallUpdate = { version: string, };
+
+export type UpdateView = { 
+/**
+ * The version running now.
+ */
+current: string, 
+/**
+ * The update source checked (the manifest's address).
+ */
+source: string, 
+/**
+ * A newer version the source offers, or none.
+ */
+available: AvailableUpdate | null, };
+
+export type AvailableUpdate = { version: string, 
+/**
+ * When it was published (RFC 3339), if the manifest says.
+ */
+published: string | null, 
+/**
+ * The release notes, as written by whoever published it.
+ */
+notes: string, };
+
+export type InstalledUpdate = { version: string, 
+/**
+ * The new version runs after Malipo is restarted.
+ */
+restart_needed: boolean, };
 
 export type PolicyDetails = { instalments: Array<InstalmentView>, transactions: List<TransactionView>, 
 /**
