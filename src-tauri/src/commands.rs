@@ -648,8 +648,16 @@ pub async fn install_update<R: tauri::Runtime>(
         }
     };
     let current = handle.package_info().version.to_string();
-    crate::updater::install(&update).await?;
-    app.record_update(&actor, &current, &update.version).await?;
+    let bytes = crate::updater::download(&update).await?;
+    // On Windows the installer takes over and Malipo exits as it starts: the audit line is
+    // written before, once the package has verified.
+    if cfg!(windows) {
+        app.record_update(&actor, &current, &update.version).await?;
+    }
+    crate::updater::apply(&update, &bytes)?;
+    if !cfg!(windows) {
+        app.record_update(&actor, &current, &update.version).await?;
+    }
     *shell.update.lock().unwrap_or_else(|e| e.into_inner()) = None;
     Ok(InstalledUpdate {
         version: update.version,

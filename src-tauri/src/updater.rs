@@ -65,16 +65,24 @@ pub fn describe(update: &Update) -> AvailableUpdate {
     }
 }
 
-/// Downloads the package, verifies its signature and installs it. Nothing is installed unless
-/// the signature verifies. On Windows the installer takes over and this process exits.
-pub async fn install(update: &Update) -> Result<(), Error> {
+/// Downloads the package and verifies its signature: the bytes come back only if it verifies.
+pub async fn download(update: &Update) -> Result<Vec<u8>, Error> {
     // The manifest may name a download anywhere; it gets the same rule as the manifest itself.
     check_update_url(update.download_url.as_str())
         .map_err(|e| Error::Conflict(format!("The update's download address: {e}")))?;
-    let bytes = update
+    // A server that stops answering mid-download must not hold the screen for ever; a slow
+    // office line still has a quarter of an hour for a package of a few tens of megabytes.
+    let mut update = update.clone();
+    update.timeout = Some(Duration::from_secs(15 * 60));
+    update
         .download(|_, _| {}, || {})
         .await
-        .map_err(|e| refused(update, e))?;
+        .map_err(|e| refused(&update, e))
+}
+
+/// Installs a downloaded package (verified again first). On Windows the installer takes over
+/// and this process exits here.
+pub fn apply(update: &Update, bytes: &[u8]) -> Result<(), Error> {
     update.install(bytes).map_err(|e| refused(update, e))
 }
 
