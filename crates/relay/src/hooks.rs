@@ -44,6 +44,24 @@ fn identifier(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// The tenant whose Daraja token is in the URL, or the answer for an unknown `what` URL.
+async fn daraja_tenant(
+    tenants: &tenants::Tenants,
+    store: &crate::store::RelayStore,
+    token: &str,
+    what: &str,
+) -> Result<crate::store::Tenant, Response> {
+    match tenants.by_daraja_token(store, token).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(problem(
+            StatusCode::NOT_FOUND,
+            "unknown_url",
+            &format!("no tenant has this {what} URL"),
+        )),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
 fn accepted(body: impl Serialize, stored: Stored) -> Response {
     let mut response = Json(body).into_response();
     let outcome = match stored {
@@ -60,16 +78,9 @@ pub(crate) async fn daraja(
     source: Option<axum::Extension<Source>>,
     body: Bytes,
 ) -> Response {
-    let tenant = match tenants.by_daraja_token(&store, &token).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "unknown_url",
-                "no tenant has this callback URL",
-            );
-        }
-        Err(e) => return internal(&e),
+    let tenant = match daraja_tenant(&tenants, &store, &token, "callback").await {
+        Ok(t) => t,
+        Err(refused) => return refused,
     };
     if let Some(text) = &tenant.daraja_allow {
         let client = source.as_ref().map(|s| s.0.0);
@@ -168,16 +179,9 @@ pub(crate) async fn sms_report(
     source: Option<axum::Extension<Source>>,
     body: Bytes,
 ) -> Response {
-    let tenant = match tenants.by_daraja_token(&store, &token).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "unknown_url",
-                "no tenant has this report URL",
-            );
-        }
-        Err(e) => return internal(&e),
+    let tenant = match daraja_tenant(&tenants, &store, &token, "report").await {
+        Ok(t) => t,
+        Err(refused) => return refused,
     };
     let report = match malipo_providers::sms::parse_delivery_report(&body) {
         Ok(r) => r,
