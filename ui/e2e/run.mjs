@@ -727,10 +727,22 @@ try {
         assert(readFileSync(running).equals(readFileSync(app)), "the running app is untouched");
         await b.saveScreenshot(join(shots, "19-update-refused.png"));
 
+        // A genuine package and signature passed off as a newer version (the manifest is not
+        // signed; the signature names the version it was made for): refused.
+        publish(releaseKey);
+        const manifest = join(folder, "latest.json");
+        writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(manifest, "utf8")), version: "0.9.1" }));
+        await check.click();
+        await until("the forged 0.9.1 offered", async () => (await offer.isExisting()) && (await offer.getText()).includes("Malipo 0.9.1"), 20000);
+        await b.$('[data-testid="update-install"]').click();
+        await refused.waitForDisplayed({ timeout: 30000 });
+        assert((await refused.getText()).includes("not signed as that version"), `the forged version: ${await refused.getText()}`);
+        assert(readFileSync(running).equals(readFileSync(app)), "the running app is still untouched");
+
         // The same version published again, signed with the release key: installed on request.
         publish(releaseKey);
         await check.click();
-        await offer.waitForDisplayed({ timeout: 20000 });
+        await until("0.9.0 offered again", async () => (await offer.isExisting()) && (await offer.getText()).includes("Malipo 0.9.0"), 20000);
         await b.$('[data-testid="update-install"]').click();
         const installed = await b.$('[data-testid="update-installed"]');
         await installed.waitForDisplayed({ timeout: 30000 });
