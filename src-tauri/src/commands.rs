@@ -635,7 +635,7 @@ pub async fn install_update<R: tauri::Runtime>(
         Some(u) if u.version == request.version => u,
         Some(u) => {
             return Err(Error::Conflict(format!(
-                "The update source now offers version {}, not {}: check again",
+                "The last check found version {}, not {}: check for updates again",
                 u.version, request.version
             ))
             .into());
