@@ -93,6 +93,7 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
         listener,
         router,
         serve::Limits::default(),
+        std::sync::Arc::new(metrics::Metrics::default()),
         std::future::pending(),
     )
     .await

@@ -331,12 +331,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
             }
             let app = malipo_relay::router(relay.clone());
+            let counted = relay.store.shared_metrics();
             let shutdown = async move {
                 stop_signal().await;
                 eprintln!("malipo-relay: stopping: no new connections; open requests finish");
                 relay.close_streams();
             };
-            malipo_relay::serve::serve(listener, app, limits, shutdown)
+            malipo_relay::serve::serve(listener, app, limits, counted, shutdown)
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("malipo-relay: stopped");

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Latency buckets: the `le` label in seconds, and the bound in microseconds.
@@ -63,13 +64,19 @@ struct Inner {
     rejections: BTreeMap<&'static str, u64>,
 }
 
-/// Counters shared by the handlers and the writer.
+/// Counters shared by the handlers, the writer and the public listener.
 #[derive(Debug, Default)]
-pub struct Metrics(Mutex<Inner>);
+pub struct Metrics {
+    inner: Mutex<Inner>,
+    /// Connections the public listener holds open now (each has its slot under the cap).
+    connections_open: AtomicU64,
+    /// Connections closed on arrival because the cap was reached.
+    connections_refused: AtomicU64,
+}
 
 impl Metrics {
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// A callback answered: `outcome` is `stored` or `duplicate`.
@@ -82,6 +89,20 @@ impl Metrics {
 
     pub fn rejected(&self, reason: &'static str) {
         self.with(|m| *m.rejections.entry(reason).or_default() += 1);
+    }
+
+    /// A connection took a slot under the cap; [`Self::connection_closed`] gives it back.
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed on arrival: every slot was taken.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn committed(&self, took: Duration) {
@@ -103,6 +124,16 @@ impl Metrics {
                 let _ = writeln!(out, "malipo_relay_rejections_total{{reason=\"{reason}\"}} {n}");
             }
         });
+        let _ = writeln!(
+            out,
+            "# HELP malipo_relay_connections_open Connections the public listener holds open.\n# TYPE malipo_relay_connections_open gauge\nmalipo_relay_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP malipo_relay_connections_refused_total Connections closed on arrival because every slot was taken.\n# TYPE malipo_relay_connections_refused_total counter\nmalipo_relay_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
         gauges.render(&mut out, now_ms);
         out
     }

@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
+use crate::metrics::Metrics;
+
 /// How much a client may take of the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -80,11 +82,13 @@ impl Limits {
 /// Serves `router` on `listener` until `shutdown` resolves, giving handlers each client's
 /// address (`ConnectInfo<SocketAddr>`), then drains for at most [`Limits::drain`]: no new
 /// connection is accepted, kept-alive connections close after their current request, and
-/// whatever is still open after the drain is dropped.
+/// whatever is still open after the drain is dropped. Open and refused connections are
+/// counted in `metrics`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -105,8 +109,11 @@ pub async fn serve(
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             // At the cap: this one is closed at once.
             drop(stream);
+            metrics.connection_refused();
             continue;
         };
+        metrics.connection_opened();
+        let metrics = Arc::clone(&metrics);
         let router = router.clone();
         let mut closed = closed.clone();
         tokio::spawn(async move {
@@ -133,6 +140,7 @@ pub async fn serve(
                 connection.as_mut().graceful_shutdown();
                 let _ = connection.await;
             }
+            metrics.connection_closed();
             drop(slot);
         });
     }

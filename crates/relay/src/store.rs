@@ -395,6 +395,11 @@ impl RelayStore {
         &self.metrics
     }
 
+    /// The counters, shared with the public listener (it counts its connections there).
+    pub fn shared_metrics(&self) -> std::sync::Arc<crate::metrics::Metrics> {
+        std::sync::Arc::clone(&self.metrics)
+    }
+
     /// Gauges read from the database: each device's lag behind its tenant's last event, and
     /// per tenant when its oldest event some device has not acknowledged was received.
     pub async fn gauges(&self) -> Result<crate::metrics::Gauges> {

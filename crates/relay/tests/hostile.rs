@@ -115,6 +115,39 @@ impl Served {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Where `/metrics` is served, as the banner says.
+    fn metrics_at(&self) -> &str {
+        self.banner
+            .split("metrics on ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or_else(|| panic!("{}", self.banner))
+    }
+
+    /// Waits until the relay counts `want` open connections (its own gauge), or fails after
+    /// 10 seconds with the last count it gave.
+    async fn wait_open_connections(&self, want: u64) {
+        let http = reqwest::Client::new();
+        let url = format!("http://{}/metrics", self.metrics_at());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = http.get(&url).send().await.unwrap().text().await.unwrap();
+            let open = text
+                .lines()
+                .find_map(|l| l.strip_prefix("malipo_relay_connections_open "))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no connection gauge in {text}"));
+            if open == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the relay still counts {open} open connections, not {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn connect(&self) -> TcpStream {
         TcpStream::connect(("127.0.0.1", self.port)).await.unwrap()
     }
@@ -219,16 +252,18 @@ async fn connections_beyond_the_cap_are_closed_and_streams_per_device_are_capped
     let third = stream().await.unwrap();
     assert_eq!(third.status(), 429, "a third stream of one device");
     drop(third);
+    // The refused stream's connection is closed once the relay has seen it go.
+    relay.wait_open_connections(2).await;
     // ... two idle connections the rest; the next is closed as soon as it arrives.
     let _a = relay.connect().await;
     let _b = relay.connect().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    relay.wait_open_connections(4).await;
     let mut over = relay.connect().await;
     let (took, said) = until_closed(&mut over, Duration::from_secs(5)).await;
     assert!(said.is_empty() && took < Duration::from_secs(2), "{said}");
     drop(first);
     drop(second);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.wait_open_connections(2).await;
     let ok = http
         .get(format!("{}/healthz", relay.url()))
         .send()
@@ -247,12 +282,7 @@ async fn metrics_are_served_on_their_own_loopback_listener_only() {
         .await
         .unwrap();
     assert_eq!(public.status(), 404);
-    let at = relay
-        .banner
-        .split("metrics on ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .unwrap_or_else(|| panic!("{}", relay.banner));
+    let at = relay.metrics_at();
     assert!(at.starts_with("127.0.0.1:"), "{at}");
     let metrics = http
         .get(format!("http://{at}/metrics"))
