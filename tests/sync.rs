@@ -2137,6 +2137,22 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
         twice["number"], verified["number"],
         "recorded once: {twice}"
     );
+    // The same code brought for another policy is not a payment for it: it says whose it is.
+    let other = world
+        .malipo_as("admin", &["mpesa", "verify", &silent_code, "--policy", "POL-1"])
+        .await;
+    assert_eq!(other.status.code(), Some(4), "{other:?}");
+    assert!(other.stdout.is_empty(), "nothing that looks paid: {other:?}");
+    let said = String::from_utf8_lossy(&other.stderr);
+    for part in [
+        "already paid policy MTR-2291 (Wanjiru Kamau)",
+        "KES 1,500.00",
+        "at this counter",
+        verified["receipt_number"].as_str().unwrap(),
+        "not a payment for POL-1",
+    ] {
+        assert!(said.contains(part), "{part:?} in {said}");
+    }
     let unknown = world
         .malipo_as(
             "admin",

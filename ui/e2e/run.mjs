@@ -518,6 +518,18 @@ try {
       assert((await paid.getText()).includes(code), `the code at the counter: ${await paid.getText()}`);
       await b.keys("Escape");
 
+      // The same code brought for another customer: it says whose it is, and nothing reads paid.
+      await b.$('[data-testid="pay-POL-1002"]').click();
+      await b.$('[data-testid="verify-code"]').setValue(code);
+      await b.$('[data-testid="verify-send"]').click();
+      const refused = await b.$('[data-testid="pay-error"]');
+      await refused.waitForDisplayed({ timeout: 30000 });
+      const why = await refused.getText();
+      assert(why.includes("already paid policy POL-1001 (Amina Wanjiru)") && why.includes("not a payment for POL-1002"), `another's code: ${why}`);
+      assert(!(await b.$('[data-testid="pay-succeeded"]').isExisting()), "nothing reads paid for POL-1002");
+      await b.saveScreenshot(join(shots, "18b-paybill-code-of-another-policy.png"));
+      await b.keys("Escape");
+
       // An account nobody has: Safaricom confirms it, it waits in suspense for a manager.
       await b.$('[data-testid="demo-paybill-account"]').setValue("NOBODY 77");
       await b.$('[data-testid="demo-paybill-amount"]').setValue("700");

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use malipo_domain::time_zone::nairobi_time;
 use malipo_domain::{Action, Currency, Money, PolicyStatus};
 use malipo_providers::daraja::c2b::StatusResult;
 use malipo_providers::daraja::{DarajaError, RegisterVersion, ResponseType, c2b};
@@ -241,7 +242,7 @@ impl App {
                 record.number
             )));
         }
-        if let Some(known) = self.recorded_code(&code).await? {
+        if let Some(known) = self.recorded_for(&code, &record.number).await? {
             return Ok(known);
         }
         let providers = self.providers();
@@ -320,7 +321,7 @@ impl App {
             // The answer comes back through the relay's feed; a sync round records it, and the
             // code with it.
             self.sync_once().await?;
-            if let Some(known) = self.recorded_code(&code).await? {
+            if let Some(known) = self.recorded_for(&code, &record.number).await? {
                 return Ok(known);
             }
             let check = self.store().paybill_check(&code).await?;
@@ -344,7 +345,7 @@ impl App {
                         Err(why) => Err(Error::Conflict(format!(
                             "M-Pesa code {code} is not recorded: {why}"
                         ))),
-                        Ok(payment) => self.record_typed(actor, &payment).await,
+                        Ok(payment) => self.record_typed(actor, &payment, &record.number).await,
                     };
                 }
                 None => {}
@@ -400,7 +401,12 @@ impl App {
     }
 
     /// Records a code proven at the counter (the answer came before a sync round could).
-    async fn record_typed(&self, actor: &Actor, payment: &NewPaybill) -> Result<TransactionView> {
+    async fn record_typed(
+        &self,
+        actor: &Actor,
+        payment: &NewPaybill,
+        policy: &str,
+    ) -> Result<TransactionView> {
         match self
             .store()
             .record_paybill(actor.name(), payment, self.now())
@@ -411,7 +417,7 @@ impl App {
                 Ok(TransactionView::from(&t))
             }
             Err(malipo_store::StoreError::Duplicate(_)) => self
-                .recorded_code(&payment.trans_id)
+                .recorded_for(&payment.trans_id, policy)
                 .await?
                 .ok_or_else(|| Error::internal("a recorded code went missing")),
             Err(e) => Err(e.into()),
@@ -427,19 +433,58 @@ impl App {
         }
     }
 
-    /// The payment a code is recorded as, here or at another counter of the company.
-    async fn recorded_code(&self, code: &str) -> Result<Option<TransactionView>> {
-        if let Some(t) = self.store().paybill_by_code(code).await? {
-            return Ok(Some(TransactionView::from(&t)));
+    /// The payment `code` is recorded as for `policy`, here or at another counter of the
+    /// company. A code that paid another policy is refused in words that say whose it is, when
+    /// and where, so nothing that looks like a payment is shown for this one.
+    async fn recorded_for(&self, code: &str, policy: &str) -> Result<Option<TransactionView>> {
+        let Some((view, at, place)) = self.recorded_code(code).await? else {
+            return Ok(None);
+        };
+        if view.policy == policy {
+            return Ok(Some(view));
         }
-        if let Some(t) = self.store().transaction_by_receipt(code).await? {
-            return Ok(Some(TransactionView::from(&t)));
+        let whose = match view.holder.as_str() {
+            "" => format!("policy {}", view.policy),
+            holder => format!("policy {} ({holder})", view.policy),
+        };
+        let amount = Currency::from_code(&view.currency)
+            .and_then(|c| Money::from_minor(view.amount_minor, c))
+            .map_err(Error::internal)?;
+        Err(Error::Conflict(format!(
+            "M-Pesa code {code} already paid {whose}: {amount} on {} at {place}{}. It is not a payment for {policy}",
+            nairobi_time(at),
+            view.receipt_number
+                .as_deref()
+                .map(|r| format!(", receipt {r}"))
+                .unwrap_or_default(),
+        )))
+    }
+
+    /// The payment a code is recorded as, here or at another counter of the company, with
+    /// when it was recorded and at which counter.
+    async fn recorded_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<(TransactionView, time::OffsetDateTime, String)>> {
+        let here = match self.store().paybill_by_code(code).await? {
+            Some(t) => Some(t),
+            None => self.store().transaction_by_receipt(code).await?,
+        };
+        if let Some(t) = here {
+            let place = format!("this counter ({})", self.desk().await?);
+            return Ok(Some((TransactionView::from(&t), t.created_at, place)));
         }
         Ok(self
             .store()
             .company_payment_by_receipt(code)
             .await?
-            .map(|p| TransactionView::from(&p)))
+            .map(|p| {
+                let place = match &p.counter {
+                    Some(counter) => format!("counter {}-{counter}", p.office),
+                    None => format!("office {}", p.office),
+                };
+                (TransactionView::from(&p), p.created_at, place)
+            }))
     }
 
     /// Paybill payments recorded here in the last two hours, newest first (at most ten): what
@@ -592,7 +637,7 @@ impl App {
                     clerk_id: actor.user_id(),
                     reference: crate::sync::fresh_reference()?,
                 };
-                let view = self.record_typed(actor, &new).await?;
+                let view = self.record_typed(actor, &new, &policy.number).await?;
                 audit_after["payment"] = serde_json::json!(view.number);
                 Some(view)
             }

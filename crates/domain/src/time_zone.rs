@@ -68,6 +68,17 @@ pub fn kenyan_date(date: Date) -> String {
     )
 }
 
+/// An instant as a Kenyan reads it, in Nairobi time: `30/11/2026 14:05`.
+pub fn nairobi_time(at: OffsetDateTime) -> String {
+    let local = at.to_offset(NAIROBI);
+    format!(
+        "{} {:02}:{:02}",
+        kenyan_date(local.date()),
+        local.hour(),
+        local.minute()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
