@@ -1163,6 +1163,83 @@ async fn receipts_print_and_verify(backend: Backend) {
     assert_eq!(prints, 4, "{log}");
 }
 
+/// The customer's first paper receipt is the original unless an original really left: an
+/// e-mail receipt skipped because e-mail is not set up does not count. Each receipt saved in
+/// the office's folder is a file of its own: a copy never overwrites the original.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_paper_receipt_is_the_original_when_the_email_was_skipped() {
+    let world = World::start(Backend::Sqlite).await;
+    world
+        .malipo(&["settings", "set", "messages.quiet_hours", "off"])
+        .await;
+    world
+        .malipo(&[
+            "policy",
+            "add",
+            "--number",
+            "ORG-1",
+            "--holder",
+            "Amina Odhiambo",
+            "--phone",
+            "0722000333",
+            "--email",
+            "amina@example.co.ke",
+            "--premium",
+            "1500",
+        ])
+        .await;
+    let paid = world
+        .malipo(&[
+            "pay", "mpesa", "--policy", "ORG-1", "--phone", PAID, "--amount", "1500", "--wait",
+            "30",
+        ])
+        .await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    // E-mail is not set up in this office: the e-mail receipt is skipped.
+    world.malipo(&["messages", "send-due"]).await;
+    let listed = world
+        .malipo(&["messages", "list", "--policy", "ORG-1"])
+        .await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["channel"] == "email" && m["status"] == "skipped"),
+        "{listed}"
+    );
+
+    let bin_dir = tempfile::tempdir().unwrap();
+    let print = || {
+        let mut c = world.office();
+        c.args([
+            "receipt",
+            paid["number"].as_str().unwrap(),
+            "--print",
+            "--json",
+        ])
+        .env("PATH", fake_print_system(bin_dir.path(), true));
+        json_out(c)
+    };
+    let first = print().await;
+    assert_eq!(first["copy"], false, "the first paper one: {first}");
+    let original = std::path::PathBuf::from(first["file"].as_str().unwrap());
+    assert!(!pdf_text(&original).contains("COPY"));
+    let original_bytes = std::fs::read(&original).unwrap();
+    let second = print().await;
+    assert_eq!(second["copy"], true, "{second}");
+    let copy = std::path::PathBuf::from(second["file"].as_str().unwrap());
+    assert_ne!(copy, original, "a copy has a file of its own");
+    assert!(pdf_text(&copy).contains("OFFICIAL RECEIPT - COPY"));
+    assert_eq!(
+        std::fs::read(&original).unwrap(),
+        original_bytes,
+        "the original is untouched"
+    );
+    let third = print().await;
+    assert_ne!(third["file"], second["file"], "{third}");
+}
+
 /// The body of a success callback for `checkout`, as Safaricom shapes it, claiming `amount`
 /// shillings from `phone` with M-Pesa receipt `receipt`.
 fn success_callback(checkout: &str, amount: i64, phone: &str, receipt: &str) -> String {
@@ -2139,10 +2216,16 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     );
     // The same code brought for another policy is not a payment for it: it says whose it is.
     let other = world
-        .malipo_as("admin", &["mpesa", "verify", &silent_code, "--policy", "POL-1"])
+        .malipo_as(
+            "admin",
+            &["mpesa", "verify", &silent_code, "--policy", "POL-1"],
+        )
         .await;
     assert_eq!(other.status.code(), Some(4), "{other:?}");
-    assert!(other.stdout.is_empty(), "nothing that looks paid: {other:?}");
+    assert!(
+        other.stdout.is_empty(),
+        "nothing that looks paid: {other:?}"
+    );
     let said = String::from_utf8_lossy(&other.stderr);
     for part in [
         "already paid policy MTR-2291 (Wanjiru Kamau)",

@@ -184,20 +184,19 @@ pub async fn save_receipt(
     shell: tauri::State<'_, Shell>,
     request: SaveReceipt,
 ) -> Answer<SavedReceipt> {
-    let actor = shell.actor()?;
-    let receipt = app
-        .receipt(&actor, &request.number, request.format.into())
+    let saved = app
+        .save_receipt(
+            &shell.actor()?,
+            &request.number,
+            request.format.into(),
+            None,
+            request.print,
+        )
         .await?;
-    let path = malipo_app::spool_path(&shell.data_dir, &receipt.receipt_number);
-    write_private(&path, &receipt.pdf)?;
-    if request.print {
-        let printer = app.printer().await?;
-        malipo_app::print(&path, printer.as_deref())?;
-    }
     Ok(SavedReceipt {
-        path: path.display().to_string(),
-        receipt_number: receipt.receipt_number,
-        copy: receipt.copy,
+        path: saved.path.display().to_string(),
+        receipt_number: saved.receipt.receipt_number,
+        copy: saved.receipt.copy,
     })
 }
 

@@ -231,7 +231,17 @@ try {
       const path = (await saved.$("code").getText()).trim();
       const text = execFileSync("pdftotext", [path, "-"]).toString();
       assert(text.includes("OFFICIAL RECEIPT") && text.includes("POL-1001"), `the saved receipt: ${text}`);
+      // Amina has an e-mail address but the demo office sends no e-mail: the paper one is the original.
+      assert(!text.includes("COPY") && !(await saved.getText()).includes("(copy)"), `the first receipt is the original: ${text}`);
+      const original = readFileSync(path);
       await b.saveScreenshot(join(shots, "05-paid-receipt-saved.png"));
+      // Saved again: a copy, in a file of its own; the original is untouched.
+      await b.$('[data-testid="save-a4"]').click();
+      await until("the copy saved", async () => (await saved.getText()).includes("(copy)"));
+      const copyPath = (await saved.$("code").getText()).trim();
+      assert(copyPath !== path, `the copy went to ${copyPath}`);
+      assert(execFileSync("pdftotext", [copyPath, "-"]).toString().includes("COPY"), "the copy says COPY");
+      assert(readFileSync(path).equals(original), "the original file is untouched");
 
       // The day's log names the payment with the phone masked, never the whole number.
       const logs = join(office, "logs");

@@ -42,6 +42,34 @@ fn restrict(path: &Path, mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` (creating its folder), readable by this user only, when no file
+/// is there yet: `false` (and nothing written) when one is.
+pub fn write_new_private_file(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => {
+            return Err(Error::internal(format!(
+                "cannot write {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+    restrict(path, 0o600)?;
+    Ok(true)
+}
+
 /// Writes `bytes` to `path` (creating its folder), readable by this user only.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -46,7 +46,7 @@ pub use paybill::{RegisteredUrls, SuspenseDecided, SuspenseView, VERIFY_WAIT};
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput, PolicyQuery};
 pub use providers::Providers;
-pub use receipts::{Printed, ReceiptFile, print, spool_path};
+pub use receipts::{Printed, ReceiptFile, SavedReceiptFile, print};
 pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
 pub use reports::{CompanyQuery, HistoryQuery, ScheduleQuery, SummaryQuery};

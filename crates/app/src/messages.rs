@@ -474,10 +474,9 @@ impl App {
                     _ => String::new(),
                 };
                 let pdf = if m.channel == "email" {
-                    let earlier = self
-                        .store()
-                        .record_receipt_print("messages", &t.number, "email", self.now())
-                        .await?;
+                    // The original unless one already left the building; it counts as the
+                    // original only once the mail server has taken it (below).
+                    let earlier = self.store().receipt_prints(&t.number).await?;
                     let office = self.office_details().await?;
                     let r = self.receipt_of(&t, &receipt, &office, earlier > 0);
                     Some(Pdf {
@@ -520,7 +519,7 @@ impl App {
                         ),
                     )
                 };
-                (subject, body, pdf)
+                (subject, body, pdf.map(|p| (p, t.number.clone())))
             }
             _ => {
                 let seq = m.instalment_seq.unwrap_or_default();
@@ -618,8 +617,16 @@ impl App {
             });
         };
         self.store().message_content(m.id, &address, &body).await?;
+        let (pdf, receipt_of) = pdf.unzip();
         Ok(match mailer.send(&address, &subject, &body, pdf).await {
-            Ok(()) => Attempt::Sent { provider_id: None },
+            Ok(()) => {
+                if let Some(number) = receipt_of {
+                    self.store()
+                        .record_receipt_print("messages", &number, "email", self.now())
+                        .await?;
+                }
+                Attempt::Sent { provider_id: None }
+            }
             Err(EmailError::Later(why)) => retry(why),
             Err(e @ EmailError::Refused(_)) => Attempt::Failed {
                 problem: e.to_string(),

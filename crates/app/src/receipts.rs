@@ -27,6 +27,14 @@ pub struct ReceiptFile {
     pub verify_url: Option<String>,
 }
 
+/// A receipt saved to a file, and what printing did when it was asked for.
+#[derive(Debug, Clone)]
+pub struct SavedReceiptFile {
+    pub receipt: ReceiptFile,
+    pub path: PathBuf,
+    pub printed: Option<Printed>,
+}
+
 /// What printing did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Printed {
@@ -131,6 +139,40 @@ impl App {
             receipt_number: number,
             copy: receipt.copy,
             verify_url: receipt.verify_url,
+        })
+    }
+
+    /// Makes the receipt of payment `key` (see [`Self::receipt`]), saves it and prints it
+    /// when `print` is set. Without `out` it goes to the data directory's `receipts/` under a
+    /// name no other file has (the original `R-….pdf`, copies `R-…-copy.pdf`,
+    /// `R-…-copy-2.pdf`, …): a receipt once saved there is never overwritten.
+    pub async fn save_receipt(
+        &self,
+        actor: &Actor,
+        key: &str,
+        layout: Layout,
+        out: Option<&Path>,
+        print: bool,
+    ) -> Result<SavedReceiptFile> {
+        let receipt = self.receipt(actor, key, layout).await?;
+        let path = match out {
+            Some(path) => {
+                crate::files::write_private_file(path, &receipt.pdf)
+                    .map_err(|e| Error::invalid("out", e.to_string()))?;
+                path.to_owned()
+            }
+            None => save_in_spool(self.data_dir(), &receipt)?,
+        };
+        let printed = if print {
+            let printer = self.printer().await?;
+            Some(self::print(&path, printer.as_deref())?)
+        } else {
+            None
+        };
+        Ok(SavedReceiptFile {
+            receipt,
+            path,
+            printed,
         })
     }
 
@@ -258,9 +300,25 @@ pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed> {
     }
 }
 
-/// Where a receipt waits to be printed: the data directory's `receipts/` folder.
-pub fn spool_path(data_dir: &Path, receipt_number: &str) -> PathBuf {
-    data_dir
-        .join("receipts")
-        .join(format!("{receipt_number}.pdf"))
+/// Writes `receipt` to a new file in the data directory's `receipts/` folder: the original as
+/// `R-….pdf`, a copy as `R-…-copy.pdf`, then `-copy-2`, `-copy-3`, … whichever is free.
+fn save_in_spool(data_dir: &Path, receipt: &ReceiptFile) -> Result<PathBuf> {
+    let folder = data_dir.join("receipts");
+    let number = &receipt.receipt_number;
+    for n in 1..=1000 {
+        let name = match (receipt.copy, n) {
+            (false, 1) => format!("{number}.pdf"),
+            (false, n) => format!("{number}-{n}.pdf"),
+            (true, 1) => format!("{number}-copy.pdf"),
+            (true, n) => format!("{number}-copy-{n}.pdf"),
+        };
+        let path = folder.join(name);
+        if crate::files::write_new_private_file(&path, &receipt.pdf)? {
+            return Ok(path);
+        }
+    }
+    Err(Error::internal(format!(
+        "a thousand files of receipt {number} in {}",
+        folder.display()
+    )))
 }

@@ -1047,17 +1047,12 @@ async fn receipt(
         ));
     }
     let actor = ctx.actor().await?;
-    let receipt = ctx.app.receipt(&actor, id_or_number, layout).await?;
-    let path =
-        file.unwrap_or_else(|| malipo_app::spool_path(&ctx.data_dir, &receipt.receipt_number));
-    write_out(&path, &receipt.pdf)?;
-    let printed = if print {
-        let printer = ctx.app.printer().await?;
-        Some(malipo_app::print(&path, printer.as_deref())?)
-    } else {
-        None
-    };
-    ctx.out.receipt(&receipt, &path, printed.as_ref());
+    let saved = ctx
+        .app
+        .save_receipt(&actor, id_or_number, layout, file.as_deref(), print)
+        .await?;
+    ctx.out
+        .receipt(&saved.receipt, &saved.path, saved.printed.as_ref());
     Ok(())
 }
 

@@ -99,6 +99,19 @@ impl Store {
     /// times it had been before: the first is the original, every later one a copy. Counting
     /// and recording share one write transaction, so two clerks printing at once cannot both
     /// get the original.
+    /// How many times payment `number`'s receipt has left the office (printed, saved or
+    /// e-mailed): the next one is a COPY when any has.
+    pub async fn receipt_prints(&self, number: &str) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT count(*) AS n FROM audit_log
+             WHERE entity = 'transaction' AND entity_id = ? AND action = 'receipt.print'",
+        )
+        .bind(number)
+        .fetch_one(&self.pool)
+        .await?
+        .get("n"))
+    }
+
     pub async fn record_receipt_print(
         &self,
         actor: &str,
