@@ -902,6 +902,80 @@ async fn refunds_go_from_request_to_their_final_state(backend: Backend) {
         .collect();
     assert!(kinds.contains(&"reversal_result".to_owned()), "{kinds:?}");
     assert!(kinds.contains(&"refund.processed".to_owned()), "{kinds:?}");
+
+    // Four eyes: a manager who asks for a refund cannot approve it; a rejection says why.
+    let own = ok_json(
+        &world
+            .malipo_as(
+                "manager",
+                &[
+                    "refund",
+                    "request",
+                    &number(&mpesa),
+                    "--amount",
+                    "100",
+                    "--reason",
+                    "overpaid",
+                ],
+            )
+            .await,
+    );
+    assert_eq!(own["policy"], "POL-1", "{own}");
+    assert_eq!(own["holder"], "Amina Odhiambo", "{own}");
+    let refused = world
+        .malipo_as("manager", &["refund", "approve", &id(&own)])
+        .await;
+    assert_eq!(refused.status.code(), Some(5), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("another manager"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let unexplained = world
+        .malipo_as("admin", &["refund", "reject", &id(&own), "--reason", " "])
+        .await;
+    assert_eq!(unexplained.status.code(), Some(2), "{unexplained:?}");
+    let rejected = ok_json(
+        &world
+            .malipo_as(
+                "admin",
+                &["refund", "reject", &id(&own), "--reason", "paid once only"],
+            )
+            .await,
+    );
+    assert_eq!(rejected["status"], "rejected", "{rejected}");
+    assert_eq!(rejected["decision_note"], "paid once only", "{rejected}");
+    // A one-person office lets the one who asked approve, and the refund says so.
+    world
+        .malipo(&["settings", "set", "refunds.self_approval", "on"])
+        .await;
+    let again = ok_json(
+        &world
+            .malipo_as(
+                "manager",
+                &[
+                    "refund",
+                    "request",
+                    &number(&mpesa),
+                    "--amount",
+                    "100",
+                    "--reason",
+                    "overpaid",
+                ],
+            )
+            .await,
+    );
+    let approved = ok_json(
+        &world
+            .malipo_as("manager", &["refund", "approve", &id(&again)])
+            .await,
+    );
+    assert!(
+        approved["decision_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("one-person office")),
+        "{approved}"
+    );
 }
 
 /// One company, two offices: a payment taken at one reaches the other's sync as another
@@ -1454,7 +1528,7 @@ async fn a_reversal_whose_answer_was_lost_is_settled_by_its_result(backend: Back
     let refund = ok_json(
         &world
             .malipo_as(
-                "manager",
+                "admin",
                 &[
                     "refund",
                     "request",

@@ -11,8 +11,9 @@ use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
     DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, InstallUpdate, MessageId, MessagesFilter,
-    OrphansFilter, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RequestRefund,
-    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, VerifyCode,
+    OrphansFilter, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund,
+    RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
+    VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
@@ -318,9 +319,11 @@ pub async fn approve_refund(
 pub async fn reject_refund(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
-    request: RefundId,
+    request: RejectRefund,
 ) -> Answer<RefundView> {
-    Ok(app.reject_refund(&shell.actor()?, request.id).await?)
+    Ok(app
+        .reject_refund(&shell.actor()?, request.id, &request.reason)
+        .await?)
 }
 
 /// Provider events that matched no payment: the open ones, or all with `all`.

@@ -479,12 +479,56 @@ try {
       const approve = await b.$('[data-testid="refunds-table"] [data-testid^="approve-"]');
       await approve.waitForDisplayed({ timeout: 10000 });
       await approve.click();
+      // Nothing goes back before the manager confirms, seeing how much and to whom.
+      const confirm = await b.$('[data-testid="refund-confirm"]');
+      await confirm.waitForDisplayed({ timeout: 5000 });
+      const asks = await confirm.getText();
+      assert(asks.includes("KES 500.00") && asks.includes("Amina Wanjiru") && asks.includes("POL-1001"), `the confirmation: ${asks}`);
+      assert((await b.$('[data-testid="refunds-table"]').getText()).includes("Amina Wanjiru"), "the row names the customer");
+      await b.saveScreenshot(join(shots, "14a-refund-confirm.png"));
+      await b.$('[data-testid="refund-confirm-yes"]').click();
       await until("the reversal processed by M-Pesa", async () => {
         const t = await b.$('[data-testid="refunds-table"]');
         return (await t.isExisting()) && (await t.getText()).includes("processed");
       }, 30000);
       assert((await b.$('[data-testid="refunds-table"]').getText()).includes("halima"), "who decided is shown");
       await b.saveScreenshot(join(shots, "14-refund-processed.png"));
+
+      // Four eyes: the manager asks for a refund herself; she cannot approve it, and a rejection
+      // needs its reason.
+      await b.$('[data-testid="nav-history"]').click();
+      await b.$('[data-testid="history-search"]').setValue("Amina");
+      await until("Amina's payment", async () =>
+        (await b.$$('[data-testid="history-table"] tbody tr')).length === 1);
+      const paidRow = await b.$('[data-testid="history-table"] tbody tr');
+      const paidNumber = (await paidRow.$("td").getText()).trim();
+      await b.$(`[data-testid="refund-${paidNumber}"]`).click();
+      await b.$('[data-testid="refund-amount"]').setValue("100");
+      await b.$('[data-testid="refund-reason"]').setValue("Bank charges");
+      await b.$('[data-testid="refund-send"]').click();
+      await b.$('[data-testid="history-note"]').waitForDisplayed({ timeout: 10000 });
+      await b.$('[data-testid="nav-refunds"]').click();
+      await b.$('[data-testid="refunds-status"]').selectByAttribute("value", "requested");
+      const own = await b.$('[data-testid="refunds-table"] [data-testid^="approve-"]');
+      await own.waitForDisplayed({ timeout: 10000 });
+      const ownId = (await own.getAttribute("data-testid")).replace("approve-", "");
+      await own.click();
+      await b.$('[data-testid="refund-confirm-yes"]').click();
+      const refused = await b.$('[data-testid="refunds-error"]');
+      await refused.waitForDisplayed({ timeout: 10000 });
+      assert((await refused.getText()).includes("another manager"), `her own refund: ${await refused.getText()}`);
+      await b.$('[data-testid="refund-confirm-cancel"]').click();
+      await b.$(`[data-testid="reject-${ownId}"]`).click();
+      await b.$('[data-testid="refund-confirm-yes"]').click();
+      await until("a reason asked for", async () =>
+        (await b.$('[data-testid="refunds-error"]').isExisting()) &&
+        (await b.$('[data-testid="refunds-error"]').getText()).includes("Say why"));
+      await b.$('[data-testid="reject-reason"]').setValue("Asked in error");
+      await b.$('[data-testid="refund-confirm-yes"]').click();
+      const noted = await b.$(`[data-testid="refund-note-${ownId}"]`);
+      await noted.waitForDisplayed({ timeout: 10000 });
+      assert((await noted.getText()).includes("Asked in error"), `the reason kept: ${await noted.getText()}`);
+      await b.saveScreenshot(join(shots, "14b-refund-rejected.png"));
       await b.$('[data-testid="nav-review"]').click();
       await b.$('[data-testid="reconcile-run"]').click();
       await b.$('[data-testid="reconcile-summary"]').waitForDisplayed({ timeout: 20000 });

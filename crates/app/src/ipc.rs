@@ -218,6 +218,13 @@ pub struct RefundId {
     pub id: i64,
 }
 
+/// A refund rejected, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct RejectRefund {
+    pub id: i64,
+    pub reason: String,
+}
+
 /// Orphan provider events: the open ones, or all with `all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
 pub struct OrphansFilter {
@@ -377,7 +384,7 @@ commands! {
     refunds: RefundsFilter => Vec<RefundView>,
     request_refund: RequestRefund => RefundView,
     approve_refund: RefundId => RefundView,
-    reject_refund: RefundId => RefundView,
+    reject_refund: RejectRefund => RefundView,
     orphans: OrphansFilter => Vec<OrphanView>,
     resolve_orphan: ResolveOrphan => (),
     recent_paybill: () => Vec<TransactionView>,
@@ -463,6 +470,7 @@ pub fn typescript() -> String {
         RefundsFilter::decl(&cfg),
         RequestRefund::decl(&cfg),
         RefundId::decl(&cfg),
+        RejectRefund::decl(&cfg),
         OrphansFilter::decl(&cfg),
         ResolveOrphan::decl(&cfg),
         VerifyCode::decl(&cfg),

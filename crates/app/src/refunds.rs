@@ -12,6 +12,7 @@ use malipo_providers::daraja::DarajaError;
 use malipo_providers::paystack::{CardRefund, PaystackError};
 use malipo_store::{RefundDetails, RefundRecord, SendClaim, TransactionRecord, TxKey};
 
+use crate::settings::key;
 use crate::views::rfc3339;
 use crate::{Actor, App, Error, Result};
 
@@ -21,6 +22,9 @@ pub struct RefundView {
     pub id: i64,
     /// The payment's number.
     pub transaction: String,
+    /// The policy the payment was for, and its holder: who the money goes back to.
+    pub policy: String,
+    pub holder: String,
     pub amount: String,
     pub amount_minor: i64,
     pub currency: String,
@@ -34,6 +38,8 @@ pub struct RefundView {
     pub in_flight: bool,
     pub requested_by: String,
     pub decided_by: Option<String>,
+    /// A rejection's reason, or how an approval by its requester was allowed.
+    pub decision_note: Option<String>,
     /// The Paystack refund id, or the M-Pesa reversal's ConversationID.
     pub provider_ref: Option<String>,
     pub failure_reason: Option<String>,
@@ -46,6 +52,8 @@ impl From<&RefundRecord> for RefundView {
         RefundView {
             id: r.id,
             transaction: r.transaction_number.clone(),
+            policy: r.policy_number.clone(),
+            holder: r.holder.clone(),
             amount: r.amount.amount_string(),
             amount_minor: r.amount.minor(),
             currency: r.amount.currency().code().to_owned(),
@@ -56,6 +64,7 @@ impl From<&RefundRecord> for RefundView {
             in_flight: matches!(r.status, RefundStatus::Approved | RefundStatus::Processing),
             requested_by: r.requested_by.clone(),
             decided_by: r.decided_by.clone(),
+            decision_note: r.decision_note.clone(),
             provider_ref: r.provider_ref.clone(),
             failure_reason: r.failure_reason.clone(),
             created_at: rfc3339(r.created_at),
@@ -110,9 +119,20 @@ impl App {
         Ok(RefundView::from(&record))
     }
 
-    /// A manager rejects a requested refund.
-    pub async fn reject_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
+    /// A manager rejects a requested refund, saying why (the reason stays on the refund and
+    /// in the audit log).
+    pub async fn reject_refund(&self, actor: &Actor, id: i64, reason: &str) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::invalid(
+                "reason",
+                "say why the refund is rejected (the clerk who asked sees it)",
+            ));
+        }
+        if reason.chars().count() > 500 {
+            return Err(Error::invalid("reason", "at most 500 characters"));
+        }
         let office = self.desk().await?;
         let (record, _, _) = self
             .store()
@@ -121,28 +141,45 @@ impl App {
                 id,
                 &office,
                 RefundEvent::Reject,
-                &RefundDetails::default(),
+                &RefundDetails {
+                    decision_note: Some(reason.to_owned()),
+                    ..RefundDetails::default()
+                },
                 self.now(),
             )
             .await?;
         Ok(RefundView::from(&record))
     }
 
-    /// A manager approves a requested refund, which sends it to the provider. When the
-    /// provider cannot be reached the refund stays approved and approving it again retries.
+    /// A manager approves a requested refund, which sends it to the provider. The person who
+    /// asked for it may not approve it, unless the office allows that (a one-person office,
+    /// [`key::REFUND_SELF_APPROVAL`]), and then the approval says so. When the provider cannot
+    /// be reached the refund stays approved and approving it again retries.
     pub async fn approve_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
         let office = self.desk().await?;
         let refund = self.store().refund(id).await?;
         match refund.status {
             RefundStatus::Requested => {
+                let mut details = RefundDetails::default();
+                if refund.requested_by == actor.name() {
+                    if !self.self_approval().await? {
+                        return Err(Error::Forbidden(format!(
+                            "you asked for refund {id} yourself: another manager must approve it (a one-person office can allow this in Settings)"
+                        )));
+                    }
+                    details.decision_note = Some(format!(
+                        "approved by {}, who asked for it (one-person office)",
+                        actor.name()
+                    ));
+                }
                 self.store()
                     .refund_event(
                         actor.name(),
                         id,
                         &office,
                         RefundEvent::Approve,
-                        &RefundDetails::default(),
+                        &details,
                         self.now(),
                     )
                     .await?;
@@ -200,6 +237,7 @@ impl App {
                         RefundDetails {
                             provider_ref: None,
                             failure_reason: Some(format!("Paystack refused the refund: {why}")),
+                            decision_note: None,
                         },
                     )),
                     Err(e @ (PaystackError::Invalid(_) | PaystackError::Unauthorized(_))) => {
@@ -233,6 +271,7 @@ impl App {
                         RefundDetails {
                             provider_ref: Some(accepted.conversation_id),
                             failure_reason: None,
+                            decision_note: None,
                         },
                     )),
                     Err(DarajaError::BadRequest { message, .. }) => Ok((
@@ -240,6 +279,7 @@ impl App {
                         RefundDetails {
                             provider_ref: None,
                             failure_reason: Some(format!("M-Pesa refused the reversal: {message}")),
+                            decision_note: None,
                         },
                     )),
                     Err(e) if e.safe_to_retry() => {
@@ -306,6 +346,15 @@ impl App {
                 crate::views::rfc3339(sent_at)
             ))),
         }
+    }
+
+    /// Whether the person who asked for a refund may approve it ([`key::REFUND_SELF_APPROVAL`]).
+    async fn self_approval(&self) -> Result<bool> {
+        Ok(self
+            .store()
+            .setting(key::REFUND_SELF_APPROVAL)
+            .await?
+            .is_some_and(|v| v == "on"))
     }
 
     /// Refunds, newest first (only those in `status` when given).
@@ -380,6 +429,7 @@ fn paystack_refund_answer(r: &CardRefund) -> (RefundEvent, RefundDetails) {
         RefundDetails {
             provider_ref: Some(r.id.to_string()),
             failure_reason: None,
+            decision_note: None,
         },
     )
 }

@@ -469,6 +469,10 @@ impl App {
                     .map_err(|e| Error::invalid(key, e))?
                     .to_string()
             }
+            crate::settings::key::REFUND_SELF_APPROVAL => match value.trim() {
+                "on" | "off" => value.trim().to_owned(),
+                _ => return Err(Error::invalid(key, "use on or off")),
+            },
             crate::settings::key::QUIET_HOURS => {
                 crate::messages::parse_quiet_hours(value).map_err(|e| Error::invalid(key, e))?;
                 value.trim().to_owned()

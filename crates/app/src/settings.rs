@@ -100,7 +100,11 @@ pub mod key {
     /// Where the company publishes updates: the address of the update manifest
     /// (`latest.json`), e.g. the relay's `https://relay.example.co.ke/updates/latest.json`.
     pub const UPDATE_URL: &str = "updates.url";
-    pub const ALL: [&str; 27] = [
+    /// `on` in a one-person office: whoever asked for a refund may approve it too (each such
+    /// approval is noted on the refund and in the audit log). `off` (the default): someone else
+    /// approves it.
+    pub const REFUND_SELF_APPROVAL: &str = "refunds.self_approval";
+    pub const ALL: [&str; 28] = [
         MPESA_BASE_URL,
         MPESA_CONSUMER_KEY,
         MPESA_SHORTCODE,
@@ -128,6 +132,7 @@ pub mod key {
         REMINDER_DAYS,
         QUIET_HOURS,
         UPDATE_URL,
+        REFUND_SELF_APPROVAL,
     ];
 }
 
@@ -351,7 +356,7 @@ impl ProviderSettings {
 }
 
 /// The environment variable that overrides each database key (DESIGN.md).
-pub const KEY_ENV: [(&str, &str); 27] = [
+pub const KEY_ENV: [(&str, &str); 28] = [
     (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
     (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
     (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
@@ -379,6 +384,7 @@ pub const KEY_ENV: [(&str, &str); 27] = [
     (key::REMINDER_DAYS, ""),
     (key::QUIET_HOURS, ""),
     (key::UPDATE_URL, crate::updates::UPDATE_URL_ENV),
+    (key::REFUND_SELF_APPROVAL, ""),
 ];
 
 /// One setting as the settings screen shows it.

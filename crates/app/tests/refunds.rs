@@ -16,7 +16,10 @@ struct Office {
     app: App,
     clock: Arc<HandClock>,
     sandbox: malipo_sandbox::Running,
+    admin: Actor,
     manager: Actor,
+    /// Asks for the refunds a manager decides.
+    clerk: Actor,
     _dir: tempfile::TempDir,
 }
 
@@ -43,6 +46,10 @@ impl Office {
             .await
             .unwrap();
         let manager = Actor::User(app.sign_in("wanjiru", "manager-pass-1").await.unwrap());
+        app.add_user(&admin, "otieno", "clerk", "clerk-pass-1")
+            .await
+            .unwrap();
+        let clerk = Actor::User(app.sign_in("otieno", "clerk-pass-1").await.unwrap());
         app.add_policy(
             &admin,
             &PolicyInput {
@@ -62,7 +69,9 @@ impl Office {
             app,
             clock,
             sandbox,
+            admin,
             manager,
+            clerk,
             _dir: dir,
         }
     }
@@ -116,7 +125,7 @@ async fn a_refund_whose_answer_was_lost_is_looked_up_not_sent_again() {
     let (number, reference) = office.paid_card("1500").await;
     let app = &office.app;
     let refund = app
-        .request_refund(&office.manager, &number, "500", "paid twice")
+        .request_refund(&office.clerk, &number, "500", "paid twice")
         .await
         .unwrap();
 
@@ -174,7 +183,7 @@ async fn a_refund_that_never_reached_paystack_is_sent_when_approved_again() {
     let (number, reference) = office.paid_card("1500").await;
     let app = &office.app;
     let refund = app
-        .request_refund(&office.manager, &number, "1500", "cancelled")
+        .request_refund(&office.clerk, &number, "1500", "cancelled")
         .await
         .unwrap();
     office
@@ -203,7 +212,7 @@ async fn two_managers_approving_at_once_send_one_refund() {
     let (number, reference) = office.paid_card("1500").await;
     let app = &office.app;
     let refund = app
-        .request_refund(&office.manager, &number, "700", "overpaid")
+        .request_refund(&office.clerk, &number, "700", "overpaid")
         .await
         .unwrap();
     let (a, b) = tokio::join!(
@@ -215,4 +224,75 @@ async fn two_managers_approving_at_once_send_one_refund() {
         "one approval sends it, the other is refused: {a:?} {b:?}"
     );
     assert_eq!(office.refunds_at_paystack(&reference).await, 1);
+}
+
+/// Four eyes: the person who asked for a refund cannot approve it unless the office allows it
+/// (a one-person office), and then the approval says so; a rejection needs its reason, which
+/// stays on the refund. Each refund names the policy and holder the money goes back to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_is_approved_by_someone_other_than_who_asked_for_it() {
+    let office = Office::open().await;
+    let (number, reference) = office.paid_card("1500").await;
+    let app = &office.app;
+    let asked = app
+        .request_refund(&office.manager, &number, "500", "paid twice")
+        .await
+        .unwrap();
+    assert_eq!(
+        (asked.policy.as_str(), asked.holder.as_str()),
+        ("POL-1", "Amina Odhiambo")
+    );
+    let own = app
+        .approve_refund(&office.manager, asked.id)
+        .await
+        .unwrap_err();
+    assert_eq!(own.code(), ErrorCode::Forbidden, "{own}");
+    assert!(own.to_string().contains("another manager"), "{own}");
+    assert_eq!(office.refunds_at_paystack(&reference).await, 0);
+
+    let blank = app
+        .reject_refund(&office.admin, asked.id, "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(blank.code(), ErrorCode::InvalidInput, "{blank}");
+    let rejected = app
+        .reject_refund(&office.admin, asked.id, "the customer paid once only")
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, RefundStatus::Rejected);
+    assert_eq!(
+        rejected.decision_note.as_deref(),
+        Some("the customer paid once only")
+    );
+    assert_eq!(rejected.decided_by.as_deref(), Some("amina"));
+
+    // A one-person office allows it, and the approval says who asked.
+    app.set_setting(&office.admin, "refunds.self_approval", "on")
+        .await
+        .unwrap();
+    let again = app
+        .request_refund(&office.manager, &number, "500", "paid twice")
+        .await
+        .unwrap();
+    let approved = app.approve_refund(&office.manager, again.id).await.unwrap();
+    assert_eq!(approved.status, RefundStatus::Processing);
+    assert!(
+        approved
+            .decision_note
+            .as_deref()
+            .is_some_and(|n| n.contains("one-person office")),
+        "{approved:?}"
+    );
+    assert_eq!(office.refunds_at_paystack(&reference).await, 1);
+    let log = app
+        .audit_log(&office.admin, Some(("refund", &again.id.to_string())), 50)
+        .await
+        .unwrap();
+    assert!(
+        log.iter().any(|e| e
+            .after
+            .as_ref()
+            .is_some_and(|a| a.to_string().contains("one-person office"))),
+        "{log:?}"
+    );
 }

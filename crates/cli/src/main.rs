@@ -256,8 +256,13 @@ enum RefundCmd {
     },
     /// Approve a requested refund and send it to the provider (managers)
     Approve { refund_id: i64 },
-    /// Reject a requested refund (managers)
-    Reject { refund_id: i64 },
+    /// Reject a requested refund, saying why (managers)
+    Reject {
+        refund_id: i64,
+        /// Why it is rejected (the clerk who asked sees it)
+        #[arg(long)]
+        reason: String,
+    },
     /// Refunds, newest first
     List {
         /// requested, approved, rejected, processing, processed or failed
@@ -1157,9 +1162,9 @@ async fn refund(ctx: &Ctx, command: RefundCmd) -> Result {
             let actor = ctx.actor().await?;
             out.refund(&app.approve_refund(&actor, refund_id).await?);
         }
-        RefundCmd::Reject { refund_id } => {
+        RefundCmd::Reject { refund_id, reason } => {
             let actor = ctx.actor().await?;
-            out.refund(&app.reject_refund(&actor, refund_id).await?);
+            out.refund(&app.reject_refund(&actor, refund_id, &reason).await?);
         }
         RefundCmd::List { status } => out.refunds(&app.refunds(status.as_deref()).await?),
     }

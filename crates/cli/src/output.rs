@@ -752,12 +752,17 @@ impl Output {
             return print_json(r);
         }
         println!(
-            "Refund {} of {} {} on {}: {}{}",
+            "Refund {} of {} on {} ({}, {}): {}{}{}",
             r.id,
-            r.currency,
-            r.amount,
+            money(r.amount_minor, &r.currency),
             r.transaction,
+            r.policy,
+            r.holder,
             r.status,
+            r.decision_note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default(),
             r.failure_reason
                 .as_deref()
                 .map(|f| format!(" ({f})"))
@@ -774,13 +779,20 @@ impl Output {
             return;
         }
         println!(
-            "{:>5}  {:<12} {:>12}  {:<10}  {:<12} REASON",
-            "ID", "PAYMENT", "AMOUNT", "STATUS", "BY"
+            "{:>5}  {:<12} {:<10} {:<22} {:>16}  {:<10}  {:<12} REASON",
+            "ID", "PAYMENT", "POLICY", "HOLDER", "AMOUNT", "STATUS", "BY"
         );
         for r in list {
             println!(
-                "{:>5}  {:<12} {:>12}  {:<10}  {:<12} {}",
-                r.id, r.transaction, r.amount, r.status, r.requested_by, r.reason
+                "{:>5}  {:<12} {:<10} {:<22} {:>16}  {:<10}  {:<12} {}",
+                r.id,
+                r.transaction,
+                r.policy,
+                r.holder.chars().take(22).collect::<String>(),
+                money(r.amount_minor, &r.currency),
+                r.status,
+                r.requested_by,
+                r.reason
             );
         }
     }

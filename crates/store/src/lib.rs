@@ -59,6 +59,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         "messages",
         include_str!("../migrations/0008_messages.sql"),
     ),
+    (
+        9,
+        "refund decisions",
+        include_str!("../migrations/0009_refund_decisions.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

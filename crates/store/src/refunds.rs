@@ -21,11 +21,16 @@ pub struct RefundRecord {
     pub transaction_id: i64,
     /// The payment's number, e.g. `HQ-000042`.
     pub transaction_number: String,
+    /// The policy the payment was for, and its holder.
+    pub policy_number: String,
+    pub holder: String,
     pub amount: Money,
     pub reason: String,
     pub status: RefundStatus,
     pub requested_by: String,
     pub decided_by: Option<String>,
+    /// A rejection's reason, or how an approval by its requester was allowed.
+    pub decision_note: Option<String>,
     pub provider_ref: Option<String>,
     pub failure_reason: Option<String>,
     /// When an approval handed it to the provider (whatever the provider answered).
@@ -48,10 +53,15 @@ pub enum SendClaim {
 pub struct RefundDetails {
     pub provider_ref: Option<String>,
     pub failure_reason: Option<String>,
+    /// Why the decision was made: a rejection's reason, or how an approval was allowed.
+    pub decision_note: Option<String>,
 }
 
-const SELECT_REFUND: &str = "SELECT r.*, t.number AS transaction_number FROM refunds r
-    JOIN transactions t ON t.id = r.transaction_id";
+const SELECT_REFUND: &str = "SELECT r.*, t.number AS transaction_number,
+        p.number AS policy_number, p.holder
+    FROM refunds r
+    JOIN transactions t ON t.id = r.transaction_id
+    JOIN policies p ON p.id = t.policy_id";
 
 fn refund_from_row(r: &SqliteRow) -> Result<RefundRecord> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("refund {what}"));
@@ -60,6 +70,8 @@ fn refund_from_row(r: &SqliteRow) -> Result<RefundRecord> {
         id: r.get("id"),
         transaction_id: r.get("transaction_id"),
         transaction_number: r.get("transaction_number"),
+        policy_number: r.get("policy_number"),
+        holder: r.get("holder"),
         amount: Money::from_minor(r.get("amount_minor"), currency)
             .map_err(|_| corrupt("amount"))?,
         reason: r.get("reason"),
@@ -69,6 +81,7 @@ fn refund_from_row(r: &SqliteRow) -> Result<RefundRecord> {
             .map_err(|_| corrupt("status"))?,
         requested_by: r.get("requested_by"),
         decided_by: r.get("decided_by"),
+        decision_note: r.get("decision_note"),
         provider_ref: r.get("provider_ref"),
         failure_reason: r.get("failure_reason"),
         sent_at: r.get::<Option<i64>, _>("sent_at").map(from_ms),
@@ -85,6 +98,8 @@ fn snapshot(r: &RefundRecord) -> Value {
         "currency": r.amount.currency().code(),
         "provider_ref": r.provider_ref,
         "failure_reason": r.failure_reason,
+        "decided_by": r.decided_by,
+        "decision_note": r.decision_note,
     })
 }
 
@@ -299,12 +314,14 @@ pub(crate) async fn refund_in(
     sqlx::query(
         "UPDATE refunds SET status = ?, provider_ref = coalesce(?, provider_ref),
                 failure_reason = coalesce(?, failure_reason),
+                decision_note = coalesce(?, decision_note),
                 decided_by = CASE WHEN ? THEN ? ELSE decided_by END, updated_at = ?
          WHERE id = ?",
     )
     .bind(to.as_str())
     .bind(&details.provider_ref)
     .bind(&details.failure_reason)
+    .bind(&details.decision_note)
     .bind(decided)
     .bind(actor)
     .bind(to_ms(now))

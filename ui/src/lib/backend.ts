@@ -143,8 +143,8 @@ export function approveRefund(id: number): Promise<RefundView> {
   return call("approve_refund", { id });
 }
 
-export function rejectRefund(id: number): Promise<RefundView> {
-  return call("reject_refund", { id });
+export function rejectRefund(id: number, reason: string): Promise<RefundView> {
+  return call("reject_refund", { id, reason });
 }
 
 export function orphans(all: boolean): Promise<OrphanView[]> {

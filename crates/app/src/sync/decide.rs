@@ -422,6 +422,7 @@ impl App {
                 details: RefundDetails {
                     provider_ref: None,
                     failure_reason,
+                    decision_note: None,
                 },
             });
         }
@@ -439,6 +440,7 @@ impl App {
             details: RefundDetails {
                 provider_ref: Some(r.conversation_id),
                 failure_reason,
+                decision_note: None,
             },
         })
     }

@@ -25,7 +25,7 @@ export type Commands = {
   refunds: { request: RefundsFilter; response: Array<RefundView> };
   request_refund: { request: RequestRefund; response: RefundView };
   approve_refund: { request: RefundId; response: RefundView };
-  reject_refund: { request: RefundId; response: RefundView };
+  reject_refund: { request: RejectRefund; response: RefundView };
   orphans: { request: OrphansFilter; response: Array<OrphanView> };
   resolve_orphan: { request: ResolveOrphan; response: null };
   recent_paybill: { request: null; response: Array<TransactionView> };
@@ -171,6 +171,8 @@ export type RefundsFilter = { status?: string, };
 export type RequestRefund = { number: string, amount: string, reason: string, };
 
 export type RefundId = { id: number, };
+
+export type RejectRefund = { id: number, reason: string, };
 
 export type OrphansFilter = { all: boolean, };
 
@@ -439,7 +441,11 @@ export type RefundView = { id: number,
 /**
  * The payment's number.
  */
-transaction: string, amount: string, amount_minor: number, currency: string, reason: string, status: RefundStatus, 
+transaction: string, 
+/**
+ * The policy the payment was for, and its holder: who the money goes back to.
+ */
+policy: string, holder: string, amount: string, amount_minor: number, currency: string, reason: string, status: RefundStatus, 
 /**
  * Requested and waiting for a manager to approve or reject it.
  */
@@ -452,6 +458,10 @@ unsent: boolean,
  * Sent or about to be: the provider's answer is still to come.
  */
 in_flight: boolean, requested_by: string, decided_by: string | null, 
+/**
+ * A rejection's reason, or how an approval by its requester was allowed.
+ */
+decision_note: string | null, 
 /**
  * The Paystack refund id, or the M-Pesa reversal's ConversationID.
  */
