@@ -144,8 +144,8 @@ impl App {
 
     /// Makes the receipt of payment `key` (see [`Self::receipt`]), saves it and prints it
     /// when `print` is set. Without `out` it goes to the data directory's `receipts/` under a
-    /// name no other file has (the original `R-….pdf`, copies `R-…-copy.pdf`,
-    /// `R-…-copy-2.pdf`, …): a receipt once saved there is never overwritten.
+    /// name no other file has (the original `RECEIPT.pdf`, copies `RECEIPT-copy.pdf`,
+    /// `RECEIPT-copy-2.pdf`, …): a receipt once saved there is never overwritten.
     pub async fn save_receipt(
         &self,
         actor: &Actor,
@@ -301,7 +301,7 @@ pub fn print(file: &Path, printer: Option<&str>) -> Result<Printed> {
 }
 
 /// Writes `receipt` to a new file in the data directory's `receipts/` folder: the original as
-/// `R-….pdf`, a copy as `R-…-copy.pdf`, then `-copy-2`, `-copy-3`, … whichever is free.
+/// `RECEIPT.pdf`, a copy as `RECEIPT-copy.pdf`, then `-copy-2`, `-copy-3`, … whichever is free.
 fn save_in_spool(data_dir: &Path, receipt: &ReceiptFile) -> Result<PathBuf> {
     let folder = data_dir.join("receipts");
     let number = &receipt.receipt_number;
