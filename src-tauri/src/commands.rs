@@ -539,7 +539,7 @@ pub async fn save_setting(
     let actor = shell.actor()?;
     app.set_setting(&actor, &request.key, &request.value)
         .await?;
-    if !malipo_app::setting::ALL.contains(&request.key.as_str()) {
+    if !malipo_app::settings::table::find(&request.key).is_some_and(|s| s.office) {
         shell.settings_changed(&app).await?;
     }
     Ok(())

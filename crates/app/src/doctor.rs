@@ -20,7 +20,7 @@ use malipo_providers::daraja::{self, DarajaClient, DarajaConfig, DarajaError, Sh
 use malipo_providers::paystack::{self, ListQuery, PaystackClient, PaystackConfig, PaystackError};
 use malipo_relay_api as api;
 
-use crate::settings::{ProviderSettings, SecretStore, Sources, key, secret};
+use crate::settings::{ProviderSettings, SecretStore, Setting, Sources, table};
 use crate::sync::{RelayClient, RelayError};
 use crate::{App, Result};
 
@@ -275,54 +275,48 @@ impl Configured {
     fn read(src: &Sources<'_>) -> Configured {
         let mut keyring_problems = Vec::new();
         // A secret the keyring cannot give is a finding of its own, not a reason to stop.
-        let mut secret_of = |pair: (&str, &str)| match src.secret(pair) {
+        let mut secret_of = |setting: &Setting| match src.secret(setting) {
             Ok(s) => s,
             Err(e) => {
                 keyring_problems.push(e.to_string());
                 None
             }
         };
-        let consumer_secret = secret_of(secret::MPESA_CONSUMER_SECRET);
-        let passkey = secret_of(secret::MPESA_PASSKEY);
-        let callback = secret_of(secret::MPESA_CALLBACK_URL);
-        let initiator_password = secret_of(secret::MPESA_INITIATOR_PASSWORD);
-        let paystack_key = secret_of(secret::PAYSTACK_SECRET_KEY);
-        let relay_token = secret_of(secret::RELAY_TOKEN);
-        let certificate = src
-            .value("MALIPO_MPESA_CERTIFICATE", key::MPESA_CERTIFICATE)
-            .map(|path| {
-                let file = std::fs::read(&path).map_err(|e| format!("cannot be read ({e})"));
-                (path, file)
-            });
+        let consumer_secret = secret_of(&table::MPESA_CONSUMER_SECRET);
+        let passkey = secret_of(&table::MPESA_PASSKEY);
+        let callback = secret_of(&table::MPESA_CALLBACK_URL);
+        let initiator_password = secret_of(&table::MPESA_INITIATOR_PASSWORD);
+        let paystack_key = secret_of(&table::PAYSTACK_SECRET_KEY);
+        let relay_token = secret_of(&table::RELAY_TOKEN);
+        let certificate = src.value(&table::MPESA_CERTIFICATE).map(|path| {
+            let file = std::fs::read(&path).map_err(|e| format!("cannot be read ({e})"));
+            (path, file)
+        });
         Configured {
             mpesa: MpesaSettings {
-                base: src
-                    .value("MALIPO_MPESA_BASE_URL", key::MPESA_BASE_URL)
-                    .unwrap_or_else(|| "https://api.safaricom.co.ke".into()),
-                consumer_key: src.value("MALIPO_MPESA_CONSUMER_KEY", key::MPESA_CONSUMER_KEY),
+                base: src.value_or_default(&table::MPESA_BASE_URL),
+                consumer_key: src.value(&table::MPESA_CONSUMER_KEY),
                 consumer_secret,
-                shortcode: src.value("MALIPO_MPESA_SHORTCODE", key::MPESA_SHORTCODE),
+                shortcode: src.value(&table::MPESA_SHORTCODE),
                 passkey,
                 callback,
-                kind: src.value("MALIPO_MPESA_TYPE", key::MPESA_TYPE),
-                till: src.value("MALIPO_MPESA_TILL", key::MPESA_TILL),
-                initiator_name: src.value("MALIPO_MPESA_INITIATOR_NAME", key::MPESA_INITIATOR_NAME),
+                kind: src.value(&table::MPESA_TYPE),
+                till: src.value(&table::MPESA_TILL),
+                initiator_name: src.value(&table::MPESA_INITIATOR_NAME),
                 initiator_password,
                 certificate,
                 c2b: [
-                    ("C2B validation URL", secret::MPESA_C2B_VALIDATION_URL),
-                    ("C2B confirmation URL", secret::MPESA_C2B_CONFIRMATION_URL),
+                    ("C2B validation URL", &table::MPESA_C2B_VALIDATION_URL),
+                    ("C2B confirmation URL", &table::MPESA_C2B_CONFIRMATION_URL),
                 ]
-                .map(|(what, pair)| {
-                    let url = secret_of(pair).map(|s| s.expose().trim().to_owned());
-                    (what, pair.1, url.filter(|v| !v.is_empty()))
+                .map(|(what, setting)| {
+                    let url = secret_of(setting).map(|s| s.expose().trim().to_owned());
+                    (what, setting.env, url.filter(|v| !v.is_empty()))
                 }),
             },
-            paystack_base: src
-                .value("MALIPO_PAYSTACK_BASE_URL", key::PAYSTACK_BASE_URL)
-                .unwrap_or_else(|| "https://api.paystack.co".into()),
+            paystack_base: src.value_or_default(&table::PAYSTACK_BASE_URL),
             paystack_key,
-            relay_url: src.value("MALIPO_RELAY_URL", key::RELAY_URL),
+            relay_url: src.value(&table::RELAY_URL),
             relay_token,
             keyring_problems,
         }

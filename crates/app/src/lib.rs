@@ -36,6 +36,8 @@ use time::OffsetDateTime;
 use malipo_domain::{CounterCode, Currency, Desk, OfficeCode};
 use malipo_store::Store;
 
+use crate::settings::table;
+
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::{AppError, Error, ErrorCode, Result};
 pub use files::{create_private_dir, export_file_name, keep_new_files_private, write_private_file};
@@ -72,26 +74,10 @@ impl Clock for SystemClock {
 /// The database file inside a data directory.
 pub const DATABASE_FILE: &str = "malipo.sqlite3";
 
-/// Settings keys for the office's details (printed on receipts).
-pub mod setting {
-    pub const OFFICE_CODE: &str = "office.code";
-    pub const OFFICE_NAME: &str = "office.name";
-    pub const OFFICE_ADDRESS: &str = "office.address";
-    pub const OFFICE_PHONE: &str = "office.phone";
-    pub const OFFICE_KRA_PIN: &str = "office.kra_pin";
-    pub const OFFICE_CURRENCY: &str = "office.currency";
-    /// This counter's code in the company, learnt from the relay before the first payment and
-    /// fixed from then on (not set by hand).
-    pub const OFFICE_COUNTER: &str = "office.counter";
-    pub const ALL: [&str; 6] = [
-        OFFICE_CODE,
-        OFFICE_NAME,
-        OFFICE_ADDRESS,
-        OFFICE_PHONE,
-        OFFICE_KRA_PIN,
-        OFFICE_CURRENCY,
-    ];
-}
+/// Where this counter's code in the company is kept: learnt from the relay before the first
+/// payment and fixed from then on. Not a setting anyone sets (the settings are in
+/// [`settings::table`]).
+pub(crate) const COUNTER_KEY: &str = "office.counter";
 
 /// The data directory when none is given: `MALIPO_DATA_DIR`, else the platform's per-user
 /// data directory (`~/.local/share/malipo` on Linux).
@@ -178,7 +164,7 @@ impl App {
 
     /// The office code printed in transaction and receipt numbers (`HQ` until set).
     pub async fn office_code(&self) -> Result<OfficeCode> {
-        let code = self.store.setting(setting::OFFICE_CODE).await?;
+        let code = self.store.setting(table::OFFICE_CODE.key).await?;
         let code = code.as_deref().unwrap_or("HQ");
         OfficeCode::parse(code).map_err(|e| Error::internal(format!("office.code: {e}")))
     }
@@ -191,7 +177,7 @@ impl App {
     /// Where this counter's numbers come from: the office code and, in a company of counters,
     /// this counter's code.
     pub async fn desk(&self) -> Result<Desk> {
-        let counter = match self.store.setting(setting::OFFICE_COUNTER).await? {
+        let counter = match self.store.setting(COUNTER_KEY).await? {
             Some(c) => Some(
                 CounterCode::parse(&c)
                     .map_err(|e| Error::internal(format!("office.counter: {e}")))?,
@@ -203,7 +189,7 @@ impl App {
 
     /// The currency amounts are in when a clerk does not name one (KES until set).
     pub async fn office_currency(&self) -> Result<Currency> {
-        match self.store.setting(setting::OFFICE_CURRENCY).await? {
+        match self.store.setting(table::OFFICE_CURRENCY.key).await? {
             Some(code) => Currency::from_code(&code)
                 .map_err(|e| Error::internal(format!("office.currency: {e}"))),
             None => Ok(Currency::Kes),

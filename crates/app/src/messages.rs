@@ -21,7 +21,7 @@ use malipo_providers::sms::SmsError;
 use malipo_store::{Attempt, MessageFilter, MessageRecord, ScheduleFilter, TxKey};
 
 use crate::error::{Error, Result};
-use crate::settings::key;
+use crate::settings::table;
 use crate::{Actor, App};
 
 /// How often the running app looks for messages to send.
@@ -43,6 +43,20 @@ pub const TEMPLATES: [&str; 4] = [
     "template.receipt_email",
     "template.reminder_sms",
 ];
+
+/// What the Settings screen calls template `name`.
+pub(crate) fn template_label(name: &str) -> &'static str {
+    match name {
+        "template.receipt_sms" => "SMS receipt",
+        "template.receipt_email_subject" => "E-mail receipt: subject",
+        "template.receipt_email" => "E-mail receipt",
+        "template.reminder_sms" => "SMS reminder",
+        _ => "Message",
+    }
+}
+
+/// The help line under every template on the Settings screen.
+pub(crate) const TEMPLATE_HELP: &str = "{holder}, {amount}, {policy}, {receipt}, {code}, {balance}, {when}, {office} and {paybill} are filled in when it is sent.";
 
 /// The template `name` as Malipo ships it, in Kiswahili with `sw`.
 pub(crate) fn default_template(name: &str, sw: bool) -> &'static str {
@@ -234,15 +248,19 @@ impl App {
     }
 
     async fn ladder(&self) -> Result<Vec<i64>> {
-        match self.store().setting(key::REMINDER_DAYS).await? {
-            Some(text) => parse_ladder(&text).map_err(|e| Error::invalid(key::REMINDER_DAYS, e)),
+        match self.store().setting(table::REMINDER_DAYS.key).await? {
+            Some(text) => {
+                parse_ladder(&text).map_err(|e| Error::invalid(table::REMINDER_DAYS.key, e))
+            }
             None => Ok(DEFAULT_LADDER.to_vec()),
         }
     }
 
     async fn quiet_hours(&self) -> Result<Option<(u8, u8)>> {
-        match self.store().setting(key::QUIET_HOURS).await? {
-            Some(text) => parse_quiet_hours(&text).map_err(|e| Error::invalid(key::QUIET_HOURS, e)),
+        match self.store().setting(table::QUIET_HOURS.key).await? {
+            Some(text) => {
+                parse_quiet_hours(&text).map_err(|e| Error::invalid(table::QUIET_HOURS.key, e))
+            }
             None => Ok(Some((21, 7))),
         }
     }

@@ -18,7 +18,7 @@ use malipo_relay_api as api;
 use malipo_store::NewPaybill;
 
 use crate::error::{Error, Result};
-use crate::settings::key;
+use crate::settings::table;
 use crate::sync::RelayError;
 use crate::views::TransactionView;
 use crate::{Actor, App};
@@ -152,7 +152,11 @@ impl App {
         };
         let response_type = match response_type {
             Some(r) => Some(r.to_owned()),
-            None => self.store().setting(key::MPESA_C2B_RESPONSE_TYPE).await?,
+            None => {
+                self.store()
+                    .setting(table::MPESA_C2B_RESPONSE_TYPE.key)
+                    .await?
+            }
         };
         let response_type = match response_type.as_deref().map(str::to_ascii_lowercase) {
             None => ResponseType::Completed,
@@ -167,7 +171,7 @@ impl App {
         };
         let version = match version {
             Some(v) => Some(v.to_owned()),
-            None => self.store().setting(key::MPESA_C2B_VERSION).await?,
+            None => self.store().setting(table::MPESA_C2B_VERSION.key).await?,
         };
         let version = match version.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("v2") => RegisterVersion::V2,

@@ -19,7 +19,7 @@ use malipo_store::{
 };
 
 use crate::error::{Error, Result};
-use crate::settings::key;
+use crate::settings::table;
 use crate::views::TransactionView;
 use crate::{Actor, App};
 
@@ -158,7 +158,7 @@ impl App {
         again: bool,
     ) -> Result<()> {
         let now = self.now();
-        if let Some(max) = self.store().setting(key::MAX_AMOUNT).await? {
+        if let Some(max) = self.store().setting(table::MAX_AMOUNT.key).await? {
             let max = Money::parse(&max, amount.currency())
                 .map_err(|e| Error::internal(format!("limits.max_amount: {e}")))?;
             if amount.currency() == max.currency() && amount.minor() > max.minor() {
@@ -171,7 +171,7 @@ impl App {
             }
         }
         let per_minute = self
-            .setting_i64(key::PER_CLERK_PER_MINUTE)
+            .setting_i64(table::PER_CLERK_PER_MINUTE.key)
             .await?
             .unwrap_or(DEFAULT_PER_CLERK_PER_MINUTE);
         let started = self

@@ -13,8 +13,8 @@ use malipo_domain::{Action, TxStatus};
 use malipo_receipt::{Layout, Office, Receipt};
 use malipo_store::{TransactionRecord, TxKey};
 
-use crate::settings::key;
-use crate::{Actor, App, Error, Result, setting};
+use crate::settings::table;
+use crate::{Actor, App, Error, Result};
 
 /// A receipt made for a payment.
 #[derive(Debug, Clone)]
@@ -67,10 +67,10 @@ impl App {
             Ok::<_, Error>(self.store().setting(k).await?.unwrap_or_default())
         };
         let mut office = Office {
-            name: get(setting::OFFICE_NAME).await?,
-            address: get(setting::OFFICE_ADDRESS).await?,
-            phone: get(setting::OFFICE_PHONE).await?,
-            kra_pin: get(setting::OFFICE_KRA_PIN).await?,
+            name: get(table::OFFICE_NAME.key).await?,
+            address: get(table::OFFICE_ADDRESS.key).await?,
+            phone: get(table::OFFICE_PHONE.key).await?,
+            kra_pin: get(table::OFFICE_KRA_PIN.key).await?,
         };
         if office.name.is_empty() {
             office.name = format!("Office {}", self.office_code().await?);
@@ -215,7 +215,7 @@ impl App {
         }
         Ok(self
             .store()
-            .setting(key::PRINTER)
+            .setting(table::PRINTER.key)
             .await?
             .filter(|p| !p.is_empty()))
     }

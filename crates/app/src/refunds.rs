@@ -12,7 +12,7 @@ use malipo_providers::daraja::DarajaError;
 use malipo_providers::paystack::{CardRefund, PaystackError};
 use malipo_store::{RefundDetails, RefundRecord, SendClaim, TransactionRecord, TxKey};
 
-use crate::settings::key;
+use crate::settings::table;
 use crate::views::rfc3339;
 use crate::{Actor, App, Error, Result};
 
@@ -153,7 +153,7 @@ impl App {
 
     /// A manager approves a requested refund, which sends it to the provider. The person who
     /// asked for it may not approve it, unless the office allows that (a one-person office,
-    /// [`key::REFUND_SELF_APPROVAL`]), and then the approval says so. When the provider cannot
+    /// [`table::REFUND_SELF_APPROVAL.key`]), and then the approval says so. When the provider cannot
     /// be reached the refund stays approved and approving it again retries.
     pub async fn approve_refund(&self, actor: &Actor, id: i64) -> Result<RefundView> {
         actor.require(Action::ApproveRefund)?;
@@ -348,11 +348,11 @@ impl App {
         }
     }
 
-    /// Whether the person who asked for a refund may approve it ([`key::REFUND_SELF_APPROVAL`]).
+    /// Whether the person who asked for a refund may approve it ([`table::REFUND_SELF_APPROVAL.key`]).
     async fn self_approval(&self) -> Result<bool> {
         Ok(self
             .store()
-            .setting(key::REFUND_SELF_APPROVAL)
+            .setting(table::REFUND_SELF_APPROVAL.key)
             .await?
             .is_some_and(|v| v == "on"))
     }

@@ -8,8 +8,9 @@ use malipo_domain::{Action, Currency, Method, Money, OfficeCode, TxStatus};
 use malipo_store::{CompanyFilter, ScheduleFilter, SummaryFilter, TxFilter, TxKey};
 
 use crate::policies::parse_date;
+use crate::settings::table;
 use crate::views::{AuditView, DashboardView, InstalmentView, List, SummaryView, TransactionView};
-use crate::{Actor, App, Error, Result, setting};
+use crate::{Actor, App, Error, Result};
 
 /// A cell a spreadsheet will not run as a formula: text that starts with `=`, `+`, `-`, `@`, a
 /// tab or a carriage return (a policy holder named `=HYPERLINK(…)`, a provider's message) is
@@ -405,121 +406,115 @@ impl App {
             .collect())
     }
 
-    /// Sets one of the office's details ([`setting::ALL`]), checking values that have rules.
+    /// Sets one setting of [`table::ALL`] that is kept in the office database (a secret is
+    /// refused: it goes to the keyring), or a message template, checking the value by its
+    /// kind or its own rule.
     pub async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<()> {
         actor.require(Action::ManageSettings)?;
         let value = value.trim();
-        let value = match key {
-            setting::OFFICE_CODE => {
-                if self
-                    .store()
-                    .transactions(&TxFilter {
-                        per_page: 1,
-                        ..TxFilter::default()
-                    })
-                    .await?
-                    .total
-                    > 0
-                {
-                    return Err(Error::Conflict("the office code is printed in every number already issued; it cannot change after the first payment".into()));
+        if crate::messages::TEMPLATES
+            .iter()
+            .any(|t| key == format!("{t}.en") || key == format!("{t}.sw"))
+        {
+            if value.is_empty() || value.chars().count() > 1000 {
+                return Err(Error::invalid(
+                    key,
+                    "give the text, at most 1,000 characters",
+                ));
+            }
+            self.store()
+                .set_setting(actor.name(), key, value, self.now())
+                .await?;
+            return Ok(());
+        }
+        let Some(setting) = table::find(key) else {
+            return Err(Error::invalid(
+                "setting",
+                format!(
+                    "unknown setting '{key}'; use one of {}",
+                    table::ALL
+                        .iter()
+                        .filter(|s| !s.secret)
+                        .map(|s| s.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        if setting.secret {
+            return Err(Error::invalid(
+                "setting",
+                format!(
+                    "{key} is a secret: it is kept in the OS keyring or given in the environment ({}), never in the office database",
+                    setting.env
+                ),
+            ));
+        }
+        let value = match setting.kind {
+            table::Kind::Text => value.to_owned(),
+            table::Kind::Choice(words) => match words.iter().find(|w| **w == value) {
+                Some(w) => (*w).to_owned(),
+                None => {
+                    return Err(Error::invalid(key, format!("use {}", words.join(" or "))));
                 }
-                OfficeCode::parse(value)
-                    .map_err(|e| Error::invalid(key, e))?
-                    .to_string()
-            }
-            setting::OFFICE_CURRENCY => Currency::from_code(value)
-                .map_err(|e| Error::invalid(key, e))?
-                .code()
-                .to_owned(),
-            crate::settings::key::MAX_AMOUNT => {
-                let currency = self.office_currency().await?;
-                Money::parse(value, currency)
-                    .map_err(|e| Error::invalid(key, e))?
-                    .amount_string()
-            }
-            crate::settings::key::QUERY_AFTER_SECONDS => match value.parse::<u32>() {
-                Ok(n) if (1..=3600).contains(&n) => n.to_string(),
+            },
+            table::Kind::Whole { min, max, unit } => match value.parse::<u32>() {
+                Ok(n) if (min..=max).contains(&n) => n.to_string(),
                 _ => {
                     return Err(Error::invalid(
                         key,
-                        "give a whole number of seconds from 1 to 3600",
+                        format!("give a whole number of {unit} from {min} to {max}"),
                     ));
                 }
             },
-            crate::settings::key::PER_CLERK_PER_MINUTE => match value.parse::<u32>() {
-                Ok(n) if n >= 1 => n.to_string(),
-                _ => {
-                    return Err(Error::invalid(
-                        key,
-                        "give a whole number of payments, 1 or more",
-                    ));
+            table::Kind::Rule => match key {
+                k if k == table::OFFICE_CODE.key => {
+                    if self
+                        .store()
+                        .transactions(&TxFilter {
+                            per_page: 1,
+                            ..TxFilter::default()
+                        })
+                        .await?
+                        .total
+                        > 0
+                    {
+                        return Err(Error::Conflict("the office code is printed in every number already issued; it cannot change after the first payment".into()));
+                    }
+                    OfficeCode::parse(value)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .to_string()
                 }
-            },
-            crate::settings::key::MPESA_TYPE if !matches!(value, "paybill" | "till") => {
-                return Err(Error::invalid(key, "use paybill or till"));
-            }
-            crate::settings::key::REMINDER_DAYS => crate::messages::parse_ladder(value)
-                .map_err(|e| Error::invalid(key, e))?
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-            crate::settings::key::UPDATE_URL if !value.is_empty() => {
-                crate::updates::check_update_url(value)
+                k if k == table::OFFICE_CURRENCY.key => Currency::from_code(value)
                     .map_err(|e| Error::invalid(key, e))?
-                    .to_string()
-            }
-            crate::settings::key::REFUND_SELF_APPROVAL => match value.trim() {
-                "on" | "off" => value.trim().to_owned(),
-                _ => return Err(Error::invalid(key, "use on or off")),
-            },
-            crate::settings::key::QUIET_HOURS => {
-                crate::messages::parse_quiet_hours(value).map_err(|e| Error::invalid(key, e))?;
-                value.trim().to_owned()
-            }
-            k if crate::messages::TEMPLATES
-                .iter()
-                .any(|t| k == format!("{t}.en") || k == format!("{t}.sw")) =>
-            {
-                if value.trim().is_empty() || value.chars().count() > 1000 {
-                    return Err(Error::invalid(
-                        key,
-                        "give the text, at most 1,000 characters",
-                    ));
+                    .code()
+                    .to_owned(),
+                k if k == table::MAX_AMOUNT.key => {
+                    let currency = self.office_currency().await?;
+                    Money::parse(value, currency)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .amount_string()
                 }
-                value.to_owned()
-            }
-            k if setting::ALL.contains(&k) || crate::settings::key::ALL.contains(&k) => {
-                value.to_owned()
-            }
-            k if crate::settings::secret::ALL
-                .iter()
-                .any(|(name, _)| *name == k)
-                || k.contains("secret")
-                || k.contains("passkey")
-                || k.contains("password")
-                || k.contains("token") =>
-            {
-                let env = crate::settings::secret::ALL
+                k if k == table::REMINDER_DAYS.key => crate::messages::parse_ladder(value)
+                    .map_err(|e| Error::invalid(key, e))?
                     .iter()
-                    .find(|(name, _)| *name == k)
-                    .map_or(String::new(), |(_, env)| format!(" ({env})"));
-                return Err(Error::invalid(
-                    "setting",
-                    format!(
-                        "{k} is a secret: it is kept in the OS keyring or given in the environment{env}, never in the office database"
-                    ),
-                ));
-            }
-            other => {
-                return Err(Error::invalid(
-                    "setting",
-                    format!(
-                        "unknown setting '{other}'; use one of {}",
-                        setting::ALL.join(", ")
-                    ),
-                ));
-            }
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                k if k == table::UPDATE_URL.key && !value.is_empty() => {
+                    crate::updates::check_update_url(value)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .to_string()
+                }
+                k if k == table::QUIET_HOURS.key => {
+                    crate::messages::parse_quiet_hours(value)
+                        .map_err(|e| Error::invalid(key, e))?;
+                    value.trim().to_owned()
+                }
+                // Empty: no updates from the company.
+                k if k == table::UPDATE_URL.key => String::new(),
+                other => return Err(Error::internal(format!("{other} has no rule"))),
+            },
         };
         self.store()
             .set_setting(actor.name(), key, &value, self.now())
@@ -527,24 +522,20 @@ impl App {
         Ok(())
     }
 
+    /// The office's details (their defaults when unset) and every other setting kept in the
+    /// office database, as `(key, value)`.
     pub async fn settings(&self) -> Result<Vec<(String, String)>> {
         let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
-        let defaults = [
-            (setting::OFFICE_CODE, "HQ"),
-            (setting::OFFICE_CURRENCY, "KES"),
-        ];
-        Ok(setting::ALL
+        Ok(table::ALL
             .iter()
-            .chain(crate::settings::key::ALL.iter())
-            .filter(|k| setting::ALL.contains(k) || stored.contains_key(**k))
-            .map(|k| {
-                let v = stored.get(*k).cloned().or_else(|| {
-                    defaults
-                        .iter()
-                        .find(|(d, _)| d == k)
-                        .map(|(_, v)| (*v).to_owned())
-                });
-                ((*k).to_owned(), v.unwrap_or_default())
+            .filter(|s| !s.secret && (s.office || stored.contains_key(s.key)))
+            .map(|s| {
+                let v = stored
+                    .get(s.key)
+                    .cloned()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| s.default.to_owned());
+                (s.key.to_owned(), v)
             })
             .collect())
     }

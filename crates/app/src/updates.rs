@@ -9,7 +9,7 @@ use ts_rs::TS;
 
 use malipo_domain::Action;
 
-use crate::settings::key;
+use crate::settings::table;
 use crate::{Actor, App, Error, Result};
 
 /// The environment variable that overrides the `updates.url` setting.
@@ -75,7 +75,7 @@ impl App {
     /// `updates.url` setting. Administrators only.
     pub async fn update_source(&self, actor: &Actor) -> Result<Url> {
         actor.require(Action::ManageSettings)?;
-        let stored = self.store().setting(key::UPDATE_URL).await?;
+        let stored = self.store().setting(table::UPDATE_URL.key).await?;
         let text = std::env::var(UPDATE_URL_ENV)
             .ok()
             .or(stored)
@@ -83,9 +83,9 @@ impl App {
             .filter(|v| !v.is_empty())
             .ok_or(Error::NotConfigured {
                 what: "updates",
-                missing: vec![key::UPDATE_URL],
+                missing: vec![table::UPDATE_URL.key],
             })?;
-        check_update_url(&text).map_err(|e| Error::invalid(key::UPDATE_URL, e))
+        check_update_url(&text).map_err(|e| Error::invalid(table::UPDATE_URL.key, e))
     }
 
     /// Records in the audit log that `actor` installed `version` over `from`.

@@ -16,7 +16,7 @@ use time::format_description::well_known::{Iso8601, Rfc3339};
 use super::relay::RelayClient;
 use super::{SyncReport, batch_body};
 use crate::error::{Error, Result};
-use crate::{Actor, App, setting};
+use crate::{Actor, App};
 
 /// How many policies waiting for the register are read at once.
 const PENDING_READ: u32 = 2000;
@@ -99,12 +99,7 @@ impl App {
     }
 
     async fn try_learn_counter(&self) -> Result<()> {
-        if self
-            .store()
-            .setting(setting::OFFICE_COUNTER)
-            .await?
-            .is_some()
-        {
+        if self.store().setting(crate::COUNTER_KEY).await?.is_some() {
             return Ok(());
         }
         let providers = self.providers();
@@ -130,7 +125,7 @@ impl App {
             self.store()
                 .set_setting(
                     Actor::Sync.name(),
-                    setting::OFFICE_COUNTER,
+                    crate::COUNTER_KEY,
                     code.as_str(),
                     self.now(),
                 )

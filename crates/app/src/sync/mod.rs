@@ -23,6 +23,7 @@ use malipo_relay_api as api;
 use malipo_store::{InboxEvent, InboxOutcome};
 
 use crate::error::{Error, Result};
+use crate::settings::table;
 use crate::{Actor, App};
 pub(crate) use paybill::fresh_reference;
 pub use relay::{RelayClient, RelayError};
@@ -357,7 +358,7 @@ impl App {
     /// providers' rate limits are respected. Returns how many were asked.
     async fn reconcile_open(&self, asked: &mut HashMap<i64, Asked>) -> Result<u64> {
         let after = self
-            .setting_i64(crate::settings::key::QUERY_AFTER_SECONDS)
+            .setting_i64(table::QUERY_AFTER_SECONDS.key)
             .await?
             .map_or(QUERY_AFTER, time::Duration::seconds);
         let open = self

@@ -550,7 +550,19 @@ env: string,
 /**
  * The environment variable is set: the stored value is not the one in force.
  */
-overridden: boolean, };
+overridden: boolean, 
+/**
+ * What the screen calls it, and one line on what it does.
+ */
+label: string, help: string, 
+/**
+ * What applies when it is unset ("" when nothing does).
+ */
+default: string, 
+/**
+ * A message template: written in a multi-line box.
+ */
+multiline: boolean, };
 
 export type SecretView = { name: string, env: string, 
 /**
@@ -560,7 +572,7 @@ source: string,
 /**
  * Why the keyring could not be read, when it could not.
  */
-problem: string | null, };
+problem: string | null, label: string, help: string, };
 
 export type SettingsView = { 
 /**

@@ -58,125 +58,9 @@ impl SecretStore for NoSecretStore {
     }
 }
 
-/// Database keys for the non-secret provider settings.
-pub mod key {
-    pub const MPESA_BASE_URL: &str = "mpesa.base_url";
-    pub const MPESA_CONSUMER_KEY: &str = "mpesa.consumer_key";
-    pub const MPESA_SHORTCODE: &str = "mpesa.shortcode";
-    pub const MPESA_TYPE: &str = "mpesa.type";
-    pub const MPESA_TILL: &str = "mpesa.till";
-    pub const MPESA_INITIATOR_NAME: &str = "mpesa.initiator_name";
-    pub const MPESA_CERTIFICATE: &str = "mpesa.certificate";
-    pub const PAYSTACK_BASE_URL: &str = "paystack.base_url";
-    pub const PAYSTACK_CALLBACK_URL: &str = "paystack.callback_url";
-    pub const RELAY_URL: &str = "relay.url";
-    pub const MAX_AMOUNT: &str = "limits.max_amount";
-    pub const PER_CLERK_PER_MINUTE: &str = "limits.per_clerk_per_minute";
-    /// Seconds an open payment may go unheard of before sync asks the provider (default 45).
-    pub const QUERY_AFTER_SECONDS: &str = "sync.query_after_seconds";
-    /// The CUPS printer receipts go to (`MALIPO_PRINTER` overrides; the system default without).
-    pub const PRINTER: &str = "printer.name";
-    /// What Safaricom does with a paybill payment when the validation URL does not answer in
-    /// time: `Completed` (the default) or `Cancelled`.
-    pub const MPESA_C2B_RESPONSE_TYPE: &str = "mpesa.c2b_response_type";
-    /// Which RegisterURL product the shortcode's Daraja app is on: `v2` (the default) or `v1`.
-    pub const MPESA_C2B_VERSION: &str = "mpesa.c2b_version";
-    /// Africa's Talking: the API base URL (`https://api.africastalking.com` unless set), the
-    /// application's username and the sender ID.
-    pub const SMS_BASE_URL: &str = "sms.base_url";
-    pub const SMS_USERNAME: &str = "sms.username";
-    pub const SMS_SENDER: &str = "sms.sender";
-    /// The office's SMTP server: host, port (587 unless set), `starttls` (default), `tls` or
-    /// `plain`, the login and the sender address.
-    pub const SMTP_HOST: &str = "smtp.host";
-    pub const SMTP_PORT: &str = "smtp.port";
-    pub const SMTP_SECURITY: &str = "smtp.security";
-    pub const SMTP_USERNAME: &str = "smtp.username";
-    pub const SMTP_FROM: &str = "smtp.from";
-    /// Reminder days relative to the due date (default `-7,-3,0,3`), and the hours no SMS is
-    /// sent (default `21-7`, Nairobi time; `off` for none).
-    pub const REMINDER_DAYS: &str = "messages.reminder_days";
-    pub const QUIET_HOURS: &str = "messages.quiet_hours";
-    /// Where the company publishes updates: the address of the update manifest
-    /// (`latest.json`), e.g. the relay's `https://relay.example.co.ke/updates/latest.json`.
-    pub const UPDATE_URL: &str = "updates.url";
-    /// `on` in a one-person office: whoever asked for a refund may approve it too (each such
-    /// approval is noted on the refund and in the audit log). `off` (the default): someone else
-    /// approves it.
-    pub const REFUND_SELF_APPROVAL: &str = "refunds.self_approval";
-    pub const ALL: [&str; 28] = [
-        MPESA_BASE_URL,
-        MPESA_CONSUMER_KEY,
-        MPESA_SHORTCODE,
-        MPESA_TYPE,
-        MPESA_TILL,
-        MPESA_INITIATOR_NAME,
-        MPESA_CERTIFICATE,
-        PAYSTACK_BASE_URL,
-        PAYSTACK_CALLBACK_URL,
-        RELAY_URL,
-        MAX_AMOUNT,
-        PER_CLERK_PER_MINUTE,
-        QUERY_AFTER_SECONDS,
-        PRINTER,
-        MPESA_C2B_RESPONSE_TYPE,
-        MPESA_C2B_VERSION,
-        SMS_BASE_URL,
-        SMS_USERNAME,
-        SMS_SENDER,
-        SMTP_HOST,
-        SMTP_PORT,
-        SMTP_SECURITY,
-        SMTP_USERNAME,
-        SMTP_FROM,
-        REMINDER_DAYS,
-        QUIET_HOURS,
-        UPDATE_URL,
-        REFUND_SELF_APPROVAL,
-    ];
-}
+pub mod table;
 
-/// Names of the secrets in the keyring (and the environment variables that override them).
-pub mod secret {
-    pub const MPESA_CONSUMER_SECRET: (&str, &str) =
-        ("mpesa.consumer_secret", "MALIPO_MPESA_CONSUMER_SECRET");
-    pub const MPESA_PASSKEY: (&str, &str) = ("mpesa.passkey", "MALIPO_MPESA_PASSKEY");
-    /// The relay's Daraja URL: its path carries the tenant's secret token.
-    pub const MPESA_CALLBACK_URL: (&str, &str) =
-        ("mpesa.callback_url", "MALIPO_MPESA_CALLBACK_URL");
-    pub const MPESA_INITIATOR_PASSWORD: (&str, &str) = (
-        "mpesa.initiator_password",
-        "MALIPO_MPESA_INITIATOR_PASSWORD",
-    );
-    pub const PAYSTACK_SECRET_KEY: (&str, &str) =
-        ("paystack.secret_key", "MALIPO_PAYSTACK_SECRET_KEY");
-    pub const RELAY_TOKEN: (&str, &str) = ("relay.token", "MALIPO_RELAY_TOKEN");
-    /// The relay's paybill URLs (`malipo-relay tenant create` prints them): their paths carry
-    /// the tenant's secret C2B token.
-    pub const MPESA_C2B_VALIDATION_URL: (&str, &str) = (
-        "mpesa.c2b_validation_url",
-        "MALIPO_MPESA_C2B_VALIDATION_URL",
-    );
-    pub const MPESA_C2B_CONFIRMATION_URL: (&str, &str) = (
-        "mpesa.c2b_confirmation_url",
-        "MALIPO_MPESA_C2B_CONFIRMATION_URL",
-    );
-    /// Africa's Talking's API key, and the SMTP login's password.
-    pub const SMS_API_KEY: (&str, &str) = ("sms.api_key", "MALIPO_SMS_API_KEY");
-    pub const SMTP_PASSWORD: (&str, &str) = ("smtp.password", "MALIPO_SMTP_PASSWORD");
-    pub const ALL: [(&str, &str); 10] = [
-        MPESA_CONSUMER_SECRET,
-        MPESA_PASSKEY,
-        MPESA_CALLBACK_URL,
-        MPESA_INITIATOR_PASSWORD,
-        PAYSTACK_SECRET_KEY,
-        RELAY_TOKEN,
-        MPESA_C2B_VALIDATION_URL,
-        MPESA_C2B_CONFIRMATION_URL,
-        SMS_API_KEY,
-        SMTP_PASSWORD,
-    ];
-}
+pub use table::{Kind, Setting};
 
 /// Everything the payment services need to reach the providers. Either provider may be
 /// missing; `why_not_*` then says what to set.
@@ -204,20 +88,31 @@ pub(crate) struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    pub(crate) fn value(&self, env: &str, db_key: &str) -> Option<String> {
-        (self.env)(env)
-            .or_else(|| self.db.get(db_key).cloned())
+    /// A setting's value: its environment variable, else the office database; blank is unset.
+    pub(crate) fn value(&self, setting: &Setting) -> Option<String> {
+        (!setting.env.is_empty())
+            .then(|| (self.env)(setting.env))
+            .flatten()
+            .or_else(|| self.db.get(setting.key).cloned())
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
-    pub(crate) fn secret(&self, (name, env): (&str, &str)) -> Result<Option<Secret>> {
-        if let Some(v) = (self.env)(env).filter(|v| !v.is_empty()) {
+    /// A setting's value, or its default when unset.
+    pub(crate) fn value_or_default(&self, setting: &Setting) -> String {
+        self.value(setting)
+            .unwrap_or_else(|| setting.default.to_owned())
+    }
+
+    /// A secret: its environment variable, else the keyring.
+    pub(crate) fn secret(&self, setting: &Setting) -> Result<Option<Secret>> {
+        if let Some(v) = (self.env)(setting.env).filter(|v| !v.is_empty()) {
             return Ok(Some(Secret::new(v)));
         }
-        self.secrets.get(name).map_err(|e| {
+        self.secrets.get(setting.key).map_err(|e| {
             Error::internal(format!(
-                "cannot read {name} from the keyring: {e}; set {env} instead"
+                "cannot read {} from the keyring: {e}; set {} instead",
+                setting.key, setting.env
             ))
         })
     }
@@ -232,36 +127,34 @@ impl ProviderSettings {
         let s = Sources { env, db, secrets };
         let mut out = ProviderSettings::default();
 
-        let base = s
-            .value("MALIPO_MPESA_BASE_URL", key::MPESA_BASE_URL)
-            .unwrap_or_else(|| "https://api.safaricom.co.ke".into());
-        let consumer_key = s.value("MALIPO_MPESA_CONSUMER_KEY", key::MPESA_CONSUMER_KEY);
-        let consumer_secret = s.secret(secret::MPESA_CONSUMER_SECRET)?;
-        let shortcode = s.value("MALIPO_MPESA_SHORTCODE", key::MPESA_SHORTCODE);
-        let passkey = s.secret(secret::MPESA_PASSKEY)?;
-        let callback = s.secret(secret::MPESA_CALLBACK_URL)?;
-        let kind = match s.value("MALIPO_MPESA_TYPE", key::MPESA_TYPE).as_deref() {
+        let base = s.value_or_default(&table::MPESA_BASE_URL);
+        let consumer_key = s.value(&table::MPESA_CONSUMER_KEY);
+        let consumer_secret = s.secret(&table::MPESA_CONSUMER_SECRET)?;
+        let shortcode = s.value(&table::MPESA_SHORTCODE);
+        let passkey = s.secret(&table::MPESA_PASSKEY)?;
+        let callback = s.secret(&table::MPESA_CALLBACK_URL)?;
+        let kind = match s.value(&table::MPESA_TYPE).as_deref() {
             None | Some("paybill") => ShortcodeKind::Paybill,
-            Some("till") => match s.value("MALIPO_MPESA_TILL", key::MPESA_TILL) {
+            Some("till") => match s.value(&table::MPESA_TILL) {
                 Some(till) => ShortcodeKind::Till { till },
                 None => {
-                    out.mpesa_missing.push("MALIPO_MPESA_TILL");
+                    out.mpesa_missing.push(table::MPESA_TILL.env);
                     ShortcodeKind::Paybill
                 }
             },
             Some(other) => {
                 return Err(Error::invalid(
-                    "MALIPO_MPESA_TYPE",
+                    table::MPESA_TYPE.env,
                     format!("'{other}' is neither paybill nor till"),
                 ));
             }
         };
         for (present, name) in [
-            (consumer_key.is_some(), "MALIPO_MPESA_CONSUMER_KEY"),
-            (consumer_secret.is_some(), "MALIPO_MPESA_CONSUMER_SECRET"),
-            (shortcode.is_some(), "MALIPO_MPESA_SHORTCODE"),
-            (passkey.is_some(), "MALIPO_MPESA_PASSKEY"),
-            (callback.is_some(), "MALIPO_MPESA_CALLBACK_URL"),
+            (consumer_key.is_some(), table::MPESA_CONSUMER_KEY.env),
+            (consumer_secret.is_some(), table::MPESA_CONSUMER_SECRET.env),
+            (shortcode.is_some(), table::MPESA_SHORTCODE.env),
+            (passkey.is_some(), table::MPESA_PASSKEY.env),
+            (callback.is_some(), table::MPESA_CALLBACK_URL.env),
         ] {
             if !present {
                 out.mpesa_missing.push(name);
@@ -277,13 +170,13 @@ impl ProviderSettings {
         ) {
             let mut config = DarajaConfig::new(&base, &ck, cs, &sc, pk, cb.expose());
             config.kind = kind;
-            let name = s.value("MALIPO_MPESA_INITIATOR_NAME", key::MPESA_INITIATOR_NAME);
-            let password = s.secret(secret::MPESA_INITIATOR_PASSWORD)?;
-            let cert_path = s.value("MALIPO_MPESA_CERTIFICATE", key::MPESA_CERTIFICATE);
+            let name = s.value(&table::MPESA_INITIATOR_NAME);
+            let password = s.secret(&table::MPESA_INITIATOR_PASSWORD)?;
+            let cert_path = s.value(&table::MPESA_CERTIFICATE);
             if let (Some(name), Some(password), Some(path)) = (name, password, cert_path) {
                 let certificate = std::fs::read(&path).map_err(|e| {
                     Error::invalid(
-                        "MALIPO_MPESA_CERTIFICATE",
+                        table::MPESA_CERTIFICATE.env,
                         format!("cannot read {path}: {e}"),
                     )
                 })?;
@@ -296,96 +189,56 @@ impl ProviderSettings {
             out.mpesa = Some(config);
         }
 
-        let ps_base = s
-            .value("MALIPO_PAYSTACK_BASE_URL", key::PAYSTACK_BASE_URL)
-            .unwrap_or_else(|| "https://api.paystack.co".into());
-        match s.secret(secret::PAYSTACK_SECRET_KEY)? {
+        let ps_base = s.value_or_default(&table::PAYSTACK_BASE_URL);
+        match s.secret(&table::PAYSTACK_SECRET_KEY)? {
             Some(key) => {
                 let mut config = PaystackConfig::new(&ps_base, key);
-                config.callback_url =
-                    s.value("MALIPO_PAYSTACK_CALLBACK_URL", key::PAYSTACK_CALLBACK_URL);
+                config.callback_url = s.value(&table::PAYSTACK_CALLBACK_URL);
                 out.paystack = Some(config);
             }
-            None => out.paystack_missing.push("MALIPO_PAYSTACK_SECRET_KEY"),
+            None => out.paystack_missing.push(table::PAYSTACK_SECRET_KEY.env),
         }
-        out.relay_url = s.value("MALIPO_RELAY_URL", key::RELAY_URL);
-        out.relay_token = s.secret(secret::RELAY_TOKEN)?;
+        out.relay_url = s.value(&table::RELAY_URL);
+        out.relay_token = s.secret(&table::RELAY_TOKEN)?;
         out.c2b_urls = s
-            .secret(secret::MPESA_C2B_VALIDATION_URL)?
-            .zip(s.secret(secret::MPESA_C2B_CONFIRMATION_URL)?);
+            .secret(&table::MPESA_C2B_VALIDATION_URL)?
+            .zip(s.secret(&table::MPESA_C2B_CONFIRMATION_URL)?);
         if let (Some(username), Some(api_key)) = (
-            s.value("MALIPO_SMS_USERNAME", key::SMS_USERNAME),
-            s.secret(secret::SMS_API_KEY)?,
+            s.value(&table::SMS_USERNAME),
+            s.secret(&table::SMS_API_KEY)?,
         ) {
             out.sms = Some(malipo_providers::sms::SmsConfig {
-                base_url: s
-                    .value("MALIPO_SMS_BASE_URL", key::SMS_BASE_URL)
-                    .unwrap_or_else(|| "https://api.africastalking.com".into()),
+                base_url: s.value_or_default(&table::SMS_BASE_URL),
                 username,
                 api_key,
-                sender: s.value("MALIPO_SMS_SENDER", key::SMS_SENDER),
+                sender: s.value(&table::SMS_SENDER),
             });
         }
-        if let (Some(host), Some(from)) = (
-            s.value("MALIPO_SMTP_HOST", key::SMTP_HOST),
-            s.value("MALIPO_SMTP_FROM", key::SMTP_FROM),
-        ) {
-            let port = match s.value("MALIPO_SMTP_PORT", key::SMTP_PORT) {
+        if let (Some(host), Some(from)) = (s.value(&table::SMTP_HOST), s.value(&table::SMTP_FROM)) {
+            let port = match s.value(&table::SMTP_PORT) {
                 Some(p) => p.parse().map_err(|_| {
-                    Error::invalid("MALIPO_SMTP_PORT", format!("'{p}' is not a port number"))
+                    Error::invalid(table::SMTP_PORT.env, format!("'{p}' is not a port number"))
                 })?,
                 None => 587,
             };
-            let security = match s.value("MALIPO_SMTP_SECURITY", key::SMTP_SECURITY) {
+            let security = match s.value(&table::SMTP_SECURITY) {
                 Some(v) => v
                     .parse()
-                    .map_err(|e: String| Error::invalid("MALIPO_SMTP_SECURITY", e))?,
+                    .map_err(|e: String| Error::invalid(table::SMTP_SECURITY.env, e))?,
                 None => malipo_providers::email::SmtpSecurity::StartTls,
             };
             out.smtp = Some(malipo_providers::email::SmtpConfig {
                 host,
                 port,
                 security,
-                username: s.value("MALIPO_SMTP_USERNAME", key::SMTP_USERNAME),
-                password: s.secret(secret::SMTP_PASSWORD)?,
+                username: s.value(&table::SMTP_USERNAME),
+                password: s.secret(&table::SMTP_PASSWORD)?,
                 from,
             });
         }
         Ok(out)
     }
 }
-
-/// The environment variable that overrides each database key (DESIGN.md).
-pub const KEY_ENV: [(&str, &str); 28] = [
-    (key::MPESA_BASE_URL, "MALIPO_MPESA_BASE_URL"),
-    (key::MPESA_CONSUMER_KEY, "MALIPO_MPESA_CONSUMER_KEY"),
-    (key::MPESA_SHORTCODE, "MALIPO_MPESA_SHORTCODE"),
-    (key::MPESA_TYPE, "MALIPO_MPESA_TYPE"),
-    (key::MPESA_TILL, "MALIPO_MPESA_TILL"),
-    (key::MPESA_INITIATOR_NAME, "MALIPO_MPESA_INITIATOR_NAME"),
-    (key::MPESA_CERTIFICATE, "MALIPO_MPESA_CERTIFICATE"),
-    (key::PAYSTACK_BASE_URL, "MALIPO_PAYSTACK_BASE_URL"),
-    (key::PAYSTACK_CALLBACK_URL, "MALIPO_PAYSTACK_CALLBACK_URL"),
-    (key::RELAY_URL, "MALIPO_RELAY_URL"),
-    (key::MAX_AMOUNT, ""),
-    (key::PER_CLERK_PER_MINUTE, ""),
-    (key::QUERY_AFTER_SECONDS, ""),
-    (key::PRINTER, "MALIPO_PRINTER"),
-    (key::MPESA_C2B_RESPONSE_TYPE, ""),
-    (key::MPESA_C2B_VERSION, ""),
-    (key::SMS_BASE_URL, "MALIPO_SMS_BASE_URL"),
-    (key::SMS_USERNAME, "MALIPO_SMS_USERNAME"),
-    (key::SMS_SENDER, "MALIPO_SMS_SENDER"),
-    (key::SMTP_HOST, "MALIPO_SMTP_HOST"),
-    (key::SMTP_PORT, "MALIPO_SMTP_PORT"),
-    (key::SMTP_SECURITY, "MALIPO_SMTP_SECURITY"),
-    (key::SMTP_USERNAME, "MALIPO_SMTP_USERNAME"),
-    (key::SMTP_FROM, "MALIPO_SMTP_FROM"),
-    (key::REMINDER_DAYS, ""),
-    (key::QUIET_HOURS, ""),
-    (key::UPDATE_URL, crate::updates::UPDATE_URL_ENV),
-    (key::REFUND_SELF_APPROVAL, ""),
-];
 
 /// One setting as the settings screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -397,6 +250,13 @@ pub struct SettingView {
     pub env: String,
     /// The environment variable is set: the stored value is not the one in force.
     pub overridden: bool,
+    /// What the screen calls it, and one line on what it does.
+    pub label: String,
+    pub help: String,
+    /// What applies when it is unset ("" when nothing does).
+    pub default: String,
+    /// A message template: written in a multi-line box.
+    pub multiline: bool,
 }
 
 /// A secret as the settings screen shows it: where it comes from, never its value.
@@ -408,6 +268,8 @@ pub struct SecretView {
     pub source: String,
     /// Why the keyring could not be read, when it could not.
     pub problem: Option<String>,
+    pub label: String,
+    pub help: String,
 }
 
 /// Everything the settings screen shows.
@@ -439,59 +301,73 @@ impl App {
         let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
         let env_set =
             |name: &str| !name.is_empty() && std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        let office = self
-            .settings()
-            .await?
-            .into_iter()
-            .filter(|(k, _)| crate::setting::ALL.contains(&k.as_str()))
-            .map(|(key, value)| SettingView {
-                key,
-                value,
-                env: String::new(),
-                overridden: false,
+        let view = |setting: &Setting| SettingView {
+            key: setting.key.to_owned(),
+            value: stored.get(setting.key).cloned().unwrap_or_default(),
+            env: setting.env.to_owned(),
+            overridden: env_set(setting.env),
+            label: setting.label.to_owned(),
+            help: setting.help.to_owned(),
+            default: setting.default.to_owned(),
+            multiline: false,
+        };
+        let office = table::ALL
+            .iter()
+            .filter(|s| s.office)
+            .map(|s| {
+                let mut v = view(s);
+                if v.value.is_empty() {
+                    v.value = s.default.to_owned();
+                }
+                v
             })
             .collect();
         let templates = crate::messages::TEMPLATES.iter().flat_map(|t| {
             [false, true].map(|sw| {
                 let key = format!("{t}.{}", if sw { "sw" } else { "en" });
+                let default = crate::messages::default_template(t, sw).to_owned();
                 SettingView {
-                    value: stored
-                        .get(&key)
-                        .cloned()
-                        .unwrap_or_else(|| crate::messages::default_template(t, sw).to_owned()),
+                    value: stored.get(&key).cloned().unwrap_or_else(|| default.clone()),
                     key,
                     env: String::new(),
                     overridden: false,
+                    label: format!(
+                        "{} ({})",
+                        crate::messages::template_label(t),
+                        if sw { "Kiswahili" } else { "English" }
+                    ),
+                    help: crate::messages::TEMPLATE_HELP.to_owned(),
+                    default,
+                    multiline: true,
                 }
             })
         });
-        let providers = KEY_ENV
+        let providers = table::ALL
             .iter()
-            .map(|(k, env)| SettingView {
-                key: (*k).to_owned(),
-                value: stored.get(*k).cloned().unwrap_or_default(),
-                env: (*env).to_owned(),
-                overridden: env_set(env),
-            })
+            .filter(|s| !s.office && !s.secret)
+            .map(view)
             .chain(templates)
             .collect();
-        let secrets_view = secret::ALL
+        let secrets_view = table::ALL
             .iter()
-            .map(|(name, env)| {
-                let (source, problem) = if env_set(env) {
+            .filter(|s| s.secret)
+            .map(|s| {
+                let (source, problem) = if env_set(s.env) {
                     ("environment", None)
                 } else {
-                    match secrets.get(name) {
+                    match secrets.get(s.key) {
                         Ok(Some(_)) => ("keyring", None),
                         Ok(None) => ("missing", None),
                         Err(e) => ("missing", Some(e)),
                     }
                 };
                 SecretView {
-                    name: (*name).to_owned(),
-                    env: (*env).to_owned(),
+                    name: s.key.to_owned(),
+                    env: s.env.to_owned(),
                     source: source.to_owned(),
                     problem,
+                    label: s.label.to_owned(),
+                    help: s.help.to_owned(),
                 }
             })
             .collect();
@@ -515,12 +391,17 @@ impl App {
         value: &str,
     ) -> Result<()> {
         actor.require(Action::ManageSettings)?;
-        let Some((name, env)) = secret::ALL.iter().find(|(n, _)| *n == name) else {
+        let Some(Setting { key: name, env, .. }) = table::find(name).filter(|s| s.secret) else {
             return Err(Error::invalid(
                 "secret",
                 format!(
                     "unknown secret '{name}'; use one of {}",
-                    secret::ALL.map(|(n, _)| n).join(", ")
+                    table::ALL
+                        .iter()
+                        .filter(|s| s.secret)
+                        .map(|s| s.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         };
@@ -573,8 +454,8 @@ mod tests {
     #[test]
     fn the_environment_overrides_the_database_and_missing_settings_are_named() {
         let mut db = HashMap::new();
-        db.insert(key::MPESA_SHORTCODE.to_owned(), "600000".to_owned());
-        db.insert(key::MPESA_TILL.to_owned(), "174380".to_owned());
+        db.insert(table::MPESA_SHORTCODE.key.to_owned(), "600000".to_owned());
+        db.insert(table::MPESA_TILL.key.to_owned(), "174380".to_owned());
         let env = env_of(&[
             ("MALIPO_MPESA_SHORTCODE", "174379"),
             ("MALIPO_MPESA_CONSUMER_KEY", "ck"),
