@@ -600,12 +600,16 @@ impl App {
         let item = match relay.decide_suspense(&decision).await {
             Ok(item) => item,
             Err(RelayError::Refused {
-                status: 409,
+                code: api::ProblemCode::AlreadyDecided,
                 message,
+                ..
             }) => {
                 return Err(Error::Conflict(message));
             }
-            Err(RelayError::Refused { status: 404, .. }) => {
+            Err(RelayError::Refused {
+                code: api::ProblemCode::NotFound,
+                ..
+            }) => {
                 return Err(Error::NotFound(format!(
                     "M-Pesa code {trans_id} on the suspense list"
                 )));

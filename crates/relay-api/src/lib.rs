@@ -14,6 +14,7 @@
 //! [`PaymentPage`]), so instalments are allocated alike everywhere. Every refusal is a
 //! [`Problem`].
 
+use malipo_domain::register::{PolicyStatus, RegisterPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Request bodies larger than this are refused (HTTP 413) before they are read.
@@ -73,16 +74,91 @@ pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Why a request was refused: a stable code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
-    pub error: String,
+    pub error: ProblemCode,
     pub message: String,
-    /// With `cursor_out_of_range`: the tenant's last sequence number.
+    /// With [`ProblemCode::CursorOutOfRange`]: the tenant's last sequence number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seq: Option<i64>,
 }
 
-/// The [`Problem::error`] of a cursor past the tenant's last event: the device is talking to
-/// another relay, or one restored from an older backup.
-pub const CURSOR_OUT_OF_RANGE: &str = "cursor_out_of_range";
+/// Every [`Problem::error`] the relay answers with. A code this build does not know (a newer
+/// relay's) reads as [`ProblemCode::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    /// A field is missing, too long or not what it should be.
+    Invalid,
+    /// The body is not the JSON the provider sends.
+    Malformed,
+    /// No such thing here (a tenant, a token, a file).
+    NotFound,
+    /// No device token, or one the relay does not know.
+    Unauthenticated,
+    /// A callback from an address outside the provider's allow-list.
+    SourceNotAllowed,
+    /// Too many requests from one address.
+    RateLimited,
+    /// The body is over the limit (64 KiB).
+    TooLarge,
+    /// The request was not read and answered in time.
+    RequestTimeout,
+    /// The device already holds as many event streams as it may.
+    TooManyStreams,
+    /// The relay is shutting down.
+    Closing,
+    /// The relay's database failed; try again.
+    Unavailable,
+    /// A callback URL whose secret token is no tenant's.
+    UnknownUrl,
+    /// The company's Paystack secret is not set (or not sealed) at the relay.
+    NoSecret,
+    /// The relay cannot open the sealed Paystack secret.
+    Sealing,
+    /// A webhook whose signature does not hold.
+    BadSignature,
+    /// A suspense payment decided already, by another device.
+    AlreadyDecided,
+    /// The relay publishes no updates.
+    NoUpdates,
+    /// A cursor past the tenant's last event: the device is talking to another relay, or one restored from an older backup (`last_seq` says where the tenant is).
+    CursorOutOfRange,
+    /// A code this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl ProblemCode {
+    /// The code on the wire (and in the relay's metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::Invalid => "invalid",
+            ProblemCode::Malformed => "malformed",
+            ProblemCode::NotFound => "not_found",
+            ProblemCode::Unauthenticated => "unauthenticated",
+            ProblemCode::SourceNotAllowed => "source_not_allowed",
+            ProblemCode::RateLimited => "rate_limited",
+            ProblemCode::TooLarge => "too_large",
+            ProblemCode::RequestTimeout => "request_timeout",
+            ProblemCode::TooManyStreams => "too_many_streams",
+            ProblemCode::Closing => "closing",
+            ProblemCode::Unavailable => "unavailable",
+            ProblemCode::UnknownUrl => "unknown_url",
+            ProblemCode::NoSecret => "no_secret",
+            ProblemCode::Sealing => "sealing",
+            ProblemCode::BadSignature => "bad_signature",
+            ProblemCode::AlreadyDecided => "already_decided",
+            ProblemCode::NoUpdates => "no_updates",
+            ProblemCode::CursorOutOfRange => "cursor_out_of_range",
+            ProblemCode::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What an office asks the relay about its own set-up (`malipo doctor`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +443,67 @@ pub struct RegisterRecord {
     pub status: String,
 }
 
+impl RegisterRecord {
+    /// The record as the register's rules read it, the same at the relay and at every
+    /// counter: a blank e-mail is none, a premium must be more than zero, the schedule must
+    /// hold. The error says which field is wrong.
+    pub fn to_policy(&self) -> Result<RegisterPolicy, String> {
+        use malipo_domain::schedule::Frequency;
+        use malipo_domain::{Currency, Email, HolderName, Money, Msisdn, PolicyNumber};
+        let currency = Currency::from_code(&self.currency).map_err(|e| format!("currency: {e}"))?;
+        let p = RegisterPolicy {
+            number: PolicyNumber::parse(&self.number).map_err(|e| format!("policy number: {e}"))?,
+            holder: HolderName::parse(&self.holder).map_err(|e| format!("holder: {e}"))?,
+            phone: Msisdn::parse(&self.phone).map_err(|e| format!("phone: {e}"))?,
+            email: self
+                .email
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .map(Email::parse)
+                .transpose()
+                .map_err(|e| format!("email: {e}"))?,
+            premium: Money::from_minor(self.premium_minor, currency)
+                .ok()
+                .filter(|m| m.minor() > 0)
+                .ok_or("premium: it must be more than zero")?,
+            frequency: self
+                .frequency
+                .parse::<Frequency>()
+                .map_err(|e| format!("frequency: {e}"))?,
+            instalments: self.instalments,
+            start: time::Date::parse(
+                &self.start_date,
+                &time::format_description::well_known::Iso8601::DATE,
+            )
+            .map_err(|_| {
+                format!(
+                    "start date: {:?} is not a date like 2026-11-30",
+                    self.start_date
+                )
+            })?,
+            status: self.status.parse::<PolicyStatus>()?,
+        };
+        p.schedule().map_err(|e| format!("instalments: {e}"))?;
+        Ok(p)
+    }
+
+    /// A policy as it travels.
+    pub fn from_policy(p: &RegisterPolicy) -> RegisterRecord {
+        RegisterRecord {
+            number: p.number.to_string(),
+            holder: p.holder.as_str().to_owned(),
+            phone: p.phone.as_str().to_owned(),
+            email: p.email.as_ref().map(|e| e.as_str().to_owned()),
+            premium_minor: p.premium.minor(),
+            currency: p.premium.currency().code().to_owned(),
+            frequency: p.frequency.as_str().to_owned(),
+            instalments: p.instalments,
+            start_date: p.start.to_string(),
+            status: p.status.as_str().to_owned(),
+        }
+    }
+}
+
 /// What a device pushes to [`POLICIES`]: policies added or imported at its counter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterUpload {
@@ -513,6 +650,58 @@ pub struct CompanySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problem_codes_travel_as_their_words_and_a_newer_relays_reads_as_other() {
+        for code in [
+            ProblemCode::Invalid,
+            ProblemCode::SourceNotAllowed,
+            ProblemCode::AlreadyDecided,
+            ProblemCode::CursorOutOfRange,
+        ] {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ProblemCode>(&wire).unwrap(), code);
+        }
+        let from_newer: Problem =
+            serde_json::from_str(r#"{"error":"quota_exceeded","message":"slow down"}"#).unwrap();
+        assert_eq!(from_newer.error, ProblemCode::Other);
+        assert_eq!(from_newer.message, "slow down");
+    }
+
+    #[test]
+    fn a_register_record_reads_the_same_at_both_ends_and_travels_back_unchanged() {
+        let record = RegisterRecord {
+            number: "POL-1001".into(),
+            holder: "Amina Wanjiru".into(),
+            phone: "254712345678".into(),
+            email: Some("  ".into()),
+            premium_minor: 150_000,
+            currency: "KES".into(),
+            frequency: "monthly".into(),
+            instalments: 12,
+            start_date: "2026-07-01".into(),
+            status: "active".into(),
+        };
+        let policy = record.to_policy().unwrap();
+        assert_eq!(policy.email, None, "a blank e-mail is none");
+        let back = RegisterRecord::from_policy(&policy);
+        assert_eq!(back.to_policy().unwrap(), policy);
+        assert_eq!(back.email, None);
+        let free = RegisterRecord {
+            premium_minor: 0,
+            ..record.clone()
+        };
+        assert_eq!(
+            free.to_policy().unwrap_err(),
+            "premium: it must be more than zero"
+        );
+        let us_date = RegisterRecord {
+            start_date: "07/01/2026".into(),
+            ..record
+        };
+        assert!(us_date.to_policy().unwrap_err().starts_with("start date"));
+    }
 
     #[test]
     fn a_wake_without_a_number_always_pulls() {

@@ -29,7 +29,7 @@ impl FromRequestParts<Relay> for DeviceAuth {
         let Some(token) = token else {
             return Err(problem(
                 StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                api::ProblemCode::Unauthenticated,
                 "send Authorization: Bearer DEVICE_TOKEN",
             ));
         };
@@ -45,7 +45,7 @@ impl FromRequestParts<Relay> for DeviceAuth {
             }
             Ok(None) => Err(problem(
                 StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                api::ProblemCode::Unauthenticated,
                 "this device token is unknown or revoked",
             )),
             Err(e) => Err(internal(&e)),
@@ -66,7 +66,7 @@ pub(crate) async fn events(
     };
     if cursor.after < 0 || cursor.after > last {
         let body = api::Problem {
-            error: api::CURSOR_OUT_OF_RANGE.to_owned(),
+            error: api::ProblemCode::CursorOutOfRange,
             message: format!("this tenant's events run from 1 to {last}; start again from 0"),
             last_seq: Some(last),
         };
@@ -110,7 +110,7 @@ pub(crate) async fn stream(State(relay): State<Relay>, DeviceAuth(device): Devic
     let Some(open) = StreamSlot::take(&relay, &device.id) else {
         return problem(
             StatusCode::TOO_MANY_REQUESTS,
-            "too_many_streams",
+            api::ProblemCode::TooManyStreams,
             &format!(
                 "this device already holds {} event streams open; close one first",
                 relay.limits.streams_per_device
@@ -120,7 +120,7 @@ pub(crate) async fn stream(State(relay): State<Relay>, DeviceAuth(device): Devic
     if *relay.closing.borrow() {
         return problem(
             StatusCode::SERVICE_UNAVAILABLE,
-            "closing",
+            api::ProblemCode::Closing,
             "the relay is shutting down; pull events and connect again shortly",
         );
     }
@@ -220,7 +220,7 @@ pub(crate) async fn upload(
         Err(e) => {
             return problem(
                 StatusCode::BAD_REQUEST,
-                "malformed",
+                api::ProblemCode::Malformed,
                 &format!("expected {{\"transactions\": [...]}}: {e}"),
             );
         }
@@ -232,7 +232,7 @@ pub(crate) async fn upload(
             Err(why) => {
                 return problem(
                     StatusCode::BAD_REQUEST,
-                    "invalid",
+                    api::ProblemCode::Invalid,
                     &format!("transaction {} ({}): {why}", i + 1, t.reference),
                 );
             }
@@ -300,7 +300,7 @@ pub(crate) async fn import_register(
         Err(e) => {
             return problem(
                 StatusCode::BAD_REQUEST,
-                "malformed",
+                api::ProblemCode::Malformed,
                 &format!("expected {{\"policies\": [...]}}: {e}"),
             );
         }
@@ -310,7 +310,13 @@ pub(crate) async fn import_register(
         .as_deref()
         .map(malipo_domain::OfficeCode::parse)
     {
-        Some(Err(e)) => return problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
+        Some(Err(e)) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                api::ProblemCode::Invalid,
+                &e.to_string(),
+            );
+        }
         Some(Ok(o)) => Some(o.to_string()),
         None => None,
     };
@@ -334,9 +340,11 @@ pub(crate) async fn import_register(
 
 fn register_problem(e: &store::RelayError) -> Response {
     match e {
-        store::RelayError::Invalid(why) => {
-            problem(StatusCode::SERVICE_UNAVAILABLE, "no_secret", why)
-        }
+        store::RelayError::Invalid(why) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            api::ProblemCode::NoSecret,
+            why,
+        ),
         e => internal(e),
     }
 }
@@ -354,7 +362,7 @@ pub(crate) async fn check(
         Some(c) if !(16..=128).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_hexdigit()) => {
             return problem(
                 StatusCode::BAD_REQUEST,
-                "invalid",
+                api::ProblemCode::Invalid,
                 "paystack_challenge is 16 to 128 hex digits",
             );
         }
@@ -385,7 +393,7 @@ pub(crate) async fn check(
             tracing::error!(device = %device.id, "a device's tenant is missing");
             return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                api::ProblemCode::Unavailable,
                 "the relay could not do this just now; send it again",
             );
         }
@@ -459,7 +467,7 @@ async fn company_summary(
                 Date::parse(t, &Iso8601::DATE).map_err(|_| {
                     problem(
                         StatusCode::BAD_REQUEST,
-                        "invalid",
+                        api::ProblemCode::Invalid,
                         &format!("{t:?} is not a date like 2026-11-27"),
                     )
                 })
@@ -468,13 +476,25 @@ async fn company_summary(
     };
     let (from, to) = (day(&q.from)?, day(&q.to)?);
     let currency = malipo_domain::Currency::from_code(q.currency.as_deref().unwrap_or("KES"))
-        .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()))?;
+        .map_err(|e| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                api::ProblemCode::Invalid,
+                &e.to_string(),
+            )
+        })?;
     let from_ms = from.map_or(i64::MIN, day_start_ms);
     let to_ms = to.and_then(|d| d.next_day()).map_or(i64::MAX, day_start_ms);
     let office = match q.office.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
         Some(o) => Some(
             malipo_domain::OfficeCode::parse(o)
-                .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid", &e.to_string()))?
+                .map_err(|e| {
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        api::ProblemCode::Invalid,
+                        &e.to_string(),
+                    )
+                })?
                 .to_string(),
         ),
         None => None,

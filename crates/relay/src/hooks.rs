@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use malipo_providers::{daraja, paystack};
+use malipo_relay_api as api;
 
 use crate::store::{Incoming, Stored};
 use crate::{Outcome, Relay, Source, internal, problem, tenants};
@@ -55,7 +56,7 @@ async fn daraja_tenant(
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(problem(
             StatusCode::NOT_FOUND,
-            "unknown_url",
+            api::ProblemCode::UnknownUrl,
             &format!("no tenant has this {what} URL"),
         )),
         Err(e) => Err(internal(&e)),
@@ -94,7 +95,7 @@ pub(crate) async fn daraja(
             let from = client.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
             return problem(
                 StatusCode::FORBIDDEN,
-                "source_not_allowed",
+                api::ProblemCode::SourceNotAllowed,
                 &format!(
                     "this tenant accepts Daraja callbacks only from its allowlist, not from {from}"
                 ),
@@ -118,7 +119,13 @@ pub(crate) async fn daraja(
                         .unwrap_or_else(|| r.conversation_id.clone()),
                     vec![r.conversation_id, r.originator_conversation_id],
                 ),
-                Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+                Err(e) => {
+                    return problem(
+                        StatusCode::BAD_REQUEST,
+                        api::ProblemCode::Malformed,
+                        &e.to_string(),
+                    );
+                }
             }
         }
         Err(stk_error) => match daraja::parse_reversal_result(&body) {
@@ -127,14 +134,20 @@ pub(crate) async fn daraja(
                 r.conversation_id.clone(),
                 vec![r.conversation_id, r.originator_conversation_id],
             ),
-            Err(_) => return problem(StatusCode::BAD_REQUEST, "malformed", &stk_error.to_string()),
+            Err(_) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    api::ProblemCode::Malformed,
+                    &stk_error.to_string(),
+                );
+            }
         },
     };
     if let Some(bad) = ids.iter().find(|id| !identifier(id)) {
         let shown: String = bad.chars().take(24).collect();
         return problem(
             StatusCode::BAD_REQUEST,
-            "malformed",
+            api::ProblemCode::Malformed,
             &format!(
                 "Daraja identifiers are 1 to 64 printable ASCII characters; {shown:?}… is not"
             ),
@@ -188,7 +201,7 @@ pub(crate) async fn sms_report(
         Err(why) => {
             return problem(
                 StatusCode::BAD_REQUEST,
-                "malformed",
+                api::ProblemCode::Malformed,
                 &format!("not a delivery report: {why}"),
             );
         }
@@ -235,26 +248,30 @@ pub(crate) async fn paystack(
         Ok(Some((_, tenants::PaystackSecret::NotSet))) => {
             return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "no_secret",
+                api::ProblemCode::NoSecret,
                 "this tenant's Paystack secret is not set on the relay",
             );
         }
         Ok(Some((_, tenants::PaystackSecret::NoKey))) => {
             return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "no_secret",
+                api::ProblemCode::NoSecret,
                 "the relay has no MALIPO_RELAY_SECRET_KEY, so it cannot check Paystack signatures",
             );
         }
         Ok(None) => {
             return problem(
                 StatusCode::NOT_FOUND,
-                "unknown_url",
+                api::ProblemCode::UnknownUrl,
                 "no tenant has this webhook URL",
             );
         }
         Err(tenants::LookupError::Seal(e)) => {
-            return problem(StatusCode::SERVICE_UNAVAILABLE, "sealing", &e.to_string());
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                api::ProblemCode::Sealing,
+                &e.to_string(),
+            );
         }
         Err(tenants::LookupError::Store(e)) => return internal(&e),
     };
@@ -262,11 +279,21 @@ pub(crate) async fn paystack(
         .get("x-paystack-signature")
         .and_then(|v| v.to_str().ok());
     if let Err(e) = paystack::verify_signature(&secret, &body, signature) {
-        return problem(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string());
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            api::ProblemCode::BadSignature,
+            &e.to_string(),
+        );
     }
     let event = match paystack::parse_event(&body) {
         Ok(ev) => ev,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", &e.to_string()),
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                api::ProblemCode::Malformed,
+                &e.to_string(),
+            );
+        }
     };
     let (kind, reference) = match &event {
         paystack::WebhookEvent::ChargeSuccess(t) => {

@@ -174,7 +174,7 @@ async fn time_limit(
         Ok(response) => response,
         Err(_) => problem(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            api::ProblemCode::RequestTimeout,
             "the request took too long to arrive",
         ),
     }
@@ -206,18 +206,18 @@ async fn observe(
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let client = relay.access.client_ip(peer, request.headers());
         if !relay.access.allowed(provider, client) {
-            metrics.rejected("source_not_allowed");
+            metrics.rejected(api::ProblemCode::SourceNotAllowed);
             return problem(
                 StatusCode::FORBIDDEN,
-                "source_not_allowed",
+                api::ProblemCode::SourceNotAllowed,
                 &format!("{provider} callbacks are not accepted from {client}"),
             );
         }
         if !relay.access.take(client) {
-            metrics.rejected("rate_limited");
+            metrics.rejected(api::ProblemCode::RateLimited);
             return problem(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                api::ProblemCode::RateLimited,
                 "too many requests from this address; slow down",
             );
         }
@@ -230,9 +230,9 @@ async fn observe(
     {
         metrics.callback(provider, outcome, started.elapsed());
     } else if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
-        metrics.rejected(reason);
+        metrics.rejected(*reason);
     } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        metrics.rejected("too_large");
+        metrics.rejected(api::ProblemCode::TooLarge);
     }
     response
 }
@@ -248,16 +248,16 @@ async fn healthz() -> Json<Health> {
 
 /// Why a request was refused, carried on the response for the metrics.
 #[derive(Debug, Clone, Copy)]
-struct Reason(&'static str);
+struct Reason(api::ProblemCode);
 
 /// What happened to an accepted callback, carried on the response for the metrics.
 #[derive(Debug, Clone, Copy)]
 struct Outcome(&'static str);
 
 /// A refusal: `{"error": code, "message": ...}` with `status`.
-fn problem(status: StatusCode, code: &'static str, message: &str) -> Response {
+fn problem(status: StatusCode, code: api::ProblemCode, message: &str) -> Response {
     let body = api::Problem {
-        error: code.to_owned(),
+        error: code,
         message: message.to_owned(),
         last_seq: None,
     };
@@ -272,7 +272,7 @@ fn internal(e: &store::RelayError) -> Response {
     tracing::error!(error = %e, "the relay's database failed a request");
     problem(
         StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
+        api::ProblemCode::Unavailable,
         "the relay could not do this just now; send it again",
     )
 }

@@ -132,7 +132,7 @@ async fn import_policies(
     for d in &drafts {
         match d.resolve(held.get(d.number.as_str()), today) {
             Ok(p) => {
-                records.push(malipo_relay::register::record(&p));
+                records.push(malipo_relay_api::RegisterRecord::from_policy(&p));
                 lines.push(d.line);
             }
             Err(why) => report.refused.push(malipo_relay_api::RegisterRefusal {

@@ -61,7 +61,7 @@ struct Inner {
     ingest: Histogram,
     commit: Histogram,
     callbacks: BTreeMap<(&'static str, &'static str), u64>,
-    rejections: BTreeMap<&'static str, u64>,
+    rejections: BTreeMap<malipo_relay_api::ProblemCode, u64>,
 }
 
 /// Counters shared by the handlers, the writer and the public listener.
@@ -87,7 +87,7 @@ impl Metrics {
         });
     }
 
-    pub fn rejected(&self, reason: &'static str) {
+    pub fn rejected(&self, reason: malipo_relay_api::ProblemCode) {
         self.with(|m| *m.rejections.entry(reason).or_default() += 1);
     }
 

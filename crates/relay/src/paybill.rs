@@ -346,7 +346,7 @@ fn refused_source(tenant: &Tenant, source: Option<&axum::Extension<Source>>) -> 
     (!allowed).then(|| {
         problem(
             StatusCode::FORBIDDEN,
-            "source_not_allowed",
+            api::ProblemCode::SourceNotAllowed,
             "this tenant accepts Daraja callbacks only from its allowlist",
         )
     })
@@ -379,7 +379,7 @@ async fn c2b_request(
         Ok(None) => {
             return Err(problem(
                 StatusCode::NOT_FOUND,
-                "unknown_url",
+                api::ProblemCode::UnknownUrl,
                 "no tenant has this URL",
             ));
         }
@@ -392,7 +392,7 @@ async fn c2b_request(
         Ok(p) => Ok((tenant, p)),
         Err(e) => Err(problem(
             StatusCode::BAD_REQUEST,
-            "malformed",
+            api::ProblemCode::Malformed,
             &e.to_string(),
         )),
     }
@@ -487,7 +487,7 @@ pub(crate) async fn claim(
     if subject.is_empty() || subject.len() > 80 || !subject.bytes().all(|b| b.is_ascii_graphic()) {
         return problem(
             StatusCode::BAD_REQUEST,
-            "invalid",
+            api::ProblemCode::Invalid,
             "subject is 1 to 80 printable characters",
         );
     }
@@ -535,7 +535,7 @@ pub(crate) async fn suspense_add(
     if !c2b::is_receipt_number(&item.trans_id) || item.amount_minor <= 0 {
         return problem(
             StatusCode::BAD_REQUEST,
-            "invalid",
+            api::ProblemCode::Invalid,
             "a suspense payment needs its M-Pesa code and amount",
         );
     }
@@ -553,7 +553,7 @@ pub(crate) async fn suspense_add(
     {
         return problem(
             StatusCode::BAD_REQUEST,
-            "invalid",
+            api::ProblemCode::Invalid,
             &format!("{field} is longer than {max} characters"),
         );
     }
@@ -562,7 +562,9 @@ pub(crate) async fn suspense_add(
         .await
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(RelayError::Invalid(why)) => problem(StatusCode::BAD_REQUEST, "invalid", &why),
+        Err(RelayError::Invalid(why)) => {
+            problem(StatusCode::BAD_REQUEST, api::ProblemCode::Invalid, &why)
+        }
         Err(e) => internal(&e),
     }
 }
@@ -573,19 +575,23 @@ pub(crate) async fn suspense_decide(
     Json(d): Json<api::SuspenseDecision>,
 ) -> Response {
     if d.note.trim().is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "invalid", "say why, in a note");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            api::ProblemCode::Invalid,
+            "say why, in a note",
+        );
     }
     if d.note.chars().count() > MAX_NOTE || d.policy.as_ref().is_some_and(|p| p.len() > 40) {
         return problem(
             StatusCode::BAD_REQUEST,
-            "invalid",
+            api::ProblemCode::Invalid,
             &format!("a note is at most {MAX_NOTE} characters and a policy number 40"),
         );
     }
     if d.refund == d.policy.is_some() {
         return problem(
             StatusCode::BAD_REQUEST,
-            "invalid",
+            api::ProblemCode::Invalid,
             "give a policy, or mark it for refund",
         );
     }
@@ -594,10 +600,12 @@ pub(crate) async fn suspense_decide(
         .await
     {
         Ok(item) => Json(item).into_response(),
-        Err(RelayError::Taken(why)) => problem(StatusCode::CONFLICT, "already_decided", &why),
+        Err(RelayError::Taken(why)) => {
+            problem(StatusCode::CONFLICT, api::ProblemCode::AlreadyDecided, &why)
+        }
         Err(RelayError::NotFound(what)) => problem(
             StatusCode::NOT_FOUND,
-            "not_found",
+            api::ProblemCode::NotFound,
             &format!("{what} is not in suspense"),
         ),
         Err(e) => internal(&e),

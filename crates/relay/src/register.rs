@@ -10,67 +10,13 @@
 use std::collections::HashMap;
 
 use sqlx::Row;
-use time::Date;
-use time::format_description::well_known::Iso8601;
 
-use malipo_domain::register::{PolicyStatus, RegisterPolicy};
-use malipo_domain::schedule::Frequency;
-use malipo_domain::{Currency, Email, HolderName, Money, Msisdn, PolicyNumber, Secret};
+use malipo_domain::Secret;
+use malipo_domain::register::RegisterPolicy;
 use malipo_relay_api::{RegisterEntry, RegisterRecord, RegisterRefusal, RegisterReport};
 
 use crate::sealing::SealingKey;
 use crate::store::{RelayError, RelayStore, Result, now_ms, on_db};
-
-/// A wire record as the register's rules read it; the error says what is wrong.
-pub fn check(r: &RegisterRecord) -> std::result::Result<RegisterPolicy, String> {
-    let currency = Currency::from_code(&r.currency).map_err(|e| format!("currency: {e}"))?;
-    let p = RegisterPolicy {
-        number: PolicyNumber::parse(&r.number).map_err(|e| format!("policy number: {e}"))?,
-        holder: HolderName::parse(&r.holder).map_err(|e| format!("holder: {e}"))?,
-        phone: Msisdn::parse(&r.phone).map_err(|e| format!("phone: {e}"))?,
-        email: r
-            .email
-            .as_deref()
-            .filter(|e| !e.trim().is_empty())
-            .map(Email::parse)
-            .transpose()
-            .map_err(|e| format!("email: {e}"))?,
-        premium: Money::from_minor(r.premium_minor, currency)
-            .ok()
-            .filter(|m| !m.is_zero() && m.minor() > 0)
-            .ok_or("premium: it must be more than zero")?,
-        frequency: r
-            .frequency
-            .parse::<Frequency>()
-            .map_err(|e| format!("frequency: {e}"))?,
-        instalments: r.instalments,
-        start: Date::parse(&r.start_date, &Iso8601::DATE).map_err(|_| {
-            format!(
-                "start date: {:?} is not a date like 2026-11-30",
-                r.start_date
-            )
-        })?,
-        status: r.status.parse::<PolicyStatus>()?,
-    };
-    p.schedule().map_err(|e| format!("instalments: {e}"))?;
-    Ok(p)
-}
-
-/// A policy as it travels.
-pub fn record(p: &RegisterPolicy) -> RegisterRecord {
-    RegisterRecord {
-        number: p.number.to_string(),
-        holder: p.holder.as_str().to_owned(),
-        phone: p.phone.as_str().to_owned(),
-        email: p.email.as_ref().map(|e| e.as_str().to_owned()),
-        premium_minor: p.premium.minor(),
-        currency: p.premium.currency().code().to_owned(),
-        frequency: p.frequency.as_str().to_owned(),
-        instalments: p.instalments,
-        start_date: p.start.to_string(),
-        status: p.status.as_str().to_owned(),
-    }
-}
 
 /// Without the relay's key, no customer data is kept.
 fn key(sealing: Option<&SealingKey>) -> Result<&SealingKey> {
@@ -157,7 +103,7 @@ impl RelayStore {
             .register_entries(tenant_id, &refs, key(sealing)?)
             .await?;
         held.into_iter()
-            .map(|(n, r)| Ok((n, check(&r).map_err(RelayError::Invalid)?)))
+            .map(|(n, r)| Ok((n, r.to_policy().map_err(RelayError::Invalid)?)))
             .collect()
     }
 
@@ -179,7 +125,7 @@ impl RelayStore {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, r) in records.iter().enumerate() {
             let line = lines.and_then(|l| l.get(i).copied());
-            match check(r) {
+            match r.to_policy() {
                 Ok(p) => {
                     let n = p.number.to_string();
                     if seen.insert(n.clone(), i).is_some() {
@@ -204,7 +150,7 @@ impl RelayStore {
         let held = self.register_entries(tenant_id, &refs, sealing).await?;
         let mut changed = Vec::new();
         for p in &checked {
-            let wire = record(p);
+            let wire = RegisterRecord::from_policy(p);
             match held.get(&wire.number) {
                 Some(h) if *h == wire => report.unchanged += 1,
                 Some(_) => {

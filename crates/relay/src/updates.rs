@@ -11,6 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::io::AsyncReadExt;
 
+use malipo_relay_api as api;
+
 use crate::{Relay, problem};
 
 /// A name the updates folder may serve: letters, digits, `.`, `_` and `-`, not starting with a
@@ -43,14 +45,14 @@ pub(crate) async fn file(
     let Some(dir) = relay.updates_dir.as_deref() else {
         return problem(
             StatusCode::NOT_FOUND,
-            "no_updates",
+            api::ProblemCode::NoUpdates,
             "this relay publishes no updates",
         );
     };
     if !servable(&name) {
         return problem(
             StatusCode::NOT_FOUND,
-            "not_found",
+            api::ProblemCode::NotFound,
             "no such file in the updates folder",
         );
     }
@@ -69,14 +71,14 @@ pub(crate) async fn file(
         }
         Ok(None) => problem(
             StatusCode::NOT_FOUND,
-            "not_found",
+            api::ProblemCode::NotFound,
             "no such file in the updates folder",
         ),
         Err(e) => {
             tracing::error!(file = %name, error = %e, "updates folder");
             problem(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                api::ProblemCode::Unavailable,
                 "the relay could not read this file just now; try again",
             )
         }

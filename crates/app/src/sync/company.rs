@@ -3,15 +3,11 @@
 //! counter's payments, in the relay's one order. A counter offline keeps working from its own
 //! copy and catches up at its next round.
 
-use malipo_domain::register::RegisterPolicy;
-use malipo_domain::schedule::Frequency;
-use malipo_domain::{
-    CounterCode, Currency, Email, HolderName, Money, Msisdn, PolicyNumber, PolicyStatus, TxStatus,
-};
+use malipo_domain::{CounterCode, Currency, Money, TxStatus};
 use malipo_relay_api as api;
 use malipo_store::{CompanyPayment, PolicySource, TxFilter};
 use time::OffsetDateTime;
-use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::format_description::well_known::Rfc3339;
 
 use super::relay::RelayClient;
 use super::{SyncReport, batch_body};
@@ -20,48 +16,6 @@ use crate::{Actor, App};
 
 /// How many policies waiting for the register are read at once.
 const PENDING_READ: u32 = 2000;
-
-/// A policy as it travels to the register.
-pub(crate) fn register_record(p: &RegisterPolicy) -> api::RegisterRecord {
-    api::RegisterRecord {
-        number: p.number.to_string(),
-        holder: p.holder.as_str().to_owned(),
-        phone: p.phone.as_str().to_owned(),
-        email: p.email.as_ref().map(|e| e.as_str().to_owned()),
-        premium_minor: p.premium.minor(),
-        currency: p.premium.currency().code().to_owned(),
-        frequency: p.frequency.as_str().to_owned(),
-        instalments: p.instalments,
-        start_date: p.start.to_string(),
-        status: p.status.as_str().to_owned(),
-    }
-}
-
-/// A register record as this counter's rules read it.
-fn register_policy(r: &api::RegisterRecord) -> std::result::Result<RegisterPolicy, String> {
-    let currency = Currency::from_code(&r.currency).map_err(|e| e.to_string())?;
-    let p = RegisterPolicy {
-        number: PolicyNumber::parse(&r.number).map_err(|e| e.to_string())?,
-        holder: HolderName::parse(&r.holder).map_err(|e| e.to_string())?,
-        phone: Msisdn::parse(&r.phone).map_err(|e| e.to_string())?,
-        email: r
-            .email
-            .as_deref()
-            .map(Email::parse)
-            .transpose()
-            .map_err(|e| e.to_string())?,
-        premium: Money::from_minor(r.premium_minor, currency).map_err(|e| e.to_string())?,
-        frequency: r
-            .frequency
-            .parse::<Frequency>()
-            .map_err(|e| e.to_string())?,
-        instalments: r.instalments,
-        start: time::Date::parse(&r.start_date, &Iso8601::DATE).map_err(|e| e.to_string())?,
-        status: r.status.parse::<PolicyStatus>()?,
-    };
-    p.schedule().map_err(|e| e.to_string())?;
-    Ok(p)
-}
 
 fn company_payment(p: &api::CompanyPayment) -> std::result::Result<CompanyPayment, String> {
     let currency = Currency::from_code(&p.currency).map_err(|e| e.to_string())?;
@@ -153,7 +107,8 @@ impl App {
                 return Ok(());
             }
             let (body, taken) = batch_body(head.clone(), "policies", &pending, |(p, _)| {
-                let item = serde_json::to_vec(&register_record(p)).map_err(Error::internal)?;
+                let item = serde_json::to_vec(&api::RegisterRecord::from_policy(p))
+                    .map_err(Error::internal)?;
                 Ok((format!("policy {}", p.number), item))
             })?;
             let answer = relay.upload_policies(body).await?;
@@ -206,7 +161,7 @@ impl App {
             }
             let mut policies = Vec::with_capacity(page.policies.len());
             for e in &page.policies {
-                match register_policy(&e.policy) {
+                match e.policy.to_policy() {
                     Ok(p) => policies.push(p),
                     Err(why) => report.problems.push(format!(
                         "register entry {} ({}) was not taken: {why}",

@@ -23,7 +23,12 @@ pub enum RelayError {
     )]
     Unauthorized(String),
     #[error("the relay refused (HTTP {status}): {message}")]
-    Refused { status: u16, message: String },
+    Refused {
+        status: u16,
+        /// The relay's reason code (`Other` when it gave none this build knows).
+        code: api::ProblemCode,
+        message: String,
+    },
     #[error(
         "this office has recorded events up to {cursor} but the relay's run only to {last}: it is another relay or a restored one; nothing was applied"
     )]
@@ -103,17 +108,32 @@ impl RelayClient {
     }
 
     async fn refused(r: reqwest::Response) -> RelayError {
+        RelayClient::refused_with_seq(r).await.0
+    }
+
+    /// The refusal, and with [`api::ProblemCode::CursorOutOfRange`] the tenant's last sequence
+    /// number as the relay gave it.
+    async fn refused_with_seq(r: reqwest::Response) -> (RelayError, Option<i64>) {
         let status = r.status();
         let problem: Option<api::Problem> = r.json().await.ok();
-        let message = problem.map_or_else(|| "no reason given".to_owned(), |p| p.message);
-        if status == reqwest::StatusCode::UNAUTHORIZED {
+        let ahead = problem
+            .as_ref()
+            .filter(|p| p.error == api::ProblemCode::CursorOutOfRange)
+            .map(|p| p.last_seq.unwrap_or(0));
+        let (code, message) = problem.map_or_else(
+            || (api::ProblemCode::Other, "no reason given".to_owned()),
+            |p| (p.error, p.message),
+        );
+        let error = if status == reqwest::StatusCode::UNAUTHORIZED {
             RelayError::Unauthorized(message)
         } else {
             RelayError::Refused {
                 status: status.as_u16(),
+                code,
                 message,
             }
-        }
+        };
+        (error, ahead)
     }
 
     /// Sends a request with this device's token, refusing any answer but a success.
@@ -154,15 +174,14 @@ impl RelayClient {
             .send()
             .await
             .map_err(|e| unreachable(&e))?;
-        if r.status() == reqwest::StatusCode::CONFLICT {
-            let problem: Option<api::Problem> = r.json().await.ok();
-            return Err(RelayError::CursorAhead {
-                cursor: after,
-                last: problem.and_then(|p| p.last_seq).unwrap_or(0),
-            });
-        }
         if !r.status().is_success() {
-            return Err(RelayClient::refused(r).await);
+            return Err(match RelayClient::refused_with_seq(r).await {
+                (_, Some(last)) => RelayError::CursorAhead {
+                    cursor: after,
+                    last,
+                },
+                (e, _) => e,
+            });
         }
         RelayClient::json(r).await
     }
