@@ -904,22 +904,20 @@ async fn refunds_go_from_request_to_their_final_state(backend: Backend) {
     assert!(kinds.contains(&"refund.processed".to_owned()), "{kinds:?}");
 
     // Four eyes: a manager who asks for a refund cannot approve it; a rejection says why.
-    let own = ok_json(
-        &world
-            .malipo_as(
-                "manager",
-                &[
-                    "refund",
-                    "request",
-                    &number(&mpesa),
-                    "--amount",
-                    "100",
-                    "--reason",
-                    "overpaid",
-                ],
-            )
-            .await,
-    );
+    let paid = number(&mpesa);
+    let manager_asks = || async {
+        ok_json(
+            &world
+                .malipo_as(
+                    "manager",
+                    &[
+                        "refund", "request", &paid, "--amount", "100", "--reason", "overpaid",
+                    ],
+                )
+                .await,
+        )
+    };
+    let own = manager_asks().await;
     assert_eq!(own["policy"], "POL-1", "{own}");
     assert_eq!(own["holder"], "Amina Odhiambo", "{own}");
     let refused = world
@@ -951,22 +949,7 @@ async fn refunds_go_from_request_to_their_final_state(backend: Backend) {
             .malipo_as("admin", &["settings", "set", "refunds.self_approval", "on"])
             .await,
     );
-    let again = ok_json(
-        &world
-            .malipo_as(
-                "manager",
-                &[
-                    "refund",
-                    "request",
-                    &number(&mpesa),
-                    "--amount",
-                    "100",
-                    "--reason",
-                    "overpaid",
-                ],
-            )
-            .await,
-    );
+    let again = manager_asks().await;
     let approved = ok_json(
         &world
             .malipo_as("manager", &["refund", "approve", &id(&again)])
