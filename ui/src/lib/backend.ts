@@ -39,6 +39,13 @@ function isAppError(e: unknown): e is AppError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
+/** Whatever a call threw, as an error a screen can show: the services' `{code, message}`, or
+ * anything else (a failure in the page itself) as an internal error with its text. Every screen
+ * catches with this, never a bare cast. */
+export function appError(e: unknown): AppError {
+  return isAppError(e) ? e : { code: "internal", message: e instanceof Error ? e.message : String(e) };
+}
+
 /** Invokes `command` with its request (none when the command takes none). */
 async function call<C extends Command>(
   command: C,
@@ -47,9 +54,7 @@ async function call<C extends Command>(
   try {
     return await invoke<Commands[C]["response"]>(command, request === null ? {} : { request });
   } catch (e) {
-    if (isAppError(e)) throw e;
-    const err: AppError = { code: "internal", message: String(e) };
-    throw err;
+    throw appError(e);
   }
 }
 
