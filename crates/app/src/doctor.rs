@@ -20,8 +20,8 @@ use malipo_providers::daraja::{self, DarajaClient, DarajaConfig, DarajaError, Sh
 use malipo_providers::paystack::{self, ListQuery, PaystackClient, PaystackConfig, PaystackError};
 use malipo_relay_api as api;
 
+use crate::relay::{RelayClient, RelayError};
 use crate::settings::{ProviderSettings, SecretStore, Setting, Sources, table};
-use crate::sync::{RelayClient, RelayError};
 use crate::{App, Result};
 
 /// How a check came out.

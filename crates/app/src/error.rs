@@ -11,7 +11,7 @@ use malipo_providers::daraja::DarajaError;
 use malipo_providers::paystack::PaystackError;
 use malipo_store::StoreError;
 
-use crate::sync::RelayError;
+use crate::relay::RelayError;
 
 /// What went wrong in a service.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +193,19 @@ impl From<Error> for AppError {
         AppError {
             code: e.code(),
             message: e.to_string(),
+        }
+    }
+}
+
+impl RelayError {
+    /// The code a screen or the CLI shows for this failure.
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            RelayError::Unauthorized(_) => ErrorCode::Unauthenticated,
+            RelayError::Unreachable(_)
+            | RelayError::Refused { .. }
+            | RelayError::CursorAhead { .. }
+            | RelayError::Unreadable(_) => ErrorCode::Provider,
         }
     }
 }

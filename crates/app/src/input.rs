@@ -103,6 +103,18 @@ pub fn check(input: &CheckInput, office: Currency) -> InputCheck {
     }
 }
 
+/// Parses a date typed day first (`30/11/2026`) or in ISO form (`2026-11-30`).
+pub(crate) fn parse_date(field: &str, text: &str) -> crate::Result<time::Date> {
+    malipo_domain::time_zone::parse_day(text).ok_or_else(|| {
+        let shown = if text.chars().count() <= 20 {
+            format!("'{}'", text.trim())
+        } else {
+            "That".to_owned()
+        };
+        crate::Error::invalid(field, format!("{shown} is not a date like 30/11/2026"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -414,7 +414,7 @@ commands! {
 /// The TypeScript declarations of the IPC surface, as `ui/src/lib/generated/ipc.ts` holds them.
 pub fn typescript() -> String {
     use crate::settings::{SecretView, SettingView};
-    use crate::sync::CompanyView;
+    use crate::views::CompanyView;
     use crate::views::{
         DayView, InstalmentView, KeyedFigures, KeyedTotals, SummaryView, TotalsView,
     };

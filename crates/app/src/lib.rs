@@ -14,6 +14,7 @@ pub mod input;
 pub mod ipc;
 mod keyring;
 mod messages;
+mod outcome;
 mod paybill;
 mod payments;
 mod policies;
@@ -21,6 +22,7 @@ mod providers;
 mod receipts;
 mod reconcile;
 mod refunds;
+mod relay;
 mod reports;
 pub mod settings;
 pub mod sync;
@@ -43,7 +45,6 @@ pub use error::{AppError, Error, ErrorCode, Result};
 pub use files::{create_private_dir, export_file_name, keep_new_files_private, write_private_file};
 pub use keyring::{OsKeyring, prepare_keyring};
 pub use malipo_domain::Action;
-pub use messages::{MessageView, ReminderView, SendReport};
 pub use paybill::{RegisteredUrls, SuspenseDecided, SuspenseView, VERIFY_WAIT};
 pub use payments::{CardRequest, MpesaRequest, NextAsk, SavedCardView};
 pub use policies::{ImportReport, PolicyInput, PolicyQuery};
@@ -51,11 +52,13 @@ pub use providers::Providers;
 pub use receipts::{Printed, ReceiptFile, SavedReceiptFile, print};
 pub use reconcile::{Difference, ReconcileReport};
 pub use refunds::RefundView;
+pub use relay::{RelayClient, RelayError};
 pub use reports::{CompanyQuery, HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
-pub use sync::{CompanyView, OrphanView, RelayClient, RelayError, SyncReport};
+pub use sync::SyncReport;
 pub use updates::{AvailableUpdate, InstalledUpdate, UPDATE_URL_ENV, UpdateView, check_update_url};
 pub use users::{Actor, Session};
+pub use views::{CompanyView, MessageView, OrphanView, ReminderView, SendReport};
 
 /// Where time comes from; tests pass a fixed one.
 pub trait Clock: Send + Sync + std::fmt::Debug {

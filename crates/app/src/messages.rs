@@ -10,7 +10,6 @@
 //! opted out, no SMS is sent in the quiet hours, and a reminder for an instalment paid in the
 //! meantime is dropped.
 
-use serde::Serialize;
 use time::{Date, Duration, OffsetDateTime};
 
 use malipo_domain::schedule::InstalmentStatus;
@@ -22,6 +21,8 @@ use malipo_store::{Attempt, MessageFilter, MessageRecord, ScheduleFilter, TxKey}
 
 use crate::error::{Error, Result};
 use crate::settings::table;
+use crate::settings::templates::default_template;
+use crate::views::{MessageView, ReminderView, SendReport};
 use crate::{Actor, App};
 
 /// How often the running app looks for messages to send.
@@ -33,131 +34,6 @@ const MAX_ATTEMPTS: i64 = 8;
 /// The ladder unless the office sets `messages.reminder_days`: a week and three days before,
 /// on the day, and three days after.
 pub const DEFAULT_LADDER: [i64; 4] = [-7, -3, 0, 3];
-
-/// The templates an administrator may change (`malipo settings set template.… TEXT`), each in
-/// English (`.en`) and Kiswahili (`.sw`). Placeholders: `{office}`, `{holder}`, `{amount}`,
-/// `{policy}`, `{receipt}`, `{code}`, `{balance}`, `{when}`, `{paybill}`.
-pub const TEMPLATES: [&str; 4] = [
-    "template.receipt_sms",
-    "template.receipt_email_subject",
-    "template.receipt_email",
-    "template.reminder_sms",
-];
-
-/// What the Settings screen calls template `name`.
-pub(crate) fn template_label(name: &str) -> &'static str {
-    match name {
-        "template.receipt_sms" => "SMS receipt",
-        "template.receipt_email_subject" => "E-mail receipt: subject",
-        "template.receipt_email" => "E-mail receipt",
-        "template.reminder_sms" => "SMS reminder",
-        _ => "Message",
-    }
-}
-
-/// The help line under every template on the Settings screen.
-pub(crate) const TEMPLATE_HELP: &str = "{holder}, {amount}, {policy}, {receipt}, {code}, {balance}, {when}, {office} and {paybill} are filled in when it is sent.";
-
-/// The template `name` as Malipo ships it, in Kiswahili with `sw`.
-pub(crate) fn default_template(name: &str, sw: bool) -> &'static str {
-    match (name, sw) {
-        ("template.receipt_sms", false) => {
-            "{office}: received {amount} for policy {policy}{code}. Receipt {receipt}. {balance}"
-        }
-        ("template.receipt_sms", true) => {
-            "{office}: tumepokea {amount} kwa bima {policy}{code}. Risiti {receipt}. {balance}"
-        }
-        ("template.receipt_email_subject", false) => "Receipt {receipt} from {office}",
-        ("template.receipt_email_subject", true) => "Risiti {receipt} kutoka {office}",
-        ("template.receipt_email", false) => {
-            "Dear {holder},\n\nThank you: we received {amount} for policy {policy}{code}. Your receipt {receipt} is attached.\n{balance}\n\n{office}"
-        }
-        ("template.receipt_email", true) => {
-            "Mpendwa {holder},\n\nAsante: tumepokea {amount} kwa bima {policy}{code}. Risiti yako {receipt} imeambatishwa.\n{balance}\n\n{office}"
-        }
-        ("template.reminder_sms", false) => {
-            "{office}: the premium of {amount} for policy {policy} {when}.{paybill}"
-        }
-        (_, true) => "{office}: malipo ya {amount} ya bima {policy} {when}.{paybill}",
-        _ => "{office}: {amount} for policy {policy} {when}.{paybill}",
-    }
-}
-
-/// A message as the Messages screen and `malipo messages list` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct MessageView {
-    pub id: i64,
-    /// `receipt` or `reminder`.
-    pub purpose: String,
-    /// `sms` or `email`.
-    pub channel: String,
-    pub policy: String,
-    /// `queued`, `sending`, `sent`, `delivered`, `failed` or `skipped`.
-    pub status: String,
-    /// The number (masked) or address it went to.
-    pub recipient: Option<String>,
-    pub body: Option<String>,
-    pub attempts: i64,
-    /// Why it failed, was skipped, or is waiting.
-    pub problem: Option<String>,
-    pub created_at: String,
-    pub sent_at: Option<String>,
-    pub delivered_at: Option<String>,
-    /// The message this one sends again.
-    pub resent_from: Option<i64>,
-}
-
-impl From<&MessageRecord> for MessageView {
-    fn from(m: &MessageRecord) -> Self {
-        let rfc = crate::views::rfc3339;
-        MessageView {
-            id: m.id,
-            purpose: m.purpose.clone(),
-            channel: m.channel.clone(),
-            policy: m.policy_number.clone(),
-            status: m.status.clone(),
-            recipient: m.recipient.as_deref().map(|r| {
-                if m.channel == "sms" {
-                    malipo_domain::phone::masked(r)
-                } else {
-                    r.to_owned()
-                }
-            }),
-            body: m.body.clone(),
-            attempts: m.attempts,
-            problem: m.problem.clone(),
-            created_at: rfc(m.created_at),
-            sent_at: m.sent_at.map(rfc),
-            delivered_at: m.delivered_at.map(rfc),
-            resent_from: m.resent_from,
-        }
-    }
-}
-
-/// What one pass of the sender did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct SendReport {
-    pub queued_reminders: u64,
-    pub sent: u64,
-    pub failed: u64,
-    pub skipped: u64,
-    /// Not sent this time (tried again later, or held for the quiet hours).
-    pub later: u64,
-}
-
-/// A reminder due today for an instalment, for `malipo remind --dry-run`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct ReminderView {
-    pub policy: String,
-    pub holder: String,
-    pub seq: i64,
-    pub due_date: String,
-    /// Days from the due date (negative: before).
-    pub offset: i64,
-    pub outstanding: String,
-    /// Queued before (it will not be sent again).
-    pub already: bool,
-}
 
 /// The hours (Nairobi) no SMS is sent, `start-end`, e.g. `21-7`; `None` for none.
 pub fn parse_quiet_hours(text: &str) -> std::result::Result<Option<(u8, u8)>, String> {

@@ -18,8 +18,8 @@ use malipo_relay_api as api;
 use malipo_store::NewPaybill;
 
 use crate::error::{Error, Result};
+use crate::relay::RelayError;
 use crate::settings::table;
-use crate::sync::RelayError;
 use crate::views::TransactionView;
 use crate::{Actor, App};
 

@@ -12,13 +12,14 @@ use malipo_domain::FailureKind;
 use malipo_domain::{
     Action, Currency, Email, Method, Money, Msisdn, ProviderReference, Source, TxEvent,
 };
-use malipo_providers::daraja::{self, DarajaError, QueryResult};
+use malipo_providers::daraja::{self, DarajaError};
 use malipo_providers::paystack::{CardStatus, CardTransaction, PaystackError};
 use malipo_store::{
     NewCard, NewTransaction, ProviderDetails, StoreError, TransactionRecord, TxKey,
 };
 
 use crate::error::{Error, Result};
+use crate::outcome::{not_paid_event, paid_event, query_event};
 use crate::settings::table;
 use crate::views::TransactionView;
 use crate::{Actor, App};
@@ -96,46 +97,6 @@ fn provider_failure(e: &DarajaError) -> (Option<String>, String) {
         }
         other => (None, format!("{other}")),
     }
-}
-
-/// What "the provider says the customer paid `paid`" means for payment `tx`, whoever says it
-/// (a callback, a query, a verification): paid as asked, or paid another amount, which a
-/// manager must review. The one mapping for every method and every way of hearing it.
-pub(crate) fn paid_event(
-    tx: &TransactionRecord,
-    paid: Money,
-    source: Source,
-    provider_receipt: Option<String>,
-    provider: &str,
-) -> (TxEvent, ProviderDetails) {
-    let details = ProviderDetails {
-        provider_receipt,
-        failure_reason: (paid != tx.amount).then(|| {
-            format!(
-                "{provider} took {paid} but {} was asked; a manager must review it",
-                tx.amount
-            )
-        }),
-        ..ProviderDetails::default()
-    };
-    (TxEvent::Paid { paid, source }, details)
-}
-
-/// What "the provider says it did not go through" means, with its code and a clerk's message.
-pub(crate) fn not_paid_event(
-    kind: FailureKind,
-    source: Source,
-    code: Option<String>,
-    message: String,
-) -> (TxEvent, ProviderDetails) {
-    (
-        TxEvent::NotPaid { kind, source },
-        ProviderDetails {
-            failure_code: code,
-            failure_reason: Some(message),
-            ..ProviderDetails::default()
-        },
-    )
 }
 
 impl App {
@@ -581,13 +542,8 @@ impl App {
             return Ok(tx.clone());
         };
         let providers = self.providers();
-        let event = match providers.daraja()?.stk_query(&checkout_id).await? {
-            QueryResult::Pending => (TxEvent::StillPending, ProviderDetails::default()),
-            QueryResult::Paid => paid_event(tx, tx.amount, Source::Query, None, "M-Pesa"),
-            QueryResult::NotPaid(f) => {
-                not_paid_event(f.kind, Source::Query, Some(f.code), f.message)
-            }
-        };
+        let answer = providers.daraja()?.stk_query(&checkout_id).await?;
+        let event = query_event(tx, answer);
         self.apply(actor, tx.id, event).await
     }
 

@@ -11,6 +11,7 @@ use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::{Action, Currency, Email, Frequency, HolderName, Money, Msisdn, PolicyNumber};
 use malipo_store::{NewPolicy, PolicyFilter, PolicyOrder, PolicySource, ScheduleFilter};
 
+use crate::input::parse_date;
 use crate::views::{InstalmentView, List, PolicyDetails, PolicyRow, PolicyView};
 use crate::{Actor, App, Error, Result};
 
@@ -61,18 +62,6 @@ pub struct ImportReport {
     pub written: bool,
     /// Where the policies went: the company register, or this office until the next sync.
     pub register: String,
-}
-
-/// Parses a date typed day first (`30/11/2026`) or in ISO form (`2026-11-30`).
-pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date> {
-    malipo_domain::time_zone::parse_day(text).ok_or_else(|| {
-        let shown = if text.chars().count() <= 20 {
-            format!("'{}'", text.trim())
-        } else {
-            "That".to_owned()
-        };
-        Error::invalid(field, format!("{shown} is not a date like 30/11/2026"))
-    })
 }
 
 fn blank_to_none(s: Option<&str>) -> Option<&str> {

@@ -9,8 +9,8 @@ use malipo_providers::daraja::DarajaClient;
 use malipo_providers::paystack::PaystackClient;
 
 use crate::error::{Error, Result};
+use crate::relay::RelayClient;
 use crate::settings::ProviderSettings;
-use crate::sync::RelayClient;
 
 /// The configured clients; any of them may be missing, and asking for a missing one says which
 /// settings to give.

@@ -185,7 +185,7 @@ impl App {
         layout: Layout,
     ) -> Result<(Vec<u8>, usize)> {
         actor.require(Action::TakePayment)?;
-        let day = crate::policies::parse_date("date", date)?;
+        let day = crate::input::parse_date("date", date)?;
         let office = self.office_details().await?;
         let mut receipts = Vec::new();
         for view in self.day_payments(day).await? {

@@ -154,7 +154,7 @@ impl App {
     /// Reconciles the Nairobi day `date` (`YYYY-MM-DD`).
     pub async fn reconcile(&self, actor: &Actor, date: &str) -> Result<ReconcileReport> {
         actor.require(Action::ResolveReview)?;
-        let day = crate::policies::parse_date("date", date)?;
+        let day = crate::input::parse_date("date", date)?;
         let local = self.day_payments(day).await?;
         let mut report = ReconcileReport {
             date: day.to_string(),

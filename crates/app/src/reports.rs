@@ -7,7 +7,7 @@ use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::{Action, Currency, Method, Money, OfficeCode, TxStatus};
 use malipo_store::{CompanyFilter, ScheduleFilter, SummaryFilter, TxFilter, TxKey};
 
-use crate::policies::parse_date;
+use crate::input::parse_date;
 use crate::settings::table;
 use crate::views::{AuditView, DashboardView, InstalmentView, List, SummaryView, TransactionView};
 use crate::{Actor, App, Error, Result};
@@ -346,7 +346,7 @@ impl App {
         &self,
         actor: &Actor,
         q: &SummaryQuery,
-    ) -> Result<crate::sync::CompanyView> {
+    ) -> Result<crate::views::CompanyView> {
         actor.require(Action::ViewReports)?;
         let from = opt_date("from", q.from.as_deref())?;
         let to = opt_date("to", q.to.as_deref())?;
@@ -412,7 +412,7 @@ impl App {
     pub async fn set_setting(&self, actor: &Actor, key: &str, value: &str) -> Result<()> {
         actor.require(Action::ManageSettings)?;
         let value = value.trim();
-        if crate::messages::TEMPLATES
+        if crate::settings::templates::TEMPLATES
             .iter()
             .any(|t| key == format!("{t}.en") || key == format!("{t}.sw"))
         {

@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::{Method, Money, Role, TxStatus};
 use malipo_store::{
-    AuditEntry, CompanyPayment, DayTotals, PolicyRecord, PolicyStanding, ScheduleLine, Split,
-    Summary, Totals, TransactionRecord, UserRecord,
+    AuditEntry, CompanyPayment, DayTotals, MessageRecord, PolicyRecord, PolicyStanding,
+    ScheduleLine, Split, Summary, Totals, TransactionRecord, UserRecord,
 };
 
 pub fn rfc3339(at: OffsetDateTime) -> String {
@@ -433,7 +433,7 @@ pub struct PolicyDetails {
     /// Its holder asked for no messages.
     pub opted_out: bool,
     /// Its customer messages, newest first.
-    pub messages: Vec<crate::MessageView>,
+    pub messages: Vec<MessageView>,
 }
 
 /// The manager's dashboard in one answer: the office's summary, the company's from the relay
@@ -441,7 +441,7 @@ pub struct PolicyDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DashboardView {
     pub office: SummaryView,
-    pub company: Option<crate::sync::CompanyView>,
+    pub company: Option<CompanyView>,
     /// Why the company-wide view is missing: no relay configured, or it cannot be reached.
     pub company_problem: Option<String>,
     /// Instalments past their due date and not fully paid, most overdue first.
@@ -463,4 +463,105 @@ pub struct MessageCounts {
     pub delivered: i64,
     pub failed: i64,
     pub skipped: i64,
+}
+
+/// A message as the Messages screen and `malipo messages list` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct MessageView {
+    pub id: i64,
+    /// `receipt` or `reminder`.
+    pub purpose: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    pub policy: String,
+    /// `queued`, `sending`, `sent`, `delivered`, `failed` or `skipped`.
+    pub status: String,
+    /// The number (masked) or address it went to.
+    pub recipient: Option<String>,
+    pub body: Option<String>,
+    pub attempts: i64,
+    /// Why it failed, was skipped, or is waiting.
+    pub problem: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub delivered_at: Option<String>,
+    /// The message this one sends again.
+    pub resent_from: Option<i64>,
+}
+
+impl From<&MessageRecord> for MessageView {
+    fn from(m: &MessageRecord) -> Self {
+        let rfc = rfc3339;
+        MessageView {
+            id: m.id,
+            purpose: m.purpose.clone(),
+            channel: m.channel.clone(),
+            policy: m.policy_number.clone(),
+            status: m.status.clone(),
+            recipient: m.recipient.as_deref().map(|r| {
+                if m.channel == "sms" {
+                    malipo_domain::phone::masked(r)
+                } else {
+                    r.to_owned()
+                }
+            }),
+            body: m.body.clone(),
+            attempts: m.attempts,
+            problem: m.problem.clone(),
+            created_at: rfc(m.created_at),
+            sent_at: m.sent_at.map(rfc),
+            delivered_at: m.delivered_at.map(rfc),
+            resent_from: m.resent_from,
+        }
+    }
+}
+
+/// What one pass of the sender did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct SendReport {
+    pub queued_reminders: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Not sent this time (tried again later, or held for the quiet hours).
+    pub later: u64,
+}
+
+/// A reminder due today for an instalment, for `malipo remind --dry-run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct ReminderView {
+    pub policy: String,
+    pub holder: String,
+    pub seq: i64,
+    pub due_date: String,
+    /// Days from the due date (negative: before).
+    pub offset: i64,
+    pub outstanding: String,
+    /// Queued before (it will not be sent again).
+    pub already: bool,
+}
+
+/// The company's payments across every office, as the relay sums them up.
+pub type CompanyView = malipo_relay_api::CompanySummary;
+
+/// A provider event kept for a manager, as they see it: one that matched no payment anywhere
+/// (`orphan`), or a claim the provider did not confirm (`suspect`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct OrphanView {
+    /// The relay's sequence number: how to name it when resolving.
+    pub seq: i64,
+    /// `orphan` or `suspect`.
+    pub outcome: String,
+    /// A claim the provider did not confirm (`suspect`), rather than one matching nothing.
+    pub unconfirmed: bool,
+    pub provider: String,
+    pub kind: String,
+    pub dedup_key: String,
+    pub received_at: String,
+    /// Why it is here: what it matched, or what the provider said instead.
+    pub note: String,
+    /// The provider's raw body.
+    pub body: String,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
 }

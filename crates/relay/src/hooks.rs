@@ -8,12 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use malipo_providers::{daraja, paystack};
 use malipo_relay_api as api;
 
-use crate::store::{Incoming, Stored};
+use crate::store::{Incoming, Stored, digest};
 use crate::{Outcome, Relay, Source, internal, problem, tenants};
 
 /// Daraja's acknowledgement: `{"ResultCode": 0, "ResultDesc": "Accepted"}`.
@@ -29,15 +28,6 @@ struct DarajaAck {
 #[derive(Serialize)]
 struct PaystackAck {
     status: &'static str,
-}
-
-/// The first 12 bytes of the body's SHA-256, hex: tells bodies apart in a dedup key.
-pub(crate) fn digest(body: &[u8]) -> String {
-    Sha256::digest(body)
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// An identifier Daraja could have sent: 1 to 64 printable ASCII characters, no spaces.

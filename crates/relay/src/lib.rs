@@ -159,7 +159,7 @@ pub fn router(relay: Relay) -> Router {
 /// so it is not served to the public.
 pub fn metrics_router(relay: Relay) -> Router {
     Router::new()
-        .route("/metrics", get(metrics::serve))
+        .route("/metrics", get(metrics_page))
         .with_state(relay)
 }
 
@@ -275,4 +275,20 @@ fn internal(e: &store::RelayError) -> Response {
         api::ProblemCode::Unavailable,
         "the relay could not do this just now; send it again",
     )
+}
+
+/// `GET /metrics`: the counters and the gauges, in Prometheus text.
+async fn metrics_page(
+    axum::extract::State(relay): axum::extract::State<Relay>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let store = &relay.store;
+    match store.gauges().await {
+        Ok(gauges) => (
+            [("content-type", "text/plain; version=0.0.4")],
+            store.metrics().render(&gauges, store::now_ms()),
+        )
+            .into_response(),
+        Err(e) => internal(&e),
+    }
 }

@@ -174,19 +174,3 @@ impl Gauges {
         }
     }
 }
-
-/// `GET /metrics`: the counters and the gauges, in Prometheus text.
-pub(crate) async fn serve(
-    axum::extract::State(relay): axum::extract::State<crate::Relay>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let store = &relay.store;
-    match store.gauges().await {
-        Ok(gauges) => (
-            [("content-type", "text/plain; version=0.0.4")],
-            store.metrics().render(&gauges, crate::store::now_ms()),
-        )
-            .into_response(),
-        Err(e) => crate::internal(&e),
-    }
-}

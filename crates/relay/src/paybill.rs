@@ -453,7 +453,7 @@ pub(crate) async fn confirm(
         tenant_id: tenant.tenant.id,
         provider: "daraja",
         kind: "c2b_confirmation".to_owned(),
-        dedup_key: format!("c2b:{}:{}", payment.trans_id, crate::hooks::digest(&body)),
+        dedup_key: format!("c2b:{}:{}", payment.trans_id, crate::store::digest(&body)),
         subject: payment.trans_id,
         source_addr: source.map(|s| s.0.0.to_string()),
         headers: "{}".to_owned(),

@@ -1029,3 +1029,13 @@ async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored
     tx.commit().await?;
     Ok(results)
 }
+
+/// The first 12 bytes of the body's SHA-256, hex: tells bodies apart in a dedup key.
+pub(crate) fn digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body)
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

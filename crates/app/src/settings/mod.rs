@@ -59,6 +59,7 @@ impl SecretStore for NoSecretStore {
 }
 
 pub mod table;
+pub mod templates;
 
 pub use table::{Kind, Setting};
 
@@ -322,10 +323,10 @@ impl App {
                 v
             })
             .collect();
-        let templates = crate::messages::TEMPLATES.iter().flat_map(|t| {
+        let templates = templates::TEMPLATES.iter().flat_map(|t| {
             [false, true].map(|sw| {
                 let key = format!("{t}.{}", if sw { "sw" } else { "en" });
-                let default = crate::messages::default_template(t, sw).to_owned();
+                let default = templates::default_template(t, sw).to_owned();
                 SettingView {
                     value: stored.get(&key).cloned().unwrap_or_else(|| default.clone()),
                     key,
@@ -333,10 +334,10 @@ impl App {
                     overridden: false,
                     label: format!(
                         "{} ({})",
-                        crate::messages::template_label(t),
+                        templates::template_label(t),
                         if sw { "Kiswahili" } else { "English" }
                     ),
-                    help: crate::messages::TEMPLATE_HELP.to_owned(),
+                    help: templates::TEMPLATE_HELP.to_owned(),
                     default,
                     multiline: true,
                 }

@@ -9,9 +9,9 @@ use malipo_store::{CompanyPayment, PolicySource, TxFilter};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::relay::RelayClient;
 use super::{SyncReport, batch_body};
 use crate::error::{Error, Result};
+use crate::relay::RelayClient;
 use crate::{Actor, App};
 
 /// How many policies waiting for the register are read at once.

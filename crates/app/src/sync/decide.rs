@@ -16,7 +16,7 @@ use malipo_store::{
 
 use crate::App;
 use crate::error::Result;
-use crate::payments::{not_paid_event, paid_event};
+use crate::outcome::{not_paid_event, paid_event};
 
 /// What a provider event means here: what to do with it, in one write with recording it.
 type Decision = InboxAction;

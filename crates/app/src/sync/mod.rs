@@ -12,7 +12,6 @@
 mod company;
 mod decide;
 mod paybill;
-mod relay;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,10 +22,11 @@ use malipo_relay_api as api;
 use malipo_store::{InboxEvent, InboxOutcome};
 
 use crate::error::{Error, Result};
+use crate::relay::RelayClient;
 use crate::settings::table;
+use crate::views::OrphanView;
 use crate::{Actor, App};
 pub(crate) use paybill::fresh_reference;
-pub use relay::{RelayClient, RelayError};
 
 /// The longest `sync_forever` waits between rounds.
 pub const PERIOD: Duration = Duration::from_secs(30);
@@ -69,9 +69,6 @@ pub struct SyncReport {
     /// What went wrong without stopping the round (payments the relay did not take).
     pub problems: Vec<String>,
 }
-
-/// The company's payments across every office, as the relay sums them up.
-pub type CompanyView = api::CompanySummary;
 
 /// The largest upload body the outbox sends: below the relay's limit, with room to spare.
 const UPLOAD_LIMIT: usize = api::MAX_BODY - 1024;
@@ -402,28 +399,6 @@ impl App {
         }
         Ok(count)
     }
-}
-
-/// A provider event kept for a manager, as they see it: one that matched no payment anywhere
-/// (`orphan`), or a claim the provider did not confirm (`suspect`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct OrphanView {
-    /// The relay's sequence number: how to name it when resolving.
-    pub seq: i64,
-    /// `orphan` or `suspect`.
-    pub outcome: String,
-    /// A claim the provider did not confirm (`suspect`), rather than one matching nothing.
-    pub unconfirmed: bool,
-    pub provider: String,
-    pub kind: String,
-    pub dedup_key: String,
-    pub received_at: String,
-    /// Why it is here: what it matched, or what the provider said instead.
-    pub note: String,
-    /// The provider's raw body.
-    pub body: String,
-    pub resolved_by: Option<String>,
-    pub resolution: Option<String>,
 }
 
 impl App {

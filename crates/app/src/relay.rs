@@ -6,8 +6,6 @@ use std::time::Duration;
 use malipo_domain::Secret;
 use malipo_relay_api as api;
 
-use crate::error::ErrorCode;
-
 /// A stream that has said nothing (not even its 15-second heartbeat) for this long is dead.
 const STREAM_SILENCE: Duration = Duration::from_secs(45);
 /// How many events one pull asks for.
@@ -35,18 +33,6 @@ pub enum RelayError {
     CursorAhead { cursor: i64, last: i64 },
     #[error("the relay's answer could not be read: {0}")]
     Unreadable(String),
-}
-
-impl RelayError {
-    pub(crate) fn code(&self) -> ErrorCode {
-        match self {
-            RelayError::Unauthorized(_) => ErrorCode::Unauthenticated,
-            RelayError::Unreachable(_)
-            | RelayError::Refused { .. }
-            | RelayError::CursorAhead { .. }
-            | RelayError::Unreadable(_) => ErrorCode::Provider,
-        }
-    }
 }
 
 fn unreachable(e: &reqwest::Error) -> RelayError {

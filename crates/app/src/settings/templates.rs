@@ -1,0 +1,50 @@
+//! The customer-message templates an administrator may change, with the text Malipo ships.
+
+/// The templates an administrator may change (`malipo settings set template.… TEXT`), each in
+/// English (`.en`) and Kiswahili (`.sw`). Placeholders: `{office}`, `{holder}`, `{amount}`,
+/// `{policy}`, `{receipt}`, `{code}`, `{balance}`, `{when}`, `{paybill}`.
+pub const TEMPLATES: [&str; 4] = [
+    "template.receipt_sms",
+    "template.receipt_email_subject",
+    "template.receipt_email",
+    "template.reminder_sms",
+];
+
+/// What the Settings screen calls template `name`.
+pub fn template_label(name: &str) -> &'static str {
+    match name {
+        "template.receipt_sms" => "SMS receipt",
+        "template.receipt_email_subject" => "E-mail receipt: subject",
+        "template.receipt_email" => "E-mail receipt",
+        "template.reminder_sms" => "SMS reminder",
+        _ => "Message",
+    }
+}
+
+/// The help line under every template on the Settings screen.
+pub const TEMPLATE_HELP: &str = "{holder}, {amount}, {policy}, {receipt}, {code}, {balance}, {when}, {office} and {paybill} are filled in when it is sent.";
+
+/// The template `name` as Malipo ships it, in Kiswahili with `sw`.
+pub fn default_template(name: &str, sw: bool) -> &'static str {
+    match (name, sw) {
+        ("template.receipt_sms", false) => {
+            "{office}: received {amount} for policy {policy}{code}. Receipt {receipt}. {balance}"
+        }
+        ("template.receipt_sms", true) => {
+            "{office}: tumepokea {amount} kwa bima {policy}{code}. Risiti {receipt}. {balance}"
+        }
+        ("template.receipt_email_subject", false) => "Receipt {receipt} from {office}",
+        ("template.receipt_email_subject", true) => "Risiti {receipt} kutoka {office}",
+        ("template.receipt_email", false) => {
+            "Dear {holder},\n\nThank you: we received {amount} for policy {policy}{code}. Your receipt {receipt} is attached.\n{balance}\n\n{office}"
+        }
+        ("template.receipt_email", true) => {
+            "Mpendwa {holder},\n\nAsante: tumepokea {amount} kwa bima {policy}{code}. Risiti yako {receipt} imeambatishwa.\n{balance}\n\n{office}"
+        }
+        ("template.reminder_sms", false) => {
+            "{office}: the premium of {amount} for policy {policy} {when}.{paybill}"
+        }
+        (_, true) => "{office}: malipo ya {amount} ya bima {policy} {when}.{paybill}",
+        _ => "{office}: {amount} for policy {policy} {when}.{paybill}",
+    }
+}
