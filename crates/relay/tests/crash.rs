@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-mod support;
+use malipo_test_support as support;
 use support::{free_port, wait_healthy};
 
 fn relay_cmd(db: &str) -> tokio::process::Command {

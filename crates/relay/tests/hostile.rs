@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-mod support;
+use malipo_test_support as support;
 use support::{free_port, wait_healthy};
 
 /// A relay process on a fresh SQLite file, with one tenant and one device.

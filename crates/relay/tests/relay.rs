@@ -11,7 +11,7 @@ use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::{Incoming, RelayStore};
 use serde_json::{Value, json};
 
-mod support;
+use malipo_test_support as support;
 use support::{Backend, sign};
 
 fn fixture(name: &str) -> Vec<u8> {

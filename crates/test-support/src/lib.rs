@@ -1,11 +1,9 @@
-//! What the relay's tests share: a PostgreSQL server to run against, free ports, Paystack's
+//! What the relay's tests and the end-to-end journeys share: a PostgreSQL server to run against, free ports, Paystack's
 //! signature.
 //!
 //! `MALIPO_TEST_POSTGRES_URL` names an existing server to use; otherwise the first test that
 //! needs one starts a throwaway server with `scripts/pg-ephemeral`, which stops when this test
 //! process exits. Each test gets a database of its own.
-
-#![allow(dead_code)]
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};

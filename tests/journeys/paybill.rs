@@ -1,0 +1,410 @@
+//! Paybill payments: proven with Safaricom, allocated to their policy or kept in suspense, counted
+//! once.
+
+use crate::world::*;
+
+/// A customer pays the bill in the simulator; what became of it.
+async fn pay_bill(world: &World, account: &str, amount: i64, name: &str) -> Value {
+    world
+        .http
+        .post(format!("{}/__sandbox/c2b/pay", world.sandbox_url))
+        .json(&json!({
+            "account": account, "amount": amount, "msisdn": "254712345678",
+            "first_name": name, "last_name": "Kamau",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Syncs until `done` holds of what `args` prints (30 s at most).
+async fn sync_until(world: &World, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let now = world.malipo(args).await;
+        if done(&now) {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{args:?} still shows {now} after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Paybill from end to end: URLs registered with the simulator; a messy account validated,
+/// confirmed, proven with Transaction Status, allocated to the oldest instalment and receipted;
+/// an unknown account refused at validation, and put on the suspense list when validation is
+/// off, then allocated by a manager; a replayed or re-sent confirmation counted once; a forged
+/// one never a payment; a code typed at the counter recorded once.
+async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend) {
+    let world = World::start(backend).await;
+    world
+        .malipo(&[
+            "policy",
+            "add",
+            "--number",
+            "MTR-2291",
+            "--holder",
+            "Wanjiru Kamau",
+            "--phone",
+            "0712345678",
+            "--premium",
+            "1500",
+        ])
+        .await;
+    world.sync().await;
+    let registered = world.malipo(&["mpesa", "register-urls"]).await;
+    assert_eq!(registered["version"], "v2", "{registered}");
+    assert!(
+        !registered["confirmation_url"]
+            .as_str()
+            .unwrap()
+            .contains(world.c2b_urls.1.rsplit('/').next().unwrap()),
+        "the URL's secret token is not printed: {registered}"
+    );
+    world.behaviour(json!({"c2b_validation": true})).await;
+
+    let paid = pay_bill(&world, " mtr 2291", 2000, "Wanjiru").await;
+    assert_eq!(paid["outcome"], "completed", "{paid}");
+    assert_eq!(paid["validation"]["ResultCode"], "0", "{paid}");
+    let code = paid["trans_id"].as_str().unwrap().to_owned();
+    let refused = pay_bill(&world, "NOBODY-9", 700, "Otieno").await;
+    assert_eq!(refused["outcome"], "cancelled", "{refused}");
+    assert_eq!(refused["validation"]["ResultCode"], "C2B00012", "{refused}");
+
+    let list = sync_until(&world, &["paybill", "list"], |l| l["total"] == 1).await;
+    let tx = &list["items"][0];
+    assert_eq!(tx["method"], "paybill", "{tx}");
+    assert_eq!(tx["status"], "succeeded", "{tx}");
+    assert_eq!(tx["policy"], "MTR-2291", "{tx}");
+    assert_eq!(tx["amount_minor"], 200_000, "{tx}");
+    assert_eq!(tx["provider_receipt"], code.as_str(), "{tx}");
+    assert_eq!(tx["payer"], "Wanjiru Kamau", "{tx}");
+    assert!(tx["phone"].as_str().unwrap().contains('*'), "masked: {tx}");
+    assert!(tx["receipt_number"].is_string(), "receipted: {tx}");
+    let pdf = world.dir.path().join("paybill-receipt.pdf");
+    world
+        .malipo(&[
+            "receipt",
+            tx["number"].as_str().unwrap(),
+            "--out",
+            pdf.to_str().unwrap(),
+        ])
+        .await;
+    let text = pdf_text(&pdf);
+    assert!(text.contains("M-Pesa Pay Bill, code"), "{text}");
+    assert!(text.contains(&code), "{text}");
+    let policy = world.malipo(&["policy", "show", "MTR-2291"]).await;
+    let lines = policy["instalments"].as_array().unwrap();
+    assert_eq!(lines[0]["status"], "paid", "{policy}");
+    assert_eq!(
+        lines[1]["paid_minor"], 50_000,
+        "the rest part-pays February: {policy}"
+    );
+
+    // The confirmation again: replayed byte for byte, and re-sent with other bytes.
+    let body = json!({
+        "TransactionType": "Pay Bill", "TransID": code, "TransTime": "20260101120000",
+        "TransAmount": "2000.00", "BusinessShortCode": "174379", "BillRefNumber": " mtr 2291",
+        "MSISDN": "2547 ***** 678", "FirstName": "Wanjiru", "LastName": "Kamau",
+    });
+    for text in [body.to_string(), format!(" {body}")] {
+        let r = world
+            .http
+            .post(&world.c2b_urls.1)
+            .body(text)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // A forged confirmation for a code M-Pesa never issued.
+    let mut forged = body.clone();
+    forged["TransID"] = json!("RKX9999999");
+    forged["TransAmount"] = json!("5000.00");
+    let r = world
+        .http
+        .post(&world.c2b_urls.1)
+        .body(forged.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the relay keeps every well-formed claim");
+    world.add_user("admin", "admin").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let review = ok_json(&world.malipo_as("admin", &["orphans", "list"]).await);
+        let flagged = review["items"].as_array().unwrap().iter().any(|o| {
+            o["note"]
+                .as_str()
+                .unwrap_or("")
+                .contains("has no M-Pesa code RKX9999999")
+        });
+        if flagged {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{review}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
+    assert_eq!(list["total"], 1, "counted once, the forgery never: {list}");
+
+    // Validation off: the unknown account is paid, proven and put on the suspense list.
+    world.behaviour(json!({"c2b_validation": false})).await;
+    let stray = pay_bill(&world, "NOBODY-9", 700, "Otieno").await;
+    assert_eq!(stray["outcome"], "completed", "{stray}");
+    let stray_code = stray["trans_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let item = loop {
+        world.sync().await;
+        let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+        if let Some(item) = open["items"].as_array().unwrap().first() {
+            break item.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(item["trans_id"], stray_code.as_str(), "{item}");
+    assert_eq!(item["account"], "NOBODY-9", "{item}");
+    assert_eq!(item["amount_minor"], 70_000, "{item}");
+    let decided = ok_json(
+        &world
+            .malipo_as(
+                "admin",
+                &[
+                    "suspense",
+                    "allocate",
+                    &stray_code,
+                    "--policy",
+                    "mtr-2291",
+                    "--note",
+                    "customer called with the SMS",
+                ],
+            )
+            .await,
+    );
+    assert_eq!(decided["payment"]["policy"], "MTR-2291", "{decided}");
+    assert_eq!(decided["payment"]["method"], "paybill", "{decided}");
+    assert_eq!(decided["item"]["status"], "allocated", "{decided}");
+    let again = world
+        .malipo_as(
+            "admin",
+            &[
+                "suspense",
+                "allocate",
+                &stray_code,
+                "--refund",
+                "--note",
+                "changed mind",
+            ],
+        )
+        .await;
+    assert_eq!(again.status.code(), Some(4), "decided once: {again:?}");
+    let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+    assert_eq!(open["total"], 0, "{open}");
+
+    // A payment whose confirmation never came: the customer brings the SMS to the counter.
+    world.behaviour(json!({"drop_percent": 100})).await;
+    let silent = pay_bill(&world, "wrong account", 1500, "Achieng").await;
+    let silent_code = silent["trans_id"].as_str().unwrap().to_owned();
+    world.behaviour(json!({"drop_percent": 0})).await;
+    let verified = ok_json(
+        &world
+            .malipo_as(
+                "admin",
+                &[
+                    "mpesa",
+                    "verify",
+                    &silent_code.to_lowercase(),
+                    "--policy",
+                    "MTR-2291",
+                ],
+            )
+            .await,
+    );
+    assert_eq!(
+        verified["provider_receipt"],
+        silent_code.as_str(),
+        "{verified}"
+    );
+    assert_eq!(verified["amount_minor"], 150_000, "{verified}");
+    assert_eq!(verified["status"], "succeeded", "{verified}");
+    let twice = ok_json(
+        &world
+            .malipo_as(
+                "admin",
+                &["mpesa", "verify", &silent_code, "--policy", "MTR-2291"],
+            )
+            .await,
+    );
+    assert_eq!(
+        twice["number"], verified["number"],
+        "recorded once: {twice}"
+    );
+    // The same code brought for another policy is not a payment for it: it says whose it is.
+    let other = world
+        .malipo_as(
+            "admin",
+            &["mpesa", "verify", &silent_code, "--policy", "POL-1"],
+        )
+        .await;
+    assert_eq!(other.status.code(), Some(4), "{other:?}");
+    assert!(
+        other.stdout.is_empty(),
+        "nothing that looks paid: {other:?}"
+    );
+    let said = String::from_utf8_lossy(&other.stderr);
+    for part in [
+        "already paid policy MTR-2291 (Wanjiru Kamau)",
+        "KES 1,500.00",
+        "at this counter",
+        verified["receipt_number"].as_str().unwrap(),
+        "not a payment for POL-1",
+    ] {
+        assert!(said.contains(part), "{part:?} in {said}");
+    }
+    let unknown = world
+        .malipo_as(
+            "admin",
+            &["mpesa", "verify", "RKZ0000000", "--policy", "MTR-2291"],
+        )
+        .await;
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("does not know"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
+    assert_eq!(list["total"], 3, "{list}");
+    let summary = ok_json(&world.malipo_as("admin", &["summary"]).await);
+    assert_eq!(summary["succeeded"]["amount_minor"], 420_000, "{summary}");
+    let policy = world.malipo(&["policy", "show", "MTR-2291"]).await;
+    assert_eq!(
+        policy["credit_minor"], 270_000,
+        "4,200 paid, 1,500 due: {policy}"
+    );
+    assert_eq!(policy["instalments"][1]["status"], "paid", "{policy}");
+    assert_eq!(policy["instalments"][2]["paid_minor"], 120_000, "{policy}");
+
+    // The day's reconciliation: two confirmations, both recorded; the code typed at the counter
+    // has no confirmation behind it, and the forgery is not money.
+    let report = ok_json(
+        &world
+            .malipo_as("admin", &["reconcile", "--date", &nairobi_day(&verified)])
+            .await,
+    );
+    assert_eq!(report["paybill"]["confirmed"], 2, "{report}");
+    assert_eq!(report["paybill"]["matched"], 2, "{report}");
+    let only_code = differences(&report, "confirmed_by_query_only");
+    assert_eq!(only_code.len(), 1, "{report}");
+    assert_eq!(only_code[0]["reference"], silent_code.as_str(), "{report}");
+
+    // A code on the suspense list typed at the counter: a clerk is sent to a manager, a
+    // manager's check allocates it, once for the company.
+    let second = pay_bill(&world, "NOBODY-10", 300, "Kiprop").await;
+    let second_code = second["trans_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+        if open["total"] == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    world.add_user("kamau", "clerk").await;
+    let clerk = world
+        .malipo_as(
+            "kamau",
+            &["mpesa", "verify", &second_code, "--policy", "MTR-2291"],
+        )
+        .await;
+    assert_eq!(clerk.status.code(), Some(4), "{clerk:?}");
+    assert!(
+        String::from_utf8_lossy(&clerk.stderr).contains("suspense list"),
+        "{}",
+        String::from_utf8_lossy(&clerk.stderr)
+    );
+    let manager = ok_json(
+        &world
+            .malipo_as(
+                "admin",
+                &["mpesa", "verify", &second_code, "--policy", "MTR-2291"],
+            )
+            .await,
+    );
+    assert_eq!(
+        manager["provider_receipt"],
+        second_code.as_str(),
+        "{manager}"
+    );
+    let all = ok_json(
+        &world
+            .malipo_as("admin", &["suspense", "list", "--all"])
+            .await,
+    );
+    let decided = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["trans_id"] == second_code.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(decided["status"], "allocated", "{all}");
+    let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
+    assert_eq!(list["total"], 4, "{list}");
+
+    // A device's word is not proof: an item put on the suspense list for a code M-Pesa never
+    // issued is refused at allocation, and nothing is recorded.
+    let forged = world
+        .http
+        .post(format!("http://127.0.0.1:{}/v1/suspense", world.relay_port))
+        .bearer_auth(&world.device_token)
+        .json(&json!({
+            "trans_id": "RKF0000001", "amount_minor": 900_000, "currency": "KES",
+            "account": "X", "payer": "Mallory", "msisdn": "25471****678",
+            "paid_at": "2026-11-30T10:00:00Z",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.status().is_success(), "{}", forged.status());
+    let refused = world
+        .malipo_as(
+            "admin",
+            &[
+                "suspense",
+                "allocate",
+                "RKF0000001",
+                "--policy",
+                "MTR-2291",
+                "--note",
+                "x",
+            ],
+        )
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("does not know"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let list = ok_json(&world.malipo_as("admin", &["paybill", "list"]).await);
+    assert_eq!(list["total"], 4, "{list}");
+    let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+    assert_eq!(
+        open["items"][0]["trans_id"], "RKF0000001",
+        "still open: {open}"
+    );
+}
+
+on_both_backends!(paybill_payments_are_proven_allocated_and_counted_once);
