@@ -26,6 +26,7 @@ mod relay;
 mod reports;
 pub mod settings;
 pub mod sync;
+mod trace;
 mod updates;
 mod users;
 pub mod views;

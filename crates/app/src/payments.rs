@@ -21,6 +21,7 @@ use malipo_store::{
 use crate::error::{Error, Result};
 use crate::outcome::{not_paid_event, paid_event, query_event};
 use crate::settings::table;
+use crate::trace::provider_call;
 use crate::views::TransactionView;
 use crate::{Actor, App};
 
@@ -273,10 +274,8 @@ impl App {
                 req.again,
             )
             .await?;
-        let after = match client
-            .stk_push(amount, &phone, &created.reference, "Premium")
-            .await
-        {
+        let push = client.stk_push(amount, &phone, &created.reference, "Premium");
+        let after = match provider_call("mpesa.stk_push", &created.number, push).await {
             Ok(accepted) => {
                 let details = ProviderDetails {
                     provider_ref: Some(accepted.checkout_request_id),
@@ -366,15 +365,14 @@ impl App {
         let metadata = serde_json::json!({"policy": policy.number, "transaction": created.number});
         let after = match saved {
             Some(card) => {
-                match client
-                    .charge_authorization(
-                        &email,
-                        amount,
-                        &card.authorization_code,
-                        &created.reference,
-                        metadata,
-                    )
-                    .await
+                let charge = client.charge_authorization(
+                    &email,
+                    amount,
+                    &card.authorization_code,
+                    &created.reference,
+                    metadata,
+                );
+                match provider_call("paystack.charge_authorization", &created.number, charge).await
                 {
                     Ok(t) => {
                         let details = ProviderDetails {
@@ -389,9 +387,12 @@ impl App {
                     Err(e) => self.card_refused(actor.name(), &created, e).await?,
                 }
             }
-            None => match client
-                .initialize(&email, amount, &created.reference, metadata)
-                .await
+            None => match provider_call(
+                "paystack.initialize",
+                &created.number,
+                client.initialize(&email, amount, &created.reference, metadata),
+            )
+            .await
             {
                 Ok(checkout) => {
                     let details = ProviderDetails {
@@ -503,7 +504,13 @@ impl App {
                 // Recorded only once confirmed, so never open; nothing to ask.
                 Method::Paybill => tx,
                 Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
-                Method::Card => match providers.paystack()?.verify(&tx.reference).await {
+                Method::Card => match provider_call(
+                    "paystack.verify",
+                    &tx.number,
+                    providers.paystack()?.verify(&tx.reference),
+                )
+                .await
+                {
                     Ok(t) => {
                         let event = self.card_event(&tx, &t).await?;
                         self.apply(name, tx.id, event).await?
@@ -542,7 +549,8 @@ impl App {
             return Ok(tx.clone());
         };
         let providers = self.providers();
-        let answer = providers.daraja()?.stk_query(&checkout_id).await?;
+        let query = providers.daraja()?.stk_query(&checkout_id);
+        let answer = provider_call("mpesa.stk_query", &tx.number, query).await?;
         let event = query_event(tx, answer);
         self.apply(actor, tx.id, event).await
     }

@@ -13,6 +13,7 @@ use malipo_providers::paystack::{CardRefund, PaystackError};
 use malipo_store::{RefundDetails, RefundRecord, SendClaim, TransactionRecord, TxKey};
 
 use crate::settings::table;
+use crate::trace::provider_call;
 use crate::views::rfc3339;
 use crate::{Actor, App, Error, Result};
 
@@ -227,10 +228,8 @@ impl App {
                         return Err(e);
                     }
                 };
-                match client
-                    .refund(&payment.reference, Some(refund.amount), &refund.reason)
-                    .await
-                {
+                let send = client.refund(&payment.reference, Some(refund.amount), &refund.reason);
+                match provider_call("paystack.refund", format_args!("refund {id}"), send).await {
                     Ok(r) => Ok(paystack_refund_answer(&r)),
                     Err(PaystackError::Rejected(why) | PaystackError::NotFound(why)) => Ok((
                         RefundEvent::Failed,
@@ -262,10 +261,8 @@ impl App {
                         return Err(e);
                     }
                 };
-                match client
-                    .reverse(&receipt, refund.amount, &refund.reason)
-                    .await
-                {
+                let send = client.reverse(&receipt, refund.amount, &refund.reason);
+                match provider_call("mpesa.reversal", format_args!("refund {id}"), send).await {
                     Ok(accepted) => Ok((
                         RefundEvent::Submitted,
                         RefundDetails {

@@ -17,6 +17,7 @@ use malipo_store::{
 use crate::App;
 use crate::error::Result;
 use crate::outcome::{not_paid_event, paid_event};
+use crate::trace::provider_call;
 
 /// What a provider event means here: what to do with it, in one write with recording it.
 type Decision = InboxAction;
@@ -250,7 +251,8 @@ impl App {
                 "M-Pesa is not configured here, so the callback cannot be confirmed".into(),
             ));
         };
-        let answer = match client.stk_query(&cb.checkout_request_id).await {
+        let query = client.stk_query(&cb.checkout_request_id);
+        let answer = match provider_call("mpesa.stk_query", &tx.number, query).await {
             Ok(answer) => answer,
             Err(DarajaError::BadRequest { message, .. }) => {
                 return Ok(record(
@@ -329,20 +331,21 @@ impl App {
                 "Paystack is not configured here, so the webhook cannot be checked".into(),
             ));
         };
-        let verified = match client.verify(&reference).await {
-            Ok(v) => v,
-            Err(e @ (PaystackError::NotFound(_) | PaystackError::Rejected(_))) => {
-                return Ok(record(
-                    InboxOutcome::Suspect,
-                    Some(tx.id),
-                    format!(
-                        "Paystack does not confirm {what} ({e}); {} was not changed",
-                        tx.number
-                    ),
-                ));
-            }
-            Err(e) => return Ok(held(format!("Paystack could not be asked: {e}"))),
-        };
+        let verified =
+            match provider_call("paystack.verify", &tx.number, client.verify(&reference)).await {
+                Ok(v) => v,
+                Err(e @ (PaystackError::NotFound(_) | PaystackError::Rejected(_))) => {
+                    return Ok(record(
+                        InboxOutcome::Suspect,
+                        Some(tx.id),
+                        format!(
+                            "Paystack does not confirm {what} ({e}); {} was not changed",
+                            tx.number
+                        ),
+                    ));
+                }
+                Err(e) => return Ok(held(format!("Paystack could not be asked: {e}"))),
+            };
         let event = self.card_event(&tx, &verified).await?;
         Ok(apply(&tx, event, None))
     }

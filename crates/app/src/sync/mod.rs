@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use malipo_relay_api as api;
 use malipo_store::{InboxEvent, InboxOutcome};
@@ -138,6 +139,23 @@ impl App {
     /// The sync round, written once: `asked` remembers between rounds when each open payment
     /// may next be asked about.
     async fn round(&self, asked: &mut HashMap<i64, Asked>) -> Result<SyncReport> {
+        let span = crate::trace::sync_round(self.desk().await?);
+        let report = self.round_steps(asked).instrument(span.clone()).await;
+        if let Ok(r) = &report {
+            span.in_scope(|| {
+                tracing::info!(
+                    uploaded = r.uploaded,
+                    applied = r.applied,
+                    queried = r.queried,
+                    cursor = r.cursor,
+                    "round done"
+                );
+            });
+        }
+        report
+    }
+
+    async fn round_steps(&self, asked: &mut HashMap<i64, Asked>) -> Result<SyncReport> {
         let providers = self.providers();
         let relay = providers.relay()?;
         let mut report = SyncReport::default();

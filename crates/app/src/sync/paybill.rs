@@ -16,6 +16,7 @@ use time::{Duration, OffsetDateTime};
 use super::decide::{held, record};
 use crate::App;
 use crate::error::{Error, Result};
+use crate::trace::provider_call;
 
 /// Transaction Status's answer for a code M-Pesa has no record of.
 const UNKNOWN_RECEIPT: &str = "R000001";
@@ -80,7 +81,13 @@ impl App {
             .map_or(0, |c| c.attempts);
         let now = self.now();
         let next = now + ask_again_after(attempts + 1);
-        match client.transaction_status(code).await {
+        match provider_call(
+            "mpesa.transaction_status",
+            code,
+            client.transaction_status(code),
+        )
+        .await
+        {
             Ok(accepted) => {
                 self.store()
                     .note_paybill_ask(
