@@ -229,7 +229,7 @@ impl App {
                     }
                 };
                 let send = client.refund(&payment.reference, Some(refund.amount), &refund.reason);
-                match provider_call("paystack.refund", format_args!("refund {id}"), send).await {
+                match provider_call("paystack.refund", format!("refund {id}"), send).await {
                     Ok(r) => Ok(paystack_refund_answer(&r)),
                     Err(PaystackError::Rejected(why) | PaystackError::NotFound(why)) => Ok((
                         RefundEvent::Failed,
@@ -262,7 +262,7 @@ impl App {
                     }
                 };
                 let send = client.reverse(&receipt, refund.amount, &refund.reason);
-                match provider_call("mpesa.reversal", format_args!("refund {id}"), send).await {
+                match provider_call("mpesa.reversal", format!("refund {id}"), send).await {
                     Ok(accepted) => Ok((
                         RefundEvent::Submitted,
                         RefundDetails {
