@@ -1,14 +1,12 @@
 //! Every provider call runs in a span naming the payment it is for: a log line about an M-Pesa
 //! prompt or query carries the payment's number, and no line carries a secret.
 
-use malipo_app::{Actor, App, MpesaRequest, PolicyInput, ProviderSettings};
-use malipo_domain::Secret;
-use malipo_providers::daraja::DarajaConfig;
+use malipo_app::Actor;
 use time::Duration;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 mod support;
-use support::{Captured, HandClock};
+use support::Captured;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payments_provider_calls_carry_its_number_and_never_a_secret() {
@@ -24,54 +22,10 @@ async fn a_payments_provider_calls_carry_its_number_and_never_a_secret() {
     )
     .unwrap();
 
-    let (sandbox, config) = support::simulator().await;
-    sandbox.sandbox.set_behaviour(malipo_sandbox::Behaviour {
-        customer_delay_ms: 600_000,
-        ..malipo_sandbox::Behaviour::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let clock = HandClock::now_utc();
-    let app = App::open_with_clock(dir.path(), clock.clone())
-        .await
-        .unwrap();
-    app.configure(ProviderSettings {
-        mpesa: Some(DarajaConfig::new(
-            &sandbox.url(),
-            &config.consumer_key,
-            Secret::new(config.consumer_secret.clone()),
-            &config.shortcode,
-            Secret::new(config.passkey.clone()),
-            "http://127.0.0.1:9/not-listening",
-        )),
-        ..ProviderSettings::default()
-    });
-    app.add_policy(
-        &Actor::Setup,
-        &PolicyInput {
-            number: "POL-1".into(),
-            holder: "Amina Odhiambo".into(),
-            phone: "0708374149".into(),
-            email: None,
-            premium: "1500".into(),
-            frequency: None,
-            instalments: None,
-            start: None,
-        },
-    )
-    .await
-    .unwrap();
-    let started = app
-        .pay_mpesa(
-            &Actor::Setup,
-            &MpesaRequest {
-                policy: "POL-1".into(),
-                phone: "0708374149".into(),
-                amount: "1500".into(),
-                again: false,
-            },
-        )
-        .await
-        .unwrap();
+    // Kept whole: its simulator and its folder live as long as the test.
+    let office = support::prompt_sent().await;
+    let (app, clock, started) = (&office.app, &office.clock, &office.payment);
+    let config = &office.config;
     // Quiet long enough that looking at it asks M-Pesa.
     clock.advance(Duration::seconds(20));
     app.payment_status(&Actor::Setup, &started.number)
