@@ -32,7 +32,15 @@ struct PaystackAck {
 
 /// An identifier Daraja could have sent: 1 to 64 printable ASCII characters, no spaces.
 fn identifier(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+    printable(id, 64)
+}
+
+/// The longest event name or transaction reference kept from a Paystack webhook.
+const PAYSTACK_NAME_MAX: usize = 100;
+
+/// 1 to `max` printable ASCII characters, no spaces.
+fn printable(id: &str, max: usize) -> bool {
+    (1..=max).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The tenant whose Daraja token is in the URL, or the answer for an unknown `what` URL.
@@ -295,6 +303,20 @@ pub(crate) async fn paystack(
         ),
         paystack::WebhookEvent::Other(name) => (name.clone(), String::new()),
     };
+    // The name and reference are kept as the event's kind and subject: they must be what
+    // Paystack sends. Anything else (a NUL, 5,000 characters) is refused here with its reason,
+    // never left to fail in the database as a 5xx that Paystack would retry for 72 hours.
+    if !printable(&kind, PAYSTACK_NAME_MAX)
+        || !(reference.is_empty() || printable(&reference, PAYSTACK_NAME_MAX))
+    {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            api::ProblemCode::Malformed,
+            &format!(
+                "the event's name or reference is not one Paystack sends (1 to {PAYSTACK_NAME_MAX} printable characters)"
+            ),
+        );
+    }
     let kept = PaystackHeaders { signature };
     let incoming = Incoming {
         tenant_id: tenant.id,

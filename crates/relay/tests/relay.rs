@@ -154,6 +154,16 @@ impl Relay {
     }
 
     async fn post_signed(&self, url: &str, body: Vec<u8>, signature: Option<String>) -> u16 {
+        self.post_signed_answer(url, body, signature).await.0
+    }
+
+    /// A webhook signed with `signature`: the status and the answer's JSON (`null` if none).
+    async fn post_signed_answer(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .post(url)
@@ -162,7 +172,9 @@ impl Relay {
         if let Some(sig) = signature {
             req = req.header("x-paystack-signature", sig);
         }
-        req.send().await.unwrap().status().as_u16()
+        let answer = req.send().await.unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(Value::Null))
     }
 
     async fn events(&self, token: &str, after: i64, limit: u32) -> (u16, Value) {
@@ -906,6 +918,48 @@ async fn daraja_identifiers_are_printable_ascii_of_at_most_64_characters(backend
     }
     assert_eq!(relay.post(&url, stk(&"x".repeat(64), 1032)).await.0, 200);
     assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 1);
+}
+
+/// A signed webhook whose event name or reference Paystack would never send (a NUL, 5,000
+/// characters) is refused with 400 and a reason on both stores, never a 5xx that Paystack would
+/// retry for 72 hours; other mutations of a genuine body are refused or stored, never a 5xx.
+async fn signed_webhooks_paystack_never_sends_are_refused_not_failed(backend: Backend) {
+    let relay = Relay::start(backend).await;
+    let secret = "sk_test_0000000000000000000000000000000000000000";
+    let (tenant, url, _) = relay.paystack_tenant("Jubilee", secret).await;
+    let charge = String::from_utf8(fixture("paystack_webhook_charge_success.json")).unwrap();
+    let refund = String::from_utf8(fixture("paystack_webhook_refund_processed.json")).unwrap();
+    let long = "x".repeat(5_000);
+    let refused = [
+        charge.replace("\"qTPrJoy9Bx\"", "\"qTPr\\u0000Joy9Bx\""),
+        charge.replace("\"qTPrJoy9Bx\"", &format!("\"{long}\"")),
+        refund.replace("\"processed\"", "\"needs-attention\\u0000\""),
+        refund.replace("\"processed\"", &format!("\"{long}\"")),
+        charge.replace("\"charge.success\"", "\"subscription.\\u0000\""),
+        charge.replace("\"charge.success\"", &format!("\"{long}\"")),
+    ];
+    for body in &refused {
+        assert_ne!(body, &charge, "the mutation applies");
+        let bytes = body.clone().into_bytes();
+        let (status, answer) = relay
+            .post_signed_answer(&url, bytes.clone(), Some(sign(secret, &bytes)))
+            .await;
+        assert_eq!(status, 400, "{}: {answer}", &body[..body.len().min(200)]);
+        assert_eq!(answer["error"], "malformed", "{answer}");
+    }
+    assert_eq!(relay.store.last_seq(&tenant).await.unwrap(), 0);
+    for body in [
+        charge.replace("10000", "1e309"),
+        charge.replace("\"success\"", "\"\\\"\""),
+        charge.replace("\"qTPrJoy9Bx\"", "\"qTPr\\\"Joy9Bx\""),
+        refund.replace("\"5000\"", "1e309"),
+    ] {
+        let bytes = body.into_bytes();
+        let status = relay
+            .post_signed(&url, bytes.clone(), Some(sign(secret, &bytes)))
+            .await;
+        assert!(status < 500, "answered {status}");
+    }
 }
 
 /// The same body sent again is one event, but a different body about the same payment is its
@@ -2068,6 +2122,7 @@ on_both_backends!(
     concurrent_callbacks_get_gapless_numbers_in_commit_order,
     a_device_offline_through_ten_thousand_events_catches_up_in_order,
     a_signed_paystack_webhook_is_stored_once_and_forgeries_are_refused,
+    signed_webhooks_paystack_never_sends_are_refused_not_failed,
     the_stream_wakes_a_device_when_its_tenant_gets_an_event,
     a_rotated_daraja_url_keeps_working_for_its_grace_period_only,
     the_same_upload_ten_times_is_one_row_and_a_newer_version_replaces_it,
