@@ -96,22 +96,22 @@ pub fn check(input: &CheckInput, office: Currency) -> InputCheck {
             Ok(e) => InputCheck::fine(e.as_str()),
             Err(e) => InputCheck::problem(e),
         },
-        InputKind::Date => match malipo_domain::time_zone::parse_day(&input.text) {
-            Some(d) => InputCheck::fine(d.to_string()),
-            None => InputCheck::problem("write the date day first, like 30/11/2026"),
+        InputKind::Date => match malipo_domain::time_zone::read_day(&input.text) {
+            Ok(d) => InputCheck::fine(d.to_string()),
+            Err(why) => InputCheck::problem(why),
         },
     }
 }
 
 /// Parses a date typed day first (`30/11/2026`) or in ISO form (`2026-11-30`).
 pub(crate) fn parse_date(field: &str, text: &str) -> crate::Result<time::Date> {
-    malipo_domain::time_zone::parse_day(text).ok_or_else(|| {
+    malipo_domain::time_zone::read_day(text).map_err(|why| {
         let shown = if text.chars().count() <= 20 {
             format!("'{}'", text.trim())
         } else {
             "That".to_owned()
         };
-        crate::Error::invalid(field, format!("{shown} is not a date like 30/11/2026"))
+        crate::Error::invalid(field, format!("{shown} is not a date: {why}"))
     })
 }
 
@@ -188,6 +188,18 @@ mod tests {
             Some("amina@example.co.ke")
         );
         assert!(checked(InputKind::Email, "amina@").problem.is_some());
+    }
+
+    #[test]
+    fn an_impossible_day_is_named_as_one() {
+        let feb = checked(InputKind::Date, "31/02/2026");
+        assert_eq!(feb.problem.as_deref(), Some("February 2026 has 28 days"));
+        let e = parse_date("start date", "31/02/2026").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("'31/02/2026' is not a date: February 2026 has 28 days"),
+            "{e}"
+        );
     }
 
     #[test]

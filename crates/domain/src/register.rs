@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::schedule::{self, Frequency, Instalment, ScheduleError};
-use crate::time_zone::parse_day;
+use crate::time_zone::read_day;
 use crate::{Currency, Email, HolderName, Money, Msisdn, PolicyNumber};
 
 /// Whether a policy takes premiums.
@@ -270,9 +270,7 @@ fn read_row<'a>(
         })
         .transpose()?;
     let start = get("start_date")
-        .map(|d| {
-            parse_day(d).ok_or_else(|| format!("start date: '{d}' is not a date like 30/11/2026"))
-        })
+        .map(|d| read_day(d).map_err(|why| format!("start date: '{d}' is not a date: {why}")))
         .transpose()?;
     let status = get("status")
         .map(str::parse::<PolicyStatus>)

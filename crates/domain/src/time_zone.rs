@@ -34,28 +34,46 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
 /// or the ISO form (`2026-11-30`). Anything else, including month-first dates whose "month" is
 /// over 12 and impossible days like 31/02, is `None`.
 pub fn parse_day(text: &str) -> Option<Date> {
+    read_day(text).ok()
+}
+
+/// [`parse_day`], saying what is wrong when it is not a date: a month that does not exist, a
+/// day the month does not have (`February 2026 has 28 days`), or not a date at all.
+pub fn read_day(text: &str) -> Result<Date, String> {
+    const LIKE: &str = "write the date day first, like 30/11/2026";
     let text = text.trim();
     if text.len() > 10 {
-        return None;
+        return Err(LIKE.to_owned());
     }
     let parts: Vec<&str> = text.split(['/', '-', '.']).collect();
     let [a, b, c] = parts.as_slice() else {
-        return None;
+        return Err(LIKE.to_owned());
     };
     let number = |s: &str, max_len: usize| {
         (!s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse::<u16>().ok())
             .flatten()
+            .ok_or_else(|| LIKE.to_owned())
     };
     let (year, month, day) = if a.len() == 4 && text.contains('-') {
         (number(a, 4)?, number(b, 2)?, number(c, 2)?)
     } else if c.len() == 4 {
         (number(c, 4)?, number(b, 2)?, number(a, 2)?)
     } else {
-        return None;
+        return Err(LIKE.to_owned());
     };
-    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
-    Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()
+    let month = u8::try_from(month)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .ok_or_else(|| format!("there is no month {month}: {LIKE}"))?;
+    let year = i32::from(year);
+    let days = time::util::days_in_month(month, year);
+    match u8::try_from(day) {
+        Ok(d) if (1..=days).contains(&d) => {
+            Date::from_calendar_date(year, month, d).map_err(|_| LIKE.to_owned())
+        }
+        _ => Err(format!("{month} {year} has {days} days")),
+    }
 }
 
 /// A date the Kenyan way: `30/11/2026`.
@@ -81,6 +99,24 @@ pub fn nairobi_time(at: OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_impossible_date_says_what_is_wrong() {
+        assert_eq!(
+            read_day("31/02/2026"),
+            Err("February 2026 has 28 days".into())
+        );
+        assert_eq!(read_day("29/02/2028").map(|d| d.day()), Ok(29));
+        assert_eq!(read_day("0/3/2026"), Err("March 2026 has 31 days".into()));
+        assert_eq!(
+            read_day("11/30/2026"),
+            Err("there is no month 30: write the date day first, like 30/11/2026".into())
+        );
+        assert_eq!(
+            read_day("tomorrow"),
+            Err("write the date day first, like 30/11/2026".into())
+        );
+    }
+
     use super::*;
     use time::macros::{date, datetime};
 
