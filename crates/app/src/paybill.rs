@@ -115,8 +115,13 @@ fn register_refusal(e: DarajaError, version: RegisterVersion) -> Error {
     // 500.003.1001; only its errorMessage tells them apart. This reads the provider's words,
     // never one of ours.
     if message.to_ascii_lowercase().contains("already registered") {
+        let code = if code.is_empty() {
+            String::new()
+        } else {
+            format!(" ({code})")
+        };
         return Error::Conflict(format!(
-            "Safaricom says URLs are already registered for this shortcode ({code}). On production they can be registered once: to change them, ask Safaricom's API support (apisupport@safaricom.co.ke) to delete the registration, then run this again"
+            "Safaricom says URLs are already registered for this shortcode{code}. On production they can be registered once: to change them, ask Safaricom's API support (apisupport@safaricom.co.ke) to delete the registration, then run this again"
         ));
     }
     if code == "500.003.1001" {
@@ -704,5 +709,16 @@ mod tests {
             RegisterVersion::V2,
         );
         assert!(again.to_string().contains("registered once"), "{again}");
+        let bare = register_refusal(
+            DarajaError::Provider {
+                status: 200,
+                code: String::new(),
+                message: "Failed, URLs are already registered.".into(),
+            },
+            RegisterVersion::V2,
+        )
+        .to_string();
+        assert!(bare.contains("registered once"), "{bare}");
+        assert!(!bare.contains("()"), "no empty code in brackets: {bare}");
     }
 }

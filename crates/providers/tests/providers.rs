@@ -825,6 +825,76 @@ mod replay {
         );
     }
 
+    /// RegisterURL as integrators have recorded Daraja answering it with HTTP 200: the classic
+    /// success carries no `ResponseCode`, and "already registered" may come with only a
+    /// description.
+    #[tokio::test]
+    async fn register_url_answers_without_a_code_are_judged_by_their_description() {
+        use malipo_providers::daraja::{RegisterVersion, ResponseType};
+        async fn answering(answer: &'static str) -> Result<String, DarajaError> {
+            let router = Router::new()
+                .route(
+                    "/oauth/v1/generate",
+                    get(body("daraja_oauth_response.json")),
+                )
+                .route(
+                    "/mpesa/c2b/v1/registerurl",
+                    post(move || async move {
+                        (
+                            StatusCode::OK,
+                            [("content-type", "application/json")],
+                            answer,
+                        )
+                    }),
+                );
+            let addr = serve(router).await;
+            DarajaClient::new(daraja_config(&format!("http://{addr}")))
+                .register_urls(
+                    RegisterVersion::V1,
+                    ResponseType::Completed,
+                    "https://relay.example/c2b/confirm/t",
+                    "https://relay.example/c2b/validate/t",
+                )
+                .await
+        }
+        assert_eq!(
+            answering(r#"{"ConversationID": "", "OriginatorCoversationID": "", "ResponseDescription": "success"}"#)
+                .await
+                .unwrap(),
+            "success"
+        );
+        assert_eq!(
+            answering(r#"{"OriginatorCoversationID": "7619-37765134-1", "ResponseCode": "0", "ResponseDescription": "Success"}"#)
+                .await
+                .unwrap(),
+            "Success"
+        );
+        let again = answering(
+            r#"{"ConversationID": "", "OriginatorCoversationID": "", "ResponseDescription": "Failed, URLs are already registered"}"#,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            again,
+            DarajaError::Provider {
+                status: 200,
+                code: String::new(),
+                message: "Failed, URLs are already registered".into()
+            }
+        );
+        assert_eq!(
+            again.to_string(),
+            "M-Pesa answered HTTP 200 (Failed, URLs are already registered)"
+        );
+        let coded = answering(r#"{"ResponseCode": "1", "ResponseDescription": "success"}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&coded, DarajaError::Provider { code, .. } if code == "1"),
+            "a code other than 0 is a refusal whatever the words: {coded:?}"
+        );
+    }
+
     #[tokio::test]
     async fn the_api_reference_initialize_response_reads_the_same() {
         let router = Router::new().route(

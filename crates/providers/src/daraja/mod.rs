@@ -116,7 +116,7 @@ pub enum DarajaError {
     /// No access token could be had (M-Pesa down or unreachable); nothing else was sent.
     #[error("M-Pesa is not answering ({0}); nothing was sent, try again shortly")]
     AuthUnavailable(String),
-    #[error("M-Pesa answered HTTP {status} ({code}: {message})")]
+    #[error("M-Pesa answered HTTP {status} ({})", coded(.code, .message))]
     Provider {
         status: u16,
         code: String,
@@ -687,6 +687,41 @@ impl RegisterVersion {
     }
 }
 
+/// `code: message`, or the message alone when Daraja sent no code.
+fn coded(code: &str, message: &str) -> String {
+    if code.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{code}: {message}")
+    }
+}
+
+/// Judges a RegisterURL answer that came with HTTP 200: by `ResponseCode` when there is one
+/// (`0` registered), else by the description, because the classic success answer and some
+/// "already registered" answers carry no code at all.
+fn register_answer(r: wire::RegisterUrlResponse) -> Result<String, DarajaError> {
+    let description = r.response_description.trim().to_owned();
+    let registered = match r.response_code.as_deref().map(str::trim) {
+        Some(code) if !code.is_empty() => code == "0",
+        _ => {
+            let words = description.to_ascii_lowercase();
+            words.starts_with("success") && !words.contains("already")
+        }
+    };
+    if registered {
+        return Ok(description);
+    }
+    Err(DarajaError::Provider {
+        status: 200,
+        code: r.response_code.unwrap_or_default().trim().to_owned(),
+        message: if description.is_empty() {
+            "no description".into()
+        } else {
+            description
+        },
+    })
+}
+
 /// What Safaricom does with a payment when the validation URL does not answer in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseType {
@@ -727,14 +762,7 @@ impl DarajaClient {
             validation_url: validation_url.to_owned(),
         };
         let r: wire::RegisterUrlResponse = self.post(version.path(), &request).await?;
-        if r.response_code.trim() != "0" {
-            return Err(DarajaError::Provider {
-                status: 200,
-                code: r.response_code,
-                message: r.response_description,
-            });
-        }
-        Ok(r.response_description)
+        register_answer(r)
     }
 
     /// The Transaction Status query request for `receipt`, answered at the callback URL.

@@ -185,9 +185,12 @@ pub struct RegisterUrlResponse {
         default
     )]
     pub originator_conversation_id: String,
-    #[serde(rename = "ResponseCode")]
-    pub response_code: String,
-    #[serde(rename = "ResponseDescription")]
+    /// Absent from the classic success answer (`{"ConversationID": "",
+    /// "OriginatorCoversationID": "", "ResponseDescription": "success"}`) and from some
+    /// "already registered" answers: those are judged by their description.
+    #[serde(rename = "ResponseCode", default)]
+    pub response_code: Option<String>,
+    #[serde(rename = "ResponseDescription", default)]
     pub response_description: String,
 }
 
