@@ -407,4 +407,132 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
     );
 }
 
-on_both_backends!(paybill_payments_are_proven_allocated_and_counted_once);
+/// The `CustomerPayBillOnline` confirmations the simulator sent for paid prompts, newest last.
+async fn express_confirmations(world: &World) -> Vec<Value> {
+    let deliveries: Vec<Value> = world
+        .http
+        .get(format!("{}/__sandbox/deliveries", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    deliveries
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d["body"].as_str()?).ok())
+        .filter(|b| b["TransactionType"] == "CustomerPayBillOnline")
+        .collect()
+}
+
+/// On a paybill shortcode with C2B URLs registered, a paid prompt reaches the confirmation URL
+/// too. It is one payment: with its STK callback, and when the callback is lost (settled by STK
+/// Push Query, the confirmation brings its M-Pesa code); never a paybill payment, never
+/// suspense, at this counter or another branch's.
+async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
+    let world = World::start(backend).await;
+    let nairobi = world.second_office().await;
+    world.sync().await;
+    world.malipo(&["mpesa", "register-urls"]).await;
+
+    let first = number(&world.pay_mpesa(PAID, "1500").await);
+    let done = world.sync_until_final(std::slice::from_ref(&first)).await;
+    assert_eq!(done[0]["status"], "succeeded", "{}", done[0]);
+    let told = express_confirmations(&world).await;
+    assert_eq!(
+        told.len(),
+        1,
+        "the simulator confirmed the prompt: {told:?}"
+    );
+    assert_eq!(told[0]["BillRefNumber"], done[0]["reference"], "{told:?}");
+    assert_eq!(told[0]["TransID"], done[0]["provider_receipt"], "{told:?}");
+
+    // The callback is lost: STK Push Query settles the prompt without its code, and the
+    // confirmation (held until then) gives it the code.
+    world
+        .behaviour(json!({"customer_delay_ms": 200, "lose_stk_callbacks": true}))
+        .await;
+    let second = number(&world.pay_mpesa(PAID, "1500").await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (tx, code) = loop {
+        world.sync().await;
+        let tx = world.malipo(&["tx", "show", &second]).await;
+        let told = express_confirmations(&world).await;
+        if let (Some(code), Some(last)) = (tx["provider_receipt"].as_str(), told.last())
+            && told.len() == 2
+        {
+            assert_eq!(last["TransID"], code, "{tx} {last}");
+            break (tx.clone(), code.to_owned());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{second} has no M-Pesa code after 60 s: {tx}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(tx["status"], "succeeded", "{tx}");
+    assert_eq!(tx["method"], "mpesa", "{tx}");
+    assert_eq!(code.len(), 10, "{tx}");
+
+    // A prompt the customer cancelled, then paid by hand with its reference as the account: a
+    // payment of its own, for the prompt's policy.
+    world.behaviour(json!({"customer_delay_ms": 200})).await;
+    let cancelled = number(&world.pay_mpesa("254700000032", "1500").await);
+    let done = world
+        .sync_until_final(std::slice::from_ref(&cancelled))
+        .await;
+    assert_eq!(done[0]["status"], "cancelled", "{}", done[0]);
+    let by_hand = pay_bill(
+        &world,
+        done[0]["reference"].as_str().unwrap(),
+        1500,
+        "Amina",
+    )
+    .await;
+    assert_eq!(by_hand["outcome"], "completed", "{by_hand}");
+    let list = sync_until(&world, &["paybill", "list"], |l| l["total"] == 1).await;
+    assert_eq!(list["items"][0]["policy"], "POL-1", "{list}");
+    assert_eq!(
+        list["items"][0]["provider_receipt"], by_hand["trans_id"],
+        "{list}"
+    );
+
+    // Nothing else was recorded, here or at the other branch, and nothing went to suspense.
+    world.sync().await;
+    let paybill = world.malipo(&["paybill", "list"]).await;
+    assert_eq!(paybill["total"], 1, "only the one paid by hand: {paybill}");
+    let all = world.malipo(&["tx", "list"]).await;
+    assert_eq!(all["total"], 4, "three prompts and the bill: {all}");
+    let mut other = world.office_at("nairobi", &nairobi);
+    other.args(["sync", "--once", "--json"]);
+    json_out(other).await;
+    let mut other = world.office_at("nairobi", &nairobi);
+    other.args(["paybill", "list", "--json"]);
+    let at_nairobi = json_out(other).await;
+    assert_eq!(at_nairobi["total"], 0, "{at_nairobi}");
+    world.add_user("admin", "admin").await;
+    let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+    assert_eq!(open["items"], json!([]), "{open}");
+    let summary = world.summary().await;
+    assert_eq!(summary["succeeded"]["count"], 3, "{summary}");
+    assert_eq!(summary["succeeded"]["amount_minor"], 450_000, "{summary}");
+
+    // The same confirmation again changes nothing.
+    let replay = express_confirmations(&world).await.pop().unwrap();
+    let r = world
+        .http
+        .post(&world.c2b_urls.1)
+        .body(replay.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    world.sync().await;
+    let all = world.malipo_as("admin", &["tx", "list"]).await;
+    assert_eq!(ok_json(&all)["total"], 4, "{}", ok_json(&all));
+}
+
+on_both_backends!(
+    paybill_payments_are_proven_allocated_and_counted_once,
+    a_prompt_paid_on_a_paybill_is_one_payment,
+);

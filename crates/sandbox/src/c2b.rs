@@ -264,7 +264,7 @@ impl Sandbox {
                 at: now,
             },
         );
-        if let Some(reg) = registration {
+        if let Some(reg) = registration.filter(|_| !s.behaviour().lose_c2b_confirmations) {
             let mut confirmation = body;
             confirmation["OrgAccountBalance"] = json!(format!("{}.00", 49_197 + p.amount));
             s.deliver(
@@ -278,6 +278,43 @@ impl Sandbox {
             outcome: "completed".into(),
             validation,
         })
+    }
+}
+
+impl Sandbox {
+    /// On a paybill shortcode with C2B URLs registered, a paid M-Pesa Express push reaches the
+    /// confirmation URL as well: `CustomerPayBillOnline`, its receipt as `TransID` and the
+    /// push's `AccountReference` as `BillRefNumber`. A till or a shortcode without registered
+    /// URLs tells nobody.
+    pub(crate) fn confirm_express(&self, receipt: &str, amount: i64, phone: &str, account: &str) {
+        let shortcode = self.config().shortcode.clone();
+        let Some(reg) = lock(&self.0.c2b).registered.get(&shortcode).cloned() else {
+            return;
+        };
+        if self.behaviour().lose_c2b_confirmations {
+            self.bump(|s| s.callbacks_dropped += 1);
+            return;
+        }
+        let body = json!({
+            "TransactionType": "CustomerPayBillOnline",
+            "TransID": receipt,
+            "TransTime": nairobi_stamp(OffsetDateTime::now_utc()),
+            "TransAmount": format!("{amount}.00"),
+            "BusinessShortCode": shortcode,
+            "BillRefNumber": account,
+            "InvoiceNumber": "",
+            "OrgAccountBalance": format!("{}.00", 49_197 + amount),
+            "ThirdPartyTransID": "",
+            "MSISDN": masked(phone),
+            "FirstName": "John",
+            "MiddleName": "",
+            "LastName": "Doe",
+        });
+        self.deliver(
+            reg.confirmation_url,
+            body.to_string().into_bytes(),
+            Vec::new(),
+        );
     }
 }
 

@@ -57,6 +57,9 @@ pub(crate) struct StkTx {
     merchant_request_id: String,
     amount: i64,
     phone: String,
+    /// The push's `AccountReference`: a paid push's C2B confirmation carries it as
+    /// `BillRefNumber`.
+    account: String,
     /// Set once the customer has acted: (code, description).
     result: Option<(String, String)>,
     receipt: Option<String>,
@@ -292,6 +295,7 @@ async fn stk_push(
                 merchant_request_id: ids.0.clone(),
                 amount,
                 phone: phone.clone(),
+                account: reference.clone(),
                 result: None,
                 receipt: None,
             },
@@ -317,6 +321,7 @@ async fn stk_push(
 
 impl Sandbox {
     fn customer_acts(&self, checkout_request_id: &str, callback: &str, wrong_till: bool) {
+        let mut paid = None;
         let body = {
             let mut guard = lock(&self.0.daraja);
             let d = &mut *guard;
@@ -355,16 +360,25 @@ impl Sandbox {
                     {"Name": "TransactionDate", "Value": stamp},
                     {"Name": "PhoneNumber", "Value": phone},
                 ]});
-                d.paid.insert(receipt_no, (tx.amount, 0));
+                d.paid.insert(receipt_no.clone(), (tx.amount, 0));
+                paid = Some((receipt_no, tx.amount, tx.phone.clone(), tx.account.clone()));
             }
             send.then(|| json!({"Body": {"stkCallback": stk}}))
         };
+        let behaviour = self.behaviour();
         if let Some(body) = body {
-            self.deliver(
-                callback.to_owned(),
-                body.to_string().into_bytes(),
-                Vec::new(),
-            );
+            if behaviour.lose_stk_callbacks {
+                self.bump(|s| s.callbacks_dropped += 1);
+            } else {
+                self.deliver(
+                    callback.to_owned(),
+                    body.to_string().into_bytes(),
+                    Vec::new(),
+                );
+            }
+        }
+        if let Some((receipt, amount, phone, account)) = paid {
+            self.confirm_express(&receipt, amount, &phone, &account);
         }
     }
 }

@@ -122,6 +122,12 @@ pub struct Behaviour {
     pub status_unanswered_next: u32,
     /// The next n SMS sends are answered 405 `InsufficientBalance`.
     pub sms_insufficient_balance_next: u32,
+    /// Lose every STK callback, as when Safaricom's side fails to send it: the push is paid
+    /// (or not) all the same, and STK Push Query knows.
+    pub lose_stk_callbacks: bool,
+    /// Lose every C2B confirmation (a paybill payment's or a paid push's), as when the relay
+    /// was down: the payment happened all the same, and Transaction Status knows it.
+    pub lose_c2b_confirmations: bool,
 }
 
 impl Default for Behaviour {
@@ -141,6 +147,8 @@ impl Default for Behaviour {
             c2b_version: "v2".into(),
             status_unanswered_next: 0,
             sms_insufficient_balance_next: 0,
+            lose_stk_callbacks: false,
+            lose_c2b_confirmations: false,
         }
     }
 }

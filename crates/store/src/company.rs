@@ -472,6 +472,23 @@ impl Store {
         .transpose()
     }
 
+    /// Another counter's payment with this provider reference, as this counter learnt it.
+    pub async fn company_payment_by_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<CompanyPayment>> {
+        sqlx::query(
+            "SELECT c.*, p.holder, 0 AS here FROM company_payments c
+             LEFT JOIN policies p ON p.number = c.policy_number WHERE c.reference = ?",
+        )
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(payment_from_row)
+        .transpose()
+    }
+
     /// Another counter's payment with this M-Pesa code, as this counter learnt it.
     pub async fn company_payment_by_receipt(
         &self,

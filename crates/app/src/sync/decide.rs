@@ -33,7 +33,7 @@ pub(super) fn held(why: String) -> Decision {
 }
 
 /// Moves payment `tx`; with `review`, the event is also kept for a manager.
-fn apply(
+pub(super) fn apply(
     tx: &TransactionRecord,
     (event, details): (TxEvent, ProviderDetails),
     review: Option<String>,
@@ -203,6 +203,22 @@ impl App {
             ));
         }
         let claim = Claim::of(&cb.outcome, &tx);
+        // On a paybill shortcode the same payment also reaches the confirmation URL; when that
+        // telling was recorded as a payment of its own (the prompt had ended unpaid), this one
+        // must not count it twice.
+        if let Claim::PaidAsAsked { receipt } = &claim
+            && let Some(other) = self.store().transaction_by_receipt(receipt).await?
+            && other.id != tx.id
+        {
+            return Ok(record(
+                InboxOutcome::Unchanged,
+                Some(tx.id),
+                format!(
+                    "M-Pesa code {receipt} is recorded already as {}; {} is left as it is",
+                    other.number, tx.number
+                ),
+            ));
+        }
         if tx.status.is_paid() || tx.status == TxStatus::Refunded {
             // Safaricom confirmed this payment already; the callback can only add its receipt.
             let paid = paid_event(&tx, tx.amount, Source::Callback, None, "M-Pesa");

@@ -7,16 +7,35 @@
 //! customer typed as the account (forgiving case, spaces and punctuation); when none matches,
 //! it goes on the company's suspense list for a manager.
 
-use malipo_domain::{Desk, PolicyStatus};
+use malipo_domain::{Desk, Method, PolicyStatus, Source, TxStatus};
 use malipo_providers::daraja::c2b::{self, C2bPayment, StatusResult};
 use malipo_relay_api as api;
-use malipo_store::{InboxAction, InboxOutcome, NewPaybill, PaybillCheck};
+use malipo_store::{InboxAction, InboxOutcome, NewPaybill, PaybillCheck, StoreError, TxKey};
 use time::{Duration, OffsetDateTime};
 
-use super::decide::{held, record};
+use super::decide::{apply, held, record};
 use crate::App;
 use crate::error::{Error, Result};
+use crate::outcome::paid_event;
 use crate::trace::provider_call;
+
+/// How much earlier than the prompt a confirmation's `TransTime` may say it was made (the two
+/// clocks differ) and still be the prompt's payment.
+const PROMPT_CLOCK_SKEW: Duration = Duration::minutes(10);
+
+/// How long a confirmation naming a payment reference no counter has reported waits for the
+/// counter that made the prompt.
+const UNKNOWN_REFERENCE_WAIT: Duration = Duration::hours(1);
+
+/// What a paybill confirmation is, told beside the prompts this company made.
+enum Told {
+    /// Decided already: held, or another counter's.
+    Decided(Box<InboxAction>),
+    /// The payment of this paid M-Pesa prompt, told a second time.
+    Prompt(Box<malipo_store::TransactionRecord>),
+    /// A payment of its own.
+    Payment,
+}
 
 /// Transaction Status's answer for a code M-Pesa has no record of.
 const UNKNOWN_RECEIPT: &str = "R000001";
@@ -143,7 +162,7 @@ impl App {
                 ),
             ));
         }
-        if let Some(tx) = self.store().paybill_by_code(&code).await? {
+        if let Some(tx) = self.store().transaction_by_receipt(&code).await? {
             return Ok(record(
                 InboxOutcome::Unchanged,
                 Some(tx.id),
@@ -163,6 +182,11 @@ impl App {
                 ),
             ));
         }
+        let prompt = match self.prompt_told_again(wire, &payment).await? {
+            Told::Decided(action) => return Ok(*action),
+            Told::Prompt(tx) => Some(tx),
+            Told::Payment => None,
+        };
         let providers = self.providers();
         let Ok(client) = providers.daraja() else {
             // Held, it would be decided again every round for ever and crowd out the claims
@@ -250,6 +274,15 @@ impl App {
                 ),
             ));
         }
+        if let Some(tx) = prompt {
+            // The prompt's own payment, told a second time: it takes its M-Pesa code, and
+            // nothing new is recorded.
+            return Ok(apply(
+                &tx,
+                paid_event(&tx, tx.amount, Source::Callback, Some(code), "M-Pesa"),
+                None,
+            ));
+        }
         if let Some(check) = check.as_ref()
             && let Some(policy) = &check.policy_number
         {
@@ -266,6 +299,105 @@ impl App {
             );
         }
         self.allocate_confirmed(&payment, &answer, office).await
+    }
+
+    /// Whether a paybill confirmation is an M-Pesa prompt's payment told a second time: on a
+    /// paybill shortcode with C2B URLs registered, a paid STK push also reaches the
+    /// confirmation URL, its `BillRefNumber` the push's `AccountReference` (our reference) and
+    /// its `TransID` the prompt's receipt. It is the prompt's when the amount is the prompt's
+    /// and it was made after the prompt; a prompt not settled yet holds it until Safaricom has
+    /// answered about the prompt. Another counter's prompt is that counter's to match. Anything
+    /// else (a prompt that ended unpaid, another amount, a second code) is a payment of its
+    /// own, allocated to the policy the reference belongs to.
+    async fn prompt_told_again(&self, wire: &api::Event, payment: &C2bPayment) -> Result<Told> {
+        let Ok(reference) =
+            malipo_domain::ProviderReference::parse(&payment.account.trim().to_ascii_uppercase())
+        else {
+            return Ok(Told::Payment);
+        };
+        let code = &payment.trans_id;
+        let tx = match self
+            .store()
+            .transaction(&TxKey::Reference(reference.as_str().to_owned()))
+            .await
+        {
+            Ok(tx) => tx,
+            Err(StoreError::NotFound(_)) => {
+                return self.other_counters_prompt(wire, payment, &reference).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let made_after = payment
+            .made_at()
+            .is_none_or(|at| at >= tx.created_at - PROMPT_CLOCK_SKEW);
+        if tx.method != Method::Mpesa
+            || tx.amount != payment.amount
+            || !made_after
+            || tx.provider_receipt.is_some()
+        {
+            return Ok(Told::Payment);
+        }
+        if tx.status.is_open() {
+            return Ok(Told::Decided(Box::new(held(format!(
+                "M-Pesa code {code} names {}, an M-Pesa prompt not settled yet: it is decided once Safaricom has answered about the prompt",
+                tx.number
+            )))));
+        }
+        if tx.status.is_paid() || tx.status == TxStatus::Refunded {
+            return Ok(Told::Prompt(Box::new(tx)));
+        }
+        Ok(Told::Payment)
+    }
+
+    /// A confirmation naming a reference this counter never made: another counter's prompt
+    /// (that counter matches it), or, while no counter has reported the reference, held for
+    /// up to [`UNKNOWN_REFERENCE_WAIT`] so a counter that has not synced yet can; after that
+    /// it is a payment of its own.
+    async fn other_counters_prompt(
+        &self,
+        wire: &api::Event,
+        payment: &C2bPayment,
+        reference: &malipo_domain::ProviderReference,
+    ) -> Result<Told> {
+        let code = &payment.trans_id;
+        if let Some(p) = self
+            .store()
+            .company_payment_by_reference(reference.as_str())
+            .await?
+        {
+            if p.method != "mpesa" {
+                return Ok(Told::Payment);
+            }
+            let place = match &p.counter {
+                Some(counter) => format!("counter {}-{counter}", p.office),
+                None => format!("office {}", p.office),
+            };
+            return Ok(Told::Decided(Box::new(record(
+                InboxOutcome::OtherOffice,
+                None,
+                format!(
+                    "M-Pesa code {code} names {}, an M-Pesa prompt made at {place}: that counter matches it",
+                    p.number
+                ),
+            ))));
+        }
+        if !self
+            .store()
+            .policies_by_account(&c2b::account_key(&payment.account))
+            .await?
+            .is_empty()
+        {
+            return Ok(Told::Payment);
+        }
+        let received =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(wire.received_at) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        if self.now() - received < UNKNOWN_REFERENCE_WAIT {
+            return Ok(Told::Decided(Box::new(held(format!(
+                "M-Pesa code {code} names payment reference {reference}, which no counter has reported yet: it waits up to an hour for the counter that made the prompt"
+            )))));
+        }
+        Ok(Told::Payment)
     }
 
     /// The payment a code Transaction Status found makes for the policy a clerk named, or why
@@ -340,13 +472,21 @@ impl App {
         answer: &StatusResult,
         office: &Desk,
     ) -> Result<InboxAction> {
-        let matches: Vec<_> = self
+        let mut matches: Vec<_> = self
             .store()
             .policies_by_account(&c2b::account_key(&payment.account))
             .await?
             .into_iter()
             .filter(|p| p.status != PolicyStatus::Cancelled)
             .collect();
+        if matches.is_empty()
+            && let Some(policy) = self.policy_of_reference(&payment.account).await?
+            && policy.status != PolicyStatus::Cancelled
+        {
+            // The customer typed a payment's reference (from an M-Pesa prompt or a receipt):
+            // the money is for that payment's policy.
+            matches.push(policy);
+        }
         if let [policy] = matches.as_slice() {
             return Ok(InboxAction::Paybill {
                 payment: NewPaybill {
@@ -394,6 +534,35 @@ impl App {
             Err(e) => Ok(held(format!(
                 "{why}, and the relay could not take it onto the suspense list: {e}"
             ))),
+        }
+    }
+
+    /// The policy of the payment (here or at another counter) whose reference `account` is.
+    async fn policy_of_reference(
+        &self,
+        account: &str,
+    ) -> Result<Option<malipo_store::PolicyRecord>> {
+        let Ok(reference) =
+            malipo_domain::ProviderReference::parse(&account.trim().to_ascii_uppercase())
+        else {
+            return Ok(None);
+        };
+        let number = match self
+            .store()
+            .transaction(&TxKey::Reference(reference.as_str().to_owned()))
+            .await
+        {
+            Ok(tx) => Some(tx.policy_number),
+            Err(StoreError::NotFound(_)) => self
+                .store()
+                .company_payment_by_reference(reference.as_str())
+                .await?
+                .and_then(|p| p.policy_number),
+            Err(e) => return Err(e.into()),
+        };
+        match number {
+            Some(number) => Ok(self.store().policy(&number).await?),
+            None => Ok(None),
         }
     }
 
