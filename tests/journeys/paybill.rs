@@ -474,9 +474,53 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
     assert_eq!(tx["method"], "mpesa", "{tx}");
     assert_eq!(code.len(), 10, "{tx}");
 
+    // Callback and confirmation both lost: STK Push Query settles the prompt without a code,
+    // and the code the customer brings from the SMS is that payment, not a new one.
+    world
+        .behaviour(json!({
+            "customer_delay_ms": 200,
+            "lose_stk_callbacks": true,
+            "lose_c2b_confirmations": true,
+        }))
+        .await;
+    let third = number(&world.pay_mpesa(PAID, "1500").await);
+    let done = world.sync_until_final(std::slice::from_ref(&third)).await;
+    assert_eq!(done[0]["status"], "succeeded", "{}", done[0]);
+    assert_eq!(done[0]["provider_receipt"], Value::Null, "{}", done[0]);
+    let ledger: Vec<Value> = world
+        .http
+        .get(format!("{}/__sandbox/mpesa/ledger", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sms = ledger
+        .iter()
+        .find(|e| e["account"] == done[0]["reference"])
+        .unwrap_or_else(|| panic!("the simulator's ledger has the prompt: {ledger:?}"));
+    let typed = sms["receipt"].as_str().unwrap();
+    let verified = world
+        .malipo(&["mpesa", "verify", typed, "--policy", "POL-1"])
+        .await;
+    assert_eq!(verified["number"], third.as_str(), "{verified}");
+    assert_eq!(verified["provider_receipt"], typed, "{verified}");
+    assert_eq!(verified["method"], "mpesa", "{verified}");
+    let again = world
+        .malipo(&["mpesa", "verify", typed, "--policy", "POL-1"])
+        .await;
+    assert_eq!(again["number"], third.as_str(), "{again}");
+
     // A prompt the customer cancelled, then paid by hand with its reference as the account: a
     // payment of its own, for the prompt's policy.
-    world.behaviour(json!({"customer_delay_ms": 200})).await;
+    world
+        .behaviour(json!({
+            "customer_delay_ms": 200,
+            "lose_stk_callbacks": false,
+            "lose_c2b_confirmations": false,
+        }))
+        .await;
     let cancelled = number(&world.pay_mpesa("254700000032", "1500").await);
     let done = world
         .sync_until_final(std::slice::from_ref(&cancelled))
@@ -502,7 +546,7 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
     let paybill = world.malipo(&["paybill", "list"]).await;
     assert_eq!(paybill["total"], 1, "only the one paid by hand: {paybill}");
     let all = world.malipo(&["tx", "list"]).await;
-    assert_eq!(all["total"], 4, "three prompts and the bill: {all}");
+    assert_eq!(all["total"], 5, "four prompts and the bill: {all}");
     let mut other = world.office_at("nairobi", &nairobi);
     other.args(["sync", "--once", "--json"]);
     json_out(other).await;
@@ -514,8 +558,8 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
     let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
     assert_eq!(open["items"], json!([]), "{open}");
     let summary = world.summary().await;
-    assert_eq!(summary["succeeded"]["count"], 3, "{summary}");
-    assert_eq!(summary["succeeded"]["amount_minor"], 450_000, "{summary}");
+    assert_eq!(summary["succeeded"]["count"], 4, "{summary}");
+    assert_eq!(summary["succeeded"]["amount_minor"], 600_000, "{summary}");
 
     // The same confirmation again changes nothing.
     let replay = express_confirmations(&world).await.pop().unwrap();
@@ -529,7 +573,7 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
     assert_eq!(r.status(), 200);
     world.sync().await;
     let all = world.malipo_as("admin", &["tx", "list"]).await;
-    assert_eq!(ok_json(&all)["total"], 4, "{}", ok_json(&all));
+    assert_eq!(ok_json(&all)["total"], 5, "{}", ok_json(&all));
 }
 
 on_both_backends!(

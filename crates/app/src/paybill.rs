@@ -20,6 +20,7 @@ use malipo_store::NewPaybill;
 use crate::error::{Error, Result};
 use crate::relay::RelayError;
 use crate::settings::table;
+use crate::sync::{ForPolicy, prompt_takes};
 use crate::views::TransactionView;
 use crate::{Actor, App};
 
@@ -351,10 +352,19 @@ impl App {
                         .paybill_for_policy(&code, &record.number, actor.user_id(), &answer, &desk)
                         .await?
                     {
-                        Err(why) => Err(Error::Conflict(format!(
+                        ForPolicy::Refused(why) => Err(Error::Conflict(format!(
                             "M-Pesa code {code} is not recorded: {why}"
                         ))),
-                        Ok(payment) => self.record_typed(actor, &payment, &record.number).await,
+                        ForPolicy::Record(payment) => {
+                            self.record_typed(actor, &payment, &record.number).await
+                        }
+                        ForPolicy::Prompt(tx) => {
+                            let paid = self
+                                .apply(actor.name(), tx.id, prompt_takes(&tx, &code))
+                                .await?;
+                            self.after_paybill().await;
+                            Ok(TransactionView::from(&paid))
+                        }
                     };
                 }
                 None => {}

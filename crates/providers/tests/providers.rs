@@ -155,6 +155,12 @@ mod fixtures {
         let r = daraja::c2b::parse_status_result(&body).unwrap();
         assert_eq!(r.receipt.as_deref(), Some("MBN31H462N"));
         assert_eq!(r.payer().as_deref(), Some("John Doe"));
+        assert_eq!(r.payer_number(), Some("254708374149"));
+        assert_eq!(
+            r.finished_at.map(|t| t.unix_timestamp()),
+            Some(1_519_353_672),
+            "FinalisedTime 20180223054112 is 05:41:12 in Nairobi, 02:41:12 UTC"
+        );
         assert_eq!(r.confirms("MBN31H462N", kes(300), "600310"), None);
         for (receipt, amount, shortcode, says) in [
             ("MBN31H462X", 300, "600310", "instead"),

@@ -42,6 +42,26 @@ struct Paid {
     msisdn: String,
     name: String,
     at: OffsetDateTime,
+    /// The account typed (paybill) or the push's `AccountReference` (express).
+    account: String,
+    /// `Pay Bill` or `CustomerPayBillOnline`.
+    kind: &'static str,
+}
+
+/// One completed M-Pesa payment to a shortcode, as the payer's SMS and the organisation's
+/// statement show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub receipt: String,
+    pub amount: i64,
+    pub shortcode: String,
+    pub account: String,
+    pub msisdn: String,
+    pub name: String,
+    /// `Pay Bill` or `CustomerPayBillOnline`.
+    pub kind: String,
+    /// RFC 3339.
+    pub at: String,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +74,7 @@ pub(crate) struct C2bState {
 
 pub(crate) fn routes() -> Router<Sandbox> {
     Router::new()
+        .route("/__sandbox/mpesa/ledger", axum::routing::get(ledger))
         .route("/mpesa/c2b/v1/registerurl", post(register_v1))
         .route("/mpesa/c2b/v2/registerurl", post(register_v2))
         .route(
@@ -262,6 +283,8 @@ impl Sandbox {
                     .trim()
                     .to_owned(),
                 at: now,
+                account: p.account.clone(),
+                kind: "Pay Bill",
             },
         );
         if let Some(reg) = registration.filter(|_| !s.behaviour().lose_c2b_confirmations) {
@@ -282,13 +305,30 @@ impl Sandbox {
 }
 
 impl Sandbox {
-    /// On a paybill shortcode with C2B URLs registered, a paid M-Pesa Express push reaches the
+    /// A paid M-Pesa Express push is an M-Pesa transaction like any other: Transaction Status
+    /// knows its payer and time. On a paybill shortcode with C2B URLs registered it reaches the
     /// confirmation URL as well: `CustomerPayBillOnline`, its receipt as `TransID` and the
-    /// push's `AccountReference` as `BillRefNumber`. A till or a shortcode without registered
-    /// URLs tells nobody.
-    pub(crate) fn confirm_express(&self, receipt: &str, amount: i64, phone: &str, account: &str) {
+    /// push's `AccountReference` as `BillRefNumber`. A shortcode without registered URLs tells
+    /// nobody.
+    pub(crate) fn express_paid(&self, receipt: &str, amount: i64, phone: &str, account: &str) {
         let shortcode = self.config().shortcode.clone();
-        let Some(reg) = lock(&self.0.c2b).registered.get(&shortcode).cloned() else {
+        let registration = {
+            let mut c = lock(&self.0.c2b);
+            c.paid.insert(
+                receipt.to_owned(),
+                Paid {
+                    amount,
+                    shortcode: shortcode.clone(),
+                    msisdn: phone.to_owned(),
+                    name: "John Doe".into(),
+                    at: OffsetDateTime::now_utc(),
+                    account: account.to_owned(),
+                    kind: "CustomerPayBillOnline",
+                },
+            );
+            c.registered.get(&shortcode).cloned()
+        };
+        let Some(reg) = registration else {
             return;
         };
         if self.behaviour().lose_c2b_confirmations {
@@ -316,6 +356,37 @@ impl Sandbox {
             Vec::new(),
         );
     }
+}
+
+impl Sandbox {
+    /// Every M-Pesa payment completed to a shortcode of the simulator, oldest first: what the
+    /// payers' SMS say and the organisation's statement lists, whether or not any message
+    /// reached the office.
+    pub fn mpesa_ledger(&self) -> Vec<LedgerEntry> {
+        let mut entries: Vec<LedgerEntry> = lock(&self.0.c2b)
+            .paid
+            .iter()
+            .map(|(receipt, p)| LedgerEntry {
+                receipt: receipt.clone(),
+                amount: p.amount,
+                shortcode: p.shortcode.clone(),
+                account: p.account.clone(),
+                msisdn: p.msisdn.clone(),
+                name: p.name.clone(),
+                kind: p.kind.to_owned(),
+                at: p
+                    .at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        entries.sort_by(|a, b| (&a.at, &a.receipt).cmp(&(&b.at, &b.receipt)));
+        entries
+    }
+}
+
+async fn ledger(State(s): State<Sandbox>) -> Json<Vec<LedgerEntry>> {
+    Json(s.mpesa_ledger())
 }
 
 async fn transaction_status(
@@ -355,6 +426,8 @@ async fn transaction_status(
             msisdn: "254708374149".into(),
             name: "John Doe".into(),
             at: now,
+            account: String::new(),
+            kind: "CustomerPayBillOnline",
         }),
         (None, None) => None,
     };

@@ -378,7 +378,7 @@ impl Sandbox {
             }
         }
         if let Some((receipt, amount, phone, account)) = paid {
-            self.confirm_express(&receipt, amount, &phone, &account);
+            self.express_paid(&receipt, amount, &phone, &account);
         }
     }
 }

@@ -53,23 +53,29 @@ fn server_url() -> &'static str {
                 .map(|d| d.join("scripts/pg-ephemeral"))
                 .find(|p| p.exists())
                 .expect("scripts/pg-ephemeral is in the repository");
-            let mut child = Command::new(&script)
-                .arg(free_port().to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-            let mut line = String::new();
-            std::io::BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            assert!(
-                line.starts_with("postgres://"),
-                "scripts/pg-ephemeral did not start PostgreSQL (see its message above)"
-            );
-            // The child keeps its stdin open for as long as this process lives.
-            (Some(child), line.trim().to_owned())
+            // A port found free can be taken by another test's server before PostgreSQL
+            // binds it (initdb takes seconds): then the server is started again on another.
+            for _ in 0..3 {
+                let mut child = Command::new(&script)
+                    .arg(free_port().to_string())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+                let mut line = String::new();
+                std::io::BufReader::new(child.stdout.take().unwrap())
+                    .read_line(&mut line)
+                    .unwrap();
+                if line.starts_with("postgres://") {
+                    // The child keeps its stdin open for as long as this process lives.
+                    return (Some(child), line.trim().to_owned());
+                }
+                let _ = child.wait();
+            }
+            panic!(
+                "scripts/pg-ephemeral did not start PostgreSQL three times (see its messages above)"
+            )
         })
         .1
 }

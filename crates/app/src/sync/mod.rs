@@ -27,7 +27,7 @@ use crate::relay::RelayClient;
 use crate::settings::table;
 use crate::views::OrphanView;
 use crate::{Actor, App};
-pub(crate) use paybill::fresh_reference;
+pub(crate) use paybill::{ForPolicy, fresh_reference, prompt_takes};
 
 /// The longest `sync_forever` waits between rounds.
 pub const PERIOD: Duration = Duration::from_secs(30);

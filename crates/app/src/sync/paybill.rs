@@ -37,6 +37,71 @@ enum Told {
     Payment,
 }
 
+/// What a code Transaction Status found is for the policy a clerk named.
+pub(crate) enum ForPolicy {
+    /// A payment of its own, to record.
+    Record(Box<NewPaybill>),
+    /// The payment of this M-Pesa prompt for the policy, which Safaricom confirmed without
+    /// its code: the prompt takes the code, and nothing new is recorded.
+    Prompt(Box<malipo_store::TransactionRecord>),
+    /// Not recorded, and why.
+    Refused(String),
+}
+
+impl ForPolicy {
+    /// The decision for the event that brought the code; a refusal is recorded as `refused`
+    /// with `why` wrapped by `note`.
+    fn decision(
+        self,
+        code: &str,
+        refused: InboxOutcome,
+        note: impl Fn(&str) -> String,
+    ) -> InboxAction {
+        match self {
+            ForPolicy::Record(payment) => InboxAction::Paybill { payment: *payment },
+            ForPolicy::Prompt(tx) => apply(&tx, prompt_takes(&tx, code), None),
+            ForPolicy::Refused(why) => record(refused, None, note(&why)),
+        }
+    }
+}
+
+/// The event that gives a prompt confirmed without its code that code.
+pub(crate) fn prompt_takes(
+    tx: &malipo_store::TransactionRecord,
+    code: &str,
+) -> (malipo_domain::TxEvent, malipo_store::ProviderDetails) {
+    paid_event(
+        tx,
+        tx.amount,
+        Source::Callback,
+        Some(code.to_owned()),
+        "M-Pesa",
+    )
+}
+
+/// How long after a prompt was sent its payment may be finished: the customer has about a
+/// minute to answer the prompt, and M-Pesa may take a few more to finish.
+const PROMPT_WINDOW: Duration = Duration::minutes(10);
+
+/// Whether Transaction Status's answer describes the payment of prompt `tx` (same amount
+/// checked by the caller): paid from the phone prompted (Safaricom masks some digits) and
+/// finished within [`PROMPT_WINDOW`] of the prompt.
+fn is_prompts_payment(answer: &StatusResult, tx: &malipo_store::TransactionRecord) -> bool {
+    let (Some(paid_from), Some(prompted), Some(at)) = (
+        answer.payer_number(),
+        tx.phone.as_deref(),
+        answer.finished_at,
+    ) else {
+        return false;
+    };
+    let same_phone = paid_from.len() == prompted.len()
+        && paid_from
+            .chars()
+            .zip(prompted.chars())
+            .all(|(c, p)| c == '*' || c == p);
+    same_phone && at >= tx.created_at - PROMPT_CLOCK_SKEW && at <= tx.created_at + PROMPT_WINDOW
+}
+
 /// Transaction Status's answer for a code M-Pesa has no record of.
 const UNKNOWN_RECEIPT: &str = "R000001";
 
@@ -277,26 +342,17 @@ impl App {
         if let Some(tx) = prompt {
             // The prompt's own payment, told a second time: it takes its M-Pesa code, and
             // nothing new is recorded.
-            return Ok(apply(
-                &tx,
-                paid_event(&tx, tx.amount, Source::Callback, Some(code), "M-Pesa"),
-                None,
-            ));
+            return Ok(apply(&tx, prompt_takes(&tx, &code), None));
         }
         if let Some(check) = check.as_ref()
             && let Some(policy) = &check.policy_number
         {
             // A clerk named the policy with the customer's SMS in hand: that wins over what
             // the customer typed as the account.
-            return Ok(
-                match self
-                    .paybill_for_policy(&code, policy, check.clerk_id, &answer, office)
-                    .await?
-                {
-                    Ok(payment) => InboxAction::Paybill { payment },
-                    Err(why) => record(InboxOutcome::Suspect, None, why),
-                },
-            );
+            return Ok(self
+                .paybill_for_policy(&code, policy, check.clerk_id, &answer, office)
+                .await?
+                .decision(&code, InboxOutcome::Suspect, str::to_owned));
         }
         self.allocate_confirmed(&payment, &answer, office).await
     }
@@ -400,10 +456,12 @@ impl App {
         Ok(Told::Payment)
     }
 
-    /// The payment a code Transaction Status found makes for the policy a clerk named, or why
-    /// it is not recorded: the answer does not prove a completed payment to this office, the
-    /// policy cannot take it, or an M-Pesa prompt payment of the same amount for the policy was
-    /// confirmed without its code lately (the code may be that payment's).
+    /// What a code Transaction Status found is for the policy a clerk named: a payment to
+    /// record; the payment of an M-Pesa prompt for the policy that Safaricom confirmed without
+    /// its code (same amount, from the phone prompted, finished within minutes of the prompt);
+    /// or why it is not recorded: the answer does not prove a completed payment to this
+    /// office, the policy cannot take it, or a prompt payment of the same amount for the policy
+    /// was confirmed without its code lately and the code may be that payment's.
     pub(crate) async fn paybill_for_policy(
         &self,
         code: &str,
@@ -411,20 +469,27 @@ impl App {
         clerk_id: Option<i64>,
         answer: &StatusResult,
         office: &Desk,
-    ) -> Result<std::result::Result<NewPaybill, String>> {
+    ) -> Result<ForPolicy> {
         let providers = self.providers();
         let shortcode = providers.daraja()?.config().shortcode.clone();
         let Some(amount) = answer.amount else {
-            return Ok(Err(format!("Safaricom gave no amount for {code}")));
+            return Ok(ForPolicy::Refused(format!(
+                "Safaricom gave no amount for {code}"
+            )));
         };
         if let Some(why) = answer.confirms(code, amount, &shortcode) {
-            return Ok(Err(why));
+            return Ok(ForPolicy::Refused(why));
         }
         let Some(policy) = self.store().policy(policy_number).await? else {
-            return Ok(Err(format!("there is no policy {policy_number}")));
+            return Ok(ForPolicy::Refused(format!(
+                "there is no policy {policy_number}"
+            )));
         };
         if policy.status == PolicyStatus::Cancelled {
-            return Ok(Err(format!("policy {} is cancelled", policy.number)));
+            return Ok(ForPolicy::Refused(format!(
+                "policy {} is cancelled",
+                policy.number
+            )));
         }
         let since = self.now() - Duration::days(2);
         if let Some(tx) = self
@@ -432,14 +497,17 @@ impl App {
             .unreceipted_mpesa(policy.id, amount, since)
             .await?
         {
-            return Ok(Err(format!(
+            if is_prompts_payment(answer, &tx) {
+                return Ok(ForPolicy::Prompt(Box::new(tx)));
+            }
+            return Ok(ForPolicy::Refused(format!(
                 "{} paid {amount} for {} by M-Pesa prompt on {} and Safaricom gave no code for it; if {code} is that payment it is recorded already. Compare the time in the customer's SMS, then ask a manager",
                 tx.number,
                 policy.number,
                 crate::views::rfc3339(tx.created_at)
             )));
         }
-        Ok(Ok(NewPaybill {
+        Ok(ForPolicy::Record(Box::new(NewPaybill {
             desk: office.clone(),
             policy_id: policy.id,
             amount,
@@ -459,10 +527,10 @@ impl App {
                         malipo_domain::phone::masked(m)
                     }
                 }),
-            paid_at: self.now(),
+            paid_at: answer.finished_at.unwrap_or_else(|| self.now()),
             clerk_id,
             reference: fresh_reference()?,
-        }))
+        })))
     }
 
     /// A confirmed paybill payment: the policy its account names, or the suspense list.
@@ -616,17 +684,11 @@ impl App {
                 .map_err(|e| Error::internal(format!("a kept Transaction Status answer: {e}")))?;
             let office = self.desk().await?;
             return Ok(Some(
-                match self
-                    .paybill_for_policy(&code, &policy, clerk, &kept, &office)
+                self.paybill_for_policy(&code, &policy, clerk, &kept, &office)
                     .await?
-                {
-                    Ok(payment) => InboxAction::Paybill { payment },
-                    Err(why) => record(
-                        InboxOutcome::Unchanged,
-                        None,
-                        format!("{code} was not recorded for {policy}: {why}"),
-                    ),
-                },
+                    .decision(&code, InboxOutcome::Unchanged, |why| {
+                        format!("{code} was not recorded for {policy}: {why}")
+                    }),
             ));
         }
         if !first {

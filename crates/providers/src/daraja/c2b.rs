@@ -173,6 +173,8 @@ pub struct StatusResult {
     pub amount: Option<Money>,
     /// Every `…PartyName` value (`600310 - Safaricom333`, `254708374149 - John Doe`).
     pub parties: Vec<String>,
+    /// When M-Pesa finished it (`FinalisedTime`, else `InitiatedTime`; Nairobi time).
+    pub finished_at: Option<time::OffsetDateTime>,
 }
 
 impl StatusResult {
@@ -222,6 +224,15 @@ impl StatusResult {
             ));
         }
         None
+    }
+
+    /// The payer's number as Safaricom gives it, perhaps masked (`2547****149 - John Doe` →
+    /// `2547****149`).
+    pub fn payer_number(&self) -> Option<&str> {
+        self.parties
+            .iter()
+            .filter(|p| p.starts_with("254") || p.starts_with("07") || p.starts_with("01"))
+            .find_map(|p| p.split(" - ").next().map(str::trim))
     }
 
     /// The payer's name as Safaricom gives it (`254708374149 - John Doe` → `John Doe`).
@@ -278,5 +289,12 @@ pub fn parse_status_result(body: &[u8]) -> Result<StatusResult, CallbackError> {
             .filter(|kv| kv.key.ends_with("PartyName"))
             .filter_map(value)
             .collect(),
+        finished_at: first("FinalisedTime")
+            .or_else(|| first("InitiatedTime"))
+            .and_then(|t| {
+                let format = format_description!("[year][month][day][hour][minute][second]");
+                PrimitiveDateTime::parse(&t, format).ok()
+            })
+            .map(|t| t.assume_offset(NAIROBI)),
     })
 }
