@@ -576,7 +576,120 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
     assert_eq!(ok_json(&all)["total"], 5, "{}", ok_json(&all));
 }
 
+/// A second counter of the same branch: its own data and device token.
+async fn second_counter(world: &World) -> String {
+    let device = json_out({
+        let mut c = tokio::process::Command::new(bin("malipo-relay"));
+        c.args([
+            "device",
+            "add",
+            "--tenant",
+            &world.tenant,
+            "--name",
+            "counter-2",
+        ])
+        .env("MALIPO_RELAY_DATABASE_URL", &world.relay_db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        c
+    })
+    .await;
+    device["token"].as_str().unwrap().to_owned()
+}
+
+/// Confirmations lost (the relay down, the network, Safaricom's side): the next automatic pull
+/// of M-Pesa's own list records the payment to its policy and puts the unknown account on the
+/// suspense list, once for the company although two counters pull the same window, paging
+/// through Safaricom's answer; pulling again changes nothing.
+async fn payments_whose_confirmation_never_came_are_pulled_once(backend: Backend) {
+    let world = World::start(backend).await;
+    let token = second_counter(&world).await;
+    let counter = |args: &[&str]| {
+        let mut c = world.office_at("counter-2", &token);
+        c.args(args).arg("--json");
+        json_out(c)
+    };
+    world.sync().await;
+    counter(&["sync", "--once"]).await;
+    world.malipo(&["mpesa", "register-urls"]).await;
+    world
+        .behaviour(
+            json!({"customer_delay_ms": 200, "lose_c2b_confirmations": true, "pull_page_size": 1}),
+        )
+        .await;
+    let paid = pay_bill(&world, "pol 1", 1500, "Amina").await;
+    assert_eq!(paid["outcome"], "completed", "{paid}");
+    let stray = pay_bill(&world, "NOBODY-9", 700, "Otieno").await;
+    assert_eq!(stray["outcome"], "completed", "{stray}");
+    world.sync().await;
+    let list = world.malipo(&["paybill", "list"]).await;
+    assert_eq!(list["total"], 0, "no confirmation came: {list}");
+
+    let first = world
+        .malipo(&["mpesa", "register-pull", "--nominated-number", "0722000000"])
+        .await;
+    assert_eq!(first["already"], false, "{first}");
+    let second = counter(&["mpesa", "register-pull", "--nominated-number", "0722000000"]).await;
+    assert_eq!(second["already"], true, "{second}");
+    assert!(
+        second["answer"].as_str().unwrap().contains("already"),
+        "{second}"
+    );
+
+    // Both counters' next rounds pull the same window.
+    let (a, b) = tokio::join!(world.sync(), counter(&["sync", "--once"]));
+    assert_eq!(
+        a["mpesa_pulled"].as_u64().unwrap() + b["mpesa_pulled"].as_u64().unwrap(),
+        1,
+        "{a} {b}"
+    );
+    world.sync().await;
+    counter(&["sync", "--once"]).await;
+    let here = world.malipo(&["paybill", "list"]).await;
+    let there = counter(&["paybill", "list"]).await;
+    assert_eq!(
+        here["total"].as_u64().unwrap() + there["total"].as_u64().unwrap(),
+        1,
+        "{here} {there}"
+    );
+    let recorded = if here["total"] == 1 { &here } else { &there };
+    let tx = &recorded["items"][0];
+    assert_eq!(tx["policy"], "POL-1", "{tx}");
+    assert_eq!(tx["provider_receipt"], paid["trans_id"], "{tx}");
+    assert_eq!(tx["amount_minor"], 150_000, "{tx}");
+    let company = world.malipo(&["summary", "--company"]).await;
+    assert_eq!(company["succeeded"]["count"], 1, "{company}");
+    assert_eq!(company["succeeded"]["amount_minor"], 150_000, "{company}");
+
+    // On demand, again: everything is recorded already.
+    let again = counter(&["mpesa", "pull"]).await;
+    assert_eq!(again["seen"], 2, "{again}");
+    assert_eq!(again["recorded"], 0, "{again}");
+    assert_eq!(again["already"], 1, "{again}");
+    assert_eq!(again["suspense"], 1, "{again}");
+    for key in ["from", "to"] {
+        assert!(again[key].is_string(), "{again}");
+    }
+    let old = world
+        .malipo_output(&["mpesa", "pull", "--from", "01/01/2026 08:00"])
+        .await;
+    assert!(!old.status.success());
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("statement"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    world.add_user("admin", "admin").await;
+    let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+    assert_eq!(open["items"][0]["trans_id"], stray["trans_id"], "{open}");
+    assert_eq!(open["total"], 1, "{open}");
+    world.sync().await;
+    let company = ok_json(&world.malipo_as("admin", &["summary", "--company"]).await);
+    assert_eq!(company["succeeded"]["count"], 1, "{company}");
+}
+
 on_both_backends!(
     paybill_payments_are_proven_allocated_and_counted_once,
     a_prompt_paid_on_a_paybill_is_one_payment,
+    payments_whose_confirmation_never_came_are_pulled_once,
 );

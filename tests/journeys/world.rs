@@ -243,6 +243,13 @@ impl World {
         json_out(c).await
     }
 
+    /// Runs `malipo ARGS --json` and returns how it ended, for commands expected to fail.
+    pub async fn malipo_output(&self, args: &[&str]) -> std::process::Output {
+        let mut c = self.office();
+        c.args(args).arg("--json");
+        c.output().await.unwrap()
+    }
+
     /// A second office of the same company: its own data and device token, office code NBI.
     pub async fn second_office(&self) -> String {
         let tenant = &self.tenant;

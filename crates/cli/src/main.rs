@@ -190,6 +190,23 @@ enum MpesaCmd {
         #[arg(long)]
         version: Option<String>,
     },
+    /// Register the shortcode for Safaricom's Pull Transactions (administrators): sync then
+    /// pulls M-Pesa's own list of paybill payments every mpesa.pull_minutes
+    RegisterPull {
+        /// A Safaricom number of the business, e.g. 0722000000
+        #[arg(long)]
+        nominated_number: String,
+    },
+    /// Pull M-Pesa's list of paybill payments for a window now and record those whose
+    /// confirmation never came (managers); Safaricom keeps the last 48 hours
+    Pull {
+        /// Start, "DD/MM/YYYY HH:MM" in Nairobi time [default: 48 hours ago]
+        #[arg(long)]
+        from: Option<String>,
+        /// End, "DD/MM/YYYY HH:MM" [default: now]
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Prove the M-Pesa code from a customer's SMS with Safaricom's Transaction Status and
     /// record it for the policy (waits up to 90 seconds for Safaricom's answer)
     Verify {
@@ -1098,6 +1115,14 @@ async fn mpesa(ctx: &Ctx, command: MpesaCmd) -> Result {
         } => ctx.out.registered_urls(
             &ctx.app
                 .register_c2b_urls(&actor, response_type.as_deref(), version.as_deref())
+                .await?,
+        ),
+        MpesaCmd::RegisterPull { nominated_number } => ctx
+            .out
+            .pull_registered(&ctx.app.register_pull(&actor, &nominated_number).await?),
+        MpesaCmd::Pull { from, to } => ctx.out.pulled(
+            &ctx.app
+                .pull_mpesa(&actor, from.as_deref(), to.as_deref())
                 .await?,
         ),
         MpesaCmd::Verify { code, policy } => ctx

@@ -612,6 +612,31 @@ impl Output {
         );
     }
 
+    pub fn pull_registered(&self, r: &malipo_app::PullRegistered) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "Shortcode {} is registered for Pull Transactions (nominated number {}): {}",
+            r.shortcode, r.nominated, r.answer
+        );
+        println!("Sync now pulls M-Pesa's list of payments every mpesa.pull_minutes (default 30).");
+    }
+
+    pub fn pulled(&self, r: &malipo_app::PullReport) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "M-Pesa listed {} payments from {} to {}.",
+            r.seen, r.from, r.to
+        );
+        println!(
+            "Recorded now {}, recorded before {}, on the suspense list {}, left for a later pull {}.",
+            r.recorded, r.already, r.suspense, r.waiting
+        );
+    }
+
     pub fn suspense(&self, list: &[malipo_app::SuspenseView]) {
         if self.json {
             return print_json(&json!({ "items": list, "total": list.len() }));

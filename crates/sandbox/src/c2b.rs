@@ -70,11 +70,15 @@ pub(crate) struct C2bState {
     registered: HashMap<String, Registration>,
     /// Receipt → the paybill payment it names.
     paid: HashMap<String, Paid>,
+    /// Shortcodes registered for Pull Transactions.
+    pull_registered: std::collections::HashSet<String>,
 }
 
 pub(crate) fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/__sandbox/mpesa/ledger", axum::routing::get(ledger))
+        .route("/pulltransactions/v1/register", post(pull_register))
+        .route("/pulltransactions/v1/query", post(pull_query))
         .route("/mpesa/c2b/v1/registerurl", post(register_v1))
         .route("/mpesa/c2b/v2/registerurl", post(register_v2))
         .route(
@@ -383,6 +387,127 @@ impl Sandbox {
         entries.sort_by(|a, b| (&a.at, &a.receipt).cmp(&(&b.at, &b.receipt)));
         entries
     }
+}
+
+/// Pull Transactions registration: `1000` the first time, `1001` after.
+async fn pull_register(
+    State(s): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = check_token(&s, &headers) {
+        return r;
+    }
+    let shortcode = text(&body, "ShortCode").unwrap_or_default();
+    if shortcode != s.config().shortcode {
+        return bad_request("Invalid ShortCode");
+    }
+    if text(&body, "RequestType").as_deref() != Some("Pull") {
+        return bad_request("Invalid RequestType");
+    }
+    let nominated = text(&body, "NominatedNumber").unwrap_or_default();
+    if nominated.len() != 12 || !nominated.starts_with("254") {
+        return bad_request("Invalid NominatedNumber");
+    }
+    let callback = text(&body, "CallBackURL").unwrap_or_default();
+    if !(callback.starts_with("http://") || callback.starts_with("https://")) {
+        return bad_request("Invalid CallBackURL");
+    }
+    let first = lock(&s.0.c2b).pull_registered.insert(shortcode.clone());
+    let (code, words) = if first {
+        (
+            "1000",
+            format!("Shortcode {shortcode} Registered Successfully"),
+        )
+    } else {
+        (
+            "1001",
+            format!("Shortcode {shortcode} is already registered"),
+        )
+    };
+    Json(
+        json!({"ResponseRefID": format!("{}-pull", nairobi_stamp(OffsetDateTime::now_utc())),
+        "ResponseStatus": code, "ShortCode": shortcode, "ResponseDescription": words}),
+    )
+    .into_response()
+}
+
+/// Pull Transactions over the simulator's ledger, as Daraja answers: HTTP 200 with its code
+/// inside, a list of lists, amounts as strings and numbers as numbers; `1001` for a window
+/// with nothing in it, an empty nested list past the last page. A shortcode not registered
+/// gets `1002` (this simulator's own: Safaricom publishes no code for it).
+async fn pull_query(
+    State(s): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = check_token(&s, &headers) {
+        return r;
+    }
+    let shortcode = text(&body, "ShortCode").unwrap_or_default();
+    if !lock(&s.0.c2b).pull_registered.contains(&shortcode) {
+        return Json(json!({"ResponseRefID": "pull", "ResponseCode": "1002",
+            "ResponseMessage": format!("Shortcode {shortcode} is not registered for Pull")}))
+        .into_response();
+    }
+    let window = |key: &str| {
+        let t = text(&body, key)?;
+        let format =
+            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        time::PrimitiveDateTime::parse(&t, format)
+            .ok()
+            .map(|t| t.assume_offset(time::macros::offset!(+3)))
+    };
+    let (Some(from), Some(to)) = (window("StartDate"), window("EndDate")) else {
+        return bad_request("Invalid StartDate or EndDate");
+    };
+    let offset: usize = match text(&body, "OffSetValue").map(|o| o.parse()) {
+        Some(Ok(o)) => o,
+        _ => return bad_request("Invalid OffSetValue"),
+    };
+    let size = usize::try_from(s.behaviour().pull_page_size.max(1)).unwrap_or(1);
+    let mut listed: Vec<(String, Paid)> = lock(&s.0.c2b)
+        .paid
+        .iter()
+        .filter(|(_, p)| {
+            p.shortcode == shortcode && {
+                // The window is written to the second; so is the time compared.
+                let at = p.at.replace_nanosecond(0).unwrap_or(p.at);
+                at >= from && at <= to
+            }
+        })
+        .map(|(r, p)| (r.clone(), p.clone()))
+        .collect();
+    listed.sort_by(|a, b| (a.1.at, &a.0).cmp(&(b.1.at, &b.0)));
+    if listed.is_empty() {
+        return Json(json!({"ResponseRefID": "pull", "ResponseCode": "1001",
+            "ResponseMessage": "No transactions found"}))
+        .into_response();
+    }
+    let page: Vec<Value> = listed
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|(receipt, p)| {
+            json!({
+                "transactionId": receipt,
+                "trxDate": p.at.to_offset(time::macros::offset!(+3))
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                "msisdn": p.msisdn.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(p.msisdn)),
+                "sender": p.name,
+                "transactiontype": if p.kind == "Pay Bill" { "c2b-pay-bill-debit" } else { "c2b-pay-bill-online-debit" },
+                "billreference": p.account,
+                "amount": format!("{}.0", p.amount),
+                "organizationname": ORGANISATION,
+            })
+        })
+        .collect();
+    Json(
+        json!({"ResponseRefID": "pull", "ResponseCode": "1000", "ResponseMessage": "Success",
+        "Response": [page]}),
+    )
+    .into_response()
 }
 
 async fn ledger(State(s): State<Sandbox>) -> Json<Vec<LedgerEntry>> {

@@ -128,6 +128,8 @@ pub struct Behaviour {
     /// Lose every C2B confirmation (a paybill payment's or a paid push's), as when the relay
     /// was down: the payment happened all the same, and Transaction Status knows it.
     pub lose_c2b_confirmations: bool,
+    /// How many transactions one Pull Transactions page lists.
+    pub pull_page_size: u32,
 }
 
 impl Default for Behaviour {
@@ -149,6 +151,7 @@ impl Default for Behaviour {
             sms_insufficient_balance_next: 0,
             lose_stk_callbacks: false,
             lose_c2b_confirmations: false,
+            pull_page_size: 100,
         }
     }
 }

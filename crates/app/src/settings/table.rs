@@ -135,6 +135,12 @@ settings! {
         label: "Paybill URL registration version",
         help: "v2 unless the company's Daraja app has only v1.",
     }
+    /// How often sync pulls Safaricom's own list of paybill payments (Pull Transactions).
+    MPESA_PULL_MINUTES {
+        key: "mpesa.pull_minutes", default: "30", kind: Kind::Whole { min: 0, max: 1440, unit: "minutes" },
+        label: "Pull M-Pesa's list every",
+        help: "Minutes between pulls of Safaricom's list of paybill payments, for confirmations that never came (0: never). Needs Pull registered.",
+    }
     PAYSTACK_BASE_URL {
         key: "paystack.base_url", env: "MALIPO_PAYSTACK_BASE_URL", default: "https://api.paystack.co",
         label: "Paystack API address",

@@ -12,6 +12,7 @@
 mod company;
 mod decide;
 mod paybill;
+mod pull;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use crate::settings::table;
 use crate::views::OrphanView;
 use crate::{Actor, App};
 pub(crate) use paybill::{ForPolicy, fresh_reference, prompt_takes};
+pub use pull::{PullRegistered, PullReport};
 
 /// The longest `sync_forever` waits between rounds.
 pub const PERIOD: Duration = Duration::from_secs(30);
@@ -57,6 +59,9 @@ pub struct SyncReport {
     pub suspect: u64,
     /// Paybill payments no policy matched, put on the company's suspense list.
     pub suspense: u64,
+    /// Paybill payments recorded from Safaricom's own list (Pull Transactions): their
+    /// confirmations never came.
+    pub mpesa_pulled: u64,
     /// Payments and card refunds asked about (STK Push Query, Paystack verify or refund fetch).
     pub queried: u64,
     /// Policies added or changed here that the company register took.
@@ -168,6 +173,7 @@ impl App {
         self.pull_payments(relay, &mut report).await?;
         report.queried = self.reconcile_open(asked).await?;
         report.queried += self.follow_card_refunds().await?;
+        self.pull_if_due(&mut report).await?;
         self.push_noting(relay, &mut report).await?;
         report.cursor = self.store().inbox_cursor().await?;
         self.store().note_sync_round(self.now()).await?;

@@ -28,7 +28,7 @@ const PROMPT_CLOCK_SKEW: Duration = Duration::minutes(10);
 const UNKNOWN_REFERENCE_WAIT: Duration = Duration::hours(1);
 
 /// What a paybill confirmation is, told beside the prompts this company made.
-enum Told {
+pub(super) enum Told {
     /// Decided already: held, or another counter's.
     Decided(Box<InboxAction>),
     /// The payment of this paid M-Pesa prompt, told a second time.
@@ -247,7 +247,10 @@ impl App {
                 ),
             ));
         }
-        let prompt = match self.prompt_told_again(wire, &payment).await? {
+        let received =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(wire.received_at) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let prompt = match self.prompt_told_again(received, &payment).await? {
             Told::Decided(action) => return Ok(*action),
             Told::Prompt(tx) => Some(tx),
             Told::Payment => None,
@@ -354,7 +357,8 @@ impl App {
                 .await?
                 .decision(&code, InboxOutcome::Suspect, str::to_owned));
         }
-        self.allocate_confirmed(&payment, &answer, office).await
+        self.allocate_confirmed(&payment, answer.payer(), office)
+            .await
     }
 
     /// Whether a paybill confirmation is an M-Pesa prompt's payment told a second time: on a
@@ -365,7 +369,11 @@ impl App {
     /// answered about the prompt. Another counter's prompt is that counter's to match. Anything
     /// else (a prompt that ended unpaid, another amount, a second code) is a payment of its
     /// own, allocated to the policy the reference belongs to.
-    async fn prompt_told_again(&self, wire: &api::Event, payment: &C2bPayment) -> Result<Told> {
+    pub(super) async fn prompt_told_again(
+        &self,
+        seen_at: OffsetDateTime,
+        payment: &C2bPayment,
+    ) -> Result<Told> {
         let Ok(reference) =
             malipo_domain::ProviderReference::parse(&payment.account.trim().to_ascii_uppercase())
         else {
@@ -379,7 +387,9 @@ impl App {
         {
             Ok(tx) => tx,
             Err(StoreError::NotFound(_)) => {
-                return self.other_counters_prompt(wire, payment, &reference).await;
+                return self
+                    .other_counters_prompt(seen_at, payment, &reference)
+                    .await;
             }
             Err(e) => return Err(e.into()),
         };
@@ -411,7 +421,7 @@ impl App {
     /// it is a payment of its own.
     async fn other_counters_prompt(
         &self,
-        wire: &api::Event,
+        seen_at: OffsetDateTime,
         payment: &C2bPayment,
         reference: &malipo_domain::ProviderReference,
     ) -> Result<Told> {
@@ -445,10 +455,7 @@ impl App {
         {
             return Ok(Told::Payment);
         }
-        let received =
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(wire.received_at) * 1_000_000)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        if self.now() - received < UNKNOWN_REFERENCE_WAIT {
+        if self.now() - seen_at < UNKNOWN_REFERENCE_WAIT {
             return Ok(Told::Decided(Box::new(held(format!(
                 "M-Pesa code {code} names payment reference {reference}, which no counter has reported yet: it waits up to an hour for the counter that made the prompt"
             )))));
@@ -534,10 +541,10 @@ impl App {
     }
 
     /// A confirmed paybill payment: the policy its account names, or the suspense list.
-    async fn allocate_confirmed(
+    pub(super) async fn allocate_confirmed(
         &self,
         payment: &C2bPayment,
-        answer: &StatusResult,
+        payer: Option<String>,
         office: &Desk,
     ) -> Result<InboxAction> {
         let mut matches: Vec<_> = self
@@ -562,7 +569,7 @@ impl App {
                     policy_id: policy.id,
                     amount: payment.amount,
                     trans_id: payment.trans_id.clone(),
-                    payer: answer.payer().or_else(|| Some(payment.payer.clone())),
+                    payer: payer.clone().or_else(|| Some(payment.payer.clone())),
                     msisdn: Some(payment.msisdn.clone()),
                     paid_at: payment.made_at().unwrap_or_else(|| self.now()),
                     clerk_id: None,
@@ -584,7 +591,7 @@ impl App {
             amount_minor: payment.amount.minor(),
             currency: payment.amount.currency().code().to_owned(),
             account: payment.account.clone(),
-            payer: answer.payer().unwrap_or_else(|| payment.payer.clone()),
+            payer: payer.unwrap_or_else(|| payment.payer.clone()),
             msisdn: payment.msisdn.clone(),
             paid_at: crate::views::rfc3339(payment.made_at().unwrap_or_else(|| self.now())),
             status: "open".into(),

@@ -10,6 +10,7 @@
 pub mod c2b;
 pub mod callback;
 pub mod codes;
+pub mod pull;
 pub mod wire;
 
 use std::time::{Duration, Instant};
