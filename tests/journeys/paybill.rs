@@ -597,6 +597,20 @@ async fn second_counter(world: &World) -> String {
     device["token"].as_str().unwrap().to_owned()
 }
 
+/// The doctor's `mpesa.ledger` line.
+async fn ledger_check(world: &World) -> Value {
+    let out = world.malipo_output(&["doctor"]).await;
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mpesa.ledger")
+        .unwrap_or_else(|| panic!("no mpesa.ledger check: {report}"))
+        .clone()
+}
+
 /// Confirmations lost (the relay down, the network, Safaricom's side): the next automatic pull
 /// of M-Pesa's own list records the payment to its policy and puts the unknown account on the
 /// suspense list, once for the company although two counters pull the same window, paging
@@ -625,6 +639,15 @@ async fn payments_whose_confirmation_never_came_are_pulled_once(backend: Backend
     let list = world.malipo(&["paybill", "list"]).await;
     assert_eq!(list["total"], 0, "no confirmation came: {list}");
 
+    let ledger = ledger_check(&world).await;
+    assert_eq!(ledger["status"], "warn", "{ledger}");
+    assert!(
+        ledger["message"]
+            .as_str()
+            .unwrap()
+            .contains("register-pull"),
+        "{ledger}"
+    );
     let first = world
         .malipo(&["mpesa", "register-pull", "--nominated-number", "0722000000"])
         .await;
@@ -660,6 +683,16 @@ async fn payments_whose_confirmation_never_came_are_pulled_once(backend: Backend
     let company = world.malipo(&["summary", "--company"]).await;
     assert_eq!(company["succeeded"]["count"], 1, "{company}");
     assert_eq!(company["succeeded"]["amount_minor"], 150_000, "{company}");
+
+    let ledger = ledger_check(&world).await;
+    assert_eq!(ledger["status"], "pass", "{ledger}");
+    assert!(
+        ledger["message"]
+            .as_str()
+            .unwrap()
+            .contains("last complete pull ended"),
+        "{ledger}"
+    );
 
     // On demand, again: everything is recorded already.
     let again = counter(&["mpesa", "pull"]).await;

@@ -191,8 +191,93 @@ impl App {
         }
 
         checks.push(initiator_check(m, env));
+        if validation.2.is_some() || confirmation.2.is_some() {
+            let time_of = |v: Option<String>| {
+                v.and_then(|v| {
+                    OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).ok()
+                })
+            };
+            let store = self.store();
+            let registered = time_of(
+                store
+                    .setting(crate::sync::PULL_REGISTERED_KEY)
+                    .await
+                    .ok()
+                    .flatten(),
+            );
+            let complete = time_of(
+                store
+                    .setting(crate::sync::PULL_COMPLETE_KEY)
+                    .await
+                    .ok()
+                    .flatten(),
+            );
+            let minutes = self
+                .setting_i64(table::MPESA_PULL_MINUTES.key)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(30);
+            checks.push(ledger_check(registered, complete, minutes, self.now()));
+        }
         Some(env)
     }
+}
+
+/// After this long without a complete pull a missed payment is close to leaving Pull's 48
+/// hours; after those only the statement brings it back.
+const LEDGER_STALE: time::Duration = time::Duration::hours(36);
+
+/// Whether M-Pesa's own list is being pulled for a paybill office: Pull registered here, and
+/// when the last complete pull ended.
+pub(super) fn ledger_check(
+    registered: Option<OffsetDateTime>,
+    complete: Option<OffsetDateTime>,
+    minutes: i64,
+    now: OffsetDateTime,
+) -> Check {
+    let hours = |d: time::Duration| d.whole_hours();
+    let Some(registered) = registered else {
+        return check(
+            "mpesa.ledger",
+            CheckStatus::Warn,
+            "Pull Transactions is not registered at this counter: a paybill payment whose confirmation never came is found only by importing the M-Pesa statement; run malipo mpesa register-pull --nominated-number 07XXXXXXXX",
+        );
+    };
+    if minutes <= 0 {
+        return check(
+            "mpesa.ledger",
+            CheckStatus::Warn,
+            "Pull is registered but automatic pulls are off (mpesa.pull_minutes is 0): set it to 30, or run malipo mpesa pull at least daily",
+        );
+    }
+    let covered = complete.unwrap_or(registered);
+    let since = now - covered;
+    if since > LEDGER_STALE {
+        return check(
+            "mpesa.ledger",
+            CheckStatus::Warn,
+            format!(
+                "nothing has covered M-Pesa's list for {} hours (last complete pull {}): keep sync running and check Pull answers (malipo mpesa pull); after 48 hours only the statement brings missed payments back",
+                hours(since),
+                complete.map_or_else(|| "never".to_owned(), crate::views::rfc3339)
+            ),
+        );
+    }
+    check(
+        "mpesa.ledger",
+        CheckStatus::Pass,
+        match complete {
+            Some(c) => format!(
+                "Pull is registered; the last complete pull ended {} ({} minutes ago); sync pulls every {minutes} minutes",
+                crate::views::rfc3339(c),
+                since.whole_minutes()
+            ),
+            None => format!(
+                "Pull is registered; the first pull comes with the next sync round (every {minutes} minutes)"
+            ),
+        },
+    )
 }
 
 /// The M-Pesa settings as configured, before anything is built from them.
@@ -365,6 +450,32 @@ pub(super) fn initiator_check(m: &MpesaSettings, env: DarajaEnv) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ledger_check_warns_before_missed_payments_leave_pulls_reach() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let h = time::Duration::hours;
+        let none = ledger_check(None, None, 30, now);
+        assert_eq!(none.status, CheckStatus::Warn);
+        assert!(none.message.contains("register-pull"), "{}", none.message);
+        let fresh = ledger_check(Some(now - h(50)), Some(now - h(1)), 30, now);
+        assert_eq!(fresh.status, CheckStatus::Pass, "{}", fresh.message);
+        assert!(
+            fresh.message.contains("60 minutes ago"),
+            "{}",
+            fresh.message
+        );
+        let stale = ledger_check(Some(now - h(50)), Some(now - h(37)), 30, now);
+        assert_eq!(stale.status, CheckStatus::Warn);
+        assert!(stale.message.contains("37 hours"), "{}", stale.message);
+        let never = ledger_check(Some(now - h(40)), None, 30, now);
+        assert_eq!(never.status, CheckStatus::Warn, "{}", never.message);
+        let just = ledger_check(Some(now - h(1)), None, 30, now);
+        assert_eq!(just.status, CheckStatus::Pass, "{}", just.message);
+        let off = ledger_check(Some(now - h(1)), Some(now - h(1)), 0, now);
+        assert_eq!(off.status, CheckStatus::Warn);
+        assert!(off.message.contains("pull_minutes"), "{}", off.message);
+    }
 
     #[test]
     fn a_till_needs_its_number_and_a_paybill_its_own_code() {

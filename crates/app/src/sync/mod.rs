@@ -29,6 +29,7 @@ use crate::settings::table;
 use crate::views::OrphanView;
 use crate::{Actor, App};
 pub(crate) use paybill::{ForPolicy, fresh_reference, prompt_takes};
+pub(crate) use pull::{PULL_COMPLETE_KEY, PULL_REGISTERED_KEY};
 pub use pull::{PullRegistered, PullReport};
 
 /// The longest `sync_forever` waits between rounds.
