@@ -721,7 +721,156 @@ async fn payments_whose_confirmation_never_came_are_pulled_once(backend: Backend
     assert_eq!(company["succeeded"]["count"], 1, "{company}");
 }
 
+/// The simulator's ledger exported as the portal's statement (`csv` or `xlsx`).
+async fn statement(world: &World, kind: &str) -> Vec<u8> {
+    world
+        .http
+        .get(format!(
+            "{}/__sandbox/mpesa/statement.{kind}",
+            world.sandbox_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+/// The statement brings back a payment older than Pull's 48 hours whose confirmation was lost:
+/// proven with Transaction Status, recorded to its policy; a row Safaricom does not know is
+/// refused; charges are not premiums; recorded payments match; the counts add up; the same
+/// file twice changes nothing; the XLSX export reads the same.
+async fn the_statement_recovers_what_no_message_brought(backend: Backend) {
+    let world = World::start(backend).await;
+    world.sync().await;
+    world.malipo(&["mpesa", "register-urls"]).await;
+    let prompt = number(&world.pay_mpesa(PAID, "1500").await);
+    world.sync_until_final(std::slice::from_ref(&prompt)).await;
+    let told = pay_bill(&world, "pol 1", 700, "Amina").await;
+    sync_until(&world, &["paybill", "list"], |l| l["total"] == 1).await;
+    world
+        .behaviour(json!({"customer_delay_ms": 200, "lose_c2b_confirmations": true}))
+        .await;
+    let lost = world
+        .http
+        .post(format!("{}/__sandbox/c2b/pay", world.sandbox_url))
+        .json(
+            &json!({"account": "POL-1", "amount": 2500, "msisdn": "254712345678",
+            "first_name": "Amina", "last_name": "Odhiambo", "minutes_ago": 3000}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let lost_code = lost["trans_id"].as_str().unwrap().to_owned();
+    world.sync().await;
+    assert_eq!(world.malipo(&["paybill", "list"]).await["total"], 1);
+
+    // The CSV, with a row Safaricom never issued slipped in.
+    let csv = String::from_utf8(statement(&world, "csv").await).unwrap();
+    assert!(csv.contains(&lost_code), "{csv}");
+    let forged = "RKX9999999,05-12-2026 10:15:02,05-12-2026 10:15:02,Pay Bill from 2547****999 - X Acc. POL-1,Completed,\"2,000.00\",,\"1.00\",true,Pay Bill,2547****999 - X,,POL-1\r\n";
+    let at = csv.find("SCH0000001").unwrap();
+    let edited = format!("{}{forged}{}", &csv[..at], &csv[at..]);
+    let file = world.dir.path().join("statement.csv");
+    std::fs::write(&file, &edited).unwrap();
+    let path = file.to_str().unwrap();
+
+    let dry = world
+        .malipo(&["mpesa", "statement", "import", path, "--dry-run"])
+        .await;
+    assert_eq!(dry["dry_run"], true, "{dry}");
+    assert_eq!(
+        (
+            dry["rows"].as_u64(),
+            dry["matched"].as_u64(),
+            dry["recovered"].as_u64(),
+            dry["not_premium"].as_u64(),
+            dry["refused"].as_u64()
+        ),
+        (Some(5), Some(2), Some(2), Some(1), Some(0)),
+        "{dry}"
+    );
+    assert_eq!(
+        world.malipo(&["paybill", "list"]).await["total"],
+        1,
+        "a dry run records nothing"
+    );
+
+    let done = world.malipo(&["mpesa", "statement", "import", path]).await;
+    assert_eq!(
+        (
+            done["rows"].as_u64(),
+            done["matched"].as_u64(),
+            done["recovered"].as_u64(),
+            done["not_premium"].as_u64(),
+            done["refused"].as_u64()
+        ),
+        (Some(5), Some(2), Some(1), Some(1), Some(1)),
+        "{done}"
+    );
+    assert_eq!(
+        done["recovered_rows"][0]["receipt"],
+        lost_code.as_str(),
+        "{done}"
+    );
+    assert_eq!(done["refused_rows"][0]["receipt"], "RKX9999999", "{done}");
+    assert!(
+        done["refused_rows"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("does not know"),
+        "{done}"
+    );
+    assert!(done["period"].is_string(), "{done}");
+    let list = world.malipo(&["paybill", "list"]).await;
+    assert_eq!(list["total"], 2, "{list}");
+    let recovered = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["provider_receipt"] == lost_code.as_str())
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(recovered["policy"], "POL-1", "{recovered}");
+    assert_eq!(recovered["amount_minor"], 250_000, "{recovered}");
+    assert!(recovered["receipt_number"].is_string(), "{recovered}");
+    assert_ne!(told["trans_id"], lost["trans_id"]);
+
+    let again = world.malipo(&["mpesa", "statement", "import", path]).await;
+    assert_eq!(again["imported_before"], true, "{again}");
+    assert_eq!(again["recovered"], 1, "{again}");
+    assert_eq!(
+        world.malipo(&["paybill", "list"]).await["total"],
+        2,
+        "nothing changed"
+    );
+
+    // The XLSX export: amounts as number cells; everything now matches.
+    let xlsx = world.dir.path().join("statement.xlsx");
+    std::fs::write(&xlsx, statement(&world, "xlsx").await).unwrap();
+    let book = world
+        .malipo(&["mpesa", "statement", "import", xlsx.to_str().unwrap()])
+        .await;
+    assert_eq!(
+        (
+            book["rows"].as_u64(),
+            book["matched"].as_u64(),
+            book["recovered"].as_u64(),
+            book["not_premium"].as_u64(),
+            book["refused"].as_u64()
+        ),
+        (Some(4), Some(3), Some(0), Some(1), Some(0)),
+        "{book}"
+    );
+    assert_eq!(world.malipo(&["paybill", "list"]).await["total"], 2);
+}
+
 on_both_backends!(
+    the_statement_recovers_what_no_message_brought,
     paybill_payments_are_proven_allocated_and_counted_once,
     a_prompt_paid_on_a_paybill_is_one_payment,
     payments_whose_confirmation_never_came_are_pulled_once,

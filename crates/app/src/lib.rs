@@ -56,7 +56,7 @@ pub use refunds::RefundView;
 pub use relay::{RelayClient, RelayError};
 pub use reports::{CompanyQuery, HistoryQuery, ScheduleQuery, SummaryQuery};
 pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
-pub use sync::{PullRegistered, PullReport, SyncReport};
+pub use sync::{PullRegistered, PullReport, StatementImport, StatementLine, SyncReport};
 pub use updates::{AvailableUpdate, InstalledUpdate, UPDATE_URL_ENV, UpdateView, check_update_url};
 pub use users::{Actor, Session};
 pub use views::{CompanyView, MessageView, OrphanView, ReminderView, SendReport};

@@ -207,6 +207,9 @@ enum MpesaCmd {
         #[arg(long)]
         to: Option<String>,
     },
+    /// The statement from the M-Pesa organisation portal: the company's M-Pesa ledger
+    #[command(subcommand)]
+    Statement(StatementCmd),
     /// Prove the M-Pesa code from a customer's SMS with Safaricom's Transaction Status and
     /// record it for the policy (waits up to 90 seconds for Safaricom's answer)
     Verify {
@@ -214,6 +217,19 @@ enum MpesaCmd {
         code: String,
         #[arg(long)]
         policy: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StatementCmd {
+    /// Import a statement exported from the M-Pesa organisation portal (XLSX, XLS or CSV):
+    /// every row matched, recovered (proven with Transaction Status, then recorded), not a
+    /// premium, or refused with why (managers)
+    Import {
+        file: std::path::PathBuf,
+        /// Say what the import would do; ask and record nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -1125,6 +1141,9 @@ async fn mpesa(ctx: &Ctx, command: MpesaCmd) -> Result {
                 .pull_mpesa(&actor, from.as_deref(), to.as_deref())
                 .await?,
         ),
+        MpesaCmd::Statement(StatementCmd::Import { file, dry_run }) => ctx
+            .out
+            .statement_import(&ctx.app.import_statement(&actor, &file, dry_run).await?),
         MpesaCmd::Verify { code, policy } => ctx
             .out
             .transaction(&ctx.app.verify_code(&actor, &code, &policy).await?),

@@ -637,6 +637,42 @@ impl Output {
         );
     }
 
+    pub fn statement_import(&self, r: &malipo_app::StatementImport) {
+        if self.json {
+            return print_json(r);
+        }
+        if r.imported_before {
+            println!("This statement was imported before; nothing changed.");
+        }
+        println!(
+            "{} rows{}{}: {} matched, {} recovered, {} not premiums, {} refused.{}",
+            r.rows,
+            r.shortcode
+                .as_deref()
+                .map(|s| format!(" of shortcode {s}"))
+                .unwrap_or_default(),
+            r.period
+                .as_deref()
+                .map(|p| format!(" for {p}"))
+                .unwrap_or_default(),
+            r.matched,
+            r.recovered,
+            r.not_premium,
+            r.refused,
+            if r.dry_run {
+                " (dry run: nothing was asked or recorded)"
+            } else {
+                ""
+            }
+        );
+        for l in &r.recovered_rows {
+            println!("  recovered  row {:>6}  {}  {}", l.line, l.receipt, l.why);
+        }
+        for l in &r.refused_rows {
+            println!("  refused    row {:>6}  {}  {}", l.line, l.receipt, l.why);
+        }
+    }
+
     pub fn suspense(&self, list: &[malipo_app::SuspenseView]) {
         if self.json {
             return print_json(&json!({ "items": list, "total": list.len() }));

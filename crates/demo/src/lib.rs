@@ -91,6 +91,7 @@ impl Customer {
                 msisdn: "254708374149".into(),
                 first_name: "John".into(),
                 last_name: "Doe".into(),
+                minutes_ago: 0,
             })
             .await
             .map_err(|why| Error::invalid("amount", why))?;

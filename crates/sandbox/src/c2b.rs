@@ -77,6 +77,14 @@ pub(crate) struct C2bState {
 pub(crate) fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/__sandbox/mpesa/ledger", axum::routing::get(ledger))
+        .route(
+            "/__sandbox/mpesa/statement.csv",
+            axum::routing::get(statement_csv),
+        )
+        .route(
+            "/__sandbox/mpesa/statement.xlsx",
+            axum::routing::get(statement_xlsx),
+        )
         .route("/pulltransactions/v1/register", post(pull_register))
         .route("/pulltransactions/v1/query", post(pull_query))
         .route("/mpesa/c2b/v1/registerurl", post(register_v1))
@@ -187,6 +195,9 @@ pub struct PayBill {
     pub first_name: String,
     #[serde(default)]
     pub last_name: String,
+    /// Paid this many minutes ago (a payment older than Pull's 48 hours, for the statement).
+    #[serde(default)]
+    pub minutes_ago: u32,
 }
 
 fn default_msisdn() -> String {
@@ -229,7 +240,7 @@ impl Sandbox {
             .shortcode
             .clone()
             .unwrap_or_else(|| s.config().shortcode.clone());
-        let now = OffsetDateTime::now_utc();
+        let now = OffsetDateTime::now_utc() - time::Duration::minutes(i64::from(p.minutes_ago));
         let trans_id = {
             let mut d = lock(&s.0.daraja);
             d.receipts += 1;
@@ -508,6 +519,238 @@ async fn pull_query(
         "Response": [page]}),
     )
     .into_response()
+}
+
+/// The simulator's ledger as the M-Pesa organisation portal's statement: the header block,
+/// then the table whose header row begins `Receipt No.`, each payment paid in, and the
+/// period's one business charge withdrawn.
+fn statement_grid(s: &Sandbox) -> Vec<Vec<String>> {
+    let entries = s.mpesa_ledger();
+    let stamp = |at: &str| {
+        OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .map(|t| {
+                let t = t.to_offset(time::macros::offset!(+3));
+                format!(
+                    "{:02}-{:02}-{:04} {:02}:{:02}:{:02}",
+                    t.day(),
+                    u8::from(t.month()),
+                    t.year(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )
+            })
+            .unwrap_or_default()
+    };
+    let money = |shillings: i64| {
+        let text = shillings.abs().to_string();
+        let mut grouped = String::new();
+        for (i, c) in text.chars().enumerate() {
+            if i > 0 && (text.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("{}{grouped}.00", if shillings < 0 { "-" } else { "" })
+    };
+    let opening = 49_197;
+    let mut balance = opening;
+    let first = entries.first().map(|e| stamp(&e.at)).unwrap_or_default();
+    let last = entries.last().map(|e| stamp(&e.at)).unwrap_or_default();
+    let mut table = vec![
+        [
+            "Receipt No.",
+            "Completion Time",
+            "Initiation Time",
+            "Details",
+            "Transaction Status",
+            "Paid In",
+            "Withdrawn",
+            "Balance",
+            "Balance Confirmed",
+            "Reason Type",
+            "Other Party Info",
+            "Linked Transaction ID",
+            "A/C No.",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    let shortcode = s.config().shortcode.clone();
+    for e in entries.iter().filter(|e| e.shortcode == shortcode) {
+        balance += e.amount;
+        let party = format!("{} - {}", masked(&e.msisdn), e.name);
+        let reason = if e.kind == "Pay Bill" {
+            "Pay Bill"
+        } else {
+            "Pay Bill Online"
+        };
+        table.push(vec![
+            e.receipt.clone(),
+            stamp(&e.at),
+            stamp(&e.at),
+            format!("Pay Bill from {party} Acc. {}", e.account),
+            "Completed".into(),
+            money(e.amount),
+            String::new(),
+            money(balance),
+            "true".into(),
+            reason.into(),
+            party,
+            String::new(),
+            e.account.clone(),
+        ]);
+    }
+    if !entries.is_empty() {
+        balance -= 50;
+        table.push(vec![
+            "SCH0000001".into(),
+            last.clone(),
+            last.clone(),
+            "Business Charge".into(),
+            "Completed".into(),
+            String::new(),
+            money(-50),
+            money(balance),
+            "true".into(),
+            "Business Charge".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    let mut grid: Vec<Vec<String>> = [
+        ("Account Holder:", ORGANISATION.to_owned()),
+        ("Short Code:", shortcode),
+        ("Account:", "Utility Account".to_owned()),
+        ("Time Period:", format!("{first} - {last}")),
+        ("Currency:", "KES".to_owned()),
+        ("Opening Balance:", money(opening)),
+        ("Closing Balance:", money(balance)),
+    ]
+    .into_iter()
+    .map(|(k, v)| vec![k.to_owned(), v])
+    .collect();
+    grid.push(Vec::new());
+    grid.extend(table);
+    grid
+}
+
+async fn statement_csv(State(s): State<Sandbox>) -> Response {
+    let mut out = String::new();
+    for row in statement_grid(&s) {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                if c.contains([',', '"']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    ([("content-type", "text/csv")], out).into_response()
+}
+
+/// The statement as an XLSX workbook, written part by part: amounts as number cells (as the
+/// portal's spreadsheets hold them), everything else as text.
+async fn statement_xlsx(State(s): State<Sandbox>) -> Response {
+    match xlsx(&statement_grid(&s)) {
+        Ok(bytes) => (
+            [(
+                "content-type",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+fn xml_text(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn xlsx(grid: &[Vec<String>]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    const RELS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+    const DOC: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let mut sheet = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{MAIN}"><sheetData>"#
+    );
+    for (r, row) in grid.iter().enumerate() {
+        sheet.push_str(&format!(r#"<row r="{}">"#, r + 1));
+        for (c, cell) in row.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            let at = format!(
+                "{}{}",
+                char::from(b'A' + u8::try_from(c).unwrap_or(0)),
+                r + 1
+            );
+            let number = cell.replace(',', "");
+            let is_amount = r > 8
+                && (c == 5 || c == 6 || c == 7)
+                && !number.is_empty()
+                && number
+                    .trim_start_matches('-')
+                    .chars()
+                    .all(|ch| ch.is_ascii_digit() || ch == '.');
+            if is_amount {
+                sheet.push_str(&format!(r#"<c r="{at}"><v>{number}</v></c>"#));
+            } else {
+                sheet.push_str(&format!(
+                    r#"<c r="{at}" t="inlineStr"><is><t>{}</t></is></c>"#,
+                    xml_text(cell)
+                ));
+            }
+        }
+        sheet.push_str("</row>");
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#
+            .to_owned(),
+        ),
+        (
+            "_rels/.rels",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{DOC}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+            ),
+        ),
+        (
+            "xl/workbook.xml",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{MAIN}" xmlns:r="{DOC}"><sheets><sheet name="Statement" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+            ),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{DOC}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#
+            ),
+        ),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ];
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, body) in parts {
+        out.start_file(name, options).map_err(|e| e.to_string())?;
+        out.write_all(body.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
 }
 
 async fn ledger(State(s): State<Sandbox>) -> Json<Vec<LedgerEntry>> {

@@ -12,6 +12,7 @@ mod audit;
 mod cards;
 mod company;
 mod inbox;
+mod ledger;
 mod messages;
 mod paybill;
 mod policies;
@@ -30,6 +31,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
+pub use ledger::{LedgerRow, NewStatement, RowOutcome, StatementCounts};
 pub use messages::{Attempt, MessageFilter, MessageRecord};
 pub use paybill::{NewPaybill, PaybillCheck};
 pub use policies::{
@@ -63,6 +65,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         9,
         "refund decisions",
         include_str!("../migrations/0009_refund_decisions.sql"),
+    ),
+    (
+        10,
+        "mpesa ledger",
+        include_str!("../migrations/0010_mpesa_ledger.sql"),
     ),
 ];
 

@@ -13,6 +13,7 @@ mod company;
 mod decide;
 mod paybill;
 mod pull;
+mod statement;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use crate::{Actor, App};
 pub(crate) use paybill::{ForPolicy, fresh_reference, prompt_takes};
 pub(crate) use pull::{PULL_COMPLETE_KEY, PULL_REGISTERED_KEY};
 pub use pull::{PullRegistered, PullReport};
+pub use statement::{StatementImport, StatementLine};
 
 /// The longest `sync_forever` waits between rounds.
 pub const PERIOD: Duration = Duration::from_secs(30);

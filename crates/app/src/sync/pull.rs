@@ -93,7 +93,7 @@ fn read_moment(field: &str, text: &str) -> Result<OffsetDateTime> {
         .assume_offset(malipo_domain::time_zone::NAIROBI))
 }
 
-fn stamp(at: OffsetDateTime) -> String {
+pub(super) fn stamp(at: OffsetDateTime) -> String {
     let t = at.to_offset(malipo_domain::time_zone::NAIROBI);
     format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",
