@@ -694,6 +694,63 @@ async fn payments_whose_confirmation_never_came_are_pulled_once(backend: Backend
         "{ledger}"
     );
 
+    // Reconciled against M-Pesa's ledger: the pull covers today up to when it ran.
+    let today = nairobi_day(tx);
+    let report = world.malipo(&["reconcile", "--date", &today]).await;
+    assert_eq!(report["ledger"]["covered_by"], "pull", "{report}");
+    let ledger_kinds = |r: &Value| -> Vec<String> {
+        r["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["kind"].as_str())
+            .filter(|k| k.contains("ledger"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(ledger_kinds(&report), Vec::<String>::new(), "{report}");
+    // The ledger as M-Pesa lists it can disagree: a payment nobody recorded (listed here
+    // without its confirmation, its pull claimed elsewhere) and a recorded one it lacks.
+    let office_db = world.dir.path().join("office/malipo.sqlite3");
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", office_db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO mpesa_pulled (receipt, at, amount_minor, currency, account, pulled_at)
+         SELECT 'RKZ0000001', max(at) - 1000, 90000, 'KES', 'POL-1', max(at) FROM mpesa_pulled",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM mpesa_pulled WHERE receipt = ?")
+        .bind(paid["trans_id"].as_str().unwrap())
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let report = world.malipo(&["reconcile", "--date", &today]).await;
+    let mut kinds = ledger_kinds(&report);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec!["on_ledger_not_recorded", "recorded_not_on_ledger"],
+        "{report}"
+    );
+    let lacking = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "on_ledger_not_recorded")
+        .unwrap();
+    assert_eq!(lacking["reference"], "RKZ0000001", "{report}");
+    assert!(
+        lacking["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("mpesa pull"),
+        "{report}"
+    );
+
     // On demand, again: everything is recorded already.
     let again = counter(&["mpesa", "pull"]).await;
     assert_eq!(again["seen"], 2, "{again}");

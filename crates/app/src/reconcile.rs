@@ -108,7 +108,8 @@ pub struct Difference {
     /// `card` or `mpesa`.
     pub method: Method,
     /// `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
-    /// `receipt_unmatched` or `confirmed_by_query_only`.
+    /// `receipt_unmatched`, `confirmed_by_query_only`, `in_suspense`, `awaiting_confirmation`,
+    /// or against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`.
     pub kind: String,
     pub number: Option<String>,
     /// Our reference (cards) or the CheckoutRequestID (M-Pesa).
@@ -128,6 +129,25 @@ pub struct Side {
     pub matched: u64,
 }
 
+/// The day's M-Pesa payments against M-Pesa's own ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct LedgerSide {
+    /// What covers the day: `statement` (an imported statement's period), `pull` (complete
+    /// pulls of M-Pesa's list), or only `callbacks` (nothing of M-Pesa's own: the day is not
+    /// yet covered).
+    pub covered_by: String,
+    /// How far into the day the ledger reaches (RFC 3339): the day's end for a statement,
+    /// the last complete pull for Pull; payments after it are not compared.
+    pub covered_until: Option<String>,
+    /// Paid in according to M-Pesa's ledger: how many, and the sum in minor units.
+    pub ledger_count: u64,
+    pub ledger_minor: i64,
+    /// The company's M-Pesa payments recorded that day (every counter's, as this one knows
+    /// them): how many, and the sum in minor units.
+    pub recorded_count: u64,
+    pub recorded_minor: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReconcileReport {
     pub date: String,
@@ -140,6 +160,8 @@ pub struct ReconcileReport {
     pub paybill: Side,
     /// Whether Paystack could be asked (no Paystack settings: the card side is not checked).
     pub card_checked: bool,
+    /// M-Pesa's own ledger for the day, where a statement or a pull covers it.
+    pub ledger: LedgerSide,
     pub differences: Vec<Difference>,
 }
 
@@ -164,6 +186,7 @@ impl App {
             mpesa: Side::default(),
             paybill: Side::default(),
             card_checked: false,
+            ledger: LedgerSide::default(),
             differences: Vec::new(),
         };
         let providers = self.providers();
@@ -184,7 +207,153 @@ impl App {
             .inbox_received("c2b_confirmation", from, to)
             .await?;
         paybill(&local, &confirmations, &mut report);
+        self.against_ledger(from, to, &mut report).await?;
         Ok(report)
+    }
+
+    /// The day's M-Pesa payments (every counter's) against M-Pesa's ledger, where a statement
+    /// or complete pulls cover the day: what M-Pesa received that nobody recorded, what was
+    /// recorded that M-Pesa does not list, and amounts that differ.
+    async fn against_ledger(&self, from: i64, to: i64, report: &mut ReconcileReport) -> Result<()> {
+        let (coverage, entries, until) = self.store().ledger_between(from, to).await?;
+        report.ledger.covered_by = coverage.as_str().to_owned();
+        report.ledger.covered_until = (coverage != malipo_store::Coverage::Callbacks)
+            .then(|| crate::views::rfc3339(malipo_domain::time_zone::from_ms(until)));
+        if coverage == malipo_store::Coverage::Callbacks {
+            return Ok(());
+        }
+        report.ledger.ledger_count = entries.len() as u64;
+        report.ledger.ledger_minor = entries.iter().map(|e| e.amount.minor()).sum();
+        let desk = self.desk().await?;
+        let own = desk.office().to_string();
+        let counter = desk.counter().map(|c| c.to_string());
+        let mut recorded = Vec::new();
+        for page in 1.. {
+            let filter = malipo_store::CompanyFilter {
+                from_ms: Some(from),
+                to_ms: Some(until),
+                page,
+                per_page: 500,
+                ..malipo_store::CompanyFilter::default()
+            };
+            let (rows, _) = self
+                .store()
+                .company_payments((own.as_str(), counter.as_deref()), &filter)
+                .await?;
+            let done = rows.len() < 500;
+            recorded.extend(rows.into_iter().filter(|p| {
+                matches!(p.method.as_str(), "mpesa" | "paybill")
+                    && (p.status.is_paid() || p.status == TxStatus::Refunded)
+            }));
+            if done {
+                break;
+            }
+        }
+        report.ledger.recorded_count = recorded.len() as u64;
+        report.ledger.recorded_minor = recorded.iter().map(|p| p.amount.minor()).sum();
+        let method = |m: &str| {
+            if m == "paybill" {
+                Method::Paybill
+            } else {
+                Method::Mpesa
+            }
+        };
+        // Payments M-Pesa received whose account matched no policy wait on the suspense list.
+        let providers = self.providers();
+        let suspense: std::collections::HashSet<String> = match providers.relay() {
+            Ok(relay) => relay
+                .suspense(true)
+                .await
+                .map(|items| {
+                    items
+                        .into_iter()
+                        .filter(|i| i.status == "open")
+                        .map(|i| i.trans_id)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(_) => Default::default(),
+        };
+        let on_ledger: HashMap<&str, &malipo_store::LedgerEntry> =
+            entries.iter().map(|e| (e.receipt.as_str(), e)).collect();
+        for e in &entries {
+            let recorded_as = match self.store().transaction_by_receipt(&e.receipt).await? {
+                Some(t) => Some((t.number, t.amount, t.method.to_string(), Some(t.status))),
+                None => self
+                    .store()
+                    .company_payment_by_receipt(&e.receipt)
+                    .await?
+                    .map(|p| (p.number, p.amount, p.method, Some(p.status))),
+            };
+            match recorded_as {
+                None if suspense.contains(&e.receipt) => report.differences.push(Difference {
+                    method: Method::Paybill,
+                    kind: "in_suspense".into(),
+                    number: None,
+                    reference: Some(e.receipt.clone()),
+                    provider_amount: Some(e.amount.to_string()),
+                    local_amount: None,
+                    local_status: None,
+                    explanation: format!(
+                        "M-Pesa received {} ({}) and it is on the company's suspense list (its account matched no policy): allocate it on the Suspense screen",
+                        e.receipt, e.amount
+                    ),
+                }),
+                None => report.differences.push(Difference {
+                    method: Method::Paybill,
+                    kind: "on_ledger_not_recorded".into(),
+                    number: None,
+                    reference: Some(e.receipt.clone()),
+                    provider_amount: Some(e.amount.to_string()),
+                    local_amount: None,
+                    local_status: None,
+                    explanation: format!(
+                        "M-Pesa received {} ({}) but no counter recorded it: within 48 hours `malipo mpesa pull` records it; after that, import the M-Pesa statement, which proves and records it",
+                        e.receipt, e.amount
+                    ),
+                }),
+                Some((number, amount, m, status)) if amount != e.amount => {
+                    report.differences.push(Difference {
+                        method: method(&m),
+                        kind: "amount_differs".into(),
+                        number: Some(number.clone()),
+                        reference: Some(e.receipt.clone()),
+                        provider_amount: Some(e.amount.to_string()),
+                        local_amount: Some(amount.to_string()),
+                        local_status: status,
+                        explanation: format!(
+                            "M-Pesa's ledger says {} for {} but {number} records {amount}: a manager must compare them",
+                            e.amount, e.receipt
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        for p in &recorded {
+            let listed = match p.provider_receipt.as_deref() {
+                Some(code) => on_ledger.contains_key(code) || self.store().on_ledger(code).await?,
+                None => false,
+            };
+            if !listed {
+                report.differences.push(Difference {
+                    method: method(&p.method),
+                    kind: "recorded_not_on_ledger".into(),
+                    number: Some(p.number.clone()),
+                    reference: p.provider_receipt.clone(),
+                    provider_amount: None,
+                    local_amount: Some(p.amount.to_string()),
+                    local_status: Some(p.status),
+                    explanation: match &p.provider_receipt {
+                        Some(code) => format!(
+                            "recorded as paid with M-Pesa code {code}, but M-Pesa's ledger does not list it: look the code up on the M-Pesa portal; if M-Pesa never received it, the payment must be reviewed"
+                        ),
+                        None => "recorded as paid without its M-Pesa code, so it cannot be found on M-Pesa's ledger: find it on the statement by time and amount".into(),
+                    },
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Every payment made on the Nairobi day `date`, page by page.

@@ -525,6 +525,17 @@ impl Output {
             "  M-Pesa Pay Bill: {} confirmations, {} match",
             r.paybill.confirmed, r.paybill.matched
         );
+        match r.ledger.covered_by.as_str() {
+            "callbacks" | "" => println!(
+                "  M-Pesa's ledger: the day is not yet covered by a pull or an imported statement (only callbacks)"
+            ),
+            by => println!(
+                "  M-Pesa's ledger ({by}, up to {}): {} paid in, {} recorded by the company",
+                r.ledger.covered_until.as_deref().unwrap_or("-"),
+                r.ledger.ledger_count,
+                r.ledger.recorded_count
+            ),
+        }
         if r.differences.is_empty() {
             println!("No differences.");
             return;

@@ -41,3 +41,21 @@ CREATE TABLE mpesa_statement_rows (
 ) STRICT;
 CREATE INDEX mpesa_statement_rows_receipt ON mpesa_statement_rows (receipt);
 CREATE INDEX mpesa_statement_rows_completed ON mpesa_statement_rows (completed_at);
+
+-- What Pull Transactions listed, and the windows pulled completely: the M-Pesa ledger for the
+-- days a pull covers.
+CREATE TABLE mpesa_pulled (
+    receipt      TEXT PRIMARY KEY,
+    at           INTEGER NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    pulled_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX mpesa_pulled_at ON mpesa_pulled (at);
+
+CREATE TABLE mpesa_pull_windows (
+    from_ms INTEGER NOT NULL,
+    to_ms   INTEGER NOT NULL,
+    PRIMARY KEY (from_ms, to_ms)
+) STRICT;

@@ -185,3 +185,184 @@ impl Store {
         Ok(id)
     }
 }
+
+/// One payment as M-Pesa's ledger lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub receipt: String,
+    pub at: OffsetDateTime,
+    pub amount: Money,
+}
+
+/// Which ledger covers a day: an imported statement, Pull, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    Statement,
+    Pull,
+    /// Nothing of M-Pesa's own covers the day: only the callbacks.
+    Callbacks,
+}
+
+impl Coverage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Statement => "statement",
+            Coverage::Pull => "pull",
+            Coverage::Callbacks => "callbacks",
+        }
+    }
+}
+
+/// How far from `from` the `windows` (sorted by start) reach without a gap (`from` when the
+/// first does not start by then).
+fn reach(windows: &[(i64, i64)], from: i64) -> i64 {
+    let mut reached = from;
+    for &(a, b) in windows {
+        if a > reached {
+            break;
+        }
+        reached = reached.max(b);
+    }
+    reached
+}
+
+impl Store {
+    /// Keeps what a pull listed; with `window`, notes that window as pulled completely.
+    pub async fn save_pulled(
+        &self,
+        entries: &[(LedgerEntry, String)],
+        window: Option<(OffsetDateTime, OffsetDateTime)>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (e, account) in entries {
+            sqlx::query(
+                "INSERT INTO mpesa_pulled (receipt, at, amount_minor, currency, account, pulled_at)
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (receipt) DO NOTHING",
+            )
+            .bind(&e.receipt)
+            .bind(to_ms(e.at))
+            .bind(e.amount.minor())
+            .bind(e.amount.currency().code())
+            .bind(account)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((from, to)) = window {
+            sqlx::query(
+                "INSERT INTO mpesa_pull_windows (from_ms, to_ms) VALUES (?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(to_ms(from))
+            .bind(to_ms(to))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// M-Pesa's ledger for `[from_ms, to_ms)`: the paid-in rows of an imported statement whose
+    /// period covers it (those Safaricom knows: matched or recovered), else what complete pulls
+    /// listed from the day's start up to where they reach (the end of the span they cover, the
+    /// third value), else nothing.
+    pub async fn ledger_between(
+        &self,
+        from_ms: i64,
+        to_ms_: i64,
+    ) -> Result<(Coverage, Vec<LedgerEntry>, i64)> {
+        let statement: Option<i64> = sqlx::query(
+            "SELECT id FROM mpesa_statements WHERE period_from <= ? AND period_to >= ?
+             ORDER BY imported_at DESC LIMIT 1",
+        )
+        .bind(from_ms)
+        .bind(to_ms_ - 1000)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.get("id"));
+        let entry = |r: &sqlx::sqlite::SqliteRow| -> Result<LedgerEntry> {
+            let currency = malipo_domain::Currency::from_code(r.get::<&str, _>("currency"))
+                .map_err(|e| crate::StoreError::Corrupt(format!("ledger currency: {e}")))?;
+            Ok(LedgerEntry {
+                receipt: r.get("receipt"),
+                at: malipo_domain::time_zone::from_ms(r.get("at")),
+                amount: Money::from_minor(r.get("amount_minor"), currency)
+                    .map_err(|e| crate::StoreError::Corrupt(format!("ledger amount: {e}")))?,
+            })
+        };
+        if let Some(id) = statement {
+            let rows = sqlx::query(
+                "SELECT r.receipt, r.completed_at AS at, r.paid_in_minor AS amount_minor,
+                        s.currency
+                 FROM mpesa_statement_rows r JOIN mpesa_statements s ON s.id = r.statement_id
+                 WHERE r.statement_id = ? AND r.completed_at >= ? AND r.completed_at < ?
+                   AND r.outcome IN ('matched', 'recovered') AND r.paid_in_minor IS NOT NULL
+                 ORDER BY r.completed_at",
+            )
+            .bind(id)
+            .bind(from_ms)
+            .bind(to_ms_)
+            .fetch_all(&self.pool)
+            .await?;
+            return Ok((
+                Coverage::Statement,
+                rows.iter().map(entry).collect::<Result<_>>()?,
+                to_ms_,
+            ));
+        }
+        let windows: Vec<(i64, i64)> = sqlx::query(
+            "SELECT from_ms, to_ms FROM mpesa_pull_windows WHERE to_ms > ? AND from_ms < ?
+             ORDER BY from_ms",
+        )
+        .bind(from_ms)
+        .bind(to_ms_)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| (r.get("from_ms"), r.get("to_ms")))
+        .collect();
+        let until = reach(&windows, from_ms).min(to_ms_);
+        if until <= from_ms {
+            return Ok((Coverage::Callbacks, Vec::new(), from_ms));
+        }
+        let rows = sqlx::query(
+            "SELECT receipt, at, amount_minor, currency FROM mpesa_pulled
+             WHERE at >= ? AND at < ? ORDER BY at",
+        )
+        .bind(from_ms)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((
+            Coverage::Pull,
+            rows.iter().map(entry).collect::<Result<_>>()?,
+            until,
+        ))
+    }
+
+    /// Whether any ledger this office holds (a statement or a pull) lists `receipt`.
+    pub async fn on_ledger(&self, receipt: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM mpesa_statement_rows WHERE receipt = ? AND outcome IN ('matched', 'recovered')
+             UNION ALL SELECT 1 FROM mpesa_pulled WHERE receipt = ? LIMIT 1",
+        )
+        .bind(receipt)
+        .bind(receipt)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn windows_reach_only_as_far_as_they_go_without_a_gap() {
+        use super::reach;
+        assert_eq!(reach(&[(0, 50), (40, 100)], 10), 100);
+        assert_eq!(reach(&[(0, 50), (60, 100)], 10), 50, "a gap");
+        assert_eq!(reach(&[(20, 100)], 10), 10, "starts late");
+        assert_eq!(reach(&[], 10), 10);
+    }
+}

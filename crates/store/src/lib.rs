@@ -31,7 +31,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
-pub use ledger::{LedgerRow, NewStatement, RowOutcome, StatementCounts};
+pub use ledger::{Coverage, LedgerEntry, LedgerRow, NewStatement, RowOutcome, StatementCounts};
 pub use messages::{Attempt, MessageFilter, MessageRecord};
 pub use paybill::{NewPaybill, PaybillCheck};
 pub use policies::{

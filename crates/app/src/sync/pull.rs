@@ -278,6 +278,26 @@ impl App {
             waiting = report.waiting,
             "M-Pesa's list pulled"
         );
+        let listed: Vec<(malipo_store::LedgerEntry, String)> = pulled
+            .iter()
+            .map(|p| {
+                (
+                    malipo_store::LedgerEntry {
+                        receipt: p.trans_id.clone(),
+                        at: p.at,
+                        amount: p.amount,
+                    },
+                    p.account.clone(),
+                )
+            })
+            .collect();
+        self.store()
+            .save_pulled(
+                &listed,
+                (report.waiting == 0).then_some((from, to)),
+                self.now(),
+            )
+            .await?;
         if report.waiting == 0 {
             let before = self
                 .store()

@@ -496,7 +496,8 @@ export type Difference = {
 method: Method, 
 /**
  * `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
- * `receipt_unmatched` or `confirmed_by_query_only`.
+ * `receipt_unmatched`, `confirmed_by_query_only`, `in_suspense`, `awaiting_confirmation`,
+ * or against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`.
  */
 kind: string, number: string | null, 
 /**
@@ -530,7 +531,11 @@ paybill: Side,
 /**
  * Whether Paystack could be asked (no Paystack settings: the card side is not checked).
  */
-card_checked: boolean, differences: Array<Difference>, };
+card_checked: boolean, 
+/**
+ * M-Pesa's own ledger for the day, where a statement or a pull covers it.
+ */
+ledger: LedgerSide, differences: Array<Difference>, };
 
 export type AuditView = { id: number, at: string, actor: string, action: string, entity: string, entity_id: string, 
 /**
