@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
-    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, InstallUpdate, MessageId, MessagesFilter,
-    OrphansFilter, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund,
-    RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
-    VerifyCode,
+    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, ImportStatement, InstallUpdate,
+    MessageId, MessagesFilter, OrphansFilter, PolicyMessages, PolicySearch, QrCode, RefundId,
+    RefundsFilter, RejectRefund, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret,
+    SaveSetting, SavedReceipt, SessionView, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
@@ -22,8 +22,8 @@ use malipo_app::views::{
 use malipo_app::{
     Actor, App, AppError, CardRequest, DoctorReport, Error, InstalledUpdate, MessageView,
     MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport, RefundView,
-    SavedCardView, SecretStore, SendReport, Session, SummaryQuery, SuspenseDecided, SuspenseView,
-    UpdateView,
+    SavedCardView, SecretStore, SendReport, Session, StatementImport, SummaryQuery,
+    SuspenseDecided, SuspenseView, UpdateView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -478,6 +478,19 @@ pub async fn reconcile(
     request: Day,
 ) -> Answer<ReconcileReport> {
     Ok(app.reconcile(&shell.actor()?, &request.date).await?)
+}
+
+/// Imports an M-Pesa statement the manager picked (or says what it would do). Managers only.
+#[tauri::command]
+pub async fn import_statement(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: ImportStatement,
+) -> Answer<StatementImport> {
+    tracing::info!(file = %request.name.chars().take(80).collect::<String>(), dry_run = request.dry_run, "statement import");
+    Ok(app
+        .import_statement_upload(&shell.actor()?, &request.content_base64, request.dry_run)
+        .await?)
 }
 
 /// The newest audit entries, optionally of one entity kind and id. Managers only.

@@ -152,6 +152,7 @@ pub fn run() {
             commands::send_messages,
             commands::policy_messages,
             commands::reconcile,
+            commands::import_statement,
             commands::audit_log,
             commands::settings,
             commands::save_setting,

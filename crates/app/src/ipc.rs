@@ -303,6 +303,15 @@ pub struct Day {
     pub date: String,
 }
 
+/// An M-Pesa statement file as the clerk picked it: its name and its bytes (base64).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ImportStatement {
+    pub name: String,
+    pub content_base64: String,
+    /// Say what the import would do; ask and record nothing.
+    pub dry_run: bool,
+}
+
 /// The newest audit entries, optionally of one entity (`transaction`, `HQ-000001`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct AuditFilter {
@@ -359,8 +368,8 @@ use crate::views::{
 };
 use crate::{
     CardRequest, DoctorReport, InstalledUpdate, MessageView, MpesaRequest, OrphanView,
-    ReconcileReport, RefundView, SavedCardView, SendReport, SuspenseDecided, SuspenseView,
-    UpdateView,
+    ReconcileReport, RefundView, SavedCardView, SendReport, StatementImport, SuspenseDecided,
+    SuspenseView, UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -397,6 +406,7 @@ commands! {
     send_messages: () => SendReport,
     policy_messages: PolicyMessages => (),
     reconcile: Day => ReconcileReport,
+    import_statement: ImportStatement => StatementImport,
     audit_log: AuditFilter => Vec<AuditView>,
     settings: () => SettingsView,
     save_setting: SaveSetting => (),
@@ -516,6 +526,10 @@ pub fn typescript() -> String {
         OrphanView::decl(&cfg),
         Difference::decl(&cfg),
         crate::reconcile::Side::decl(&cfg),
+        crate::reconcile::LedgerSide::decl(&cfg),
+        ImportStatement::decl(&cfg),
+        crate::StatementImport::decl(&cfg),
+        crate::StatementLine::decl(&cfg),
         ReconcileReport::decl(&cfg),
         AuditView::decl(&cfg),
         SettingView::decl(&cfg),

@@ -35,6 +35,7 @@ pub const COMMANDS: &[&str] = &[
     "send_messages",
     "policy_messages",
     "reconcile",
+    "import_statement",
     "audit_log",
     "settings",
     "save_setting",

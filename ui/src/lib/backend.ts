@@ -28,6 +28,7 @@ import type {
   SavedReceipt,
   SessionView,
   SettingsView,
+  StatementImport,
   SuspenseDecided,
   SuspenseView,
   TransactionView,
@@ -205,6 +206,17 @@ export function policyMessages(number: string, language: string | null, optedOut
 
 export function reconcile(date: string): Promise<ReconcileReport> {
   return call("reconcile", { date });
+}
+
+/** Imports an M-Pesa statement file (XLSX, XLS or CSV) the manager picked, or with `dryRun`
+ * says what the import would do. The file travels as base64. */
+export async function importStatement(file: File, dryRun: boolean): Promise<StatementImport> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return call("import_statement", { name: file.name, content_base64: btoa(binary), dry_run: dryRun });
 }
 
 export function auditLog(entity: string | null, entityId: string | null, limit: number): Promise<AuditView[]> {

@@ -48,6 +48,8 @@ export type {
   SessionView,
   SettingsView,
   SettingView,
+  StatementImport,
+  StatementLine,
   SummaryView,
   SuspenseDecided,
   SuspenseView,

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::{Actor, App};
 
 /// One row the import says something about.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct StatementLine {
     pub line: usize,
     pub receipt: String,
@@ -29,7 +29,7 @@ pub struct StatementLine {
 }
 
 /// What an import found (or, on a dry run, would do).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct StatementImport {
     pub rows: u64,
     pub matched: u64,
@@ -101,6 +101,28 @@ impl App {
         }
         let bytes = std::fs::read(path)
             .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
+        self.import_statement_bytes(actor.name(), &bytes, dry_run)
+            .await
+    }
+
+    /// [`Self::import_statement`] of a file the desktop read: its bytes in base64.
+    pub async fn import_statement_upload(
+        &self,
+        actor: &Actor,
+        content_base64: &str,
+        dry_run: bool,
+    ) -> Result<StatementImport> {
+        actor.require(Action::ResolveReview)?;
+        if content_base64.len() > statement::MAX_FILE_BYTES / 3 * 4 + 4 {
+            return Err(Error::invalid(
+                "file",
+                statement::StatementError::TooLarge(content_base64.len() / 4 * 3).to_string(),
+            ));
+        }
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(content_base64.trim())
+            .map_err(|e| Error::invalid("file", format!("the file did not arrive whole: {e}")))?;
         self.import_statement_bytes(actor.name(), &bytes, dry_run)
             .await
     }

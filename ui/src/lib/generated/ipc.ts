@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -38,6 +38,7 @@ export type Commands = {
   send_messages: { request: null; response: SendReport };
   policy_messages: { request: PolicyMessages; response: null };
   reconcile: { request: Day; response: ReconcileReport };
+  import_statement: { request: ImportStatement; response: StatementImport };
   audit_log: { request: AuditFilter; response: Array<AuditView> };
   settings: { request: null; response: SettingsView };
   save_setting: { request: SaveSetting; response: null };
@@ -518,6 +519,46 @@ confirmed: number,
  * Of those, the ones this office recorded the same way.
  */
 matched: number, };
+
+export type LedgerSide = { 
+/**
+ * What covers the day: `statement` (an imported statement's period), `pull` (complete
+ * pulls of M-Pesa's list), or only `callbacks` (nothing of M-Pesa's own: the day is not
+ * yet covered).
+ */
+covered_by: string, 
+/**
+ * How far into the day the ledger reaches (RFC 3339): the day's end for a statement,
+ * the last complete pull for Pull; payments after it are not compared.
+ */
+covered_until: string | null, 
+/**
+ * Paid in according to M-Pesa's ledger: how many, and the sum in minor units.
+ */
+ledger_count: number, ledger_minor: number, 
+/**
+ * The company's M-Pesa payments recorded that day (every counter's, as this one knows
+ * them): how many, and the sum in minor units.
+ */
+recorded_count: number, recorded_minor: number, };
+
+export type ImportStatement = { name: string, content_base64: string, 
+/**
+ * Say what the import would do; ask and record nothing.
+ */
+dry_run: boolean, };
+
+export type StatementImport = { rows: number, matched: number, recovered: number, not_premium: number, refused: number, 
+/**
+ * The period as the statement's header writes it.
+ */
+period: string | null, shortcode: string | null, dry_run: boolean, 
+/**
+ * This file was imported before: nothing changed.
+ */
+imported_before: boolean, recovered_rows: Array<StatementLine>, refused_rows: Array<StatementLine>, };
+
+export type StatementLine = { line: number, receipt: string, why: string, };
 
 export type ReconcileReport = { date: string, 
 /**
