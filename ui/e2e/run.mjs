@@ -533,6 +533,31 @@ try {
       await b.$('[data-testid="reconcile-run"]').click();
       await b.$('[data-testid="reconcile-summary"]').waitForDisplayed({ timeout: 20000 });
       await b.saveScreenshot(join(shots, "15-review.png"));
+      // An M-Pesa statement from the portal, picked with the file picker: checked, imported,
+      // and imported again without changing anything. Its one row is a business charge, so
+      // nothing in it waits for Safaricom's proof.
+      const statement = join(mkdtempSync(join(tmpdir(), "malipo-e2e-statement-")), "statement.csv");
+      writeFileSync(statement, [
+        "Account Holder:,Demo Insurance",
+        "Time Period:,01-12-2026 00:00:00 - 01-12-2026 23:59:59",
+        "",
+        "Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.",
+        'SCH0000001,01-12-2026 10:00:00,01-12-2026 10:00:00,Business Charge,Completed,,-50.00,"49,147.00",true,Business Charge,,,',
+        "",
+      ].join("\r\n"));
+      await b.$('[data-testid="statement-file"]').setValue(statement);
+      const counts = async () => {
+        const el = await b.$('[data-testid="statement-counts"]');
+        return (await el.isExisting()) ? await el.getText() : "";
+      };
+      await b.$('[data-testid="statement-check"]').click();
+      await until("the check's counts", async () => (await counts()).startsWith("Check: 1 row"));
+      assert((await counts()).includes("1 not premiums"), `checked: ${await counts()}`);
+      await b.$('[data-testid="statement-import"]').click();
+      await until("the import's counts", async () => (await counts()).startsWith("1 row"));
+      await b.$('[data-testid="statement-import"]').click();
+      await until("a second import changes nothing", async () => (await counts()).includes("Imported before"));
+      await b.saveScreenshot(join(shots, "15b-statement.png"));
     }),
   );
 
