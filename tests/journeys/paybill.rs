@@ -425,6 +425,20 @@ async fn express_confirmations(world: &World) -> Vec<Value> {
         .collect()
 }
 
+/// Now as M-Pesa writes `TransTime`: `YYYYMMDDHHmmss`, Nairobi time.
+fn nairobi_stamp() -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::hours(3);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// On a paybill shortcode with C2B URLs registered, a paid prompt reaches the confirmation URL
 /// too. It is one payment: with its STK callback, and when the callback is lost (settled by STK
 /// Push Query, the confirmation brings its M-Pesa code); never a paybill payment, never
@@ -501,6 +515,55 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
         .find(|e| e["account"] == done[0]["reference"])
         .unwrap_or_else(|| panic!("the simulator's ledger has the prompt: {ledger:?}"));
     let typed = sms["receipt"].as_str().unwrap();
+
+    // A forged confirmation pairs this prompt's reference with someone else's genuine code of
+    // the same amount: Safaricom confirms the code, but not from the phone prompted.
+    let other = pay_bill(&world, "NOBODY-7", 1500, "Otieno").await;
+    let forged = json!({
+        "TransactionType": "CustomerPayBillOnline", "TransID": other["trans_id"],
+        "TransTime": nairobi_stamp(), "TransAmount": "1500.00", "BusinessShortCode": "174379",
+        "BillRefNumber": done[0]["reference"], "MSISDN": "2547****149", "FirstName": "John",
+    });
+    let r = world
+        .http
+        .post(&world.c2b_urls.1)
+        .body(forged.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let suspect = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            world.sync().await;
+            let list = world.malipo(&["orphans", "list"]).await;
+            let found = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| {
+                    o["note"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("another phone")
+                })
+                .cloned();
+            if let Some(o) = found {
+                break o;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the forged confirmation was not refused: {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    assert!(
+        suspect["note"].as_str().unwrap().contains(third.as_str()),
+        "{suspect}"
+    );
+    let untouched = world.malipo(&["tx", "show", &third]).await;
+    assert_eq!(untouched["provider_receipt"], Value::Null, "{untouched}");
     let verified = world
         .malipo(&["mpesa", "verify", typed, "--policy", "POL-1"])
         .await;

@@ -343,6 +343,19 @@ impl App {
             ));
         }
         if let Some(tx) = prompt {
+            // Only the reference ties this code to the prompt, and anyone may post a
+            // confirmation: someone else's genuine code of the same amount must not become the
+            // prompt's (that payment would then look recorded and vanish from view).
+            if !is_prompts_payment(&answer, &tx) {
+                return Ok(record(
+                    InboxOutcome::Suspect,
+                    Some(tx.id),
+                    format!(
+                        "names {}, but Safaricom says {code} was paid from another phone or not within minutes of that prompt; nothing was changed",
+                        tx.number
+                    ),
+                ));
+            }
             // The prompt's own payment, told a second time: it takes its M-Pesa code, and
             // nothing new is recorded.
             return Ok(apply(&tx, prompt_takes(&tx, &code), None));
