@@ -226,6 +226,7 @@ impl DarajaClient {
         to: OffsetDateTime,
     ) -> Result<Vec<Pulled>, DarajaError> {
         let mut all: Vec<Pulled> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let request = QueryRequest {
                 short_code: &self.config.shortcode,
@@ -235,10 +236,17 @@ impl DarajaClient {
             };
             let answer: Value = self.post("/pulltransactions/v1/query", &request).await?;
             let page = read_page(&answer)?;
-            if page.is_empty() {
+            // A page of nothing new (Daraja ignoring the offset and answering the first page
+            // again) ends the window as surely as an empty one, instead of asking 1,000 times.
+            let before = all.len();
+            for p in page {
+                if seen.insert(p.trans_id.clone()) {
+                    all.push(p);
+                }
+            }
+            if all.len() == before {
                 return Ok(all);
             }
-            all.extend(page);
         }
         Err(DarajaError::Unexpected(format!(
             "Pull Transactions was still paging after {MAX_PAGES} pages"
@@ -317,6 +325,60 @@ mod tests {
             "transactionId": "x".repeat(10_000), "trxDate": "2020-08-27T11:02:31Z", "amount": "20"}]]}))
         .unwrap_err();
         assert!(hostile.to_string().len() < 200, "not echoed: {hostile}");
+    }
+
+    /// A Daraja answering OAuth, and Pull with `page()`; its address.
+    async fn serve_pull(page: impl Fn() -> Value + Clone + Send + Sync + 'static) -> String {
+        let router = axum::Router::new()
+            .route(
+                "/oauth/v1/generate",
+                axum::routing::get(|| async {
+                    axum::Json(json!({"access_token": "token", "expires_in": "3599"}))
+                }),
+            )
+            .route(
+                "/pulltransactions/v1/query",
+                axum::routing::post(move || {
+                    let page = page.clone();
+                    async move { axum::Json(page()) }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        url
+    }
+
+    /// A Daraja that ignores `OffSetValue` and answers the same page every time: the window
+    /// ends after the second ask, with each payment once.
+    #[tokio::test]
+    async fn a_pull_that_answers_the_same_page_again_stops() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let router = serve_pull(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            json!({"ResponseCode": "1000", "Response": [[{"transactionId": "OHR7RD2OUH",
+                "trxDate": "2020-08-27T11:02:31Z", "msisdn": 254722000000_u64,
+                "billreference": "POL-1", "amount": "20.0"}]]})
+        })
+        .await;
+        let client = DarajaClient::new(super::super::DarajaConfig::new(
+            &router,
+            "key",
+            malipo_domain::Secret::new("secret"),
+            "174379",
+            malipo_domain::Secret::new("passkey"),
+            "https://relay.example/hooks/d/x",
+        ));
+        let now = OffsetDateTime::now_utc();
+        let all = client
+            .pull(now - time::Duration::hours(2), now)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
     }
 
     #[test]
