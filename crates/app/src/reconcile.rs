@@ -277,14 +277,11 @@ impl App {
         let on_ledger: HashMap<&str, &malipo_store::LedgerEntry> =
             entries.iter().map(|e| (e.receipt.as_str(), e)).collect();
         for e in &entries {
-            let recorded_as = match self.store().transaction_by_receipt(&e.receipt).await? {
-                Some(t) => Some((t.number, t.amount, t.method.to_string(), Some(t.status))),
-                None => self
-                    .store()
-                    .company_payment_by_receipt(&e.receipt)
-                    .await?
-                    .map(|p| (p.number, p.amount, p.method, Some(p.status))),
-            };
+            let recorded_as = self
+                .store()
+                .recorded_code(&e.receipt)
+                .await?
+                .map(|r| (r.number, r.amount, r.method, Some(r.status)));
             match recorded_as {
                 None if suspense.contains(&e.receipt) => report.differences.push(Difference {
                     method: Method::Paybill,

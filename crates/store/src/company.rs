@@ -61,6 +61,15 @@ pub struct CompanyPayment {
     pub here: bool,
 }
 
+/// A payment holding an M-Pesa code, wherever in the company it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCode {
+    pub number: String,
+    pub amount: Money,
+    /// `mpesa`, `paybill` or `card`.
+    pub method: String,
+    pub status: TxStatus,
+}
 /// Which company payments to list: newest first.
 #[derive(Debug, Clone, Default)]
 pub struct CompanyFilter {
@@ -470,6 +479,28 @@ impl Store {
         .as_ref()
         .map(payment_from_row)
         .transpose()
+    }
+
+    /// The payment that holds M-Pesa code `code`: this counter's own, else another counter's
+    /// as this counter learnt it.
+    pub async fn recorded_code(&self, code: &str) -> Result<Option<RecordedCode>> {
+        if let Some(t) = self.transaction_by_receipt(code).await? {
+            return Ok(Some(RecordedCode {
+                number: t.number,
+                amount: t.amount,
+                method: t.method.to_string(),
+                status: t.status,
+            }));
+        }
+        Ok(self
+            .company_payment_by_receipt(code)
+            .await?
+            .map(|p| RecordedCode {
+                number: p.number,
+                amount: p.amount,
+                method: p.method,
+                status: p.status,
+            }))
     }
 
     /// Another counter's payment with this provider reference, as this counter learnt it.

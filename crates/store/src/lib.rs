@@ -29,7 +29,7 @@ use sqlx::sqlite::SqlitePool;
 
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
-pub use company::{CompanyFilter, CompanyPayment, PolicySource, Upserted};
+pub use company::{CompanyFilter, CompanyPayment, PolicySource, RecordedCode, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use ledger::{Coverage, LedgerEntry, LedgerRow, NewStatement, RowOutcome, StatementCounts};
 pub use messages::{Attempt, MessageFilter, MessageRecord};

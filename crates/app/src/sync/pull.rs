@@ -323,13 +323,7 @@ impl App {
         on_suspense: &std::collections::HashSet<String>,
     ) -> Result<PulledOutcome> {
         let code = &p.trans_id;
-        if self.store().transaction_by_receipt(code).await?.is_some()
-            || self
-                .store()
-                .company_payment_by_receipt(code)
-                .await?
-                .is_some()
-        {
+        if self.store().recorded_code(code).await?.is_some() {
             return Ok(PulledOutcome::Already);
         }
         if on_suspense.contains(code) {

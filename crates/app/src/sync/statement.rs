@@ -278,14 +278,11 @@ impl App {
                 row.reason_type.clone(),
             ));
         }
-        let recorded = match self.store().transaction_by_receipt(&row.receipt).await? {
-            Some(t) => Some((t.number, t.amount)),
-            None => self
-                .store()
-                .company_payment_by_receipt(&row.receipt)
-                .await?
-                .map(|p| (p.number, p.amount)),
-        };
+        let recorded = self
+            .store()
+            .recorded_code(&row.receipt)
+            .await?
+            .map(|r| (r.number, r.amount));
         Ok(match recorded {
             Some((number, amount)) if amount == paid_in => {
                 First::Decided(RowOutcome::Matched, format!("recorded as {number}"))
