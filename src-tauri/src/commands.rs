@@ -10,19 +10,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
-    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, ImportStatement, InstallUpdate,
-    MessageId, MessagesFilter, OrphansFilter, PolicyMessages, PolicySearch, QrCode, RefundId,
-    RefundsFilter, RejectRefund, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret,
-    SaveSetting, SavedReceipt, SessionView, VerifyCode,
+    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, ImportPolicies, ImportStatement,
+    InstallUpdate, MessageId, MessagesFilter, OrphansFilter, PolicyCorrected, PolicyForm,
+    PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund, RequestRefund,
+    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
-    AuditView, DashboardView, List, PolicyDetails, PolicyRow, TransactionView, UserView,
+    AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, DoctorReport, Error, InstalledUpdate, MessageView,
-    MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport, RefundView,
-    SavedCardView, SecretStore, SendReport, Session, StatementImport, SummaryQuery,
+    Actor, App, AppError, CardRequest, DoctorReport, Error, ImportReport, InstalledUpdate,
+    MessageView, MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport,
+    RefundView, SavedCardView, SecretStore, SendReport, Session, StatementImport, SummaryQuery,
     SuspenseDecided, SuspenseView, UpdateView,
 };
 
@@ -138,6 +138,39 @@ pub async fn list_policies(
         per_page: Some(100),
     };
     Ok(app.policies(&q).await?)
+}
+
+/// Adds one policy with its instalment schedule.
+#[tauri::command]
+pub async fn add_policy(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: PolicyForm,
+) -> Answer<PolicyView> {
+    Ok(app.add_policy(&shell.actor()?, &request.into()).await?)
+}
+
+/// Corrects a policy as a register row would.
+#[tauri::command]
+pub async fn correct_policy(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: PolicyForm,
+) -> Answer<PolicyCorrected> {
+    let (policy, changed) = app.correct_policy(&shell.actor()?, &request.into()).await?;
+    Ok(PolicyCorrected { policy, changed })
+}
+
+/// Imports the register from CSV text (or with `dry_run` says what it would do).
+#[tauri::command]
+pub async fn import_policies(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: ImportPolicies,
+) -> Answer<ImportReport> {
+    Ok(app
+        .import_policies(&shell.actor()?, request.csv.as_bytes(), request.dry_run)
+        .await?)
 }
 
 /// Sends the M-Pesa prompt to the customer's phone.

@@ -82,6 +82,10 @@ pub fn run() {
                 .await
                 .unwrap_or_else(|e| fail(&e.to_string()));
             app.configure(d.settings.clone());
+            let added = malipo_demo::prepare(&app).await;
+            if added > 0 {
+                tracing::info!(added, "demo mode: the sample policies were added");
+            }
             Some(d)
         } else {
             app.configure(configured);
@@ -125,6 +129,9 @@ pub fn run() {
             commands::sign_in,
             commands::sign_out,
             commands::list_policies,
+            commands::add_policy,
+            commands::correct_policy,
+            commands::import_policies,
             commands::pay_mpesa,
             commands::pay_card,
             commands::qr_code,

@@ -72,6 +72,59 @@ pub struct PolicySearch {
     pub overdue_first: Option<bool>,
 }
 
+/// A policy as the form gives it: added (`status` not used) or corrected (frequency,
+/// instalments, first due date and status unchanged when left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+pub struct PolicyForm {
+    pub number: String,
+    pub holder: String,
+    pub phone: String,
+    #[ts(optional)]
+    pub email: Option<String>,
+    /// Due per instalment, e.g. `1,500`.
+    pub premium: String,
+    #[ts(optional)]
+    pub frequency: Option<String>,
+    #[ts(optional)]
+    pub instalments: Option<u32>,
+    /// The first due date, `DD/MM/YYYY`.
+    #[ts(optional)]
+    pub start: Option<String>,
+    #[ts(optional)]
+    pub status: Option<String>,
+}
+
+impl From<PolicyForm> for crate::PolicyInput {
+    fn from(f: PolicyForm) -> Self {
+        crate::PolicyInput {
+            number: f.number,
+            holder: f.holder,
+            phone: f.phone,
+            email: f.email,
+            premium: f.premium,
+            frequency: f.frequency,
+            instalments: f.instalments,
+            start: f.start,
+            status: f.status,
+        }
+    }
+}
+
+/// A policy after a correction, and whether anything changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PolicyCorrected {
+    pub policy: crate::views::PolicyView,
+    pub changed: bool,
+}
+
+/// A register file as picked (CSV text: the core system's export).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ImportPolicies {
+    pub csv: String,
+    /// Check every row and report, writing nothing.
+    pub dry_run: bool,
+}
+
 /// One payment or policy, by its number.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct ByNumber {
@@ -367,9 +420,9 @@ use crate::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
-    CardRequest, DoctorReport, InstalledUpdate, MessageView, MpesaRequest, OrphanView,
-    ReconcileReport, RefundView, SavedCardView, SendReport, StatementImport, SuspenseDecided,
-    SuspenseView, UpdateView,
+    CardRequest, DoctorReport, ImportReport, InstalledUpdate, MessageView, MpesaRequest,
+    OrphanView, ReconcileReport, RefundView, SavedCardView, SendReport, StatementImport,
+    SuspenseDecided, SuspenseView, UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -379,6 +432,9 @@ commands! {
     sign_in: Credentials => SessionView,
     sign_out: () => (),
     list_policies: PolicySearch => List<PolicyRow>,
+    add_policy: PolicyForm => PolicyView,
+    correct_policy: PolicyForm => PolicyCorrected,
+    import_policies: ImportPolicies => ImportReport,
     pay_mpesa: MpesaRequest => TransactionView,
     pay_card: CardRequest => TransactionView,
     qr_code: QrCode => String,
@@ -469,6 +525,11 @@ pub fn typescript() -> String {
         SavedReceipt::decl(&cfg),
         Credentials::decl(&cfg),
         PolicySearch::decl(&cfg),
+        PolicyForm::decl(&cfg),
+        PolicyCorrected::decl(&cfg),
+        ImportPolicies::decl(&cfg),
+        ImportReport::decl(&cfg),
+        malipo_domain::register::Refused::decl(&cfg),
         ByNumber::decl(&cfg),
         QrCode::decl(&cfg),
         ReceiptFormat::decl(&cfg),
@@ -527,6 +588,7 @@ pub fn typescript() -> String {
         Difference::decl(&cfg),
         crate::reconcile::Side::decl(&cfg),
         crate::reconcile::LedgerSide::decl(&cfg),
+        crate::reconcile::LedgerStatus::decl(&cfg),
         ImportStatement::decl(&cfg),
         crate::StatementImport::decl(&cfg),
         crate::StatementLine::decl(&cfg),

@@ -30,6 +30,8 @@ pub struct PolicyInput {
     pub instalments: Option<u32>,
     /// When the first instalment is due, `30/11/2026` or `2026-11-30` (today unless given).
     pub start: Option<String>,
+    /// For a correction: `active`, `lapsed` or `cancelled` (unchanged unless given).
+    pub status: Option<String>,
 }
 
 /// Which policies to list.
@@ -47,21 +49,31 @@ pub struct PolicyQuery {
 
 /// The outcome of an import: what was (or, for a dry run or a refused file, would have been)
 /// added, updated or left as it was, and each refused row with its line and why.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct ImportReport {
     pub dry_run: bool,
     /// Rows below the header.
+    #[ts(type = "number")]
     pub rows: usize,
     pub added: Vec<String>,
     pub updated: Vec<String>,
     pub unchanged: u64,
     /// Added and updated, once written.
+    #[ts(type = "number")]
     pub imported: usize,
     pub refused: Vec<register::Refused>,
     /// Whether anything was written (never for a dry run or a file with a refused row).
     pub written: bool,
     /// Where the policies went: the company register, or this office until the next sync.
     pub register: String,
+}
+
+/// A register rule's refusal (`premium: it must be more than zero`) as the field it names.
+fn correction(why: &str) -> Error {
+    match why.split_once(": ") {
+        Some((field, rest)) if field.len() <= 20 => Error::invalid(field, rest),
+        _ => Error::invalid("policy", why),
+    }
 }
 
 fn blank_to_none(s: Option<&str>) -> Option<&str> {
@@ -112,6 +124,60 @@ impl App {
             .insert_policies(actor.name(), std::slice::from_ref(&policy), self.now())
             .await?;
         self.policy(policy.number.as_str()).await
+    }
+
+    /// Corrects a policy of the register as a register row would (the same checks, the
+    /// schedule made again when the premium or schedule changes, what was paid kept against
+    /// it): holder, phone, e-mail (blank removes it) and premium as given; frequency,
+    /// instalments, first due date and status unchanged unless given. Sent to the company
+    /// register like an import. Says whether anything changed.
+    pub async fn correct_policy(
+        &self,
+        actor: &Actor,
+        input: &PolicyInput,
+    ) -> Result<(PolicyView, bool)> {
+        actor.require(Action::ManagePolicies)?;
+        let currency = self.office_currency().await?;
+        let instalments = input.instalments.map(|n| n.to_string());
+        let get = |name: &str| -> Option<&str> {
+            let value = match name {
+                "policy_number" => Some(input.number.as_str()),
+                "holder_name" => Some(input.holder.as_str()),
+                "phone" => Some(input.phone.as_str()),
+                "email" => input.email.as_deref(),
+                "premium" => Some(input.premium.as_str()),
+                "frequency" => input.frequency.as_deref(),
+                "instalments" => instalments.as_deref(),
+                "start_date" => input.start.as_deref(),
+                "status" => input.status.as_deref(),
+                _ => None,
+            };
+            blank_to_none(value)
+        };
+        let draft = register::draft_of(&get, currency).map_err(|why| correction(&why))?;
+        let number = draft.number.to_string();
+        let held = self.store().register_policies(&[number.as_str()]).await?;
+        let Some(existing) = held.get(number.as_str()) else {
+            return Err(Error::UnknownPolicy(number));
+        };
+        let policy = draft
+            .resolve(Some(existing), nairobi_date(self.now()))
+            .map_err(|why| correction(&why))?;
+        let changed = policy != *existing;
+        if changed {
+            self.store()
+                .upsert_policies(
+                    actor.name(),
+                    std::slice::from_ref(&policy),
+                    PolicySource::Counter,
+                    None,
+                    self.now(),
+                )
+                .await?;
+            let shared = self.share_policies().await;
+            tracing::info!(policy = %number, register = %shared, "policy corrected");
+        }
+        Ok((self.policy(&number).await?, changed))
     }
 
     /// Imports policies from CSV (the core insurance system's export: header

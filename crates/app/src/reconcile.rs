@@ -165,6 +165,66 @@ pub struct ReconcileReport {
     pub differences: Vec<Difference>,
 }
 
+/// After this long without anything covering M-Pesa's list, a missed payment is close to
+/// leaving Pull's 48 hours; after those only the statement brings it back.
+pub(crate) const LEDGER_STALE: time::Duration = time::Duration::hours(36);
+
+/// How far M-Pesa's own ledger reaches at this counter: Pull registered, where the last
+/// complete pull ended, where the latest imported statement ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LedgerReach {
+    pub(crate) registered: Option<time::OffsetDateTime>,
+    pub(crate) pulled_to: Option<time::OffsetDateTime>,
+    pub(crate) statement_to: Option<time::OffsetDateTime>,
+    /// Minutes between automatic pulls (0: off).
+    pub(crate) minutes: i64,
+}
+
+impl LedgerReach {
+    /// The moment up to which something of M-Pesa's own has been read, or from which it is
+    /// about to be: a pull registered and switched on counts from its registration until its
+    /// first complete pull.
+    fn watched_from(&self) -> Option<time::OffsetDateTime> {
+        let pulling = (self.minutes > 0)
+            .then(|| self.pulled_to.or(self.registered))
+            .flatten();
+        pulling.max(self.statement_to).max(self.pulled_to)
+    }
+}
+
+/// The dashboard's line on M-Pesa's ledger (what the doctor's `mpesa.ledger` says).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct LedgerStatus {
+    /// When Pull Transactions was registered at this counter (RFC 3339), if it was.
+    pub pull_registered_at: Option<String>,
+    /// Minutes between automatic pulls (0: off).
+    pub pull_minutes: i64,
+    /// Where the last complete pull ended.
+    pub pulled_to: Option<String>,
+    /// Where the latest imported statement's period ends.
+    pub statement_to: Option<String>,
+    /// The later of the two: M-Pesa payments up to here have been compared with M-Pesa's list;
+    /// days after it are not yet covered.
+    pub covered_to: Option<String>,
+    /// Nothing has covered M-Pesa's list for more than 36 hours (or ever): a payment whose
+    /// confirmation never came would go unnoticed.
+    pub stale: bool,
+}
+
+impl LedgerStatus {
+    fn new(r: &LedgerReach, now: time::OffsetDateTime) -> LedgerStatus {
+        let text = |t: Option<time::OffsetDateTime>| t.map(crate::views::rfc3339);
+        LedgerStatus {
+            pull_registered_at: text(r.registered),
+            pull_minutes: r.minutes,
+            pulled_to: text(r.pulled_to),
+            statement_to: text(r.statement_to),
+            covered_to: text(r.pulled_to.max(r.statement_to)),
+            stale: r.watched_from().is_none_or(|t| now - t > LEDGER_STALE),
+        }
+    }
+}
+
 fn paid_on(t: &CardTransaction, date: Date) -> bool {
     t.paid_at
         .as_deref()
@@ -209,6 +269,36 @@ impl App {
         paybill(&local, &confirmations, &mut report);
         self.against_ledger(from, to, &mut report).await?;
         Ok(report)
+    }
+
+    /// How far M-Pesa's own ledger reaches at this counter.
+    pub(crate) async fn ledger_reach(&self) -> Result<LedgerReach> {
+        let store = self.store();
+        let time_of =
+            |v: Option<String>| v.and_then(|v| time::OffsetDateTime::parse(&v, &Rfc3339).ok());
+        Ok(LedgerReach {
+            registered: time_of(store.setting(crate::sync::PULL_REGISTERED_KEY).await?),
+            pulled_to: time_of(store.setting(crate::sync::PULL_COMPLETE_KEY).await?),
+            statement_to: store
+                .statement_reach()
+                .await?
+                .map(malipo_domain::time_zone::from_ms),
+            minutes: self
+                .setting_i64(crate::settings::table::MPESA_PULL_MINUTES.key)
+                .await?
+                .unwrap_or(30),
+        })
+    }
+
+    /// The dashboard's line on M-Pesa's ledger, for an office that takes paybill payments (C2B
+    /// URLs set, Pull registered or a statement imported); none otherwise.
+    pub async fn ledger_status(&self) -> Result<Option<LedgerStatus>> {
+        let reach = self.ledger_reach().await?;
+        let paybill = self.providers().settings().c2b_urls.is_some();
+        if !paybill && reach.registered.is_none() && reach.statement_to.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(LedgerStatus::new(&reach, self.now())))
     }
 
     /// The day's M-Pesa payments (every counter's) against M-Pesa's ledger, where a statement
@@ -574,5 +664,50 @@ fn mpesa(
                 explanation: "paid according to M-Pesa's answer to a status query, but Safaricom's callback with the receipt number never arrived; find the receipt on the M-Pesa statement".into(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_is_stale_when_nothing_read_it_for_36_hours() {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let h = time::Duration::hours;
+        let reach = |registered, pulled_to, statement_to, minutes| LedgerReach {
+            registered,
+            pulled_to,
+            statement_to,
+            minutes,
+        };
+        let nothing = LedgerStatus::new(&reach(None, None, None, 30), now);
+        assert!(nothing.stale);
+        assert_eq!(nothing.covered_to, None);
+        let pulled = LedgerStatus::new(&reach(Some(now - h(90)), Some(now - h(1)), None, 30), now);
+        assert!(!pulled.stale);
+        assert_eq!(pulled.covered_to, pulled.pulled_to);
+        // Registered an hour ago, first pull still to come: not yet a worry.
+        let fresh = LedgerStatus::new(&reach(Some(now - h(1)), None, None, 30), now);
+        assert!(!fresh.stale);
+        assert_eq!(fresh.covered_to, None);
+        // Pulls switched off: registration alone watches nothing.
+        let off = LedgerStatus::new(&reach(Some(now - h(1)), None, None, 0), now);
+        assert!(off.stale);
+        // A statement read up to yesterday covers; one from last week does not.
+        let statement = LedgerStatus::new(&reach(None, None, Some(now - h(20)), 30), now);
+        assert!(!statement.stale);
+        assert_eq!(statement.covered_to, statement.statement_to);
+        let old = LedgerStatus::new(
+            &reach(
+                Some(now - h(200)),
+                Some(now - h(40)),
+                Some(now - h(100)),
+                30,
+            ),
+            now,
+        );
+        assert!(old.stale);
+        assert_eq!(old.covered_to, old.pulled_to, "the later of the two");
     }
 }

@@ -338,6 +338,7 @@ impl App {
             refunds_waiting,
             orphans_open,
             messages,
+            ledger: self.ledger_status().await?,
         })
     }
 

@@ -28,6 +28,9 @@ pub enum Actor {
     /// The sync engine applying what the providers said: it may move payments through the
     /// state machine, and nothing a person decides.
     Sync,
+    /// Demo mode setting its office up: the sample policies and Pull against the built-in
+    /// simulator, nothing else.
+    Demo,
 }
 
 impl Actor {
@@ -37,12 +40,13 @@ impl Actor {
             Actor::Setup => "setup",
             Actor::User(s) => &s.username,
             Actor::Sync => "sync",
+            Actor::Demo => "demo",
         }
     }
 
     pub fn user_id(&self) -> Option<i64> {
         match self {
-            Actor::Setup | Actor::Sync => None,
+            Actor::Setup | Actor::Sync | Actor::Demo => None,
             Actor::User(s) => Some(s.user_id),
         }
     }
@@ -51,6 +55,13 @@ impl Actor {
     pub fn require(&self, action: Action) -> Result<()> {
         match self {
             Actor::Setup => Ok(()),
+            Actor::Demo if matches!(action, Action::ManagePolicies | Action::ManageSettings) => {
+                Ok(())
+            }
+            Actor::Demo => Err(Error::Forbidden(format!(
+                "demo mode's set-up cannot {}",
+                action.describe()
+            ))),
             Actor::User(s) if s.role.permits(action) => Ok(()),
             Actor::Sync => Err(Error::Forbidden(format!(
                 "the sync engine cannot {}",

@@ -453,6 +453,8 @@ pub struct DashboardView {
     pub orphans_open: i64,
     /// Customer messages by status (all time): queued, sent, delivered, failed, skipped.
     pub messages: MessageCounts,
+    /// How far M-Pesa's own ledger has been read, for an office taking paybill payments.
+    pub ledger: Option<crate::reconcile::LedgerStatus>,
 }
 
 /// How many customer messages are in each status.

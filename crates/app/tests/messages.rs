@@ -81,6 +81,7 @@ impl Office {
                     frequency: None,
                     instalments: Some(3),
                     start: Some(malipo_domain::time_zone::kenyan_date(start)),
+                    status: None,
                 },
             )
             .await

@@ -3,6 +3,7 @@
 //! - exports cannot carry spreadsheet formulas
 //! - sign-in slows down after repeated failures, per user and per machine
 //! - reports that are role-scoped refuse the wrong role whoever calls them
+//! - a policy is corrected by the register's rules, naming a wrong field
 
 use malipo_app::{Actor, App, ErrorCode, HistoryQuery, PolicyInput};
 use time::Duration;
@@ -26,6 +27,7 @@ fn policy(number: &str, holder: &str) -> PolicyInput {
         frequency: None,
         instalments: None,
         start: None,
+        status: None,
     }
 }
 
@@ -146,5 +148,61 @@ async fn sign_in_slows_down_after_repeated_failures_per_user_and_per_machine() {
     assert!(
         !logged.contains("hunter2-my-password") && !logged.contains("nobody1"),
         "the typed name is not logged: {logged}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_is_corrected_by_the_registers_rules() {
+    let (_dir, app) = office().await;
+    app.add_policy(&Actor::Setup, &policy("POL-7", "Amina Wanjiru"))
+        .await
+        .unwrap();
+    let mut fix = PolicyInput {
+        email: Some("amina@example.co.ke".into()),
+        premium: "2,000".into(),
+        ..policy("POL-7", "Amina W. Wanjiru")
+    };
+    let (view, changed) = app.correct_policy(&Actor::Setup, &fix).await.unwrap();
+    assert!(changed);
+    assert_eq!(view.holder, "Amina W. Wanjiru");
+    assert_eq!(view.premium_minor, 200_000);
+    assert_eq!(view.email.as_deref(), Some("amina@example.co.ke"));
+    let details = app.policy_details("POL-7").await.unwrap();
+    assert_eq!(details.instalments.len(), 12, "instalments kept");
+    assert!(
+        details
+            .instalments
+            .iter()
+            .all(|i| i.amount_minor == 200_000),
+        "the schedule follows the new premium"
+    );
+    // The same again changes nothing.
+    let (_, changed) = app.correct_policy(&Actor::Setup, &fix).await.unwrap();
+    assert!(!changed);
+    // Cancelled in the register: no premium is taken for it.
+    fix.status = Some("cancelled".into());
+    let (view, _) = app.correct_policy(&Actor::Setup, &fix).await.unwrap();
+    assert_eq!(view.status, "cancelled");
+
+    let wrong = app
+        .correct_policy(
+            &Actor::Setup,
+            &PolicyInput {
+                phone: "0722".into(),
+                ..fix.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), ErrorCode::InvalidInput);
+    assert!(wrong.to_string().contains("phone"), "{wrong}");
+    let unknown = app
+        .correct_policy(&Actor::Setup, &policy("POL-8", "Nobody"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), ErrorCode::NotFound, "{unknown}");
+    assert_eq!(
+        app.policy("POL-7").await.unwrap().holder,
+        "Amina W. Wanjiru"
     );
 }

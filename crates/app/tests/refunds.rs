@@ -61,6 +61,7 @@ impl Office {
                 frequency: None,
                 instalments: None,
                 start: None,
+                status: None,
             },
         )
         .await

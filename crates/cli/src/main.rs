@@ -834,6 +834,7 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
                 frequency: Some(a.frequency),
                 instalments: Some(a.instalments),
                 start: a.start,
+                status: None,
             };
             out.policy(&app.add_policy(&actor, &input).await?);
         }

@@ -19,7 +19,7 @@ use malipo_providers::paystack::PaystackConfig;
 use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
 
-use malipo_app::{Error, ProviderSettings};
+use malipo_app::{Actor, App, Error, PolicyQuery, ProviderSettings};
 use malipo_relay_api::{
     C2B_CONFIRMATION_PATH, C2B_VALIDATION_PATH, DARAJA_PATH, PAYSTACK_PATH, SMS_REPORT_PATH,
 };
@@ -106,6 +106,60 @@ impl Demo {
     pub fn customer(&self) -> Customer {
         Customer(self._sandbox.sandbox.clone())
     }
+}
+
+/// The demo office's sample policies: a fresh demo office gets them however it was started.
+const SAMPLE_POLICIES: &str = include_str!("../../../demo/policies.csv");
+const DEMO_OFFICE_NAME: &str = "Malipo Demo Insurance";
+/// The simulator's test customer, nominated for Pull's notifications.
+const DEMO_NOMINATED: &str = "0708374149";
+
+/// Makes the demo office ready however it was started (the repository's script or the
+/// installed program): a name and the sample policies when it has none, and Pull registered
+/// with the simulator, so the dashboard reads M-Pesa's list as a real paybill office's does.
+/// Call after the app is configured with [`Demo::settings`]. What fails is logged, never
+/// fatal: the demo still opens. Returns how many sample policies were added.
+pub async fn prepare(app: &App) -> usize {
+    let actor = Actor::Demo;
+    let mut added = 0;
+    match app.policies(&PolicyQuery::default()).await {
+        Ok(list) if list.total == 0 => {
+            if app
+                .store()
+                .setting("office.name")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                && let Err(e) = app
+                    .set_setting(&actor, "office.name", DEMO_OFFICE_NAME)
+                    .await
+            {
+                tracing::warn!(error = %e, "demo mode: the office name was not set");
+            }
+            match app
+                .import_policies(&actor, SAMPLE_POLICIES.as_bytes(), false)
+                .await
+            {
+                Ok(report) => added = report.imported,
+                Err(e) => {
+                    tracing::warn!(error = %e, "demo mode: the sample policies were not added")
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "demo mode: the policies could not be counted"),
+    }
+    let registered = app
+        .ledger_status()
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|l| l.pull_registered_at.is_some());
+    if !registered && let Err(e) = app.register_pull(&actor, DEMO_NOMINATED).await {
+        tracing::warn!(error = %e, "demo mode: Pull was not registered with the simulator");
+    }
+    added
 }
 
 /// Whether the office has no provider credentials at all (neither in the environment nor in

@@ -85,6 +85,7 @@ async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_
             frequency: None,
             instalments: None,
             start: None,
+            status: None,
         },
     )
     .await
@@ -166,6 +167,7 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
             frequency: None,
             instalments: Some(12),
             start: Some("2026-01-05".into()),
+            status: None,
         },
     )
     .await
@@ -254,4 +256,45 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     );
     let d = app.dashboard(&manager, &q).await.unwrap();
     assert_eq!(d.refunds_waiting, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_office_has_its_sample_policies_and_reads_m_pesas_list_however_it_is_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(&dir.path().join("office")).await.unwrap();
+    let d = demo::start(&dir.path().join("office")).await.unwrap();
+    app.configure(d.settings.clone());
+    assert_eq!(demo::prepare(&app).await, 8, "the sample policies");
+    let listed = app
+        .policies(&malipo_app::PolicyQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 8);
+    let ledger = app
+        .ledger_status()
+        .await
+        .unwrap()
+        .expect("a paybill office");
+    assert!(ledger.pull_registered_at.is_some(), "{ledger:?}");
+    assert!(!ledger.stale, "just registered: {ledger:?}");
+    // Pull runs with the next sync round, against the simulator's own list.
+    app.sync_once().await.unwrap();
+    let ledger = app.ledger_status().await.unwrap().unwrap();
+    assert!(ledger.covered_to.is_some(), "{ledger:?}");
+
+    // Started again: nothing is added twice, and Pull is not registered again.
+    assert_eq!(demo::prepare(&app).await, 0);
+    assert_eq!(
+        app.policies(&malipo_app::PolicyQuery::default())
+            .await
+            .unwrap()
+            .total,
+        8
+    );
+    // The demo's set-up may add policies and settings, and nothing else.
+    let refused = app
+        .approve_refund(&Actor::Demo, 1)
+        .await
+        .expect_err("demo set-up approving a refund");
+    assert!(refused.to_string().contains("demo"), "{refused}");
 }

@@ -138,6 +138,7 @@ impl Draft {
 }
 
 /// A row that cannot be imported: its line, its policy number when it has one, and why.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refused {
     pub line: u64,
@@ -233,6 +234,16 @@ pub fn read_csv(text: &[u8], currency: Currency) -> Result<(Vec<Draft>, Vec<Refu
         }
     }
     Ok((drafts, refused))
+}
+
+/// One policy as a form gives it, read by the rules a register row is read by: `get` answers
+/// a column name (`policy_number`, `holder_name`, `phone`, `email`, `premium`, `frequency`,
+/// `instalments`, `start_date`, `status`) with its value, none when blank.
+pub fn draft_of<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    currency: Currency,
+) -> Result<Draft, String> {
+    read_row(0, get, currency)
 }
 
 fn read_row<'a>(

@@ -341,6 +341,15 @@ impl Store {
         ))
     }
 
+    /// The last moment (ms) any imported statement's period covers, if one was imported.
+    pub async fn statement_reach(&self) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(period_to) FROM mpesa_statements")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Whether any ledger this office holds (a statement or a pull) lists `receipt`.
     pub async fn on_ledger(&self, receipt: &str) -> Result<bool> {
         Ok(sqlx::query(

@@ -13,14 +13,18 @@ import type {
   DemoPaid,
   DoctorReport,
   HistoryFilter,
+  ImportReport,
   InputCheck,
   InstalledUpdate,
   List,
   MessageView,
   SendReport,
   OrphanView,
+  PolicyCorrected,
   PolicyDetails,
+  PolicyForm,
   PolicyRow,
+  PolicyView,
   ReconcileReport,
   RefundView,
   Role,
@@ -61,6 +65,21 @@ async function call<C extends Command>(
 
 export function listPolicies(search: string | null, overdueFirst = false): Promise<List<PolicyRow>> {
   return call("list_policies", { search: search ?? undefined, overdue_first: overdueFirst });
+}
+
+/** Adds one policy with its instalment schedule. */
+export function addPolicy(form: PolicyForm): Promise<PolicyView> {
+  return call("add_policy", form);
+}
+
+/** Corrects a policy as a register row would; says whether anything changed. */
+export function correctPolicy(form: PolicyForm): Promise<PolicyCorrected> {
+  return call("correct_policy", form);
+}
+
+/** Imports the policy register from the core system's CSV, or with `dryRun` says what it would do. */
+export async function importPolicies(file: File, dryRun: boolean): Promise<ImportReport> {
+  return call("import_policies", { csv: await file.text(), dry_run: dryRun });
 }
 
 export function appInfo(): Promise<AppInfo> {

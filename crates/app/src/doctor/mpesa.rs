@@ -1,6 +1,7 @@
 //! M-Pesa: the shortcode and its kind, the credentials against Daraja, the callback and C2B URLs, the initiator's certificate.
 
 use super::*;
+use crate::reconcile::{LEDGER_STALE, LedgerReach};
 
 /// Safaricom's public sandbox test shortcode and passkey: never right on production.
 pub(super) const SANDBOX_SHORTCODE: &str = "174379";
@@ -192,74 +193,58 @@ impl App {
 
         checks.push(initiator_check(m, env));
         if validation.2.is_some() || confirmation.2.is_some() {
-            let time_of = |v: Option<String>| {
-                v.and_then(|v| {
-                    OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).ok()
-                })
-            };
-            let store = self.store();
-            let registered = time_of(
-                store
-                    .setting(crate::sync::PULL_REGISTERED_KEY)
-                    .await
-                    .ok()
-                    .flatten(),
-            );
-            let complete = time_of(
-                store
-                    .setting(crate::sync::PULL_COMPLETE_KEY)
-                    .await
-                    .ok()
-                    .flatten(),
-            );
-            let minutes = self
-                .setting_i64(table::MPESA_PULL_MINUTES.key)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(30);
-            checks.push(ledger_check(registered, complete, minutes, self.now()));
+            match self.ledger_reach().await {
+                Ok(reach) => checks.push(ledger_check(&reach, self.now())),
+                Err(e) => checks.push(check(
+                    "mpesa.ledger",
+                    CheckStatus::Fail,
+                    format!(
+                        "the office database could not say how far M-Pesa's list was read: {e}"
+                    ),
+                )),
+            }
         }
         Some(env)
     }
 }
 
-/// After this long without a complete pull a missed payment is close to leaving Pull's 48
-/// hours; after those only the statement brings it back.
-const LEDGER_STALE: time::Duration = time::Duration::hours(36);
-
-/// Whether M-Pesa's own list is being pulled for a paybill office: Pull registered here, and
-/// when the last complete pull ended.
-pub(super) fn ledger_check(
-    registered: Option<OffsetDateTime>,
-    complete: Option<OffsetDateTime>,
-    minutes: i64,
-    now: OffsetDateTime,
-) -> Check {
-    let hours = |d: time::Duration| d.whole_hours();
-    let Some(registered) = registered else {
+/// Whether M-Pesa's own list is being read for a paybill office: Pull registered here, when
+/// the last complete pull ended, and the latest statement imported.
+pub(super) fn ledger_check(reach: &LedgerReach, now: OffsetDateTime) -> Check {
+    let statement = reach.statement_to.map_or_else(String::new, |t| {
+        format!(
+            "; the latest imported statement ends {}",
+            crate::views::rfc3339(t)
+        )
+    });
+    let Some(registered) = reach.registered else {
         return check(
             "mpesa.ledger",
             CheckStatus::Warn,
-            "Pull Transactions is not registered at this counter: a paybill payment whose confirmation never came is found only by importing the M-Pesa statement; run malipo mpesa register-pull --nominated-number 07XXXXXXXX",
+            format!(
+                "Pull Transactions is not registered at this counter: a paybill payment whose confirmation never came is found only by importing the M-Pesa statement{statement}; run malipo mpesa register-pull --nominated-number 07XXXXXXXX"
+            ),
         );
     };
+    let minutes = reach.minutes;
     if minutes <= 0 {
         return check(
             "mpesa.ledger",
             CheckStatus::Warn,
-            "Pull is registered but automatic pulls are off (mpesa.pull_minutes is 0): set it to 30, or run malipo mpesa pull at least daily",
+            format!(
+                "Pull is registered but automatic pulls are off (mpesa.pull_minutes is 0){statement}: set it to 30, or run malipo mpesa pull at least daily"
+            ),
         );
     }
-    let covered = complete.unwrap_or(registered);
-    let since = now - covered;
+    let complete = reach.pulled_to;
+    let since = now - complete.unwrap_or(registered);
     if since > LEDGER_STALE {
         return check(
             "mpesa.ledger",
             CheckStatus::Warn,
             format!(
-                "nothing has covered M-Pesa's list for {} hours (last complete pull {}): keep sync running and check Pull answers (malipo mpesa pull); after 48 hours only the statement brings missed payments back",
-                hours(since),
+                "nothing has covered M-Pesa's list for {} hours (last complete pull {}){statement}: keep sync running and check Pull answers (malipo mpesa pull); after 48 hours only the statement brings missed payments back",
+                since.whole_hours(),
                 complete.map_or_else(|| "never".to_owned(), crate::views::rfc3339)
             ),
         );
@@ -269,12 +254,12 @@ pub(super) fn ledger_check(
         CheckStatus::Pass,
         match complete {
             Some(c) => format!(
-                "Pull is registered; the last complete pull ended {} ({} minutes ago); sync pulls every {minutes} minutes",
+                "Pull is registered; the last complete pull ended {} ({} minutes ago); sync pulls every {minutes} minutes{statement}",
                 crate::views::rfc3339(c),
                 since.whole_minutes()
             ),
             None => format!(
-                "Pull is registered; the first pull comes with the next sync round (every {minutes} minutes)"
+                "Pull is registered; the first pull comes with the next sync round (every {minutes} minutes){statement}"
             ),
         },
     )
@@ -453,26 +438,32 @@ mod tests {
 
     #[test]
     fn the_ledger_check_warns_before_missed_payments_leave_pulls_reach() {
+        let reach = |registered, pulled_to, minutes| LedgerReach {
+            registered,
+            pulled_to,
+            statement_to: None,
+            minutes,
+        };
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let h = time::Duration::hours;
-        let none = ledger_check(None, None, 30, now);
+        let none = ledger_check(&reach(None, None, 30), now);
         assert_eq!(none.status, CheckStatus::Warn);
         assert!(none.message.contains("register-pull"), "{}", none.message);
-        let fresh = ledger_check(Some(now - h(50)), Some(now - h(1)), 30, now);
+        let fresh = ledger_check(&reach(Some(now - h(50)), Some(now - h(1)), 30), now);
         assert_eq!(fresh.status, CheckStatus::Pass, "{}", fresh.message);
         assert!(
             fresh.message.contains("60 minutes ago"),
             "{}",
             fresh.message
         );
-        let stale = ledger_check(Some(now - h(50)), Some(now - h(37)), 30, now);
+        let stale = ledger_check(&reach(Some(now - h(50)), Some(now - h(37)), 30), now);
         assert_eq!(stale.status, CheckStatus::Warn);
         assert!(stale.message.contains("37 hours"), "{}", stale.message);
-        let never = ledger_check(Some(now - h(40)), None, 30, now);
+        let never = ledger_check(&reach(Some(now - h(40)), None, 30), now);
         assert_eq!(never.status, CheckStatus::Warn, "{}", never.message);
-        let just = ledger_check(Some(now - h(1)), None, 30, now);
+        let just = ledger_check(&reach(Some(now - h(1)), None, 30), now);
         assert_eq!(just.status, CheckStatus::Pass, "{}", just.message);
-        let off = ledger_check(Some(now - h(1)), Some(now - h(1)), 0, now);
+        let off = ledger_check(&reach(Some(now - h(1)), Some(now - h(1)), 0), now);
         assert_eq!(off.status, CheckStatus::Warn);
         assert!(off.message.contains("pull_minutes"), "{}", off.message);
     }

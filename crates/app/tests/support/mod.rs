@@ -105,6 +105,7 @@ pub async fn prompt_sent() -> PromptSent {
             frequency: None,
             instalments: None,
             start: None,
+            status: None,
         },
     )
     .await

@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -11,6 +11,9 @@ export type Commands = {
   sign_in: { request: Credentials; response: SessionView };
   sign_out: { request: null; response: null };
   list_policies: { request: PolicySearch; response: List<PolicyRow> };
+  add_policy: { request: PolicyForm; response: PolicyView };
+  correct_policy: { request: PolicyForm; response: PolicyCorrected };
+  import_policies: { request: ImportPolicies; response: ImportReport };
   pay_mpesa: { request: MpesaRequest; response: TransactionView };
   pay_card: { request: CardRequest; response: TransactionView };
   qr_code: { request: QrCode; response: string };
@@ -142,6 +145,44 @@ export type PolicySearch = { search?: string,
  * Those with an instalment overdue first, longest overdue first.
  */
 overdue_first?: boolean, };
+
+export type PolicyForm = { number: string, holder: string, phone: string, email?: string, 
+/**
+ * Due per instalment, e.g. `1,500`.
+ */
+premium: string, frequency?: string, instalments?: number, 
+/**
+ * The first due date, `DD/MM/YYYY`.
+ */
+start?: string, status?: string, };
+
+export type PolicyCorrected = { policy: PolicyView, changed: boolean, };
+
+export type ImportPolicies = { csv: string, 
+/**
+ * Check every row and report, writing nothing.
+ */
+dry_run: boolean, };
+
+export type ImportReport = { dry_run: boolean, 
+/**
+ * Rows below the header.
+ */
+rows: number, added: Array<string>, updated: Array<string>, unchanged: number, 
+/**
+ * Added and updated, once written.
+ */
+imported: number, refused: Array<Refused>, 
+/**
+ * Whether anything was written (never for a dry run or a file with a refused row).
+ */
+written: boolean, 
+/**
+ * Where the policies went: the company register, or this office until the next sync.
+ */
+register: string, };
+
+export type Refused = { line: number, number: string | null, why: string, };
 
 export type ByNumber = { number: string, };
 
@@ -436,7 +477,11 @@ orphans_open: number,
 /**
  * Customer messages by status (all time): queued, sent, delivered, failed, skipped.
  */
-messages: MessageCounts, };
+messages: MessageCounts, 
+/**
+ * How far M-Pesa's own ledger has been read, for an office taking paybill payments.
+ */
+ledger: LedgerStatus | null, };
 
 export type RefundView = { id: number, 
 /**
@@ -541,6 +586,34 @@ ledger_count: number, ledger_minor: number,
  * them): how many, and the sum in minor units.
  */
 recorded_count: number, recorded_minor: number, };
+
+export type LedgerStatus = { 
+/**
+ * When Pull Transactions was registered at this counter (RFC 3339), if it was.
+ */
+pull_registered_at: string | null, 
+/**
+ * Minutes between automatic pulls (0: off).
+ */
+pull_minutes: number, 
+/**
+ * Where the last complete pull ended.
+ */
+pulled_to: string | null, 
+/**
+ * Where the latest imported statement's period ends.
+ */
+statement_to: string | null, 
+/**
+ * The later of the two: M-Pesa payments up to here have been compared with M-Pesa's list;
+ * days after it are not yet covered.
+ */
+covered_to: string | null, 
+/**
+ * Nothing has covered M-Pesa's list for more than 36 hours (or ever): a payment whose
+ * confirmation never came would go unnoticed.
+ */
+stale: boolean, };
 
 export type ImportStatement = { name: string, content_base64: string, 
 /**
