@@ -152,6 +152,8 @@ try {
       await until("signed in as the new administrator", async () =>
         (await b.$('[data-testid="signed-in"]').isExisting()) &&
         (await b.$('[data-testid="signed-in"]').getText()).includes("admin (admin)"));
+      // Idle, the paybill arrivals are one line above the screens.
+      assert(await b.$('[data-testid="paybill-idle"]').isDisplayed(), "no paybill payment yet: one line");
       // Demo mode has its sample policies however it was started (here: the program alone).
       await until("the demo's sample policies", async () =>
         (await b.$$('[data-testid="policies-table"] tbody tr')).length === 8);
@@ -419,6 +421,7 @@ try {
       const anyway = await b.$('[data-testid="pay-anyway"]');
       await anyway.waitForDisplayed({ timeout: 10000 });
       assert((await b.$('[data-testid="pay-error"]').getText()).includes("check with the customer"), "the repeat is questioned");
+      await until("the question in view, so Enter is not lost below the edge", () => anyway.isDisplayed({ withinViewport: true }), 5000);
       await anyway.click();
       const charged = await b.$('[data-testid="pay-succeeded"]');
       await charged.waitForDisplayed({ timeout: 30000 });
@@ -623,6 +626,10 @@ try {
     writeFileSync(join(spool, "lp"), `#!/bin/sh\nfor f; do last="$f"; done\ncp "$last" "${spool}/printed.pdf"\necho "request id is office-1"\n`, { mode: 0o755 });
     return withApp(office, async (b) => {
       await signIn(b, "otieno", "otieno-pass-2026");
+      // The demo's customer is a click away.
+      const open = await b.$('[data-testid="demo-paybill-open"]');
+      await open.waitForDisplayed({ timeout: 10000 });
+      await open.click();
       const form = await b.$('[data-testid="demo-paybill"]');
       await form.waitForDisplayed({ timeout: 10000 });
       // The account as customers type it: lower case, a space for the hyphen.
@@ -716,6 +723,42 @@ try {
       assert((await b.$('[data-testid="details-messages"]').getText()).includes("SMS receipt"), "the policy's messages");
     }, { PATH: `${spool}:${process.env.PATH}` }).finally(() => rmSync(spool, { recursive: true, force: true }));
   });
+
+  await journey("every screen fits the common office screens, 1366×768 and 1280×720", () =>
+    withApp(office, async (b) => {
+      await signIn(b, "wanjiku", "counter-pass-2026");
+      await b.$('[data-testid="policies-table"]').waitForDisplayed({ timeout: 10000 });
+      for (const [width, height] of [[1366, 768], [1280, 720]]) {
+        await b.setWindowSize(width, height);
+        await until(`the window at ${width}×${height}`, async () =>
+          (await b.execute(() => window.innerWidth)) <= width && (await b.execute(() => window.innerWidth)) > width - 40);
+        const tabs = await b.$$("nav.tabs button");
+        assert(tabs.length === 9, `an administrator's screens: ${tabs.length}`);
+        for (const tab of tabs) {
+          const screen = (await tab.getAttribute("data-testid")).replace("nav-", "");
+          await tab.click();
+          await until(`the ${screen} screen`, async () => (await tab.getAttribute("aria-current")) === "page");
+          // Nothing runs off the side, and the screen's heading is in view under the tabs.
+          const fit = await b.execute(() => ({
+            wide: document.documentElement.scrollWidth - window.innerWidth,
+            heading: document.querySelector("main h2")?.getBoundingClientRect().bottom ?? 9999,
+            height: window.innerHeight,
+          }));
+          assert(fit.wide <= 0, `${screen} at ${width}×${height} runs ${fit.wide} px off the side`);
+          assert(fit.heading < fit.height / 2, `${screen} at ${width}×${height}: its heading sits at ${fit.heading} px of ${fit.height}`);
+          await b.saveScreenshot(join(shots, `30-${width}x${height}-${screen}.png`));
+        }
+        // Taking a payment: the form, its button and the code check are all in view.
+        await b.$('[data-testid="nav-policies"]').click();
+        await b.$('[data-testid="pay-POL-1003"]').click();
+        for (const id of ["pay-amount", "pay-send", "verify-send"]) {
+          assert(await b.$(`[data-testid="${id}"]`).isDisplayed({ withinViewport: true }), `${id} at ${width}×${height} is out of view`);
+        }
+        await b.saveScreenshot(join(shots, `30-${width}x${height}-take-payment.png`));
+        await b.keys("Escape");
+      }
+    }),
+  );
 
   await journey("with provider settings from the environment: no demo, a payment through a separate simulator and relay", async () => {
     // Safaricom and Paystack stand-ins and the company relay as their own processes, the way
