@@ -283,6 +283,9 @@ try {
       const paid = await b.$('[data-testid="pay-succeeded"]');
       await paid.waitForDisplayed({ timeout: 30000 });
       assert((await paid.getText()).includes("KES 1,500.00"), "the amount paid is shown");
+      // What the clerk reads out: the M-Pesa code and the receipt number, before any receipt is saved.
+      const codes = await b.$('[data-testid="pay-codes"]').getText();
+      assert(/M-Pesa code \w{10}/.test(codes) && /receipt HQ-[\w-]+/.test(codes), `the paid screen's codes: ${codes}`);
       await b.$('[data-testid="save-a4"]').click();
       const saved = await b.$('[data-testid="receipt-saved"]');
       await saved.waitForDisplayed({ timeout: 10000 });
@@ -331,10 +334,18 @@ try {
       await b.$('[data-testid="history-export"]').click();
       const exported = await b.$('[data-testid="history-note"]');
       await exported.waitForDisplayed({ timeout: 10000 });
-      const csvPath = (await exported.getText()).replace("Saved to ", "").trim();
+      const csvPath = (await exported.getText()).match(/Saved to (\S+)/)[1];
       const csv = readFileSync(csvPath, "utf8");
       assert(csv.split("\n")[0].startsWith("number,created_at,policy"), `the CSV header: ${csv}`);
       assert(csv.includes("POL-1001") && csv.includes("1500.00"), `the CSV rows: ${csv}`);
+      assert(/^[^,]+,\d{4}-\d\d-\d\dT[\d:]+\+03:00,/m.test(csv.split("\n")[1]), `times in Nairobi time: ${csv}`);
+      // The row opens its payment's details; its status reads as the filter does.
+      const amina = await b.$('[data-testid="history-table"] tbody tr');
+      assert((await amina.getText()).includes("Paid"), `the row's status in the filter's words: ${await amina.getText()}`);
+      await amina.$("button.linkish").click();
+      const detail = await b.$('[data-testid="history-detail"]');
+      await detail.waitForDisplayed({ timeout: 5000 });
+      assert(/M-Pesa code[\s\S]*Receipt[\s\S]*HQ-/.test(await detail.getText()), `the payment's details: ${await detail.getText()}`);
       await b.saveScreenshot(join(shots, "06-history.png"));
 
       // Everything the app wrote in the office is its user's alone: the data directory and its
@@ -650,6 +661,7 @@ try {
       await printed.waitForDisplayed({ timeout: 15000 });
       const receipt = execFileSync("pdftotext", [join(spool, "printed.pdf"), "-"]).toString();
       assert(receipt.includes("M-Pesa Pay Bill") && receipt.includes(code) && receipt.includes("POL-1001"), `the printed receipt: ${receipt}`);
+      rmSync(join(spool, "printed.pdf"));
 
       // The same code typed at the counter is the same payment, not a second one.
       await b.$('[data-testid="pay-POL-1001"]').click();
@@ -703,6 +715,15 @@ try {
         const rows = await b.$$('[data-testid="history-table"] tbody tr');
         return rows.length === 2;
       });
+      // Reprint prints: a copy reaches the printer.
+      const first = await b.$('[data-testid="history-table"] tbody tr [data-testid^="reprint-"]');
+      await first.click();
+      await until("the reprint sent to the printer", async () => {
+        const n = await b.$('[data-testid="history-note"]');
+        return (await n.isExisting()) && (await n.getText()).includes("sent to the printer");
+      });
+      await until("the reprint printed", async () => existsSync(join(spool, "printed.pdf")));
+      assert(execFileSync("pdftotext", [join(spool, "printed.pdf"), "-"]).toString().includes("COPY"), "a reprint is a copy");
 
       // Each payment's SMS receipt went to the simulator's Africa's Talking, and its delivery
       // report came back through the relay.

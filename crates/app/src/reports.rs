@@ -121,7 +121,8 @@ impl App {
     }
 
     /// Every payment matching `q` (all pages), as CSV for a spreadsheet: amounts as exact
-    /// decimals, times as RFC 3339 (UTC).
+    /// decimals, times in Nairobi time as the screens show them (RFC 3339 with `+03:00`, which
+    /// spreadsheets and scripts read alike).
     pub async fn history_csv(&self, q: &HistoryQuery) -> Result<String> {
         let mut out = csv::Writer::from_writer(Vec::new());
         let csv_error = |e: csv::Error| Error::internal(e.to_string());
@@ -155,7 +156,7 @@ impl App {
                 let opt = |v: &Option<String>| spreadsheet_safe(v.as_deref().unwrap_or_default());
                 out.write_record([
                     t.number.clone(),
-                    t.created_at.clone(),
+                    in_nairobi(&t.created_at),
                     spreadsheet_safe(&t.policy),
                     spreadsheet_safe(&t.holder),
                     t.method.as_str().to_owned(),
@@ -540,4 +541,18 @@ impl App {
             })
             .collect())
     }
+}
+
+/// An RFC 3339 instant at Nairobi's offset (`2026-11-30T14:05:00+03:00`); left as it is if it
+/// cannot be read.
+fn in_nairobi(at: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(at, &Rfc3339)
+        .ok()
+        .and_then(|t| {
+            t.to_offset(malipo_domain::time_zone::NAIROBI)
+                .format(&Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_owned())
 }

@@ -60,6 +60,11 @@ async fn a_holder_named_like_a_formula_is_exported_as_text() {
         .unwrap();
     let csv = app.history_csv(&HistoryQuery::default()).await.unwrap();
     let row = csv.lines().nth(1).unwrap();
+    let created = row.split(',').nth(1).unwrap();
+    assert!(
+        created.ends_with("+03:00"),
+        "times in Nairobi time, as the screens show them: {created}"
+    );
     assert!(
         row.contains("'=HYPERLINK("),
         "the cell starts with an apostrophe, so no spreadsheet runs it: {row}"
