@@ -338,7 +338,7 @@ try {
       const csv = readFileSync(csvPath, "utf8");
       assert(csv.split("\n")[0].startsWith("number,created_at,policy"), `the CSV header: ${csv}`);
       assert(csv.includes("POL-1001") && csv.includes("1500.00"), `the CSV rows: ${csv}`);
-      assert(/^[^,]+,\d{4}-\d\d-\d\dT[\d:]+\+03:00,/m.test(csv.split("\n")[1]), `times in Nairobi time: ${csv}`);
+      assert(/^[^,]+,\d{4}-\d\d-\d\dT[\d:.]+\+03:00,/m.test(csv.split("\n")[1]), `times in Nairobi time: ${csv}`);
       // The row opens its payment's details; its status reads as the filter does.
       const amina = await b.$('[data-testid="history-table"] tbody tr');
       assert((await amina.getText()).includes("Paid"), `the row's status in the filter's words: ${await amina.getText()}`);
@@ -715,9 +715,13 @@ try {
         const rows = await b.$$('[data-testid="history-table"] tbody tr');
         return rows.length === 2;
       });
-      // Reprint prints: a copy reaches the printer.
-      const first = await b.$('[data-testid="history-table"] tbody tr [data-testid^="reprint-"]');
-      await first.click();
+      // Reprint prints: the payment printed with F8 again, now a copy.
+      await b.$('[data-testid="history-search"]').setValue(code);
+      await until("the F8 payment alone", async () => {
+        const rows = await b.$$('[data-testid="history-table"] tbody tr');
+        return rows.length === 1 && (await rows[0].getText()).includes("POL-1001");
+      });
+      await b.$('[data-testid="history-table"] tbody tr [data-testid^="reprint-"]').click();
       await until("the reprint sent to the printer", async () => {
         const n = await b.$('[data-testid="history-note"]');
         return (await n.isExisting()) && (await n.getText()).includes("sent to the printer");
