@@ -122,6 +122,22 @@ async fn refunds_go_from_request_to_their_final_state(backend: Backend) {
     let c = world.malipo(&["tx", "show", &number(&card)]).await;
     assert_eq!(c["status"], "refunded", "{c}");
     assert_eq!(c["refunded_minor"], 150_000);
+    // The manager's figures: collected, refunded and what is kept, apart.
+    let summary = ok_json(&world.malipo_as("manager", &["summary"]).await);
+    assert_eq!(summary["collected"]["amount_minor"], 300_000, "{summary}");
+    assert_eq!(summary["refunded"]["amount_minor"], 200_000, "{summary}");
+    assert_eq!(summary["refunded"]["count"], 2, "{summary}");
+    assert_eq!(summary["net"]["amount_minor"], 100_000, "{summary}");
+    assert_eq!(summary["net"]["amount"], "1000.00", "{summary}");
+    let text = world.malipo_text_as("manager", &["summary"]).await;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("refunded") && l.contains("2,000.00"))
+            && text
+                .lines()
+                .any(|l| l.starts_with("net") && l.contains("1,000.00")),
+        "{text}"
+    );
     // A payment refunded in full no longer prints as paid.
     let receipt = world
         .malipo_as(

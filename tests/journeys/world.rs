@@ -279,6 +279,21 @@ impl World {
         c.output().await.unwrap()
     }
 
+    /// Runs `malipo ARGS` (as people read it, no `--json`) signed in as `user`; what it printed.
+    pub async fn malipo_text_as(&self, user: &str, args: &[&str]) -> String {
+        let mut c = self.office();
+        c.args(args)
+            .env("MALIPO_USER", user)
+            .env("MALIPO_PASSWORD", format!("{user}-password"));
+        let out = c.output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Adds `user` with `role` (the first one in set-up mode, the others as `admin`).
     pub async fn add_user(&self, user: &str, role: &str) {
         let mut c = self.office();

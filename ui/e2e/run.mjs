@@ -563,6 +563,15 @@ try {
       }, 30000);
       assert((await b.$('[data-testid="refunds-table"]').getText()).includes("halima"), "who decided is shown");
       await b.saveScreenshot(join(shots, "14-refund-processed.png"));
+      // The manager's figures keep the refund apart: collected stays, refunded and net follow.
+      await b.$('[data-testid="nav-dashboard"]').click();
+      await until("the refund in the dashboard", async () => {
+        const r = await b.$('[data-testid="dash-refunded"]');
+        return (await r.isExisting()) && (await r.getText()) === "KES 500.00";
+      });
+      assert((await b.$('[data-testid="dash-collected"]').getText()) === "KES 8,000.00", "collected is what was received");
+      assert((await b.$('[data-testid="dash-net"]').getText()) === "KES 7,500.00", `net: ${await b.$('[data-testid="dash-net"]').getText()}`);
+      assert((await b.$('[data-testid="dash-messages"]').getText()).includes("not sent"), "skipped messages are apart from sent");
 
       // Four eyes: the manager asks for a refund herself; she cannot approve it, and a rejection
       // needs its reason.
@@ -692,7 +701,16 @@ try {
       const stray = (await note.getText()).match(/code (\w+)/)?.[1];
       await b.$("header button").click();
       await signIn(b, "halima", "halima-pass-2026");
-      await b.$('[data-testid="nav-suspense"]').click();
+      // The dashboard counts what waits in suspense, and opens it.
+      await b.$('[data-testid="nav-dashboard"]').click();
+      await until("the stray payment counted in suspense", async () => {
+        const card = await b.$('[data-testid="dash-suspense"]');
+        if (await card.isExisting() && (await card.getText()).includes("KES 700.00")) return true;
+        await b.$('[data-testid="nav-policies"]').click();
+        await b.$('[data-testid="nav-dashboard"]').click();
+        return false;
+      }, 60000);
+      await b.$('[data-testid="dash-suspense"]').click();
       const item = await b.$(`[data-testid="suspense-${stray}"]`);
       await until("the stray payment in suspense", async () => {
         if (await item.isExisting()) return true;

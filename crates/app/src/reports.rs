@@ -340,6 +340,25 @@ impl App {
             orphans_open,
             messages,
             ledger: self.ledger_status().await?,
+            suspense: self.suspense_waiting(actor).await,
+        })
+    }
+
+    /// The company's paybill payments waiting in suspense, in the office's currency; none when
+    /// the relay cannot be asked (the company view says why).
+    async fn suspense_waiting(&self, actor: &Actor) -> Option<crate::views::TotalsView> {
+        let currency = self.office_currency().await.ok()?;
+        let open = self.suspense(actor, false).await.ok()?;
+        let mine: Vec<_> = open
+            .iter()
+            .filter(|s| s.status == "open" && s.currency == currency.code())
+            .collect();
+        let minor: i64 = mine.iter().map(|s| s.amount_minor).sum();
+        Some(crate::views::TotalsView {
+            count: mine.len() as i64,
+            amount: malipo_domain::Money::from_minor(minor, currency)
+                .map_or_else(|_| minor.to_string(), |m| m.amount_string()),
+            amount_minor: minor,
         })
     }
 

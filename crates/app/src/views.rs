@@ -268,6 +268,10 @@ pub struct SummaryView {
     pub to: Option<String>,
     /// Money received: payments that succeeded (those refunded since included).
     pub collected: TotalsView,
+    /// Money given back since on those days' payments: how many payments, and how much.
+    pub refunded: TotalsView,
+    /// Collected less refunded: what the office keeps (the count is of payments collected).
+    pub net: TotalsView,
     /// Every payment started, whatever became of it.
     pub attempted: TotalsView,
     /// The same as `attempted` (kept for scripts written before it).
@@ -296,6 +300,16 @@ impl SummaryView {
             from,
             to,
             collected: totals(s.succeeded),
+            refunded: totals(s.refunded),
+            net: TotalsView {
+                count: s.succeeded.count,
+                amount: s
+                    .succeeded
+                    .amount
+                    .checked_sub(s.refunded.amount)
+                    .map_or_else(|_| "?".to_owned(), |m| m.amount_string()),
+                amount_minor: s.succeeded.amount.minor() - s.refunded.amount.minor(),
+            },
             attempted: totals(s.all),
             all: totals(s.all),
             succeeded: totals(s.succeeded),
@@ -455,6 +469,9 @@ pub struct DashboardView {
     pub messages: MessageCounts,
     /// How far M-Pesa's own ledger has been read, for an office taking paybill payments.
     pub ledger: Option<crate::reconcile::LedgerStatus>,
+    /// Paybill payments waiting in the company's suspense list for a manager (none when the
+    /// relay could not be asked).
+    pub suspense: Option<TotalsView>,
 }
 
 /// How many customer messages are in each status.

@@ -363,6 +363,8 @@ impl Output {
         };
         let mut rows = vec![
             row("collected", &s.collected),
+            row("refunded", &s.refunded),
+            row("net", &s.net),
             row("attempted", &s.attempted),
             row("waiting", &s.pending),
             row("failed", &s.failed),

@@ -71,6 +71,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         "mpesa ledger",
         include_str!("../migrations/0010_mpesa_ledger.sql"),
     ),
+    (
+        11,
+        "refunded index",
+        include_str!("../migrations/0011_refunded_index.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -73,6 +73,8 @@ pub struct Summary {
     pub all: Totals,
     /// Money received: succeeded, partially refunded and refunded payments.
     pub succeeded: Totals,
+    /// Money given back on the payments of these days: how many payments, and how much.
+    pub refunded: Totals,
     /// Waiting on the provider or the customer.
     pub pending: Totals,
     /// Did not go through: failed, cancelled, timed out.
@@ -164,11 +166,25 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
 
+        let mut refunds: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT count(*) AS n, coalesce(sum(refunded_minor), 0) AS minor FROM transactions
+             WHERE refunded_minor > 0 AND currency = ",
+        );
+        refunds.push_bind(filter.currency.code());
+        if let Some(from) = filter.from {
+            refunds.push(" AND day >= ").push_bind(day_number(from));
+        }
+        if let Some(to) = filter.to {
+            refunds.push(" AND day <= ").push_bind(day_number(to));
+        }
+        let refunded = refunds.build().fetch_one(&self.pool).await?;
+
         let zero = Totals::zero(filter.currency);
         let mut s = Summary {
             currency: filter.currency,
             all: zero,
             succeeded: zero,
+            refunded: zero,
             pending: zero,
             failed: zero,
             needs_review: zero,
@@ -211,6 +227,7 @@ impl Store {
                 m.collected.add(n, minor)?;
             }
         }
+        s.refunded.add(refunded.get("n"), refunded.get("minor"))?;
         s.by_status = by_status.into_values().collect();
         s.by_method = by_method.into_values().collect();
         for r in &by_day {

@@ -427,6 +427,14 @@ export type SummaryView = { currency: string, from: string | null, to: string | 
  */
 collected: TotalsView, 
 /**
+ * Money given back since on those days' payments: how many payments, and how much.
+ */
+refunded: TotalsView, 
+/**
+ * Collected less refunded: what the office keeps (the count is of payments collected).
+ */
+net: TotalsView, 
+/**
  * Every payment started, whatever became of it.
  */
 attempted: TotalsView, 
@@ -481,7 +489,12 @@ messages: MessageCounts,
 /**
  * How far M-Pesa's own ledger has been read, for an office taking paybill payments.
  */
-ledger: LedgerStatus | null, };
+ledger: LedgerStatus | null, 
+/**
+ * Paybill payments waiting in the company's suspense list for a manager (none when the
+ * relay could not be asked).
+ */
+suspense: TotalsView | null, };
 
 export type RefundView = { id: number, 
 /**
