@@ -183,7 +183,8 @@ async fn paybill_payments_are_proven_allocated_and_counted_once(backend: Backend
                     "allocate",
                     &stray_code,
                     "--policy",
-                    "mtr-2291",
+                    // As the customer would type it at the paybill.
+                    "mtr 2291",
                     "--note",
                     "customer called with the SMS",
                 ],

@@ -719,7 +719,16 @@ try {
         return false;
       }, 60000);
       assert((await item.getText()).includes("NOBODY 77"), `the suspense item: ${await item.getText()}`);
-      await item.$('[data-testid="suspense-policy"]').setValue("POL-1002");
+      const said = await item.getText();
+      assert(said.includes("John Doe (") && said.includes("*"), `the payer's name and masked phone: ${said}`);
+      // The number as a customer would type it finds the policy, shown with its holder.
+      await item.$('[data-testid="suspense-policy"]').setValue("pol 1002");
+      await until("the policy found as validation reads accounts", async () => {
+        const c = await item.$('[data-testid="suspense-chosen"]');
+        return (await c.isExisting()) && (await c.getText()).includes("POL-1002");
+      });
+      const pair = await item.$('[data-testid="suspense-chosen"]').getText();
+      assert(pair.includes("John Doe") && pair.includes("Otieno Odhiambo"), `the payer beside the holder: ${pair}`);
       await item.$('[data-testid="suspense-note"]').setValue("Customer phoned with the SMS");
       await item.$('[data-testid="suspense-allocate"]').click();
       const done = await b.$('[data-testid="suspense-message"]');

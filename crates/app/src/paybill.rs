@@ -557,7 +557,18 @@ impl App {
         }
         let record = match policy {
             Some(p) => {
-                let Some(record) = self.store().policy(p).await? else {
+                // The number as typed, or as a customer would type it (`pol 1004`).
+                let record = match self.store().policy(p).await? {
+                    Some(r) => Some(r),
+                    None => {
+                        let mut like = self
+                            .store()
+                            .policies_by_account(&malipo_domain::policy::account_key(p))
+                            .await?;
+                        (like.len() == 1).then(|| like.remove(0))
+                    }
+                };
+                let Some(record) = record else {
                     return Err(Error::UnknownPolicy(p.trim().to_owned()));
                 };
                 if record.status == PolicyStatus::Cancelled {

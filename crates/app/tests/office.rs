@@ -211,3 +211,32 @@ async fn a_policy_is_corrected_by_the_registers_rules() {
         "Amina W. Wanjiru"
     );
 }
+
+#[tokio::test]
+async fn a_policy_is_found_as_customers_type_its_number_at_the_paybill() {
+    let (_dir, app) = office().await;
+    for (number, holder) in [("POL-1004", "Mwangi Kamau"), ("POL-1040", "Njeri Wambui")] {
+        app.add_policy(&Actor::Setup, &policy(number, holder))
+            .await
+            .unwrap();
+    }
+    let find = |text: &'static str| {
+        let app = &app;
+        async move {
+            app.policies(&malipo_app::PolicyQuery {
+                search: Some(text.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|p| p.policy.number)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("pol 1004").await, ["POL-1004"]);
+    assert_eq!(find("pol/1040").await, ["POL-1040"]);
+    assert_eq!(find("kamau").await, ["POL-1004"], "by the holder's name");
+    assert!(find("pol 99").await.is_empty());
+}

@@ -78,7 +78,7 @@ fn check_from_row(r: &SqliteRow) -> PaybillCheck {
 }
 
 /// The expression `policies_account` indexes: a policy number as an account key.
-const ACCOUNT_KEY: &str = "upper(replace(replace(replace(replace(replace(replace(
+pub(crate) const ACCOUNT_KEY: &str = "upper(replace(replace(replace(replace(replace(replace(
     number, ' ', ''), '-', ''), '/', ''), '.', ''), '_', ''), '\\', ''))";
 
 /// Records a confirmed paybill payment inside the caller's transaction: a new payment with the

@@ -238,13 +238,24 @@ impl Store {
         let search = filter.search;
         let pattern = search.map(|s| format!("%{}%", s.trim().replace(['%', '_'], "")));
         let phone = search.and_then(phone_fragment).map(|p| format!("%{p}%"));
-        let matching =
-            "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE coalesce(?2, ?1))";
+        // A number as a customer types it at the paybill (`pol 1004` is POL-1004).
+        let account = search
+            .map(malipo_domain::policy::account_key)
+            .filter(|k| !k.is_empty());
+        let matching = format!(
+            "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE coalesce(?2, ?1)
+              OR {} = ?6)",
+            crate::paybill::ACCOUNT_KEY
+        );
         let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) AS n FROM policies WHERE {matching}"
         )))
         .bind(&pattern)
         .bind(&phone)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<String>)
+        .bind(&account)
         .fetch_one(&self.pool)
         .await?
         .get("n");
@@ -296,6 +307,7 @@ impl Store {
         .bind(filter.limit)
         .bind(filter.offset)
         .bind(date_string(filter.today))
+        .bind(&account)
         .fetch_all(&self.pool)
         .await?;
         let items = rows

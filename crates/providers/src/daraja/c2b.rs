@@ -147,16 +147,7 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
     })
 }
 
-/// An account number as customers type it, reduced to what identifies it: upper case, no
-/// spaces, hyphens, slashes, dots or underscores (`mtr 2291`, `MTR-2291` and `mtr/2291` are
-/// one account).
-pub fn account_key(account: &str) -> String {
-    account
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '/' | '.' | '_' | '\\'))
-        .flat_map(char::to_uppercase)
-        .collect()
-}
+pub use malipo_domain::policy::account_key;
 
 /// What Transaction Status answered at the result URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
