@@ -719,8 +719,8 @@ try {
         return false;
       }, 60000);
       assert((await item.getText()).includes("NOBODY 77"), `the suspense item: ${await item.getText()}`);
-      const said = await item.getText();
-      assert(said.includes("John Doe (") && said.includes("*"), `the payer's name and masked phone: ${said}`);
+      const strayText = await item.getText();
+      assert(strayText.includes("John Doe (") && strayText.includes("*"), `the payer's name and masked phone: ${strayText}`);
       // The number as a customer would type it finds the policy, shown with its holder.
       await item.$('[data-testid="suspense-policy"]').setValue("pol 1002");
       await until("the policy found as validation reads accounts", async () => {
