@@ -493,7 +493,7 @@ try {
         const t = await b.$('[data-testid="audit-table"]');
         if (!(await t.isExisting())) return false;
         const text = await t.getText();
-        return text.includes("secret store") && text.includes("secret remove") && !text.includes("mrt_e2e");
+        return text.includes("kept the secret") && text.includes("removed the secret") && !text.includes("mrt_e2e");
       });
     }),
   );
@@ -572,6 +572,15 @@ try {
       assert((await b.$('[data-testid="dash-collected"]').getText()) === "KES 8,000.00", "collected is what was received");
       assert((await b.$('[data-testid="dash-net"]').getText()) === "KES 7,500.00", `net: ${await b.$('[data-testid="dash-net"]').getText()}`);
       assert((await b.$('[data-testid="dash-messages"]').getText()).includes("not sent"), "skipped messages are apart from sent");
+      // The audit log says it in words.
+      await b.$('[data-testid="nav-audit"]').click();
+      await b.$('[data-testid="audit-entity"]').selectByAttribute("value", "refund");
+      await until("the approval in the audit log, in a sentence", async () => {
+        const t = await b.$('[data-testid="audit-table"]');
+        return (await t.isExisting()) && /halima approved a refund of KES 500\.00 on HQ-[\w-]+: Paid one month twice/.test(await t.getText());
+      });
+      assert(/otieno asked for a refund of KES 500\.00/.test(await b.$('[data-testid="audit-table"]').getText()), "the request too");
+      await b.saveScreenshot(join(shots, "14b-audit-sentences.png"));
 
       // Four eyes: the manager asks for a refund herself; she cannot approve it, and a rejection
       // needs its reason.

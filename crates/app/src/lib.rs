@@ -7,6 +7,7 @@
 //! Nothing here knows about Tauri or the terminal, and nothing here runs a server: demo mode,
 //! which starts the simulator and a relay in-process, lives in its own crate.
 
+mod audit_text;
 mod doctor;
 mod error;
 mod files;

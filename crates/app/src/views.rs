@@ -410,6 +410,8 @@ pub struct AuditView {
     pub action: String,
     pub entity: String,
     pub entity_id: String,
+    /// The entry as a manager reads it: who did what, to what, and why.
+    pub sentence: String,
     /// The entity before the change, as JSON.
     #[ts(type = "unknown")]
     pub before: Option<serde_json::Value>,
@@ -426,6 +428,7 @@ impl From<&AuditEntry> for AuditView {
             action: e.action.clone(),
             entity: e.entity.clone(),
             entity_id: e.entity_id.clone(),
+            sentence: crate::audit_text::sentence(e),
             before: e.before.clone(),
             after: e.after.clone(),
         }

@@ -939,15 +939,8 @@ impl Output {
         }
         let rows: Vec<_> = entries
             .iter()
-            .map(|e| {
-                vec![
-                    local(&e.at),
-                    e.actor.clone(),
-                    e.action.clone(),
-                    format!("{} {}", e.entity, e.entity_id),
-                ]
-            })
+            .map(|e| vec![local(&e.at), e.action.clone(), e.sentence.clone()])
             .collect();
-        table(&["WHEN", "WHO", "WHAT", "ON"], &rows);
+        table(&["WHEN", "ACTION", "WHAT HAPPENED"], &rows);
     }
 }

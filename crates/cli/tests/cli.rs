@@ -433,6 +433,15 @@ fn after_set_up_writes_need_a_signed_in_user_with_the_right_role() {
         "the audit log names the clerk who added P-1"
     );
     assert_eq!(audit["items"][0]["action"], "policy.add");
+    let said = audit["items"][0]["sentence"].as_str().unwrap();
+    assert!(said.starts_with("amina added policy P-1 for "), "{said}");
+    // Read by people: the sentence, not the JSON.
+    let text = as_admin(&["audit", "--entity", "policy", "--id", "P-1"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("amina added policy P-1"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
 }
 
 mod seeded {

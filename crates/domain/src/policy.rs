@@ -123,6 +123,17 @@ impl fmt::Display for Email {
     }
 }
 
+/// An account number as customers type it, reduced to what identifies it: upper case, no
+/// spaces, hyphens, slashes, dots or underscores (`mtr 2291`, `MTR-2291` and `mtr/2291` are
+/// one account). Paybill validation and the policy searches read accounts this way.
+pub fn account_key(account: &str) -> String {
+    account
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '/' | '.' | '_' | '\\'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,15 +183,4 @@ mod tests {
         }
         assert_eq!(Email::parse(""), Err(EmailError::Empty));
     }
-}
-
-/// An account number as customers type it, reduced to what identifies it: upper case, no
-/// spaces, hyphens, slashes, dots or underscores (`mtr 2291`, `MTR-2291` and `mtr/2291` are
-/// one account). Paybill validation and the policy searches read accounts this way.
-pub fn account_key(account: &str) -> String {
-    account
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '/' | '.' | '_' | '\\'))
-        .flat_map(char::to_uppercase)
-        .collect()
 }

@@ -93,6 +93,7 @@ fn refund_from_row(r: &SqliteRow) -> Result<RefundRecord> {
 fn snapshot(r: &RefundRecord) -> Value {
     json!({
         "transaction": r.transaction_number,
+        "reason": r.reason,
         "status": r.status.as_str(),
         "amount_minor": r.amount.minor(),
         "currency": r.amount.currency().code(),

@@ -666,6 +666,10 @@ ledger: LedgerSide, differences: Array<Difference>, };
 
 export type AuditView = { id: number, at: string, actor: string, action: string, entity: string, entity_id: string, 
 /**
+ * The entry as a manager reads it: who did what, to what, and why.
+ */
+sentence: string, 
+/**
  * The entity before the change, as JSON.
  */
 before: unknown, after: unknown, };
