@@ -661,6 +661,12 @@ try {
       await open.click();
       const form = await b.$('[data-testid="demo-paybill"]');
       await form.waitForDisplayed({ timeout: 10000 });
+      const paidToDate = async () => {
+        const cell = await b.$('[data-testid="policy-row-POL-1001"] [data-testid="paid-to-date"]');
+        return (await cell.isExisting()) ? Number((await cell.getText()).replace(/[^\d]/g, "")) : -1;
+      };
+      await until("the policy list", async () => (await paidToDate()) >= 0);
+      const paidBefore = await paidToDate();
       // The account as customers type it: lower case, a space for the hyphen.
       await b.$('[data-testid="demo-paybill-account"]').setValue("pol 1001");
       await b.$('[data-testid="demo-paybill-amount"]').setValue("2,000");
@@ -674,6 +680,8 @@ try {
       const said = await arrival.getText();
       assert(said.includes("John Doe") && said.includes("KES 2,000.00") && said.includes("POL-1001"), `the arrival: ${said}`);
       await b.saveScreenshot(join(shots, "18-paybill-arrived.png"));
+      // The list behind it follows the arrival, without a new search.
+      await until("POL-1001's paid to date to include the arrival", async () => (await paidToDate()) === paidBefore + 200000);
       await b.keys("F8");
       const printed = await b.$('[data-testid="arrival-printed"]');
       await printed.waitForDisplayed({ timeout: 15000 });

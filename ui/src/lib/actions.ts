@@ -5,3 +5,7 @@
 export function inView(node: HTMLElement): void {
   node.scrollIntoView?.({ block: "nearest" });
 }
+
+/** Sent on `window` when a payment was recorded that the screen did not start (a paybill
+ * arrival): lists of what policies owe look again. */
+export const PAID_EVENT = "malipo:paid";
