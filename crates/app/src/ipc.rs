@@ -588,7 +588,7 @@ pub fn typescript() -> String {
         Difference::decl(&cfg),
         crate::reconcile::Side::decl(&cfg),
         crate::reconcile::LedgerSide::decl(&cfg),
-        crate::reconcile::LedgerStatus::decl(&cfg),
+        crate::views::LedgerStatus::decl(&cfg),
         ImportStatement::decl(&cfg),
         crate::StatementImport::decl(&cfg),
         crate::StatementLine::decl(&cfg),

@@ -20,7 +20,7 @@ use malipo_store::InboxOutcome;
 use malipo_domain::{Action, Method, TxStatus};
 
 use crate::reports::HistoryQuery;
-use crate::views::TransactionView;
+use crate::views::{LedgerStatus, TransactionView};
 use crate::{Actor, App, Result};
 
 /// Paybill: Safaricom's confirmations as the relay delivered them against this office's paybill
@@ -192,27 +192,10 @@ impl LedgerReach {
     }
 }
 
-/// The dashboard's line on M-Pesa's ledger (what the doctor's `mpesa.ledger` says).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct LedgerStatus {
-    /// When Pull Transactions was registered at this counter (RFC 3339), if it was.
-    pub pull_registered_at: Option<String>,
-    /// Minutes between automatic pulls (0: off).
-    pub pull_minutes: i64,
-    /// Where the last complete pull ended.
-    pub pulled_to: Option<String>,
-    /// Where the latest imported statement's period ends.
-    pub statement_to: Option<String>,
-    /// The later of the two: M-Pesa payments up to here have been compared with M-Pesa's list;
-    /// days after it are not yet covered.
-    pub covered_to: Option<String>,
-    /// Nothing has covered M-Pesa's list for more than 36 hours (or ever): a payment whose
-    /// confirmation never came would go unnoticed.
-    pub stale: bool,
-}
-
-impl LedgerStatus {
-    fn new(r: &LedgerReach, now: time::OffsetDateTime) -> LedgerStatus {
+impl LedgerReach {
+    /// The dashboard's line as of `now`.
+    fn status(&self, now: time::OffsetDateTime) -> LedgerStatus {
+        let r = self;
         let text = |t: Option<time::OffsetDateTime>| t.map(crate::views::rfc3339);
         LedgerStatus {
             pull_registered_at: text(r.registered),
@@ -298,7 +281,7 @@ impl App {
         if !paybill && reach.registered.is_none() && reach.statement_to.is_none() {
             return Ok(None);
         }
-        Ok(Some(LedgerStatus::new(&reach, self.now())))
+        Ok(Some(reach.status(self.now())))
     }
 
     /// The day's M-Pesa payments (every counter's) against M-Pesa's ledger, where a statement
@@ -681,32 +664,30 @@ mod tests {
             statement_to,
             minutes,
         };
-        let nothing = LedgerStatus::new(&reach(None, None, None, 30), now);
+        let nothing = reach(None, None, None, 30).status(now);
         assert!(nothing.stale);
         assert_eq!(nothing.covered_to, None);
-        let pulled = LedgerStatus::new(&reach(Some(now - h(90)), Some(now - h(1)), None, 30), now);
+        let pulled = reach(Some(now - h(90)), Some(now - h(1)), None, 30).status(now);
         assert!(!pulled.stale);
         assert_eq!(pulled.covered_to, pulled.pulled_to);
         // Registered an hour ago, first pull still to come: not yet a worry.
-        let fresh = LedgerStatus::new(&reach(Some(now - h(1)), None, None, 30), now);
+        let fresh = reach(Some(now - h(1)), None, None, 30).status(now);
         assert!(!fresh.stale);
         assert_eq!(fresh.covered_to, None);
         // Pulls switched off: registration alone watches nothing.
-        let off = LedgerStatus::new(&reach(Some(now - h(1)), None, None, 0), now);
+        let off = reach(Some(now - h(1)), None, None, 0).status(now);
         assert!(off.stale);
         // A statement read up to yesterday covers; one from last week does not.
-        let statement = LedgerStatus::new(&reach(None, None, Some(now - h(20)), 30), now);
+        let statement = reach(None, None, Some(now - h(20)), 30).status(now);
         assert!(!statement.stale);
         assert_eq!(statement.covered_to, statement.statement_to);
-        let old = LedgerStatus::new(
-            &reach(
-                Some(now - h(200)),
-                Some(now - h(40)),
-                Some(now - h(100)),
-                30,
-            ),
-            now,
-        );
+        let old = reach(
+            Some(now - h(200)),
+            Some(now - h(40)),
+            Some(now - h(100)),
+            30,
+        )
+        .status(now);
         assert!(old.stale);
         assert_eq!(old.covered_to, old.pulled_to, "the later of the two");
     }

@@ -471,7 +471,7 @@ pub struct DashboardView {
     /// Customer messages by status (all time): queued, sent, delivered, failed, skipped.
     pub messages: MessageCounts,
     /// How far M-Pesa's own ledger has been read, for an office taking paybill payments.
-    pub ledger: Option<crate::reconcile::LedgerStatus>,
+    pub ledger: Option<LedgerStatus>,
     /// Paybill payments waiting in the company's suspense list for a manager (none when the
     /// relay could not be asked).
     pub suspense: Option<TotalsView>,
@@ -586,4 +586,23 @@ pub struct OrphanView {
     pub body: String,
     pub resolved_by: Option<String>,
     pub resolution: Option<String>,
+}
+
+/// The dashboard's line on M-Pesa's ledger (what the doctor's `mpesa.ledger` says).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct LedgerStatus {
+    /// When Pull Transactions was registered at this counter (RFC 3339), if it was.
+    pub pull_registered_at: Option<String>,
+    /// Minutes between automatic pulls (0: off).
+    pub pull_minutes: i64,
+    /// Where the last complete pull ended.
+    pub pulled_to: Option<String>,
+    /// Where the latest imported statement's period ends.
+    pub statement_to: Option<String>,
+    /// The later of the two: M-Pesa payments up to here have been compared with M-Pesa's list;
+    /// days after it are not yet covered.
+    pub covered_to: Option<String>,
+    /// Nothing has covered M-Pesa's list for more than 36 hours (or ever): a payment whose
+    /// confirmation never came would go unnoticed.
+    pub stale: bool,
 }

@@ -77,10 +77,6 @@ fn check_from_row(r: &SqliteRow) -> PaybillCheck {
     }
 }
 
-/// The expression `policies_account` indexes: a policy number as an account key.
-pub(crate) const ACCOUNT_KEY: &str = "upper(replace(replace(replace(replace(replace(replace(
-    number, ' ', ''), '-', ''), '/', ''), '.', ''), '_', ''), '\\', ''))";
-
 /// Records a confirmed paybill payment inside the caller's transaction: a new payment with the
 /// counter's next number, moved to `succeeded` with a receipt number, each step audited. A code
 /// recorded before gives [`StoreError::Duplicate`].
@@ -234,7 +230,8 @@ impl Store {
     /// slashes, dots, underscores and backslashes aside).
     pub async fn policies_by_account(&self, account_key: &str) -> Result<Vec<PolicyRecord>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM policies WHERE {ACCOUNT_KEY} = ? ORDER BY number LIMIT 10"
+            "SELECT * FROM policies WHERE {} = ? ORDER BY number LIMIT 10",
+            crate::policies::ACCOUNT_KEY
         )))
         .bind(account_key)
         .fetch_all(&self.pool)

@@ -140,6 +140,11 @@ pub(crate) fn parse_date(s: &str) -> Result<Date> {
     Date::parse(s, &Iso8601::DATE).map_err(|_| StoreError::Corrupt(format!("date {s:?}")))
 }
 
+/// The expression `policies_account` indexes: a policy's number as an account key, as
+/// [`malipo_domain::policy::account_key`] reduces an account typed at the paybill.
+pub(crate) const ACCOUNT_KEY: &str = "upper(replace(replace(replace(replace(replace(replace(
+    number, ' ', ''), '-', ''), '/', ''), '.', ''), '_', ''), '\\', ''))";
+
 impl Store {
     /// Writes all the policies or none: one bad row (for example a number already taken)
     /// rolls the whole batch back and names the policy.
@@ -245,7 +250,7 @@ impl Store {
         let matching = format!(
             "(?1 IS NULL OR number LIKE ?1 OR holder LIKE ?1 OR phone LIKE coalesce(?2, ?1)
               OR {} = ?6)",
-            crate::paybill::ACCOUNT_KEY
+            ACCOUNT_KEY
         );
         let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) AS n FROM policies WHERE {matching}"
