@@ -168,13 +168,16 @@ impl App {
             .shortcode
             .as_deref()
             .filter(|s| !s.is_empty() && *s != shortcode);
+        // Every row's code looked up at once: a statement may have a hundred thousand rows.
+        let codes: Vec<&str> = read.rows.iter().map(|r| r.receipt.as_str()).collect();
+        let recorded = self.store().recorded_codes(&codes).await?;
         for (i, row) in read.rows.iter().enumerate() {
             let first = match other {
                 Some(other) => First::Decided(
                     RowOutcome::Refused,
                     format!("the statement is shortcode {other}'s, not this office's {shortcode}"),
                 ),
-                None => self.first_look(row).await?,
+                None => first_look(row, recorded.get(&row.receipt)),
             };
             match first {
                 First::Decided(o, why) => decided.push((o, why)),
@@ -249,52 +252,6 @@ impl App {
             tracing::warn!(error = %e, "recovered payments not sent to the relay yet");
         }
         Ok(report)
-    }
-
-    /// A row as far as the statement and this company's records tell it.
-    async fn first_look(&self, row: &StatementRow) -> Result<First> {
-        if !row.status.eq_ignore_ascii_case("completed") {
-            return Ok(First::Decided(
-                RowOutcome::NotPremium,
-                format!("{}, not completed", row.status),
-            ));
-        }
-        let Some(paid_in) = row.paid_in else {
-            return Ok(First::Decided(
-                RowOutcome::NotPremium,
-                format!(
-                    "money out ({})",
-                    if row.reason_type.is_empty() {
-                        "withdrawn"
-                    } else {
-                        &row.reason_type
-                    }
-                ),
-            ));
-        };
-        if !premium_reason(&row.reason_type) {
-            return Ok(First::Decided(
-                RowOutcome::NotPremium,
-                row.reason_type.clone(),
-            ));
-        }
-        let recorded = self
-            .store()
-            .recorded_code(&row.receipt)
-            .await?
-            .map(|r| (r.number, r.amount));
-        Ok(match recorded {
-            Some((number, amount)) if amount == paid_in => {
-                First::Decided(RowOutcome::Matched, format!("recorded as {number}"))
-            }
-            Some((number, amount)) => First::Decided(
-                RowOutcome::Refused,
-                format!(
-                    "the statement says {paid_in}, Malipo recorded {amount} as {number}: a manager should compare the two"
-                ),
-            ),
-            None => First::Prove,
-        })
     }
 
     /// Asks Transaction Status about each row not recorded and waits (syncing with the relay
@@ -481,6 +438,45 @@ fn tally(
         }
     }
     report
+}
+
+/// A row as far as the statement and this company's records tell it.
+fn first_look(row: &StatementRow, recorded: Option<&malipo_store::RecordedCode>) -> First {
+    if !row.status.eq_ignore_ascii_case("completed") {
+        return First::Decided(
+            RowOutcome::NotPremium,
+            format!("{}, not completed", row.status),
+        );
+    }
+    let Some(paid_in) = row.paid_in else {
+        return First::Decided(
+            RowOutcome::NotPremium,
+            format!(
+                "money out ({})",
+                if row.reason_type.is_empty() {
+                    "withdrawn"
+                } else {
+                    &row.reason_type
+                }
+            ),
+        );
+    };
+    if !premium_reason(&row.reason_type) {
+        return First::Decided(RowOutcome::NotPremium, row.reason_type.clone());
+    }
+    let recorded = recorded.map(|r| (r.number.clone(), r.amount));
+    match recorded {
+        Some((number, amount)) if amount == paid_in => {
+            First::Decided(RowOutcome::Matched, format!("recorded as {number}"))
+        }
+        Some((number, amount)) => First::Decided(
+            RowOutcome::Refused,
+            format!(
+                "the statement says {paid_in}, Malipo recorded {amount} as {number}: a manager should compare the two"
+            ),
+        ),
+        None => First::Prove,
+    }
 }
 
 #[cfg(test)]
