@@ -1,13 +1,39 @@
-//! Tauri's build step, with the app's commands declared so that each one needs a permission:
-//! the main window's capability (`capabilities/default.json`) grants exactly these and nothing
-//! else. The list is `malipo_app::ipc::COMMANDS`, included from its own file (a build script
-//! cannot use that crate cheaply); the `bindings` test in crates/app fails when the capability
-//! drifts from it.
+//! Tauri's build step, with the app's commands declared so that each one needs a permission,
+//! and the main window's capability (`capabilities/default.json`) written to grant exactly
+//! these and nothing else. The commands come from the one IPC declaration,
+//! `crates/app/src/ipc_commands.rs`, included here (a build script cannot use that crate
+//! cheaply); the `bindings` test in crates/app checks the committed capability against it.
 
 include!("../crates/app/src/ipc_commands.rs");
 
+/// The declared commands' names (their types are not needed here).
+macro_rules! names {
+    ($($name:ident : $request:ty => $response:ty),* $(,)?) => {
+        const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+ipc_commands!(names);
+
+/// The main window's capability: the app's own commands, nothing of Tauri's core or a plugin.
+fn capability() -> String {
+    let permissions: Vec<String> = COMMANDS
+        .iter()
+        .map(|c| format!("    \"allow-{}\"", c.replace('_', "-")))
+        .collect();
+    format!(
+        "{{\n  \"$schema\": \"../gen/schemas/desktop-schema.json\",\n  \"identifier\": \"default\",\n  \"description\": \"The main window may call the app's own commands and nothing from Tauri's core or any plugin\",\n  \"windows\": [\n    \"main\"\n  ],\n  \"permissions\": [\n{}\n  ]\n}}\n",
+        permissions.join(",\n")
+    )
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=../crates/app/src/ipc_commands.rs");
+    // Written only when it changes, so the build does not run again for nothing.
+    let path = "capabilities/default.json";
+    let wanted = capability();
+    if std::fs::read_to_string(path).ok().as_deref() != Some(wanted.as_str()) {
+        std::fs::write(path, wanted).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),

@@ -15,6 +15,14 @@ use malipo_app::{App, NoSecretStore, OsKeyring, SecretStore};
 
 use commands::Shell;
 
+/// Tauri's handler for every command of the one IPC declaration (`malipo_app::ipc_commands!`),
+/// each the `commands::` function of the same name.
+macro_rules! handlers {
+    ($($name:ident : $request:ty => $response:ty),* $(,)?) => {
+        tauri::generate_handler![$(commands::$name),*]
+    };
+}
+
 fn fail(what: &str) -> ! {
     eprintln!("malipo: {what}");
     std::process::exit(1);
@@ -123,56 +131,7 @@ pub fn run() {
     let result = builder
         .manage(app)
         .manage(shell)
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::create_admin,
-            commands::sign_in,
-            commands::sign_out,
-            commands::list_policies,
-            commands::add_policy,
-            commands::correct_policy,
-            commands::import_policies,
-            commands::pay_mpesa,
-            commands::pay_card,
-            commands::qr_code,
-            commands::payment_status,
-            commands::save_receipt,
-            commands::history,
-            commands::company_history,
-            commands::export_history,
-            commands::policy_details,
-            commands::saved_cards,
-            commands::dashboard,
-            commands::refunds,
-            commands::request_refund,
-            commands::approve_refund,
-            commands::reject_refund,
-            commands::orphans,
-            commands::resolve_orphan,
-            commands::recent_paybill,
-            commands::verify_code,
-            commands::suspense,
-            commands::decide_suspense,
-            commands::demo_pay_bill,
-            commands::messages,
-            commands::resend_message,
-            commands::send_messages,
-            commands::policy_messages,
-            commands::reconcile,
-            commands::import_statement,
-            commands::audit_log,
-            commands::settings,
-            commands::save_setting,
-            commands::save_secret,
-            commands::users,
-            commands::add_user,
-            commands::check_input,
-            commands::doctor,
-            commands::check_update,
-            commands::install_update,
-            commands::restart_app,
-            commands::ui_ready,
-        ])
+        .invoke_handler(malipo_app::ipc_commands!(handlers))
         .run(tauri::generate_context!());
     drop(running_demo);
     if let Err(e) = result {

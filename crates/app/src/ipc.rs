@@ -15,8 +15,8 @@ use malipo_domain::Role;
 use crate::reports::HistoryQuery;
 use crate::users::Session;
 
-// COMMANDS: every command the desktop shell registers. Kept in its own file, which the
-// shell's build script includes too, to give each command a permission.
+// The one declaration of the IPC commands, in its own file: the shell's build script includes
+// it too, to give each command a permission and write the window's capability.
 include!("ipc_commands.rs");
 
 /// Who is signed in, as the UI shows it.
@@ -401,9 +401,13 @@ pub struct AddUser {
     pub password: String,
 }
 
-/// Declares each command's request and response for the generated TypeScript.
-macro_rules! commands {
+/// Makes, from the one declaration in `ipc_commands.rs`, the list of commands and each one's
+/// request and response for the generated TypeScript.
+macro_rules! declare {
     ($($name:ident : $request:ty => $response:ty),* $(,)?) => {
+        /// Every command the desktop shell registers, by the name the UI invokes.
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
         /// Every command with the TypeScript names of its request (`null`: none) and response.
         pub fn command_types(cfg: &ts_rs::Config) -> Vec<(&'static str, String, String)> {
             vec![$((
@@ -426,56 +430,7 @@ use crate::{
     input::{CheckInput, InputCheck},
 };
 
-commands! {
-    app_info: () => AppInfo,
-    create_admin: Credentials => SessionView,
-    sign_in: Credentials => SessionView,
-    sign_out: () => (),
-    list_policies: PolicySearch => List<PolicyRow>,
-    add_policy: PolicyForm => PolicyView,
-    correct_policy: PolicyForm => PolicyCorrected,
-    import_policies: ImportPolicies => ImportReport,
-    pay_mpesa: MpesaRequest => TransactionView,
-    pay_card: CardRequest => TransactionView,
-    qr_code: QrCode => String,
-    payment_status: ByNumber => TransactionView,
-    save_receipt: SaveReceipt => SavedReceipt,
-    history: HistoryFilter => List<TransactionView>,
-    company_history: CompanyFilter => List<TransactionView>,
-    export_history: HistoryFilter => String,
-    policy_details: ByNumber => PolicyDetails,
-    saved_cards: CardsOf => Vec<SavedCardView>,
-    dashboard: DateRange => DashboardView,
-    refunds: RefundsFilter => Vec<RefundView>,
-    request_refund: RequestRefund => RefundView,
-    approve_refund: RefundId => RefundView,
-    reject_refund: RejectRefund => RefundView,
-    orphans: OrphansFilter => Vec<OrphanView>,
-    resolve_orphan: ResolveOrphan => (),
-    recent_paybill: () => Vec<TransactionView>,
-    verify_code: VerifyCode => TransactionView,
-    suspense: OrphansFilter => Vec<SuspenseView>,
-    decide_suspense: DecideSuspense => SuspenseDecided,
-    demo_pay_bill: DemoPayBill => DemoPaid,
-    messages: MessagesFilter => Vec<MessageView>,
-    resend_message: MessageId => MessageView,
-    send_messages: () => SendReport,
-    policy_messages: PolicyMessages => (),
-    reconcile: Day => ReconcileReport,
-    import_statement: ImportStatement => StatementImport,
-    audit_log: AuditFilter => Vec<AuditView>,
-    settings: () => SettingsView,
-    save_setting: SaveSetting => (),
-    save_secret: SaveSecret => (),
-    users: () => Vec<UserView>,
-    add_user: AddUser => UserView,
-    check_input: CheckInput => InputCheck,
-    doctor: () => DoctorReport,
-    check_update: () => UpdateView,
-    install_update: InstallUpdate => InstalledUpdate,
-    restart_app: () => (),
-    ui_ready: () => (),
-}
+ipc_commands!(declare);
 
 /// The TypeScript declarations of the IPC surface, as `ui/src/lib/generated/ipc.ts` holds them.
 pub fn typescript() -> String {
