@@ -14,14 +14,21 @@ macro_rules! names {
 }
 ipc_commands!(names);
 
-/// The main window's capability: the app's own commands, nothing of Tauri's core or a plugin.
+/// What the window may do of Tauri's core: listen to the app's own events (the services tell
+/// it of changes), nothing else.
+const CORE: &[&str] = &["core:event:allow-listen", "core:event:allow-unlisten"];
+
+/// The main window's capability: the app's own commands and listening to its events; nothing
+/// else of Tauri's core, and no plugin.
 fn capability() -> String {
     let permissions: Vec<String> = COMMANDS
         .iter()
-        .map(|c| format!("    \"allow-{}\"", c.replace('_', "-")))
+        .map(|c| format!("allow-{}", c.replace('_', "-")))
+        .chain(CORE.iter().map(|p| (*p).to_owned()))
+        .map(|p| format!("    \"{p}\""))
         .collect();
     format!(
-        "{{\n  \"$schema\": \"../gen/schemas/desktop-schema.json\",\n  \"identifier\": \"default\",\n  \"description\": \"The main window may call the app's own commands and nothing from Tauri's core or any plugin\",\n  \"windows\": [\n    \"main\"\n  ],\n  \"permissions\": [\n{}\n  ]\n}}\n",
+        "{{\n  \"$schema\": \"../gen/schemas/desktop-schema.json\",\n  \"identifier\": \"default\",\n  \"description\": \"The main window may call the app's own commands and hear its events, and nothing else of Tauri's core or any plugin\",\n  \"windows\": [\n    \"main\"\n  ],\n  \"permissions\": [\n{}\n  ]\n}}\n",
         permissions.join(",\n")
     )
 }

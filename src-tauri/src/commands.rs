@@ -178,9 +178,13 @@ pub async fn import_policies(
 pub async fn pay_mpesa(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
     request: MpesaRequest,
 ) -> Answer<TransactionView> {
-    Ok(app.pay_mpesa(&shell.actor()?, &request).await?)
+    let actor = shell.actor()?;
+    let started = app.pay_mpesa(&actor, &request).await?;
+    crate::events::watch_payment(handle, (*app).clone(), actor, &started);
+    Ok(started)
 }
 
 /// Opens a Paystack checkout for a card payment (the answer carries its `authorization_url`),
@@ -189,9 +193,13 @@ pub async fn pay_mpesa(
 pub async fn pay_card(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
     request: CardRequest,
 ) -> Answer<TransactionView> {
-    Ok(app.pay_card(&shell.actor()?, &request).await?)
+    let actor = shell.actor()?;
+    let started = app.pay_card(&actor, &request).await?;
+    crate::events::watch_payment(handle, (*app).clone(), actor, &started);
+    Ok(started)
 }
 
 /// A QR code (SVG) of `text`: the checkout link, for the customer's phone camera.

@@ -3,6 +3,7 @@
 //! Commands unpack state, call one service and return its view or its `{code, message}` error.
 
 mod commands;
+mod events;
 mod updater;
 
 // tauri::generate_context! writes the plugins' configuration as serde_json values.
@@ -99,17 +100,6 @@ pub fn run() {
             app.configure(configured);
             None
         };
-        // Callbacks reach this office through the relay: keep pulling them (a round without a
-        // relay configured waits and looks again, so one set later is picked up).
-        let syncing = app.clone();
-        tauri::async_runtime::spawn(async move {
-            let _ = syncing.sync_forever(std::future::pending(), |_| {}).await;
-        });
-        // Customer receipts and reminders, queued with the payments, go out from here.
-        let messaging = app.clone();
-        tauri::async_runtime::spawn(async move {
-            messaging.messages_forever(std::future::pending()).await;
-        });
         let shell = Shell {
             data_dir: data_dir.clone(),
             demo: running_demo.is_some(),
@@ -128,7 +118,34 @@ pub fn run() {
     if let Some(updater) = updater::plugin() {
         builder = builder.plugin(updater);
     }
+    let background = app.clone();
     let result = builder
+        .setup(move |tauri_app| {
+            let handle = tauri_app.handle().clone();
+            // Callbacks reach this office through the relay: keep pulling them (a round
+            // without a relay configured waits and looks again, so one set later is picked
+            // up). A round that changed something is told to the window.
+            let (syncing, told) = (background.clone(), handle.clone());
+            tauri::async_runtime::spawn(async move {
+                let _ = syncing
+                    .sync_forever(std::future::pending(), |round| {
+                        if round.is_ok_and(events::round_changed) {
+                            events::changed(&told, "payments");
+                        }
+                    })
+                    .await;
+            });
+            // Customer receipts and reminders, queued with the payments, go out from here.
+            let messaging = background.clone();
+            tauri::async_runtime::spawn(async move {
+                messaging
+                    .messages_forever(std::future::pending(), |_| {
+                        events::changed(&handle, "messages");
+                    })
+                    .await;
+            });
+            Ok(())
+        })
         .manage(app)
         .manage(shell)
         .invoke_handler(malipo_app::ipc_commands!(handlers))

@@ -247,11 +247,16 @@ impl App {
 
     /// Sends messages until `stop` resolves: a pass every [`MESSAGE_PERIOD`] (a machine that was
     /// offline sends its queue on its first pass back).
-    pub async fn messages_forever(&self, stop: impl std::future::Future<Output = ()>) {
+    pub async fn messages_forever(
+        &self,
+        stop: impl std::future::Future<Output = ()>,
+        mut each: impl FnMut(&SendReport),
+    ) {
         tokio::pin!(stop);
         loop {
             match self.send_messages().await {
                 Ok(r) if r.sent + r.failed + r.skipped + r.queued_reminders > 0 => {
+                    each(&r);
                     tracing::info!(
                         sent = r.sent,
                         failed = r.failed,

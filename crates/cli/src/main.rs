@@ -1226,7 +1226,7 @@ async fn sync(ctx: &Ctx, once: bool) -> Result {
         let _ = rx.wait_for(|s| *s).await;
     };
     // Customer messages go out while it syncs (delivery reports come back through the relay).
-    let messages = ctx.app.messages_forever(stopped(rx.clone()));
+    let messages = ctx.app.messages_forever(stopped(rx.clone()), |_| {});
     let syncing = ctx.app.sync_forever(stopped(rx), |round| match round {
         Ok(report) => ctx.out.sync(report),
         Err(e) => eprintln!("malipo: sync: {e}"),

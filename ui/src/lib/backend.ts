@@ -1,6 +1,7 @@
 // The one module that talks to Tauri. Everything else calls these typed functions; each
 // command's request and response types are generated from the Rust declarations.
 import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AppError,
   AppInfo,
@@ -296,4 +297,33 @@ export function checkInput(request: CheckInput): Promise<InputCheck> {
 /** Tells the shell the first screen is drawn and takes input (logged as the startup time). */
 export function uiReady(): Promise<null> {
   return call("ui_ready", null);
+}
+
+/** Listens to one of the app's events until the returned function is called (an `$effect`'s
+ * clean-up): the services tell the window what changed, so no screen polls them. */
+function subscribe<T>(event: string, cb: (payload: T) => void): () => void {
+  let stop: UnlistenFn | null = null;
+  let gone = false;
+  void listen<T>(event, (e) => cb(e.payload)).then(
+    (u) => {
+      if (gone) u();
+      else stop = u;
+    },
+    () => {},
+  );
+  return () => {
+    gone = true;
+    stop?.();
+  };
+}
+
+/** A sync round or a messages pass changed something: `payments` (payments, refunds, paybill
+ * arrivals, suspense) or `messages`. */
+export function onChanged(cb: (what: "payments" | "messages") => void): () => void {
+  return subscribe<"payments" | "messages">("malipo:changed", cb);
+}
+
+/** A payment this window started moved (until it ends). */
+export function onPayment(cb: (payment: TransactionView) => void): () => void {
+  return subscribe<TransactionView>("malipo:payment", cb);
 }
