@@ -48,6 +48,10 @@ pub const TRANSACTIONS: &str = "/v1/transactions";
 pub const SUMMARY: &str = "/v1/summary";
 /// `GET`: `{"status": "ok"}`.
 pub const HEALTHZ: &str = "/healthz";
+/// `GET`: 200 `{"status": "ready"}` when this instance can take callbacks (its database answers
+/// and its writer keeps up), else 503 `{"status": "not_ready", "reason": …}`. For load
+/// balancers, the service manager and `malipo-relay check`.
+pub const READYZ: &str = "/readyz";
 /// `POST` a [`DeviceCheck`]: a [`DeviceCheckAnswer`]. Reads only; changes nothing.
 pub const DEVICE_CHECK: &str = "/v1/device/check";
 /// `GET`, with [`FeedQuery`]: a [`RegisterPage`]; `POST` a [`RegisterUpload`]: a

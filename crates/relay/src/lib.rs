@@ -102,6 +102,7 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
 pub fn router(relay: Relay) -> Router {
     Router::new()
         .route(api::HEALTHZ, get(healthz))
+        .route(api::READYZ, get(readyz))
         .route(&format!("{DARAJA_PATH}/{{token}}"), post(hooks::daraja))
         .route(
             &format!("{PAYSTACK_PATH}/{{tenant}}"),
@@ -242,8 +243,38 @@ struct Health {
     status: &'static str,
 }
 
+/// Alive: the process answers (whatever its database says).
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+#[derive(serde::Serialize)]
+struct Readiness {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// Ready: the database answers and the writer keeps up; 503 with the reason otherwise.
+async fn readyz(State(relay): State<Relay>) -> Response {
+    match relay.store.ready().await {
+        Ok(()) => Json(Readiness {
+            status: "ready",
+            reason: None,
+        })
+        .into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Readiness {
+                    status: "not_ready",
+                    reason: Some(reason),
+                }),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Why a request was refused, carried on the response for the metrics.

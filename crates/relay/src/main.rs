@@ -30,6 +30,13 @@ struct Cli {
 enum Command {
     /// Serve on MALIPO_RELAY_LISTEN (default 127.0.0.1:8787)
     Serve,
+    /// Ask the running relay whether it is ready (its /readyz): prints `ready`, or `not ready:`
+    /// and why, and exits 1 unless ready. For scripts and service managers
+    Check {
+        /// The relay to ask; by default the one MALIPO_RELAY_LISTEN serves on this machine
+        #[arg(long)]
+        url: Option<String>,
+    },
     #[command(subcommand)]
     Tenant(TenantCmd),
     #[command(subcommand)]
@@ -277,7 +284,37 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Asks the relay at `url` (or on MALIPO_RELAY_LISTEN) for its readiness.
+async fn check(url: Option<String>) -> Result<(), String> {
+    let base = url.unwrap_or_else(|| format!("http://{}", listen()));
+    let address = format!("{}{}", base.trim_end_matches('/'), malipo_relay_api::READYZ);
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let answer = http
+        .get(&address)
+        .send()
+        .await
+        .map_err(|e| format!("not ready: {address} does not answer ({e})"))?;
+    let ok = answer.status().is_success();
+    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    if ok {
+        println!("ready");
+        return Ok(());
+    }
+    Err(format!(
+        "not ready: {}",
+        body["reason"].as_str().unwrap_or("the relay said no")
+    ))
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
+    // Asks the running relay over HTTP: its own database may be the thing that is down.
+    let command = match cli.command {
+        Command::Check { url } => return check(url).await,
+        other => other,
+    };
     let url = database_url();
     if !is_postgres_url(&url) {
         let path = PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url));
@@ -289,7 +326,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let store = RelayStore::connect(&url)
         .await
         .map_err(|e| format!("{}: {e}", describe(&url)))?;
-    match cli.command {
+    match command {
+        Command::Check { url } => check(url).await?,
         Command::Serve => {
             let addr = listen();
             let limits = malipo_relay::serve::Limits::from_env()?;

@@ -281,6 +281,9 @@ pub struct RelayStore {
 /// How long a rotated-away Daraja URL keeps working.
 pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// How long readiness waits for the database.
+const READY_WITHIN: Duration = Duration::from_secs(2);
+
 /// How many callbacks one commit may carry.
 const BATCH: usize = 256;
 
@@ -348,6 +351,45 @@ impl RelayStore {
             metrics,
             writer,
             wake,
+        }
+    }
+
+    /// Whether this instance can take callbacks now: the database answers a query within
+    /// [`READY_WITHIN`] and the writer is running and keeping up (its queue less than three
+    /// quarters full). The reason when not.
+    pub async fn ready(&self) -> std::result::Result<(), String> {
+        if self.writer.is_closed() {
+            return Err("the writer has stopped".into());
+        }
+        let waiting = self.writer.max_capacity() - self.writer.capacity();
+        if waiting * 4 > self.writer.max_capacity() * 3 {
+            return Err(format!(
+                "the writer is behind: {waiting} callbacks waiting to be stored"
+            ));
+        }
+        let asked = async {
+            match &self.db {
+                Db::Sqlite(pool) => sqlx::query_scalar::<_, i64>("SELECT 1")
+                    .fetch_one(pool)
+                    .await
+                    .map(drop),
+                Db::Postgres(pool) => sqlx::query_scalar::<_, i32>("SELECT 1")
+                    .fetch_one(pool)
+                    .await
+                    .map(drop),
+            }
+        };
+        match tokio::time::timeout(READY_WITHIN, asked).await {
+            Ok(Ok(())) => Ok(()),
+            // What failed (which may name hosts) goes to the log, not to whoever asked.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the database");
+                Err("the database does not answer".into())
+            }
+            Err(_) => Err(format!(
+                "the database did not answer within {} s",
+                READY_WITHIN.as_secs()
+            )),
         }
     }
 
