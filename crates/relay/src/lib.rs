@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod backup;
 mod devices;
 mod hooks;
 pub mod metrics;

@@ -30,6 +30,14 @@ struct Cli {
 enum Command {
     /// Serve on MALIPO_RELAY_LISTEN (default 127.0.0.1:8787)
     Serve,
+    /// Write a consistent copy of the SQLite database to FILE while the relay runs, checked
+    /// (integrity_check) before it replaces an earlier one; the sealing key is never inside.
+    /// On PostgreSQL: says to use pg_dump or WAL archiving, checks the database answers, and
+    /// exits 1 (nothing written)
+    Backup { file: PathBuf },
+    /// Restore a backup FILE as MALIPO_RELAY_DATABASE_URL's database, which must not exist yet
+    /// (or be empty); a file that fails the check is refused and nothing is written
+    Restore { file: PathBuf },
     /// Ask the running relay whether it is ready (its /readyz): prints `ready`, or `not ready:`
     /// and why, and exits 1 unless ready. For scripts and service managers
     Check {
@@ -309,10 +317,30 @@ async fn check(url: Option<String>) -> Result<(), String> {
     ))
 }
 
+/// Restores `file` as the SQLite database MALIPO_RELAY_DATABASE_URL names.
+async fn restore(file: &std::path::Path) -> Result<(), String> {
+    let url = database_url();
+    if is_postgres_url(&url) {
+        return Err(
+            "a PostgreSQL relay is restored with PostgreSQL's own tools (pg_restore, or WAL replay); see the README"
+                .into(),
+        );
+    }
+    let to = PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(&url));
+    let done = malipo_relay::backup::restore(file, &to).await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     // Asks the running relay over HTTP: its own database may be the thing that is down.
     let command = match cli.command {
         Command::Check { url } => return check(url).await,
+        // Into an empty place: the database must not be opened (that would create it).
+        Command::Restore { file } => return restore(&file).await,
         other => other,
     };
     let url = database_url();
@@ -328,6 +356,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", describe(&url)))?;
     match command {
         Command::Check { url } => check(url).await?,
+        Command::Restore { file } => restore(&file).await?,
+        Command::Backup { file } => {
+            let done = store.backup(&file).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?
+            );
+        }
         Command::Serve => {
             let addr = listen();
             let limits = malipo_relay::serve::Limits::from_env()?;

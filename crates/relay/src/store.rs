@@ -271,7 +271,7 @@ type Job = (Incoming, oneshot::Sender<Result<Stored>>);
 
 #[derive(Debug, Clone)]
 pub struct RelayStore {
-    db: Db,
+    pub(crate) db: Db,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
     writer: mpsc::Sender<Job>,
     /// (tenant, last sequence number) after each commit that stored something new.
