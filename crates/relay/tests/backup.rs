@@ -146,8 +146,13 @@ async fn a_backup_under_a_stream_of_callbacks_restores_every_acknowledged_one() 
     let (ok, made, why) = run(backup).await;
     assert!(ok, "{why}");
     assert!(made["events"].as_i64().unwrap() >= 300, "{made}");
-    // A little more streaming after the backup, then stop.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The stream goes on past the backup, then stops.
+    let taken = made["events"].as_u64().unwrap() as usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while feed(&http, &base, &token).await.len() < taken + 50 {
+        assert!(tokio::time::Instant::now() < deadline, "the stream stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stop.store(true, Ordering::SeqCst);
     let mut acknowledged = Vec::new();
     for s in senders {
@@ -156,7 +161,7 @@ async fn a_backup_under_a_stream_of_callbacks_restores_every_acknowledged_one() 
     let original = feed(&http, &base, &token).await;
     live.kill().await.unwrap();
     assert!(
-        original.len() > made["events"].as_u64().unwrap() as usize,
+        original.len() > taken,
         "callbacks kept arriving after the backup: {} against {made}",
         original.len()
     );
