@@ -28,6 +28,9 @@ use malipo_app::{
 
 type Answer<T> = Result<T, AppError>;
 
+/// The largest policy register the window may send for import.
+const MAX_REGISTER_BYTES: usize = 50_000_000;
+
 /// What the shell keeps besides the services.
 pub struct Shell {
     pub data_dir: PathBuf,
@@ -168,6 +171,18 @@ pub async fn import_policies(
     shell: tauri::State<'_, Shell>,
     request: ImportPolicies,
 ) -> Answer<ImportReport> {
+    // A register is a few megabytes at most; a larger file is the wrong one.
+    if request.csv.len() > MAX_REGISTER_BYTES {
+        return Err(Error::invalid(
+            "CSV",
+            format!(
+                "the file is {} MB; a policy register is at most {} MB",
+                request.csv.len() / 1_000_000,
+                MAX_REGISTER_BYTES / 1_000_000
+            ),
+        )
+        .into());
+    }
     Ok(app
         .import_policies(&shell.actor()?, request.csv.as_bytes(), request.dry_run)
         .await?)
