@@ -37,6 +37,26 @@ pub(super) enum Told {
     Payment,
 }
 
+/// What became of a payment M-Pesa's own list holds (a pulled one, a statement's row), taken
+/// the way a confirmation is: the prompt it paid, or claimed for the company and allocated by
+/// its account, or left as the confirmation path decides.
+pub(super) enum Listed {
+    /// The payment of this M-Pesa prompt, which now carries its code.
+    Prompt(Box<malipo_store::TransactionRecord>),
+    /// Decided beside the prompts without recording anything (held, or another counter's).
+    Decided(Box<InboxAction>),
+    /// The relay could not say who records it: nothing was done.
+    Unclaimed(String),
+    /// Another counter of the company records it (its name).
+    ClaimedElsewhere(String),
+    /// Recorded here now.
+    Recorded(Box<malipo_store::TransactionRecord>),
+    /// Recorded here already (the same code, a moment ago).
+    Already,
+    /// Not recorded: what the confirmation path did instead (suspense, held, …).
+    NotRecorded(Box<InboxAction>),
+}
+
 /// What a code Transaction Status found is for the policy a clerk named.
 pub(crate) enum ForPolicy {
     /// A payment of its own, to record.
@@ -554,6 +574,58 @@ impl App {
     }
 
     /// A confirmed paybill payment: the policy its account names, or the suspense list.
+    /// Records a payment M-Pesa's own list holds, once for the company: the prompt it paid takes
+    /// its code; otherwise it is claimed at the relay (as paybill codes are) and allocated by
+    /// its account like a confirmation, or put on the suspense list. M-Pesa's list is the proof:
+    /// no Transaction Status is asked here.
+    pub(super) async fn record_listed(
+        &self,
+        actor: &str,
+        payment: &C2bPayment,
+        seen_at: OffsetDateTime,
+        payer: Option<String>,
+        office: &Desk,
+    ) -> Result<Listed> {
+        match self.prompt_told_again(seen_at, payment).await? {
+            Told::Prompt(tx) => {
+                self.apply(actor, tx.id, prompt_takes(&tx, &payment.trans_id))
+                    .await?;
+                return Ok(Listed::Prompt(tx));
+            }
+            Told::Decided(action) => return Ok(Listed::Decided(action)),
+            Told::Payment => {}
+        }
+        let providers = self.providers();
+        let claim = match providers
+            .relay()?
+            .claim(&format!("paybill:{}", payment.trans_id))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Ok(Listed::Unclaimed(e.to_string())),
+        };
+        if !claim.won {
+            return Ok(Listed::ClaimedElsewhere(
+                claim.counter.unwrap_or(claim.device),
+            ));
+        }
+        let payer = payer.filter(|p| !p.is_empty());
+        Ok(
+            match self.allocate_confirmed(payment, payer, office).await? {
+                InboxAction::Paybill { payment } => match self
+                    .store()
+                    .record_paybill(actor, &payment, self.now())
+                    .await
+                {
+                    Ok(t) => Listed::Recorded(Box::new(t)),
+                    Err(StoreError::Duplicate(_)) => Listed::Already,
+                    Err(e) => return Err(e.into()),
+                },
+                other => Listed::NotRecorded(Box::new(other)),
+            },
+        )
+    }
+
     pub(super) async fn allocate_confirmed(
         &self,
         payment: &C2bPayment,

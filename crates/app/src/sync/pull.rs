@@ -12,13 +12,13 @@ use malipo_domain::Msisdn;
 use malipo_domain::user::Action;
 use malipo_providers::daraja::c2b::C2bPayment;
 use malipo_providers::daraja::pull::Pulled;
-use malipo_store::{InboxAction, InboxOutcome, StoreError};
+use malipo_store::{InboxAction, InboxOutcome};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::SyncReport;
-use super::paybill::{Told, prompt_takes};
+use super::paybill::Listed;
 use crate::error::{Error, Result};
 use crate::settings::table;
 use crate::trace::provider_call;
@@ -339,56 +339,31 @@ impl App {
             msisdn: p.msisdn.clone(),
             payer: p.sender.clone(),
         };
-        match self.prompt_told_again(p.at, &payment).await? {
-            Told::Prompt(tx) => {
-                self.apply(actor, tx.id, prompt_takes(&tx, code)).await?;
-                return Ok(PulledOutcome::Already);
-            }
-            Told::Decided(action) => {
-                return Ok(match *action {
+        let payer = Some(p.sender.clone());
+        Ok(
+            match self
+                .record_listed(actor, &payment, p.at, payer, office)
+                .await?
+            {
+                Listed::Recorded(_) => PulledOutcome::Recorded,
+                Listed::Unclaimed(why) => {
+                    tracing::warn!(code, error = %why, "the relay could not say who records a pulled payment");
+                    PulledOutcome::Waiting
+                }
+                Listed::Decided(action) | Listed::NotRecorded(action) => match *action {
                     InboxAction::Record {
                         outcome: InboxOutcome::Held,
                         ..
                     } => PulledOutcome::Waiting,
+                    InboxAction::Record {
+                        outcome: InboxOutcome::Suspense,
+                        ..
+                    } => PulledOutcome::Suspense,
                     _ => PulledOutcome::Already,
-                });
-            }
-            Told::Payment => {}
-        }
-        let providers = self.providers();
-        let claim = match providers.relay()?.claim(&format!("paybill:{code}")).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(code, error = %e, "the relay could not say who records a pulled payment");
-                return Ok(PulledOutcome::Waiting);
-            }
-        };
-        if !claim.won {
-            return Ok(PulledOutcome::Already);
-        }
-        let payer = Some(p.sender.clone()).filter(|s| !s.is_empty());
-        Ok(
-            match self.allocate_confirmed(&payment, payer, office).await? {
-                InboxAction::Paybill { payment } => {
-                    match self
-                        .store()
-                        .record_paybill(actor, &payment, self.now())
-                        .await
-                    {
-                        Ok(_) => PulledOutcome::Recorded,
-                        Err(StoreError::Duplicate(_)) => PulledOutcome::Already,
-                        Err(e) => return Err(e.into()),
-                    }
+                },
+                Listed::Prompt(_) | Listed::ClaimedElsewhere(_) | Listed::Already => {
+                    PulledOutcome::Already
                 }
-                InboxAction::Record {
-                    outcome: InboxOutcome::Suspense,
-                    ..
-                } => PulledOutcome::Suspense,
-                InboxAction::Record {
-                    outcome: InboxOutcome::Held,
-                    ..
-                } => PulledOutcome::Waiting,
-                _ => PulledOutcome::Already,
             },
         )
     }

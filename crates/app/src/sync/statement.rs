@@ -11,11 +11,11 @@ use std::path::Path;
 use malipo_domain::user::Action;
 use malipo_providers::daraja::c2b::{self, C2bPayment};
 use malipo_providers::daraja::statement::{self, StatementRow};
-use malipo_store::{InboxAction, InboxOutcome, LedgerRow, NewStatement, RowOutcome, StoreError};
+use malipo_store::{InboxAction, InboxOutcome, LedgerRow, NewStatement, RowOutcome};
 use serde::Serialize;
 use sha2::Digest;
 
-use super::paybill::{Told, prompt_takes};
+use super::paybill::Listed;
 use super::pull::stamp;
 use crate::error::{Error, Result};
 use crate::{Actor, App};
@@ -339,20 +339,19 @@ impl App {
             msisdn,
             payer: payer.clone(),
         };
-        match self.prompt_told_again(row.completed_at, &payment).await? {
-            Told::Prompt(tx) => {
-                self.apply(actor, tx.id, prompt_takes(&tx, &row.receipt))
-                    .await?;
-                return Ok((
+        Ok(
+            match self
+                .record_listed(actor, &payment, row.completed_at, Some(payer), office)
+                .await?
+            {
+                Listed::Prompt(tx) => (
                     RowOutcome::Matched,
                     format!(
                         "the M-Pesa prompt payment {}; it now carries its code",
                         tx.number
                     ),
-                ));
-            }
-            Told::Decided(action) => {
-                return Ok(match *action {
+                ),
+                Listed::Decided(action) => match *action {
                     InboxAction::Record {
                         outcome: InboxOutcome::Held,
                         note,
@@ -363,50 +362,31 @@ impl App {
                     ),
                     InboxAction::Record { note, .. } => (RowOutcome::Matched, note),
                     _ => (RowOutcome::Matched, "recorded elsewhere".into()),
-                });
-            }
-            Told::Payment => {}
-        }
-        let providers = self.providers();
-        let claim = providers
-            .relay()?
-            .claim(&format!("paybill:{}", row.receipt))
-            .await?;
-        if !claim.won {
-            return Ok((
-                RowOutcome::Matched,
-                format!(
-                    "being recorded by another counter ({})",
-                    claim.counter.as_deref().unwrap_or(&claim.device)
+                },
+                Listed::Unclaimed(why) => (
+                    RowOutcome::Refused,
+                    format!(
+                        "the relay could not say which counter records it ({why}); import the statement again later"
+                    ),
                 ),
-            ));
-        }
-        let payer = Some(payer).filter(|p| !p.is_empty());
-        Ok(
-            match self.allocate_confirmed(&payment, payer, office).await? {
-                InboxAction::Paybill { payment } => {
-                    match self
-                        .store()
-                        .record_paybill(actor, &payment, self.now())
-                        .await
-                    {
-                        Ok(t) => (
-                            RowOutcome::Recovered,
-                            format!("recorded as {} for {}", t.number, t.policy_number),
-                        ),
-                        Err(StoreError::Duplicate(_)) => {
-                            (RowOutcome::Matched, "recorded already".into())
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                InboxAction::Record {
-                    outcome: InboxOutcome::Suspense,
-                    note,
-                    ..
-                } => (RowOutcome::Recovered, note),
-                InboxAction::Record { note, .. } => (RowOutcome::Refused, note),
-                _ => (RowOutcome::Refused, "not recorded".into()),
+                Listed::ClaimedElsewhere(counter) => (
+                    RowOutcome::Matched,
+                    format!("being recorded by another counter ({counter})"),
+                ),
+                Listed::Recorded(t) => (
+                    RowOutcome::Recovered,
+                    format!("recorded as {} for {}", t.number, t.policy_number),
+                ),
+                Listed::Already => (RowOutcome::Matched, "recorded already".into()),
+                Listed::NotRecorded(action) => match *action {
+                    InboxAction::Record {
+                        outcome: InboxOutcome::Suspense,
+                        note,
+                        ..
+                    } => (RowOutcome::Recovered, note),
+                    InboxAction::Record { note, .. } => (RowOutcome::Refused, note),
+                    _ => (RowOutcome::Refused, "not recorded".into()),
+                },
             },
         )
     }
