@@ -349,11 +349,13 @@ impl App {
         };
         let on_ledger: HashMap<&str, &malipo_store::LedgerEntry> =
             entries.iter().map(|e| (e.receipt.as_str(), e)).collect();
+        // The day's codes looked up together: a busy paybill has thousands a day.
+        let codes: Vec<&str> = entries.iter().map(|e| e.receipt.as_str()).collect();
+        let by_code = self.store().recorded_codes(&codes).await?;
         for e in &entries {
-            let recorded_as = self
-                .store()
-                .recorded_code(&e.receipt)
-                .await?
+            let recorded_as = by_code
+                .get(&e.receipt)
+                .cloned()
                 .map(|r| (r.number, r.amount, r.method, Some(r.status)));
             match recorded_as {
                 None if suspense.contains(&e.receipt) => report.differences.push(Difference {
