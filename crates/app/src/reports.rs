@@ -305,7 +305,10 @@ impl App {
     pub async fn dashboard(&self, actor: &Actor, q: &SummaryQuery) -> Result<DashboardView> {
         actor.require(Action::ViewReports)?;
         let office = self.summary(q).await?;
-        let (company, company_problem) = match self.company_summary(actor, q).await {
+        // Both ask the relay: together, so a slow relay is waited for once.
+        let (company, suspense) =
+            tokio::join!(self.company_summary(actor, q), self.suspense_waiting(actor));
+        let (company, company_problem) = match company {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),
         };
@@ -340,7 +343,7 @@ impl App {
             orphans_open,
             messages,
             ledger: self.ledger_status().await?,
-            suspense: self.suspense_waiting(actor).await,
+            suspense,
         })
     }
 
