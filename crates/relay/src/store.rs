@@ -276,7 +276,15 @@ pub struct RelayStore {
     writer: mpsc::Sender<Job>,
     /// (tenant, last sequence number) after each commit that stored something new.
     wake: broadcast::Sender<(String, i64)>,
+    /// The last readiness answer and when it was found: `/readyz` is public, so however often
+    /// it is asked the database is asked at most once per [`READY_FOR`].
+    readiness: std::sync::Arc<tokio::sync::Mutex<Option<(tokio::time::Instant, Readiness)>>>,
 }
+
+type Readiness = std::result::Result<(), String>;
+
+/// How long a readiness answer is given again without asking the database.
+const READY_FOR: Duration = Duration::from_secs(1);
 
 /// How long a rotated-away Daraja URL keeps working.
 pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
@@ -351,13 +359,27 @@ impl RelayStore {
             metrics,
             writer,
             wake,
+            readiness: std::sync::Arc::default(),
         }
     }
 
     /// Whether this instance can take callbacks now: the database answers a query within
     /// [`READY_WITHIN`] and the writer is running and keeping up (its queue less than three
     /// quarters full). The reason when not.
-    pub async fn ready(&self) -> std::result::Result<(), String> {
+    pub async fn ready(&self) -> Readiness {
+        // One check at a time; callers waiting meanwhile take its answer.
+        let mut last = self.readiness.lock().await;
+        if let Some((at, answer)) = last.as_ref()
+            && at.elapsed() < READY_FOR
+        {
+            return answer.clone();
+        }
+        let answer = self.check_ready().await;
+        *last = Some((tokio::time::Instant::now(), answer.clone()));
+        answer
+    }
+
+    async fn check_ready(&self) -> Readiness {
         if self.writer.is_closed() {
             return Err("the writer has stopped".into());
         }
