@@ -133,14 +133,13 @@ pub async fn list_policies(
     shell: tauri::State<'_, Shell>,
     request: PolicySearch,
 ) -> Answer<List<PolicyRow>> {
-    shell.actor()?;
     let q = PolicyQuery {
         search: request.search,
         overdue_first: request.overdue_first.unwrap_or(false),
         page: Some(1),
         per_page: Some(100),
     };
-    Ok(app.policies(&q).await?)
+    Ok(app.policies(&shell.actor()?, &q).await?)
 }
 
 /// Adds one policy with its instalment schedule.
@@ -264,8 +263,7 @@ pub async fn history(
     shell: tauri::State<'_, Shell>,
     request: HistoryFilter,
 ) -> Answer<List<TransactionView>> {
-    shell.actor()?;
-    Ok(app.history(&request.into()).await?)
+    Ok(app.history(&shell.actor()?, &request.into()).await?)
 }
 
 /// The company's payments, every counter's as this one knows them; a clerk sees their own
@@ -288,8 +286,7 @@ pub async fn export_history(
     shell: tauri::State<'_, Shell>,
     request: HistoryFilter,
 ) -> Answer<String> {
-    shell.actor()?;
-    let csv = app.history_csv(&request.into()).await?;
+    let csv = app.history_csv(&shell.actor()?, &request.into()).await?;
     let path = shell
         .data_dir
         .join("exports")
@@ -305,8 +302,7 @@ pub async fn policy_details(
     shell: tauri::State<'_, Shell>,
     request: ByNumber,
 ) -> Answer<PolicyDetails> {
-    shell.actor()?;
-    Ok(app.policy_details(&request.number).await?)
+    Ok(app.policy_details(&shell.actor()?, &request.number).await?)
 }
 
 /// The cards Paystack keeps for a returning customer.
@@ -316,8 +312,7 @@ pub async fn saved_cards(
     shell: tauri::State<'_, Shell>,
     request: CardsOf,
 ) -> Answer<Vec<SavedCardView>> {
-    shell.actor()?;
-    Ok(app.saved_cards(&request.email).await?)
+    Ok(app.saved_cards(&shell.actor()?, &request.email).await?)
 }
 
 /// The manager's dashboard for the days `from..=to` (`YYYY-MM-DD`, either open).
@@ -343,9 +338,8 @@ pub async fn refunds(
     shell: tauri::State<'_, Shell>,
     request: RefundsFilter,
 ) -> Answer<Vec<RefundView>> {
-    shell.actor()?;
     let status = request.status.filter(|s| !s.is_empty());
-    Ok(app.refunds(status.as_deref()).await?)
+    Ok(app.refunds(&shell.actor()?, status.as_deref()).await?)
 }
 
 /// A clerk asks for money back on a payment; a manager decides.
@@ -461,12 +455,7 @@ pub async fn demo_pay_bill(
     let Some(customer) = &shell.demo_customer else {
         return Err(Error::Conflict("only demo mode has a simulated customer".into()).into());
     };
-    let digits: String = request.amount.chars().filter(|c| *c != ',').collect();
-    let amount: i64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid("amount", "whole shillings, e.g. 1,500"))?;
-    let paid = customer.pay_bill(&request.account, amount).await?;
+    let paid = customer.pay_bill(&request.account, &request.amount).await?;
     Ok(DemoPaid {
         trans_id: paid.trans_id,
         refused: paid.refused,
@@ -506,8 +495,7 @@ pub async fn send_messages(
     app: tauri::State<'_, App>,
     shell: tauri::State<'_, Shell>,
 ) -> Answer<SendReport> {
-    shell.actor()?.require(malipo_app::Action::TakePayment)?;
-    Ok(app.send_messages().await?)
+    Ok(app.send_messages(&shell.actor()?).await?)
 }
 
 #[tauri::command]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use malipo_domain::{Currency, Email, Money, Msisdn};
-use malipo_providers::daraja;
+use malipo_providers::daraja::MpesaAmount;
 
 /// Which rule a field follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -76,18 +76,10 @@ pub fn check(input: &CheckInput, office: Currency) -> InputCheck {
             Ok(m) => InputCheck::fine(m.to_string()),
             Err(e) => InputCheck::problem(e),
         },
-        InputKind::MpesaAmount => {
-            match Money::parse(&input.text, Currency::Kes)
-                .map_err(|e| e.to_string())
-                .and_then(|m| {
-                    daraja::check_amount(m)
-                        .map(|_| m)
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok(m) => InputCheck::fine(m.to_string()),
-                Err(e) => InputCheck::problem(e),
-            }
-        }
+        InputKind::MpesaAmount => match MpesaAmount::parse(&input.text) {
+            Ok(m) => InputCheck::fine(m.to_string()),
+            Err(e) => InputCheck::problem(e),
+        },
         InputKind::Phone => match Msisdn::parse(&input.text) {
             Ok(p) => InputCheck::fine(p.as_str()),
             Err(e) => InputCheck::problem(e),

@@ -10,27 +10,32 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use malipo_domain::Role;
+use malipo_domain::{Action, Role};
 
 use crate::reports::HistoryQuery;
-use crate::users::Session;
+use crate::users::{Actor, Session};
 
 // The one declaration of the IPC commands, in its own file: the shell's build script includes
 // it too, to give each command a permission and write the window's capability.
 include!("ipc_commands.rs");
 
-/// Who is signed in, as the UI shows it.
+/// Who is signed in, as the UI shows it, and what they may do: the screens offer exactly
+/// these, by the rule the services enforce ([`Actor::may`]), so the UI keeps no role ladder
+/// of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SessionView {
     pub username: String,
     pub role: Role,
+    pub may: Vec<Action>,
 }
 
 impl From<&Session> for SessionView {
     fn from(s: &Session) -> Self {
+        let actor = Actor::User(s.clone());
         SessionView {
             username: s.username.clone(),
             role: s.role,
+            may: Action::ALL.into_iter().filter(|a| actor.may(*a)).collect(),
         }
     }
 }
@@ -469,6 +474,7 @@ pub fn typescript() -> String {
         TxStatus::decl(&cfg),
         Method::decl(&cfg),
         Role::decl(&cfg),
+        Action::decl(&cfg),
         InstalmentStatus::decl(&cfg),
         malipo_domain::RefundStatus::decl(&cfg),
         <List<()>>::decl(&cfg),

@@ -142,7 +142,8 @@ impl App {
     }
 
     /// The reminders the ladder asks for today, and whether each was queued before.
-    pub async fn reminders_due(&self) -> Result<Vec<ReminderView>> {
+    pub async fn reminders_due(&self, actor: &Actor) -> Result<Vec<ReminderView>> {
+        actor.require(Action::Read)?;
         let today = nairobi_date(self.now());
         let ladder = self.ladder().await?;
         let lines = self
@@ -179,11 +180,16 @@ impl App {
         Ok(out)
     }
 
-    /// Queues today's reminders (each ladder step of each instalment once). Returns how many
-    /// were new.
-    pub async fn queue_reminders(&self) -> Result<u64> {
+    /// Queues today's reminders (each ladder step of each instalment once), at a person's
+    /// word rather than at the sender's next pass. Returns how many were new.
+    pub async fn queue_reminders(&self, actor: &Actor) -> Result<u64> {
+        actor.require(Action::TakePayment)?;
+        self.queue_due_reminders().await
+    }
+
+    async fn queue_due_reminders(&self) -> Result<u64> {
         let mut queued = 0;
-        for r in self.reminders_due().await? {
+        for r in self.reminders_due(&Actor::Sync).await? {
             if r.already {
                 continue;
             }
@@ -201,10 +207,16 @@ impl App {
         Ok(queued)
     }
 
+    /// The sender's pass ([`App::messages_forever`]) now, at a person's word.
+    pub async fn send_messages(&self, actor: &Actor) -> Result<SendReport> {
+        actor.require(Action::TakePayment)?;
+        self.send_pass().await
+    }
+
     /// Queues today's reminders and sends every message due: the sender's one pass.
-    pub async fn send_messages(&self) -> Result<SendReport> {
+    async fn send_pass(&self) -> Result<SendReport> {
         let mut report = SendReport {
-            queued_reminders: self.queue_reminders().await?,
+            queued_reminders: self.queue_due_reminders().await?,
             ..SendReport::default()
         };
         // A message left `sending` for this long was being handed over when Malipo stopped.
@@ -254,7 +266,7 @@ impl App {
     ) {
         tokio::pin!(stop);
         loop {
-            match self.send_messages().await {
+            match self.send_pass().await {
                 Ok(r) if r.sent + r.failed + r.skipped + r.queued_reminders > 0 => {
                     each(&r);
                     tracing::info!(

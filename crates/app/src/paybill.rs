@@ -263,7 +263,7 @@ impl App {
         let listed = relay.suspense(true).await?;
         if let Some(item) = listed.iter().find(|i| i.trans_id == code) {
             return match item.status.as_str() {
-                "open" if actor.require(Action::ResolveReview).is_ok() => Ok(self
+                "open" if actor.may(Action::ResolveReview) => Ok(self
                     .decide_suspense(
                         actor,
                         &code,

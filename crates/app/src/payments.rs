@@ -9,10 +9,8 @@
 use time::Duration;
 
 use malipo_domain::FailureKind;
-use malipo_domain::{
-    Action, Currency, Email, Method, Money, Msisdn, ProviderReference, Source, TxEvent,
-};
-use malipo_providers::daraja::{self, DarajaError};
+use malipo_domain::{Action, Email, Method, Money, Msisdn, ProviderReference, Source, TxEvent};
+use malipo_providers::daraja::{DarajaError, MpesaAmount};
 use malipo_providers::paystack::{CardStatus, CardTransaction, PaystackError};
 use malipo_store::{
     NewCard, NewTransaction, ProviderDetails, StoreError, TransactionRecord, TxKey,
@@ -257,9 +255,8 @@ impl App {
     pub async fn pay_mpesa(&self, actor: &Actor, req: &MpesaRequest) -> Result<TransactionView> {
         actor.require(Action::TakePayment)?;
         let phone = Msisdn::parse(&req.phone).map_err(|e| Error::invalid("phone", e))?;
-        let amount =
-            Money::parse(&req.amount, Currency::Kes).map_err(|e| Error::invalid("amount", e))?;
-        daraja::check_amount(amount).map_err(|e| Error::invalid("amount", e))?;
+        // Read once; the type carries M-Pesa's limits to the wire.
+        let amount = MpesaAmount::parse(&req.amount).map_err(|e| Error::invalid("amount", e))?;
         let policy = self.policy_record(&req.policy).await?;
         let providers = self.providers();
         let client = providers.daraja()?;
@@ -270,7 +267,7 @@ impl App {
                 Method::Mpesa,
                 Some(&phone),
                 None,
-                amount,
+                amount.money(),
                 req.again,
             )
             .await?;
@@ -609,7 +606,7 @@ impl App {
                 }
                 Err(e) if e.is_provider_throttling() => {
                     pause = (pause * 2).min(std::time::Duration::from_secs(30));
-                    self.transaction(key).await?
+                    self.transaction(actor, key).await?
                 }
                 Err(e) => return Err(e),
             };
@@ -662,7 +659,8 @@ impl App {
     }
 
     /// The customer's saved cards, for the clerk to pick from.
-    pub async fn saved_cards(&self, email: &str) -> Result<Vec<SavedCardView>> {
+    pub async fn saved_cards(&self, actor: &Actor, email: &str) -> Result<Vec<SavedCardView>> {
+        actor.require(Action::Read)?;
         let email = Email::parse(email).map_err(|e| Error::invalid("email", e))?;
         Ok(self
             .store()

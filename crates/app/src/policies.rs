@@ -123,7 +123,7 @@ impl App {
         self.store()
             .insert_policies(actor.name(), std::slice::from_ref(&policy), self.now())
             .await?;
-        self.policy(policy.number.as_str()).await
+        self.policy(actor, policy.number.as_str()).await
     }
 
     /// Corrects a policy of the register as a register row would (the same checks, the
@@ -177,7 +177,7 @@ impl App {
             let shared = self.share_policies().await;
             tracing::info!(policy = %number, register = %shared, "policy corrected");
         }
-        Ok((self.policy(&number).await?, changed))
+        Ok((self.policy(actor, &number).await?, changed))
     }
 
     /// Imports policies from CSV (the core insurance system's export: header
@@ -272,7 +272,8 @@ impl App {
         }
     }
 
-    pub async fn policy(&self, number: &str) -> Result<PolicyView> {
+    pub async fn policy(&self, actor: &Actor, number: &str) -> Result<PolicyView> {
+        actor.require(Action::Read)?;
         match self.store().policy(number).await? {
             Some(p) => Ok(PolicyView::from(&p)),
             None => Err(Error::UnknownPolicy(number.trim().to_owned())),
@@ -280,7 +281,8 @@ impl App {
     }
 
     /// Policies matching the query, each with where its payments stand today in Nairobi.
-    pub async fn policies(&self, q: &PolicyQuery) -> Result<List<PolicyRow>> {
+    pub async fn policies(&self, actor: &Actor, q: &PolicyQuery) -> Result<List<PolicyRow>> {
+        actor.require(Action::Read)?;
         let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
         let offset = (q.page.unwrap_or(1).max(1) - 1).saturating_mul(per_page);
         let search = blank_to_none(q.search.as_deref());
@@ -306,7 +308,8 @@ impl App {
 
     /// A policy with its instalments as they stand today and its latest payments, taken at any
     /// counter of the company.
-    pub async fn policy_details(&self, number: &str) -> Result<PolicyDetails> {
+    pub async fn policy_details(&self, actor: &Actor, number: &str) -> Result<PolicyDetails> {
+        actor.require(Action::Read)?;
         let Some(record) = self.store().policy(number).await? else {
             return Err(Error::UnknownPolicy(number.trim().to_owned()));
         };

@@ -206,7 +206,7 @@ impl App {
 
     /// The printer receipts go to: `MALIPO_PRINTER`, else the `printer.name` setting, else the
     /// system's default printer.
-    pub async fn printer(&self) -> Result<Option<String>> {
+    pub(crate) async fn printer(&self) -> Result<Option<String>> {
         if let Some(p) = std::env::var("MALIPO_PRINTER")
             .ok()
             .filter(|p| !p.is_empty())

@@ -275,7 +275,8 @@ impl App {
 
     /// The dashboard's line on M-Pesa's ledger, for an office that takes paybill payments (C2B
     /// URLs set, Pull registered or a statement imported); none otherwise.
-    pub async fn ledger_status(&self) -> Result<Option<LedgerStatus>> {
+    pub async fn ledger_status(&self, actor: &Actor) -> Result<Option<LedgerStatus>> {
+        actor.require(Action::Read)?;
         let reach = self.ledger_reach().await?;
         let paybill = self.providers().settings().c2b_urls.is_some();
         if !paybill && reach.registered.is_none() && reach.statement_to.is_none() {
@@ -439,7 +440,7 @@ impl App {
                 per_page: Some(500),
                 ..HistoryQuery::default()
             };
-            let list = self.history(&q).await?;
+            let list = self.payments_page(&q).await?;
             let done = list.items.len() < 500;
             all.extend(list.items);
             if done {

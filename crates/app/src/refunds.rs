@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use malipo_domain::refund::{RefundEvent, RefundStatus};
 use malipo_domain::{Action, Method, Money};
-use malipo_providers::daraja::DarajaError;
+use malipo_providers::daraja::{DarajaError, MpesaAmount};
 use malipo_providers::paystack::{CardRefund, PaystackError};
 use malipo_store::{RefundDetails, RefundRecord, SendClaim, TransactionRecord, TxKey};
 
@@ -261,7 +261,10 @@ impl App {
                         return Err(e);
                     }
                 };
-                let send = client.reverse(&receipt, refund.amount, &refund.reason);
+                let send = async {
+                    let amount = MpesaAmount::new(refund.amount)?;
+                    client.reverse(&receipt, amount, &refund.reason).await
+                };
                 match provider_call("mpesa.reversal", format!("refund {id}"), send).await {
                     Ok(accepted) => Ok((
                         RefundEvent::Submitted,
@@ -355,7 +358,8 @@ impl App {
     }
 
     /// Refunds, newest first (only those in `status` when given).
-    pub async fn refunds(&self, status: Option<&str>) -> Result<Vec<RefundView>> {
+    pub async fn refunds(&self, actor: &Actor, status: Option<&str>) -> Result<Vec<RefundView>> {
+        actor.require(Action::Read)?;
         let status = status
             .map(|s| s.parse::<RefundStatus>())
             .transpose()

@@ -83,7 +83,13 @@ fn check_range(from: Option<time::Date>, to: Option<time::Date>) -> Result<()> {
 }
 
 impl App {
-    pub async fn history(&self, q: &HistoryQuery) -> Result<List<TransactionView>> {
+    pub async fn history(&self, actor: &Actor, q: &HistoryQuery) -> Result<List<TransactionView>> {
+        actor.require(Action::Read)?;
+        self.payments_page(q).await
+    }
+
+    /// [`App::history`] for a service that has checked its own caller.
+    pub(crate) async fn payments_page(&self, q: &HistoryQuery) -> Result<List<TransactionView>> {
         let status = q
             .status
             .as_deref()
@@ -123,7 +129,8 @@ impl App {
     /// Every payment matching `q` (all pages), as CSV for a spreadsheet: amounts as exact
     /// decimals, times in Nairobi time as the screens show them (RFC 3339 with `+03:00`, which
     /// spreadsheets and scripts read alike).
-    pub async fn history_csv(&self, q: &HistoryQuery) -> Result<String> {
+    pub async fn history_csv(&self, actor: &Actor, q: &HistoryQuery) -> Result<String> {
+        actor.require(Action::Read)?;
         let mut out = csv::Writer::from_writer(Vec::new());
         let csv_error = |e: csv::Error| Error::internal(e.to_string());
         out.write_record([
@@ -146,11 +153,14 @@ impl App {
         .map_err(csv_error)?;
         for page in 1_u32.. {
             let list = self
-                .history(&HistoryQuery {
-                    page: Some(page),
-                    per_page: Some(500),
-                    ..q.clone()
-                })
+                .history(
+                    actor,
+                    &HistoryQuery {
+                        page: Some(page),
+                        per_page: Some(500),
+                        ..q.clone()
+                    },
+                )
                 .await?;
             for t in &list.items {
                 let opt = |v: &Option<String>| spreadsheet_safe(v.as_deref().unwrap_or_default());
@@ -185,7 +195,8 @@ impl App {
 
     /// One payment by id (`42`), number (`HQ-000042`) or provider reference; by number, also
     /// one taken at another counter of the company (read-only, as the relay knows it).
-    pub async fn transaction(&self, key: &str) -> Result<TransactionView> {
+    pub async fn transaction(&self, actor: &Actor, key: &str) -> Result<TransactionView> {
+        actor.require(Action::Read)?;
         if key.trim().is_empty() {
             return Err(Error::invalid(
                 "transaction",
@@ -213,9 +224,9 @@ impl App {
         actor: &Actor,
         q: &CompanyQuery,
     ) -> Result<List<TransactionView>> {
-        actor.require(Action::TakePayment)?;
+        actor.require(Action::Read)?;
         let own = self.office_code().await?;
-        let office = if actor.require(Action::ViewReports).is_ok() {
+        let office = if actor.may(Action::ViewReports) {
             q.office
                 .as_deref()
                 .map(str::trim)
@@ -267,7 +278,8 @@ impl App {
         Ok(List { items, total })
     }
 
-    pub async fn summary(&self, q: &SummaryQuery) -> Result<SummaryView> {
+    pub async fn summary(&self, actor: &Actor, q: &SummaryQuery) -> Result<SummaryView> {
+        actor.require(Action::ViewReports)?;
         let from = opt_date("from", q.from.as_deref())?;
         let to = opt_date("to", q.to.as_deref())?;
         check_range(from, to)?;
@@ -304,7 +316,7 @@ impl App {
     /// 50 overdue instalments as of today, and how many refunds and orphan events wait.
     pub async fn dashboard(&self, actor: &Actor, q: &SummaryQuery) -> Result<DashboardView> {
         actor.require(Action::ViewReports)?;
-        let office = self.summary(q).await?;
+        let office = self.summary(actor, q).await?;
         // Both ask the relay: together, so a slow relay is waited for once.
         let (company, suspense) =
             tokio::join!(self.company_summary(actor, q), self.suspense_waiting(actor));
@@ -313,7 +325,7 @@ impl App {
             Err(e) => (None, Some(e.to_string())),
         };
         let mut overdue = self
-            .schedule(&ScheduleQuery {
+            .instalments(&ScheduleQuery {
                 status: Some(InstalmentStatus::Overdue),
                 ..ScheduleQuery::default()
             })
@@ -342,7 +354,7 @@ impl App {
             refunds_waiting,
             orphans_open,
             messages,
-            ledger: self.ledger_status().await?,
+            ledger: self.ledger_status(actor).await?,
             suspense,
         })
     }
@@ -393,11 +405,17 @@ impl App {
         Ok(self.providers().relay()?.company_summary(&query).await?)
     }
 
-    pub async fn schedule(&self, q: &ScheduleQuery) -> Result<List<InstalmentView>> {
+    pub async fn schedule(&self, actor: &Actor, q: &ScheduleQuery) -> Result<List<InstalmentView>> {
+        actor.require(Action::Read)?;
+        self.instalments(q).await
+    }
+
+    /// [`App::schedule`] for a service that has checked its own caller.
+    async fn instalments(&self, q: &ScheduleQuery) -> Result<List<InstalmentView>> {
         let today =
             opt_date("date", q.date.as_deref())?.unwrap_or_else(|| nairobi_date(self.now()));
         if let Some(p) = &q.policy {
-            self.policy(p).await?;
+            self.policy_record(p).await?;
         }
         let lines = self
             .store()
@@ -548,7 +566,8 @@ impl App {
 
     /// The office's details (their defaults when unset) and every other setting kept in the
     /// office database, as `(key, value)`.
-    pub async fn settings(&self) -> Result<Vec<(String, String)>> {
+    pub async fn settings(&self, actor: &Actor) -> Result<Vec<(String, String)>> {
+        actor.require(Action::Read)?;
         let stored: HashMap<String, String> = self.store().settings().await?.into_iter().collect();
         Ok(table::ALL
             .iter()

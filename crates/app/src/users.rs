@@ -31,6 +31,11 @@ pub enum Actor {
     /// Demo mode setting its office up: the sample policies and Pull against the built-in
     /// simulator, nothing else.
     Demo,
+    /// The `malipo` command line run without `--as` by the computer account that owns the data
+    /// directory. It can open the database file itself, so asking it for a password to read
+    /// would protect nothing; it may read and see the summaries, and change nothing (a change
+    /// needs a name for the audit log).
+    Console,
 }
 
 impl Actor {
@@ -41,28 +46,42 @@ impl Actor {
             Actor::User(s) => &s.username,
             Actor::Sync => "sync",
             Actor::Demo => "demo",
+            Actor::Console => "console",
         }
     }
 
     pub fn user_id(&self) -> Option<i64> {
         match self {
-            Actor::Setup | Actor::Sync | Actor::Demo => None,
+            Actor::Setup | Actor::Sync | Actor::Demo | Actor::Console => None,
             Actor::User(s) => Some(s.user_id),
         }
+    }
+
+    /// Whether [`Actor::require`] lets this actor do `action`.
+    pub fn may(&self, action: Action) -> bool {
+        self.require(action).is_ok()
     }
 
     /// Refuses `action` unless the actor's role allows it (anything goes in set-up mode).
     pub fn require(&self, action: Action) -> Result<()> {
         match self {
             Actor::Setup => Ok(()),
-            Actor::Demo if matches!(action, Action::ManagePolicies | Action::ManageSettings) => {
+            Actor::Demo
+                if matches!(
+                    action,
+                    Action::Read | Action::ManagePolicies | Action::ManageSettings
+                ) =>
+            {
                 Ok(())
             }
+            Actor::Console if matches!(action, Action::Read | Action::ViewReports) => Ok(()),
+            Actor::Console => Err(Error::SignInRequired),
             Actor::Demo => Err(Error::Forbidden(format!(
                 "demo mode's set-up cannot {}",
                 action.describe()
             ))),
             Actor::User(s) if s.role.permits(action) => Ok(()),
+            Actor::Sync if action == Action::Read => Ok(()),
             Actor::Sync => Err(Error::Forbidden(format!(
                 "the sync engine cannot {}",
                 action.describe()

@@ -166,7 +166,7 @@ impl Office {
 async fn reminders_follow_the_ladder_for_a_month_and_stop_once_paid() {
     let o = Office::open().await;
     o.policy("POL-1", "0708374149", 10).await;
-    let details = o.app.policy_details("POL-1").await.unwrap();
+    let details = o.app.policy_details(&o.admin, "POL-1").await.unwrap();
     let due: Vec<time::Date> = details
         .instalments
         .iter()
@@ -187,7 +187,7 @@ async fn reminders_follow_the_ladder_for_a_month_and_stop_once_paid() {
         }
         // A counter closed on day 20 and 21 catches up on day 22.
         if day != 20 && day != 21 {
-            o.app.send_messages().await.unwrap();
+            o.app.send_messages(&o.admin).await.unwrap();
         }
         o.clock.advance(Duration::days(1));
     }
@@ -256,9 +256,9 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
     let one = o.paid("POL-1", 1500, 1).await;
     let two = o.paid("POL-2", 1500, 2).await;
     // Queued with the payment, sent on the next pass, once whatever happens next.
-    let r = o.app.send_messages().await.unwrap();
+    let r = o.app.send_messages(&o.admin).await.unwrap();
     assert_eq!((r.sent, r.failed), (2, 0), "{r:?}");
-    assert_eq!(o.app.send_messages().await.unwrap().sent, 0);
+    assert_eq!(o.app.send_messages(&o.admin).await.unwrap().sent, 0);
     let texts = o.sms().await;
     assert_eq!(texts.len(), 2);
     let english = texts.iter().find(|t| t["to"] == "+254708374149").unwrap();
@@ -285,22 +285,22 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
         .await
         .unwrap();
     o.paid("POL-1", 500, 3).await;
-    assert_eq!(o.app.send_messages().await.unwrap().sent, 0);
+    assert_eq!(o.app.send_messages(&o.admin).await.unwrap().sent, 0);
     assert_eq!(o.sms().await.len(), 2);
 
     // At 22:00 an SMS waits for 07:00.
     o.clock.advance(Duration::hours(12));
     o.paid("POL-2", 500, 4).await;
-    let r = o.app.send_messages().await.unwrap();
+    let r = o.app.send_messages(&o.admin).await.unwrap();
     assert_eq!((r.sent, r.later), (0, 1), "{r:?}");
     o.clock.advance(Duration::hours(4));
     assert_eq!(
-        o.app.send_messages().await.unwrap().sent,
+        o.app.send_messages(&o.admin).await.unwrap().sent,
         0,
         "02:00 is still quiet"
     );
     o.clock.advance(Duration::hours(5) + Duration::minutes(1));
-    let r = o.app.send_messages().await.unwrap();
+    let r = o.app.send_messages(&o.admin).await.unwrap();
     assert_eq!(r.sent, 1, "07:01: {r:?}");
 
     // No credit at Africa's Talking: certainly not sent, so tried again, and sent once.
@@ -310,7 +310,7 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
         ..b
     });
     o.paid("POL-2", 200, 5).await;
-    let r = o.app.send_messages().await.unwrap();
+    let r = o.app.send_messages(&o.admin).await.unwrap();
     assert_eq!((r.sent, r.later), (0, 1), "{r:?}");
     let waiting = o
         .app
@@ -326,7 +326,7 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
         "{waiting:?}"
     );
     o.clock.advance(Duration::minutes(2));
-    assert_eq!(o.app.send_messages().await.unwrap().sent, 1);
+    assert_eq!(o.app.send_messages(&o.admin).await.unwrap().sent, 1);
     assert_eq!(o.sms().await.len(), 4);
 
     // Killed while handing one over: whether it went is unknown, so it is never sent again on
@@ -340,7 +340,7 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
         .unwrap()
         .unwrap();
     o.clock.advance(Duration::minutes(6));
-    let r = o.app.send_messages().await.unwrap();
+    let r = o.app.send_messages(&o.admin).await.unwrap();
     assert_eq!(r.sent, 0, "{r:?}");
     let lost = o.app.store().message(taken.id).await.unwrap();
     assert_eq!(lost.status, "failed");
@@ -350,7 +350,7 @@ async fn receipts_go_once_never_to_who_opted_out_and_never_at_night() {
         o.app.resend_message(&o.admin, taken.id).await.is_err(),
         "resent once"
     );
-    assert_eq!(o.app.send_messages().await.unwrap().sent, 1);
+    assert_eq!(o.app.send_messages(&o.admin).await.unwrap().sent, 1);
     assert_eq!(again.resent_from, Some(taken.id));
     assert_eq!(o.sms().await.len(), 5);
 }

@@ -2,7 +2,9 @@
 //!
 //! - exports cannot carry spreadsheet formulas
 //! - sign-in slows down after repeated failures, per user and per machine
-//! - reports that are role-scoped refuse the wrong role whoever calls them
+//! - reports that are role-scoped refuse the wrong role whoever calls them; the session says
+//!   what the services allow; the command line without a user reads and changes nothing
+//! - every service takes the actor but the few listed as meant for everyone
 //! - a policy is corrected by the register's rules, naming a wrong field
 
 use malipo_app::{Actor, App, ErrorCode, HistoryQuery, PolicyInput};
@@ -58,7 +60,10 @@ async fn a_holder_named_like_a_formula_is_exported_as_text() {
         )
         .await
         .unwrap();
-    let csv = app.history_csv(&HistoryQuery::default()).await.unwrap();
+    let csv = app
+        .history_csv(&Actor::Console, &HistoryQuery::default())
+        .await
+        .unwrap();
     let row = csv.lines().nth(1).unwrap();
     let created = row.split(',').nth(1).unwrap();
     assert!(
@@ -92,11 +97,192 @@ async fn role_scoped_reports_refuse_a_clerk_whoever_asks() {
         ("reconcile", app.reconcile(&clerk, "2026-11-27").await.err()),
         ("users", app.users(&clerk).await.err()),
         ("company view", app.company_summary(&clerk, &q).await.err()),
+        ("office summary", app.summary(&clerk, &q).await.err()),
     ] {
         let e = refused.unwrap_or_else(|| panic!("a clerk read the {what}"));
         assert_eq!(e.code(), ErrorCode::Forbidden, "{what}: {e}");
     }
     assert!(app.users(&admin).await.is_ok());
+    // What a clerk may read, they read; the session says exactly what the services allow.
+    let history = HistoryQuery::default();
+    assert!(app.history(&clerk, &history).await.is_ok());
+    let Actor::User(session) = &clerk else {
+        unreachable!()
+    };
+    let may = malipo_app::ipc::SessionView::from(session).may;
+    for action in malipo_app::Action::ALL {
+        assert_eq!(
+            may.contains(&action),
+            clerk.require(action).is_ok(),
+            "{action:?}"
+        );
+    }
+    assert!(may.contains(&malipo_app::Action::Read));
+    assert!(!may.contains(&malipo_app::Action::ViewReports));
+}
+
+#[tokio::test]
+async fn the_command_line_without_a_user_reads_and_changes_nothing() {
+    let (_dir, app) = office().await;
+    app.add_user(&Actor::Setup, "amina", "admin", "admin-pass-1")
+        .await
+        .unwrap();
+    let admin = Actor::User(app.sign_in("amina", "admin-pass-1").await.unwrap());
+    app.add_policy(&admin, &policy("POL-1", "Otieno Odhiambo"))
+        .await
+        .unwrap();
+    let console = Actor::Console;
+    assert_eq!(
+        app.policy(&console, "POL-1").await.unwrap().holder,
+        "Otieno Odhiambo"
+    );
+    assert!(
+        app.history(&console, &HistoryQuery::default())
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.summary(&console, &malipo_app::SummaryQuery::default())
+            .await
+            .is_ok()
+    );
+    for (what, refused) in [
+        (
+            "add a policy",
+            app.add_policy(&console, &policy("POL-2", "Wanjiku Kamau"))
+                .await
+                .err(),
+        ),
+        ("send messages", app.send_messages(&console).await.err()),
+        (
+            "read the audit log",
+            app.audit_log(&console, None, 1).await.err(),
+        ),
+    ] {
+        let e = refused.unwrap_or_else(|| panic!("the console could {what}"));
+        assert_eq!(e.code(), ErrorCode::Unauthenticated, "{what}: {e}");
+    }
+    assert_eq!(
+        app.policies(&console, &Default::default())
+            .await
+            .unwrap()
+            .total,
+        1,
+        "nothing was added"
+    );
+}
+
+/// The services meant for everyone, or for the program itself rather than a person: every
+/// other public method of `App` takes the actor and checks its role.
+const WITHOUT_ACTOR: &[(&str, &str)] = &[
+    ("open", "opens the office; nobody is signed in yet"),
+    ("open_with_clock", "the same, with the tests' clock"),
+    (
+        "configure",
+        "the shell and the CLI build the provider clients at start",
+    ),
+    (
+        "providers",
+        "the clients in use, for the shell's background work",
+    ),
+    (
+        "store",
+        "the database, for tests that set up a state the services cannot",
+    ),
+    ("data_dir", "where the office's files are"),
+    ("now", "the clock"),
+    ("office_code", "printed on every screen and receipt"),
+    ("office_currency", "the currency amounts are read in"),
+    ("desk", "where this counter's numbers come from"),
+    (
+        "check_input",
+        "a field checked while the clerk types: reads nothing",
+    ),
+    (
+        "in_setup_mode",
+        "the sign-in screen asks before anyone can sign in",
+    ),
+    (
+        "doctor",
+        "the set-up check of this machine, run before anyone exists",
+    ),
+    (
+        "provider_settings",
+        "the program configuring itself from its settings",
+    ),
+    (
+        "sync_once",
+        "the program applying what the providers said (acts as sync)",
+    ),
+    ("sync_forever", "the same, in the background"),
+    (
+        "messages_forever",
+        "the program's sender, in the background",
+    ),
+];
+
+#[test]
+fn every_other_service_takes_the_actor() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut without = Vec::new();
+    let mut files = vec![root];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut in_app = false;
+        for (i, line) in lines.iter().enumerate() {
+            if line.starts_with("impl App {") {
+                in_app = true;
+            } else if *line == "}" {
+                in_app = false;
+            }
+            let Some(rest) = line
+                .strip_prefix("    pub async fn ")
+                .or_else(|| line.strip_prefix("    pub fn "))
+            else {
+                continue;
+            };
+            if !in_app {
+                continue;
+            }
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            // The signature, up to the body's opening brace.
+            let signature: String = lines[i..]
+                .iter()
+                .take(20)
+                .scan(false, |done, l| {
+                    if *done {
+                        return None;
+                    }
+                    *done = l.trim_end().ends_with('{');
+                    Some(*l)
+                })
+                .collect();
+            if !signature.contains("actor: &")
+                && !signature.contains("credentials")
+                && name != "sign_in"
+            {
+                without.push(name);
+            }
+        }
+    }
+    without.sort();
+    let mut listed: Vec<String> = WITHOUT_ACTOR.iter().map(|(n, _)| (*n).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        without, listed,
+        "a service without an actor that is not listed, or a listed one that takes it now"
+    );
 }
 
 #[tokio::test]
@@ -172,7 +358,7 @@ async fn a_policy_is_corrected_by_the_registers_rules() {
     assert_eq!(view.holder, "Amina W. Wanjiru");
     assert_eq!(view.premium_minor, 200_000);
     assert_eq!(view.email.as_deref(), Some("amina@example.co.ke"));
-    let details = app.policy_details("POL-7").await.unwrap();
+    let details = app.policy_details(&Actor::Console, "POL-7").await.unwrap();
     assert_eq!(details.instalments.len(), 12, "instalments kept");
     assert!(
         details
@@ -207,7 +393,7 @@ async fn a_policy_is_corrected_by_the_registers_rules() {
         .unwrap_err();
     assert_eq!(unknown.code(), ErrorCode::NotFound, "{unknown}");
     assert_eq!(
-        app.policy("POL-7").await.unwrap().holder,
+        app.policy(&Actor::Console, "POL-7").await.unwrap().holder,
         "Amina W. Wanjiru"
     );
 }
@@ -223,10 +409,13 @@ async fn a_policy_is_found_as_customers_type_its_number_at_the_paybill() {
     let find = |text: &'static str| {
         let app = &app;
         async move {
-            app.policies(&malipo_app::PolicyQuery {
-                search: Some(text.into()),
-                ..Default::default()
-            })
+            app.policies(
+                &Actor::Console,
+                &malipo_app::PolicyQuery {
+                    search: Some(text.into()),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap()
             .items

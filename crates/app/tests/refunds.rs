@@ -141,7 +141,7 @@ async fn a_refund_whose_answer_was_lost_is_looked_up_not_sent_again() {
         1,
         "Paystack made it"
     );
-    let waiting = &app.refunds(None).await.unwrap()[0];
+    let waiting = &app.refunds(&Actor::Console, None).await.unwrap()[0];
     assert_eq!(waiting.status, RefundStatus::Approved);
 
     // At once: the first request may still be on its way.

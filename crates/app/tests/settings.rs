@@ -90,7 +90,12 @@ async fn every_setting_in_the_table_reaches_the_screen_the_validator_and_the_key
             .unwrap_or_else(|e| panic!("{key}={good}: {e}"));
     }
 
-    let kept: HashMap<String, String> = app.settings().await.unwrap().into_iter().collect();
+    let kept: HashMap<String, String> = app
+        .settings(&Actor::Console)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let screen = app.settings_screen(&admin, &keyring, false).await.unwrap();
     for setting in table::ALL {
         let key = setting.key;

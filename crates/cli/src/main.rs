@@ -663,6 +663,18 @@ impl Ctx {
         })
     }
 
+    /// Who reads: the user named with `--as` (signed in, with their role's limits), else the
+    /// computer account itself ([`Actor::Console`]), which may read and nothing else.
+    async fn reader(&self) -> Result<Actor> {
+        if self.user.is_some() {
+            return self.actor().await;
+        }
+        if self.app.in_setup_mode().await? {
+            return Ok(Actor::Setup);
+        }
+        Ok(Actor::Console)
+    }
+
     /// The acting user for a write: set-up mode, or `--as` with a password.
     async fn actor(&self) -> Result<Actor> {
         let app = &self.app;
@@ -737,7 +749,8 @@ async fn run(cli: Cli) -> Result {
         Command::Pay(c) => pay(&ctx, c).await,
         Command::Tx(c) => tx(&ctx, c).await,
         Command::Cards { email } => {
-            ctx.out.cards(&ctx.app.saved_cards(&email).await?);
+            ctx.out
+                .cards(&ctx.app.saved_cards(&ctx.reader().await?, &email).await?);
             Ok(())
         }
         Command::Summary(s) => {
@@ -752,7 +765,8 @@ async fn run(cli: Cli) -> Result {
                 ctx.out
                     .company_summary(&ctx.app.company_summary(&actor, &q).await?);
             } else {
-                ctx.out.summary(&ctx.app.summary(&q).await?);
+                ctx.out
+                    .summary(&ctx.app.summary(&ctx.reader().await?, &q).await?);
             }
             Ok(())
         }
@@ -798,19 +812,21 @@ async fn run(cli: Cli) -> Result {
                 page: Some(page),
                 per_page: Some(per_page),
             };
-            ctx.out
-                .transactions(&ctx.app.history(&q).await?, page, per_page);
+            ctx.out.transactions(
+                &ctx.app.history(&ctx.reader().await?, &q).await?,
+                page,
+                per_page,
+            );
             Ok(())
         }
         Command::Suspense(c) => suspense(&ctx, c).await,
         Command::Messages(c) => messages(&ctx, c).await,
         Command::Remind { dry_run } => {
-            let actor = ctx.actor().await?;
-            actor.require(malipo_app::Action::TakePayment)?;
             if dry_run {
-                ctx.out.reminders(&ctx.app.reminders_due().await?);
+                ctx.out
+                    .reminders(&ctx.app.reminders_due(&ctx.reader().await?).await?);
             } else {
-                let n = ctx.app.queue_reminders().await?;
+                let n = ctx.app.queue_reminders(&ctx.actor().await?).await?;
                 ctx.out.done(&format!("{n} reminders queued."));
             }
             Ok(())
@@ -874,9 +890,15 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
                 page: Some(page),
                 per_page: Some(per_page),
             };
-            out.policies(&app.policies(&q).await?, page, per_page)
+            out.policies(
+                &app.policies(&ctx.reader().await?, &q).await?,
+                page,
+                per_page,
+            )
         }
-        PolicyCmd::Show { number } => out.policy_details(&app.policy_details(&number).await?),
+        PolicyCmd::Show { number } => {
+            out.policy_details(&app.policy_details(&ctx.reader().await?, &number).await?)
+        }
         PolicyCmd::Messages {
             number,
             language,
@@ -1005,9 +1027,15 @@ async fn tx(ctx: &Ctx, command: TxCmd) -> Result {
                 page: Some(page),
                 per_page: Some(per_page),
             };
-            out.transactions(&app.history(&q).await?, page, per_page);
+            out.transactions(
+                &app.history(&ctx.reader().await?, &q).await?,
+                page,
+                per_page,
+            );
         }
-        TxCmd::Show { id_or_number } => out.transaction(&app.transaction(&id_or_number).await?),
+        TxCmd::Show { id_or_number } => {
+            out.transaction(&app.transaction(&ctx.reader().await?, &id_or_number).await?)
+        }
         TxCmd::Refresh { id_or_number, wait } => {
             let actor = ctx.actor().await?;
             let view = match wait {
@@ -1037,7 +1065,8 @@ async fn schedule(ctx: &Ctx, command: ScheduleCmd) -> Result {
         policy,
         date,
     };
-    ctx.out.schedule(&ctx.app.schedule(&q).await?);
+    ctx.out
+        .schedule(&ctx.app.schedule(&ctx.reader().await?, &q).await?);
     Ok(())
 }
 
@@ -1065,7 +1094,8 @@ async fn settings(ctx: &Ctx, command: SettingsCmd) -> Result {
         }
         SettingsCmd::List => {}
     }
-    ctx.out.settings(&ctx.app.settings().await?);
+    ctx.out
+        .settings(&ctx.app.settings(&ctx.reader().await?).await?);
     Ok(())
 }
 
@@ -1161,8 +1191,7 @@ async fn messages(ctx: &Ctx, command: MessagesCmd) -> Result {
                 .await?,
         ),
         MessagesCmd::SendDue => {
-            actor.require(malipo_app::Action::TakePayment)?;
-            ctx.out.send_report(&ctx.app.send_messages().await?);
+            ctx.out.send_report(&ctx.app.send_messages(&actor).await?);
         }
         MessagesCmd::Resend { id } => ctx
             .out
@@ -1211,7 +1240,9 @@ async fn refund(ctx: &Ctx, command: RefundCmd) -> Result {
             let actor = ctx.actor().await?;
             out.refund(&app.reject_refund(&actor, refund_id, &reason).await?);
         }
-        RefundCmd::List { status } => out.refunds(&app.refunds(status.as_deref()).await?),
+        RefundCmd::List { status } => {
+            out.refunds(&app.refunds(&ctx.reader().await?, status.as_deref()).await?)
+        }
     }
     Ok(())
 }

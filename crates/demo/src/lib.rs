@@ -80,8 +80,12 @@ pub struct PaidBill {
 }
 
 impl Customer {
-    /// Pays `amount` whole shillings to the office's paybill with `account` as typed.
-    pub async fn pay_bill(&self, account: &str, amount: i64) -> Result<PaidBill, Error> {
+    /// Pays `amount` (as the customer types it on the phone: whole shillings M-Pesa can move)
+    /// to the office's paybill with `account` as typed.
+    pub async fn pay_bill(&self, account: &str, amount: &str) -> Result<PaidBill, Error> {
+        let amount = malipo_providers::daraja::MpesaAmount::parse(amount)
+            .map_err(|why| Error::invalid("amount", why))?
+            .shillings();
         let outcome = self
             .0
             .pay_bill(malipo_sandbox::c2b::PayBill {
@@ -122,7 +126,7 @@ const DEMO_NOMINATED: &str = "0708374149";
 pub async fn prepare(app: &App) -> usize {
     let actor = Actor::Demo;
     let mut added = 0;
-    match app.policies(&PolicyQuery::default()).await {
+    match app.policies(&actor, &PolicyQuery::default()).await {
         Ok(list) if list.total == 0 => {
             if app
                 .store()
@@ -151,7 +155,7 @@ pub async fn prepare(app: &App) -> usize {
         Err(e) => tracing::warn!(error = %e, "demo mode: the policies could not be counted"),
     }
     let registered = app
-        .ledger_status()
+        .ledger_status(&actor)
         .await
         .ok()
         .flatten()

@@ -27,7 +27,10 @@ async fn take_and_settle_as(app: &App, actor: &Actor, policy: &str) -> String {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         app.sync_once().await.unwrap();
-        let t = app.transaction(&started.number).await.unwrap();
+        let t = app
+            .transaction(&Actor::Console, &started.number)
+            .await
+            .unwrap();
         if t.status == TxStatus::Succeeded {
             assert!(
                 t.provider_receipt.is_some(),
@@ -113,7 +116,7 @@ async fn a_payment_goes_through_the_built_in_simulator_and_relay_and_survives_a_
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let all = app
-        .history(&malipo_app::HistoryQuery::default())
+        .history(&Actor::Console, &malipo_app::HistoryQuery::default())
         .await
         .unwrap();
     assert_eq!(all.total, 2, "two prompts, two payments: {all:?}");
@@ -234,7 +237,10 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
 
     // The manager approves: the demo's M-Pesa reversal goes to the simulator, whose result
     // comes back through the relay.
-    let waiting = app.refunds(Some("requested")).await.unwrap();
+    let waiting = app
+        .refunds(&Actor::Console, Some("requested"))
+        .await
+        .unwrap();
     let refused = app.approve_refund(&clerk, waiting[0].id).await.unwrap_err();
     assert_eq!(refused.code(), malipo_app::ErrorCode::Forbidden);
     let approved = app.approve_refund(&manager, waiting[0].id).await.unwrap();
@@ -242,7 +248,7 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         app.sync_once().await.unwrap();
-        let r = &app.refunds(None).await.unwrap()[0];
+        let r = &app.refunds(&Actor::Console, None).await.unwrap()[0];
         if r.status == RefundStatus::Processed {
             assert_eq!(r.decided_by.as_deref(), Some("wanjiru"));
             break;
@@ -251,7 +257,10 @@ async fn the_dashboard_shows_the_office_the_company_overdue_instalments_and_wait
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert_eq!(
-        app.transaction(&paid).await.unwrap().status,
+        app.transaction(&Actor::Console, &paid)
+            .await
+            .unwrap()
+            .status,
         TxStatus::PartiallyRefunded
     );
     let d = app.dashboard(&manager, &q).await.unwrap();
@@ -266,12 +275,12 @@ async fn a_demo_office_has_its_sample_policies_and_reads_m_pesas_list_however_it
     app.configure(d.settings.clone());
     assert_eq!(demo::prepare(&app).await, 8, "the sample policies");
     let listed = app
-        .policies(&malipo_app::PolicyQuery::default())
+        .policies(&Actor::Console, &malipo_app::PolicyQuery::default())
         .await
         .unwrap();
     assert_eq!(listed.total, 8);
     let ledger = app
-        .ledger_status()
+        .ledger_status(&Actor::Console)
         .await
         .unwrap()
         .expect("a paybill office");
@@ -279,13 +288,13 @@ async fn a_demo_office_has_its_sample_policies_and_reads_m_pesas_list_however_it
     assert!(!ledger.stale, "just registered: {ledger:?}");
     // Pull runs with the next sync round, against the simulator's own list.
     app.sync_once().await.unwrap();
-    let ledger = app.ledger_status().await.unwrap().unwrap();
+    let ledger = app.ledger_status(&Actor::Console).await.unwrap().unwrap();
     assert!(ledger.covered_to.is_some(), "{ledger:?}");
 
     // Started again: nothing is added twice, and Pull is not registered again.
     assert_eq!(demo::prepare(&app).await, 0);
     assert_eq!(
-        app.policies(&malipo_app::PolicyQuery::default())
+        app.policies(&Actor::Console, &malipo_app::PolicyQuery::default())
             .await
             .unwrap()
             .total,

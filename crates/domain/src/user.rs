@@ -16,8 +16,12 @@ pub enum Role {
 }
 
 /// Things a signed-in user may try to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// See the office's payments, policies, schedules, refunds, messages and settings.
+    Read,
     TakePayment,
     ManagePolicies,
     RequestRefund,
@@ -32,7 +36,9 @@ pub enum Action {
 impl Action {
     fn least_role(self) -> Role {
         match self {
-            Action::TakePayment | Action::ManagePolicies | Action::RequestRefund => Role::Clerk,
+            Action::Read | Action::TakePayment | Action::ManagePolicies | Action::RequestRefund => {
+                Role::Clerk
+            }
             Action::ApproveRefund
             | Action::ResolveReview
             | Action::ViewAuditLog
@@ -41,8 +47,23 @@ impl Action {
         }
     }
 
+    /// Every action, in the order of the role table.
+    pub const ALL: [Action; 10] = [
+        Action::Read,
+        Action::TakePayment,
+        Action::ManagePolicies,
+        Action::RequestRefund,
+        Action::ApproveRefund,
+        Action::ResolveReview,
+        Action::ViewAuditLog,
+        Action::ViewReports,
+        Action::ManageUsers,
+        Action::ManageSettings,
+    ];
+
     pub fn describe(self) -> &'static str {
         match self {
+            Action::Read => "see payments, policies, refunds and messages",
             Action::TakePayment => "take payments",
             Action::ManagePolicies => "add or change policies",
             Action::RequestRefund => "request refunds",
@@ -159,6 +180,31 @@ mod tests {
         assert!(!Role::Manager.permits(Action::ManageUsers));
         assert!(Role::Admin.permits(Action::ManageSettings));
         assert!(Role::Admin.permits(Action::TakePayment));
+    }
+
+    #[test]
+    fn every_action_is_listed_once() {
+        // A new action does not compile here until it has a place; then ALL must hold it.
+        fn place(a: Action) -> usize {
+            match a {
+                Action::Read => 0,
+                Action::TakePayment => 1,
+                Action::ManagePolicies => 2,
+                Action::RequestRefund => 3,
+                Action::ApproveRefund => 4,
+                Action::ResolveReview => 5,
+                Action::ViewAuditLog => 6,
+                Action::ViewReports => 7,
+                Action::ManageUsers => 8,
+                Action::ManageSettings => 9,
+            }
+        }
+        let mut seen = [0; Action::ALL.len()];
+        for a in Action::ALL {
+            seen[place(a)] += 1;
+        }
+        assert_eq!(seen, [1; Action::ALL.len()]);
+        assert!(Role::Clerk.permits(Action::Read));
     }
 
     #[test]

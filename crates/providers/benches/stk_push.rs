@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use malipo_domain::{Currency, Money, Msisdn, Secret};
-use malipo_providers::daraja::{DarajaClient, DarajaConfig};
+use malipo_providers::daraja::{DarajaClient, DarajaConfig, MpesaAmount};
 use malipo_sandbox::{Behaviour, Config};
 use tokio::sync::Semaphore;
 
@@ -33,7 +33,8 @@ async fn run(url: &str, pushes: usize, concurrency: usize, share_token: bool) ->
     let shared = Arc::new(DarajaClient::new(config(url)));
     let gate = Arc::new(Semaphore::new(concurrency));
     let phone = Msisdn::parse("0708374149").expect("phone");
-    let amount = Money::from_major(100, Currency::Kes).expect("amount");
+    let amount =
+        MpesaAmount::new(Money::from_major(100, Currency::Kes).expect("amount")).expect("amount");
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(pushes);
     for _ in 0..pushes {

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use malipo_domain::{Currency, Email, FailureKind, Money, Msisdn, Secret};
 use malipo_providers::daraja::{
-    self, DarajaClient, DarajaConfig, DarajaError, Initiator, QueryResult, ShortcodeKind,
-    StkOutcome,
+    self, DarajaClient, DarajaConfig, DarajaError, Initiator, MpesaAmount, QueryResult,
+    ShortcodeKind, StkOutcome,
 };
 use malipo_providers::paystack::{
     self, CardStatus, ListQuery, PaystackClient, PaystackConfig, PaystackError, WebhookError,
@@ -33,6 +33,10 @@ fn json_fixture(name: &str) -> Value {
 
 fn kes(major: i64) -> Money {
     Money::from_major(major, Currency::Kes).unwrap()
+}
+
+fn mpesa(major: i64) -> MpesaAmount {
+    MpesaAmount::new(kes(major)).unwrap()
 }
 
 /// The JSON type of each key, to compare a request with a published sample.
@@ -413,7 +417,7 @@ mod fixtures {
         let at = time::macros::datetime!(2021-06-28 06:24:08 UTC);
         let ours = client
             .stk_push_request(
-                kes(1),
+                mpesa(1),
                 &Msisdn::parse("254722111111").unwrap(),
                 "accountref",
                 "txndesc",
@@ -437,7 +441,7 @@ mod fixtures {
         });
         let buy = till
             .stk_push_request(
-                kes(1),
+                mpesa(1),
                 &Msisdn::parse("0722111111").unwrap(),
                 "ref",
                 "desc",
@@ -738,7 +742,7 @@ mod replay {
         let client = DarajaClient::new(daraja_config(&format!("http://{addr}")));
         let pushed = client
             .stk_push(
-                kes(1),
+                mpesa(1),
                 &Msisdn::parse("0722111111").unwrap(),
                 "accountref",
                 "txndesc",
@@ -793,7 +797,12 @@ mod replay {
             "500.001.1001 means still pending"
         );
         let e = client
-            .stk_push(kes(1), &Msisdn::parse("0722111111").unwrap(), "ref", "desc")
+            .stk_push(
+                mpesa(1),
+                &Msisdn::parse("0722111111").unwrap(),
+                "ref",
+                "desc",
+            )
             .await
             .unwrap_err();
         assert_eq!(
@@ -821,7 +830,12 @@ mod replay {
         let addr = serve(refused).await;
         let client = DarajaClient::new(daraja_config(&format!("http://{addr}")));
         let e = client
-            .stk_push(kes(1), &Msisdn::parse("0722111111").unwrap(), "ref", "desc")
+            .stk_push(
+                mpesa(1),
+                &Msisdn::parse("0722111111").unwrap(),
+                "ref",
+                "desc",
+            )
             .await
             .unwrap_err();
         assert_eq!(
@@ -991,7 +1005,7 @@ mod daraja_sandbox {
             let phone = phone.clone();
             tasks.push(tokio::spawn(async move {
                 client
-                    .stk_push(kes(10 + i), &phone, "MABCDEF12345", "Premium")
+                    .stk_push(mpesa(10 + i), &phone, "MABCDEF12345", "Premium")
                     .await
             }));
         }
@@ -1012,12 +1026,12 @@ mod daraja_sandbox {
         let client = DarajaClient::new(daraja_config(&sb.url()));
         let phone = Msisdn::parse("0708374149").unwrap();
         client
-            .stk_push(kes(1), &phone, "REF", "Premium")
+            .stk_push(mpesa(1), &phone, "REF", "Premium")
             .await
             .unwrap();
         sb.sandbox.revoke_tokens();
         client
-            .stk_push(kes(1), &phone, "REF", "Premium")
+            .stk_push(mpesa(1), &phone, "REF", "Premium")
             .await
             .unwrap();
         let stats = sb.sandbox.stats();
@@ -1041,12 +1055,12 @@ mod daraja_sandbox {
         let client = DarajaClient::new(daraja_config(&sb.url()));
         let phone = Msisdn::parse("0708374149").unwrap();
         client
-            .stk_push(kes(1), &phone, "REF", "Premium")
+            .stk_push(mpesa(1), &phone, "REF", "Premium")
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(2100)).await;
         client
-            .stk_push(kes(1), &phone, "REF", "Premium")
+            .stk_push(mpesa(1), &phone, "REF", "Premium")
             .await
             .unwrap();
         let stats = sb.sandbox.stats();
@@ -1082,7 +1096,7 @@ mod daraja_sandbox {
         ] {
             let pushed = client
                 .stk_push(
-                    kes(100),
+                    mpesa(100),
                     &Msisdn::parse(phone).unwrap(),
                     "MABCDEF12345",
                     "Premium",
@@ -1121,10 +1135,14 @@ mod daraja_sandbox {
             (kes(10), "THIRTEEN-CHAR", "Premium", "AccountReference"),
             (kes(10), "REF", "fourteen chars", "TransactionDesc"),
         ] {
-            let e = client
-                .stk_push(amount, &phone, reference, desc)
-                .await
-                .unwrap_err();
+            // An amount M-Pesa cannot move is refused where it is made; the rest by the client.
+            let e = match MpesaAmount::new(amount) {
+                Err(e) => e,
+                Ok(amount) => client
+                    .stk_push(amount, &phone, reference, desc)
+                    .await
+                    .unwrap_err(),
+            };
             assert!(
                 matches!(e, DarajaError::Invalid(ref m) if m.contains(why)),
                 "{e}"
@@ -1137,7 +1155,7 @@ mod daraja_sandbox {
             ..daraja_config(&sb.url())
         });
         let e = wrong
-            .stk_push(kes(10), &phone, "REF", "Premium")
+            .stk_push(mpesa(10), &phone, "REF", "Premium")
             .await
             .unwrap_err();
         assert_eq!(
@@ -1149,7 +1167,7 @@ mod daraja_sandbox {
         );
 
         client
-            .stk_push(kes(10), &phone, "REF", "Premium")
+            .stk_push(mpesa(10), &phone, "REF", "Premium")
             .await
             .unwrap();
         let busy = Behaviour {
@@ -1161,7 +1179,7 @@ mod daraja_sandbox {
             ..busy.clone()
         });
         let e = client
-            .stk_push(kes(10), &phone, "REF", "Premium")
+            .stk_push(mpesa(10), &phone, "REF", "Premium")
             .await
             .unwrap_err();
         assert_eq!(e, DarajaError::SpikeArrest);
@@ -1174,7 +1192,7 @@ mod daraja_sandbox {
             ..busy.clone()
         });
         let e = client
-            .stk_push(kes(10), &phone, "REF", "Premium")
+            .stk_push(mpesa(10), &phone, "REF", "Premium")
             .await
             .unwrap_err();
         assert!(
@@ -1191,7 +1209,7 @@ mod daraja_sandbox {
         });
         let fresh = DarajaClient::new(daraja_config(&sb.url()));
         let e = fresh
-            .stk_push(kes(10), &phone, "REF", "Premium")
+            .stk_push(mpesa(10), &phone, "REF", "Premium")
             .await
             .unwrap_err();
         assert!(matches!(e, DarajaError::AuthUnavailable(_)), "{e}");
@@ -1202,7 +1220,7 @@ mod daraja_sandbox {
             ..daraja_config(&sb.url())
         });
         let e = bad_key
-            .stk_push(kes(10), &phone, "REF", "Premium")
+            .stk_push(mpesa(10), &phone, "REF", "Premium")
             .await
             .unwrap_err();
         assert!(matches!(e, DarajaError::Credentials(_)), "{e}");
@@ -1237,7 +1255,7 @@ mod daraja_sandbox {
         });
         client
             .stk_push(
-                kes(500),
+                mpesa(500),
                 &Msisdn::parse("0708374149").unwrap(),
                 "REF",
                 "Premium",
@@ -1257,7 +1275,7 @@ mod daraja_sandbox {
         assert_eq!(amount, kes(500));
 
         let accepted = client
-            .reverse(&receipt, kes(200), "Partial refund")
+            .reverse(&receipt, mpesa(200), "Partial refund")
             .await
             .unwrap();
         let result = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -1269,7 +1287,7 @@ mod daraja_sandbox {
         assert_eq!(result.conversation_id, accepted.conversation_id);
 
         client
-            .reverse(&receipt, kes(301), "Too much")
+            .reverse(&receipt, mpesa(301), "Too much")
             .await
             .unwrap();
         let over = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -1289,7 +1307,7 @@ mod daraja_sandbox {
             ..daraja_config(&sb.url())
         });
         assert!(
-            matches!(wrong.reverse(&receipt, kes(1), "x").await.unwrap_err(), DarajaError::BadRequest { ref message, .. } if message.contains("SecurityCredential"))
+            matches!(wrong.reverse(&receipt, mpesa(1), "x").await.unwrap_err(), DarajaError::BadRequest { ref message, .. } if message.contains("SecurityCredential"))
         );
     }
 }

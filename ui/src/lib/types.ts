@@ -45,6 +45,7 @@ export type {
   RefundStatus,
   RefundView,
   Role,
+  Action,
   SavedCardView,
   SavedReceipt,
   SecretView,

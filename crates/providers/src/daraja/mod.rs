@@ -339,23 +339,66 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), DarajaError> {
     Ok(())
 }
 
-/// Whole shillings within M-Pesa Express's limits, or why not.
-pub fn check_amount(amount: Money) -> Result<i64, DarajaError> {
-    if amount.currency() != Currency::Kes {
-        return Err(DarajaError::Invalid(format!(
-            "M-Pesa takes shillings, not {}",
-            amount.currency()
-        )));
+/// An amount M-Pesa can move: whole shillings, KES 1 to 250,000 a payment. Made once where the
+/// amount is typed or decided ([`MpesaAmount::parse`], [`MpesaAmount::new`]) and carried to
+/// the wire as it is, so M-Pesa's limits are checked in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MpesaAmount {
+    money: Money,
+    shillings: i64,
+}
+
+impl MpesaAmount {
+    /// `amount` if M-Pesa can move it, or why not.
+    pub fn new(amount: Money) -> Result<MpesaAmount, DarajaError> {
+        if amount.currency() != Currency::Kes {
+            return Err(DarajaError::Invalid(format!(
+                "M-Pesa takes shillings, not {}",
+                amount.currency()
+            )));
+        }
+        let shillings = amount.whole_units().map_err(|_| {
+            DarajaError::Invalid("M-Pesa takes whole shillings; remove the cents".into())
+        })?;
+        if !(1..=MAX_AMOUNT).contains(&shillings) {
+            return Err(DarajaError::Invalid(format!(
+                "M-Pesa takes KES 1 to KES 250,000 per payment; {amount} is out of range"
+            )));
+        }
+        Ok(MpesaAmount {
+            money: amount,
+            shillings,
+        })
     }
-    let whole = amount.whole_units().map_err(|_| {
-        DarajaError::Invalid("M-Pesa takes whole shillings; remove the cents".into())
-    })?;
-    if !(1..=MAX_AMOUNT).contains(&whole) {
-        return Err(DarajaError::Invalid(format!(
-            "M-Pesa takes KES 1 to KES 250,000 per payment; {amount} is out of range"
-        )));
+
+    /// What a clerk typed (`1,500`, `KES 1500`), read as shillings; the reason as a sentence
+    /// when M-Pesa could not move it.
+    pub fn parse(text: &str) -> Result<MpesaAmount, String> {
+        let money = Money::parse(text, Currency::Kes).map_err(|e| e.to_string())?;
+        MpesaAmount::new(money).map_err(|e| e.to_string())
     }
-    Ok(whole)
+
+    pub fn money(self) -> Money {
+        self.money
+    }
+
+    /// Whole shillings, as Daraja's `Amount` fields carry them.
+    pub fn shillings(self) -> i64 {
+        self.shillings
+    }
+}
+
+impl TryFrom<Money> for MpesaAmount {
+    type Error = DarajaError;
+    fn try_from(amount: Money) -> Result<MpesaAmount, DarajaError> {
+        MpesaAmount::new(amount)
+    }
+}
+
+impl std::fmt::Display for MpesaAmount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.money.fmt(f)
+    }
 }
 
 struct Token {
@@ -528,13 +571,12 @@ impl DarajaClient {
     /// published sample field by field.
     pub fn stk_push_request(
         &self,
-        amount: Money,
+        amount: MpesaAmount,
         phone: &Msisdn,
         account_reference: &str,
         description: &str,
         now: OffsetDateTime,
     ) -> Result<wire::StkPushRequest, DarajaError> {
-        let whole = check_amount(amount)?;
         check_text("AccountReference", account_reference, 12)?;
         check_text("TransactionDesc", description, 13)?;
         let business_short_code: u64 = self.config.shortcode.parse().map_err(|_| {
@@ -553,7 +595,7 @@ impl DarajaClient {
             password: password(&self.config.shortcode, &self.config.passkey, &ts),
             timestamp: ts,
             transaction_type: transaction_type.to_owned(),
-            amount: whole.to_string(),
+            amount: amount.shillings().to_string(),
             party_a: phone.as_str().to_owned(),
             party_b,
             phone_number: phone.as_str().to_owned(),
@@ -566,7 +608,7 @@ impl DarajaClient {
     /// Sends the M-Pesa prompt to the customer's phone.
     pub async fn stk_push(
         &self,
-        amount: Money,
+        amount: MpesaAmount,
         phone: &Msisdn,
         account_reference: &str,
         description: &str,
@@ -635,7 +677,7 @@ impl DarajaClient {
     pub async fn reverse(
         &self,
         mpesa_receipt: &str,
-        amount: Money,
+        amount: MpesaAmount,
         remarks: &str,
     ) -> Result<ReversalAccepted, DarajaError> {
         let initiator = self
@@ -643,14 +685,13 @@ impl DarajaClient {
             .initiator
             .as_ref()
             .ok_or_else(|| DarajaError::Invalid("reversals need an initiator name, password and Safaricom certificate in the M-Pesa settings".into()))?;
-        let whole = check_amount(amount)?;
         check_text("TransactionID", mpesa_receipt, 20)?;
         let request = wire::ReversalRequest {
             initiator: initiator.name.clone(),
             security_credential: security_credential(&initiator.certificate, &initiator.password)?,
             command_id: "TransactionReversal".into(),
             transaction_id: mpesa_receipt.to_owned(),
-            amount: whole.to_string(),
+            amount: amount.shillings().to_string(),
             receiver_party: self.config.shortcode.clone(),
             reciever_identifier_type: "11".into(),
             result_url: self.config.callback_url.expose().to_owned(),
@@ -837,6 +878,7 @@ mod tests {
     #[test]
     fn amounts_are_whole_shillings_within_limits() {
         let kes = |m| Money::from_minor(m, Currency::Kes).unwrap();
+        let check_amount = |m| MpesaAmount::new(m).map(MpesaAmount::shillings);
         assert_eq!(check_amount(kes(150_000)), Ok(1500));
         assert!(
             check_amount(kes(150_050))
@@ -852,6 +894,21 @@ mod tests {
         );
         assert!(check_amount(Money::from_minor(100, Currency::Ngn).unwrap()).is_err());
         assert_eq!(check_amount(kes(25_000_000)), Ok(250_000));
+        assert_eq!(
+            MpesaAmount::parse("1,500").map(MpesaAmount::shillings),
+            Ok(1500)
+        );
+        assert!(
+            MpesaAmount::parse("1500.50")
+                .unwrap_err()
+                .contains("whole shillings")
+        );
+        assert!(
+            MpesaAmount::parse("250001")
+                .unwrap_err()
+                .contains("KES 1 to")
+        );
+        assert!(MpesaAmount::parse("0").is_err());
     }
 
     #[test]

@@ -66,6 +66,8 @@ export type Method = "mpesa" | "card" | "paybill";
 
 export type Role = "clerk" | "manager" | "admin";
 
+export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
+
 export type InstalmentStatus = "paid" | "pending" | "overdue";
 
 export type RefundStatus = "requested" | "approved" | "rejected" | "processing" | "processed" | "failed";
@@ -124,7 +126,7 @@ payer: string | null, created_at: string, updated_at: string,
  */
 elsewhere: boolean, };
 
-export type SessionView = { username: string, role: Role, };
+export type SessionView = { username: string, role: Role, may: Array<Action>, };
 
 export type AppInfo = { 
 /**
