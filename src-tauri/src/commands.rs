@@ -338,8 +338,8 @@ pub async fn refunds(
     shell: tauri::State<'_, Shell>,
     request: RefundsFilter,
 ) -> Answer<Vec<RefundView>> {
-    let status = request.status.filter(|s| !s.is_empty());
-    Ok(app.refunds(&shell.actor()?, status.as_deref()).await?)
+    let status = request.status.map(|s| s.as_str());
+    Ok(app.refunds(&shell.actor()?, status).await?)
 }
 
 /// A clerk asks for money back on a payment; a manager decides.

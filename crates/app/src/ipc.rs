@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use malipo_domain::{Action, Role};
+use malipo_domain::{Action, Method, RefundStatus, Role, TxStatus};
 
 use crate::reports::HistoryQuery;
 use crate::users::{Actor, Session};
@@ -168,13 +168,14 @@ pub struct SaveReceipt {
     pub print: bool,
 }
 
-/// A history filter as the UI sends it; empty strings mean "any".
+/// A history filter as the UI sends it: a status or a method is one of their words (a word
+/// outside them is refused before any service runs); absent or empty text means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct HistoryFilter {
     #[ts(optional)]
-    pub status: Option<String>,
+    pub status: Option<TxStatus>,
     #[ts(optional)]
-    pub method: Option<String>,
+    pub method: Option<Method>,
     #[ts(optional)]
     pub from: Option<String>,
     #[ts(optional)]
@@ -191,8 +192,8 @@ impl From<HistoryFilter> for HistoryQuery {
     fn from(f: HistoryFilter) -> HistoryQuery {
         let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         HistoryQuery {
-            status: some(f.status),
-            method: some(f.method),
+            status: f.status.map(|s| s.as_str().to_owned()),
+            method: f.method.map(|m| m.as_str().to_owned()),
             from: some(f.from),
             to: some(f.to),
             search: some(f.search),
@@ -227,7 +228,7 @@ pub struct CompanyFilter {
     #[ts(optional)]
     pub branch: Option<String>,
     #[ts(optional)]
-    pub status: Option<String>,
+    pub status: Option<TxStatus>,
     #[ts(optional)]
     pub policy: Option<String>,
     #[ts(optional)]
@@ -245,7 +246,7 @@ impl From<CompanyFilter> for crate::CompanyQuery {
         let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         crate::CompanyQuery {
             office: some(f.branch),
-            status: some(f.status),
+            status: f.status.map(|s| s.as_str().to_owned()),
             policy: some(f.policy),
             from: some(f.from),
             to: some(f.to),
@@ -259,7 +260,7 @@ impl From<CompanyFilter> for crate::CompanyQuery {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
 pub struct RefundsFilter {
     #[ts(optional)]
-    pub status: Option<String>,
+    pub status: Option<RefundStatus>,
 }
 
 /// A clerk asks for `amount` of payment `number` back.

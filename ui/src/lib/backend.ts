@@ -27,6 +27,7 @@ import type {
   PolicyRow,
   PolicyView,
   ReconcileReport,
+  RefundStatus,
   RefundView,
   Role,
   SavedCardView,
@@ -157,8 +158,8 @@ export function dashboard(from: string, to: string, branch = ""): Promise<Dashbo
   return call("dashboard", { from: from || undefined, to: to || undefined, branch: branch.trim() || undefined });
 }
 
-export function refunds(status: string | null): Promise<RefundView[]> {
-  return call("refunds", { status: status || undefined });
+export function refunds(status: RefundStatus | null): Promise<RefundView[]> {
+  return call("refunds", { status: status ?? undefined });
 }
 
 export function requestRefund(number: string, amount: string, reason: string): Promise<RefundView> {

@@ -198,9 +198,9 @@ export type SaveReceipt = { number: string, format: ReceiptFormat,
  */
 print: boolean, };
 
-export type HistoryFilter = { status?: string, method?: string, from?: string, to?: string, search?: string, page?: number, per_page?: number, };
+export type HistoryFilter = { status?: TxStatus, method?: Method, from?: string, to?: string, search?: string, page?: number, per_page?: number, };
 
-export type CompanyFilter = { branch?: string, status?: string, policy?: string, from?: string, to?: string, page?: number, per_page?: number, };
+export type CompanyFilter = { branch?: string, status?: TxStatus, policy?: string, from?: string, to?: string, page?: number, per_page?: number, };
 
 export type CardsOf = { email: string, };
 
@@ -210,7 +210,7 @@ export type DateRange = { from?: string, to?: string,
  */
 branch?: string, };
 
-export type RefundsFilter = { status?: string, };
+export type RefundsFilter = { status?: RefundStatus, };
 
 export type RequestRefund = { number: string, amount: string, reason: string, };
 
