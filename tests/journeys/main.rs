@@ -12,6 +12,7 @@ mod callbacks;
 mod claims;
 mod company;
 mod doctor;
+mod ledger;
 mod messages;
 mod paybill;
 mod receipts;

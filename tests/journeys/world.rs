@@ -504,6 +504,40 @@ pub fn pdf_text(path: &std::path::Path) -> String {
         .join(" ")
 }
 
+/// A customer pays the bill in the simulator; what became of it.
+pub async fn pay_bill(world: &World, account: &str, amount: i64, name: &str) -> Value {
+    world
+        .http
+        .post(format!("{}/__sandbox/c2b/pay", world.sandbox_url))
+        .json(&json!({
+            "account": account, "amount": amount, "msisdn": "254712345678",
+            "first_name": name, "last_name": "Kamau",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Syncs until `done` holds of what `args` prints (30 s at most).
+pub async fn sync_until(world: &World, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let now = world.malipo(args).await;
+        if done(&now) {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{args:?} still shows {now} after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// `sqlite::NAME` and `postgres::NAME` for each journey `NAME(backend)` of the calling module.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
