@@ -18,6 +18,7 @@ mod hooks;
 pub mod metrics;
 pub mod paybill;
 pub mod register;
+pub mod retention;
 pub mod sealing;
 pub mod serve;
 pub mod store;

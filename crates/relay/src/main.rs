@@ -38,6 +38,18 @@ enum Command {
     /// Restore a backup FILE as MALIPO_RELAY_DATABASE_URL's database, which must not exist yet
     /// (or be empty); a file that fails the check is refused and nothing is written
     Restore { file: PathBuf },
+    /// Purge provider bodies older than MALIPO_RELAY_RETENTION_DAYS (default 90) that every
+    /// active device of their company has read, keeping their per-day counts; prints what was
+    /// purged and what is kept because a device has not read it. A serving relay does this
+    /// every hour by itself
+    Purge {
+        /// Say what would be purged, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Days to keep, instead of MALIPO_RELAY_RETENTION_DAYS
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Ask the running relay whether it is ready (its /readyz): prints `ready`, or `not ready:`
     /// and why, and exits 1 unless ready. For scripts and service managers
     Check {
@@ -364,6 +376,29 @@ async fn run(cli: Cli) -> Result<(), String> {
                 serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?
             );
         }
+        Command::Purge { dry_run, days } => {
+            use malipo_relay::retention::Retention;
+            let days = match days.map(Retention::Days) {
+                Some(r) => r,
+                None => Retention::from_env()?,
+            };
+            let Retention::Days(days) = days else {
+                println!("retention is off (MALIPO_RELAY_RETENTION_DAYS=0): everything is kept");
+                return Ok(());
+            };
+            if days == 0 {
+                return Err("--days 0 would purge everything read; give at least 1".into());
+            }
+            let report = store
+                .purge(days, malipo_relay::store::now_ms(), dry_run)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("{}", report.summary());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+        }
         Command::Serve => {
             let addr = listen();
             let limits = malipo_relay::serve::Limits::from_env()?;
@@ -404,6 +439,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "malipo-relay: MALIPO_RELAY_SECRET_KEY is not set: Paystack webhooks will be refused and devices get no receipt key"
                 );
             }
+            let retention = match malipo_relay::retention::Retention::from_env()? {
+                malipo_relay::retention::Retention::Days(days) => {
+                    let purging =
+                        tokio::spawn(malipo_relay::retention::schedule(relay.store.clone(), days));
+                    Some(purging)
+                }
+                malipo_relay::retention::Retention::KeepAll => None,
+            };
             let app = malipo_relay::router(relay.clone());
             let counted = relay.store.shared_metrics();
             let shutdown = async move {
@@ -414,6 +457,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             malipo_relay::serve::serve(listener, app, limits, counted, shutdown)
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Some(purging) = retention {
+                purging.abort();
+            }
             eprintln!("malipo-relay: stopped");
         }
         Command::Tenant(TenantCmd::Create { name }) => {

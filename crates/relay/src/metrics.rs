@@ -72,6 +72,8 @@ pub struct Metrics {
     connections_open: AtomicU64,
     /// Connections closed on arrival because the cap was reached.
     connections_refused: AtomicU64,
+    /// Events retention deleted (their per-day counts are kept).
+    purged_events: AtomicU64,
 }
 
 impl Metrics {
@@ -105,6 +107,12 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Retention deleted `n` events.
+    pub fn purged(&self, n: i64) {
+        self.purged_events
+            .fetch_add(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
+    }
+
     pub fn committed(&self, took: Duration) {
         self.with(|m| m.commit.observe(took));
     }
@@ -134,6 +142,11 @@ impl Metrics {
             "# HELP malipo_relay_connections_refused_total Connections closed on arrival because every slot was taken.\n# TYPE malipo_relay_connections_refused_total counter\nmalipo_relay_connections_refused_total {}",
             self.connections_refused.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP malipo_relay_purged_events_total Provider events retention deleted (their per-day counts are kept).\n# TYPE malipo_relay_purged_events_total counter\nmalipo_relay_purged_events_total {}",
+            self.purged_events.load(Ordering::Relaxed)
+        );
         gauges.render(&mut out, now_ms);
         out
     }
@@ -147,6 +160,12 @@ pub struct Gauges {
     /// (tenant, when its oldest event some device has not acknowledged was received, in ms;
     /// 0 when none)
     pub oldest_unacknowledged: Vec<(String, i64)>,
+    /// (tenant, when its latest event was received, in ms; 0 when it has none)
+    pub last_received: Vec<(String, i64)>,
+    /// Whether the database answers and the writer keeps up (`/readyz`).
+    pub ready: bool,
+    /// The database's size in bytes.
+    pub database_bytes: i64,
 }
 
 impl Gauges {
@@ -172,5 +191,23 @@ impl Gauges {
                 "malipo_relay_oldest_unacknowledged_seconds{{tenant=\"{id}\"}} {age}"
             );
         }
+        out.push_str("# HELP malipo_relay_last_received_timestamp_seconds When the tenant's latest provider event was received (Unix seconds; 0 when none).\n# TYPE malipo_relay_last_received_timestamp_seconds gauge\n");
+        for (id, at) in &self.last_received {
+            let _ = writeln!(
+                out,
+                "malipo_relay_last_received_timestamp_seconds{{tenant=\"{id}\"}} {}",
+                at / 1000
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP malipo_relay_ready 1 when the database answers and the writer keeps up (/readyz), else 0.\n# TYPE malipo_relay_ready gauge\nmalipo_relay_ready {}",
+            u8::from(self.ready)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP malipo_relay_database_bytes The size of the relay's database.\n# TYPE malipo_relay_database_bytes gauge\nmalipo_relay_database_bytes {}",
+            self.database_bytes
+        );
     }
 }

@@ -52,6 +52,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "sms_reports",
         include_str!("../migrations/sqlite/0007_sms_reports.sql"),
     ),
+    (
+        8,
+        "retention",
+        include_str!("../migrations/sqlite/0008_retention.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -88,6 +93,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         7,
         "sms_reports",
         include_str!("../migrations/postgres/0007_sms_reports.sql"),
+    ),
+    (
+        8,
+        "retention",
+        include_str!("../migrations/postgres/0008_retention.sql"),
     ),
 ];
 
@@ -176,7 +186,7 @@ pub fn new_token() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -467,7 +477,7 @@ impl RelayStore {
     /// Gauges read from the database: each device's lag behind its tenant's last event, and
     /// per tenant when its oldest event some device has not acknowledged was received.
     pub async fn gauges(&self) -> Result<crate::metrics::Gauges> {
-        Ok(on_db!(&self.db, |pool, sql| {
+        let mut gauges = on_db!(&self.db, |pool, sql| {
             let lags = sqlx::query(sql(
                 "SELECT d.id, d.tenant_id, t.last_seq - d.acked_seq AS lag
                      FROM devices d JOIN tenants t ON t.id = d.tenant_id
@@ -489,11 +499,45 @@ impl RelayStore {
             .iter()
             .map(|r| (r.get("id"), r.get("at")))
             .collect();
+            let last_received = sqlx::query(sql(
+                "SELECT t.id, coalesce((SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
+                         ORDER BY e.seq DESC LIMIT 1), 0) AS at
+                     FROM tenants t ORDER BY t.id",
+            ))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get("id"), r.get("at")))
+            .collect();
             crate::metrics::Gauges {
                 lags,
                 oldest_unacknowledged,
+                last_received,
+                ready: false,
+                database_bytes: 0,
             }
-        }))
+        });
+        gauges.ready = self.ready().await.is_ok();
+        gauges.database_bytes = self.database_bytes().await?;
+        Ok(gauges)
+    }
+
+    /// The database's size: SQLite's pages in use, PostgreSQL's `pg_database_size`.
+    pub async fn database_bytes(&self) -> Result<i64> {
+        Ok(match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
     }
 
     /// Wakes for new events: (tenant, last sequence number). On PostgreSQL this includes
