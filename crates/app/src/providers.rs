@@ -37,7 +37,11 @@ impl Providers {
                 .clone()
                 .map(|c| Arc::new(PaystackClient::new(c))),
             relay: match (&settings.relay_url, &settings.relay_token) {
-                (Some(url), Some(token)) => Some(RelayClient::new(url, token.clone())),
+                (Some(url), Some(token)) => Some(RelayClient::new(
+                    url,
+                    token.clone(),
+                    settings.relay_ca.as_ref(),
+                )),
                 _ => None,
             },
             sms: settings

@@ -56,6 +56,33 @@ fn http_date(text: &str) -> Option<time::OffsetDateTime> {
         .map(time::PrimitiveDateTime::assume_utc)
 }
 
+/// A certificate authority the office trusts for its relay besides the public ones (a relay
+/// with the company's own CA, or a test proxy's): the PEM file `MALIPO_RELAY_CA_FILE` names,
+/// read and checked once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayCa {
+    pub path: String,
+    pem: Vec<u8>,
+}
+
+impl RelayCa {
+    /// Reads `path` and checks it holds at least one PEM certificate.
+    pub fn load(path: &str) -> Result<RelayCa, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("{path} cannot be read ({e})"))?;
+        match reqwest::Certificate::from_pem_bundle(&pem) {
+            Ok(certs) if !certs.is_empty() => Ok(RelayCa {
+                path: path.to_owned(),
+                pem,
+            }),
+            _ => Err(format!("{path} holds no PEM certificate")),
+        }
+    }
+
+    fn certificates(&self) -> Vec<reqwest::Certificate> {
+        reqwest::Certificate::from_pem_bundle(&self.pem).unwrap_or_default()
+    }
+}
+
 /// The relay as a device sees it. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct RelayClient {
@@ -65,13 +92,18 @@ pub struct RelayClient {
 }
 
 impl RelayClient {
-    pub fn new(base: &str, token: Secret) -> RelayClient {
-        let http = reqwest::Client::builder()
+    /// A client of the relay at `base` with the device `token`, trusting `ca` besides the
+    /// public certificate authorities.
+    pub fn new(base: &str, token: Secret, ca: Option<&RelayCa>) -> RelayClient {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("malipo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            // Building only fails when the TLS backend cannot start, which a fallback cannot fix.
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .user_agent(concat!("malipo/", env!("CARGO_PKG_VERSION")));
+        for cert in ca.map(RelayCa::certificates).unwrap_or_default() {
+            builder = builder.add_root_certificate(cert);
+        }
+        // With rustls and certificates already parsed, building cannot fail; were it to, the
+        // default client (the public authorities only) is what remains.
+        let http = builder.build().unwrap_or_default();
         RelayClient {
             http,
             base: base.trim_end_matches('/').to_owned(),

@@ -543,6 +543,11 @@ impl App {
                     .map(i64::to_string)
                     .collect::<Vec<_>>()
                     .join(","),
+                k if k == table::RELAY_CA_FILE.key && !value.is_empty() => {
+                    crate::relay::RelayCa::load(value)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .path
+                }
                 k if k == table::UPDATE_URL.key && !value.is_empty() => {
                     crate::updates::check_update_url(value)
                         .map_err(|e| Error::invalid(key, e))?

@@ -305,6 +305,7 @@ pub async fn start(data_dir: &Path) -> Result<Demo, Error> {
         paystack_missing: Vec::new(),
         relay_url: Some(relay_url.clone()),
         relay_token: Some(Secret::new(saved.device_token)),
+        relay_ca: None,
         c2b_urls: Some((Secret::new(c2b_urls.0), Secret::new(c2b_urls.1))),
         // Customer SMS go to the simulator's Africa's Talking; no e-mail is sent in a demo.
         sms: Some(malipo_providers::sms::SmsConfig {

@@ -89,8 +89,9 @@ async fn main() {
         purge_ms += t.elapsed().as_millis();
         let bytes = store.database_bytes().await.expect("size");
         let mib = bytes as f64 / (1024.0 * 1024.0);
-        if day + 1 == i64::from(KEEP_DAYS) {
-            growth_per_day = mib / f64::from(KEEP_DAYS);
+        // Until anything is old enough to go, the database grows as it would without retention.
+        if day < i64::from(KEEP_DAYS) {
+            growth_per_day = mib / (day + 1) as f64;
         }
         let without = if day < i64::from(KEEP_DAYS) {
             mib

@@ -56,6 +56,10 @@ enum Command {
         /// The relay to ask; by default the one MALIPO_RELAY_LISTEN serves on this machine
         #[arg(long)]
         url: Option<String>,
+        /// Ask again (every half second) until ready or this many seconds have passed: for a
+        /// service manager waiting for a relay it just started
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
     },
     #[command(subcommand)]
     Tenant(TenantCmd),
@@ -305,22 +309,36 @@ async fn main() -> ExitCode {
 }
 
 /// Asks the relay at `url` (or on MALIPO_RELAY_LISTEN) for its readiness.
-async fn check(url: Option<String>) -> Result<(), String> {
+async fn check(url: Option<String>, wait: u64) -> Result<(), String> {
     let base = url.unwrap_or_else(|| format!("http://{}", listen()));
     let address = format!("{}{}", base.trim_end_matches('/'), malipo_relay_api::READYZ);
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    loop {
+        match ask_ready(&http, &address).await {
+            Ok(()) => {
+                println!("ready");
+                return Ok(());
+            }
+            Err(why) if tokio::time::Instant::now() >= deadline => return Err(why),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// One question to `/readyz`: ready, or why not.
+async fn ask_ready(http: &reqwest::Client, address: &str) -> Result<(), String> {
     let answer = http
-        .get(&address)
+        .get(address)
         .send()
         .await
         .map_err(|e| format!("not ready: {address} does not answer ({e})"))?;
     let ok = answer.status().is_success();
     let body: serde_json::Value = answer.json().await.unwrap_or_default();
     if ok {
-        println!("ready");
         return Ok(());
     }
     Err(format!(
@@ -350,7 +368,7 @@ async fn restore(file: &std::path::Path) -> Result<(), String> {
 async fn run(cli: Cli) -> Result<(), String> {
     // Asks the running relay over HTTP: its own database may be the thing that is down.
     let command = match cli.command {
-        Command::Check { url } => return check(url).await,
+        Command::Check { url, wait } => return check(url, wait).await,
         // Into an empty place: the database must not be opened (that would create it).
         Command::Restore { file } => return restore(&file).await,
         other => other,
@@ -367,7 +385,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("{}: {e}", describe(&url)))?;
     match command {
-        Command::Check { url } => check(url).await?,
+        Command::Check { url, wait } => check(url, wait).await?,
         Command::Restore { file } => restore(&file).await?,
         Command::Backup { file } => {
             let done = store.backup(&file).await?;

@@ -57,6 +57,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "retention",
         include_str!("../migrations/sqlite/0008_retention.sql"),
     ),
+    (
+        9,
+        "events_rowid",
+        include_str!("../migrations/sqlite/0009_events_rowid.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (

@@ -148,6 +148,7 @@ struct Configured {
     paystack_key: Option<Secret>,
     relay_url: Option<String>,
     relay_token: Option<Secret>,
+    relay_ca: Option<std::result::Result<crate::relay::RelayCa, String>>,
     /// Secrets the keyring could not give.
     keyring_problems: Vec<String>,
 }
@@ -200,6 +201,9 @@ impl Configured {
             paystack_key,
             relay_url: src.value(&table::RELAY_URL),
             relay_token,
+            relay_ca: src
+                .value(&table::RELAY_CA_FILE)
+                .map(|path| crate::relay::RelayCa::load(&path)),
             keyring_problems,
         }
     }
@@ -255,6 +259,7 @@ impl Configured {
             paystack_key: p.paystack.as_ref().map(|p| p.secret_key.clone()),
             relay_url: p.relay_url.clone(),
             relay_token: p.relay_token.clone(),
+            relay_ca: p.relay_ca.clone().map(Ok),
             keyring_problems: Vec::new(),
         }
     }
@@ -297,6 +302,7 @@ impl App {
             .relay_checks(
                 c.relay_url.as_deref(),
                 c.relay_token.clone(),
+                c.relay_ca.as_ref(),
                 c.mpesa.callback.as_ref().map(Secret::expose),
                 &challenge,
             )

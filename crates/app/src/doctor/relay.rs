@@ -10,6 +10,7 @@ impl App {
         &self,
         url: Option<&str>,
         token: Option<Secret>,
+        ca: Option<&std::result::Result<crate::relay::RelayCa, String>>,
         callback: Option<&str>,
         challenge: &str,
     ) -> Result<(Vec<Check>, RelaySide)> {
@@ -35,7 +36,22 @@ impl App {
             ));
             return Ok((checks, none("no device token is set")));
         };
-        let client = RelayClient::new(url, token);
+        let ca = match ca {
+            Some(Err(why)) => {
+                checks.push(check(
+                    "relay.ca_file",
+                    CheckStatus::Fail,
+                    format!("{why}: MALIPO_RELAY_CA_FILE must name the PEM file of the authority that signed the relay's certificate"),
+                ));
+                return Ok((
+                    checks,
+                    none("the relay's certificate authority cannot be read"),
+                ));
+            }
+            Some(Ok(ca)) => Some(ca),
+            None => None,
+        };
+        let client = RelayClient::new(url, token, ca);
         match client.healthz().await {
             Ok(()) => checks.push(check(
                 "relay.reachable",

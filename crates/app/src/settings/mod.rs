@@ -73,6 +73,8 @@ pub struct ProviderSettings {
     pub paystack_missing: Vec<&'static str>,
     pub relay_url: Option<String>,
     pub relay_token: Option<Secret>,
+    /// A certificate authority trusted for the relay besides the public ones.
+    pub relay_ca: Option<crate::relay::RelayCa>,
     /// The relay's paybill URLs to register with Safaricom: validation, confirmation.
     pub c2b_urls: Option<(Secret, Secret)>,
     /// Customer SMS (Africa's Talking), when set up.
@@ -201,6 +203,11 @@ impl ProviderSettings {
         }
         out.relay_url = s.value(&table::RELAY_URL);
         out.relay_token = s.secret(&table::RELAY_TOKEN)?;
+        out.relay_ca = s
+            .value(&table::RELAY_CA_FILE)
+            .map(|path| crate::relay::RelayCa::load(&path))
+            .transpose()
+            .map_err(|why| Error::invalid(table::RELAY_CA_FILE.env, why))?;
         out.c2b_urls = s
             .secret(&table::MPESA_C2B_VALIDATION_URL)?
             .zip(s.secret(&table::MPESA_C2B_CONFIRMATION_URL)?);

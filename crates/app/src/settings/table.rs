@@ -156,6 +156,11 @@ settings! {
         label: "Company relay URL",
         help: "The company's relay, which carries the providers' callbacks to every office.",
     }
+    RELAY_CA_FILE {
+        key: "relay.ca_file", env: "MALIPO_RELAY_CA_FILE", kind: Kind::Rule,
+        label: "Relay's certificate authority",
+        help: "Optional: a PEM file of the authority that signed the relay's certificate, when it is the company's own.",
+    }
     /// Where the company publishes updates: the address of the update manifest.
     UPDATE_URL {
         key: "updates.url", env: "MALIPO_UPDATE_URL", kind: Kind::Rule,
