@@ -308,6 +308,15 @@ async fn three_counters_of_one_company_share_policies_and_never_a_number() {
         .map(|k| k["key"].as_str().unwrap())
         .collect();
     assert_eq!(counters, ["MSA-3", "NBI-1", "NBI-2"]);
+    // When the relay last heard from a provider for the company: the callbacks just now.
+    let last = company["last_received_at"].as_str().unwrap_or_default();
+    let last = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("last_received_at {last:?}: {e}"));
+    let age = time::OffsetDateTime::now_utc() - last;
+    assert!(
+        age >= time::Duration::ZERO && age < time::Duration::minutes(10),
+        "{company}"
+    );
     let nairobi = at(
         &world,
         "c",

@@ -649,6 +649,10 @@ pub struct CompanySummary {
     /// By clerk (username; `-` when not known).
     #[serde(default)]
     pub by_clerk: Vec<KeyedFigures>,
+    /// When the relay last received anything from a provider for the company (RFC 3339),
+    /// whatever the dates asked: a company whose callbacks stopped arriving sees it here.
+    #[serde(default)]
+    pub last_received_at: Option<String>,
 }
 
 #[cfg(test)]

@@ -94,6 +94,14 @@ fn totals(count: i64, minor: i64, currency: Currency) -> Totals {
     }
 }
 
+/// An instant in ms since the epoch, as RFC 3339.
+fn rfc(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 impl RelayStore {
     /// Stores uploads from `device` in one transaction. Each new or newer version takes the
     /// tenant's next payment number: the transaction holds the tenant's row from its first
@@ -169,12 +177,6 @@ impl RelayStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<CompanyPayment>> {
-        let rfc = |ms: i64| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_default()
-        };
         Ok(on_db!(self.db(), |pool, sql| {
             sqlx::query(sql(
                 "SELECT seq, reference, number, office, counter, policy, method, status, amount_minor,
@@ -323,6 +325,20 @@ impl RelayStore {
             by_office: keyed(by_office),
             by_counter: keyed(by_counter),
             by_clerk: keyed(by_clerk),
+            last_received_at: self.last_received(tenant_id).await?.map(rfc),
         })
+    }
+
+    /// When the tenant's latest provider event was received (ms), if it has any.
+    pub async fn last_received(&self, tenant_id: &str) -> Result<Option<i64>> {
+        Ok(on_db!(self.db(), |pool, sql| {
+            sqlx::query(sql(
+                "SELECT received_at FROM events WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1",
+            ))
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.get("received_at"))
+        }))
     }
 }

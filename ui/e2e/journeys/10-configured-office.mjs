@@ -77,6 +77,10 @@ export default journey(import.meta.url, [], "with provider settings from the env
         const c = await b.$('[data-testid="dash-company"]');
         return (await c.isExisting()) && (await c.getText()).includes("KES 850.00");
       }, 20000);
+      // The relay heard from M-Pesa for the company moments ago, and the manager reads so.
+      const last = await b.$('[data-testid="dash-relay-last"]');
+      assert((await last.getAttribute("data-stale")) === "false" && /last received .* (just now|\d+ minutes? ago)/.test(await last.getText()),
+        `when the relay last heard from a provider: ${await last.getText()}`);
       // This device is counter 1 of its company: its numbers say so, and so does the company view.
       const counters = await b.$('[data-testid="dash-counters"]').getProperty("textContent");
       assert(/HQ-1\s+KES 850\.00 collected/.test(counters), `by counter: ${counters}`);

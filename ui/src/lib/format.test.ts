@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { barPercent, formatMoney, kenyanDate, localPhone, methodName, nairobiDate, nairobiTime, plural, words } from "./format";
+import { ago, barPercent, formatMoney, kenyanDate, localPhone, methodName, nairobiDate, nairobiTime, plural, words } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -87,3 +87,17 @@ describe("kenyanDate", () => {
   });
 });
 
+
+describe("ago", () => {
+  const now = new Date("2026-12-07T09:00:00+03:00");
+  it("says how long ago, in the largest whole unit", () => {
+    expect(ago("2026-12-07T05:59:40Z", now)).toBe("just now");
+    expect(ago("2026-12-07T05:59:00Z", now)).toBe("1 minute ago");
+    expect(ago("2026-12-07T05:05:00Z", now)).toBe("55 minutes ago");
+    expect(ago("2026-12-07T03:00:00Z", now)).toBe("3 hours ago");
+    expect(ago("2026-12-04T06:00:00Z", now)).toBe("3 days ago");
+  });
+  it("leaves what is not an instant as it is", () => {
+    expect(ago("soon", now)).toBe("soon");
+  });
+});

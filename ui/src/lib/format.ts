@@ -78,3 +78,16 @@ export function nairobiTime(iso: string, seconds = false): string {
   const time = `${part("hour")}:${part("minute")}${seconds ? `:${part("second")}` : ""}`;
   return `${part("day")}/${part("month")}/${part("year")} ${time}`;
 }
+
+/** How long before `now` an RFC 3339 instant was, in words: `just now`, `5 minutes ago`,
+ * `3 hours ago`, `2 days ago`. */
+export function ago(iso: string, now: Date = new Date()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const minutes = Math.floor((now.getTime() - at.getTime()) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${plural(minutes, "minute")} ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${plural(hours, "hour")} ago`;
+  return `${plural(Math.floor(hours / 24), "day")} ago`;
+}

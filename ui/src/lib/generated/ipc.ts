@@ -465,7 +465,12 @@ by_counter: Array<KeyedFigures>,
 /**
  * By clerk (username; `-` when not known).
  */
-by_clerk: Array<KeyedFigures>, };
+by_clerk: Array<KeyedFigures>, 
+/**
+ * When the relay last received anything from a provider for the company (RFC 3339),
+ * whatever the dates asked: a company whose callbacks stopped arriving sees it here.
+ */
+last_received_at: string | null, };
 
 export type DashboardView = { office: SummaryView, company: CompanyView | null, 
 /**
