@@ -257,6 +257,27 @@ fn updates_dir() -> Result<Option<std::path::PathBuf>, String> {
     }
 }
 
+/// `MALIPO_RELAY_SHUTDOWN_DELAY_SECS` (default 0): on SIGTERM, how long the relay answers
+/// not ready while still serving before it stops taking connections. Behind a load balancer
+/// with health checks, more than their interval, so no request is sent to a closing instance.
+fn shutdown_delay() -> Result<std::time::Duration, String> {
+    match std::env::var("MALIPO_RELAY_SHUTDOWN_DELAY_SECS") {
+        Err(_) => Ok(std::time::Duration::ZERO),
+        Ok(v) if v.trim().is_empty() => Ok(std::time::Duration::ZERO),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s <= 60)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                format!(
+                    "MALIPO_RELAY_SHUTDOWN_DELAY_SECS={v} is not a whole number of seconds up to 60"
+                )
+            }),
+    }
+}
+
 /// `MALIPO_RELAY_METRICS_LISTEN`: where `/metrics` is served, never on the public listener.
 /// Loopback on a free port (printed at start) unless set; `off` for none.
 fn metrics_listen() -> Option<String> {
@@ -467,10 +488,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let app = malipo_relay::router(relay.clone());
             let counted = relay.store.shared_metrics();
+            let delay = shutdown_delay()?;
             let shutdown = async move {
                 stop_signal().await;
-                eprintln!("malipo-relay: stopping: no new connections; open requests finish");
                 relay.close_streams();
+                if !delay.is_zero() {
+                    // Behind a load balancer: not ready first, still serving, until its health
+                    // checks have sent everything to the other instances.
+                    relay.store.stop_being_ready();
+                    eprintln!(
+                        "malipo-relay: stopping: not ready from now; serving {} s more",
+                        delay.as_secs()
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                eprintln!("malipo-relay: stopping: no new connections; open requests finish");
             };
             malipo_relay::serve::serve(listener, app, limits, counted, shutdown)
                 .await

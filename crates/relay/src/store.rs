@@ -294,6 +294,8 @@ pub struct RelayStore {
     /// The last readiness answer and when it was found: `/readyz` is public, so however often
     /// it is asked the database is asked at most once per [`READY_FOR`].
     readiness: std::sync::Arc<tokio::sync::Mutex<Option<(tokio::time::Instant, Readiness)>>>,
+    /// Set when the instance is about to stop: it answers not ready from then on.
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 type Readiness = std::result::Result<(), String>;
@@ -375,6 +377,7 @@ impl RelayStore {
             writer,
             wake,
             readiness: std::sync::Arc::default(),
+            stopping: std::sync::Arc::default(),
         }
     }
 
@@ -382,6 +385,9 @@ impl RelayStore {
     /// [`READY_WITHIN`] and the writer is running and keeping up (its queue less than three
     /// quarters full). The reason when not.
     pub async fn ready(&self) -> Readiness {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("this instance is shutting down".into());
+        }
         // One check at a time; callers waiting meanwhile take its answer.
         let mut last = self.readiness.lock().await;
         if let Some((at, answer)) = last.as_ref()
@@ -392,6 +398,13 @@ impl RelayStore {
         let answer = self.check_ready().await;
         *last = Some((tokio::time::Instant::now(), answer.clone()));
         answer
+    }
+
+    /// From now on this instance answers not ready (it still serves), so a load balancer
+    /// stops sending it requests before it stops taking them.
+    pub fn stop_being_ready(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     async fn check_ready(&self) -> Readiness {
