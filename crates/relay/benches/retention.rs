@@ -15,6 +15,12 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const KEEP_DAYS: u32 = 90;
 const BODY: &str = include_str!("../../providers/tests/fixtures/daraja_stk_callback_success.json");
 
+/// `bytes` in MiB with one decimal, in whole numbers.
+fn mib(bytes: i64) -> String {
+    let tenths = bytes * 10 / (1024 * 1024);
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<i64> = std::env::args()
@@ -44,7 +50,8 @@ async fn main() {
         .expect("a second connection");
     let start = malipo_relay::store::now_ms() - days * DAY_MS;
     let mut seq = 0_i64;
-    let mut growth_per_day = 0_f64;
+    // Bytes a day the database grew before anything was old enough to go.
+    let mut growth_per_day = 0_i64;
     let mut purge_ms = 0_u128;
     let began = Instant::now();
     println!("day  stored events  database MiB  without retention MiB");
@@ -88,30 +95,38 @@ async fn main() {
         store.purge(KEEP_DAYS, now, false).await.expect("purge");
         purge_ms += t.elapsed().as_millis();
         let bytes = store.database_bytes().await.expect("size");
-        let mib = bytes as f64 / (1024.0 * 1024.0);
         // Until anything is old enough to go, the database grows as it would without retention.
         if day < i64::from(KEEP_DAYS) {
-            growth_per_day = mib / (day + 1) as f64;
+            growth_per_day = bytes / (day + 1);
         }
         let without = if day < i64::from(KEEP_DAYS) {
-            mib
+            bytes
         } else {
-            growth_per_day * (day + 1) as f64
+            growth_per_day * (day + 1)
         };
         if (day + 1) % 30 == 0 || day + 1 == days || day + 1 == i64::from(KEEP_DAYS) {
             let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
                 .fetch_one(&raw)
                 .await
                 .expect("count");
-            println!("{:>3}  {stored:>13}  {mib:>12.1}  {without:>21.1}", day + 1);
+            println!(
+                "{:>3}  {stored:>13}  {:>12}  {:>21}",
+                day + 1,
+                mib(bytes),
+                mib(without)
+            );
         }
     }
-    let bytes = store.database_bytes().await.expect("size") as f64 / (1024.0 * 1024.0);
-    let without = growth_per_day * days as f64;
+    let bytes = store.database_bytes().await.expect("size");
+    let without = growth_per_day * days;
+    let hundredths = bytes * 100 / without.max(1);
     println!(
-        "after {days} days at {per_day} a day: {bytes:.1} MiB with {KEEP_DAYS}-day retention, {without:.1} MiB without ({:.2} of it); purging took {:.1} s of {:.1} s",
-        bytes / without,
-        purge_ms as f64 / 1000.0,
-        began.elapsed().as_secs_f64()
+        "after {days} days at {per_day} a day: {} MiB with {KEEP_DAYS}-day retention, {} MiB without ({}.{:02} of it); purging took {} ms of {} ms",
+        mib(bytes),
+        mib(without),
+        hundredths / 100,
+        hundredths % 100,
+        purge_ms,
+        began.elapsed().as_millis()
     );
 }
