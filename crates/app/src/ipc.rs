@@ -186,6 +186,9 @@ pub struct HistoryFilter {
     pub page: Option<u32>,
     #[ts(optional)]
     pub per_page: Option<u32>,
+    /// The `next` of the page before: the page after it.
+    #[ts(optional)]
+    pub after: Option<String>,
 }
 
 impl From<HistoryFilter> for HistoryQuery {
@@ -199,6 +202,7 @@ impl From<HistoryFilter> for HistoryQuery {
             search: some(f.search),
             page: f.page,
             per_page: f.per_page,
+            after: some(f.after),
         }
     }
 }

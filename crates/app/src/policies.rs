@@ -300,10 +300,7 @@ impl App {
                 offset,
             })
             .await?;
-        Ok(List {
-            items: items.iter().map(PolicyRow::from).collect(),
-            total,
-        })
+        Ok(List::of(items.iter().map(PolicyRow::from).collect(), total))
     }
 
     /// A policy with its instalments as they stand today and its latest payments, taken at any

@@ -33,6 +33,8 @@ pub struct HistoryQuery {
     pub search: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+    /// Walk forward: the page after this `next` of the page before (then `page` is ignored).
+    pub after: Option<String>,
 }
 
 /// Which of the company's payments to list; every field optional.
@@ -118,11 +120,19 @@ impl App {
             policy_id: None,
             page: q.page.unwrap_or(1).max(1),
             per_page,
+            after: q
+                .after
+                .as_deref()
+                .filter(|a| !a.trim().is_empty())
+                .map(crate::views::read_cursor)
+                .transpose()?,
         };
         let page = self.store().transactions(&filter).await?;
         Ok(List {
             items: page.items.iter().map(TransactionView::from).collect(),
             total: page.total,
+            more: page.total_is_floor,
+            next: page.next.map(|(at, id)| crate::views::cursor(at, id)),
         })
     }
 
@@ -275,7 +285,7 @@ impl App {
                 TransactionView::from(c)
             });
         }
-        Ok(List { items, total })
+        Ok(List::of(items, total))
     }
 
     pub async fn summary(&self, actor: &Actor, q: &SummaryQuery) -> Result<SummaryView> {
@@ -426,10 +436,8 @@ impl App {
             })
             .await?;
         let items: Vec<InstalmentView> = lines.iter().map(InstalmentView::from).collect();
-        Ok(List {
-            total: items.len() as i64,
-            items,
-        })
+        let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        Ok(List::of(items, total))
     }
 
     pub async fn audit_log(

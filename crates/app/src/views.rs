@@ -17,11 +17,42 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// `{"items": [...], "total": N}`: one page and how many match in all.
+/// `{"items": [...], "total": N, "more": false}`: one page and how many match in all; `more`
+/// when more than `total` match (a broad search stops counting there), and `"next"` where the
+/// next page starts when there may be one (give it back as `after`).
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct List<T> {
     pub items: Vec<T>,
     pub total: i64,
+    pub more: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next: Option<String>,
+}
+
+impl<T> List<T> {
+    /// A page and the exact number that match.
+    pub fn of(items: Vec<T>, total: i64) -> List<T> {
+        List {
+            items,
+            total,
+            more: false,
+            next: None,
+        }
+    }
+}
+
+/// A keyset cursor as it travels: the payment's creation instant in ms and its id.
+pub(crate) fn cursor(at_ms: i64, id: i64) -> String {
+    format!("{at_ms}-{id}")
+}
+
+/// A cursor given back, or why it is not one.
+pub(crate) fn read_cursor(text: &str) -> crate::Result<(i64, i64)> {
+    text.trim()
+        .split_once('-')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
+        .ok_or_else(|| crate::Error::invalid("after", "give back the `next` of the page before"))
 }
 
 /// A payment, as DESIGN.md's contract fixes it.

@@ -250,6 +250,9 @@ enum PaybillCmd {
         page: u32,
         #[arg(long, default_value_t = 50)]
         per_page: u32,
+        /// The page after this one: the `next` a page printed
+        #[arg(long, conflicts_with = "page")]
+        after: Option<String>,
     },
 }
 
@@ -441,6 +444,10 @@ enum TxCmd {
         page: u32,
         #[arg(long, default_value_t = 50)]
         per_page: u32,
+        /// The page after this one: the `next` a page printed (walking forward costs the same
+        /// on any page)
+        #[arg(long, conflicts_with_all = ["page", "company"])]
+        after: Option<String>,
     },
     /// One payment by id, number or reference (by number, also another counter's)
     Show { id_or_number: String },
@@ -802,6 +809,7 @@ async fn run(cli: Cli) -> Result {
             search,
             page,
             per_page,
+            after,
         }) => {
             let q = HistoryQuery {
                 status: None,
@@ -811,7 +819,10 @@ async fn run(cli: Cli) -> Result {
                 search,
                 page: Some(page),
                 per_page: Some(per_page),
+                // A page walked to says so: its place among the pages is not counted.
+                after: after.clone(),
             };
+            let page = if after.is_some() { 0 } else { page };
             ctx.out.transactions(
                 &ctx.app.history(&ctx.reader().await?, &q).await?,
                 page,
@@ -1016,6 +1027,7 @@ async fn tx(ctx: &Ctx, command: TxCmd) -> Result {
             search,
             page,
             per_page,
+            after,
             ..
         } => {
             let q = HistoryQuery {
@@ -1026,7 +1038,10 @@ async fn tx(ctx: &Ctx, command: TxCmd) -> Result {
                 search,
                 page: Some(page),
                 per_page: Some(per_page),
+                // A page walked to says so: its place among the pages is not counted.
+                after: after.clone(),
             };
+            let page = if after.is_some() { 0 } else { page };
             out.transactions(
                 &app.history(&ctx.reader().await?, &q).await?,
                 page,

@@ -67,9 +67,15 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// `page` 0: a page reached with `--after`.
 fn page_note(shown: usize, total: i64, page: u32, per_page: u32, noun: &str) {
     if total == 0 {
         println!("No {noun} found.");
+        return;
+    }
+    if page == 0 {
+        // A page walked to with --after: where it starts is not counted.
+        println!("Showing {shown} of {total} {noun}.");
         return;
     }
     let first = i64::from(page.saturating_sub(1)) * i64::from(per_page) + 1;
@@ -261,10 +267,7 @@ impl Output {
             );
         }
         println!();
-        self.schedule(&List {
-            items: d.instalments.clone(),
-            total: d.instalments.len() as i64,
-        });
+        self.schedule(&List::of(d.instalments.clone(), d.instalments.len() as i64));
         println!();
         self.transactions(&d.transactions, 1, 50);
     }
@@ -296,7 +299,18 @@ impl Output {
                 &rows,
             );
         }
-        page_note(rows.len(), list.total, page, per_page, "payments");
+        if list.more {
+            println!(
+                "Showing {} of more than {} payments: narrow the search to count them all.",
+                rows.len(),
+                list.total
+            );
+        } else {
+            page_note(rows.len(), list.total, page, per_page, "payments");
+        }
+        if let Some(next) = &list.next {
+            println!("Next page: --after {next}");
+        }
     }
 
     pub fn transaction(&self, t: &TransactionView) {

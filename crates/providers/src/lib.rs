@@ -12,6 +12,7 @@
 //! the rest of Malipo only ever sees the domain types these are turned into.
 
 pub mod daraja;
+pub mod doors;
 pub mod email;
 pub mod paystack;
 pub mod sms;

@@ -103,16 +103,29 @@ pub struct TxFilter {
     pub to: Option<Date>,
     pub search: Option<String>,
     pub policy_id: Option<i64>,
-    /// From 1.
+    /// From 1; ignored when `after` is given.
     pub page: u32,
     pub per_page: u32,
+    /// Keyset paging: the page starts after this payment (its `created_at` in ms and id, as
+    /// [`Page::next`] gives them), so page 200 costs what page 1 does.
+    pub after: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// How many match in all; at least this many when `total_is_floor` (a broad search counts
+    /// up to [`BROAD_COUNT`] and stops).
     pub total: i64,
+    pub total_is_floor: bool,
+    /// Where the next page starts (`after`), when this one is full.
+    pub next: Option<(i64, i64)>,
 }
+
+/// A search matching more payments than this is counted only this far: "more than 10,000"
+/// tells a clerk as much as the exact figure, and counting every match of a common name would
+/// cost more than the page itself.
+pub const BROAD_COUNT: i64 = 10_000;
 
 const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
      FROM transactions t
@@ -430,12 +443,25 @@ impl Store {
             .and_then(|m| m.as_ref().err())
             .map(String::as_str);
         push_filters(&mut q, filter, in_fts.map(Clause::InFts));
+        if let Some((at, id)) = filter.after {
+            q.push(" AND (t.created_at, t.id) < (")
+                .push_bind(at)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
         q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
-            .push_bind(per_page)
-            .push(" OFFSET ")
-            .push_bind(i64::from(page - 1) * i64::from(per_page));
+            .push_bind(per_page);
+        if filter.after.is_none() {
+            q.push(" OFFSET ")
+                .push_bind(i64::from(page - 1) * i64::from(per_page));
+        }
         let rows = q.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(tx_from_row).collect::<Result<Vec<_>>>()?;
+        let next = items
+            .last()
+            .filter(|_| items.len() == per_page as usize)
+            .map(|t| (to_ms(t.created_at), t.id));
 
         let total = match &matched {
             None if filter.policy_id.is_none() => {
@@ -455,22 +481,33 @@ impl Store {
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
             Some(Err(fts)) if unfiltered(filter) => {
-                // Every match counts: the full-text index alone knows how many.
-                sqlx::query("SELECT count(*) AS n FROM tx_search WHERE tx_search MATCH ?")
-                    .bind(fts)
-                    .fetch_one(&self.pool)
-                    .await?
-                    .get("n")
+                // The full-text index alone knows how many match, counted as far as needed.
+                sqlx::query(
+                    "SELECT count(*) AS n FROM
+                         (SELECT 1 FROM tx_search WHERE tx_search MATCH ? LIMIT ?)",
+                )
+                .bind(fts)
+                .bind(BROAD_COUNT + 1)
+                .fetch_one(&self.pool)
+                .await?
+                .get("n")
             }
             Some(Err(fts)) => {
                 let mut c = QueryBuilder::new(
-                    "SELECT count(*) AS n FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid",
+                    "SELECT count(*) AS n FROM (SELECT 1 FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid",
                 );
                 push_filters(&mut c, filter, Some(Clause::Match(fts)));
+                c.push(" LIMIT ").push_bind(BROAD_COUNT + 1).push(")");
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
         };
-        Ok(Page { items, total })
+        let total_is_floor = matches!(matched, Some(Err(_))) && total > BROAD_COUNT;
+        Ok(Page {
+            items,
+            total: if total_is_floor { BROAD_COUNT } else { total },
+            total_is_floor,
+            next,
+        })
     }
 
     async fn count_from_totals(&self, filter: &TxFilter) -> Result<i64> {

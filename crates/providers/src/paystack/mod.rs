@@ -191,6 +191,14 @@ pub(crate) fn card_transaction(t: wire::Transaction) -> Result<CardTransaction, 
     })
 }
 
+/// What [`PaystackClient::verify`] reads from Paystack's answer: the transaction in its
+/// envelope, with its amount in the currency it names.
+pub fn read_verify(body: &[u8]) -> Result<CardTransaction, PaystackError> {
+    let envelope: wire::Envelope<wire::Transaction> = serde_json::from_slice(body)
+        .map_err(|e| PaystackError::Unexpected(format!("verify: {e}")))?;
+    card_transaction(PaystackClient::data(envelope, "verify")?)
+}
+
 fn card_refund(r: wire::Refund) -> Result<CardRefund, PaystackError> {
     let reference = r.transaction.as_deref().and_then(|raw| {
         serde_json::from_str::<serde_json::Value>(raw.get())

@@ -72,7 +72,7 @@ export type InstalmentStatus = "paid" | "pending" | "overdue";
 
 export type RefundStatus = "requested" | "approved" | "rejected" | "processing" | "processed" | "failed";
 
-export type List<T> = { items: Array<T>, total: number, };
+export type List<T> = { items: Array<T>, total: number, more: boolean, next?: string, };
 
 export type PolicyView = { number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
@@ -198,7 +198,11 @@ export type SaveReceipt = { number: string, format: ReceiptFormat,
  */
 print: boolean, };
 
-export type HistoryFilter = { status?: TxStatus, method?: Method, from?: string, to?: string, search?: string, page?: number, per_page?: number, };
+export type HistoryFilter = { status?: TxStatus, method?: Method, from?: string, to?: string, search?: string, page?: number, per_page?: number, 
+/**
+ * The `next` of the page before: the page after it.
+ */
+after?: string, };
 
 export type CompanyFilter = { branch?: string, status?: TxStatus, policy?: string, from?: string, to?: string, page?: number, per_page?: number, };
 
