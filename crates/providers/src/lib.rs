@@ -20,3 +20,12 @@ pub mod sms;
 mod http;
 
 pub use http::Transport;
+
+/// Reads a provider's JSON body strictly: text that is not UTF-8 is refused even where it sits
+/// in a field nobody reads (`serde_json` would skip it there), so every body accepted is a JSON
+/// document with one meaning.
+pub(crate) fn strict_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let text =
+        std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}

@@ -89,7 +89,7 @@ pub fn is_receipt_number(id: &str) -> bool {
 
 /// Reads a validation or confirmation body.
 pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
-    let w: Wire = serde_json::from_slice(body)
+    let w: Wire = crate::strict_json(body)
         .map_err(|e| CallbackError::Shape(format!("not a C2B payment: {e}")))?;
     let trans_id = w.trans_id.trim().to_ascii_uppercase();
     if !is_receipt_number(&trans_id) {
@@ -243,8 +243,7 @@ pub fn looks_like_status_result(body: &[u8]) -> bool {
 
 /// Reads what Transaction Status posts to the result URL (or the queue-timeout URL).
 pub fn parse_status_result(body: &[u8]) -> Result<StatusResult, CallbackError> {
-    let env: ReversalResultEnvelope =
-        serde_json::from_slice(body).map_err(|e| CallbackError::Shape(e.to_string()))?;
+    let env: ReversalResultEnvelope = crate::strict_json(body).map_err(CallbackError::Shape)?;
     let r = env.result;
     let code = ResultCode::from_raw(r.result_code.get())
         .ok_or_else(|| CallbackError::ResultCode(r.result_code.get().to_owned()))?;

@@ -61,8 +61,7 @@ fn find<'a>(items: &'a [CallbackItem], name: &str) -> Option<&'a str> {
 
 /// Parses the raw body Safaricom posted.
 pub fn parse(body: &[u8]) -> Result<StkCallback, CallbackError> {
-    let env: CallbackEnvelope =
-        serde_json::from_slice(body).map_err(|e| CallbackError::Shape(e.to_string()))?;
+    let env: CallbackEnvelope = crate::strict_json(body).map_err(CallbackError::Shape)?;
     let cb = env.body.stk_callback;
     if cb.checkout_request_id.trim().is_empty() {
         return Err(CallbackError::NoCheckoutId);

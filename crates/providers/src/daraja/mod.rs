@@ -290,7 +290,7 @@ pub fn certificate_facts(file: &[u8]) -> Result<CertificateFacts, String> {
 /// Parses the body Daraja posts to the result URL when a reversal finishes.
 pub fn parse_reversal_result(body: &[u8]) -> Result<ReversalResult, CallbackError> {
     let env: wire::ReversalResultEnvelope =
-        serde_json::from_slice(body).map_err(|e| CallbackError::Shape(e.to_string()))?;
+        crate::strict_json(body).map_err(CallbackError::Shape)?;
     let r = env.result;
     let code = ResultCode::from_raw(r.result_code.get())
         .ok_or_else(|| CallbackError::ResultCode(r.result_code.get().to_owned()))?;

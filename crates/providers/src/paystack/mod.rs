@@ -194,8 +194,8 @@ pub(crate) fn card_transaction(t: wire::Transaction) -> Result<CardTransaction, 
 /// What [`PaystackClient::verify`] reads from Paystack's answer: the transaction in its
 /// envelope, with its amount in the currency it names.
 pub fn read_verify(body: &[u8]) -> Result<CardTransaction, PaystackError> {
-    let envelope: wire::Envelope<wire::Transaction> = serde_json::from_slice(body)
-        .map_err(|e| PaystackError::Unexpected(format!("verify: {e}")))?;
+    let envelope: wire::Envelope<wire::Transaction> =
+        crate::strict_json(body).map_err(|e| PaystackError::Unexpected(format!("verify: {e}")))?;
     card_transaction(PaystackClient::data(envelope, "verify")?)
 }
 

@@ -85,7 +85,7 @@ pub enum WebhookEvent {
 /// Parses a verified webhook body.
 pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     let shape = |e: &dyn std::fmt::Display| WebhookError::Shape(e.to_string());
-    let ev: wire::Event = serde_json::from_slice(body).map_err(|e| shape(&e))?;
+    let ev: wire::Event = crate::strict_json(body).map_err(|e| shape(&e))?;
     match ev.event.as_str() {
         "charge.success" => {
             let t: wire::Transaction =
