@@ -72,12 +72,7 @@ struct Wire {
     last_name: Option<String>,
 }
 
-fn unquote(raw: &str) -> &str {
-    let t = raw.trim();
-    t.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(t)
-}
+use super::scalar_text as unquote;
 
 /// The longest M-Pesa receipt number Malipo accepts (they are 10 characters).
 const MAX_RECEIPT: usize = 20;
@@ -98,7 +93,7 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
             why: format!("{:?}", w.trans_id.chars().take(24).collect::<String>()),
         });
     }
-    let amount = Money::parse(unquote(w.trans_amount.get()), Currency::Kes).map_err(|e| {
+    let amount = Money::parse(&unquote(w.trans_amount.get()), Currency::Kes).map_err(|e| {
         CallbackError::Item {
             item: "TransAmount",
             why: e.to_string(),
@@ -110,7 +105,7 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
             why: "zero".into(),
         });
     }
-    let shortcode = unquote(w.shortcode.get()).to_owned();
+    let shortcode = unquote(w.shortcode.get()).into_owned();
     if !(5..=9).contains(&shortcode.len()) || !shortcode.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CallbackError::Item {
             item: "BusinessShortCode",

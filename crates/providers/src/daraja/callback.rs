@@ -44,12 +44,7 @@ pub enum StkOutcome {
     NotPaid(Failure),
 }
 
-fn unquote(raw: &str) -> &str {
-    let t = raw.trim();
-    t.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(t)
-}
+use super::scalar_text as unquote;
 
 fn find<'a>(items: &'a [CallbackItem], name: &str) -> Option<&'a str> {
     items
@@ -72,7 +67,7 @@ pub fn parse(body: &[u8]) -> Result<StkCallback, CallbackError> {
         let items = cb.callback_metadata.map(|m| m.item).unwrap_or_default();
         let amount_raw = find(&items, "Amount").ok_or(CallbackError::Missing("Amount"))?;
         let amount =
-            Money::parse(unquote(amount_raw), Currency::Kes).map_err(|e| CallbackError::Item {
+            Money::parse(&unquote(amount_raw), Currency::Kes).map_err(|e| CallbackError::Item {
                 item: "Amount",
                 why: e.to_string(),
             })?;
@@ -88,9 +83,9 @@ pub fn parse(body: &[u8]) -> Result<StkCallback, CallbackError> {
         }
         StkOutcome::Paid {
             amount,
-            receipt: receipt.to_owned(),
-            transaction_date: find(&items, "TransactionDate").map(|v| unquote(v).to_owned()),
-            phone: find(&items, "PhoneNumber").map(|v| unquote(v).to_owned()),
+            receipt: receipt.into_owned(),
+            transaction_date: find(&items, "TransactionDate").map(|v| unquote(v).into_owned()),
+            phone: find(&items, "PhoneNumber").map(|v| unquote(v).into_owned()),
         }
     } else {
         StkOutcome::NotPaid(codes::failure(&code, &cb.result_desc))

@@ -339,6 +339,19 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), DarajaError> {
     Ok(())
 }
 
+/// A value Daraja sends as a string or as a bare number (`"10.00"` or `10`, a phone number
+/// either way), as text: a string with its escapes read (`"25470\\/…"` is `25470/…`, as any
+/// JSON reader sees it), a number as written.
+pub(crate) fn scalar_text(raw: &str) -> std::borrow::Cow<'_, str> {
+    let t = raw.trim();
+    if t.starts_with('"')
+        && let Ok(text) = serde_json::from_str::<String>(t)
+    {
+        return std::borrow::Cow::Owned(text);
+    }
+    std::borrow::Cow::Borrowed(t)
+}
+
 /// An amount M-Pesa can move: whole shillings, KES 1 to 250,000 a payment. Made once where the
 /// amount is typed or decided ([`MpesaAmount::parse`], [`MpesaAmount::new`]) and carried to
 /// the wire as it is, so M-Pesa's limits are checked in one place.
