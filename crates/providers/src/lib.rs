@@ -21,11 +21,17 @@ mod http;
 
 pub use http::Transport;
 
-/// Reads a provider's JSON body strictly: text that is not UTF-8 is refused even where it sits
-/// in a field nobody reads (`serde_json` would skip it there), so every body accepted is a JSON
-/// document with one meaning.
+/// Reads a provider's JSON body strictly: it must be one JSON object as any reader takes it
+/// (UTF-8 throughout, numbers in range, even in fields nobody reads, which `serde_json` would
+/// otherwise skip; and not an array, which a derived struct would also accept), so every body
+/// accepted has one meaning.
 pub(crate) fn strict_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let text =
         std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => {}
+        Ok(_) => return Err("the body is not a JSON object".into()),
+        Err(e) => return Err(e.to_string()),
+    }
     serde_json::from_str(text).map_err(|e| e.to_string())
 }

@@ -72,7 +72,14 @@ struct QueryRequest<'a> {
 fn text(v: &Value, key: &str) -> Option<String> {
     match v.get(key)? {
         Value::String(s) => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
+        // A whole number as its digits (a phone number may come so); a fraction as written
+        // when it is plain (`20.5`). A number only an exponent can write (`2.5e39`) is no
+        // amount or phone Safaricom sends, and its digits would depend on how it was read.
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Some(u.to_string()),
+            (None, Some(i)) => Some(i.to_string()),
+            (None, None) => Some(n.to_string()).filter(|t| !t.contains(['e', 'E'])),
+        },
         _ => None,
     }
 }
