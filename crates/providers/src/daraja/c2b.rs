@@ -93,11 +93,13 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
             why: format!("{:?}", w.trans_id.chars().take(24).collect::<String>()),
         });
     }
-    let amount = Money::parse(&unquote(w.trans_amount.get()), Currency::Kes).map_err(|e| {
-        CallbackError::Item {
-            item: "TransAmount",
-            why: e.to_string(),
-        }
+    let amount = Money::parse(
+        &unquote(w.trans_amount.get()).unwrap_or_default(),
+        Currency::Kes,
+    )
+    .map_err(|e| CallbackError::Item {
+        item: "TransAmount",
+        why: e.to_string(),
     })?;
     if amount.is_zero() {
         return Err(CallbackError::Item {
@@ -105,7 +107,7 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
             why: "zero".into(),
         });
     }
-    let shortcode = unquote(w.shortcode.get()).into_owned();
+    let shortcode = unquote(w.shortcode.get()).unwrap_or_default().into_owned();
     if !(5..=9).contains(&shortcode.len()) || !shortcode.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CallbackError::Item {
             item: "BusinessShortCode",
@@ -136,7 +138,13 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
         account: text(w.bill_ref_number, 40),
         msisdn: w
             .msisdn
-            .map(|m| unquote(m.get()).chars().take(20).collect())
+            .map(|m| {
+                unquote(m.get())
+                    .unwrap_or_default()
+                    .chars()
+                    .take(20)
+                    .collect()
+            })
             .unwrap_or_default(),
         payer,
     })

@@ -66,15 +66,16 @@ pub fn parse(body: &[u8]) -> Result<StkCallback, CallbackError> {
     let outcome = if code.is_success() {
         let items = cb.callback_metadata.map(|m| m.item).unwrap_or_default();
         let amount_raw = find(&items, "Amount").ok_or(CallbackError::Missing("Amount"))?;
-        let amount =
-            Money::parse(&unquote(amount_raw), Currency::Kes).map_err(|e| CallbackError::Item {
+        let amount = Money::parse(&unquote(amount_raw).unwrap_or_default(), Currency::Kes)
+            .map_err(|e| CallbackError::Item {
                 item: "Amount",
                 why: e.to_string(),
             })?;
         let receipt = unquote(
             find(&items, "MpesaReceiptNumber")
                 .ok_or(CallbackError::Missing("MpesaReceiptNumber"))?,
-        );
+        )
+        .unwrap_or_default();
         if receipt.is_empty() || !receipt.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(CallbackError::Item {
                 item: "MpesaReceiptNumber",
@@ -84,8 +85,12 @@ pub fn parse(body: &[u8]) -> Result<StkCallback, CallbackError> {
         StkOutcome::Paid {
             amount,
             receipt: receipt.into_owned(),
-            transaction_date: find(&items, "TransactionDate").map(|v| unquote(v).into_owned()),
-            phone: find(&items, "PhoneNumber").map(|v| unquote(v).into_owned()),
+            transaction_date: find(&items, "TransactionDate")
+                .and_then(unquote)
+                .map(|v| v.into_owned()),
+            phone: find(&items, "PhoneNumber")
+                .and_then(unquote)
+                .map(|v| v.into_owned()),
         }
     } else {
         StkOutcome::NotPaid(codes::failure(&code, &cb.result_desc))

@@ -341,15 +341,23 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), DarajaError> {
 
 /// A value Daraja sends as a string or as a bare number (`"10.00"` or `10`, a phone number
 /// either way), as text: a string with its escapes read (`"25470\\/…"` is `25470/…`, as any
-/// JSON reader sees it), a number as written.
-pub(crate) fn scalar_text(raw: &str) -> std::borrow::Cow<'_, str> {
+/// JSON reader sees it), a whole number as its digits, a fraction as JSON readers write it back.
+/// `None` for a number no reader agrees on: a whole number beyond 64 bits, or one only an
+/// exponent can write (no amount, receipt or phone is either).
+pub(crate) fn scalar_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
     let t = raw.trim();
-    if t.starts_with('"')
-        && let Ok(text) = serde_json::from_str::<String>(t)
-    {
-        return std::borrow::Cow::Owned(text);
+    if t.starts_with('"') {
+        return serde_json::from_str::<String>(t).ok().map(Cow::Owned);
     }
-    std::borrow::Cow::Borrowed(t)
+    let n: serde_json::Number = serde_json::from_str(t).ok()?;
+    let text = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u.to_string(),
+        (None, Some(i)) => i.to_string(),
+        (None, None) if t.contains(['.']) && !t.contains(['e', 'E']) => n.to_string(),
+        (None, None) => return None,
+    };
+    (!text.contains(['e', 'E'])).then_some(Cow::Owned(text))
 }
 
 /// An amount M-Pesa can move: whole shillings, KES 1 to 250,000 a payment. Made once where the
