@@ -1,6 +1,7 @@
 //! The office's files and people, through the services on a real database file:
 //!
 //! - exports cannot carry spreadsheet formulas
+//! - history walks forward by where each page ends, every payment once
 //! - sign-in slows down after repeated failures, per user and per machine
 //! - reports that are role-scoped refuse the wrong role whoever calls them; the session says
 //!   what the services allow; the command line without a user reads and changes nothing
@@ -31,6 +32,78 @@ fn policy(number: &str, holder: &str) -> PolicyInput {
         start: None,
         status: None,
     }
+}
+
+#[tokio::test]
+async fn history_walks_forward_page_by_page_from_where_each_ends() {
+    let (_dir, app) = office().await;
+    app.add_policy(&Actor::Setup, &policy("POL-1", "Amina Wanjiru"))
+        .await
+        .unwrap();
+    let policy_id = app.store().policy("POL-1").await.unwrap().unwrap().id;
+    for n in 0..5_i64 {
+        app.store()
+            .insert_transaction(
+                "setup",
+                &malipo_store::NewTransaction {
+                    desk: malipo_domain::OfficeCode::parse("HQ").unwrap().into(),
+                    policy_id,
+                    method: malipo_domain::Method::Mpesa,
+                    amount: malipo_domain::Money::from_minor(
+                        100_000 + n,
+                        malipo_domain::Currency::Kes,
+                    )
+                    .unwrap(),
+                    phone: Some(malipo_domain::Msisdn::parse("0722000111").unwrap()),
+                    email: None,
+                    reference: malipo_domain::ProviderReference::from_random(7 + n.unsigned_abs()),
+                    clerk_id: None,
+                },
+                // The same instant for all: the id keeps the order.
+                app.now(),
+            )
+            .await
+            .unwrap();
+    }
+    let all = app
+        .history(&Actor::Console, &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!((all.total, all.more, all.next.as_deref()), (5, false, None));
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .history(
+                &Actor::Console,
+                &HistoryQuery {
+                    per_page: Some(2),
+                    after: after.clone(),
+                    ..HistoryQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.total, 5);
+        walked.extend(page.items.iter().map(|t| t.number.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let whole: Vec<String> = all.items.iter().map(|t| t.number.clone()).collect();
+    assert_eq!(walked, whole, "every payment once, in the list's order");
+    let refused = app
+        .history(
+            &Actor::Console,
+            &HistoryQuery {
+                after: Some("page-two".into()),
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidInput, "{refused}");
 }
 
 #[tokio::test]
