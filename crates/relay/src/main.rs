@@ -96,6 +96,9 @@ enum TenantCmd {
         #[arg(long)]
         name: String,
     },
+    /// Every tenant: id, name, devices (active, revoked), last event number, and when its latest
+    /// provider event arrived. No URL token or secret is shown
+    List,
     /// Set the tenant's Paystack secret key, read from stdin; kept sealed with MALIPO_RELAY_SECRET_KEY
     SetPaystackSecret { tenant: String },
     /// Give the tenant a new Daraja callback URL (shown once); the old one works for 24 more hours
@@ -526,6 +529,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "c2b_confirmation_url": format!("{}{}/{}", public_url(), malipo_relay_api::C2B_CONFIRMATION_PATH, t.c2b_token),
             });
             println!("{out:#}");
+        }
+        Command::Tenant(TenantCmd::List) => {
+            let list = store.tenant_list().await.map_err(|e| e.to_string())?;
+            let out: Vec<serde_json::Value> = list
+                .iter()
+                .map(|t| {
+                    json!({
+                        "id": t.id,
+                        "name": t.name,
+                        "active_devices": t.active_devices,
+                        "revoked_devices": t.revoked_devices,
+                        "last_seq": t.last_seq,
+                        "last_received_at": t.last_received_ms.and_then(|ms| {
+                            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                                .ok()
+                                .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+                        }),
+                    })
+                })
+                .collect();
+            println!("{:#}", serde_json::Value::Array(out));
         }
         Command::Tenant(TenantCmd::SetPaystackSecret { tenant }) => {
             let key = SealingKey::from_env()

@@ -204,6 +204,17 @@ pub struct Tenant {
     pub daraja_allow: Option<String>,
 }
 
+/// A tenant as the operator lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TenantSummary {
+    pub id: String,
+    pub name: String,
+    pub last_seq: i64,
+    pub active_devices: i64,
+    pub revoked_devices: i64,
+    pub last_received_ms: Option<i64>,
+}
+
 /// A tenant just created, with the Daraja path token shown this once.
 #[derive(Debug, Clone)]
 pub struct NewTenant {
@@ -872,6 +883,34 @@ impl RelayStore {
             .await
             .map_err(|_| RelayError::Closed)?;
         rx.await.map_err(|_| RelayError::Closed)?
+    }
+
+    /// Every tenant, for the operator (`malipo-relay tenant list`): its id and name, its
+    /// devices (active and revoked), its last event number and when its latest provider event
+    /// arrived (ms; none yet: `None`). No token or secret is in it.
+    pub async fn tenant_list(&self) -> Result<Vec<TenantSummary>> {
+        Ok(on_db!(&self.db, |pool, sql| {
+            sqlx::query(sql(
+                "SELECT t.id, t.name, t.last_seq,
+                        (SELECT count(*) FROM devices d WHERE d.tenant_id = t.id AND d.revoked = 0) AS active,
+                        (SELECT count(*) FROM devices d WHERE d.tenant_id = t.id AND d.revoked <> 0) AS revoked,
+                        (SELECT e.received_at FROM events e WHERE e.tenant_id = t.id
+                           ORDER BY e.seq DESC LIMIT 1) AS last_received
+                 FROM tenants t ORDER BY t.name, t.id",
+            ))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| TenantSummary {
+                id: r.get("id"),
+                name: r.get("name"),
+                last_seq: r.get("last_seq"),
+                active_devices: r.get("active"),
+                revoked_devices: r.get("revoked"),
+                last_received_ms: r.get("last_received"),
+            })
+            .collect()
+        }))
     }
 
     /// The tenant's last sequence number.

@@ -55,6 +55,23 @@ fn total(days: &[(String, String, String, i64)]) -> i64 {
 async fn only_old_read_bodies_go_and_their_counts_stay(store: RelayStore) {
     let o = office(store, 1200).await;
     let store = &o.store;
+    // The operator's list: the company, its devices, how far its events go, when the last came.
+    let listed = store.tenant_list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (
+            listed[0].id.as_str(),
+            listed[0].active_devices,
+            listed[0].revoked_devices,
+            listed[0].last_seq
+        ),
+        (o.tenant.as_str(), 2, 1, 1200)
+    );
+    assert!(
+        listed[0]
+            .last_received_ms
+            .is_some_and(|at| (now_ms() - at).abs() < 60_000)
+    );
     // Counter 1 has read everything; counter 2 up to event 700.
     store.events(&o.fast, 1200, 1).await.unwrap();
     store.events(&o.slow, 700, 1).await.unwrap();
