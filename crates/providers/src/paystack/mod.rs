@@ -191,12 +191,24 @@ pub(crate) fn card_transaction(t: wire::Transaction) -> Result<CardTransaction, 
     })
 }
 
-/// What [`PaystackClient::verify`] reads from Paystack's answer: the transaction in its
-/// envelope, with its amount in the currency it names.
+/// A successful answer's body: Paystack's envelope, read strictly, refused when it says
+/// `"status": false`. Every answer the client reads goes through here.
+fn envelope<T: DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+) -> Result<wire::Envelope<T>, PaystackError> {
+    let env: wire::Envelope<T> =
+        crate::strict_json(body).map_err(|e| PaystackError::Unexpected(format!("{what}: {e}")))?;
+    if !env.status {
+        return Err(PaystackError::Rejected(env.message));
+    }
+    Ok(env)
+}
+
+/// What [`PaystackClient::verify`] reads from a successful answer's body: the transaction in
+/// its envelope, with its amount in the currency it names (the path the fuzzers run).
 pub fn read_verify(body: &[u8]) -> Result<CardTransaction, PaystackError> {
-    let envelope: wire::Envelope<wire::Transaction> =
-        crate::strict_json(body).map_err(|e| PaystackError::Unexpected(format!("verify: {e}")))?;
-    card_transaction(PaystackClient::data(envelope, "verify")?)
+    card_transaction(PaystackClient::data(envelope("verify", body)?, "verify")?)
 }
 
 fn card_refund(r: wire::Refund) -> Result<CardRefund, PaystackError> {
@@ -293,12 +305,7 @@ impl PaystackClient {
                 },
             });
         }
-        let env: wire::Envelope<T> = serde_json::from_slice(&bytes)
-            .map_err(|e| PaystackError::Unexpected(format!("{what}: {e}")))?;
-        if !env.status {
-            return Err(PaystackError::Rejected(env.message));
-        }
-        Ok(env)
+        envelope(what, &bytes)
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
