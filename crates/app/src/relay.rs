@@ -66,9 +66,23 @@ pub struct RelayCa {
 }
 
 impl RelayCa {
-    /// Reads `path` and checks it holds at least one PEM certificate.
+    /// The largest certificate file read: bundles of a few authorities are tens of KiB.
+    pub const MAX_BYTES: u64 = 1024 * 1024;
+
+    /// Reads `path` (at most [`Self::MAX_BYTES`]: a certificate bundle, never a device that
+    /// reads without end) and checks it holds at least one PEM certificate.
     pub fn load(path: &str) -> Result<RelayCa, String> {
-        let pem = std::fs::read(path).map_err(|e| format!("{path} cannot be read ({e})"))?;
+        use std::io::Read;
+        let mut pem = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(Self::MAX_BYTES + 1).read_to_end(&mut pem))
+            .map_err(|e| format!("{path} cannot be read ({e})"))?;
+        if pem.len() as u64 > Self::MAX_BYTES {
+            return Err(format!(
+                "{path} is larger than {} KiB: not a certificate file",
+                Self::MAX_BYTES / 1024
+            ));
+        }
         match reqwest::Certificate::from_pem_bundle(&pem) {
             Ok(certs) if !certs.is_empty() => Ok(RelayCa {
                 path: path.to_owned(),
@@ -420,7 +434,16 @@ fn wakes(message: &str, cursor: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{http_date, wakes};
+
+    #[test]
+    fn a_certificate_file_is_read_only_so_far() {
+        let endless = RelayCa::load("/dev/zero").unwrap_err();
+        assert!(endless.contains("larger than 1024 KiB"), "{endless}");
+        let missing = RelayCa::load("/no/such/ca.pem").unwrap_err();
+        assert!(missing.contains("cannot be read"), "{missing}");
+    }
+
+    use super::{RelayCa, http_date, wakes};
 
     #[test]
     fn an_http_date_is_read_as_utc() {
