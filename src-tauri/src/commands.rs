@@ -9,21 +9,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
-    AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CompanyFilter, Credentials, DateRange, Day,
-    DecideSuspense, DemoPaid, DemoPayBill, HistoryFilter, ImportPolicies, ImportStatement,
-    InstallUpdate, MessageId, MessagesFilter, OrphansFilter, PolicyCorrected, PolicyForm,
-    PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund, RequestRefund,
-    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, VerifyCode,
+    AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CashDay, CloseCash, CompanyFilter,
+    Credentials, DateRange, Day, DecideSuspense, DemoPaid, DemoPayBill, DepositCash, HistoryFilter,
+    ImportPolicies, ImportStatement, InstallUpdate, MessageId, MessagesFilter, OrphansFilter,
+    PolicyCorrected, PolicyForm, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter,
+    RejectRefund, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt,
+    SessionView, SignOffCash, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, DoctorReport, Error, ImportReport, InstalledUpdate,
-    MessageView, MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport,
-    RefundView, SavedCardView, SecretStore, SendReport, Session, StatementImport, SummaryQuery,
-    SuspenseDecided, SuspenseView, UpdateView,
+    Actor, App, AppError, CardRequest, CashReport, CashRequest, DepositView, DoctorReport,
+    DrawerView, Error, ImportReport, InstalledUpdate, MessageView, MpesaRequest, OrphanView,
+    PolicyQuery, ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore,
+    SendReport, Session, StatementImport, SummaryQuery, SuspenseDecided, SuspenseView, UpdateView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -214,6 +215,72 @@ pub async fn pay_card(
     let started = app.pay_card(&actor, &request).await?;
     crate::events::watch_payment(handle, (*app).clone(), actor, &started);
     Ok(started)
+}
+
+/// Records cash handed over at the counter: paid at once, with its change.
+#[tauri::command]
+pub async fn pay_cash(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: CashRequest,
+) -> Answer<TransactionView> {
+    let paid = app.pay_cash(&shell.actor()?, &request).await?;
+    crate::events::changed(&handle, "payments");
+    Ok(paid)
+}
+
+/// A day's cash: the clerk's own drawer, or every drawer for a manager; the office's cash.
+#[tauri::command]
+pub async fn cash_report(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: CashDay,
+) -> Answer<CashReport> {
+    Ok(app
+        .cash_report(&shell.actor()?, request.day.as_deref())
+        .await?)
+}
+
+/// The signed-in clerk closes their drawer with what they counted.
+#[tauri::command]
+pub async fn close_cash(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: CloseCash,
+) -> Answer<DrawerView> {
+    Ok(app
+        .close_cash(&shell.actor()?, &request.counted, request.day.as_deref())
+        .await?)
+}
+
+/// A manager signs off a clerk's closed drawer.
+#[tauri::command]
+pub async fn sign_off_cash(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: SignOffCash,
+) -> Answer<DrawerView> {
+    Ok(app
+        .sign_off_cash(
+            &shell.actor()?,
+            &request.clerk,
+            request.day.as_deref(),
+            request.note.as_deref(),
+        )
+        .await?)
+}
+
+/// Records cash taken to the bank.
+#[tauri::command]
+pub async fn deposit_cash(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: DepositCash,
+) -> Answer<DepositView> {
+    Ok(app
+        .deposit_cash(&shell.actor()?, &request.amount, &request.bank_ref)
+        .await?)
 }
 
 /// A QR code (SVG) of `text`: the checkout link, for the customer's phone camera.

@@ -131,9 +131,10 @@ impl Error {
             Error::Store(e) => match e {
                 StoreError::Duplicate(_) => ErrorCode::Conflict,
                 StoreError::NotFound(_) => ErrorCode::NotFound,
-                StoreError::Refused(_) | StoreError::Transition(_) | StoreError::Refund(_) => {
-                    ErrorCode::Conflict
-                }
+                StoreError::Refused(_)
+                | StoreError::Conflict(_)
+                | StoreError::Transition(_)
+                | StoreError::Refund(_) => ErrorCode::Conflict,
                 StoreError::Db(_) | StoreError::Open(_) | StoreError::Corrupt(_) => {
                     ErrorCode::Internal
                 }

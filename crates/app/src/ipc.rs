@@ -366,6 +366,34 @@ pub struct Day {
     pub date: String,
 }
 
+/// A day's cash (`YYYY-MM-DD`; today when none).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct CashDay {
+    pub day: Option<String>,
+}
+
+/// The signed-in clerk closes their drawer with what they counted.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct CloseCash {
+    pub counted: crate::Counted,
+    pub day: Option<String>,
+}
+
+/// A manager signs off a clerk's closed drawer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct SignOffCash {
+    pub clerk: String,
+    pub day: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Cash taken to the bank, with the deposit slip's reference.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct DepositCash {
+    pub amount: String,
+    pub bank_ref: String,
+}
+
 /// An M-Pesa statement file as the clerk picked it: its name and its bytes (base64).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct ImportStatement {
@@ -434,9 +462,9 @@ use crate::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
-    CardRequest, DoctorReport, ImportReport, InstalledUpdate, MessageView, MpesaRequest,
-    OrphanView, ReconcileReport, RefundView, SavedCardView, SendReport, StatementImport,
-    SuspenseDecided, SuspenseView, UpdateView,
+    CardRequest, CashReport, CashRequest, DepositView, DoctorReport, DrawerView, ImportReport,
+    InstalledUpdate, MessageView, MpesaRequest, OrphanView, ReconcileReport, RefundView,
+    SavedCardView, SendReport, StatementImport, SuspenseDecided, SuspenseView, UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -529,6 +557,16 @@ pub fn typescript() -> String {
         AddUser::decl(&cfg),
         MpesaRequest::decl(&cfg),
         CardRequest::decl(&cfg),
+        CashRequest::decl(&cfg),
+        crate::Counted::decl(&cfg),
+        CashDay::decl(&cfg),
+        CloseCash::decl(&cfg),
+        SignOffCash::decl(&cfg),
+        DepositCash::decl(&cfg),
+        DrawerView::decl(&cfg),
+        DepositView::decl(&cfg),
+        crate::CashPositionView::decl(&cfg),
+        CashReport::decl(&cfg),
         CheckInput::decl(&cfg),
         crate::input::InputKind::decl(&cfg),
         InputCheck::decl(&cfg),

@@ -8,6 +8,7 @@
 //! which starts the simulator and a relay in-process, lives in its own crate.
 
 mod audit_text;
+mod cash;
 mod doctor;
 mod error;
 mod files;
@@ -42,6 +43,7 @@ use malipo_store::Store;
 
 use crate::settings::table;
 
+pub use cash::{CashReport, CashRequest, Counted, DepositView, DrawerView};
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::{AppError, Error, ErrorCode, Result};
 pub use files::{create_private_dir, export_file_name, keep_new_files_private, write_private_file};
@@ -60,7 +62,7 @@ pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
 pub use sync::{PullRegistered, PullReport, StatementImport, StatementLine, SyncReport};
 pub use updates::{AvailableUpdate, InstalledUpdate, UPDATE_URL_ENV, UpdateView, check_update_url};
 pub use users::{Actor, Session};
-pub use views::{CompanyView, MessageView, OrphanView, ReminderView, SendReport};
+pub use views::{CashPositionView, CompanyView, MessageView, OrphanView, ReminderView, SendReport};
 
 /// Where time comes from; tests pass a fixed one.
 pub trait Clock: Send + Sync + std::fmt::Debug {

@@ -107,8 +107,9 @@ impl App {
             .and_then(|v| v.trim().parse().ok()))
     }
 
-    /// The checks every new payment goes through before a provider hears of it.
-    async fn guard(
+    /// The checks every new payment goes through before a provider hears of it (`payer` is the
+    /// phone or e-mail; empty for cash).
+    pub(crate) async fn guard(
         &self,
         actor: &Actor,
         policy_id: i64,
@@ -152,7 +153,10 @@ impl App {
             return Err(Error::LikelyRepeat {
                 number: t.number,
                 amount,
-                payer: payer.to_owned(),
+                payer: match payer {
+                    "" => "cash at the counter".to_owned(),
+                    p => p.to_owned(),
+                },
                 seconds: (now - t.created_at).whole_seconds(),
                 status: t.status,
             });
@@ -498,8 +502,9 @@ impl App {
         } else {
             let providers = self.providers();
             match tx.method {
-                // Recorded only once confirmed, so never open; nothing to ask.
-                Method::Paybill => tx,
+                // Recorded only once confirmed (or paid as recorded), so never open; nothing
+                // to ask.
+                Method::Paybill | Method::Cash => tx,
                 Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
                 Method::Card => match provider_call(
                     "paystack.verify",
@@ -565,7 +570,7 @@ impl App {
                 "No answer from M-Pesa for 10 minutes. Ask the customer whether money left their account before prompting again."
             }
             Method::Card => "The customer did not finish the card checkout within 30 minutes.",
-            Method::Paybill => return Ok(tx),
+            Method::Paybill | Method::Cash => return Ok(tx),
         };
         let details = ProviderDetails {
             failure_code: Some("no_answer".into()),

@@ -110,6 +110,7 @@ impl App {
             mpesa_receipt: t.provider_receipt.clone().filter(|_| t.method.is_mpesa()),
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
+            tendered: t.tendered,
             clerk: t.clerk.clone(),
             copy,
             verify_url,

@@ -105,11 +105,13 @@ fn paybill(
 /// One difference between a provider and this office.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Difference {
-    /// `card` or `mpesa`.
+    /// `card`, `mpesa`, `paybill` or `cash`.
     pub method: Method,
     /// `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
     /// `receipt_unmatched`, `confirmed_by_query_only`, `in_suspense`, `awaiting_confirmation`,
-    /// or against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`.
+    /// against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`, or for
+    /// a clerk's drawer (the clerk in `reference`, counted and expected as the amounts)
+    /// `cash_not_closed`, `cash_variance` and `cash_not_signed_off`.
     pub kind: String,
     pub number: Option<String>,
     /// Our reference (cards) or the CheckoutRequestID (M-Pesa).
@@ -162,7 +164,60 @@ pub struct ReconcileReport {
     pub card_checked: bool,
     /// M-Pesa's own ledger for the day, where a statement or a pull covers it.
     pub ledger: LedgerSide,
+    /// Each clerk's drawer that day: cash received and paid out, the count and its variance.
+    pub cash: Vec<crate::cash::DrawerView>,
     pub differences: Vec<Difference>,
+}
+
+/// The day's drawers: one not closed once the day is over, a count that differs from what the
+/// payments say, and a cash-up no manager signed off.
+fn cash(drawers: &[crate::cash::DrawerView], day_over: bool, report: &mut ReconcileReport) {
+    for d in drawers {
+        let mut differ = |kind: &str, explanation: String| {
+            report.differences.push(Difference {
+                method: Method::Cash,
+                kind: kind.to_owned(),
+                number: None,
+                reference: Some(d.clerk.clone()),
+                provider_amount: d.counted.clone(),
+                local_amount: Some(d.expected.clone()),
+                local_status: None,
+                explanation,
+            })
+        };
+        if !d.closed {
+            if day_over {
+                differ(
+                    "cash_not_closed",
+                    format!(
+                        "{}'s drawer took {} {} in cash and was never counted and closed: count it with them and close it (`malipo cash close --day {}`)",
+                        d.clerk, d.currency, d.expected, d.day
+                    ),
+                );
+            }
+            continue;
+        }
+        if d.variance_minor.is_some_and(|v| v != 0) {
+            differ(
+                "cash_variance",
+                format!(
+                    "{}'s count differs from the cash payments by {} {}: the note on the sign-off says what was found",
+                    d.clerk,
+                    d.currency,
+                    d.variance.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        if d.signed_off_by.is_none() {
+            differ(
+                "cash_not_signed_off",
+                format!(
+                    "{}'s cash-up waits for a manager's sign-off (`malipo cash sign-off {} --day {}`)",
+                    d.clerk, d.clerk, d.day
+                ),
+            );
+        }
+    }
 }
 
 /// After this long without anything covering M-Pesa's list, a missed payment is close to
@@ -230,6 +285,7 @@ impl App {
             paybill: Side::default(),
             card_checked: false,
             ledger: LedgerSide::default(),
+            cash: Vec::new(),
             differences: Vec::new(),
         };
         let providers = self.providers();
@@ -251,6 +307,9 @@ impl App {
             .await?;
         paybill(&local, &confirmations, &mut report);
         self.against_ledger(from, to, &mut report).await?;
+        let today = malipo_domain::time_zone::nairobi_date(self.now());
+        report.cash = self.drawers_of(day).await?;
+        cash(&report.cash.clone(), day < today, &mut report);
         Ok(report)
     }
 

@@ -1,5 +1,6 @@
 //! Refunds: a clerk asks, a manager approves (which sends it to the provider: a Paystack
-//! refund for cards, an M-Pesa reversal for M-Pesa) or rejects, and the refund is followed to
+//! refund for cards, an M-Pesa reversal for M-Pesa; cash is handed back from the drawer of the
+//! clerk who asked, and is done at once) or rejects, and the refund is followed to
 //! its final state through the providers' events (via sync) or, for cards, by asking.
 //!
 //! A refund can never take a payment's refunds past what was paid; partial refunds are allowed.
@@ -246,6 +247,16 @@ impl App {
                     Err(e) => Err(unanswered(id, &e.to_string())),
                 }
             }
+            // Cash goes back across the counter from the drawer of the clerk who asked: the
+            // approval is the paying out, so it is processed at once, unless that drawer is
+            // closed for the day.
+            Method::Cash => match self.cash_refund_drawer(refund).await {
+                Ok(()) => Ok((RefundEvent::Processed, RefundDetails::default())),
+                Err(e) => {
+                    self.store().release_refund_send(id).await?;
+                    Err(e)
+                }
+            },
             Method::Mpesa | Method::Paybill => {
                 let Some(receipt) = payment.provider_receipt.clone() else {
                     self.store().release_refund_send(id).await?;
@@ -341,11 +352,36 @@ impl App {
                     }
                 }
             }
+            // Handed over when it was approved; only its recording was lost.
+            Method::Cash => Ok((RefundEvent::Processed, RefundDetails::default())),
             Method::Mpesa | Method::Paybill => Err(Error::Conflict(format!(
                 "refund {id} was sent to M-Pesa at {} and no answer came; M-Pesa's result arrives through the relay, so it is not sent again. If none has come within a day, check the reversal on the M-Pesa portal",
                 crate::views::rfc3339(sent_at)
             ))),
         }
+    }
+
+    /// Refuses a cash refund whose requester's drawer is closed for today: the notes would
+    /// come out of a drawer already counted.
+    async fn cash_refund_drawer(&self, refund: &RefundRecord) -> Result<()> {
+        let Some(user) = self.store().user(&refund.requested_by).await? else {
+            return Err(Error::Conflict(format!(
+                "refund {} was asked for by {}, who is no longer a user: cash goes back from the drawer of whoever asked, so ask for it again",
+                refund.id, refund.requested_by
+            )));
+        };
+        let today = malipo_domain::time_zone::nairobi_date(self.now());
+        if self
+            .store()
+            .drawer_closed(user.id, today, refund.amount.currency())
+            .await?
+        {
+            return Err(Error::Conflict(format!(
+                "{}'s cash for {today} is closed: the {} cannot come out of that drawer today; approve it tomorrow",
+                refund.requested_by, refund.amount
+            )));
+        }
+        Ok(())
     }
 
     /// Whether the person who asked for a refund may approve it ([`table::REFUND_SELF_APPROVAL.key`]).

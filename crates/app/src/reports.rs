@@ -366,6 +366,13 @@ impl App {
             messages,
             ledger: self.ledger_status(actor).await?,
             suspense,
+            cash: crate::views::CashPositionView::from(
+                &self
+                    .store()
+                    .cash_position(self.office_currency().await?)
+                    .await?,
+            ),
+            cash_ups_unsigned: self.store().cash_ups_unsigned().await?,
         })
     }
 

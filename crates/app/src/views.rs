@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::{Method, Money, Role, TxStatus};
 use malipo_store::{
-    AuditEntry, CompanyPayment, DayTotals, MessageRecord, PolicyRecord, PolicyStanding,
-    ScheduleLine, Split, Summary, Totals, TransactionRecord, UserRecord,
+    AuditEntry, CashPosition, CompanyPayment, DayTotals, MessageRecord, PolicyRecord,
+    PolicyStanding, ScheduleLine, Split, Summary, Totals, TransactionRecord, UserRecord,
 };
 
 pub fn rfc3339(at: OffsetDateTime) -> String {
@@ -88,6 +88,9 @@ pub struct TransactionView {
     pub card_last4: Option<String>,
     /// Who paid a paybill payment, as Safaricom names them.
     pub payer: Option<String>,
+    /// Cash: what the customer handed over and the change given back (decimal strings).
+    pub tendered: Option<String>,
+    pub change: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Taken at another counter of the company: shown as the relay knows it (no phone or
@@ -124,6 +127,8 @@ impl From<&CompanyPayment> for TransactionView {
             card_brand: None,
             card_last4: None,
             payer: None,
+            tendered: None,
+            change: None,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             elsewhere: true,
@@ -160,6 +165,11 @@ impl From<&TransactionRecord> for TransactionView {
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
             payer: t.payer.clone(),
+            tendered: t.tendered.map(Money::amount_string),
+            change: t
+                .tendered
+                .and_then(|m| m.checked_sub(t.amount).ok())
+                .map(Money::amount_string),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
             elsewhere: false,
@@ -506,6 +516,40 @@ pub struct DashboardView {
     /// Paybill payments waiting in the company's suspense list for a manager (none when the
     /// relay could not be asked).
     pub suspense: Option<TotalsView>,
+    /// The office's cash (in its currency) and the closed drawers awaiting a manager's sign-off.
+    pub cash: CashPositionView,
+    pub cash_ups_unsigned: i64,
+}
+
+/// The office's cash, all time, in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct CashPositionView {
+    pub currency: String,
+    pub received: String,
+    pub received_minor: i64,
+    pub paid_out: String,
+    pub paid_out_minor: i64,
+    pub deposited: String,
+    pub deposited_minor: i64,
+    /// Cash in the office not yet taken to the bank.
+    pub undeposited: String,
+    pub undeposited_minor: i64,
+}
+
+impl From<&CashPosition> for CashPositionView {
+    fn from(p: &CashPosition) -> Self {
+        CashPositionView {
+            currency: p.received.currency().code().to_owned(),
+            received: p.received.amount_string(),
+            received_minor: p.received.minor(),
+            paid_out: p.paid_out.amount_string(),
+            paid_out_minor: p.paid_out.minor(),
+            deposited: p.deposited.amount_string(),
+            deposited_minor: p.deposited.minor(),
+            undeposited: p.undeposited.amount_string(),
+            undeposited_minor: p.undeposited.minor(),
+        }
+    }
 }
 
 /// How many customer messages are in each status.

@@ -15,8 +15,9 @@ use clap::{Args, Parser, Subcommand};
 use malipo_receipt::Layout;
 
 use malipo_app::{
-    Actor, App, AppError, CardRequest, CompanyQuery, Error, ErrorCode, HistoryQuery, MpesaRequest,
-    NoSecretStore, PolicyInput, PolicyQuery, ScheduleQuery, SummaryQuery,
+    Actor, App, AppError, CardRequest, CashRequest, CompanyQuery, Counted, Error, ErrorCode,
+    HistoryQuery, MpesaRequest, NoSecretStore, PolicyInput, PolicyQuery, ScheduleQuery,
+    SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -49,9 +50,12 @@ enum Command {
     /// Add, import, list and show policies
     #[command(subcommand)]
     Policy(PolicyCmd),
-    /// Take a payment by M-Pesa or card
+    /// Take a payment by M-Pesa, card or cash
     #[command(subcommand)]
     Pay(PayCmd),
+    /// Cash: each clerk's drawer closed at the end of the day, managers' sign-off, deposits
+    #[command(subcommand)]
+    Cash(CashCmd),
     /// Payment history
     #[command(subcommand)]
     Tx(TxCmd),
@@ -410,6 +414,61 @@ enum PayCmd {
         #[arg(long)]
         again: bool,
     },
+    /// Record cash handed over at the counter: paid at once, the change worked out
+    Cash {
+        #[arg(long)]
+        policy: String,
+        /// What is paid, e.g. 1,250
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// What the customer handed over, e.g. 2,000 (at least the amount)
+        #[arg(long, allow_hyphen_values = true)]
+        tendered: String,
+        /// Record it even though the same payment was recorded moments ago
+        #[arg(long)]
+        again: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CashCmd {
+    /// Today's cash (or a day's): your drawer, or every drawer and the cash-ups awaiting
+    /// sign-off for managers; the office's cash not yet deposited; the latest deposits
+    Status {
+        /// The day, YYYY-MM-DD (Nairobi) [default: today]
+        #[arg(long)]
+        day: Option<String>,
+    },
+    /// Close your drawer for the day with what you counted: a total, or note by note. It takes
+    /// no more cash that day
+    Close {
+        /// The total counted, e.g. 12,450
+        #[arg(long, required_unless_present = "notes", conflicts_with = "notes")]
+        counted: Option<String>,
+        /// The count by denomination, e.g. 1000x10,500x4,50x9
+        #[arg(long)]
+        notes: Option<String>,
+        /// The day, YYYY-MM-DD [default: today]
+        #[arg(long)]
+        day: Option<String>,
+    },
+    /// Sign off a clerk's closed drawer (managers); a note is needed when it is short or over
+    SignOff {
+        /// The clerk's username
+        clerk: String,
+        /// The day, YYYY-MM-DD [default: today]
+        #[arg(long)]
+        day: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Record cash taken to the bank, with the reference on the deposit slip
+    Deposit {
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        bank_ref: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -755,6 +814,7 @@ async fn run(cli: Cli) -> Result {
         Command::Policy(c) => policy(&ctx, c).await,
         Command::Pay(c) => pay(&ctx, c).await,
         Command::Tx(c) => tx(&ctx, c).await,
+        Command::Cash(c) => cash(&ctx, c).await,
         Command::Cards { email } => {
             ctx.out
                 .cards(&ctx.app.saved_cards(&ctx.reader().await?, &email).await?);
@@ -983,6 +1043,20 @@ async fn pay(ctx: &Ctx, command: PayCmd) -> Result {
                 );
             }
             (view, wait)
+        }
+        PayCmd::Cash {
+            policy,
+            amount,
+            tendered,
+            again,
+        } => {
+            let request = CashRequest {
+                policy,
+                amount,
+                tendered,
+                again,
+            };
+            (app.pay_cash(&actor, &request).await?, None)
         }
     };
     let view = match wait {
@@ -1229,6 +1303,40 @@ async fn suspense(ctx: &Ctx, command: SuspenseCmd) -> Result {
                 .decide_suspense(&actor, &trans_id, policy.as_deref(), &note)
                 .await?,
         ),
+    }
+    Ok(())
+}
+
+async fn cash(ctx: &Ctx, command: CashCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    match command {
+        CashCmd::Status { day } => out.cash_report(
+            &app.cash_report(&ctx.reader().await?, day.as_deref())
+                .await?,
+        ),
+        CashCmd::Close {
+            counted,
+            notes,
+            day,
+        } => {
+            let counted = notes
+                .map(Counted::Denominations)
+                .or(counted.map(Counted::Total))
+                .ok_or_else(|| Error::invalid("counted", "give --counted or --notes"))?;
+            let actor = ctx.actor().await?;
+            out.drawer(&app.close_cash(&actor, &counted, day.as_deref()).await?);
+        }
+        CashCmd::SignOff { clerk, day, note } => {
+            let actor = ctx.actor().await?;
+            out.drawer(
+                &app.sign_off_cash(&actor, &clerk, day.as_deref(), note.as_deref())
+                    .await?,
+            );
+        }
+        CashCmd::Deposit { amount, bank_ref } => {
+            let actor = ctx.actor().await?;
+            out.deposit(&app.deposit_cash(&actor, &amount, &bank_ref).await?);
+        }
     }
     Ok(())
 }

@@ -34,6 +34,32 @@ fn money(minor: i64, currency: &str) -> String {
         .unwrap_or_else(|_| format!("{currency} ?"))
 }
 
+/// A decimal string from the services (`750.00`) with its currency, grouped: `KES 750.00`.
+fn decimal(amount: &str, currency: &str) -> String {
+    let c = Currency::from_code(currency).unwrap_or_default();
+    match Money::parse(amount, c) {
+        Ok(m) => m.to_string(),
+        // Zero is not a payment, so `parse` refuses it; it is still a figure here.
+        Err(_) if amount.bytes().all(|b| b == b'0' || b == b'.') => format!("{c} 0.00"),
+        Err(_) => format!("{currency} {amount}"),
+    }
+}
+
+fn drawer_row(d: &malipo_app::DrawerView) -> Vec<String> {
+    vec![
+        d.clerk.clone(),
+        d.payments.to_string(),
+        money(d.received_minor, &d.currency),
+        money(d.paid_out_minor, &d.currency),
+        money(d.expected_minor, &d.currency),
+        d.counted_minor
+            .map(|c| money(c, &d.currency))
+            .unwrap_or_else(|| "open".into()),
+        d.variance.clone().unwrap_or_default(),
+        d.signed_off_by.clone().unwrap_or_default(),
+    ]
+}
+
 /// RFC 3339 → `27/11/2026 11:04` in Nairobi time.
 fn local(at: &str) -> String {
     OffsetDateTime::parse(at, &Rfc3339)
@@ -346,6 +372,17 @@ impl Output {
                 },
             ),
             ("Checkout", opt(&t.authorization_url)),
+            (
+                "Cash",
+                match (&t.tendered, &t.change) {
+                    (Some(tendered), Some(change)) => format!(
+                        "{} tendered, change {}",
+                        decimal(tendered, &t.currency),
+                        decimal(change, &t.currency)
+                    ),
+                    _ => "-".to_owned(),
+                },
+            ),
             ("Clerk", opt(&t.clerk)),
             ("Created", local(&t.created_at)),
             ("Updated", local(&t.updated_at)),
@@ -551,6 +588,26 @@ impl Output {
                 r.ledger.ledger_count,
                 r.ledger.recorded_count
             ),
+        }
+        for d in &r.cash {
+            println!(
+                "  cash, {}: {} received, {} paid out, {} expected; {}",
+                d.clerk,
+                money(d.received_minor, &d.currency),
+                money(d.paid_out_minor, &d.currency),
+                money(d.expected_minor, &d.currency),
+                match (&d.counted_minor, &d.variance) {
+                    (Some(c), Some(v)) => format!(
+                        "counted {}, variance {v}{}",
+                        money(*c, &d.currency),
+                        d.signed_off_by
+                            .as_deref()
+                            .map(|b| format!(", signed off by {b}"))
+                            .unwrap_or_default()
+                    ),
+                    _ => "not closed".to_owned(),
+                }
+            );
         }
         if r.differences.is_empty() {
             println!("No differences.");
@@ -824,6 +881,101 @@ impl Output {
         table(
             &["POLICY", "HOLDER", "#", "DUE", "STEP", "OUTSTANDING", ""],
             &rows,
+        );
+    }
+
+    pub fn cash_report(&self, r: &malipo_app::CashReport) {
+        if self.json {
+            return print_json(r);
+        }
+        println!("Cash on {}", r.day);
+        if r.drawers.is_empty() {
+            println!("No cash in or out of any drawer that day.");
+        } else {
+            let rows: Vec<Vec<String>> = r.drawers.iter().map(drawer_row).collect();
+            table(
+                &[
+                    "CLERK",
+                    "PAYMENTS",
+                    "RECEIVED",
+                    "PAID OUT",
+                    "EXPECTED",
+                    "COUNTED",
+                    "VARIANCE",
+                    "SIGNED OFF",
+                ],
+                &rows,
+            );
+        }
+        if !r.awaiting_sign_off.is_empty() {
+            println!("\nClosed, awaiting a manager's sign-off:");
+            let rows: Vec<Vec<String>> = r
+                .awaiting_sign_off
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.day.clone(),
+                        d.clerk.clone(),
+                        money(d.expected_minor, &d.currency),
+                        d.counted_minor
+                            .map(|c| money(c, &d.currency))
+                            .unwrap_or_default(),
+                        d.variance.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            table(&["DAY", "CLERK", "EXPECTED", "COUNTED", "VARIANCE"], &rows);
+        }
+        let p = &r.position;
+        println!(
+            "\nOffice cash: {} received, {} paid out, {} deposited; {} not yet deposited.",
+            money(p.received_minor, &p.currency),
+            money(p.paid_out_minor, &p.currency),
+            money(p.deposited_minor, &p.currency),
+            money(p.undeposited_minor, &p.currency)
+        );
+        for d in &r.deposits {
+            println!(
+                "  deposit {} {} ({}, {})",
+                money(d.amount_minor, &d.currency),
+                d.bank_ref,
+                d.made_by,
+                local(&d.made_at)
+            );
+        }
+    }
+
+    pub fn drawer(&self, d: &malipo_app::DrawerView) {
+        if self.json {
+            return print_json(d);
+        }
+        println!(
+            "{}'s cash on {}: expected {}, counted {}, variance {}{}",
+            d.clerk,
+            d.day,
+            money(d.expected_minor, &d.currency),
+            d.counted_minor
+                .map(|c| money(c, &d.currency))
+                .unwrap_or_else(|| "-".into()),
+            d.variance.as_deref().unwrap_or("-"),
+            match (&d.signed_off_by, &d.sign_off_note) {
+                (Some(by), Some(note)) => format!("; signed off by {by}: {note}"),
+                (Some(by), None) => format!("; signed off by {by}"),
+                _ if d.closed => "; awaiting a manager's sign-off".to_owned(),
+                _ => String::new(),
+            }
+        );
+    }
+
+    pub fn deposit(&self, d: &malipo_app::DepositView) {
+        if self.json {
+            return print_json(d);
+        }
+        println!(
+            "Deposit {} recorded: {} (bank reference {}).",
+            d.id,
+            money(d.amount_minor, &d.currency),
+            d.bank_ref
         );
     }
 

@@ -5,6 +5,7 @@
 //! Nothing here reads a clock, a random source, a file or the network: time and randomness
 //! are passed in, so every rule can be tested exactly.
 
+pub mod cash;
 pub mod money;
 pub mod phone;
 pub mod policy;
@@ -18,6 +19,7 @@ pub mod transaction;
 pub mod user;
 pub mod verification;
 
+pub use cash::{CashError, Count, Tender, Variance};
 pub use money::{Currency, Money, MoneyError};
 pub use phone::{Msisdn, PhoneError};
 pub use policy::{Email, EmailError, HolderName, PolicyError, PolicyNumber};

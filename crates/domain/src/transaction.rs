@@ -31,6 +31,8 @@ pub enum Method {
     /// M-Pesa Pay Bill: the customer paid from their own phone (C2B), proved by Transaction
     /// Status before it is recorded.
     Paybill,
+    /// Notes and coins at the counter: paid the moment it is recorded, into the clerk's drawer.
+    Cash,
 }
 
 impl Method {
@@ -39,6 +41,7 @@ impl Method {
             Method::Mpesa => "mpesa",
             Method::Card => "card",
             Method::Paybill => "paybill",
+            Method::Cash => "cash",
         }
     }
 
@@ -53,8 +56,9 @@ impl Method {
         match self {
             Method::Mpesa => Duration::minutes(10),
             Method::Card => Duration::minutes(30),
-            // Recorded only once Safaricom has confirmed it: never open.
-            Method::Paybill => Duration::minutes(10),
+            // Recorded only once Safaricom has confirmed it, or paid as it is recorded: never
+            // open.
+            Method::Paybill | Method::Cash => Duration::minutes(10),
         }
     }
 }
@@ -66,8 +70,9 @@ impl FromStr for Method {
             "mpesa" => Ok(Method::Mpesa),
             "card" => Ok(Method::Card),
             "paybill" => Ok(Method::Paybill),
+            "cash" => Ok(Method::Cash),
             other => Err(format!(
-                "unknown method '{other}'; use mpesa, card or paybill"
+                "unknown method '{other}'; use mpesa, card, paybill or cash"
             )),
         }
     }

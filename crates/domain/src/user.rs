@@ -26,6 +26,8 @@ pub enum Action {
     ManagePolicies,
     RequestRefund,
     ApproveRefund,
+    /// Sign off a clerk's cash-up (the drawer counted at the end of the day).
+    SignOffCash,
     ResolveReview,
     ViewAuditLog,
     ViewReports,
@@ -40,6 +42,7 @@ impl Action {
                 Role::Clerk
             }
             Action::ApproveRefund
+            | Action::SignOffCash
             | Action::ResolveReview
             | Action::ViewAuditLog
             | Action::ViewReports => Role::Manager,
@@ -48,12 +51,13 @@ impl Action {
     }
 
     /// Every action, in the order of the role table.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Read,
         Action::TakePayment,
         Action::ManagePolicies,
         Action::RequestRefund,
         Action::ApproveRefund,
+        Action::SignOffCash,
         Action::ResolveReview,
         Action::ViewAuditLog,
         Action::ViewReports,
@@ -68,6 +72,7 @@ impl Action {
             Action::ManagePolicies => "add or change policies",
             Action::RequestRefund => "request refunds",
             Action::ApproveRefund => "approve or reject refunds",
+            Action::SignOffCash => "sign off clerks' cash-ups",
             Action::ResolveReview => "resolve payments under review",
             Action::ViewAuditLog => "read the audit log",
             Action::ViewReports => "see the office's and the company's summaries",
@@ -192,11 +197,12 @@ mod tests {
                 Action::ManagePolicies => 2,
                 Action::RequestRefund => 3,
                 Action::ApproveRefund => 4,
-                Action::ResolveReview => 5,
-                Action::ViewAuditLog => 6,
-                Action::ViewReports => 7,
-                Action::ManageUsers => 8,
-                Action::ManageSettings => 9,
+                Action::SignOffCash => 5,
+                Action::ResolveReview => 6,
+                Action::ViewAuditLog => 7,
+                Action::ViewReports => 8,
+                Action::ManageUsers => 9,
+                Action::ManageSettings => 10,
             }
         }
         let mut seen = [0; Action::ALL.len()];

@@ -32,6 +32,7 @@ fn sample(n: usize) -> Receipt {
         mpesa_receipt: Some("NLJ7RT61SV".into()),
         card_brand: None,
         card_last4: None,
+        tendered: None,
         clerk: Some("wanjiku".into()),
         copy: false,
         verify_url: Some(format!(

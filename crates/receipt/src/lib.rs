@@ -47,6 +47,8 @@ pub struct Receipt {
     pub mpesa_receipt: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// Cash: what the customer handed over (the change printed is this less the amount).
+    pub tendered: Option<Money>,
     pub clerk: Option<String>,
     /// A reprint: marked "COPY".
     pub copy: bool,
@@ -195,6 +197,15 @@ fn paid_by(r: &Receipt) -> String {
             (Some(brand), Some(last4)) => format!("Card, {} ending {last4}", brand.to_uppercase()),
             (None, Some(last4)) => format!("Card ending {last4}"),
             _ => "Card".to_owned(),
+        },
+        Method::Cash => match r
+            .tendered
+            .and_then(|t| Some((t, t.checked_sub(r.amount).ok()?)))
+        {
+            Some((tendered, change)) if !change.is_zero() => {
+                format!("Cash, {tendered} tendered, {change} change")
+            }
+            _ => "Cash".to_owned(),
         },
     }
 }

@@ -361,7 +361,7 @@ pub struct UploadRecord {
     pub reference: String,
     /// The transaction number, `OFFICE-NNNNNN`: the office is read from it.
     pub number: String,
-    /// `mpesa` or `card`.
+    /// How it was paid: `mpesa`, `card`, `paybill` or `cash`.
     pub method: String,
     pub status: String,
     pub amount_minor: i64,

@@ -62,6 +62,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "events_rowid",
         include_str!("../migrations/sqlite/0009_events_rowid.sql"),
     ),
+    (
+        10,
+        "counter_methods",
+        include_str!("../migrations/sqlite/0010_counter_methods.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: Migrations = &[
     (
@@ -103,6 +108,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         8,
         "retention",
         include_str!("../migrations/postgres/0008_retention.sql"),
+    ),
+    (
+        9,
+        "counter_methods",
+        include_str!("../migrations/postgres/0009_counter_methods.sql"),
     ),
 ];
 

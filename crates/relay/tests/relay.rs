@@ -709,12 +709,28 @@ async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_
                 5_000,
                 "2026-11-27T07:00:00Z",
             ),
+            // Cash at the counter is a payment of the company like any other.
+            tx(
+                "MREF00000006",
+                "MSA-000003",
+                "cash",
+                "succeeded",
+                125_000,
+                "2026-11-27T07:00:00Z",
+            ),
         ],
     )
     .await;
     let s = company(&relay, &nairobi, "from=2026-11-27&to=2026-11-27").await;
-    assert_eq!(s["all"]["count"], 3);
-    assert_eq!(s["succeeded"]["amount_minor"], 350_050);
+    assert_eq!(s["all"]["count"], 4);
+    assert_eq!(s["succeeded"]["amount_minor"], 475_050);
+    let cash = s["by_method"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "cash")
+        .unwrap_or_else(|| panic!("cash in by_method: {s}"));
+    assert_eq!(cash["collected"]["amount_minor"], 125_000, "{cash}");
     assert_eq!(s["failed"]["count"], 1);
     let offices: Vec<&str> = s["by_office"]
         .as_array()

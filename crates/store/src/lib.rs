@@ -10,6 +10,7 @@
 
 mod audit;
 mod cards;
+mod cash;
 mod company;
 mod inbox;
 mod ledger;
@@ -29,6 +30,7 @@ use sqlx::sqlite::SqlitePool;
 
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
+pub use cash::{CashPosition, CashUpRecord, DepositRecord, Drawer, NewCash};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, RecordedCode, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use ledger::{Coverage, LedgerEntry, LedgerRow, NewStatement, RowOutcome, StatementCounts};
@@ -76,6 +78,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         "refunded index",
         include_str!("../migrations/0011_refunded_index.sql"),
     ),
+    (
+        12,
+        "counter",
+        include_str!("../migrations/0012_counter.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +99,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Refused(&'static str),
+    /// The change clashes with what is recorded; the text says what and how to go on.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Transition(#[from] malipo_domain::TransitionError),
     #[error(transparent)]

@@ -54,6 +54,8 @@ pub struct TransactionRecord {
     pub card_last4: Option<String>,
     /// Who paid a paybill payment, as Safaricom names them.
     pub payer: Option<String>,
+    /// Cash: what the customer handed over (the change is this less the amount).
+    pub tendered: Option<Money>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -161,6 +163,10 @@ pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
         card_brand: r.get("card_brand"),
         card_last4: r.get("card_last4"),
         payer: r.get("payer"),
+        tendered: match r.get::<Option<i64>, _>("tendered_minor") {
+            Some(_) => Some(money_from_row(r, "tendered_minor")?),
+            None => None,
+        },
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })
@@ -347,7 +353,7 @@ impl Store {
         since: OffsetDateTime,
     ) -> Result<Option<TransactionRecord>> {
         let row = sqlx::query(AssertSql::of(&format!(
-            "{SELECT_TX} WHERE t.policy_id = ? AND t.method = ? AND coalesce(t.phone, t.email) = ?
+            "{SELECT_TX} WHERE t.policy_id = ? AND t.method = ? AND coalesce(t.phone, t.email, '') = ?
                AND t.amount_minor = ? AND t.currency = ? AND t.created_at >= ?
                AND t.status IN ('pending', 'awaiting_customer', 'succeeded', 'needs_review')
              ORDER BY t.created_at DESC LIMIT 1"

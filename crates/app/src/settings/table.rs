@@ -247,6 +247,12 @@ settings! {
         label: "One-person office refunds",
         help: "on: who asks for a refund may approve it (each such approval is noted). off: someone else approves it.",
     }
+    /// `on` in a one-person office: a manager may sign off their own cash-up.
+    CASH_SELF_SIGN_OFF {
+        key: "cash.self_sign_off", default: "off", kind: Kind::Choice(&["on", "off"]),
+        label: "One-person office cash-ups",
+        help: "on: a manager may sign off their own day's cash (each such sign-off is noted). off: another manager signs it off.",
+    }
     MPESA_CONSUMER_SECRET {
         key: "mpesa.consumer_secret", env: "MALIPO_MPESA_CONSUMER_SECRET", secret: true,
         label: "M-Pesa consumer secret",

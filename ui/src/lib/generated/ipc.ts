@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -16,6 +16,11 @@ export type Commands = {
   import_policies: { request: ImportPolicies; response: ImportReport };
   pay_mpesa: { request: MpesaRequest; response: TransactionView };
   pay_card: { request: CardRequest; response: TransactionView };
+  pay_cash: { request: CashRequest; response: TransactionView };
+  cash_report: { request: CashDay; response: CashReport };
+  close_cash: { request: CloseCash; response: DrawerView };
+  sign_off_cash: { request: SignOffCash; response: DrawerView };
+  deposit_cash: { request: DepositCash; response: DepositView };
   qr_code: { request: QrCode; response: string };
   payment_status: { request: ByNumber; response: TransactionView };
   save_receipt: { request: SaveReceipt; response: SavedReceipt };
@@ -62,11 +67,11 @@ export type AppError = { code: ErrorCode, message: string, };
 
 export type TxStatus = "pending" | "awaiting_customer" | "succeeded" | "failed" | "cancelled" | "timed_out" | "needs_review" | "refunded" | "partially_refunded";
 
-export type Method = "mpesa" | "card" | "paybill";
+export type Method = "mpesa" | "card" | "paybill" | "cash";
 
 export type Role = "clerk" | "manager" | "admin";
 
-export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
+export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "sign_off_cash" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
 
 export type InstalmentStatus = "paid" | "pending" | "overdue";
 
@@ -119,7 +124,11 @@ authorization_url: string | null, card_brand: string | null, card_last4: string 
 /**
  * Who paid a paybill payment, as Safaricom names them.
  */
-payer: string | null, created_at: string, updated_at: string, 
+payer: string | null, 
+/**
+ * Cash: what the customer handed over and the change given back (decimal strings).
+ */
+tendered: string | null, change: string | null, created_at: string, updated_at: string, 
 /**
  * Taken at another counter of the company: shown as the relay knows it (no phone or
  * e-mail), read-only here.
@@ -337,6 +346,58 @@ export type CardRequest = { policy: string, email: string, amount: string, again
  */
 saved_card?: string, };
 
+export type CashRequest = { policy: string, amount: string, 
+/**
+ * What the customer handed over.
+ */
+tendered: string, 
+/**
+ * The clerk insists on a repeat of a payment made moments ago.
+ */
+again: boolean, };
+
+export type Counted = { "total": string } | { "denominations": string };
+
+export type CashDay = { day: string | null, };
+
+export type CloseCash = { counted: Counted, day: string | null, };
+
+export type SignOffCash = { clerk: string, day: string | null, note: string | null, };
+
+export type DepositCash = { amount: string, bank_ref: string, };
+
+export type DrawerView = { clerk: string, day: string, currency: string, 
+/**
+ * Cash payments taken into it, and how many.
+ */
+received: string, received_minor: number, payments: number, 
+/**
+ * Cash refunds handed back from it.
+ */
+paid_out: string, paid_out_minor: number, 
+/**
+ * What it should hold (for a closed drawer, what it should have held when it was closed).
+ */
+expected: string, expected_minor: number, closed: boolean, counted: string | null, counted_minor: number | null, 
+/**
+ * Counted less expected: `+20.00` over, `-50.00` short.
+ */
+variance: string | null, variance_minor: number | null, denominations: string | null, closed_at: string | null, closed_by: string | null, signed_off_by: string | null, signed_off_at: string | null, sign_off_note: string | null, };
+
+export type DepositView = { id: number, amount: string, amount_minor: number, currency: string, bank_ref: string, made_by: string, made_at: string, };
+
+export type CashPositionView = { currency: string, received: string, received_minor: number, paid_out: string, paid_out_minor: number, deposited: string, deposited_minor: number, 
+/**
+ * Cash in the office not yet taken to the bank.
+ */
+undeposited: string, undeposited_minor: number, };
+
+export type CashReport = { day: string, drawers: Array<DrawerView>, 
+/**
+ * Closed drawers of any day still waiting for a manager's sign-off (managers only).
+ */
+awaiting_sign_off: Array<DrawerView>, position: CashPositionView, deposits: Array<DepositView>, };
+
 export type CheckInput = { kind: InputKind, text: string, 
 /**
  * The currency an amount is in (the policy's); the office's when not given.
@@ -505,7 +566,11 @@ ledger: LedgerStatus | null,
  * Paybill payments waiting in the company's suspense list for a manager (none when the
  * relay could not be asked).
  */
-suspense: TotalsView | null, };
+suspense: TotalsView | null, 
+/**
+ * The office's cash (in its currency) and the closed drawers awaiting a manager's sign-off.
+ */
+cash: CashPositionView, cash_ups_unsigned: number, };
 
 export type RefundView = { id: number, 
 /**
@@ -561,13 +626,15 @@ body: string, resolved_by: string | null, resolution: string | null, };
 
 export type Difference = { 
 /**
- * `card` or `mpesa`.
+ * `card`, `mpesa`, `paybill` or `cash`.
  */
 method: Method, 
 /**
  * `paid_not_recorded`, `amount_differs`, `unknown_to_office`, `recorded_not_confirmed`,
  * `receipt_unmatched`, `confirmed_by_query_only`, `in_suspense`, `awaiting_confirmation`,
- * or against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`.
+ * against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`, or for
+ * a clerk's drawer (the clerk in `reference`, counted and expected as the amounts)
+ * `cash_not_closed`, `cash_variance` and `cash_not_signed_off`.
  */
 kind: string, number: string | null, 
 /**
@@ -673,7 +740,11 @@ card_checked: boolean,
 /**
  * M-Pesa's own ledger for the day, where a statement or a pull covers it.
  */
-ledger: LedgerSide, differences: Array<Difference>, };
+ledger: LedgerSide, 
+/**
+ * Each clerk's drawer that day: cash received and paid out, the count and its variance.
+ */
+cash: Array<DrawerView>, differences: Array<Difference>, };
 
 export type AuditView = { id: number, at: string, actor: string, action: string, entity: string, entity_id: string, 
 /**
