@@ -90,7 +90,9 @@ pub struct TransactionView {
     pub payer: Option<String>,
     /// Cash: what the customer handed over and the change given back (decimal strings).
     pub tendered: Option<String>,
+    pub tendered_minor: Option<i64>,
     pub change: Option<String>,
+    pub change_minor: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
     /// Taken at another counter of the company: shown as the relay knows it (no phone or
@@ -128,7 +130,9 @@ impl From<&CompanyPayment> for TransactionView {
             card_last4: None,
             payer: None,
             tendered: None,
+            tendered_minor: None,
             change: None,
+            change_minor: None,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             elsewhere: true,
@@ -138,6 +142,7 @@ impl From<&CompanyPayment> for TransactionView {
 
 impl From<&TransactionRecord> for TransactionView {
     fn from(t: &TransactionRecord) -> Self {
+        let change = t.tendered.and_then(|m| m.checked_sub(t.amount).ok());
         TransactionView {
             id: t.id,
             number: t.number.clone(),
@@ -166,10 +171,9 @@ impl From<&TransactionRecord> for TransactionView {
             card_last4: t.card_last4.clone(),
             payer: t.payer.clone(),
             tendered: t.tendered.map(Money::amount_string),
-            change: t
-                .tendered
-                .and_then(|m| m.checked_sub(t.amount).ok())
-                .map(Money::amount_string),
+            tendered_minor: t.tendered.map(Money::minor),
+            change: change.map(Money::amount_string),
+            change_minor: change.map(Money::minor),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
             elsewhere: false,

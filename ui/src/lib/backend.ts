@@ -6,6 +6,10 @@ import type {
   AppError,
   AppInfo,
   AuditView,
+  CashReport,
+  Counted,
+  DepositView,
+  DrawerView,
   CheckInput,
   CompanyFilter,
   Command,
@@ -143,6 +147,31 @@ export function payCard(
   savedCard: string | null = null,
 ): Promise<TransactionView> {
   return call("pay_card", { policy, email, amount, again, saved_card: savedCard ?? undefined });
+}
+
+/** Cash handed over at the counter: paid at once, with the change worked out. */
+export function payCash(policy: string, amount: string, tendered: string, again: boolean): Promise<TransactionView> {
+  return call("pay_cash", { policy, amount, tendered, again });
+}
+
+/** A day's cash (today when `day` is empty): the clerk's drawer, or every drawer for a manager. */
+export function cashReport(day = ""): Promise<CashReport> {
+  return call("cash_report", { day: day || null });
+}
+
+/** Closes the signed-in clerk's drawer with a total counted, or a count by denomination. */
+export function closeCash(counted: Counted, day = ""): Promise<DrawerView> {
+  return call("close_cash", { counted, day: day || null });
+}
+
+/** A manager signs off a clerk's closed drawer (a note is needed when it is short or over). */
+export function signOffCash(clerk: string, day: string, note: string): Promise<DrawerView> {
+  return call("sign_off_cash", { clerk, day: day || null, note: note.trim() || null });
+}
+
+/** Cash taken to the bank, with the reference on the deposit slip. */
+export function depositCash(amount: string, bankRef: string): Promise<DepositView> {
+  return call("deposit_cash", { amount, bank_ref: bankRef });
 }
 
 export function savedCards(email: string): Promise<SavedCardView[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, barPercent, formatMoney, kenyanDate, localPhone, methodName, nairobiDate, nairobiTime, plural, words } from "./format";
+import { ago, barPercent, changeDue, formatMoney, minorUnits, kenyanDate, localPhone, methodName, nairobiDate, nairobiTime, plural, words } from "./format";
 
 describe("formatMoney", () => {
   it("groups thousands and keeps exact cents", () => {
@@ -99,5 +99,22 @@ describe("ago", () => {
   });
   it("leaves what is not an instant as it is", () => {
     expect(ago("soon", now)).toBe("soon");
+  });
+});
+
+describe("changeDue", () => {
+  it("reads amounts as clerks type them, exactly, without floats", () => {
+    expect(minorUnits("2,000")).toBe(200_000);
+    expect(minorUnits(" 1500.5 ")).toBe(150_050);
+    expect(minorUnits("0.07")).toBe(7);
+    for (const bad of ["", "12,00", "1.234", "-5", "1e3", "KES 100", "99999999999999999999"]) {
+      expect(minorUnits(bad)).toBeNull();
+    }
+  });
+  it("gives the change, negative when short, null while unreadable", () => {
+    expect(changeDue("1,250", "2,000")).toBe(75_000);
+    expect(changeDue("1250", "1250.00")).toBe(0);
+    expect(changeDue("1250", "1000")).toBe(-25_000);
+    expect(changeDue("1250", "")).toBeNull();
   });
 });

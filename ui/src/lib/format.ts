@@ -12,6 +12,22 @@ export function formatMoney(minor: number, currency: string): string {
   return `${sign}${currency} ${grouped}.${cents}`;
 }
 
+/** An amount as a clerk types it (`2,000`, `1500.5`) in minor units, or null when it is not
+ * one. Integers only: the text is read digit by digit, never through a float. */
+export function minorUnits(text: string): number | null {
+  const m = /^\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*$/.exec(text);
+  if (!m) return null;
+  const minor = Number.parseInt(m[1].replaceAll(",", ""), 10) * 100 + (m[2] ? Number.parseInt(m[2].padEnd(2, "0"), 10) : 0);
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+/** The change for cash `given` against `due`, in minor units (negative when short), or null
+ * while either is unreadable. The services work it out again when the cash is recorded. */
+export function changeDue(due: string, given: string): number | null {
+  const [d, g] = [minorUnits(due), minorUnits(given)];
+  return d === null || g === null ? null : g - d;
+}
+
 /** `254712345678` → `0712 345 678` */
 export function localPhone(msisdn: string): string {
   if (!/^254\d{9}$/.test(msisdn)) return msisdn;
@@ -44,7 +60,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /** How people call a payment method. */
 export function methodName(method: Method): string {
-  const names: Record<Method, string> = { mpesa: "M-Pesa", card: "Card", paybill: "M-Pesa Pay Bill" };
+  const names: Record<Method, string> = { mpesa: "M-Pesa", card: "Card", paybill: "M-Pesa Pay Bill", cash: "Cash" };
   return names[method];
 }
 

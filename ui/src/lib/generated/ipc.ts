@@ -128,7 +128,7 @@ payer: string | null,
 /**
  * Cash: what the customer handed over and the change given back (decimal strings).
  */
-tendered: string | null, change: string | null, created_at: string, updated_at: string, 
+tendered: string | null, tendered_minor: number | null, change: string | null, change_minor: number | null, created_at: string, updated_at: string, 
 /**
  * Taken at another counter of the company: shown as the relay knows it (no phone or
  * e-mail), read-only here.
