@@ -9,6 +9,7 @@
 mod world;
 
 mod callbacks;
+mod cash;
 mod claims;
 mod company;
 mod doctor;

@@ -478,7 +478,7 @@ enum TxCmd {
         /// pending, awaiting_customer, succeeded, failed, cancelled, timed_out, needs_review, refunded, partially_refunded
         #[arg(long)]
         status: Option<String>,
-        /// mpesa or card
+        /// mpesa, card, paybill or cash
         #[arg(long)]
         method: Option<String>,
         /// First day, DD/MM/YYYY (Nairobi)
