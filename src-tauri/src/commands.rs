@@ -9,22 +9,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use malipo_app::input::{CheckInput, InputCheck};
 use malipo_app::ipc::{
-    AddUser, AppInfo, AuditFilter, ByNumber, CardsOf, CashDay, CloseCash, CompanyFilter,
-    Credentials, DateRange, Day, DecideSuspense, DemoPaid, DemoPayBill, DepositCash, HistoryFilter,
-    ImportPolicies, ImportStatement, InstallUpdate, MessageId, MessagesFilter, OrphansFilter,
-    PolicyCorrected, PolicyForm, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter,
-    RejectRefund, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt,
-    SessionView, SignOffCash, VerifyCode,
+    AddUser, AppInfo, AuditFilter, BounceCheque, ByNumber, CardsOf, CashDay, ChequesFilter,
+    CloseCash, CompanyFilter, ConfirmSlip, Credentials, DateRange, Day, DecideSuspense, DemoPaid,
+    DemoPayBill, DepositCash, HistoryFilter, ImportBankStatement, ImportPolicies, ImportStatement,
+    InstallUpdate, MessageId, MessagesFilter, OrphansFilter, PolicyCorrected, PolicyForm,
+    PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund, RequestRefund,
+    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, SignOffCash,
+    SlipsFilter, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use malipo_app::{
-    Actor, App, AppError, CardRequest, CashReport, CashRequest, DepositView, DoctorReport,
-    DrawerView, Error, ImportReport, InstalledUpdate, MessageView, MpesaRequest, OrphanView,
-    PolicyQuery, ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore,
-    SendReport, Session, StatementImport, SummaryQuery, SuspenseDecided, SuspenseView, UpdateView,
+    Actor, App, AppError, BankStatementReport, CardRequest, CashReport, CashRequest, ChequeRequest,
+    ChequeView, DepositView, DoctorReport, DrawerView, Error, ImportReport, InstalledUpdate,
+    MessageView, MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport,
+    RefundView, SavedCardView, SecretStore, SendReport, Session, SlipRequest, SlipView,
+    StatementImport, SummaryQuery, SuspenseDecided, SuspenseView, UpdateView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -281,6 +283,124 @@ pub async fn deposit_cash(
     Ok(app
         .deposit_cash(&shell.actor()?, &request.amount, &request.bank_ref)
         .await?)
+}
+
+/// Records a cheque: the policy is paid provisionally.
+#[tauri::command]
+pub async fn pay_cheque(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: ChequeRequest,
+) -> Answer<ChequeView> {
+    let paid = app.pay_cheque(&shell.actor()?, &request).await?;
+    crate::events::changed(&handle, "payments");
+    Ok(paid)
+}
+
+/// Cheques in one state, or all.
+#[tauri::command]
+pub async fn cheques(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: ChequesFilter,
+) -> Answer<Vec<ChequeView>> {
+    Ok(app
+        .cheques(&shell.actor()?, request.state.as_deref())
+        .await?)
+}
+
+/// A cheque taken to the bank.
+#[tauri::command]
+pub async fn bank_cheque(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: ByNumber,
+) -> Answer<ChequeView> {
+    Ok(app.bank_cheque(&shell.actor()?, &request.number).await?)
+}
+
+/// The bank paid a banked cheque (managers).
+#[tauri::command]
+pub async fn clear_cheque(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: ByNumber,
+) -> Answer<ChequeView> {
+    Ok(app.clear_cheque(&shell.actor()?, &request.number).await?)
+}
+
+/// The bank returned a banked cheque unpaid (managers).
+#[tauri::command]
+pub async fn bounce_cheque(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: BounceCheque,
+) -> Answer<ChequeView> {
+    let bounced = app
+        .bounce_cheque(&shell.actor()?, &request.number, &request.reason)
+        .await?;
+    crate::events::changed(&handle, "payments");
+    Ok(bounced)
+}
+
+/// Records a bank slip the customer brought: not money until a manager confirms it.
+#[tauri::command]
+pub async fn pay_bank(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: SlipRequest,
+) -> Answer<SlipView> {
+    let slip = app.pay_bank(&shell.actor()?, &request).await?;
+    crate::events::changed(&handle, "payments");
+    Ok(slip)
+}
+
+/// Bank slips waiting for a manager, or all.
+#[tauri::command]
+pub async fn bank_slips(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: SlipsFilter,
+) -> Answer<Vec<SlipView>> {
+    Ok(app.bank_slips(&shell.actor()?, request.all).await?)
+}
+
+/// A manager decides a bank slip.
+#[tauri::command]
+pub async fn confirm_slip(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: ConfirmSlip,
+) -> Answer<SlipView> {
+    let decided = app
+        .confirm_slip(&shell.actor()?, &request.number, request.found)
+        .await?;
+    crate::events::changed(&handle, "payments");
+    Ok(decided)
+}
+
+/// Confirms the slips the bank's statement shows credited.
+#[tauri::command]
+pub async fn import_bank_statement(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: ImportBankStatement,
+) -> Answer<BankStatementReport> {
+    let report = app
+        .import_bank_statement(
+            &shell.actor()?,
+            &request.name,
+            &request.csv,
+            request.columns.as_deref(),
+        )
+        .await?;
+    crate::events::changed(&handle, "payments");
+    Ok(report)
 }
 
 /// A QR code (SVG) of `text`: the checkout link, for the customer's phone camera.

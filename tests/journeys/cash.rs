@@ -1,6 +1,7 @@
-//! Cash at the counter, as processes: a payment with change and its receipt, the drawer closed
-//! short and refused more cash, a sign-off that needs a note, a deposit, the day's
-//! reconciliation, and the payment in the company's figures at the relay.
+//! Every way a customer pays at the counter, as processes: cash with change and its receipt, the
+//! drawer closed short and refused more cash, a sign-off that needs a note, a deposit, the day's
+//! reconciliation, the payment in the company's figures at the relay; cheques that clear or
+//! bounce; a bank slip confirmed from the bank's statement.
 
 use crate::world::*;
 
@@ -147,4 +148,139 @@ async fn cash_with_change_a_short_drawer_signed_off_and_a_deposit(backend: Backe
     assert_eq!(by_cash["collected"]["amount_minor"], 150_000, "{company}");
 }
 
-on_both_backends!(cash_with_change_a_short_drawer_signed_off_and_a_deposit);
+/// A cheque that clears and one that bounces (the instalment open again, the receipt standing,
+/// a reversing entry, the holder told once), and a bank slip that is money only once confirmed.
+async fn cheques_clear_or_bounce_and_a_slip_waits_for_confirmation(backend: Backend) {
+    let world = World::start(backend).await;
+    world.add_user("admin", "admin").await;
+    world.add_user("clerk", "clerk").await;
+    world.add_user("manager", "manager").await;
+    let cheque = |number: &'static str| {
+        let world = &world;
+        async move {
+            ok_json(
+                &world
+                    .malipo_as(
+                        "clerk",
+                        &[
+                            "pay", "cheque", "--policy", "POL-1", "--amount", "1,500", "--number",
+                            number, "--bank", "KCB", "--drawer", "Acme Ltd",
+                        ],
+                    )
+                    .await,
+            )
+        }
+    };
+    let good = cheque("100200").await;
+    let bad = cheque("100201").await;
+    assert_eq!(good["state"], "received");
+    assert_eq!(good["payment"]["status"], "succeeded");
+    let bad_number = bad["payment"]["number"].as_str().unwrap().to_owned();
+    let good_number = good["payment"]["number"].as_str().unwrap().to_owned();
+    for n in [&good_number, &bad_number] {
+        ok_json(&world.malipo_as("clerk", &["cheque", "bank", n]).await);
+    }
+    let cleared = ok_json(
+        &world
+            .malipo_as("manager", &["cheque", "clear", &good_number])
+            .await,
+    );
+    assert_eq!(cleared["state"], "cleared");
+    let bounced = ok_json(
+        &world
+            .malipo_as(
+                "manager",
+                &[
+                    "cheque",
+                    "bounce",
+                    &bad_number,
+                    "--reason",
+                    "refer to drawer",
+                ],
+            )
+            .await,
+    );
+    assert_eq!(bounced["payment"]["status"], "bounced");
+    assert_eq!(
+        bounced["payment"]["receipt_number"], bad["payment"]["receipt_number"],
+        "the receipt stands"
+    );
+    let again = world
+        .malipo_as(
+            "manager",
+            &["cheque", "bounce", &bad_number, "--reason", "again"],
+        )
+        .await;
+    assert_eq!(again.status.code(), Some(4));
+    let audit = ok_json(
+        &world
+            .malipo_as("manager", &["audit", "--limit", "100"])
+            .await,
+    );
+    assert!(
+        audit.to_string().contains("cheque.bounce"),
+        "the reversal is audited: {audit}"
+    );
+    let messages = ok_json(&world.malipo_as("manager", &["messages", "list"]).await);
+    let notices = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["purpose"] == "notice")
+        .count();
+    assert_eq!(notices, 1, "the holder is told once: {messages}");
+
+    let slip = ok_json(
+        &world
+            .malipo_as(
+                "clerk",
+                &[
+                    "pay",
+                    "bank",
+                    "--policy",
+                    "POL-1",
+                    "--amount",
+                    "1,500",
+                    "--bank-ref",
+                    "FT26341ABC",
+                ],
+            )
+            .await,
+    );
+    assert_eq!(slip["payment"]["status"], "awaiting_confirmation");
+    let slip_number = slip["payment"]["number"].as_str().unwrap().to_owned();
+    let early = world
+        .malipo_as("clerk", &["receipt", &slip_number, "--out", "/dev/null"])
+        .await;
+    assert!(!early.status.success(), "no receipt before it is money");
+    let statement = world.dir.path().join("statement.csv");
+    std::fs::write(
+        &statement,
+        "Date,Reference,Credit\n07/12/2026,FT26341ABC,\"1,500.00\"\n07/12/2026,OTHER,10.00\n",
+    )
+    .unwrap();
+    let report = ok_json(
+        &world
+            .malipo_as(
+                "manager",
+                &[
+                    "bank",
+                    "import",
+                    statement.to_str().unwrap(),
+                    "--columns",
+                    "reference=Reference,amount=Credit",
+                ],
+            )
+            .await,
+    );
+    assert_eq!(
+        report["confirmed"][0]["payment"]["status"], "succeeded",
+        "{report}"
+    );
+    assert!(report["confirmed"][0]["payment"]["receipt_number"].is_string());
+}
+
+on_both_backends!(
+    cash_with_change_a_short_drawer_signed_off_and_a_deposit,
+    cheques_clear_or_bounce_and_a_slip_waits_for_confirmation
+);

@@ -215,6 +215,18 @@ impl App {
             }
         }
         let tender = Tender::new(amount, tendered).map_err(|e| cash_error("tendered", e))?;
+        // A closed drawer says so first (recording checks again, in its own transaction).
+        let today = nairobi_date(self.now());
+        if self
+            .store()
+            .drawer_closed(clerk_id, today, currency)
+            .await?
+        {
+            return Err(Error::Conflict(format!(
+                "{}'s cash for {today} is closed (counted and handed in): no more cash can go in or out of that drawer today",
+                actor.name()
+            )));
+        }
         self.guard(
             actor,
             policy.id,

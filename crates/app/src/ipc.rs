@@ -394,6 +394,41 @@ pub struct DepositCash {
     pub bank_ref: String,
 }
 
+/// Cheques in one state (`received`, `banked`, `cleared`, `bounced`), or all.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ChequesFilter {
+    pub state: Option<String>,
+}
+
+/// A banked cheque the bank returned unpaid, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct BounceCheque {
+    pub number: String,
+    pub reason: String,
+}
+
+/// Bank slips waiting for a manager, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+pub struct SlipsFilter {
+    pub all: bool,
+}
+
+/// A manager's decision on a bank slip: the money is in the bank, or it is not.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ConfirmSlip {
+    pub number: String,
+    pub found: bool,
+}
+
+/// The bank's statement (CSV text) and, the first time, which columns hold the reference and
+/// the amount (`reference=Reference,amount=Credit`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ImportBankStatement {
+    pub name: String,
+    pub csv: String,
+    pub columns: Option<String>,
+}
+
 /// An M-Pesa statement file as the clerk picked it: its name and its bytes (base64).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct ImportStatement {
@@ -462,9 +497,10 @@ use crate::views::{
     AuditView, DashboardView, List, PolicyDetails, PolicyRow, PolicyView, TransactionView, UserView,
 };
 use crate::{
-    CardRequest, CashReport, CashRequest, DepositView, DoctorReport, DrawerView, ImportReport,
-    InstalledUpdate, MessageView, MpesaRequest, OrphanView, ReconcileReport, RefundView,
-    SavedCardView, SendReport, StatementImport, SuspenseDecided, SuspenseView, UpdateView,
+    BankStatementReport, CardRequest, CashReport, CashRequest, ChequeRequest, ChequeView,
+    DepositView, DoctorReport, DrawerView, ImportReport, InstalledUpdate, MessageView,
+    MpesaRequest, OrphanView, ReconcileReport, RefundView, SavedCardView, SendReport, SlipRequest,
+    SlipView, StatementImport, SuspenseDecided, SuspenseView, UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -567,6 +603,16 @@ pub fn typescript() -> String {
         DepositView::decl(&cfg),
         crate::CashPositionView::decl(&cfg),
         CashReport::decl(&cfg),
+        ChequeRequest::decl(&cfg),
+        SlipRequest::decl(&cfg),
+        ChequesFilter::decl(&cfg),
+        BounceCheque::decl(&cfg),
+        SlipsFilter::decl(&cfg),
+        ConfirmSlip::decl(&cfg),
+        ImportBankStatement::decl(&cfg),
+        ChequeView::decl(&cfg),
+        SlipView::decl(&cfg),
+        BankStatementReport::decl(&cfg),
         CheckInput::decl(&cfg),
         crate::input::InputKind::decl(&cfg),
         InputCheck::decl(&cfg),

@@ -9,6 +9,7 @@
 
 mod audit_text;
 mod cash;
+mod cheques;
 mod doctor;
 mod error;
 mod files;
@@ -44,6 +45,7 @@ use malipo_store::Store;
 use crate::settings::table;
 
 pub use cash::{CashReport, CashRequest, Counted, DepositView, DrawerView};
+pub use cheques::{BankStatementReport, ChequeRequest, ChequeView, SlipRequest, SlipView};
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::{AppError, Error, ErrorCode, Result};
 pub use files::{create_private_dir, export_file_name, keep_new_files_private, write_private_file};

@@ -380,8 +380,14 @@ impl App {
                         why: "the payment has no receipt".into(),
                     });
                 };
-                let code = match &t.provider_receipt {
-                    Some(c) if t.method.is_mpesa() => format!(", M-Pesa {c}"),
+                let code = match (&t.provider_receipt, &t.cheque) {
+                    (Some(c), _) if t.method.is_mpesa() => format!(", M-Pesa {c}"),
+                    (_, Some((number, _, _))) if sw => {
+                        format!(", hundi no. {number} (inasubiri kulipwa na benki)")
+                    }
+                    (_, Some((number, _, _))) => {
+                        format!(", cheque no. {number} (subject to clearance)")
+                    }
                     _ => String::new(),
                 };
                 let pdf = if m.channel == "email" {
@@ -431,6 +437,31 @@ impl App {
                     )
                 };
                 (subject, body, pdf.map(|p| (p, t.number.clone())))
+            }
+            "notice" => {
+                let Some(tx_id) = m.transaction_id else {
+                    return Ok(Attempt::Failed {
+                        problem: "a notice without its payment".into(),
+                    });
+                };
+                let t = self.store().transaction(&TxKey::Id(tx_id)).await?;
+                let code = t
+                    .cheque
+                    .as_ref()
+                    .map(|(number, bank, _)| format!(" no. {number} ({bank})"))
+                    .unwrap_or_default();
+                let receipt = t.receipt_number.clone().unwrap_or_default();
+                (
+                    String::new(),
+                    fill(
+                        &self.template("template.cheque_bounced_sms", sw).await?,
+                        &t.amount,
+                        &receipt,
+                        &code,
+                        "",
+                    ),
+                    None,
+                )
             }
             _ => {
                 let seq = m.instalment_seq.unwrap_or_default();

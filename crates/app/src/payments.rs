@@ -153,9 +153,10 @@ impl App {
             return Err(Error::LikelyRepeat {
                 number: t.number,
                 amount,
-                payer: match payer {
-                    "" => "cash at the counter".to_owned(),
-                    p => p.to_owned(),
+                payer: match (payer, method) {
+                    ("", Method::Cash) => "cash at the counter".to_owned(),
+                    ("", other) => format!("a {}", other.as_str()),
+                    (p, _) => p.to_owned(),
                 },
                 seconds: (now - t.created_at).whole_seconds(),
                 status: t.status,
@@ -504,7 +505,7 @@ impl App {
             match tx.method {
                 // Recorded only once confirmed (or paid as recorded), so never open; nothing
                 // to ask.
-                Method::Paybill | Method::Cash => tx,
+                Method::Paybill | Method::Cash | Method::Cheque | Method::Bank => tx,
                 Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
                 Method::Card => match provider_call(
                     "paystack.verify",
@@ -570,7 +571,7 @@ impl App {
                 "No answer from M-Pesa for 10 minutes. Ask the customer whether money left their account before prompting again."
             }
             Method::Card => "The customer did not finish the card checkout within 30 minutes.",
-            Method::Paybill | Method::Cash => return Ok(tx),
+            Method::Paybill | Method::Cash | Method::Cheque | Method::Bank => return Ok(tx),
         };
         let details = ProviderDetails {
             failure_code: Some("no_answer".into()),

@@ -111,6 +111,15 @@ impl App {
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
             tendered: t.tendered,
+            method_detail: match (&t.cheque, &t.slip_ref) {
+                (Some((number, bank, _)), _) => Some(format!("no. {number}, {bank}")),
+                (None, Some(slip)) => Some(slip.clone()),
+                (None, None) => None,
+            },
+            provisional: t
+                .cheque
+                .as_ref()
+                .is_some_and(|(_, _, state)| state != "cleared"),
             clerk: t.clerk.clone(),
             copy,
             verify_url,

@@ -257,6 +257,26 @@ impl App {
                     Err(e)
                 }
             },
+            // The office pays a cheque or a bank deposit back itself (its own cheque or
+            // transfer): recorded as done when approved, and only for money the bank holds.
+            Method::Cheque | Method::Bank => match payment.cheque.as_ref().map(|c| c.2.as_str()) {
+                Some(state) if state != "cleared" => {
+                    self.store().release_refund_send(id).await?;
+                    Err(Error::Conflict(format!(
+                        "the cheque that paid {} is {state}, not cleared: nothing can go back before the bank has paid it",
+                        payment.number
+                    )))
+                }
+                _ => Ok((
+                    RefundEvent::Processed,
+                    RefundDetails {
+                        decision_note: Some(
+                            "paid back by the office (cheque or bank transfer)".to_owned(),
+                        ),
+                        ..RefundDetails::default()
+                    },
+                )),
+            },
             Method::Mpesa | Method::Paybill => {
                 let Some(receipt) = payment.provider_receipt.clone() else {
                     self.store().release_refund_send(id).await?;
@@ -352,8 +372,11 @@ impl App {
                     }
                 }
             }
-            // Handed over when it was approved; only its recording was lost.
-            Method::Cash => Ok((RefundEvent::Processed, RefundDetails::default())),
+            // Handed over (or paid back by the office) when it was approved; only its recording
+            // was lost.
+            Method::Cash | Method::Cheque | Method::Bank => {
+                Ok((RefundEvent::Processed, RefundDetails::default()))
+            }
             Method::Mpesa | Method::Paybill => Err(Error::Conflict(format!(
                 "refund {id} was sent to M-Pesa at {} and no answer came; M-Pesa's result arrives through the relay, so it is not sent again. If none has come within a day, check the reversal on the M-Pesa portal",
                 crate::views::rfc3339(sent_at)

@@ -575,6 +575,16 @@ impl App {
                 }
                 // Empty: no updates from the company.
                 k if k == table::UPDATE_URL.key => String::new(),
+                k if k == table::CHEQUE_BOUNCE_FEE.key && value.is_empty() => String::new(),
+                k if k == table::CHEQUE_BOUNCE_FEE.key => {
+                    let currency = self.office_currency().await?;
+                    Money::parse(value, currency)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .amount_string()
+                }
+                k if k == table::BANK_STATEMENT_COLUMNS.key => {
+                    crate::cheques::check_columns(value)?
+                }
                 other => return Err(Error::internal(format!("{other} has no rule"))),
             },
         };

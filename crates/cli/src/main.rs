@@ -15,9 +15,9 @@ use clap::{Args, Parser, Subcommand};
 use malipo_receipt::Layout;
 
 use malipo_app::{
-    Actor, App, AppError, CardRequest, CashRequest, CompanyQuery, Counted, Error, ErrorCode,
-    HistoryQuery, MpesaRequest, NoSecretStore, PolicyInput, PolicyQuery, ScheduleQuery,
-    SummaryQuery,
+    Actor, App, AppError, CardRequest, CashRequest, ChequeRequest, CompanyQuery, Counted, Error,
+    ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore, PolicyInput, PolicyQuery, ScheduleQuery,
+    SlipRequest, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -56,6 +56,12 @@ enum Command {
     /// Cash: each clerk's drawer closed at the end of the day, managers' sign-off, deposits
     #[command(subcommand)]
     Cash(CashCmd),
+    /// Cheques received: in hand, banked, cleared or bounced
+    #[command(subcommand)]
+    Cheque(ChequeCmd),
+    /// Bank slips: deposits customers made into the company's account, money once confirmed
+    #[command(subcommand)]
+    Bank(BankCmd),
     /// Payment history
     #[command(subcommand)]
     Tx(TxCmd),
@@ -428,6 +434,76 @@ enum PayCmd {
         #[arg(long)]
         again: bool,
     },
+    /// Record a cheque: pays provisionally, its receipt "subject to clearance"
+    Cheque {
+        #[arg(long)]
+        policy: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// The cheque's number as printed
+        #[arg(long)]
+        number: String,
+        #[arg(long)]
+        bank: String,
+        /// Whose account it is drawn on
+        #[arg(long)]
+        drawer: String,
+        /// The date written on it, DD/MM/YYYY [default: today]; a post-dated cheque is banked
+        /// on its date
+        #[arg(long)]
+        dated: Option<String>,
+    },
+    /// Record a bank deposit slip the customer brings: awaiting confirmation, not yet money
+    Bank {
+        #[arg(long)]
+        policy: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// The bank's reference on the slip
+        #[arg(long)]
+        bank_ref: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChequeCmd {
+    /// Cheques, by date: received (in hand), banked (awaiting clearance), cleared or bounced
+    List {
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// A cheque taken to the bank (not before the date written on it)
+    Bank { id_or_number: String },
+    /// The bank paid it (managers)
+    Clear { id_or_number: String },
+    /// The bank returned it unpaid (managers): the payment is reversed, the instalments it paid
+    /// open again, the holder told by SMS
+    Bounce {
+        id_or_number: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BankCmd {
+    /// Bank slips waiting for a manager (all with --all)
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// The money is in the bank: the slip becomes a paid payment with its receipt (managers)
+    Confirm { id_or_number: String },
+    /// The money is not in the bank: the slip is not money (managers)
+    Reject { id_or_number: String },
+    /// Confirm the slips a bank statement (CSV) shows credited with their amount (managers)
+    Import {
+        file: PathBuf,
+        /// The statement's reference and amount columns, e.g. reference=Reference,amount=Credit
+        /// (kept for next time)
+        #[arg(long)]
+        columns: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -475,7 +551,7 @@ enum CashCmd {
 enum TxCmd {
     /// Payments, newest first
     List {
-        /// pending, awaiting_customer, succeeded, failed, cancelled, timed_out, needs_review, refunded, partially_refunded
+        /// pending, awaiting_customer, succeeded, failed, cancelled, timed_out, needs_review, refunded, partially_refunded, awaiting_confirmation, bounced
         #[arg(long)]
         status: Option<String>,
         /// mpesa, card, paybill or cash
@@ -815,6 +891,8 @@ async fn run(cli: Cli) -> Result {
         Command::Pay(c) => pay(&ctx, c).await,
         Command::Tx(c) => tx(&ctx, c).await,
         Command::Cash(c) => cash(&ctx, c).await,
+        Command::Cheque(c) => cheque(&ctx, c).await,
+        Command::Bank(c) => bank(&ctx, c).await,
         Command::Cards { email } => {
             ctx.out
                 .cards(&ctx.app.saved_cards(&ctx.reader().await?, &email).await?);
@@ -1057,6 +1135,38 @@ async fn pay(ctx: &Ctx, command: PayCmd) -> Result {
                 again,
             };
             (app.pay_cash(&actor, &request).await?, None)
+        }
+        PayCmd::Cheque {
+            policy,
+            amount,
+            number,
+            bank,
+            drawer,
+            dated,
+        } => {
+            let request = ChequeRequest {
+                policy,
+                amount,
+                number,
+                bank,
+                drawer,
+                dated,
+            };
+            out.cheque(&app.pay_cheque(&actor, &request).await?);
+            return Ok(());
+        }
+        PayCmd::Bank {
+            policy,
+            amount,
+            bank_ref,
+        } => {
+            let request = SlipRequest {
+                policy,
+                amount,
+                bank_ref,
+            };
+            out.slip(&app.pay_bank(&actor, &request).await?);
+            return Ok(());
         }
     };
     let view = match wait {
@@ -1303,6 +1413,69 @@ async fn suspense(ctx: &Ctx, command: SuspenseCmd) -> Result {
                 .decide_suspense(&actor, &trans_id, policy.as_deref(), &note)
                 .await?,
         ),
+    }
+    Ok(())
+}
+
+async fn cheque(ctx: &Ctx, command: ChequeCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    match command {
+        ChequeCmd::List { state } => {
+            out.cheques(&app.cheques(&ctx.reader().await?, state.as_deref()).await?)
+        }
+        ChequeCmd::Bank { id_or_number } => {
+            out.cheque(&app.bank_cheque(&ctx.actor().await?, &id_or_number).await?)
+        }
+        ChequeCmd::Clear { id_or_number } => {
+            out.cheque(&app.clear_cheque(&ctx.actor().await?, &id_or_number).await?)
+        }
+        ChequeCmd::Bounce {
+            id_or_number,
+            reason,
+        } => out.cheque(
+            &app.bounce_cheque(&ctx.actor().await?, &id_or_number, &reason)
+                .await?,
+        ),
+    }
+    Ok(())
+}
+
+async fn bank(ctx: &Ctx, command: BankCmd) -> Result {
+    let (app, out) = (&ctx.app, &ctx.out);
+    match command {
+        BankCmd::List { all } => out.slips(&app.bank_slips(&ctx.reader().await?, all).await?),
+        BankCmd::Confirm { id_or_number } => out.slip(
+            &app.confirm_slip(&ctx.actor().await?, &id_or_number, true)
+                .await?,
+        ),
+        BankCmd::Reject { id_or_number } => out.slip(
+            &app.confirm_slip(&ctx.actor().await?, &id_or_number, false)
+                .await?,
+        ),
+        BankCmd::Import { file, columns } => {
+            let actor = ctx.actor().await?;
+            // Read one byte past the limit, so a larger file is refused rather than cut.
+            let mut bytes = Vec::new();
+            std::fs::File::open(&file)
+                .and_then(|f| f.take(10 * 1024 * 1024 + 1).read_to_end(&mut bytes))
+                .map_err(|e| {
+                    Error::invalid("file", format!("cannot read {}: {e}", file.display()))
+                })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::invalid(
+                    "file",
+                    "the statement is not text (save it from the bank as CSV)",
+                )
+            })?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.bank_statement(
+                &app.import_bank_statement(&actor, &name, &text, columns.as_deref())
+                    .await?,
+            );
+        }
     }
     Ok(())
 }

@@ -884,6 +884,153 @@ impl Output {
         );
     }
 
+    pub fn cheque(&self, c: &malipo_app::ChequeView) {
+        if self.json {
+            return print_json(c);
+        }
+        let t = &c.payment;
+        println!(
+            "{} cheque no. {} ({}, drawn by {}, dated {}) for {} ({}): {}{}{}",
+            t.number,
+            c.number,
+            c.bank,
+            c.drawer,
+            c.dated,
+            t.policy,
+            money(t.amount_minor, &t.currency),
+            c.state,
+            if c.post_dated { ", post-dated" } else { "" },
+            match (&c.state[..], &t.receipt_number, &c.bounce_reason) {
+                ("bounced", _, Some(why)) => format!(
+                    "; returned unpaid: {why}{}",
+                    c.bounce_fee
+                        .as_deref()
+                        .map(|f| format!(" (fee {})", decimal(f, &t.currency)))
+                        .unwrap_or_default()
+                ),
+                ("cleared", Some(r), _) => format!("; receipt {r}"),
+                (_, Some(r), _) => format!("; receipt {r} (subject to clearance)"),
+                _ => String::new(),
+            }
+        );
+    }
+
+    pub fn cheques(&self, list: &[malipo_app::ChequeView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("No cheques.");
+            return;
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|c| {
+                vec![
+                    c.payment.number.clone(),
+                    c.number.clone(),
+                    c.bank.clone(),
+                    c.drawer.clone(),
+                    c.dated.clone(),
+                    money(c.payment.amount_minor, &c.payment.currency),
+                    c.payment.policy.clone(),
+                    format!(
+                        "{}{}",
+                        c.state,
+                        if c.post_dated { " (post-dated)" } else { "" }
+                    ),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "PAYMENT", "CHEQUE", "BANK", "DRAWER", "DATED", "AMOUNT", "POLICY", "STATE",
+            ],
+            &rows,
+        );
+    }
+
+    pub fn slip(&self, s: &malipo_app::SlipView) {
+        if self.json {
+            return print_json(s);
+        }
+        let t = &s.payment;
+        println!(
+            "{} bank slip {} for {} ({}): {}{}",
+            t.number,
+            s.bank_ref,
+            t.policy,
+            money(t.amount_minor, &t.currency),
+            t.status,
+            match (&s.decided_by, &t.receipt_number) {
+                (Some(by), Some(r)) => format!("; confirmed by {by}, receipt {r}"),
+                (Some(by), None) => format!("; not found in the bank ({by})"),
+                _ => "; not money until a manager finds it in the bank".to_owned(),
+            }
+        );
+    }
+
+    pub fn slips(&self, list: &[malipo_app::SlipView]) {
+        if self.json {
+            return print_json(&json!({ "items": list, "total": list.len() }));
+        }
+        if list.is_empty() {
+            println!("No bank slips waiting.");
+            return;
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|s| {
+                vec![
+                    s.payment.number.clone(),
+                    s.bank_ref.clone(),
+                    money(s.payment.amount_minor, &s.payment.currency),
+                    s.payment.policy.clone(),
+                    s.payment.status.to_string(),
+                    s.decided_by.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "PAYMENT",
+                "BANK REF",
+                "AMOUNT",
+                "POLICY",
+                "STATUS",
+                "DECIDED BY",
+            ],
+            &rows,
+        );
+    }
+
+    pub fn bank_statement(&self, r: &malipo_app::BankStatementReport) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "{} rows: {} slips confirmed, {} with another amount, {} decided before, {} other credits, {} unreadable",
+            r.rows,
+            r.confirmed.len(),
+            r.amount_differs.len(),
+            r.already,
+            r.not_slips,
+            r.refused.len()
+        );
+        for s in &r.confirmed {
+            println!(
+                "  confirmed {} {} ({}), receipt {}",
+                s.payment.number,
+                s.bank_ref,
+                money(s.payment.amount_minor, &s.payment.currency),
+                s.payment.receipt_number.as_deref().unwrap_or("-")
+            );
+        }
+        for d in r.amount_differs.iter().chain(&r.refused) {
+            println!("  {d}");
+        }
+    }
+
     pub fn cash_report(&self, r: &malipo_app::CashReport) {
         if self.json {
             return print_json(r);

@@ -33,6 +33,11 @@ pub enum Method {
     Paybill,
     /// Notes and coins at the counter: paid the moment it is recorded, into the clerk's drawer.
     Cash,
+    /// A cheque: pays provisionally when received, until the bank clears it or returns it.
+    Cheque,
+    /// A deposit into the company's bank account, brought as a slip: money only once a manager
+    /// confirms it against the bank.
+    Bank,
 }
 
 impl Method {
@@ -42,6 +47,8 @@ impl Method {
             Method::Card => "card",
             Method::Paybill => "paybill",
             Method::Cash => "cash",
+            Method::Cheque => "cheque",
+            Method::Bank => "bank",
         }
     }
 
@@ -58,7 +65,7 @@ impl Method {
             Method::Card => Duration::minutes(30),
             // Recorded only once Safaricom has confirmed it, or paid as it is recorded: never
             // open.
-            Method::Paybill | Method::Cash => Duration::minutes(10),
+            Method::Paybill | Method::Cash | Method::Cheque | Method::Bank => Duration::minutes(10),
         }
     }
 }
@@ -71,8 +78,10 @@ impl FromStr for Method {
             "card" => Ok(Method::Card),
             "paybill" => Ok(Method::Paybill),
             "cash" => Ok(Method::Cash),
+            "cheque" => Ok(Method::Cheque),
+            "bank" => Ok(Method::Bank),
             other => Err(format!(
-                "unknown method '{other}'; use mpesa, card, paybill or cash"
+                "unknown method '{other}'; use mpesa, card, paybill, cash, cheque or bank"
             )),
         }
     }
@@ -101,10 +110,15 @@ pub enum TxStatus {
     NeedsReview,
     Refunded,
     PartiallyRefunded,
+    /// A bank slip waiting for a manager to find the money in the bank: not money yet.
+    AwaitingConfirmation,
+    /// A cheque the bank returned unpaid: the money never came. Its number and receipt stand,
+    /// reversed.
+    Bounced,
 }
 
 impl TxStatus {
-    pub const ALL: [TxStatus; 9] = [
+    pub const ALL: [TxStatus; 11] = [
         TxStatus::Pending,
         TxStatus::AwaitingCustomer,
         TxStatus::Succeeded,
@@ -114,6 +128,8 @@ impl TxStatus {
         TxStatus::NeedsReview,
         TxStatus::Refunded,
         TxStatus::PartiallyRefunded,
+        TxStatus::AwaitingConfirmation,
+        TxStatus::Bounced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +143,8 @@ impl TxStatus {
             TxStatus::NeedsReview => "needs_review",
             TxStatus::Refunded => "refunded",
             TxStatus::PartiallyRefunded => "partially_refunded",
+            TxStatus::AwaitingConfirmation => "awaiting_confirmation",
+            TxStatus::Bounced => "bounced",
         }
     }
 
@@ -144,7 +162,7 @@ impl TxStatus {
     pub fn is_unsuccessful(self) -> bool {
         matches!(
             self,
-            TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut
+            TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut | TxStatus::Bounced
         )
     }
 }
@@ -217,6 +235,10 @@ pub enum TxEvent {
     /// Nobody has heard from the provider for long enough: stop waiting. Only allowed once
     /// [`Method::give_up_after`] has passed since `last_change`.
     GiveUp { last_change: OffsetDateTime },
+    /// The bank returned a cheque unpaid.
+    Bounced,
+    /// A manager found a bank slip's money in the bank (`true`) or found it is not there.
+    Confirmed { found: bool },
 }
 
 /// What an event does to a payment.
@@ -251,6 +273,8 @@ fn event_name(event: &TxEvent) -> &'static str {
         TxEvent::Refunded { .. } => "refunded",
         TxEvent::ReviewResolved { .. } => "review_resolved",
         TxEvent::GiveUp { .. } => "give_up",
+        TxEvent::Bounced => "bounced",
+        TxEvent::Confirmed { .. } => "confirmed",
     }
 }
 
@@ -301,9 +325,10 @@ pub fn transition(
                 Err(TransitionError::TooEarly(wait.whole_minutes()))
             }
         }
-        (S::Pending | S::AwaitingCustomer, E::Refunded { .. } | E::ReviewResolved { .. }) => {
-            illegal()
-        }
+        (
+            S::Pending | S::AwaitingCustomer,
+            E::Refunded { .. } | E::ReviewResolved { .. } | E::Bounced | E::Confirmed { .. },
+        ) => illegal(),
 
         (S::AwaitingCustomer, E::Initiated) => Ok(Outcome::Unchanged(
             "the provider had already accepted the request",
@@ -337,8 +362,15 @@ pub fn transition(
         }
         (
             S::Succeeded | S::PartiallyRefunded | S::Refunded,
-            E::Initiated | E::InitiationRefused | E::ReviewResolved { .. } | E::GiveUp { .. },
+            E::Initiated
+            | E::InitiationRefused
+            | E::ReviewResolved { .. }
+            | E::GiveUp { .. }
+            | E::Confirmed { .. },
         ) => illegal(),
+        // Only a cheque bounces, and only while none of it has gone back as a refund.
+        (S::Succeeded, E::Bounced) if method == Method::Cheque => moved(S::Bounced),
+        (S::Succeeded | S::PartiallyRefunded | S::Refunded, E::Bounced) => illegal(),
 
         (S::PartiallyRefunded | S::Refunded, E::Paid { .. } | E::NotPaid { .. }) => Ok(
             Outcome::Unchanged("the payment already succeeded and was refunded"),
@@ -369,7 +401,9 @@ pub fn transition(
             | E::InitiationRefused
             | E::Refunded { .. }
             | E::ReviewResolved { .. }
-            | E::GiveUp { .. },
+            | E::GiveUp { .. }
+            | E::Bounced
+            | E::Confirmed { .. },
         ) => illegal(),
 
         (S::NeedsReview, E::ReviewResolved { paid: true }) => moved(S::Succeeded),
@@ -379,7 +413,42 @@ pub fn transition(
         ),
         (
             S::NeedsReview,
-            E::Initiated | E::InitiationRefused | E::Refunded { .. } | E::GiveUp { .. },
+            E::Initiated
+            | E::InitiationRefused
+            | E::Refunded { .. }
+            | E::GiveUp { .. }
+            | E::Bounced
+            | E::Confirmed { .. },
+        ) => illegal(),
+
+        (S::AwaitingConfirmation, E::Confirmed { found: true }) => moved(S::Succeeded),
+        (S::AwaitingConfirmation, E::Confirmed { found: false }) => moved(S::Failed),
+        // No provider speaks for a bank slip: only a manager's confirmation moves it.
+        (
+            S::AwaitingConfirmation,
+            E::Initiated
+            | E::InitiationRefused
+            | E::Paid { .. }
+            | E::NotPaid { .. }
+            | E::StillPending
+            | E::Refunded { .. }
+            | E::ReviewResolved { .. }
+            | E::GiveUp { .. }
+            | E::Bounced,
+        ) => illegal(),
+
+        (S::Bounced, E::Bounced) => Ok(Outcome::Unchanged("the cheque already bounced")),
+        (
+            S::Bounced,
+            E::Initiated
+            | E::InitiationRefused
+            | E::Paid { .. }
+            | E::NotPaid { .. }
+            | E::StillPending
+            | E::Refunded { .. }
+            | E::ReviewResolved { .. }
+            | E::GiveUp { .. }
+            | E::Confirmed { .. },
         ) => illegal(),
     }
 }
@@ -574,6 +643,61 @@ mod tests {
         assert!(step(TxStatus::Succeeded, yes).is_err());
     }
 
+    #[test]
+    fn only_a_cheque_bounces_and_only_before_any_refund() {
+        let cheque = |status, event| transition(status, Method::Cheque, kes(150_000), event, NOW);
+        assert_eq!(
+            cheque(TxStatus::Succeeded, TxEvent::Bounced),
+            to(TxStatus::Bounced)
+        );
+        assert!(matches!(
+            cheque(TxStatus::Bounced, TxEvent::Bounced),
+            Ok(Outcome::Unchanged(_))
+        ));
+        assert!(cheque(TxStatus::PartiallyRefunded, TxEvent::Bounced).is_err());
+        assert!(
+            step(TxStatus::Succeeded, TxEvent::Bounced).is_err(),
+            "M-Pesa never bounces"
+        );
+        // A bounced cheque is not paid again by anything a provider says.
+        let paid = TxEvent::Paid {
+            paid: kes(150_000),
+            source: Source::Callback,
+        };
+        assert!(cheque(TxStatus::Bounced, paid).is_err());
+    }
+
+    #[test]
+    fn a_bank_slip_is_money_only_once_confirmed() {
+        let slip = |event| {
+            transition(
+                TxStatus::AwaitingConfirmation,
+                Method::Bank,
+                kes(150_000),
+                event,
+                NOW,
+            )
+        };
+        assert_eq!(
+            slip(TxEvent::Confirmed { found: true }),
+            Ok(Outcome::Moved {
+                to: TxStatus::Succeeded,
+                assign_receipt: true
+            })
+        );
+        assert_eq!(
+            slip(TxEvent::Confirmed { found: false }),
+            to(TxStatus::Failed)
+        );
+        // A claim is not proof: nothing a provider or a callback says confirms a slip.
+        let paid = TxEvent::Paid {
+            paid: kes(150_000),
+            source: Source::Callback,
+        };
+        assert!(slip(paid).is_err());
+        assert!(!TxStatus::AwaitingConfirmation.is_paid());
+    }
+
     fn any_status() -> impl Strategy<Value = TxStatus> {
         prop::sample::select(TxStatus::ALL.to_vec())
     }
@@ -602,6 +726,8 @@ mod tests {
             (0_i64..60).prop_map(|m| TxEvent::GiveUp {
                 last_change: NOW - Duration::minutes(m)
             }),
+            Just(TxEvent::Bounced),
+            any::<bool>().prop_map(|found| TxEvent::Confirmed { found }),
         ]
     }
 

@@ -33,6 +33,8 @@ fn sample(n: usize) -> Receipt {
         card_brand: None,
         card_last4: None,
         tendered: None,
+        method_detail: None,
+        provisional: false,
         clerk: Some("wanjiku".into()),
         copy: false,
         verify_url: Some(format!(

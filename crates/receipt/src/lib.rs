@@ -49,6 +49,11 @@ pub struct Receipt {
     pub card_last4: Option<String>,
     /// Cash: what the customer handed over (the change printed is this less the amount).
     pub tendered: Option<Money>,
+    /// A cheque's number, bank and drawer, or a bank slip's reference, as printed after the
+    /// method.
+    pub method_detail: Option<String>,
+    /// A cheque not yet cleared: printed "SUBJECT TO CLEARANCE".
+    pub provisional: bool,
     pub clerk: Option<String>,
     /// A reprint: marked "COPY".
     pub copy: bool,
@@ -206,6 +211,14 @@ fn paid_by(r: &Receipt) -> String {
                 format!("Cash, {tendered} tendered, {change} change")
             }
             _ => "Cash".to_owned(),
+        },
+        Method::Cheque => match &r.method_detail {
+            Some(d) => format!("Cheque {d}"),
+            None => "Cheque".to_owned(),
+        },
+        Method::Bank => match &r.method_detail {
+            Some(d) => format!("Bank deposit, reference {d}"),
+            None => "Bank deposit".to_owned(),
         },
     }
 }
@@ -371,6 +384,12 @@ fn draw(
             }
             text(line, p.size, x + p.value_x, y, &fonts.regular);
         }
+        y -= p.line;
+    }
+    if r.provisional {
+        // A cheque pays only once the bank clears it: said where the amount is read.
+        y -= p.line / 2;
+        text("SUBJECT TO CLEARANCE", heading, x, y, &fonts.bold);
         y -= p.line;
     }
     y -= p.line / 2;

@@ -25,6 +25,8 @@ fn sample() -> Receipt {
         card_brand: None,
         card_last4: None,
         tendered: None,
+        method_detail: None,
+        provisional: false,
         clerk: Some("wanjiku".into()),
         copy: false,
         verify_url: Some(

@@ -276,8 +276,12 @@ impl RelayStore {
             let status: TxStatus = status.parse().unwrap_or(TxStatus::NeedsReview);
             let bucket = match status {
                 TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded => 1,
-                TxStatus::Pending | TxStatus::AwaitingCustomer => 2,
-                TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut => 3,
+                TxStatus::Pending | TxStatus::AwaitingCustomer | TxStatus::AwaitingConfirmation => {
+                    2
+                }
+                TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut | TxStatus::Bounced => {
+                    3
+                }
                 TxStatus::NeedsReview => 4,
             };
             for i in [0, bucket] {

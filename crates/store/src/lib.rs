@@ -11,6 +11,7 @@
 mod audit;
 mod cards;
 mod cash;
+mod cheques;
 mod company;
 mod inbox;
 mod ledger;
@@ -31,6 +32,7 @@ use sqlx::sqlite::SqlitePool;
 pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use cash::{CashPosition, CashUpRecord, DepositRecord, Drawer, NewCash};
+pub use cheques::{ChequeRecord, ChequeStep, NewCheque, NewSlip, SlipRecord};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, RecordedCode, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use ledger::{Coverage, LedgerEntry, LedgerRow, NewStatement, RowOutcome, StatementCounts};
@@ -82,6 +84,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         12,
         "counter",
         include_str!("../migrations/0012_counter.sql"),
+    ),
+    (
+        13,
+        "cheques and slips",
+        include_str!("../migrations/0013_cheques_and_slips.sql"),
     ),
 ];
 

@@ -208,8 +208,13 @@ impl Store {
                 TxStatus::Succeeded | TxStatus::PartiallyRefunded | TxStatus::Refunded => {
                     &mut s.succeeded
                 }
-                TxStatus::Pending | TxStatus::AwaitingCustomer => &mut s.pending,
-                TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut => &mut s.failed,
+                // A bank slip waits for a person as an open payment waits for a provider.
+                TxStatus::Pending | TxStatus::AwaitingCustomer | TxStatus::AwaitingConfirmation => {
+                    &mut s.pending
+                }
+                TxStatus::Failed | TxStatus::Cancelled | TxStatus::TimedOut | TxStatus::Bounced => {
+                    &mut s.failed
+                }
                 TxStatus::NeedsReview => &mut s.needs_review,
             };
             bucket.add(n, minor)?;

@@ -56,6 +56,10 @@ pub struct TransactionRecord {
     pub payer: Option<String>,
     /// Cash: what the customer handed over (the change is this less the amount).
     pub tendered: Option<Money>,
+    /// A cheque's number, bank and where it stands (`received`, `banked`, `cleared`, `bounced`).
+    pub cheque: Option<(String, String, String)>,
+    /// A bank slip's reference.
+    pub slip_ref: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -129,16 +133,24 @@ pub struct Page<T> {
 /// cost more than the page itself.
 pub const BROAD_COUNT: i64 = 10_000;
 
-const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
+const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk,
+            ch.number AS cheque_number, ch.bank AS cheque_bank, ch.state AS cheque_state,
+            bs.bank_ref AS slip_ref
      FROM transactions t
      JOIN policies p ON p.id = t.policy_id
-     LEFT JOIN users u ON u.id = t.clerk_id";
+     LEFT JOIN users u ON u.id = t.clerk_id
+     LEFT JOIN cheques ch ON ch.transaction_id = t.id
+     LEFT JOIN bank_slips bs ON bs.transaction_id = t.id";
 
 /// The same columns for a known list of ids (a JSON array), visiting only those payments.
-const SELECT_TX_IDS: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk
+const SELECT_TX_IDS: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk,
+            ch.number AS cheque_number, ch.bank AS cheque_bank, ch.state AS cheque_state,
+            bs.bank_ref AS slip_ref
      FROM json_each(?) j CROSS JOIN transactions t ON t.id = j.value
      JOIN policies p ON p.id = t.policy_id
-     LEFT JOIN users u ON u.id = t.clerk_id";
+     LEFT JOIN users u ON u.id = t.clerk_id
+     LEFT JOIN cheques ch ON ch.transaction_id = t.id
+     LEFT JOIN bank_slips bs ON bs.transaction_id = t.id";
 
 pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
     Ok(TransactionRecord {
@@ -167,6 +179,10 @@ pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
             Some(_) => Some(money_from_row(r, "tendered_minor")?),
             None => None,
         },
+        cheque: r
+            .get::<Option<String>, _>("cheque_number")
+            .map(|number| (number, r.get("cheque_bank"), r.get("cheque_state"))),
+        slip_ref: r.get("slip_ref"),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })

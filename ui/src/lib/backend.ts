@@ -6,10 +6,14 @@ import type {
   AppError,
   AppInfo,
   AuditView,
+  BankStatementReport,
   CashReport,
+  ChequeRequest,
+  ChequeView,
   Counted,
   DepositView,
   DrawerView,
+  SlipView,
   CheckInput,
   CompanyFilter,
   Command,
@@ -172,6 +176,47 @@ export function signOffCash(clerk: string, day: string, note: string): Promise<D
 /** Cash taken to the bank, with the reference on the deposit slip. */
 export function depositCash(amount: string, bankRef: string): Promise<DepositView> {
   return call("deposit_cash", { amount, bank_ref: bankRef });
+}
+
+/** A cheque received at the counter: pays provisionally until the bank clears it. */
+export function payCheque(request: ChequeRequest): Promise<ChequeView> {
+  return call("pay_cheque", request);
+}
+
+/** A deposit slip the customer brings: not money until a manager confirms it. */
+export function payBank(policy: string, amount: string, bankRef: string): Promise<SlipView> {
+  return call("pay_bank", { policy, amount, bank_ref: bankRef });
+}
+
+/** Cheques in one state (`received`, `banked`, `cleared`, `bounced`), or all with "". */
+export function cheques(state: string): Promise<ChequeView[]> {
+  return call("cheques", { state: state || null });
+}
+
+export function bankCheque(number: string): Promise<ChequeView> {
+  return call("bank_cheque", { number });
+}
+
+export function clearCheque(number: string): Promise<ChequeView> {
+  return call("clear_cheque", { number });
+}
+
+export function bounceCheque(number: string, reason: string): Promise<ChequeView> {
+  return call("bounce_cheque", { number, reason });
+}
+
+/** Bank slips waiting for a manager, or every slip with `all`. */
+export function bankSlips(all: boolean): Promise<SlipView[]> {
+  return call("bank_slips", { all });
+}
+
+export function confirmSlip(number: string, found: boolean): Promise<SlipView> {
+  return call("confirm_slip", { number, found });
+}
+
+/** The bank's statement: confirms the slips it shows credited with their amount. */
+export async function importBankStatement(file: File, columns: string): Promise<BankStatementReport> {
+  return call("import_bank_statement", { name: file.name, csv: await file.text(), columns: columns.trim() || null });
 }
 
 export function savedCards(email: string): Promise<SavedCardView[]> {

@@ -60,7 +60,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /** How people call a payment method. */
 export function methodName(method: Method): string {
-  const names: Record<Method, string> = { mpesa: "M-Pesa", card: "Card", paybill: "M-Pesa Pay Bill", cash: "Cash" };
+  const names: Record<Method, string> = { mpesa: "M-Pesa", card: "Card", paybill: "M-Pesa Pay Bill", cash: "Cash", cheque: "Cheque", bank: "Bank deposit" };
   return names[method];
 }
 

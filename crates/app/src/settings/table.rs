@@ -253,6 +253,18 @@ settings! {
         label: "One-person office cash-ups",
         help: "on: a manager may sign off their own day's cash (each such sign-off is noted). off: another manager signs it off.",
     }
+    /// What the office charges for a cheque the bank returns (recorded on its reversing entry).
+    CHEQUE_BOUNCE_FEE {
+        key: "cheque.bounce_fee", kind: Kind::Rule,
+        label: "Fee for a returned cheque",
+        help: "Recorded with a bounced cheque's reversal and told to the holder; empty for none.",
+    }
+    /// Which columns of the bank's statement CSV hold the slip reference and the amount.
+    BANK_STATEMENT_COLUMNS {
+        key: "bank.statement_columns", kind: Kind::Rule,
+        label: "Bank statement columns",
+        help: "The reference and amount columns of the bank's statement CSV, like reference=Reference,amount=Credit.",
+    }
     MPESA_CONSUMER_SECRET {
         key: "mpesa.consumer_secret", env: "MALIPO_MPESA_CONSUMER_SECRET", secret: true,
         label: "M-Pesa consumer secret",

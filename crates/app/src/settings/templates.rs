@@ -3,11 +3,12 @@
 /// The templates an administrator may change (`malipo settings set template.… TEXT`), each in
 /// English (`.en`) and Kiswahili (`.sw`). Placeholders: `{office}`, `{holder}`, `{amount}`,
 /// `{policy}`, `{receipt}`, `{code}`, `{balance}`, `{when}`, `{paybill}`.
-pub const TEMPLATES: [&str; 4] = [
+pub const TEMPLATES: [&str; 5] = [
     "template.receipt_sms",
     "template.receipt_email_subject",
     "template.receipt_email",
     "template.reminder_sms",
+    "template.cheque_bounced_sms",
 ];
 
 /// What the Settings screen calls template `name`.
@@ -17,6 +18,7 @@ pub fn template_label(name: &str) -> &'static str {
         "template.receipt_email_subject" => "E-mail receipt: subject",
         "template.receipt_email" => "E-mail receipt",
         "template.reminder_sms" => "SMS reminder",
+        "template.cheque_bounced_sms" => "SMS: a cheque returned unpaid",
         _ => "Message",
     }
 }
@@ -40,6 +42,12 @@ pub fn default_template(name: &str, sw: bool) -> &'static str {
         }
         ("template.receipt_email", true) => {
             "Mpendwa {holder},\n\nAsante: tumepokea {amount} kwa bima {policy}{code}. Risiti yako {receipt} imeambatishwa.\n{balance}\n\n{office}"
+        }
+        ("template.cheque_bounced_sms", false) => {
+            "{office}: your cheque{code} of {amount} for policy {policy} was returned unpaid by the bank, so receipt {receipt} no longer counts as payment. {balance}{paybill}"
+        }
+        ("template.cheque_bounced_sms", true) => {
+            "{office}: hundi yako{code} ya {amount} kwa bima {policy} imerudishwa na benki bila kulipwa, kwa hivyo risiti {receipt} si malipo tena. {balance}{paybill}"
         }
         ("template.reminder_sms", false) => {
             "{office}: the premium of {amount} for policy {policy} {when}.{paybill}"

@@ -399,7 +399,10 @@ impl App {
             let configured = match tx.method {
                 malipo_domain::Method::Mpesa => providers.has_mpesa(),
                 malipo_domain::Method::Card => providers.has_paystack(),
-                malipo_domain::Method::Paybill | malipo_domain::Method::Cash => false,
+                malipo_domain::Method::Paybill
+                | malipo_domain::Method::Cash
+                | malipo_domain::Method::Cheque
+                | malipo_domain::Method::Bank => false,
             };
             if !configured {
                 continue;

@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -21,6 +21,15 @@ export type Commands = {
   close_cash: { request: CloseCash; response: DrawerView };
   sign_off_cash: { request: SignOffCash; response: DrawerView };
   deposit_cash: { request: DepositCash; response: DepositView };
+  pay_cheque: { request: ChequeRequest; response: ChequeView };
+  cheques: { request: ChequesFilter; response: Array<ChequeView> };
+  bank_cheque: { request: ByNumber; response: ChequeView };
+  clear_cheque: { request: ByNumber; response: ChequeView };
+  bounce_cheque: { request: BounceCheque; response: ChequeView };
+  pay_bank: { request: SlipRequest; response: SlipView };
+  bank_slips: { request: SlipsFilter; response: Array<SlipView> };
+  confirm_slip: { request: ConfirmSlip; response: SlipView };
+  import_bank_statement: { request: ImportBankStatement; response: BankStatementReport };
   qr_code: { request: QrCode; response: string };
   payment_status: { request: ByNumber; response: TransactionView };
   save_receipt: { request: SaveReceipt; response: SavedReceipt };
@@ -65,9 +74,9 @@ export type ErrorCode = "invalid_input" | "not_found" | "conflict" | "likely_rep
 
 export type AppError = { code: ErrorCode, message: string, };
 
-export type TxStatus = "pending" | "awaiting_customer" | "succeeded" | "failed" | "cancelled" | "timed_out" | "needs_review" | "refunded" | "partially_refunded";
+export type TxStatus = "pending" | "awaiting_customer" | "succeeded" | "failed" | "cancelled" | "timed_out" | "needs_review" | "refunded" | "partially_refunded" | "awaiting_confirmation" | "bounced";
 
-export type Method = "mpesa" | "card" | "paybill" | "cash";
+export type Method = "mpesa" | "card" | "paybill" | "cash" | "cheque" | "bank";
 
 export type Role = "clerk" | "manager" | "admin";
 
@@ -397,6 +406,74 @@ export type CashReport = { day: string, drawers: Array<DrawerView>,
  * Closed drawers of any day still waiting for a manager's sign-off (managers only).
  */
 awaiting_sign_off: Array<DrawerView>, position: CashPositionView, deposits: Array<DepositView>, };
+
+export type ChequeRequest = { policy: string, amount: string, 
+/**
+ * The cheque's number, as printed on it.
+ */
+number: string, bank: string, 
+/**
+ * Whose account it is drawn on (an employer, the holder).
+ */
+drawer: string, 
+/**
+ * The date written on it (today when none); a post-dated cheque is banked on that day.
+ */
+dated: string | null, };
+
+export type SlipRequest = { policy: string, amount: string, 
+/**
+ * The bank's reference on the slip.
+ */
+bank_ref: string, };
+
+export type ChequesFilter = { state: string | null, };
+
+export type BounceCheque = { number: string, reason: string, };
+
+export type SlipsFilter = { all: boolean, };
+
+export type ConfirmSlip = { number: string, found: boolean, };
+
+export type ImportBankStatement = { name: string, csv: string, columns: string | null, };
+
+export type ChequeView = { payment: TransactionView, number: string, bank: string, drawer: string, dated: string, 
+/**
+ * `received`, `banked`, `cleared` or `bounced`.
+ */
+state: string, 
+/**
+ * Its date has not come: it cannot be banked yet.
+ */
+post_dated: boolean, banked_at: string | null, banked_by: string | null, settled_at: string | null, settled_by: string | null, bounce_reason: string | null, bounce_fee: string | null, };
+
+export type SlipView = { payment: TransactionView, bank_ref: string, decided_by: string | null, decided_at: string | null, 
+/**
+ * `manual`, or the statement it was found in.
+ */
+decided_how: string | null, };
+
+export type BankStatementReport = { rows: number, 
+/**
+ * Slips found with their amount: confirmed, now money.
+ */
+confirmed: Array<SlipView>, 
+/**
+ * A slip's reference with another amount: left for a manager, with both amounts.
+ */
+amount_differs: Array<string>, 
+/**
+ * Rows naming no slip (other credits to the account).
+ */
+not_slips: number, 
+/**
+ * Slips decided before.
+ */
+already: number, 
+/**
+ * Rows that could not be read, with their line and why.
+ */
+refused: Array<string>, };
 
 export type CheckInput = { kind: InputKind, text: string, 
 /**
