@@ -12,10 +12,10 @@ use malipo_app::ipc::{
     AddUser, AppInfo, AuditFilter, BounceCheque, ByNumber, CardsOf, CashDay, ChequesFilter,
     CloseCash, CompanyFilter, ConfirmSlip, Credentials, DateRange, Day, DecideSuspense, DemoPaid,
     DemoPayBill, DepositCash, HistoryFilter, ImportBankStatement, ImportPolicies, ImportStatement,
-    InstallUpdate, MessageId, MessagesFilter, OrphansFilter, PolicyCorrected, PolicyForm,
-    PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund, RequestRefund,
-    ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView, SignOffCash,
-    SlipsFilter, VerifyCode,
+    InstallUpdate, MatchTill, MessageId, MessagesFilter, OrphansFilter, PolicyCorrected,
+    PolicyForm, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund,
+    RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
+    SignOffCash, SlipsFilter, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
@@ -283,6 +283,30 @@ pub async fn deposit_cash(
     Ok(app
         .deposit_cash(&shell.actor()?, &request.amount, &request.bank_ref)
         .await?)
+}
+
+/// Till (Buy Goods) payments waiting to be matched at the counter.
+#[tauri::command]
+pub async fn till_arrivals(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<Vec<SuspenseView>> {
+    Ok(app.till_arrivals(&shell.actor()?).await?)
+}
+
+/// A clerk matches a till payment to the customer's policy.
+#[tauri::command]
+pub async fn match_till(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: MatchTill,
+) -> Answer<SuspenseDecided> {
+    let decided = app
+        .match_till(&shell.actor()?, &request.code, &request.policy)
+        .await?;
+    crate::events::changed(&handle, "payments");
+    Ok(decided)
 }
 
 /// Records a cheque: the policy is paid provisionally.

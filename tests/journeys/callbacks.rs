@@ -112,6 +112,80 @@ async fn card_success_and_amount_mismatch(backend: Backend) {
     );
 }
 
+/// Paystack as it answers: a checkout paid by USSD is recorded as USSD (no card brand or last
+/// four, no saved card); a signed webhook in a currency the office does not price is stored by
+/// the relay (200, never refused into Paystack's retries) and put to review, moving nothing.
+async fn ussd_is_recorded_as_ussd_and_an_unpriced_webhook_goes_to_review(backend: Backend) {
+    let world = World::start(backend).await;
+    let started = world
+        .malipo(&[
+            "pay",
+            "card",
+            "--policy",
+            "POL-1",
+            "--email",
+            "amina@example.co.ke",
+            "--amount",
+            "1500",
+        ])
+        .await;
+    let r = world
+        .http
+        .post(format!("{}/__sandbox/paystack/pay", world.sandbox_url))
+        .json(&json!({"reference": started["reference"], "channel": "ussd"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let done = world.sync_until_final(&[number(&started)]).await;
+    assert_eq!(done[0]["status"], "succeeded", "{}", done[0]);
+    assert_eq!(done[0]["channel"], "ussd", "{}", done[0]);
+    assert_eq!(done[0]["card_brand"], Value::Null, "{}", done[0]);
+    assert_eq!(done[0]["card_last4"], Value::Null, "{}", done[0]);
+    let cards = world
+        .malipo(&["cards", "--email", "amina@example.co.ke"])
+        .await;
+    assert_eq!(
+        cards["items"].as_array().map_or(0, Vec::len),
+        0,
+        "no card: {cards}"
+    );
+
+    let body = json!({"event": "charge.success", "data": {
+        "id": 77, "status": "success", "reference": "xof-charge-1", "amount": 500_000,
+        "currency": "XOF", "channel": "card", "gateway_response": "Approved",
+        "paid_at": "2026-12-07T06:00:00.000Z", "customer": {"email": "someone@example.com"}
+    }})
+    .to_string();
+    let posted = world
+        .http
+        .post(&world.paystack_webhook_url)
+        .header(
+            "x-paystack-signature",
+            sign(PAYSTACK_SECRET, body.as_bytes()),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 200, "stored, not refused");
+    world.sync().await;
+    let review = world.malipo(&["orphans", "list"]).await;
+    let items = review["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|o| o["note"].as_str().unwrap_or("").contains("XOF")),
+        "in review: {review}"
+    );
+    let summary = world.summary().await;
+    assert_eq!(
+        summary["succeeded"]["count"], 1,
+        "nothing else counted: {summary}"
+    );
+}
+
 /// Every callback sent three times: one event each, each payment counted once.
 async fn duplicated_callbacks_count_once(backend: Backend) {
     let world = World::start(backend).await;
@@ -293,6 +367,7 @@ async fn a_running_sync_applies_callbacks_as_they_come(backend: Backend) {
 }
 
 on_both_backends!(
+    ussd_is_recorded_as_ussd_and_an_unpriced_webhook_goes_to_review,
     mpesa_outcomes_arrive_through_the_relay,
     card_success_and_amount_mismatch,
     duplicated_callbacks_count_once,

@@ -606,7 +606,99 @@ async fn a_prompt_paid_on_a_paybill_is_one_payment(backend: Backend) {
     assert_eq!(ok_json(&all)["total"], 5, "{}", ok_json(&all));
 }
 
+/// A till (Buy Goods) payment carries no account: validation takes it, Safaricom's
+/// confirmation waits on the counters' arrivals, and a clerk matches it to the customer's policy
+/// (proven, recorded and receipted once); a clerk cannot allocate a paybill payment from
+/// suspense that way.
+async fn a_till_payment_is_taken_and_matched_at_the_counter(backend: Backend) {
+    let world = World::start(backend).await;
+    world.add_user("admin", "admin").await;
+    world.add_user("clerk", "clerk").await;
+    world.malipo_as("admin", &["mpesa", "register-urls"]).await;
+    world.behaviour(json!({"c2b_validation": true})).await;
+    let paid = world
+        .http
+        .post(format!("{}/__sandbox/c2b/pay", world.sandbox_url))
+        .json(
+            &json!({"till": true, "amount": 1500, "first_name": "Achieng", "last_name": "Otieno"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        paid["outcome"], "completed",
+        "validation takes a till payment: {paid}"
+    );
+    assert_eq!(paid["validation"]["ResultCode"], "0", "{paid}");
+    let code = paid["trans_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        world.sync().await;
+        let till = ok_json(&world.malipo_as("clerk", &["paybill", "till"]).await);
+        if let Some(item) = till["items"].as_array().unwrap().first() {
+            break item.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{till}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(waiting["trans_id"], code.as_str(), "{waiting}");
+    assert_eq!(waiting["till"], true, "{waiting}");
+    assert_eq!(waiting["payer"], "Achieng Otieno", "{waiting}");
+    let matched = ok_json(
+        &world
+            .malipo_as("clerk", &["paybill", "match", &code, "--policy", "POL-1"])
+            .await,
+    );
+    let payment = &matched["payment"];
+    assert_eq!(payment["status"], "succeeded", "{matched}");
+    assert_eq!(payment["policy"], "POL-1", "{matched}");
+    assert_eq!(payment["provider_receipt"], code.as_str(), "{matched}");
+    assert!(payment["receipt_number"].is_string(), "{matched}");
+    let again = world
+        .malipo_as("clerk", &["paybill", "match", &code, "--policy", "POL-1"])
+        .await;
+    assert!(!again.status.success(), "matched once");
+    let till = ok_json(&world.malipo_as("clerk", &["paybill", "till"]).await);
+    assert_eq!(till["items"].as_array().unwrap().len(), 0, "{till}");
+
+    // A paybill payment whose account matched nothing stays a manager's.
+    world.behaviour(json!({"c2b_validation": false})).await;
+    let stray = pay_bill(&world, "NOBODY-9", 700, "Otieno").await;
+    let stray_code = stray["trans_id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        world.sync().await;
+        let open = ok_json(&world.malipo_as("admin", &["suspense", "list"]).await);
+        if open["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["trans_id"] == stray_code.as_str())
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let refused = world
+        .malipo_as(
+            "clerk",
+            &["paybill", "match", &stray_code, "--policy", "POL-1"],
+        )
+        .await;
+    assert_eq!(
+        refused.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
 on_both_backends!(
+    a_till_payment_is_taken_and_matched_at_the_counter,
     paybill_payments_are_proven_allocated_and_counted_once,
     a_prompt_paid_on_a_paybill_is_one_payment,
 );

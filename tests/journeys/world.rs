@@ -41,6 +41,8 @@ pub struct World {
     pub daraja_url: String,
     /// The tenant's paybill URLs: validation, confirmation.
     pub c2b_urls: (String, String),
+    /// Where Paystack posts the tenant's webhooks (signed with [`PAYSTACK_SECRET`]).
+    pub paystack_webhook_url: String,
     pub http: reqwest::Client,
 }
 
@@ -139,6 +141,7 @@ impl World {
                 tenant["c2b_validation_url"].as_str().unwrap().to_owned(),
                 tenant["c2b_confirmation_url"].as_str().unwrap().to_owned(),
             ),
+            paystack_webhook_url: tenant["paystack_webhook_url"].as_str().unwrap().to_owned(),
             http,
         };
         world.start_relay().await;

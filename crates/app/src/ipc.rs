@@ -394,6 +394,14 @@ pub struct DepositCash {
     pub bank_ref: String,
 }
 
+/// A till payment matched to the policy the customer names.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct MatchTill {
+    /// Its M-Pesa code.
+    pub code: String,
+    pub policy: String,
+}
+
 /// Cheques in one state (`received`, `banked`, `cleared`, `bounced`), or all.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 pub struct ChequesFilter {
@@ -606,6 +614,7 @@ pub fn typescript() -> String {
         ChequeRequest::decl(&cfg),
         SlipRequest::decl(&cfg),
         ChequesFilter::decl(&cfg),
+        MatchTill::decl(&cfg),
         BounceCheque::decl(&cfg),
         SlipsFilter::decl(&cfg),
         ConfirmSlip::decl(&cfg),

@@ -52,6 +52,8 @@ macro_rules! ipc_commands {
             recent_paybill: () => Vec<TransactionView>,
             verify_code: VerifyCode => TransactionView,
             suspense: OrphansFilter => Vec<SuspenseView>,
+            till_arrivals: () => Vec<SuspenseView>,
+            match_till: MatchTill => SuspenseDecided,
             decide_suspense: DecideSuspense => SuspenseDecided,
             demo_pay_bill: DemoPayBill => DemoPaid,
             messages: MessagesFilter => Vec<MessageView>,

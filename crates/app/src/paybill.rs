@@ -52,6 +52,8 @@ pub struct SuspenseView {
     pub currency: String,
     /// What the customer typed as the account.
     pub account: String,
+    /// A till (Buy Goods) payment: no account at all, so a clerk matches it at the counter.
+    pub till: bool,
     pub payer: String,
     /// Masked by Safaricom.
     pub msisdn: String,
@@ -80,6 +82,7 @@ fn suspense_view(item: &api::SuspenseItem) -> Result<SuspenseView> {
         amount_minor: item.amount_minor,
         currency: item.currency.clone(),
         account: item.account.clone(),
+        till: item.account.trim().is_empty(),
         payer: item.payer.clone(),
         msisdn: item.msisdn.clone(),
         paid_at: item.paid_at.clone(),
@@ -544,6 +547,50 @@ impl App {
         note: &str,
     ) -> Result<SuspenseDecided> {
         actor.require(Action::ResolveReview)?;
+        self.decide_listed(actor, trans_id, policy, note, false)
+            .await
+    }
+
+    /// Till (Buy Goods) payments waiting to be matched: they carry no account, so the clerk the
+    /// customer speaks to matches them to a policy at the counter.
+    pub async fn till_arrivals(&self, actor: &Actor) -> Result<Vec<SuspenseView>> {
+        actor.require(Action::TakePayment)?;
+        let providers = self.providers();
+        let Ok(relay) = providers.relay() else {
+            return Ok(Vec::new());
+        };
+        relay
+            .suspense(false)
+            .await?
+            .iter()
+            .filter(|i| i.status == "open" && i.account.trim().is_empty())
+            .map(suspense_view)
+            .collect()
+    }
+
+    /// A clerk matches a till payment to the policy the customer names. Only a till payment (one
+    /// with no account); a paybill payment whose account matched nothing stays a manager's.
+    /// Proven with Transaction Status and decided once for the company, like any allocation.
+    pub async fn match_till(
+        &self,
+        actor: &Actor,
+        trans_id: &str,
+        policy: &str,
+    ) -> Result<SuspenseDecided> {
+        actor.require(Action::TakePayment)?;
+        let note = format!("till payment matched at the counter by {}", actor.name());
+        self.decide_listed(actor, trans_id, Some(policy), &note, true)
+            .await
+    }
+
+    async fn decide_listed(
+        &self,
+        actor: &Actor,
+        trans_id: &str,
+        policy: Option<&str>,
+        note: &str,
+        till_only: bool,
+    ) -> Result<SuspenseDecided> {
         let trans_id = trans_id.trim().to_ascii_uppercase();
         let note = note.trim();
         if note.is_empty() {
@@ -589,6 +636,12 @@ impl App {
                 "M-Pesa code {trans_id} on the suspense list"
             )));
         };
+        if till_only && !item.account.trim().is_empty() {
+            return Err(Error::Forbidden(format!(
+                "M-Pesa code {trans_id} was paid to the paybill with account {:?}: a manager allocates it from Suspense",
+                item.account
+            )));
+        }
         if item.status != "open" {
             return Err(Error::Conflict(format!(
                 "M-Pesa code {trans_id} was decided already by {}: {}",

@@ -451,6 +451,8 @@ impl App {
     ) -> Result<(TxEvent, ProviderDetails)> {
         Ok(match &t.status {
             CardStatus::Paid => {
+                // Only a card is kept as one: a bank, USSD, QR or mobile-money authorization has
+                // no `card` (see the Paystack client).
                 if let (Some(card), Some(email)) =
                     (&t.card, tx.email.as_ref().or(t.customer_email.as_ref()))
                 {
@@ -480,6 +482,8 @@ impl App {
                 );
                 details.card_brand = t.card.as_ref().map(|c| c.brand.clone());
                 details.card_last4 = t.card.as_ref().map(|c| c.last4.clone());
+                details.channel = t.channel.clone();
+                details.instrument = t.instrument.clone();
                 (event, details)
             }
             CardStatus::NotPaid { kind, message } => not_paid_event(

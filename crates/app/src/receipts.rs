@@ -111,10 +111,14 @@ impl App {
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
             tendered: t.tendered,
-            method_detail: match (&t.cheque, &t.slip_ref) {
-                (Some((number, bank, _)), _) => Some(format!("no. {number}, {bank}")),
-                (None, Some(slip)) => Some(slip.clone()),
-                (None, None) => None,
+            method_detail: match (&t.cheque, &t.slip_ref, t.channel.as_deref()) {
+                (Some((number, bank, _)), _, _) => Some(format!("no. {number}, {bank}")),
+                (None, Some(slip), _) => Some(slip.clone()),
+                (None, None, Some(channel)) if channel != "card" => Some(match &t.instrument {
+                    Some(i) => format!("{}, {i}", channel.replace('_', " ")),
+                    None => channel.replace('_', " "),
+                }),
+                _ => None,
             },
             provisional: t
                 .cheque

@@ -86,6 +86,10 @@ pub struct TransactionView {
     pub authorization_url: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// How a Paystack payment was made (`card`, `mobile_money`, `ussd`, `bank_transfer`, ...),
+    /// and what paid when it was not a card.
+    pub channel: Option<String>,
+    pub instrument: Option<String>,
     /// Who paid a paybill payment, as Safaricom names them.
     pub payer: Option<String>,
     /// Cash: what the customer handed over and the change given back (decimal strings).
@@ -128,6 +132,8 @@ impl From<&CompanyPayment> for TransactionView {
             authorization_url: None,
             card_brand: None,
             card_last4: None,
+            channel: None,
+            instrument: None,
             payer: None,
             tendered: None,
             tendered_minor: None,
@@ -169,6 +175,8 @@ impl From<&TransactionRecord> for TransactionView {
             authorization_url: t.authorization_url.clone(),
             card_brand: t.card_brand.clone(),
             card_last4: t.card_last4.clone(),
+            channel: t.channel.clone(),
+            instrument: t.instrument.clone(),
             payer: t.payer.clone(),
             tendered: t.tendered.map(Money::amount_string),
             tendered_minor: t.tendered.map(Money::minor),

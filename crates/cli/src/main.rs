@@ -245,6 +245,16 @@ enum StatementCmd {
 
 #[derive(Debug, Subcommand)]
 enum PaybillCmd {
+    /// Till (Buy Goods) payments waiting to be matched to a policy at the counter
+    Till,
+    /// Match a till payment to the policy the customer names (proven with Safaricom, then
+    /// recorded and receipted here)
+    Match {
+        /// Its M-Pesa code
+        code: String,
+        #[arg(long)]
+        policy: String,
+    },
     /// Paybill payments recorded here, newest first
     List {
         /// From this day, DD/MM/YYYY
@@ -966,6 +976,17 @@ async fn run(cli: Cli) -> Result {
                 page,
                 per_page,
             );
+            Ok(())
+        }
+        Command::Paybill(PaybillCmd::Till) => {
+            let actor = ctx.actor().await?;
+            ctx.out.suspense(&ctx.app.till_arrivals(&actor).await?);
+            Ok(())
+        }
+        Command::Paybill(PaybillCmd::Match { code, policy }) => {
+            let actor = ctx.actor().await?;
+            ctx.out
+                .suspense_decided(&ctx.app.match_till(&actor, &code, &policy).await?);
             Ok(())
         }
         Command::Suspense(c) => suspense(&ctx, c).await,

@@ -91,6 +91,8 @@ impl Customer {
             .pay_bill(malipo_sandbox::c2b::PayBill {
                 shortcode: None,
                 account: account.to_owned(),
+                // No account: the customer paid the company's till (Buy Goods).
+                till: account.trim().is_empty(),
                 amount,
                 msisdn: "254708374149".into(),
                 first_name: "John".into(),

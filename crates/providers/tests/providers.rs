@@ -351,6 +351,27 @@ mod fixtures {
     }
 
     #[test]
+    fn a_webhook_in_a_currency_malipo_does_not_price_is_kept_for_review_not_refused() {
+        for (file, event) in [
+            ("paystack_webhook_charge_success.json", "charge.success"),
+            ("paystack_webhook_refund_processed.json", "refund.processed"),
+        ] {
+            let body = String::from_utf8(fixture(file)).unwrap();
+            let xof = body
+                .replacen("\"NGN\"", "\"XOF\"", 1)
+                .replacen("\"GHS\"", "\"XOF\"", 1);
+            assert_ne!(xof, body, "{file} names a currency");
+            match paystack::parse_event(xof.as_bytes()).unwrap() {
+                WebhookEvent::Unpriced(u) => {
+                    assert_eq!((u.event.as_str(), u.currency.as_str()), (event, "XOF"));
+                    assert!(!u.reference.is_empty());
+                }
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn every_paystack_webhook_fixture_parses() {
         let WebhookEvent::ChargeSuccess(t) =
             paystack::parse_event(&fixture("paystack_webhook_charge_success.json")).unwrap()
@@ -379,6 +400,12 @@ mod fixtures {
             panic!()
         };
         assert_eq!(m.amount.currency(), Currency::Ghs);
+        // Mobile money is not a card: recorded with its channel and what paid, never kept as a
+        // card with brand "Mtn mobile money" and last four "X149".
+        assert_eq!(m.channel.as_deref(), Some("mobile_money"));
+        assert!(m.card.is_none(), "{:?}", m.card);
+        assert_eq!(m.instrument.as_deref(), Some("MTN Mobile Money"));
+        assert_eq!(t.channel.as_deref(), Some("card"));
         for (file, status, minor) in [
             ("paystack_webhook_refund_processed.json", "processed", 5000),
             ("paystack_webhook_refund_pending.json", "pending", -1),

@@ -49,7 +49,8 @@ pub struct Receipt {
     pub card_last4: Option<String>,
     /// Cash: what the customer handed over (the change printed is this less the amount).
     pub tendered: Option<Money>,
-    /// A cheque's number, bank and drawer, or a bank slip's reference, as printed after the
+    /// A cheque's number, bank and drawer, a bank slip's reference, or how a Paystack payment
+    /// was made when not by card ("mobile money, MTN Mobile Money"), as printed after the
     /// method.
     pub method_detail: Option<String>,
     /// A cheque not yet cleared: printed "SUBJECT TO CLEARANCE".
@@ -198,6 +199,13 @@ fn paid_by(r: &Receipt) -> String {
             Some(code) => format!("M-Pesa Pay Bill, code {code}"),
             None => "M-Pesa Pay Bill".to_owned(),
         },
+        // Paid through Paystack some other way than a card (USSD, bank transfer, mobile money).
+        Method::Card if r.method_detail.is_some() => {
+            format!(
+                "Paystack, {}",
+                r.method_detail.as_deref().unwrap_or_default()
+            )
+        }
         Method::Card => match (&r.card_brand, &r.card_last4) {
             (Some(brand), Some(last4)) => format!("Card, {} ending {last4}", brand.to_uppercase()),
             (None, Some(last4)) => format!("Card ending {last4}"),

@@ -301,6 +301,8 @@ pub(crate) async fn paystack(
             format!("refund.{}", r.status),
             r.transaction_reference.clone(),
         ),
+        // Kept like any other: the office puts it to review.
+        paystack::WebhookEvent::Unpriced(u) => (u.event.clone(), u.reference.clone()),
         paystack::WebhookEvent::Other(name) => (name.clone(), String::new()),
     };
     // The name and reference are kept as the event's kind and subject: they must be what

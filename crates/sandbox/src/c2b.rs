@@ -185,8 +185,12 @@ pub struct PayBill {
     /// The business the customer pays (the simulator's shortcode when not given).
     #[serde(default)]
     pub shortcode: Option<String>,
-    /// What the customer typed as the account number.
+    /// What the customer typed as the account number (none when paying a till).
+    #[serde(default)]
     pub account: String,
+    /// Paid to a till (Lipa na M-Pesa Buy Goods): no account number at all.
+    #[serde(default)]
+    pub till: bool,
     /// Whole shillings.
     pub amount: i64,
     #[serde(default = "default_msisdn")]
@@ -247,12 +251,12 @@ impl Sandbox {
             receipt_number(d.receipts)
         };
         let body = json!({
-            "TransactionType": "Pay Bill",
+            "TransactionType": if p.till { "Buy Goods" } else { "Pay Bill" },
             "TransID": trans_id,
             "TransTime": nairobi_stamp(now),
             "TransAmount": format!("{}.00", p.amount),
             "BusinessShortCode": shortcode,
-            "BillRefNumber": p.account,
+            "BillRefNumber": if p.till { "" } else { p.account.as_str() },
             "InvoiceNumber": "",
             "OrgAccountBalance": "",
             "ThirdPartyTransID": "",

@@ -57,6 +57,8 @@ pub(crate) struct PsTx {
     paid_at: Option<String>,
     authorization: Option<Value>,
     refunded: i64,
+    /// How it was paid: `card`, or `ussd`, `bank_transfer`, `qr`, `mobile_money`.
+    channel: String,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +141,7 @@ fn tx_json(t: &PsTx) -> Value {
         "gateway_response": t.gateway_response,
         "paid_at": t.paid_at,
         "created_at": t.created_at,
-        "channel": "card",
+        "channel": t.channel,
         "currency": t.currency,
         "ip_address": "127.0.0.1",
         // Paystack echoes metadata back, or "" when none was given.
@@ -182,6 +184,50 @@ impl Sandbox {
     /// Returns the transaction's status afterwards (`success` or `failed`).
     pub fn pay_checkout(&self, reference: &str, card: &str) -> Result<String, String> {
         self.pay(reference, card).map(|t| t.status)
+    }
+
+    /// The customer pays `reference` on the checkout page another way than a card: `ussd`,
+    /// `bank_transfer`, `qr` or `mobile_money`. Paystack then reports an authorization that is
+    /// not a card (brand "offline" or the wallet, last four "XXXX", not reusable).
+    pub fn pay_checkout_by(&self, reference: &str, channel: &str) -> Result<String, String> {
+        let instrument = match channel {
+            "ussd" => ("offline", "Guaranty Trust Bank"),
+            "bank_transfer" => ("Managed Account", "Wema Bank"),
+            "qr" => ("visa", "Zenith Bank"),
+            "mobile_money" => ("M-Pesa", "M-PESA"),
+            other => return Err(format!("{other} is not a channel the simulator pays by")),
+        };
+        let done = {
+            let mut guard = lock(&self.0.paystack);
+            let Some(t) = guard.txs.iter_mut().find(|t| t.reference == reference) else {
+                return Err("no such transaction".into());
+            };
+            if t.status != "abandoned" {
+                return Err(format!("this transaction is already {}", t.status));
+            }
+            t.status = "success".into();
+            t.gateway_response = Some("Approved".into());
+            t.paid_at = Some(now_rfc3339());
+            t.channel = channel.to_owned();
+            t.authorization = Some(json!({
+                "authorization_code": format!("AUTH_sbx{channel}{}", t.id),
+                "bin": "XXXXXX",
+                "last4": "XXXX",
+                "exp_month": "01",
+                "exp_year": "2099",
+                "channel": channel,
+                "card_type": instrument.0,
+                "bank": instrument.1,
+                "country_code": "KE",
+                "brand": instrument.0,
+                "reusable": false,
+                "signature": null,
+                "account_name": null,
+            }));
+            t.clone()
+        };
+        self.webhook("charge.success", tx_json(&done));
+        Ok(done.status)
     }
 
     /// The customer pays `reference` with `card` on the checkout page.
@@ -283,6 +329,7 @@ async fn initialize(
         paid_at: None,
         authorization: None,
         refunded: 0,
+        channel: "card".into(),
     });
     Json(json!({
         "status": true,
@@ -410,6 +457,7 @@ async fn charge_authorization(
             paid_at: Some(now_rfc3339()),
             authorization: Some(auth),
             refunded: 0,
+            channel: "card".into(),
         };
         st.txs.push(t.clone());
         t
@@ -734,11 +782,21 @@ async fn checkout_pay(
 #[derive(Deserialize)]
 struct PayRequest {
     reference: String,
+    #[serde(default)]
     card: String,
+    /// Pay another way than a card: `ussd`, `bank_transfer`, `qr` or `mobile_money`.
+    #[serde(default)]
+    channel: Option<String>,
 }
 
 /// Pays a checkout without a browser, as a test or a script would.
 async fn pay_directly(State(s): State<Sandbox>, Json(req): Json<PayRequest>) -> Response {
+    if let Some(channel) = &req.channel {
+        return match s.pay_checkout_by(&req.reference, channel) {
+            Ok(status) => Json(json!({"status": status})).into_response(),
+            Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+        };
+    }
     match s.pay(&req.reference, &req.card) {
         Ok(t) => Json(json!({"status": t.status, "amount": t.amount})).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),

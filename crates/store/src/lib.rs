@@ -90,6 +90,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         "cheques and slips",
         include_str!("../migrations/0013_cheques_and_slips.sql"),
     ),
+    (
+        14,
+        "paystack channels",
+        include_str!("../migrations/0014_paystack_channels.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,10 @@ pub struct TransactionRecord {
     pub cheque: Option<(String, String, String)>,
     /// A bank slip's reference.
     pub slip_ref: Option<String>,
+    /// Paystack's channel (`card`, `mobile_money`, `ussd`, `bank_transfer`, ...), and what paid
+    /// when it was not a card.
+    pub channel: Option<String>,
+    pub instrument: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -98,6 +102,9 @@ pub struct ProviderDetails {
     pub authorization_url: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// Paystack's channel (`card`, `mobile_money`, `ussd`, ...), and what paid when not a card.
+    pub channel: Option<String>,
+    pub instrument: Option<String>,
 }
 
 /// History filters. Dates are Nairobi days, both ends included.
@@ -183,6 +190,8 @@ pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
             .get::<Option<String>, _>("cheque_number")
             .map(|number| (number, r.get("cheque_bank"), r.get("cheque_state"))),
         slip_ref: r.get("slip_ref"),
+        channel: r.get("channel"),
+        instrument: r.get("instrument"),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })
@@ -640,7 +649,8 @@ pub(crate) async fn apply_in(
             || fill(&before.authorization_url, &details.authorization_url)
             || (paid_word
                 && (fill(&before.provider_receipt, &details.provider_receipt)
-                    || fill(&before.card_last4, &details.card_last4)));
+                    || fill(&before.card_last4, &details.card_last4)
+                    || fill(&before.channel, &details.channel)));
         if !missing {
             return Ok((before, outcome));
         }
@@ -652,6 +662,8 @@ pub(crate) async fn apply_in(
                provider_receipt = coalesce(provider_receipt, ?),
                card_brand = coalesce(card_brand, ?),
                card_last4 = coalesce(card_last4, ?),
+               channel = coalesce(channel, ?),
+               instrument = coalesce(instrument, ?),
                updated_at = ?
              WHERE id = ?",
         )
@@ -660,6 +672,8 @@ pub(crate) async fn apply_in(
         .bind(kept(&details.provider_receipt))
         .bind(kept(&details.card_brand))
         .bind(kept(&details.card_last4))
+        .bind(kept(&details.channel))
+        .bind(kept(&details.instrument))
         .bind(to_ms(now))
         .bind(before.id)
         .execute(&mut *tx)
@@ -687,6 +701,8 @@ pub(crate) async fn apply_in(
            authorization_url = coalesce(?, authorization_url),
            card_brand = coalesce(?, card_brand),
            card_last4 = coalesce(?, card_last4),
+           channel = coalesce(?, channel),
+           instrument = coalesce(?, instrument),
            receipt_number = coalesce(receipt_number, ?),
            updated_at = ?
          WHERE id = ?",
@@ -700,6 +716,8 @@ pub(crate) async fn apply_in(
     .bind(&details.authorization_url)
     .bind(&details.card_brand)
     .bind(&details.card_last4)
+    .bind(&details.channel)
+    .bind(&details.instrument)
     .bind(&receipt)
     .bind(to_ms(now))
     .bind(before.id)

@@ -10,7 +10,7 @@ export default journey(import.meta.url, [], "every screen fits the common office
       await until(`the window at ${width}×${height}`, async () =>
         (await b.execute(() => window.innerWidth)) <= width && (await b.execute(() => window.innerWidth)) > width - 40);
       const tabs = await b.$$("nav.tabs button");
-      assert(tabs.length === 9, `an administrator's screens: ${tabs.length}`);
+      assert(tabs.length === 10, `an administrator's screens: ${tabs.length}`);
       for (const tab of tabs) {
         const screen = (await tab.getAttribute("data-testid")).replace("nav-", "");
         await tab.click();

@@ -178,6 +178,16 @@ export function depositCash(amount: string, bankRef: string): Promise<DepositVie
   return call("deposit_cash", { amount, bank_ref: bankRef });
 }
 
+/** Till (Buy Goods) payments waiting to be matched to a policy at the counter. */
+export function tillArrivals(): Promise<SuspenseView[]> {
+  return call("till_arrivals", null);
+}
+
+/** Matches a till payment to the policy the customer names (proven with Safaricom first). */
+export function matchTill(code: string, policy: string): Promise<SuspenseDecided> {
+  return call("match_till", { code, policy });
+}
+
 /** A cheque received at the counter: pays provisionally until the bank clears it. */
 export function payCheque(request: ChequeRequest): Promise<ChequeView> {
   return call("pay_cheque", request);

@@ -114,6 +114,19 @@ pub(super) fn record(
 }
 
 /// An event about no payment of ours: another office's, or an orphan.
+/// A Paystack charge or refund in a currency Malipo does not price: nothing is moved (no amount
+/// can be compared with what was asked), and a manager looks at it in Review.
+fn unpriced(u: &paystack::Unpriced) -> Decision {
+    record(
+        InboxOutcome::Suspect,
+        None,
+        format!(
+            "Paystack sent {} for reference {} in {} ({} in its smallest unit), a currency this office does not take: nothing was recorded; look at it in the Paystack dashboard",
+            u.event, u.reference, u.currency, u.amount_minor
+        ),
+    )
+}
+
 fn not_ours(wire: &api::Event, office: &Desk, what: &str) -> Decision {
     match &wire.office {
         Some(other) if *other != office.to_string() => record(
@@ -323,6 +336,7 @@ impl App {
     async fn charge_success(&self, wire: &api::Event, office: &Desk) -> Result<Decision> {
         let reference = match paystack::parse_event(wire.body.as_bytes()) {
             Ok(WebhookEvent::ChargeSuccess(t)) => t.reference,
+            Ok(WebhookEvent::Unpriced(u)) => return Ok(unpriced(&u)),
             Ok(_) | Err(_) => {
                 return Ok(record(
                     InboxOutcome::Ignored,
@@ -367,12 +381,16 @@ impl App {
     }
 
     async fn paystack_refund(&self, wire: &api::Event, office: &Desk) -> Result<Decision> {
-        let Ok(WebhookEvent::Refund(ev)) = paystack::parse_event(wire.body.as_bytes()) else {
-            return Ok(record(
-                InboxOutcome::Ignored,
-                None,
-                "not a readable refund webhook",
-            ));
+        let ev = match paystack::parse_event(wire.body.as_bytes()) {
+            Ok(WebhookEvent::Refund(ev)) => ev,
+            Ok(WebhookEvent::Unpriced(u)) => return Ok(unpriced(&u)),
+            _ => {
+                return Ok(record(
+                    InboxOutcome::Ignored,
+                    None,
+                    "not a readable refund webhook",
+                ));
+            }
         };
         let what = format!(
             "a refund of Paystack reference {}",

@@ -662,7 +662,10 @@ impl App {
                 },
             });
         }
-        let why = if matches.is_empty() {
+        let till = payment.account.trim().is_empty();
+        let why = if till {
+            "a till (Buy Goods) payment carries no account".to_owned()
+        } else if matches.is_empty() {
             format!("account {:?} matches no policy", payment.account)
         } else {
             format!(
@@ -689,7 +692,13 @@ impl App {
             Ok(()) => Ok(record(
                 InboxOutcome::Suspense,
                 None,
-                format!("{why}: on the company's suspense list for a manager to allocate"),
+                if till {
+                    format!(
+                        "{why}: waiting on the counters' arrivals to be matched to the customer's policy (or for a manager in Suspense)"
+                    )
+                } else {
+                    format!("{why}: on the company's suspense list for a manager to allocate")
+                },
             )),
             Err(e) => Ok(held(format!(
                 "{why}, and the relay could not take it onto the suspense list: {e}"

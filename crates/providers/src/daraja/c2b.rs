@@ -38,6 +38,18 @@ pub struct C2bPayment {
     pub payer: String,
 }
 
+/// Whether a C2B payment was made to a till (Lipa na M-Pesa Buy Goods): such payments carry no
+/// account number. Safaricom names the type `Buy Goods` (or `CustomerBuyGoodsOnline`).
+pub fn is_till(p: &C2bPayment) -> bool {
+    let t: String = p
+        .transaction_type
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    t.contains("buygoods")
+}
+
 impl C2bPayment {
     /// When it was made, if Safaricom wrote a readable time.
     pub fn made_at(&self) -> Option<time::OffsetDateTime> {

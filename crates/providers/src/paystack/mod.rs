@@ -17,7 +17,7 @@ use malipo_domain::{Currency, Email, FailureKind, Money, Secret};
 
 use crate::http::{self, REQUEST_TIMEOUT, Transport};
 pub use webhook::{
-    RefundEvent, WebhookError, WebhookEvent, parse_event, signature, verify_signature,
+    RefundEvent, Unpriced, WebhookError, WebhookEvent, parse_event, signature, verify_signature,
 };
 
 #[derive(Debug, Clone)]
@@ -103,9 +103,14 @@ pub struct CardTransaction {
     pub status: CardStatus,
     pub amount: Money,
     pub paid_at: Option<String>,
+    /// How the customer paid: `card`, `bank`, `ussd`, `qr`, `mobile_money`, `bank_transfer`, …
     pub channel: Option<String>,
     pub customer_email: Option<String>,
+    /// The card that paid, only when a card paid: a bank, USSD, QR or mobile-money
+    /// authorization is not a card and is never kept as one.
     pub card: Option<CardAuthorization>,
+    /// What paid when it was not a card, as Paystack names it ("MTN Mobile Money", a bank).
+    pub instrument: Option<String>,
     pub gateway_response: Option<String>,
 }
 
@@ -161,7 +166,29 @@ pub(crate) fn card_status(status: &str, gateway_response: Option<&str>) -> CardS
 pub(crate) fn card_transaction(t: wire::Transaction) -> Result<CardTransaction, PaystackError> {
     let amount = Money::from_minor(t.amount, currency(&t.currency)?)
         .map_err(|e| PaystackError::Unexpected(format!("amount {}: {e}", t.amount)))?;
-    let card = t.authorization.and_then(|a| {
+    // Paystack names the channel on the transaction and on its authorization; a card is a
+    // card only when neither says otherwise.
+    let channel = t
+        .channel
+        .clone()
+        .or_else(|| t.authorization.as_ref().and_then(|a| a.channel.clone()))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty());
+    let by_card = channel.as_deref().is_none_or(|c| c == "card")
+        && t.authorization
+            .as_ref()
+            .and_then(|a| a.channel.as_deref())
+            .is_none_or(|c| c.eq_ignore_ascii_case("card"));
+    let instrument = match &t.authorization {
+        Some(a) if !by_card => a
+            .bank
+            .clone()
+            .or_else(|| a.brand.clone())
+            .map(|b| b.trim().chars().take(60).collect::<String>())
+            .filter(|b| !b.is_empty()),
+        _ => None,
+    };
+    let card = t.authorization.filter(|_| by_card).and_then(|a| {
         Some(CardAuthorization {
             authorization_code: a.authorization_code?,
             brand: a
@@ -184,9 +211,10 @@ pub(crate) fn card_transaction(t: wire::Transaction) -> Result<CardTransaction, 
         reference: t.reference,
         amount,
         paid_at: t.paid_at,
-        channel: t.channel,
+        channel,
         customer_email: t.customer.and_then(|c| c.email),
         card,
+        instrument,
         gateway_response: t.gateway_response,
     })
 }

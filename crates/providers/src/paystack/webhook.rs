@@ -78,8 +78,24 @@ pub struct RefundEvent {
 pub enum WebhookEvent {
     ChargeSuccess(Box<CardTransaction>),
     Refund(RefundEvent),
+    /// A charge or refund in a currency Malipo does not price (not KES, NGN, GHS, ZAR or USD):
+    /// kept and put to review, never refused (Paystack would retry a refusal for 72 hours).
+    Unpriced(Unpriced),
     /// Events Malipo does not act on (subscriptions, transfers, …), named for the log.
     Other(String),
+}
+
+/// A webhook about money in a currency Malipo does not price, as Paystack sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpriced {
+    /// `charge.success`, `refund.processed`, …
+    pub event: String,
+    /// The charge's reference (for a refund, the refunded charge's).
+    pub reference: String,
+    /// The currency code as sent (at most 8 characters).
+    pub currency: String,
+    /// The amount in that currency's subunits.
+    pub amount_minor: i64,
 }
 
 /// Parses a verified webhook body.
@@ -90,6 +106,14 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         "charge.success" => {
             let t: wire::Transaction =
                 serde_json::from_str(ev.data.get()).map_err(|e| shape(&e))?;
+            if Currency::from_code(&t.currency).is_err() {
+                return Ok(WebhookEvent::Unpriced(Unpriced {
+                    event: ev.event.clone(),
+                    reference: t.reference,
+                    currency: t.currency.chars().take(8).collect(),
+                    amount_minor: t.amount,
+                }));
+            }
             card_transaction(t)
                 .map(|t| WebhookEvent::ChargeSuccess(Box::new(t)))
                 .map_err(|e: PaystackError| shape(&e))
@@ -97,7 +121,14 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         name if name.starts_with("refund.") => {
             let d: wire::RefundEventData =
                 serde_json::from_str(ev.data.get()).map_err(|e| shape(&e))?;
-            let currency = Currency::from_code(&d.currency).map_err(|e| shape(&e))?;
+            let Ok(currency) = Currency::from_code(&d.currency) else {
+                return Ok(WebhookEvent::Unpriced(Unpriced {
+                    event: name.to_owned(),
+                    reference: d.transaction_reference,
+                    currency: d.currency.chars().take(8).collect(),
+                    amount_minor: d.amount,
+                }));
+            };
             let amount = Money::from_minor(d.amount, currency).map_err(|e| shape(&e))?;
             Ok(WebhookEvent::Refund(RefundEvent {
                 status: d.status,

@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -48,6 +48,8 @@ export type Commands = {
   recent_paybill: { request: null; response: Array<TransactionView> };
   verify_code: { request: VerifyCode; response: TransactionView };
   suspense: { request: OrphansFilter; response: Array<SuspenseView> };
+  till_arrivals: { request: null; response: Array<SuspenseView> };
+  match_till: { request: MatchTill; response: SuspenseDecided };
   decide_suspense: { request: DecideSuspense; response: SuspenseDecided };
   demo_pay_bill: { request: DemoPayBill; response: DemoPaid };
   messages: { request: MessagesFilter; response: Array<MessageView> };
@@ -130,6 +132,11 @@ paid: boolean, amount: string, amount_minor: number, currency: string, refunded:
  * The card checkout link, for card payments.
  */
 authorization_url: string | null, card_brand: string | null, card_last4: string | null, 
+/**
+ * How a Paystack payment was made (`card`, `mobile_money`, `ussd`, `bank_transfer`, ...),
+ * and what paid when it was not a card.
+ */
+channel: string | null, instrument: string | null, 
 /**
  * Who paid a paybill payment, as Safaricom names them.
  */
@@ -256,7 +263,11 @@ trans_id: string, amount: string, amount_minor: number, currency: string,
 /**
  * What the customer typed as the account.
  */
-account: string, payer: string, 
+account: string, 
+/**
+ * A till (Buy Goods) payment: no account at all, so a clerk matches it at the counter.
+ */
+till: boolean, payer: string, 
 /**
  * Masked by Safaricom.
  */
@@ -428,6 +439,12 @@ export type SlipRequest = { policy: string, amount: string,
 bank_ref: string, };
 
 export type ChequesFilter = { state: string | null, };
+
+export type MatchTill = { 
+/**
+ * Its M-Pesa code.
+ */
+code: string, policy: string, };
 
 export type BounceCheque = { number: string, reason: string, };
 
