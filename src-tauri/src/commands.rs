@@ -24,9 +24,10 @@ use malipo_app::views::{
 use malipo_app::{
     Actor, App, AppError, BankStatementReport, CardRequest, CashReport, CashRequest, ChequeRequest,
     ChequeView, DepositView, DoctorReport, DrawerView, Error, ImportReport, InstalledUpdate,
-    MessageView, MpesaRequest, OrphanView, PolicyQuery, ProviderSettings, ReconcileReport,
-    RefundView, SavedCardView, SecretStore, SendReport, Session, SlipRequest, SlipView,
-    StatementImport, SummaryQuery, SuspenseDecided, SuspenseView, UpdateView,
+    MessageView, MpesaRequest, MpesaRoutes, OrphanView, PaybillRoute, PaystackMpesaRequest,
+    PolicyQuery, ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore,
+    SendReport, Session, SlipRequest, SlipView, StatementImport, SummaryQuery, SuspenseDecided,
+    SuspenseView, UpdateView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -425,6 +426,39 @@ pub async fn import_bank_statement(
         .await?;
     crate::events::changed(&handle, "payments");
     Ok(report)
+}
+
+/// Whether M-Pesa is answering, and the ways round it this office has.
+#[tauri::command]
+pub async fn mpesa_routes(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+) -> Answer<MpesaRoutes> {
+    Ok(app.mpesa_routes(&shell.actor()?).await?)
+}
+
+/// The paybill route: what the customer pays from their own phone, sent to them by SMS.
+#[tauri::command]
+pub async fn paybill_route(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: MpesaRequest,
+) -> Answer<PaybillRoute> {
+    Ok(app.paybill_route(&shell.actor()?, &request).await?)
+}
+
+/// M-Pesa through Paystack, while Daraja is down.
+#[tauri::command]
+pub async fn pay_mpesa_paystack(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    handle: tauri::AppHandle,
+    request: PaystackMpesaRequest,
+) -> Answer<TransactionView> {
+    let actor = shell.actor()?;
+    let started = app.pay_mpesa_paystack(&actor, &request).await?;
+    crate::events::watch_payment(handle, (*app).clone(), actor, &started);
+    Ok(started)
 }
 
 /// A QR code (SVG) of `text`: the checkout link, for the customer's phone camera.

@@ -13,6 +13,7 @@ mod cash;
 mod claims;
 mod company;
 mod doctor;
+mod failover;
 mod ledger;
 mod messages;
 mod paybill;

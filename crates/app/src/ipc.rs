@@ -507,8 +507,9 @@ use crate::views::{
 use crate::{
     BankStatementReport, CardRequest, CashReport, CashRequest, ChequeRequest, ChequeView,
     DepositView, DoctorReport, DrawerView, ImportReport, InstalledUpdate, MessageView,
-    MpesaRequest, OrphanView, ReconcileReport, RefundView, SavedCardView, SendReport, SlipRequest,
-    SlipView, StatementImport, SuspenseDecided, SuspenseView, UpdateView,
+    MpesaRequest, MpesaRoutes, OrphanView, PaybillRoute, PaystackMpesaRequest, ReconcileReport,
+    RefundView, SavedCardView, SendReport, SlipRequest, SlipView, StatementImport, SuspenseDecided,
+    SuspenseView, UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -614,6 +615,10 @@ pub fn typescript() -> String {
         ChequeRequest::decl(&cfg),
         SlipRequest::decl(&cfg),
         ChequesFilter::decl(&cfg),
+        MpesaRoutes::decl(&cfg),
+        PaybillRoute::decl(&cfg),
+        PaystackMpesaRequest::decl(&cfg),
+        crate::ProviderHealth::decl(&cfg),
         MatchTill::decl(&cfg),
         BounceCheque::decl(&cfg),
         SlipsFilter::decl(&cfg),

@@ -114,7 +114,7 @@ fn retry_after(attempts: i64) -> Duration {
 }
 
 impl App {
-    async fn template(&self, name: &str, sw: bool) -> Result<String> {
+    pub(crate) async fn template(&self, name: &str, sw: bool) -> Result<String> {
         let lang = if sw { "sw" } else { "en" };
         Ok(self
             .store()
@@ -438,6 +438,15 @@ impl App {
                 };
                 (subject, body, pdf.map(|p| (p, t.number.clone())))
             }
+            // A notice written when it was queued (the paybill route) goes as it was written.
+            "notice" if m.transaction_id.is_none() => match &m.body {
+                Some(body) if !body.is_empty() => (String::new(), body.clone(), None),
+                _ => {
+                    return Ok(Attempt::Failed {
+                        problem: "a notice without its text".into(),
+                    });
+                }
+            },
             "notice" => {
                 let Some(tx_id) = m.transaction_id else {
                     return Ok(Attempt::Failed {

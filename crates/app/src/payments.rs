@@ -19,7 +19,6 @@ use malipo_store::{
 use crate::error::{Error, Result};
 use crate::outcome::{not_paid_event, paid_event, query_event};
 use crate::settings::table;
-use crate::trace::provider_call;
 use crate::views::TransactionView;
 use crate::{Actor, App};
 
@@ -167,7 +166,7 @@ impl App {
 
     /// Runs the guards, then records a new pending payment by `method`.
     #[allow(clippy::too_many_arguments)] // each argument is one fact of the payment
-    async fn start(
+    pub(crate) async fn start(
         &self,
         actor: &Actor,
         policy: &malipo_store::PolicyRecord,
@@ -277,7 +276,10 @@ impl App {
             )
             .await?;
         let push = client.stk_push(amount, &phone, &created.reference, "Premium");
-        let after = match provider_call("mpesa.stk_push", &created.number, push).await {
+        let after = match self
+            .provider_call("mpesa.stk_push", &created.number, push)
+            .await
+        {
             Ok(accepted) => {
                 let details = ProviderDetails {
                     provider_ref: Some(accepted.checkout_request_id),
@@ -374,7 +376,9 @@ impl App {
                     &created.reference,
                     metadata,
                 );
-                match provider_call("paystack.charge_authorization", &created.number, charge).await
+                match self
+                    .provider_call("paystack.charge_authorization", &created.number, charge)
+                    .await
                 {
                     Ok(t) => {
                         let details = ProviderDetails {
@@ -389,12 +393,13 @@ impl App {
                     Err(e) => self.card_refused(actor.name(), &created, e).await?,
                 }
             }
-            None => match provider_call(
-                "paystack.initialize",
-                &created.number,
-                client.initialize(&email, amount, &created.reference, metadata),
-            )
-            .await
+            None => match self
+                .provider_call(
+                    "paystack.initialize",
+                    &created.number,
+                    client.initialize(&email, amount, &created.reference, metadata),
+                )
+                .await
             {
                 Ok(checkout) => {
                     let details = ProviderDetails {
@@ -411,7 +416,7 @@ impl App {
         Ok(TransactionView::from(&after))
     }
 
-    async fn card_refused(
+    pub(crate) async fn card_refused(
         &self,
         actor: &str,
         created: &TransactionRecord,
@@ -511,12 +516,13 @@ impl App {
                 // to ask.
                 Method::Paybill | Method::Cash | Method::Cheque | Method::Bank => tx,
                 Method::Mpesa => self.refresh_mpesa(name, &tx).await?,
-                Method::Card => match provider_call(
-                    "paystack.verify",
-                    &tx.number,
-                    providers.paystack()?.verify(&tx.reference),
-                )
-                .await
+                Method::Card => match self
+                    .provider_call(
+                        "paystack.verify",
+                        &tx.number,
+                        providers.paystack()?.verify(&tx.reference),
+                    )
+                    .await
                 {
                     Ok(t) => {
                         let event = self.card_event(&tx, &t).await?;
@@ -557,7 +563,9 @@ impl App {
         };
         let providers = self.providers();
         let query = providers.daraja()?.stk_query(&checkout_id);
-        let answer = provider_call("mpesa.stk_query", &tx.number, query).await?;
+        let answer = self
+            .provider_call("mpesa.stk_query", &tx.number, query)
+            .await?;
         let event = query_event(tx, answer);
         self.apply(actor, tx.id, event).await
     }

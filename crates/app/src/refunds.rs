@@ -14,7 +14,6 @@ use malipo_providers::paystack::{CardRefund, PaystackError};
 use malipo_store::{RefundDetails, RefundRecord, SendClaim, TransactionRecord, TxKey};
 
 use crate::settings::table;
-use crate::trace::provider_call;
 use crate::views::rfc3339;
 use crate::{Actor, App, Error, Result};
 
@@ -230,7 +229,10 @@ impl App {
                     }
                 };
                 let send = client.refund(&payment.reference, Some(refund.amount), &refund.reason);
-                match provider_call("paystack.refund", format!("refund {id}"), send).await {
+                match self
+                    .provider_call("paystack.refund", format!("refund {id}"), send)
+                    .await
+                {
                     Ok(r) => Ok(paystack_refund_answer(&r)),
                     Err(PaystackError::Rejected(why) | PaystackError::NotFound(why)) => Ok((
                         RefundEvent::Failed,
@@ -296,7 +298,10 @@ impl App {
                     let amount = MpesaAmount::new(refund.amount)?;
                     client.reverse(&receipt, amount, &refund.reason).await
                 };
-                match provider_call("mpesa.reversal", format!("refund {id}"), send).await {
+                match self
+                    .provider_call("mpesa.reversal", format!("refund {id}"), send)
+                    .await
+                {
                     Ok(accepted) => Ok((
                         RefundEvent::Submitted,
                         RefundDetails {

@@ -373,6 +373,7 @@ impl App {
                     .await?,
             ),
             cash_ups_unsigned: self.store().cash_ups_unsigned().await?,
+            providers: self.provider_health(actor).await?,
         })
     }
 

@@ -531,6 +531,8 @@ pub struct DashboardView {
     /// The office's cash (in its currency) and the closed drawers awaiting a manager's sign-off.
     pub cash: CashPositionView,
     pub cash_ups_unsigned: i64,
+    /// M-Pesa's and Paystack's health, from this office's own calls.
+    pub providers: Vec<crate::health::ProviderHealth>,
 }
 
 /// The office's cash, all time, in one currency.

@@ -16,8 +16,8 @@ use malipo_receipt::Layout;
 
 use malipo_app::{
     Actor, App, AppError, CardRequest, CashRequest, ChequeRequest, CompanyQuery, Counted, Error,
-    ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore, PolicyInput, PolicyQuery, ScheduleQuery,
-    SlipRequest, SummaryQuery,
+    ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore, PaystackMpesaRequest, PolicyInput,
+    PolicyQuery, ScheduleQuery, SlipRequest, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -188,6 +188,9 @@ enum MessagesCmd {
 
 #[derive(Debug, Subcommand)]
 enum MpesaCmd {
+    /// Whether M-Pesa is answering (from this office's own calls in the last minutes), and the
+    /// ways round it this office has
+    Health,
     /// Register the relay's C2B validation and confirmation URLs (MALIPO_MPESA_C2B_*) for this
     /// office's shortcode with Safaricom (administrators)
     RegisterUrls {
@@ -443,6 +446,31 @@ enum PayCmd {
         /// Record it even though the same payment was recorded moments ago
         #[arg(long)]
         again: bool,
+    },
+    /// While M-Pesa prompts fail: send the customer the paybill number, the policy number as the
+    /// account and the amount (on screen and by SMS); the payment arrives as a paybill payment
+    MpesaPaybill {
+        #[arg(long)]
+        policy: String,
+        /// The customer's phone (for the record; the SMS goes to the policy's phone)
+        #[arg(long)]
+        phone: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+    },
+    /// While M-Pesa prompts fail: charge the M-Pesa number through Paystack (Kenya)
+    MpesaPaystack {
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Paystack needs an e-mail [default: the policy's]
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
     },
     /// Record a cheque: pays provisionally, its receipt "subject to clearance"
     Cheque {
@@ -1157,6 +1185,35 @@ async fn pay(ctx: &Ctx, command: PayCmd) -> Result {
             };
             (app.pay_cash(&actor, &request).await?, None)
         }
+        PayCmd::MpesaPaybill {
+            policy,
+            phone,
+            amount,
+        } => {
+            let request = MpesaRequest {
+                policy,
+                phone,
+                amount,
+                again: false,
+            };
+            out.paybill_route(&app.paybill_route(&actor, &request).await?);
+            return Ok(());
+        }
+        PayCmd::MpesaPaystack {
+            policy,
+            phone,
+            amount,
+            email,
+            wait,
+        } => {
+            let request = PaystackMpesaRequest {
+                policy,
+                phone,
+                amount,
+                email,
+            };
+            (app.pay_mpesa_paystack(&actor, &request).await?, wait)
+        }
         PayCmd::Cheque {
             policy,
             amount,
@@ -1376,6 +1433,7 @@ async fn orphans(ctx: &Ctx, command: OrphansCmd) -> Result {
 async fn mpesa(ctx: &Ctx, command: MpesaCmd) -> Result {
     let actor = ctx.actor().await?;
     match command {
+        MpesaCmd::Health => ctx.out.mpesa_routes(&ctx.app.mpesa_routes(&actor).await?),
         MpesaCmd::RegisterUrls {
             response_type,
             version,

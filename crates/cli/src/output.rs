@@ -884,6 +884,63 @@ impl Output {
         );
     }
 
+    pub fn mpesa_routes(&self, r: &malipo_app::MpesaRoutes) {
+        if self.json {
+            return print_json(r);
+        }
+        let h = &r.mpesa;
+        println!(
+            "M-Pesa is {} ({} calls in the last 5 minutes: {} timed out, {} unreachable, {} server errors, {} busy){}",
+            h.state,
+            h.calls,
+            h.timeouts,
+            h.unreachable,
+            h.server_errors,
+            h.busy,
+            h.last_answered
+                .as_deref()
+                .map(|a| format!("; last answered {}", local(a)))
+                .unwrap_or_default()
+        );
+        if r.daraja_down {
+            println!("Ways round it:");
+            match &r.paybill {
+                Some(p) => println!(
+                    "  the paybill: the customer pays Pay Bill {p} with the policy number as the account (`malipo pay mpesa-paybill`)"
+                ),
+                None => println!("  the paybill: not set up here"),
+            }
+            println!(
+                "  M-Pesa through Paystack: {}",
+                if r.paystack_mpesa {
+                    "`malipo pay mpesa-paystack`"
+                } else {
+                    "not available (no Paystack account in Kenya shillings)"
+                }
+            );
+        }
+    }
+
+    pub fn paybill_route(&self, r: &malipo_app::PaybillRoute) {
+        if self.json {
+            return print_json(r);
+        }
+        println!(
+            "Ask the customer to pay from their phone: Lipa na M-Pesa, Pay Bill {}, account {}, amount {}.{}",
+            r.shortcode,
+            r.account,
+            money(r.amount_minor, &r.currency),
+            if r.sms_queued {
+                " The same went to the policy's phone by SMS."
+            } else {
+                " No SMS was sent (the holder asked for none)."
+            }
+        );
+        println!(
+            "It arrives as a paybill payment (`malipo paybill list`), proven and receipted as every one is."
+        );
+    }
+
     pub fn cheque(&self, c: &malipo_app::ChequeView) {
         if self.json {
             return print_json(c);

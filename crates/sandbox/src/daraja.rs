@@ -237,7 +237,7 @@ async fn stk_push(
     if let Err(r) = check_token(&s, &headers) {
         return r;
     }
-    if let Some(r) = s.injected_failure(true) {
+    if let Some(r) = s.daraja_failure().await {
         return r;
     }
     let shortcode = match check_password(&s, &body) {
@@ -392,7 +392,7 @@ async fn stk_query(
     if let Err(r) = check_token(&s, &headers) {
         return r;
     }
-    if let Some(r) = s.injected_failure(true) {
+    if let Some(r) = s.daraja_failure().await {
         return r;
     }
     if let Err(r) = check_password(&s, &body) {

@@ -130,6 +130,14 @@ pub struct Behaviour {
     pub lose_c2b_confirmations: bool,
     /// How many transactions one Pull Transactions page lists.
     pub pull_page_size: u32,
+    /// M-Pesa Express (the STK prompt and its query) is down, every request failing one way
+    /// until switched off: `http_503` (the gateway's HTML error page), `busy` (`500.003.02`
+    /// "System is busy"), `timeout` (no answer for `outage_hold_ms`, then a 504), or empty for
+    /// none. The access token, C2B and Transaction Status keep working, as in the outages
+    /// Safaricom announces for one product.
+    pub daraja_outage: String,
+    /// How long a `timeout` outage holds each request.
+    pub outage_hold_ms: u64,
 }
 
 impl Default for Behaviour {
@@ -152,6 +160,8 @@ impl Default for Behaviour {
             lose_stk_callbacks: false,
             lose_c2b_confirmations: false,
             pull_page_size: 100,
+            daraja_outage: String::new(),
+            outage_hold_ms: 60_000,
         }
     }
 }
@@ -274,6 +284,37 @@ impl Sandbox {
     }
 
     /// Takes one injected failure if any is armed: HTTP 500, or (for Daraja) spike arrest.
+    /// What an M-Pesa Express request meets: the outage switched on (a `timeout` holds it first), or a
+    /// failure injected for the next requests, or nothing.
+    pub(crate) async fn daraja_failure(&self) -> Option<Response> {
+        let (outage, hold) = {
+            let b = lock(&self.0.behaviour);
+            (b.daraja_outage.clone(), b.outage_hold_ms)
+        };
+        match outage.as_str() {
+            "http_503" => {
+                return Some(
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [("content-type", "text/html")],
+                        "<html><body><h1>503 Service Unavailable</h1></body></html>",
+                    )
+                        .into_response(),
+                );
+            }
+            "busy" => {
+                let body = json!({"requestId": "sandbox", "errorCode": "500.003.02", "errorMessage": "System is busy. Please try again in few minutes."});
+                return Some((StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response());
+            }
+            "timeout" => {
+                tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
+                return Some(StatusCode::GATEWAY_TIMEOUT.into_response());
+            }
+            _ => {}
+        }
+        self.injected_failure(true)
+    }
+
     pub(crate) fn injected_failure(&self, daraja: bool) -> Option<Response> {
         let mut b = lock(&self.0.behaviour);
         if b.fail_next > 0 {

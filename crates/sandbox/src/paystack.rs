@@ -100,6 +100,7 @@ pub(crate) fn routes() -> Router<Sandbox> {
             "/checkout/{access_code}",
             get(checkout_page).post(checkout_pay),
         )
+        .route("/charge", post(charge_mobile_money))
         .route("/__sandbox/paystack/pay", post(pay_directly))
 }
 
@@ -359,6 +360,130 @@ async fn verify(
         }
         None => fail(StatusCode::BAD_REQUEST, "Transaction reference not found"),
     }
+}
+
+/// `POST /charge` with `mobile_money` (M-Pesa through Paystack Kenya): the charge is `ongoing`
+/// while the customer approves on their phone (`pay_offline`), then succeeds or fails as the
+/// phone's Daraja scenario says (0700 000 032 cancels, 0700 000 001 has too little money, any
+/// other number pays), and Paystack's webhook follows; verify tells the same.
+async fn charge_mobile_money(
+    State(s): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(r) = check_key(&s, &headers) {
+        return r;
+    }
+    let email = body
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if !email.contains('@') {
+        return fail(StatusCode::BAD_REQUEST, "Invalid Email Address passed");
+    }
+    let Some(amount) = subunits(body.get("amount")) else {
+        return fail(StatusCode::BAD_REQUEST, "Invalid Amount Sent");
+    };
+    if body.get("currency").and_then(Value::as_str) != Some("KES") {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Currency not supported by merchant",
+        );
+    }
+    let mm = body.get("mobile_money");
+    let phone = mm
+        .and_then(|m| m.get("phone"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let digits: String = phone.trim_start_matches('+').to_owned();
+    if !(digits.len() == 12
+        && (digits.starts_with("2547") || digits.starts_with("2541"))
+        && digits.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return fail(StatusCode::BAD_REQUEST, "Invalid phone number");
+    }
+    if mm.and_then(|m| m.get("provider")).and_then(Value::as_str) != Some("mpesa") {
+        return fail(StatusCode::BAD_REQUEST, "Invalid mobile money provider");
+    }
+    let reference = {
+        let mut st = lock(&s.0.paystack);
+        st.next += 1;
+        let n = st.next;
+        let reference = body
+            .get("reference")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("sbx{n:08}"));
+        if st.txs.iter().any(|t| t.reference == reference) {
+            return fail(StatusCode::BAD_REQUEST, "Duplicate Transaction Reference");
+        }
+        st.txs.push(PsTx {
+            id: 4_099_000_000 + n,
+            reference: reference.clone(),
+            access_code: String::new(),
+            email,
+            amount,
+            currency: "KES".into(),
+            status: "ongoing".into(),
+            gateway_response: None,
+            callback_url: None,
+            metadata: body.get("metadata").cloned().unwrap_or(Value::Null),
+            created_at: now_rfc3339(),
+            paid_at: None,
+            authorization: None,
+            refunded: 0,
+            channel: "mobile_money".into(),
+        });
+        reference
+    };
+    let (code, _, _) = crate::daraja::outcome_for(&digits);
+    let delay = std::time::Duration::from_millis(s.behaviour().customer_delay_ms);
+    let later = s.clone();
+    let settled = reference.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let done = {
+            let mut guard = lock(&later.0.paystack);
+            let Some(t) = guard.txs.iter_mut().find(|t| t.reference == settled) else {
+                return;
+            };
+            if code == "0" {
+                t.status = "success".into();
+                t.gateway_response = Some("Approved".into());
+                t.paid_at = Some(now_rfc3339());
+                t.authorization = Some(json!({
+                    "authorization_code": format!("AUTH_sbxmm{}", t.id),
+                    "bin": "XXXXXX", "last4": "XXXX", "exp_month": "12", "exp_year": "9999",
+                    "channel": "mobile_money", "card_type": "", "bank": "M-PESA",
+                    "country_code": "KE", "brand": "M-PESA", "reusable": false,
+                    "signature": null, "account_name": null,
+                }));
+            } else {
+                t.status = "failed".into();
+                t.gateway_response = Some(if code == "1032" {
+                    "Request cancelled by user".into()
+                } else {
+                    "The balance is insufficient for the transaction".into()
+                });
+            }
+            t.clone()
+        };
+        if done.status == "success" {
+            later.webhook("charge.success", tx_json(&done));
+        }
+    });
+    Json(json!({
+        "status": true,
+        "message": "Charge attempted",
+        "data": {
+            "reference": reference,
+            "status": "pay_offline",
+            "display_text": "Please complete authorization process on your mobile phone",
+        }
+    }))
+    .into_response()
 }
 
 /// The reusable authorization a successful charge of `card` by `email` leaves. Its code is

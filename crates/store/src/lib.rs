@@ -95,6 +95,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         "paystack channels",
         include_str!("../migrations/0014_paystack_channels.sql"),
     ),
+    (
+        15,
+        "provider calls",
+        include_str!("../migrations/0015_provider_calls.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

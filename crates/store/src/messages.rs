@@ -97,6 +97,33 @@ pub struct MessageFilter {
 impl Store {
     /// Queues a reminder SMS for instalment `seq` of `policy_id` at ladder step `offset` (days
     /// from the due date); `false` when it was queued before (or the holder opted out).
+    /// Queues a notice with its text already written (sent to the policy's phone), once per
+    /// `key`. Returns whether it was queued now (false: the holder opted out, or it was before).
+    pub async fn queue_notice(
+        &self,
+        policy_id: i64,
+        key: &str,
+        body: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO messages (key, purpose, channel, policy_id, status, body,
+                                             next_attempt_at, created_at, updated_at)
+             SELECT ?, 'notice', 'sms', p.id, 'queued', ?, ?, ?, ?
+             FROM policies p WHERE p.id = ? AND p.opted_out_at IS NULL",
+        )
+        .bind(key)
+        .bind(body)
+        .bind(to_ms(now))
+        .bind(to_ms(now))
+        .bind(to_ms(now))
+        .bind(policy_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
     pub async fn queue_reminder(
         &self,
         policy_id: i64,

@@ -61,3 +61,49 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Notes how a call to `provider` ended (`answered`, `timeout`, …) at `at`, forgetting
+    /// calls older than an hour.
+    pub async fn note_provider_call(
+        &self,
+        provider: &str,
+        at: OffsetDateTime,
+        ended: &str,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO provider_calls (provider, at, ended) VALUES (?, ?, ?)")
+            .bind(provider)
+            .bind(malipo_domain::time_zone::to_ms(at))
+            .bind(ended)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM provider_calls WHERE at < ?")
+            .bind(malipo_domain::time_zone::to_ms(
+                at - time::Duration::hours(1),
+            ))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `provider`'s calls since `since`, oldest first: when, and how each ended.
+    pub async fn provider_calls(
+        &self,
+        provider: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(OffsetDateTime, String)>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT at, ended FROM provider_calls WHERE provider = ? AND at >= ? ORDER BY at, id",
+        )
+        .bind(provider)
+        .bind(malipo_domain::time_zone::to_ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, e)| (malipo_domain::time_zone::from_ms(at), e))
+            .collect())
+    }
+}

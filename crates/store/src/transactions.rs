@@ -394,6 +394,28 @@ impl Store {
         row.as_ref().map(tx_from_row).transpose()
     }
 
+    /// A payment for `policy_id` of `amount` still open (pending or waiting for the customer),
+    /// made since `since`, by any provider: one that may yet be paid.
+    pub async fn open_payment_for(
+        &self,
+        policy_id: i64,
+        amount: Money,
+        since: OffsetDateTime,
+    ) -> Result<Option<TransactionRecord>> {
+        let row = sqlx::query(AssertSql::of(&format!(
+            "{SELECT_TX} WHERE t.policy_id = ? AND t.amount_minor = ? AND t.currency = ?
+               AND t.status IN ('pending', 'awaiting_customer') AND t.created_at >= ?
+             ORDER BY t.created_at DESC LIMIT 1"
+        )))
+        .bind(policy_id)
+        .bind(amount.minor())
+        .bind(amount.currency().code())
+        .bind(to_ms(since))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(tx_from_row).transpose()
+    }
+
     /// How many payments `clerk_id` started since `since`.
     pub async fn started_by(&self, clerk_id: Option<i64>, since: OffsetDateTime) -> Result<i64> {
         Ok(sqlx::query(

@@ -3,12 +3,13 @@
 /// The templates an administrator may change (`malipo settings set template.… TEXT`), each in
 /// English (`.en`) and Kiswahili (`.sw`). Placeholders: `{office}`, `{holder}`, `{amount}`,
 /// `{policy}`, `{receipt}`, `{code}`, `{balance}`, `{when}`, `{paybill}`.
-pub const TEMPLATES: [&str; 5] = [
+pub const TEMPLATES: [&str; 6] = [
     "template.receipt_sms",
     "template.receipt_email_subject",
     "template.receipt_email",
     "template.reminder_sms",
     "template.cheque_bounced_sms",
+    "template.paybill_route_sms",
 ];
 
 /// What the Settings screen calls template `name`.
@@ -19,6 +20,7 @@ pub fn template_label(name: &str) -> &'static str {
         "template.receipt_email" => "E-mail receipt",
         "template.reminder_sms" => "SMS reminder",
         "template.cheque_bounced_sms" => "SMS: a cheque returned unpaid",
+        "template.paybill_route_sms" => "SMS: pay by paybill while M-Pesa prompts fail",
         _ => "Message",
     }
 }
@@ -42,6 +44,12 @@ pub fn default_template(name: &str, sw: bool) -> &'static str {
         }
         ("template.receipt_email", true) => {
             "Mpendwa {holder},\n\nAsante: tumepokea {amount} kwa bima {policy}{code}. Risiti yako {receipt} imeambatishwa.\n{balance}\n\n{office}"
+        }
+        ("template.paybill_route_sms", false) => {
+            "{office}: M-Pesa prompts are not getting through right now. Please pay {amount} for policy {policy} from your phone:{paybill}"
+        }
+        ("template.paybill_route_sms", true) => {
+            "{office}: maombi ya M-Pesa hayafiki kwa sasa. Tafadhali lipa {amount} kwa bima {policy} kutoka kwa simu yako:{paybill}"
         }
         ("template.cheque_bounced_sms", false) => {
             "{office}: your cheque{code} of {amount} for policy {policy} was returned unpaid by the bank, so receipt {receipt} no longer counts as payment. {balance}{paybill}"

@@ -17,7 +17,6 @@ use malipo_store::{
 use crate::App;
 use crate::error::Result;
 use crate::outcome::{not_paid_event, paid_event};
-use crate::trace::provider_call;
 
 /// What a provider event means here: what to do with it, in one write with recording it.
 type Decision = InboxAction;
@@ -281,7 +280,10 @@ impl App {
             ));
         };
         let query = client.stk_query(&cb.checkout_request_id);
-        let answer = match provider_call("mpesa.stk_query", &tx.number, query).await {
+        let answer = match self
+            .provider_call("mpesa.stk_query", &tx.number, query)
+            .await
+        {
             Ok(answer) => answer,
             Err(DarajaError::BadRequest { message, .. }) => {
                 return Ok(record(
@@ -361,21 +363,23 @@ impl App {
                 "Paystack is not configured here, so the webhook cannot be checked".into(),
             ));
         };
-        let verified =
-            match provider_call("paystack.verify", &tx.number, client.verify(&reference)).await {
-                Ok(v) => v,
-                Err(e @ (PaystackError::NotFound(_) | PaystackError::Rejected(_))) => {
-                    return Ok(record(
-                        InboxOutcome::Suspect,
-                        Some(tx.id),
-                        format!(
-                            "Paystack does not confirm {what} ({e}); {} was not changed",
-                            tx.number
-                        ),
-                    ));
-                }
-                Err(e) => return Ok(held(format!("Paystack could not be asked: {e}"))),
-            };
+        let verified = match self
+            .provider_call("paystack.verify", &tx.number, client.verify(&reference))
+            .await
+        {
+            Ok(v) => v,
+            Err(e @ (PaystackError::NotFound(_) | PaystackError::Rejected(_))) => {
+                return Ok(record(
+                    InboxOutcome::Suspect,
+                    Some(tx.id),
+                    format!(
+                        "Paystack does not confirm {what} ({e}); {} was not changed",
+                        tx.number
+                    ),
+                ));
+            }
+            Err(e) => return Ok(held(format!("Paystack could not be asked: {e}"))),
+        };
         let event = self.card_event(&tx, &verified).await?;
         Ok(apply(&tx, event, None))
     }

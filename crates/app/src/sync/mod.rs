@@ -176,6 +176,10 @@ impl App {
         self.pull_payments(relay, &mut report).await?;
         report.queried = self.reconcile_open(asked).await?;
         report.queried += self.follow_card_refunds().await?;
+        // While Daraja is down it is asked again now and then: the prompt comes back by itself.
+        if self.probe_daraja().await {
+            report.queried += 1;
+        }
         self.pull_if_due(&mut report).await?;
         self.push_noting(relay, &mut report).await?;
         report.cursor = self.store().inbox_cursor().await?;

@@ -17,7 +17,6 @@ use super::decide::{apply, held, record};
 use crate::App;
 use crate::error::{Error, Result};
 use crate::outcome::paid_event;
-use crate::trace::provider_call;
 
 /// How much earlier than the prompt a confirmation's `TransTime` may say it was made (the two
 /// clocks differ) and still be the prompt's payment.
@@ -185,12 +184,13 @@ impl App {
             .map_or(0, |c| c.attempts);
         let now = self.now();
         let next = now + ask_again_after(attempts + 1);
-        match provider_call(
-            "mpesa.transaction_status",
-            code,
-            client.transaction_status(code),
-        )
-        .await
+        match self
+            .provider_call(
+                "mpesa.transaction_status",
+                code,
+                client.transaction_status(code),
+            )
+            .await
         {
             Ok(accepted) => {
                 self.store()

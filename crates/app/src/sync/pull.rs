@@ -21,7 +21,6 @@ use super::SyncReport;
 use super::paybill::Listed;
 use crate::error::{Error, Result};
 use crate::settings::table;
-use crate::trace::provider_call;
 use crate::{Actor, App};
 
 /// When this counter registered (or found registered) the shortcode for Pull: pulls happen on
@@ -117,12 +116,13 @@ impl App {
         let providers = self.providers();
         let client = providers.daraja()?;
         let callback = client.config().callback_url.expose().to_owned();
-        let answer = provider_call(
-            "mpesa.pull_register",
-            &client.config().shortcode,
-            client.register_pull(&nominated, &callback),
-        )
-        .await?;
+        let answer = self
+            .provider_call(
+                "mpesa.pull_register",
+                &client.config().shortcode,
+                client.register_pull(&nominated, &callback),
+            )
+            .await?;
         let now = self.now();
         self.store()
             .set_setting(
@@ -246,7 +246,9 @@ impl App {
         let client = providers.daraja()?;
         let relay = providers.relay()?;
         let shortcode = client.config().shortcode.clone();
-        let pulled = provider_call("mpesa.pull", &shortcode, client.pull(from, to)).await?;
+        let pulled = self
+            .provider_call("mpesa.pull", &shortcode, client.pull(from, to))
+            .await?;
         let on_suspense: std::collections::HashSet<String> = relay
             .suspense(true)
             .await?

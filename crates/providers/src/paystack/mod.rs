@@ -61,6 +61,29 @@ pub enum PaystackError {
     Unexpected(String),
 }
 
+/// An amount Paystack may charge to M-Pesa: shillings, more than zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MpesaCharge(Money);
+
+impl MpesaCharge {
+    pub fn new(amount: Money) -> Result<MpesaCharge, PaystackError> {
+        if amount.currency() != malipo_domain::Currency::Kes || amount.is_zero() {
+            return Err(PaystackError::Invalid(format!(
+                "M-Pesa through Paystack takes Kenya shillings, not {amount}"
+            )));
+        }
+        Ok(MpesaCharge(amount))
+    }
+}
+
+/// What Paystack said when asked to charge an M-Pesa number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MobileMoneyAnswer {
+    /// `pay_offline` (the prompt is on the phone), `pending`, `success`…
+    pub status: String,
+    pub display_text: Option<String>,
+}
+
 /// A checkout Paystack opened: send the customer to `authorization_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkout {
@@ -451,6 +474,44 @@ impl PaystackClient {
             "charge",
         )?;
         card_transaction(t)
+    }
+
+    /// Charges an M-Pesa number through Paystack (`POST /charge` with `mobile_money`, KES only):
+    /// the customer approves on their phone. Returns Paystack's status (`pay_offline`,
+    /// `pending`, `success`, `failed`) and the words for the customer; the outcome arrives as a
+    /// `charge.success` webhook and is verified like any Paystack charge.
+    pub async fn charge_mpesa(
+        &self,
+        email: &Email,
+        amount: MpesaCharge,
+        phone: &malipo_domain::Msisdn,
+        reference: &str,
+        metadata: serde_json::Value,
+    ) -> Result<MobileMoneyAnswer, PaystackError> {
+        check_reference(reference)?;
+        let body = wire::MobileMoneyCharge {
+            email: email.as_str().to_owned(),
+            amount: amount.0.minor().to_string(),
+            currency: "KES".to_owned(),
+            reference: reference.to_owned(),
+            mobile_money: wire::MobileMoney {
+                phone: format!("+{}", phone.as_str()),
+                provider: "mpesa".to_owned(),
+            },
+            metadata,
+        };
+        let d: wire::ChargeAnswer = Self::data(self.post("/charge", &body).await?, "charge")?;
+        if d.status == "failed" {
+            return Err(PaystackError::Rejected(
+                d.message
+                    .or(d.display_text)
+                    .unwrap_or_else(|| "the charge failed".into()),
+            ));
+        }
+        Ok(MobileMoneyAnswer {
+            status: d.status,
+            display_text: d.display_text.or(d.message),
+        })
     }
 
     /// Refunds `amount` (all of it when `None`) of the transaction with our `reference`.

@@ -68,6 +68,37 @@ pub struct ChargeAuthorizationRequest {
     pub metadata: serde_json::Value,
 }
 
+/// `POST /charge` for M-Pesa through Paystack (Kenya): the customer approves on their phone.
+#[derive(Debug, Clone, Serialize)]
+pub struct MobileMoneyCharge {
+    pub email: String,
+    pub amount: String,
+    pub currency: String,
+    pub reference: String,
+    pub mobile_money: MobileMoney,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MobileMoney {
+    /// `+2547XXXXXXXX`.
+    pub phone: String,
+    /// `mpesa`.
+    pub provider: String,
+}
+
+/// What `POST /charge` answers: where the charge stands, and what to tell the customer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChargeAnswer {
+    #[serde(default)]
+    pub reference: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub display_text: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
 /// A transaction as verify, charge_authorization, list and `charge.success` carry it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Transaction {

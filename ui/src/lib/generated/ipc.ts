@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "mpesa_routes" | "paybill_route" | "pay_mpesa_paystack" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -16,6 +16,9 @@ export type Commands = {
   import_policies: { request: ImportPolicies; response: ImportReport };
   pay_mpesa: { request: MpesaRequest; response: TransactionView };
   pay_card: { request: CardRequest; response: TransactionView };
+  mpesa_routes: { request: null; response: MpesaRoutes };
+  paybill_route: { request: MpesaRequest; response: PaybillRoute };
+  pay_mpesa_paystack: { request: PaystackMpesaRequest; response: TransactionView };
   pay_cash: { request: CashRequest; response: TransactionView };
   cash_report: { request: CashDay; response: CashReport };
   close_cash: { request: CloseCash; response: DrawerView };
@@ -440,6 +443,59 @@ bank_ref: string, };
 
 export type ChequesFilter = { state: string | null, };
 
+export type MpesaRoutes = { mpesa: ProviderHealth, 
+/**
+ * Daraja's latest calls all failed: offer the ways round.
+ */
+daraja_down: boolean, 
+/**
+ * The paybill number customers pay to themselves (none without M-Pesa settings).
+ */
+paybill: string | null, 
+/**
+ * M-Pesa through Paystack is possible (Paystack set up, an office in Kenya shillings).
+ */
+paystack_mpesa: boolean, };
+
+export type PaybillRoute = { shortcode: string, 
+/**
+ * The policy number: the account the customer types.
+ */
+account: string, amount: string, amount_minor: number, currency: string, 
+/**
+ * The instructions went to the policy's phone by SMS.
+ */
+sms_queued: boolean, 
+/**
+ * Watch for a paybill payment for this policy from this moment.
+ */
+since: string, };
+
+export type PaystackMpesaRequest = { policy: string, phone: string, amount: string, 
+/**
+ * Paystack needs an e-mail; the policy's when none is given.
+ */
+email: string | null, };
+
+export type ProviderHealth = { 
+/**
+ * `mpesa` or `paystack`.
+ */
+provider: string, 
+/**
+ * `up`, `degraded` (some calls failed), `down` (the latest calls all failed), or `unknown`
+ * (not called in the last minutes).
+ */
+state: string, 
+/**
+ * Calls in the window, and how many failed by kind.
+ */
+calls: number, timeouts: number, unreachable: number, server_errors: number, busy: number, 
+/**
+ * When it last answered, and when it last failed.
+ */
+last_answered: string | null, last_failed: string | null, };
+
 export type MatchTill = { 
 /**
  * Its M-Pesa code.
@@ -664,7 +720,11 @@ suspense: TotalsView | null,
 /**
  * The office's cash (in its currency) and the closed drawers awaiting a manager's sign-off.
  */
-cash: CashPositionView, cash_ups_unsigned: number, };
+cash: CashPositionView, cash_ups_unsigned: number, 
+/**
+ * M-Pesa's and Paystack's health, from this office's own calls.
+ */
+providers: Array<ProviderHealth>, };
 
 export type RefundView = { id: number, 
 /**
