@@ -13,6 +13,8 @@ import type {
   Counted,
   DepositView,
   DrawerView,
+  MpesaRoutes,
+  PaybillRoute,
   SlipView,
   CheckInput,
   CompanyFilter,
@@ -176,6 +178,21 @@ export function signOffCash(clerk: string, day: string, note: string): Promise<D
 /** Cash taken to the bank, with the reference on the deposit slip. */
 export function depositCash(amount: string, bankRef: string): Promise<DepositView> {
   return call("deposit_cash", { amount, bank_ref: bankRef });
+}
+
+/** Whether M-Pesa is answering, and the ways round it this office has. */
+export function mpesaRoutes(): Promise<MpesaRoutes> {
+  return call("mpesa_routes", null);
+}
+
+/** The paybill route: the customer pays from their own phone; the instructions go by SMS too. */
+export function paybillRoute(policy: string, phone: string, amount: string): Promise<PaybillRoute> {
+  return call("paybill_route", { policy, phone, amount, again: false });
+}
+
+/** M-Pesa through Paystack, while M-Pesa's own prompts fail. */
+export function payMpesaPaystack(policy: string, phone: string, amount: string, email: string | null): Promise<TransactionView> {
+  return call("pay_mpesa_paystack", { policy, phone, amount, email });
 }
 
 /** Till (Buy Goods) payments waiting to be matched to a policy at the counter. */
