@@ -166,6 +166,8 @@ pub struct ReconcileReport {
     pub ledger: LedgerSide,
     /// Each clerk's drawer that day: cash received and paid out, the count and its variance.
     pub cash: Vec<crate::cash::DrawerView>,
+    /// The office's cash (all days): received, refunded, deposited, and not yet deposited.
+    pub cash_position: crate::views::CashPositionView,
     pub differences: Vec<Difference>,
 }
 
@@ -286,6 +288,12 @@ impl App {
             card_checked: false,
             ledger: LedgerSide::default(),
             cash: Vec::new(),
+            cash_position: crate::views::CashPositionView::from(
+                &self
+                    .store()
+                    .cash_position(self.office_currency().await?)
+                    .await?,
+            ),
             differences: Vec::new(),
         };
         let providers = self.providers();

@@ -609,6 +609,16 @@ impl Output {
                 }
             );
         }
+        let p = &r.cash_position;
+        if p.received_minor > 0 {
+            println!(
+                "  office cash: {} not yet deposited ({} received, {} refunded, {} deposited)",
+                money(p.undeposited_minor, &p.currency),
+                money(p.received_minor, &p.currency),
+                money(p.paid_out_minor, &p.currency),
+                money(p.deposited_minor, &p.currency)
+            );
+        }
         if r.differences.is_empty() {
             println!("No differences.");
             return;

@@ -898,7 +898,11 @@ ledger: LedgerSide,
 /**
  * Each clerk's drawer that day: cash received and paid out, the count and its variance.
  */
-cash: Array<DrawerView>, differences: Array<Difference>, };
+cash: Array<DrawerView>, 
+/**
+ * The office's cash (all days): received, refunded, deposited, and not yet deposited.
+ */
+cash_position: CashPositionView, differences: Array<Difference>, };
 
 export type AuditView = { id: number, at: string, actor: string, action: string, entity: string, entity_id: string, 
 /**
