@@ -13,6 +13,7 @@ use malipo_domain::{Action, Count, Currency, Money, ProviderReference, Tender, V
 use malipo_store::{CashUpRecord, DepositRecord, Drawer, NewCash, StoreError};
 
 use crate::error::{Error, Result};
+use crate::payments::amount_for;
 use crate::settings::table;
 use crate::views::{CashPositionView, TransactionView, rfc3339};
 use crate::{Actor, App};
@@ -187,33 +188,10 @@ impl App {
                 "cash goes into a clerk's drawer: sign in as the clerk who takes it".into(),
             ));
         };
-        let policy = self.policy_record(&req.policy).await?;
-        if policy.status == malipo_domain::PolicyStatus::Cancelled {
-            return Err(Error::invalid(
-                "policy",
-                format!(
-                    "policy {} is cancelled in the company register: no premium is taken for it",
-                    policy.number
-                ),
-            ));
-        }
+        let policy = self.payable_policy(&req.policy).await?;
         let currency = policy.premium.currency();
-        let amount =
-            Money::parse(&req.amount, currency).map_err(|e| Error::invalid("amount", e))?;
-        let tendered =
-            Money::parse(&req.tendered, currency).map_err(|e| Error::invalid("tendered", e))?;
-        for (field, m) in [("amount", amount), ("tendered", tendered)] {
-            if m.currency() != currency {
-                return Err(Error::invalid(
-                    field,
-                    format!(
-                        "policy {} is paid in {currency}, not {}",
-                        policy.number,
-                        m.currency()
-                    ),
-                ));
-            }
-        }
+        let amount = amount_for(&policy, "amount", &req.amount)?;
+        let tendered = amount_for(&policy, "tendered", &req.tendered)?;
         let tender = Tender::new(amount, tendered).map_err(|e| cash_error("tendered", e))?;
         // A closed drawer says so first (recording checks again, in its own transaction).
         let today = nairobi_date(self.now());

@@ -18,6 +18,7 @@ use malipo_domain::{Action, Method, Money, ProviderReference};
 use malipo_store::{ChequeRecord, ChequeStep, NewCheque, NewSlip, SlipRecord, StoreError, TxKey};
 
 use crate::error::{Error, Result};
+use crate::payments::amount_for;
 use crate::settings::table;
 use crate::views::{TransactionView, rfc3339};
 use crate::{Actor, App};
@@ -179,28 +180,8 @@ impl App {
         method: Method,
     ) -> Result<(malipo_store::PolicyRecord, Money)> {
         actor.require(Action::TakePayment)?;
-        let policy = self.policy_record(policy).await?;
-        if policy.status == malipo_domain::PolicyStatus::Cancelled {
-            return Err(Error::invalid(
-                "policy",
-                format!(
-                    "policy {} is cancelled in the company register: no premium is taken for it",
-                    policy.number
-                ),
-            ));
-        }
-        let currency = policy.premium.currency();
-        let amount = Money::parse(amount, currency).map_err(|e| Error::invalid("amount", e))?;
-        if amount.currency() != currency {
-            return Err(Error::invalid(
-                "amount",
-                format!(
-                    "policy {} is paid in {currency}, not {}",
-                    policy.number,
-                    amount.currency()
-                ),
-            ));
-        }
+        let policy = self.payable_policy(policy).await?;
+        let amount = amount_for(&policy, "amount", amount)?;
         // A cheque or a slip is one of its kind by its number or reference (recorded once), so
         // two alike within minutes are two papers, not a double charge: no repeat guard.
         self.guard(actor, policy.id, method, "", amount, true)

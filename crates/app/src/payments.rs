@@ -83,6 +83,42 @@ pub enum NextAsk {
     After(std::time::Duration),
 }
 
+/// No premium is taken for a policy the register says is cancelled.
+fn refuse_cancelled(policy: &malipo_store::PolicyRecord) -> Result<()> {
+    if policy.status == malipo_domain::PolicyStatus::Cancelled {
+        return Err(Error::invalid(
+            "policy",
+            format!(
+                "policy {} is cancelled in the company register: no premium is taken for it",
+                policy.number
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An amount as typed, in the policy's currency (a premium is paid in its policy's currency,
+/// whatever the office's default; an amount naming another is refused).
+pub(crate) fn amount_for(
+    policy: &malipo_store::PolicyRecord,
+    field: &'static str,
+    text: &str,
+) -> Result<Money> {
+    let currency = policy.premium.currency();
+    let amount = Money::parse(text, currency).map_err(|e| Error::invalid(field, e))?;
+    if amount.currency() != currency {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "policy {} is paid in {currency}, not {}",
+                policy.number,
+                amount.currency()
+            ),
+        ));
+    }
+    Ok(amount)
+}
+
 fn provider_failure(e: &DarajaError) -> (Option<String>, String) {
     match e {
         DarajaError::BadRequest { code, message } | DarajaError::Provider { code, message, .. } => {
@@ -164,6 +200,13 @@ impl App {
         Ok(())
     }
 
+    /// The policy a premium is taken for: known here, and not cancelled in the register.
+    pub(crate) async fn payable_policy(&self, number: &str) -> Result<malipo_store::PolicyRecord> {
+        let policy = self.policy_record(number).await?;
+        refuse_cancelled(&policy)?;
+        Ok(policy)
+    }
+
     /// Runs the guards, then records a new pending payment by `method`.
     #[allow(clippy::too_many_arguments)] // each argument is one fact of the payment
     pub(crate) async fn start(
@@ -176,15 +219,7 @@ impl App {
         amount: Money,
         again: bool,
     ) -> Result<TransactionRecord> {
-        if policy.status == malipo_domain::PolicyStatus::Cancelled {
-            return Err(Error::invalid(
-                "policy",
-                format!(
-                    "policy {} is cancelled in the company register: no premium is taken for it",
-                    policy.number
-                ),
-            ));
-        }
+        refuse_cancelled(policy)?;
         let payer = phone
             .map(Msisdn::as_str)
             .or(email.map(Email::as_str))
@@ -319,20 +354,7 @@ impl App {
         actor.require(Action::TakePayment)?;
         let email = Email::parse(&req.email).map_err(|e| Error::invalid("email", e))?;
         let policy = self.policy_record(&req.policy).await?;
-        // The premium's currency is the policy's, whatever the office's default is.
-        let currency = policy.premium.currency();
-        let amount =
-            Money::parse(&req.amount, currency).map_err(|e| Error::invalid("amount", e))?;
-        if amount.currency() != currency {
-            return Err(Error::invalid(
-                "amount",
-                format!(
-                    "policy {} is paid in {currency}, not {}",
-                    policy.number,
-                    amount.currency()
-                ),
-            ));
-        }
+        let amount = amount_for(&policy, "amount", &req.amount)?;
         let providers = self.providers();
         let client = providers.paystack()?;
         let saved = match &req.saved_card {

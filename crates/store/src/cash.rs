@@ -14,12 +14,12 @@ use sqlx::{Row, SqliteConnection};
 use time::{Date, OffsetDateTime};
 
 use malipo_domain::time_zone::{day_start_ms, from_ms, nairobi_date, to_ms};
-use malipo_domain::{Currency, Desk, Money, ProviderReference, Source, TxEvent, TxNumber};
+use malipo_domain::{Currency, Desk, Money, ProviderReference, Source, TxEvent};
 
 use crate::audit::{self, Change};
 use crate::transactions::{
-    ProviderDetails, TransactionRecord, TxKey, apply_in, date_from_day, day_number, fetch,
-    next_in_sequence, snapshot,
+    CounterPayment, ProviderDetails, TransactionRecord, TxKey, apply_in, date_from_day, day_number,
+    insert_counter_payment,
 };
 use crate::{Result, Store, StoreError};
 
@@ -224,42 +224,23 @@ impl Store {
         {
             return Err(closed(actor, day));
         }
-        let seq = next_in_sequence(&mut tx, &format!("tx:{}", new.desk)).await?;
-        let number = TxNumber::new(new.desk.clone(), seq).to_string();
-        let id: i64 = sqlx::query(
-            "INSERT INTO transactions
-               (number, reference, policy_id, method, status, amount_minor, currency,
-                tendered_minor, clerk_id, created_at, updated_at, day)
-             VALUES (?, ?, ?, 'cash', 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&number)
-        .bind(new.reference.as_str())
-        .bind(new.policy_id)
-        .bind(new.amount.minor())
-        .bind(new.amount.currency().code())
-        .bind(new.tendered.minor())
-        .bind(new.clerk_id)
-        .bind(to_ms(now))
-        .bind(to_ms(now))
-        .bind(day_number(day))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| crate::unique_violation(e, || format!("reference {}", new.reference)))?
-        .get("id");
-        let created = fetch(&mut tx, &TxKey::Id(id)).await?;
-        audit::record(
+        let created = insert_counter_payment(
             &mut tx,
-            now,
-            Change {
-                actor,
-                action: "transaction.create",
-                entity: "transaction",
-                entity_id: number,
-                before: None,
-                after: Some(snapshot(&created)),
+            actor,
+            &CounterPayment {
+                desk: &new.desk,
+                method: "cash",
+                status: "pending",
+                policy_id: new.policy_id,
+                amount: new.amount,
+                tendered: Some(new.tendered),
+                reference: &new.reference,
+                clerk_id: Some(new.clerk_id),
             },
+            now,
         )
         .await?;
+        let id = created.id;
         let paid = TxEvent::Paid {
             paid: new.amount,
             source: Source::Query,

@@ -15,12 +15,12 @@ use sqlx::{Row, SqliteConnection};
 use time::{Date, OffsetDateTime};
 
 use malipo_domain::time_zone::{from_ms, nairobi_date, to_ms};
-use malipo_domain::{Desk, Money, ProviderReference, Source, TxEvent, TxNumber};
+use malipo_domain::{Desk, Money, ProviderReference, Source, TxEvent};
 
 use crate::audit::{self, Change};
 use crate::transactions::{
-    ProviderDetails, TransactionRecord, TxKey, apply_in, date_from_day, day_number, fetch,
-    next_in_sequence, snapshot,
+    CounterPayment, ProviderDetails, TransactionRecord, TxKey, apply_in, date_from_day, day_number,
+    fetch, insert_counter_payment,
 };
 use crate::{Result, Store, StoreError};
 
@@ -85,55 +85,6 @@ pub enum ChequeStep<'a> {
     Bank,
     Clear,
     Bounce { reason: &'a str, fee: Option<Money> },
-}
-
-/// Inserts a payment of a method no provider speaks for, in `status`, with the counter's next
-/// number, audited; the caller moves it on.
-async fn insert_counter_payment(
-    tx: &mut SqliteConnection,
-    actor: &str,
-    (desk, method, status): (&Desk, &str, &str),
-    (policy_id, amount, reference, clerk_id): (i64, Money, &ProviderReference, Option<i64>),
-    now: OffsetDateTime,
-) -> Result<TransactionRecord> {
-    let seq = next_in_sequence(&mut *tx, &format!("tx:{desk}")).await?;
-    let number = TxNumber::new(desk.clone(), seq).to_string();
-    let id: i64 = sqlx::query(
-        "INSERT INTO transactions
-           (number, reference, policy_id, method, status, amount_minor, currency, clerk_id,
-            created_at, updated_at, day)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(&number)
-    .bind(reference.as_str())
-    .bind(policy_id)
-    .bind(method)
-    .bind(status)
-    .bind(amount.minor())
-    .bind(amount.currency().code())
-    .bind(clerk_id)
-    .bind(to_ms(now))
-    .bind(to_ms(now))
-    .bind(day_number(nairobi_date(now)))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| crate::unique_violation(e, || format!("reference {reference}")))?
-    .get("id");
-    let created = fetch(&mut *tx, &TxKey::Id(id)).await?;
-    audit::record(
-        &mut *tx,
-        now,
-        Change {
-            actor,
-            action: "transaction.create",
-            entity: "transaction",
-            entity_id: number,
-            before: None,
-            after: Some(snapshot(&created)),
-        },
-    )
-    .await?;
-    Ok(created)
 }
 
 const SELECT_CHEQUE: &str = "SELECT c.*, r.fee_minor FROM cheques c
@@ -213,8 +164,16 @@ impl Store {
         let created = insert_counter_payment(
             &mut tx,
             actor,
-            (&new.desk, "cheque", "pending"),
-            (new.policy_id, new.amount, &new.reference, new.clerk_id),
+            &CounterPayment {
+                desk: &new.desk,
+                method: "cheque",
+                status: "pending",
+                policy_id: new.policy_id,
+                amount: new.amount,
+                tendered: None,
+                reference: &new.reference,
+                clerk_id: new.clerk_id,
+            },
             now,
         )
         .await?;
@@ -421,8 +380,16 @@ impl Store {
         let created = insert_counter_payment(
             &mut tx,
             actor,
-            (&new.desk, "bank", "awaiting_confirmation"),
-            (new.policy_id, new.amount, &new.reference, new.clerk_id),
+            &CounterPayment {
+                desk: &new.desk,
+                method: "bank",
+                status: "awaiting_confirmation",
+                policy_id: new.policy_id,
+                amount: new.amount,
+                tendered: None,
+                reference: &new.reference,
+                clerk_id: new.clerk_id,
+            },
             now,
         )
         .await?;

@@ -771,6 +771,69 @@ async fn audited(
     Ok(after)
 }
 
+/// A payment no provider speaks for (cash, a cheque, a bank slip), as the counter records it.
+pub(crate) struct CounterPayment<'a> {
+    pub desk: &'a Desk,
+    pub method: &'a str,
+    /// `pending` (moved on at once by the caller) or `awaiting_confirmation`.
+    pub status: &'a str,
+    pub policy_id: i64,
+    pub amount: Money,
+    /// Cash: what was handed over.
+    pub tendered: Option<Money>,
+    pub reference: &'a ProviderReference,
+    pub clerk_id: Option<i64>,
+}
+
+/// Inserts a counter payment with the desk's next number, audited, inside the caller's
+/// transaction; the caller moves it on.
+pub(crate) async fn insert_counter_payment(
+    tx: &mut SqliteConnection,
+    actor: &str,
+    p: &CounterPayment<'_>,
+    now: OffsetDateTime,
+) -> Result<TransactionRecord> {
+    let seq = next_in_sequence(&mut *tx, &format!("tx:{}", p.desk)).await?;
+    let number = TxNumber::new(p.desk.clone(), seq).to_string();
+    let id: i64 = sqlx::query(
+        "INSERT INTO transactions
+           (number, reference, policy_id, method, status, amount_minor, currency, tendered_minor,
+            clerk_id, created_at, updated_at, day)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&number)
+    .bind(p.reference.as_str())
+    .bind(p.policy_id)
+    .bind(p.method)
+    .bind(p.status)
+    .bind(p.amount.minor())
+    .bind(p.amount.currency().code())
+    .bind(p.tendered.map(Money::minor))
+    .bind(p.clerk_id)
+    .bind(to_ms(now))
+    .bind(to_ms(now))
+    .bind(day_number(nairobi_date(now)))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| unique_violation(e, || format!("reference {}", p.reference)))?
+    .get("id");
+    let created = fetch(&mut *tx, &TxKey::Id(id)).await?;
+    audit::record(
+        &mut *tx,
+        now,
+        Change {
+            actor,
+            action: "transaction.create",
+            entity: "transaction",
+            entity_id: number,
+            before: None,
+            after: Some(snapshot(&created)),
+        },
+    )
+    .await?;
+    Ok(created)
+}
+
 pub(crate) async fn fetch(conn: &mut SqliteConnection, key: &TxKey) -> Result<TransactionRecord> {
     let (clause, bind) = match key {
         TxKey::Id(id) => ("t.id = ?", id.to_string()),
