@@ -175,6 +175,18 @@ async fn cheques_clear_or_bounce_and_a_slip_waits_for_confirmation(backend: Back
     let bad = cheque("100201").await;
     assert_eq!(good["state"], "received");
     assert_eq!(good["payment"]["status"], "succeeded");
+    let owed = |policy: Value| -> i64 {
+        policy["instalments"].as_array().unwrap()[..2]
+            .iter()
+            .map(|i| i["outstanding_minor"].as_i64().unwrap())
+            .sum()
+    };
+    let before = world.malipo_as("clerk", &["policy", "show", "POL-1"]).await;
+    assert_eq!(
+        owed(ok_json(&before)),
+        0,
+        "two instalments paid, provisionally"
+    );
     let bad_number = bad["payment"]["number"].as_str().unwrap().to_owned();
     let good_number = good["payment"]["number"].as_str().unwrap().to_owned();
     for n in [&good_number, &bad_number] {
@@ -204,6 +216,12 @@ async fn cheques_clear_or_bounce_and_a_slip_waits_for_confirmation(backend: Back
     assert_eq!(
         bounced["payment"]["receipt_number"], bad["payment"]["receipt_number"],
         "the receipt stands"
+    );
+    let after = world.malipo_as("clerk", &["policy", "show", "POL-1"]).await;
+    assert_eq!(
+        owed(ok_json(&after)),
+        150_000,
+        "the bounced cheque's instalment is open again"
     );
     let again = world
         .malipo_as(

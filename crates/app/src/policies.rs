@@ -286,6 +286,7 @@ impl App {
         let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
         let offset = (q.page.unwrap_or(1).max(1) - 1).saturating_mul(per_page);
         let search = blank_to_none(q.search.as_deref());
+        let today = nairobi_date(self.now());
         let (items, total) = self
             .store()
             .policies(&PolicyFilter {
@@ -295,12 +296,58 @@ impl App {
                 } else {
                     PolicyOrder::Number
                 },
-                today: nairobi_date(self.now()),
+                today,
                 limit: per_page,
                 offset,
             })
             .await?;
-        Ok(List::of(items.iter().map(PolicyRow::from).collect(), total))
+        let grace = self.grace_days().await?;
+        Ok(List::of(
+            items
+                .iter()
+                .map(|p| PolicyRow::with_standing(p, today, grace))
+                .collect(),
+            total,
+        ))
+    }
+
+    /// Policies in grace whose grace ends within `days` (soonest first): from the most overdue,
+    /// which are the nearest to lapsing.
+    pub(crate) async fn lapsing_within(&self, days: i64) -> Result<Vec<PolicyRow>> {
+        let today = nairobi_date(self.now());
+        let grace = self.grace_days().await?;
+        let (items, _) = self
+            .store()
+            .policies(&PolicyFilter {
+                search: None,
+                order: PolicyOrder::OverdueFirst,
+                today,
+                limit: 500,
+                offset: 0,
+            })
+            .await?;
+        let until = today + time::Duration::days(days);
+        let mut rows: Vec<PolicyRow> = items
+            .iter()
+            .map(|p| PolicyRow::with_standing(p, today, grace))
+            .filter(|r| {
+                r.grace_ends
+                    .as_deref()
+                    .and_then(|e| crate::input::parse_date("grace_ends", e).ok())
+                    .is_some_and(|e| e <= until)
+            })
+            .collect();
+        rows.sort_by(|a, b| a.grace_ends.cmp(&b.grace_ends));
+        Ok(rows)
+    }
+
+    /// The office's grace days (`policy.grace_days`, 14 unless set).
+    pub(crate) async fn grace_days(&self) -> Result<u32> {
+        Ok(self
+            .setting_i64(crate::settings::table::POLICY_GRACE_DAYS.key)
+            .await?
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or(14))
     }
 
     /// A policy with its instalments as they stand today and its latest payments, taken at any
@@ -350,6 +397,13 @@ impl App {
             .iter()
             .map(crate::MessageView::from)
             .collect();
+        let oldest_unpaid = lines
+            .iter()
+            .filter(|l| !l.state.outstanding.is_zero())
+            .map(|l| l.state.instalment.due)
+            .min();
+        let standing = malipo_domain::Standing::on(oldest_unpaid, today, self.grace_days().await?);
+        let cancelled = record.status == malipo_domain::PolicyStatus::Cancelled;
         Ok(PolicyDetails {
             policy: PolicyView::from(&record),
             instalments: lines.iter().map(InstalmentView::from).collect(),
@@ -359,6 +413,19 @@ impl App {
             language,
             opted_out,
             messages,
+            standing: if cancelled {
+                "cancelled".to_owned()
+            } else {
+                standing.as_str().to_owned()
+            },
+            grace_ends: match standing {
+                malipo_domain::Standing::Grace { ends } if !cancelled => Some(ends.to_string()),
+                _ => None,
+            },
+            lapsed_since: match standing {
+                malipo_domain::Standing::Lapsed { since } if !cancelled => Some(since.to_string()),
+                _ => None,
+            },
         })
     }
 }

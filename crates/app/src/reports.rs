@@ -374,6 +374,7 @@ impl App {
             ),
             cash_ups_unsigned: self.store().cash_ups_unsigned().await?,
             providers: self.provider_health(actor).await?,
+            lapsing: self.lapsing_within(7).await?,
         })
     }
 

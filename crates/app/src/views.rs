@@ -239,6 +239,36 @@ pub struct PolicyRow {
     pub overdue_minor: i64,
     /// Days since the oldest unpaid instalment fell due; 0 when nothing is overdue.
     pub days_overdue: i64,
+    /// Where it stands with its premiums: `active`, `grace` (an instalment missed, within the
+    /// grace days), `lapsed` (after them, until the arrears are paid) or `cancelled`.
+    pub standing: String,
+    /// The last day of grace, while in grace; the day it lapsed, once lapsed.
+    pub grace_ends: Option<String>,
+    pub lapsed_since: Option<String>,
+}
+
+impl PolicyRow {
+    /// The row with its standing on `today`, given the office's grace days.
+    pub fn with_standing(s: &PolicyStanding, today: time::Date, grace_days: u32) -> PolicyRow {
+        let mut row = PolicyRow::from(s);
+        let oldest_unpaid = s.next_due.map(|n| n.due);
+        let standing = malipo_domain::Standing::on(oldest_unpaid, today, grace_days);
+        row.standing = if s.policy.status == malipo_domain::PolicyStatus::Cancelled {
+            "cancelled".to_owned()
+        } else {
+            standing.as_str().to_owned()
+        };
+        if row.standing != "cancelled" {
+            match standing {
+                malipo_domain::Standing::Grace { ends } => row.grace_ends = Some(ends.to_string()),
+                malipo_domain::Standing::Lapsed { since } => {
+                    row.lapsed_since = Some(since.to_string())
+                }
+                malipo_domain::Standing::Active => {}
+            }
+        }
+        row
+    }
 }
 
 impl From<&PolicyStanding> for PolicyRow {
@@ -253,6 +283,9 @@ impl From<&PolicyStanding> for PolicyRow {
             overdue: s.overdue.amount_string(),
             overdue_minor: s.overdue.minor(),
             days_overdue: s.days_overdue,
+            standing: String::new(),
+            grace_ends: None,
+            lapsed_since: None,
         }
     }
 }
@@ -504,6 +537,10 @@ pub struct PolicyDetails {
     pub opted_out: bool,
     /// Its customer messages, newest first.
     pub messages: Vec<MessageView>,
+    /// Where it stands with its premiums (as in the policy list).
+    pub standing: String,
+    pub grace_ends: Option<String>,
+    pub lapsed_since: Option<String>,
 }
 
 /// The manager's dashboard in one answer: the office's summary, the company's from the relay
@@ -533,6 +570,8 @@ pub struct DashboardView {
     pub cash_ups_unsigned: i64,
     /// M-Pesa's and Paystack's health, from this office's own calls.
     pub providers: Vec<crate::health::ProviderHealth>,
+    /// Policies in grace whose grace ends within a week: they lapse unless paid.
+    pub lapsing: Vec<PolicyRow>,
 }
 
 /// The office's cash, all time, in one currency.

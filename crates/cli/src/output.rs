@@ -255,6 +255,11 @@ impl Output {
                     1 => format!("1 day, {}", money(r.overdue_minor, &p.currency)),
                     n => format!("{n} days, {}", money(r.overdue_minor, &p.currency)),
                 };
+                let standing = match (&r.grace_ends, &r.lapsed_since) {
+                    (Some(ends), _) => format!("grace to {}", kenyan_date(ends)),
+                    (_, Some(since)) => format!("lapsed {}", kenyan_date(since)),
+                    _ => r.standing.clone(),
+                };
                 vec![
                     p.number.clone(),
                     p.holder.clone(),
@@ -262,6 +267,7 @@ impl Output {
                     next,
                     overdue,
                     money(r.paid_to_date_minor, &p.currency),
+                    standing,
                 ]
             })
             .collect();
@@ -274,6 +280,7 @@ impl Output {
                     "NEXT DUE",
                     "OVERDUE",
                     "PAID TO DATE",
+                    "STANDING",
                 ],
                 &rows,
             );

@@ -28,7 +28,9 @@ pub use reference::{
 };
 pub use refund::{RefundError, RefundEvent, RefundStatus};
 pub use register::{PolicyStatus, RegisterPolicy};
-pub use schedule::{Frequency, Instalment, InstalmentState, InstalmentStatus, ScheduleError};
+pub use schedule::{
+    Frequency, Instalment, InstalmentState, InstalmentStatus, ScheduleError, Standing,
+};
 pub use secret::Secret;
 pub use transaction::{FailureKind, Method, Outcome, Source, TransitionError, TxEvent, TxStatus};
 pub use user::{Action, Role, UserError, Username, check_password};

@@ -94,6 +94,45 @@ impl InstalmentStatus {
     }
 }
 
+/// Where a policy stands with its premiums on a day, from its oldest instalment not fully paid:
+/// `active` while nothing is past due; in `grace` from the day after a missed due date for the
+/// grace days; `lapsed` after them. Paying the arrears makes it active again (the standing is
+/// read from the payments, so every counter that has them agrees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Active,
+    Grace { ends: Date },
+    Lapsed { since: Date },
+}
+
+impl Standing {
+    /// The standing on `today` of a policy whose oldest unpaid instalment fell due on
+    /// `oldest_unpaid` (none: everything due is paid), with `grace_days` of grace.
+    pub fn on(oldest_unpaid: Option<Date>, today: Date, grace_days: u32) -> Standing {
+        let Some(due) = oldest_unpaid.filter(|d| *d < today) else {
+            return Standing::Active;
+        };
+        let ends = due
+            .checked_add(time::Duration::days(i64::from(grace_days)))
+            .unwrap_or(Date::MAX);
+        if today <= ends {
+            Standing::Grace { ends }
+        } else {
+            Standing::Lapsed {
+                since: ends.next_day().unwrap_or(ends),
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Active => "active",
+            Standing::Grace { .. } => "grace",
+            Standing::Lapsed { .. } => "lapsed",
+        }
+    }
+}
+
 /// An instalment as it stands on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InstalmentState {
@@ -183,6 +222,35 @@ pub fn states(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missed_instalment_is_grace_for_the_grace_days_then_lapsed() {
+        let due = time::macros::date!(2026 - 12 - 01);
+        let grace = |today| Standing::on(Some(due), today, 14);
+        assert_eq!(Standing::on(None, due, 14), Standing::Active);
+        assert_eq!(grace(due), Standing::Active, "due today is not missed yet");
+        let ends = time::macros::date!(2026 - 12 - 15);
+        assert_eq!(
+            grace(time::macros::date!(2026 - 12 - 02)),
+            Standing::Grace { ends }
+        );
+        assert_eq!(
+            grace(ends),
+            Standing::Grace { ends },
+            "the last day of grace"
+        );
+        assert_eq!(
+            grace(time::macros::date!(2026 - 12 - 16)),
+            Standing::Lapsed {
+                since: time::macros::date!(2026 - 12 - 16)
+            }
+        );
+        assert_eq!(
+            Standing::on(Some(due), time::macros::date!(2026 - 12 - 02), 0).as_str(),
+            "lapsed",
+            "no grace: lapsed the day after"
+        );
+    }
     use crate::money::Currency;
     use proptest::prelude::*;
     use time::macros::date;

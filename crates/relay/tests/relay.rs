@@ -654,7 +654,7 @@ async fn a_bad_record_refuses_the_whole_upload_and_the_summary_spans_offices_of_
             tx(
                 "MREF00000003",
                 "NBI-000003",
-                "cheque",
+                "bitcoin",
                 "succeeded",
                 100_000,
                 "2026-11-27T07:00:00Z",

@@ -247,6 +247,12 @@ settings! {
         label: "One-person office refunds",
         help: "on: who asks for a refund may approve it (each such approval is noted). off: someone else approves it.",
     }
+    /// Days after a missed due date before a policy lapses.
+    POLICY_GRACE_DAYS {
+        key: "policy.grace_days", default: "14", kind: Kind::Whole { min: 0, max: 90, unit: "days" },
+        label: "Grace days",
+        help: "A policy with an instalment past due is in grace this many days, then lapsed until its arrears are paid.",
+    }
     /// `on` in a one-person office: a manager may sign off their own cash-up.
     CASH_SELF_SIGN_OFF {
         key: "cash.self_sign_off", default: "off", kind: Kind::Choice(&["on", "off"]),

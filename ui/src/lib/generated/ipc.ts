@@ -116,7 +116,16 @@ overdue: string, overdue_minor: number,
 /**
  * Days since the oldest unpaid instalment fell due; 0 when nothing is overdue.
  */
-days_overdue: number, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+days_overdue: number, 
+/**
+ * Where it stands with its premiums: `active`, `grace` (an instalment missed, within the
+ * grace days), `lapsed` (after them, until the arrears are paid) or `cancelled`.
+ */
+standing: string, 
+/**
+ * The last day of grace, while in grace; the day it lapsed, once lapsed.
+ */
+grace_ends: string | null, lapsed_since: string | null, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
  * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
  */
@@ -620,7 +629,11 @@ opted_out: boolean,
 /**
  * Its customer messages, newest first.
  */
-messages: Array<MessageView>, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+messages: Array<MessageView>, 
+/**
+ * Where it stands with its premiums (as in the policy list).
+ */
+standing: string, grace_ends: string | null, lapsed_since: string | null, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
  * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
  */
@@ -724,7 +737,11 @@ cash: CashPositionView, cash_ups_unsigned: number,
 /**
  * M-Pesa's and Paystack's health, from this office's own calls.
  */
-providers: Array<ProviderHealth>, };
+providers: Array<ProviderHealth>, 
+/**
+ * Policies in grace whose grace ends within a week: they lapse unless paid.
+ */
+lapsing: Array<PolicyRow>, };
 
 export type RefundView = { id: number, 
 /**
