@@ -126,20 +126,7 @@ impl App {
             .replace("{holder}", &policy.holder)
             .replace("{amount}", &amount.money().to_string())
             .replace("{policy}", &policy.number)
-            .replace(
-                "{paybill}",
-                &if sw {
-                    format!(
-                        " Lipa kwa M-Pesa Pay Bill {shortcode}, akaunti {}.",
-                        policy.number
-                    )
-                } else {
-                    format!(
-                        " Pay by M-Pesa Pay Bill {shortcode}, account {}.",
-                        policy.number
-                    )
-                },
-            )
+            .replace("{paybill}", &self.paybill_words(&policy.number, sw))
             .trim()
             .to_owned();
         let now = self.now();

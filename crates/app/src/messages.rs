@@ -35,6 +35,14 @@ const MAX_ATTEMPTS: i64 = 8;
 /// on the day, and three days after.
 pub const DEFAULT_LADDER: [i64; 4] = [-7, -3, 0, 3];
 
+/// The grace window's reminders unless the office sets `policy.grace_reminder_days`: on the
+/// day, then a week, ten days and thirteen days after.
+pub const DEFAULT_GRACE_STEPS: [i64; 4] = [0, 7, 10, 13];
+
+/// How many days after a policy lapses its lapse notice may still be queued (a machine that was
+/// off on the day sends it when it is back).
+const LAPSE_NOTICE_CATCH_UP: i64 = 7;
+
 /// The hours (Nairobi) no SMS is sent, `start-end`, e.g. `21-7`; `None` for none.
 pub fn parse_quiet_hours(text: &str) -> std::result::Result<Option<(u8, u8)>, String> {
     let t = text.trim();
@@ -123,13 +131,25 @@ impl App {
             .unwrap_or_else(|| default_template(name, sw).to_owned()))
     }
 
+    /// The reminder days: the office's ladder, and the grace window's steps that fall inside
+    /// its grace days (a policy in grace is reminded on those days too).
     async fn ladder(&self) -> Result<Vec<i64>> {
-        match self.store().setting(table::REMINDER_DAYS.key).await? {
+        let mut days = match self.store().setting(table::REMINDER_DAYS.key).await? {
             Some(text) => {
-                parse_ladder(&text).map_err(|e| Error::invalid(table::REMINDER_DAYS.key, e))
+                parse_ladder(&text).map_err(|e| Error::invalid(table::REMINDER_DAYS.key, e))?
             }
-            None => Ok(DEFAULT_LADDER.to_vec()),
-        }
+            None => DEFAULT_LADDER.to_vec(),
+        };
+        let grace = i64::from(self.grace_days().await?);
+        let steps = match self.store().setting(table::GRACE_REMINDER_DAYS.key).await? {
+            Some(text) => parse_ladder(&text)
+                .map_err(|e| Error::invalid(table::GRACE_REMINDER_DAYS.key, e))?,
+            None => DEFAULT_GRACE_STEPS.to_vec(),
+        };
+        days.extend(steps.into_iter().filter(|d| (0..=grace).contains(d)));
+        days.sort_unstable();
+        days.dedup();
+        Ok(days)
     }
 
     async fn quiet_hours(&self) -> Result<Option<(u8, u8)>> {
@@ -144,22 +164,35 @@ impl App {
     /// The reminders the ladder asks for today, and whether each was queued before.
     pub async fn reminders_due(&self, actor: &Actor) -> Result<Vec<ReminderView>> {
         actor.require(Action::Read)?;
+        let lines = self.unpaid_lines().await?;
+        self.reminders_in(&lines).await
+    }
+
+    /// Every instalment not fully paid, as it stands today.
+    async fn unpaid_lines(&self) -> Result<Vec<malipo_store::ScheduleLine>> {
         let today = nairobi_date(self.now());
-        let ladder = self.ladder().await?;
-        let lines = self
+        Ok(self
             .store()
             .schedule(&ScheduleFilter {
                 today,
                 status: None,
                 policy: None,
             })
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|l| !l.state.outstanding.is_zero() && l.state.status != InstalmentStatus::Paid)
+            .collect())
+    }
+
+    async fn reminders_in(
+        &self,
+        lines: &[malipo_store::ScheduleLine],
+    ) -> Result<Vec<ReminderView>> {
+        let today = nairobi_date(self.now());
+        let ladder = self.ladder().await?;
         let mut out = Vec::new();
         for l in lines {
             let s = &l.state;
-            if s.outstanding.is_zero() || s.status == InstalmentStatus::Paid {
-                continue;
-            }
             let Some(offset) = step_due(&ladder, s.instalment.due, today) else {
                 continue;
             };
@@ -169,8 +202,8 @@ impl App {
                     .store()
                     .reminder_queued(&l.policy_number, seq, offset)
                     .await?,
-                policy: l.policy_number,
-                holder: l.holder,
+                policy: l.policy_number.clone(),
+                holder: l.holder.clone(),
                 seq,
                 due_date: s.instalment.due.to_string(),
                 offset,
@@ -187,9 +220,89 @@ impl App {
         self.queue_due_reminders().await
     }
 
-    async fn queue_due_reminders(&self) -> Result<u64> {
+    /// " Pay by M-Pesa Pay Bill 174379, account POL-1." (in the holder's language), or nothing
+    /// without M-Pesa settings.
+    pub(crate) fn paybill_words(&self, policy: &str, sw: bool) -> String {
+        self.providers()
+            .daraja()
+            .ok()
+            .map(|d| {
+                let shortcode = &d.config().shortcode;
+                if sw {
+                    format!(" Lipa kwa M-Pesa Pay Bill {shortcode}, akaunti {policy}.")
+                } else {
+                    format!(" Pay by M-Pesa Pay Bill {shortcode}, account {policy}.")
+                }
+            })
+            .unwrap_or_default()
+    }
+
+    /// Queues the lapse notice of each policy that lapsed in the last week (its oldest unpaid
+    /// instalment's grace ended): once per missed instalment, never for a cancelled policy.
+    async fn queue_lapse_notices(&self, lines: &[malipo_store::ScheduleLine]) -> Result<u64> {
+        let today = nairobi_date(self.now());
+        let grace = self.grace_days().await?;
+        let mut oldest: std::collections::HashMap<&str, &malipo_store::ScheduleLine> =
+            std::collections::HashMap::new();
+        for l in lines.iter().filter(|l| !l.state.outstanding.is_zero()) {
+            let e = oldest.entry(l.policy_number.as_str()).or_insert(l);
+            if l.state.instalment.due < e.state.instalment.due {
+                *e = l;
+            }
+        }
         let mut queued = 0;
-        for r in self.reminders_due(&Actor::Sync).await? {
+        for (number, l) in oldest {
+            let due = l.state.instalment.due;
+            let malipo_domain::Standing::Lapsed { since } =
+                malipo_domain::Standing::on(Some(due), today, grace)
+            else {
+                continue;
+            };
+            if (today - since).whole_days() > LAPSE_NOTICE_CATCH_UP {
+                continue;
+            }
+            let Some(policy) = self.store().policy(number).await? else {
+                continue;
+            };
+            if policy.status == malipo_domain::PolicyStatus::Cancelled {
+                continue;
+            }
+            let (language, _) = self.store().policy_message_prefs(policy.id).await?;
+            let office = self.office_details().await?.name;
+            let body = self
+                .template("template.lapse_sms", language == "sw")
+                .await?
+                .replace("{office}", &office)
+                .replace("{holder}", &policy.holder)
+                .replace("{policy}", &policy.number)
+                .replace("{amount}", &l.state.outstanding.to_string())
+                .replace("{when}", &kenyan_date(since))
+                .replace(
+                    "{paybill}",
+                    &self.paybill_words(&policy.number, language == "sw"),
+                )
+                .trim()
+                .to_owned();
+            if self
+                .store()
+                .queue_notice(
+                    policy.id,
+                    &format!("lapse:sms:{number}:{due}"),
+                    &body,
+                    self.now(),
+                )
+                .await?
+            {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    async fn queue_due_reminders(&self) -> Result<u64> {
+        let lines = self.unpaid_lines().await?;
+        let mut queued = self.queue_lapse_notices(&lines).await?;
+        for r in self.reminders_in(&lines).await? {
             if r.already {
                 continue;
             }
@@ -333,26 +446,7 @@ impl App {
             }
             .to_owned(),
         };
-        let paybill = self
-            .providers()
-            .daraja()
-            .ok()
-            .map(|d| {
-                if sw {
-                    format!(
-                        " Lipa kwa M-Pesa Pay Bill {}, akaunti {}.",
-                        d.config().shortcode,
-                        policy.number
-                    )
-                } else {
-                    format!(
-                        " Pay by M-Pesa Pay Bill {}, account {}.",
-                        d.config().shortcode,
-                        policy.number
-                    )
-                }
-            })
-            .unwrap_or_default();
+        let paybill = self.paybill_words(&policy.number, sw);
         let fill = |template: &str, amount: &Money, receipt: &str, code: &str, when: &str| {
             template
                 .replace("{office}", &office)
@@ -437,6 +531,26 @@ impl App {
                     )
                 };
                 (subject, body, pdf.map(|p| (p, t.number.clone())))
+            }
+            // A lapse notice for a policy paid up since is not sent.
+            "notice"
+                if m.key.starts_with("lapse:")
+                    && !matches!(
+                        malipo_domain::Standing::on(
+                            lines
+                                .iter()
+                                .filter(|l| !l.state.outstanding.is_zero())
+                                .map(|l| l.state.instalment.due)
+                                .min(),
+                            today,
+                            self.grace_days().await?,
+                        ),
+                        malipo_domain::Standing::Lapsed { .. }
+                    ) =>
+            {
+                return Ok(Attempt::Skipped {
+                    why: "the policy's arrears were paid: it is no longer lapsed".into(),
+                });
             }
             // A notice written when it was queued (the paybill route) goes as it was written.
             "notice" if m.transaction_id.is_none() => match &m.body {

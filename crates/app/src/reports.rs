@@ -554,6 +554,14 @@ impl App {
                         .map_err(|e| Error::invalid(key, e))?
                         .amount_string()
                 }
+                k if k == table::REMINDER_DAYS.key || k == table::GRACE_REMINDER_DAYS.key => {
+                    crate::messages::parse_ladder(value)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
                 k if k == table::REMINDER_DAYS.key => crate::messages::parse_ladder(value)
                     .map_err(|e| Error::invalid(key, e))?
                     .iter()

@@ -45,6 +45,7 @@ fn values(setting: &table::Setting) -> (String, Option<&'static str>) {
             "limits.max_amount" => ("100000.00".into(), Some("lots")),
             "messages.reminder_days" => ("-5,0,5".into(), Some("soon")),
             "messages.quiet_hours" => ("22-6".into(), Some("night")),
+            "policy.grace_reminder_days" => ("0,7,10".into(), Some("weekly")),
             "cheque.bounce_fee" => ("500.00".into(), Some("-5")),
             "bank.statement_columns" => (
                 "reference=Reference,amount=Credit".into(),

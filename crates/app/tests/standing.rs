@@ -62,8 +62,16 @@ async fn a_missed_instalment_is_grace_then_lapsed_and_paying_the_arrears_reinsta
     let details = app.policy_details(&admin, "POL-1").await.unwrap();
     assert_eq!(details.standing, "grace");
 
-    // A week later it lapses within the week.
+    // A week later it lapses within the week, and the grace window's reminder of the day (+10)
+    // is due.
     clock.advance(Duration::days(7));
+    let due_now = app.reminders_due(&admin).await.unwrap();
+    assert!(
+        due_now
+            .iter()
+            .any(|r| r.policy == "POL-1" && r.offset == 10),
+        "{due_now:?}"
+    );
     let dash = app
         .dashboard(&admin, &SummaryQuery::default())
         .await
@@ -80,6 +88,22 @@ async fn a_missed_instalment_is_grace_then_lapsed_and_paying_the_arrears_reinsta
         Some((due + Duration::days(15)).to_string().as_str())
     );
     assert_eq!(r.grace_ends, None);
+    // Lapsed: the notice is queued once, however often the reminders are queued.
+    let notices = |app: App, who: Actor| async move {
+        app.messages(&who, None, Some("POL-1"))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.purpose == "notice")
+            .count()
+    };
+    app.queue_reminders(&admin).await.unwrap();
+    app.queue_reminders(&admin).await.unwrap();
+    assert_eq!(
+        notices(app.clone(), admin.clone()).await,
+        1,
+        "the lapse notice, once"
+    );
     // A longer grace set by the office puts it back in grace.
     app.set_setting(&admin, "policy.grace_days", "30")
         .await

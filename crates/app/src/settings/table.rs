@@ -253,6 +253,12 @@ settings! {
         label: "Grace days",
         help: "A policy with an instalment past due is in grace this many days, then lapsed until its arrears are paid.",
     }
+    /// The grace window's reminder days, after the missed due date.
+    GRACE_REMINDER_DAYS {
+        key: "policy.grace_reminder_days", kind: Kind::Rule, default: "0,7,10,13",
+        label: "Grace reminders",
+        help: "Days after a missed due date when a policy in grace is reminded (within the grace days).",
+    }
     /// `on` in a one-person office: a manager may sign off their own cash-up.
     CASH_SELF_SIGN_OFF {
         key: "cash.self_sign_off", default: "off", kind: Kind::Choice(&["on", "off"]),

@@ -3,13 +3,14 @@
 /// The templates an administrator may change (`malipo settings set template.… TEXT`), each in
 /// English (`.en`) and Kiswahili (`.sw`). Placeholders: `{office}`, `{holder}`, `{amount}`,
 /// `{policy}`, `{receipt}`, `{code}`, `{balance}`, `{when}`, `{paybill}`.
-pub const TEMPLATES: [&str; 6] = [
+pub const TEMPLATES: [&str; 7] = [
     "template.receipt_sms",
     "template.receipt_email_subject",
     "template.receipt_email",
     "template.reminder_sms",
     "template.cheque_bounced_sms",
     "template.paybill_route_sms",
+    "template.lapse_sms",
 ];
 
 /// What the Settings screen calls template `name`.
@@ -21,6 +22,7 @@ pub fn template_label(name: &str) -> &'static str {
         "template.reminder_sms" => "SMS reminder",
         "template.cheque_bounced_sms" => "SMS: a cheque returned unpaid",
         "template.paybill_route_sms" => "SMS: pay by paybill while M-Pesa prompts fail",
+        "template.lapse_sms" => "SMS: a policy lapsed",
         _ => "Message",
     }
 }
@@ -44,6 +46,12 @@ pub fn default_template(name: &str, sw: bool) -> &'static str {
         }
         ("template.receipt_email", true) => {
             "Mpendwa {holder},\n\nAsante: tumepokea {amount} kwa bima {policy}{code}. Risiti yako {receipt} imeambatishwa.\n{balance}\n\n{office}"
+        }
+        ("template.lapse_sms", false) => {
+            "{office}: policy {policy} lapsed on {when} because {amount} was not paid. Pay the arrears to restore the cover.{paybill}"
+        }
+        ("template.lapse_sms", true) => {
+            "{office}: bima {policy} imesitishwa tarehe {when} kwa kuwa {amount} haikulipwa. Lipa deni ili kurejesha bima.{paybill}"
         }
         ("template.paybill_route_sms", false) => {
             "{office}: M-Pesa prompts are not getting through right now. Please pay {amount} for policy {policy} from your phone:{paybill}"
