@@ -23,11 +23,11 @@ use malipo_app::views::{
 };
 use malipo_app::{
     Actor, App, AppError, BankStatementReport, CardRequest, CashReport, CashRequest, ChequeRequest,
-    ChequeView, DepositView, DoctorReport, DrawerView, Error, ImportReport, InstalledUpdate,
-    MessageView, MpesaRequest, MpesaRoutes, OrphanView, PaybillRoute, PaystackMpesaRequest,
-    PolicyQuery, ProviderSettings, ReconcileReport, RefundView, SavedCardView, SecretStore,
-    SendReport, Session, SlipRequest, SlipView, StatementImport, SummaryQuery, SuspenseDecided,
-    SuspenseView, UpdateView,
+    ChequeView, CollectRequest, CollectionView, DepositView, DoctorReport, DrawerView, Error,
+    ImportReport, InstalledUpdate, MessageView, MpesaRequest, MpesaRoutes, OrphanView,
+    PaybillRoute, PaystackMpesaRequest, PolicyQuery, ProviderSettings, ReconcileReport, RefundView,
+    SavedCardView, SecretStore, SendReport, Session, SlipRequest, SlipView, StatementImport,
+    SummaryQuery, SuspenseDecided, SuspenseView, UpdateView,
 };
 
 type Answer<T> = Result<T, AppError>;
@@ -426,6 +426,16 @@ pub async fn import_bank_statement(
         .await?;
     crate::events::changed(&handle, "payments");
     Ok(report)
+}
+
+/// Sets how a policy's premiums are collected (managers, with consent), or stops it (anyone).
+#[tauri::command]
+pub async fn set_collection(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: CollectRequest,
+) -> Answer<CollectionView> {
+    Ok(app.set_collection(&shell.actor()?, &request).await?)
 }
 
 /// Whether M-Pesa is answering, and the ways round it this office has.

@@ -180,6 +180,49 @@ pub fn sentence(e: &AuditEntry) -> String {
             after.get("recovered").unwrap_or(&null),
             after.get("refused").unwrap_or(&null),
         ),
+        "cash.close" => format!(
+            "{who} closed the cash of {id}: {} counted against {} expected",
+            money(after, "counted_minor").unwrap_or_default(),
+            money(after, "expected_minor").unwrap_or_default()
+        ),
+        "cash.sign_off" => format!(
+            "{who} signed off the cash of {id}{}",
+            because(text(after, "sign_off_note"))
+        ),
+        "cash.deposit" => format!(
+            "{who} recorded a deposit of {} at the bank (reference {})",
+            money(after, "amount_minor").unwrap_or_default(),
+            text(after, "bank_ref").unwrap_or("?")
+        ),
+        "cheque.bank" => format!(
+            "{who} took cheque {} of payment {id} to the bank",
+            text(after, "number").unwrap_or("?")
+        ),
+        "cheque.clear" => format!(
+            "{who} recorded that the bank paid cheque {} of payment {id}",
+            text(after, "number").unwrap_or("?")
+        ),
+        "cheque.bounce" => format!(
+            "{who} recorded that the bank returned cheque {} of payment {id} unpaid{}: the payment is reversed",
+            text(after, "number").unwrap_or("?"),
+            because(text(after, "bounce_reason"))
+        ),
+        "collection.set" => format!(
+            "{who} set policy {id} to be collected by {} ({} consent: {})",
+            match text(after, "kind") {
+                Some("card") => format!(
+                    "its card ending {}",
+                    text(after, "card_last4").unwrap_or("?")
+                ),
+                Some("mpesa_prompt") => "an M-Pesa prompt on each due date".to_owned(),
+                other => other.unwrap_or("?").to_owned(),
+            },
+            text(after, "consent_how").unwrap_or("?").replace('_', " "),
+            text(after, "consent_text").unwrap_or("?")
+        ),
+        "collection.stop" => {
+            format!("{who} stopped the automatic collection of policy {id}: reminders only")
+        }
         "update.install" => format!(
             "{who} installed version {} over {}",
             text(after, "to").unwrap_or("?"),

@@ -506,10 +506,10 @@ use crate::views::{
 };
 use crate::{
     BankStatementReport, CardRequest, CashReport, CashRequest, ChequeRequest, ChequeView,
-    DepositView, DoctorReport, DrawerView, ImportReport, InstalledUpdate, MessageView,
-    MpesaRequest, MpesaRoutes, OrphanView, PaybillRoute, PaystackMpesaRequest, ReconcileReport,
-    RefundView, SavedCardView, SendReport, SlipRequest, SlipView, StatementImport, SuspenseDecided,
-    SuspenseView, UpdateView,
+    CollectRequest, CollectionView, DepositView, DoctorReport, DrawerView, ImportReport,
+    InstalledUpdate, MessageView, MpesaRequest, MpesaRoutes, OrphanView, PaybillRoute,
+    PaystackMpesaRequest, ReconcileReport, RefundView, SavedCardView, SendReport, SlipRequest,
+    SlipView, StatementImport, SuspenseDecided, SuspenseView, UpdateView,
     input::{CheckInput, InputCheck},
 };
 
@@ -616,6 +616,8 @@ pub fn typescript() -> String {
         SlipRequest::decl(&cfg),
         ChequesFilter::decl(&cfg),
         MpesaRoutes::decl(&cfg),
+        CollectRequest::decl(&cfg),
+        CollectionView::decl(&cfg),
         PaybillRoute::decl(&cfg),
         PaystackMpesaRequest::decl(&cfg),
         crate::ProviderHealth::decl(&cfg),

@@ -44,6 +44,7 @@ macro_rules! ipc_commands {
             company_history: CompanyFilter => List<TransactionView>,
             export_history: HistoryFilter => String,
             policy_details: ByNumber => PolicyDetails,
+            set_collection: CollectRequest => CollectionView,
             saved_cards: CardsOf => Vec<SavedCardView>,
             dashboard: DateRange => DashboardView,
             refunds: RefundsFilter => Vec<RefundView>,

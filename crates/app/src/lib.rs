@@ -10,6 +10,7 @@
 mod audit_text;
 mod cash;
 mod cheques;
+mod collection;
 mod doctor;
 mod error;
 mod failover;
@@ -48,6 +49,7 @@ use crate::settings::table;
 
 pub use cash::{CashReport, CashRequest, Counted, DepositView, DrawerView};
 pub use cheques::{BankStatementReport, ChequeRequest, ChequeView, SlipRequest, SlipView};
+pub use collection::{CollectRequest, CollectionView};
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::{AppError, Error, ErrorCode, Result};
 pub use failover::{MpesaRoutes, PaybillRoute, PaystackMpesaRequest};

@@ -426,6 +426,7 @@ impl App {
                 malipo_domain::Standing::Lapsed { since } if !cancelled => Some(since.to_string()),
                 _ => None,
             },
+            collection: self.collection_of(record.id).await?,
         })
     }
 }

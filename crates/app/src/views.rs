@@ -541,6 +541,8 @@ pub struct PolicyDetails {
     pub standing: String,
     pub grace_ends: Option<String>,
     pub lapsed_since: Option<String>,
+    /// How its premiums are collected without the counter, if that was ever set.
+    pub collection: Option<crate::collection::CollectionView>,
 }
 
 /// The manager's dashboard in one answer: the office's summary, the company's from the relay

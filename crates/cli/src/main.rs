@@ -15,9 +15,9 @@ use clap::{Args, Parser, Subcommand};
 use malipo_receipt::Layout;
 
 use malipo_app::{
-    Actor, App, AppError, CardRequest, CashRequest, ChequeRequest, CompanyQuery, Counted, Error,
-    ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore, PaystackMpesaRequest, PolicyInput,
-    PolicyQuery, ScheduleQuery, SlipRequest, SummaryQuery,
+    Actor, App, AppError, CardRequest, CashRequest, ChequeRequest, CollectRequest, CompanyQuery,
+    Counted, Error, ErrorCode, HistoryQuery, MpesaRequest, NoSecretStore, PaystackMpesaRequest,
+    PolicyInput, PolicyQuery, ScheduleQuery, SlipRequest, SummaryQuery,
 };
 use malipo_domain::schedule::InstalmentStatus;
 
@@ -359,6 +359,28 @@ enum PolicyCmd {
     },
     /// One policy with its schedule and payments
     Show { number: String },
+    /// How the policy's premiums are collected without the counter: its saved card charged, or
+    /// an M-Pesa prompt, on each due date (managers, with the holder's consent); --off stops it
+    /// (anyone)
+    Collect {
+        number: String,
+        /// Charge the saved card (the latest one Paystack may charge again, or the one ending
+        /// in these digits)
+        #[arg(long, value_name = "LAST4", num_args = 0..=1, default_missing_value = "", group = "how")]
+        card: Option<String>,
+        /// Send an M-Pesa prompt to the policy's phone
+        #[arg(long, group = "how")]
+        mpesa_prompt: bool,
+        /// Stop: reminders only
+        #[arg(long, group = "how")]
+        off: bool,
+        /// What the holder agreed to
+        #[arg(long)]
+        consent: Option<String>,
+        /// How: in_person, sms_link or mpesa_pin
+        #[arg(long, default_value = "in_person")]
+        consent_how: String,
+    },
     /// A policy's customer messages: the language (en or sw), or the holder opting out or in
     Messages {
         number: String,
@@ -1093,6 +1115,35 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
                 page,
                 per_page,
             )
+        }
+        PolicyCmd::Collect {
+            number,
+            card,
+            mpesa_prompt,
+            off,
+            consent,
+            consent_how,
+        } => {
+            let kind = match (&card, mpesa_prompt, off) {
+                (Some(_), _, _) => "card",
+                (None, true, _) => "mpesa_prompt",
+                (None, false, true) => "none",
+                (None, false, false) => {
+                    return Err(Error::invalid(
+                        "how",
+                        "give --card [LAST4], --mpesa-prompt or --off",
+                    ));
+                }
+            };
+            let actor = ctx.actor().await?;
+            let request = CollectRequest {
+                policy: number,
+                kind: kind.to_owned(),
+                card_last4: card.filter(|c| !c.is_empty()),
+                consent,
+                consent_how: Some(consent_how),
+            };
+            out.collection(&app.set_collection(&actor, &request).await?);
         }
         PolicyCmd::Show { number } => {
             out.policy_details(&app.policy_details(&ctx.reader().await?, &number).await?)

@@ -901,6 +901,38 @@ impl Output {
         );
     }
 
+    pub fn collection(&self, c: &malipo_app::CollectionView) {
+        if self.json {
+            return print_json(c);
+        }
+        match c.kind.as_str() {
+            "card" => println!(
+                "{}: its saved card ending {} is charged on each due date (consent taken {} by {}: {}).",
+                c.policy,
+                c.card_last4.as_deref().unwrap_or("?"),
+                c.consent_how.as_deref().unwrap_or("-").replace('_', " "),
+                c.consent_by.as_deref().unwrap_or("-"),
+                c.consent.as_deref().unwrap_or("-")
+            ),
+            "mpesa_prompt" => println!(
+                "{}: an M-Pesa prompt goes to {} on each due date (consent taken {} by {}: {}).",
+                c.policy,
+                c.phone.as_deref().unwrap_or("the policy's phone"),
+                c.consent_how.as_deref().unwrap_or("-").replace('_', " "),
+                c.consent_by.as_deref().unwrap_or("-"),
+                c.consent.as_deref().unwrap_or("-")
+            ),
+            _ => println!(
+                "{}: collected at the counter (reminders only){}.",
+                c.policy,
+                c.stopped_reason
+                    .as_deref()
+                    .map(|r| format!("; {r}"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
     pub fn mpesa_routes(&self, r: &malipo_app::MpesaRoutes) {
         if self.json {
             return print_json(r);

@@ -28,6 +28,9 @@ pub enum Action {
     ApproveRefund,
     /// Sign off a clerk's cash-up (the drawer counted at the end of the day).
     SignOffCash,
+    /// Set a policy's collection instruction (a saved card charged, an M-Pesa prompt sent on the
+    /// due day), with the holder's consent.
+    SetCollection,
     ResolveReview,
     ViewAuditLog,
     ViewReports,
@@ -43,6 +46,7 @@ impl Action {
             }
             Action::ApproveRefund
             | Action::SignOffCash
+            | Action::SetCollection
             | Action::ResolveReview
             | Action::ViewAuditLog
             | Action::ViewReports => Role::Manager,
@@ -51,13 +55,14 @@ impl Action {
     }
 
     /// Every action, in the order of the role table.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Read,
         Action::TakePayment,
         Action::ManagePolicies,
         Action::RequestRefund,
         Action::ApproveRefund,
         Action::SignOffCash,
+        Action::SetCollection,
         Action::ResolveReview,
         Action::ViewAuditLog,
         Action::ViewReports,
@@ -73,6 +78,7 @@ impl Action {
             Action::RequestRefund => "request refunds",
             Action::ApproveRefund => "approve or reject refunds",
             Action::SignOffCash => "sign off clerks' cash-ups",
+            Action::SetCollection => "set how a policy's premiums are collected",
             Action::ResolveReview => "resolve payments under review",
             Action::ViewAuditLog => "read the audit log",
             Action::ViewReports => "see the office's and the company's summaries",
@@ -198,11 +204,12 @@ mod tests {
                 Action::RequestRefund => 3,
                 Action::ApproveRefund => 4,
                 Action::SignOffCash => 5,
-                Action::ResolveReview => 6,
-                Action::ViewAuditLog => 7,
-                Action::ViewReports => 8,
-                Action::ManageUsers => 9,
-                Action::ManageSettings => 10,
+                Action::SetCollection => 6,
+                Action::ResolveReview => 7,
+                Action::ViewAuditLog => 8,
+                Action::ViewReports => 9,
+                Action::ManageUsers => 10,
+                Action::ManageSettings => 11,
             }
         }
         let mut seen = [0; Action::ALL.len()];

@@ -12,6 +12,7 @@ mod audit;
 mod cards;
 mod cash;
 mod cheques;
+mod collection;
 mod company;
 mod inbox;
 mod ledger;
@@ -33,6 +34,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use cash::{CashPosition, CashUpRecord, DepositRecord, Drawer, NewCash};
 pub use cheques::{ChequeRecord, ChequeStep, NewCheque, NewSlip, SlipRecord};
+pub use collection::{Instruction, NewInstruction};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, RecordedCode, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use ledger::{Coverage, LedgerEntry, LedgerRow, NewStatement, RowOutcome, StatementCounts};
@@ -99,6 +101,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         15,
         "provider calls",
         include_str!("../migrations/0015_provider_calls.sql"),
+    ),
+    (
+        16,
+        "collection instructions",
+        include_str!("../migrations/0016_collection_instructions.sql"),
     ),
 ];
 

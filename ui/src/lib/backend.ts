@@ -8,6 +8,8 @@ import type {
   AuditView,
   BankStatementReport,
   CashReport,
+  CollectRequest,
+  CollectionView,
   ChequeRequest,
   ChequeView,
   Counted,
@@ -178,6 +180,11 @@ export function signOffCash(clerk: string, day: string, note: string): Promise<D
 /** Cash taken to the bank, with the reference on the deposit slip. */
 export function depositCash(amount: string, bankRef: string): Promise<DepositView> {
   return call("deposit_cash", { amount, bank_ref: bankRef });
+}
+
+/** Sets how a policy's premiums are collected (managers, with consent), or stops it ("none"). */
+export function setCollection(request: CollectRequest): Promise<CollectionView> {
+  return call("set_collection", request);
 }
 
 /** Whether M-Pesa is answering, and the ways round it this office has. */

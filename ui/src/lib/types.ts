@@ -12,6 +12,8 @@ export type {
   CashPositionView,
   ChequeRequest,
   ChequeView,
+  CollectRequest,
+  CollectionView,
   MpesaRoutes,
   PaybillRoute,
   ProviderHealth,

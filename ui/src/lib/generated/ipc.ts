@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "mpesa_routes" | "paybill_route" | "pay_mpesa_paystack" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "mpesa_routes" | "paybill_route" | "pay_mpesa_paystack" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "set_collection" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -40,6 +40,7 @@ export type Commands = {
   company_history: { request: CompanyFilter; response: List<TransactionView> };
   export_history: { request: HistoryFilter; response: string };
   policy_details: { request: ByNumber; response: PolicyDetails };
+  set_collection: { request: CollectRequest; response: CollectionView };
   saved_cards: { request: CardsOf; response: Array<SavedCardView> };
   dashboard: { request: DateRange; response: DashboardView };
   refunds: { request: RefundsFilter; response: Array<RefundView> };
@@ -85,7 +86,7 @@ export type Method = "mpesa" | "card" | "paybill" | "cash" | "cheque" | "bank";
 
 export type Role = "clerk" | "manager" | "admin";
 
-export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "sign_off_cash" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
+export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "sign_off_cash" | "set_collection" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
 
 export type InstalmentStatus = "paid" | "pending" | "overdue";
 
@@ -466,6 +467,34 @@ paybill: string | null,
  */
 paystack_mpesa: boolean, };
 
+export type CollectRequest = { policy: string, 
+/**
+ * `card`, `mpesa_prompt` or `none` (stop: reminders only).
+ */
+kind: string, 
+/**
+ * The saved card's last four digits (the latest saved card when none).
+ */
+card_last4: string | null, 
+/**
+ * What the holder agreed to, in their words or the form's.
+ */
+consent: string | null, 
+/**
+ * `in_person`, `sms_link` or `mpesa_pin`.
+ */
+consent_how: string | null, };
+
+export type CollectionView = { policy: string, 
+/**
+ * `none`, `card` or `mpesa_prompt`.
+ */
+kind: string, card_last4: string | null, phone: string | null, consent_by: string | null, consent_how: string | null, consent: string | null, consent_at: string | null, 
+/**
+ * Why it stopped, when Malipo or a person stopped it.
+ */
+stopped_reason: string | null, updated_by: string, updated_at: string, };
+
 export type PaybillRoute = { shortcode: string, 
 /**
  * The policy number: the account the customer types.
@@ -633,7 +662,11 @@ messages: Array<MessageView>,
 /**
  * Where it stands with its premiums (as in the policy list).
  */
-standing: string, grace_ends: string | null, lapsed_since: string | null, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+standing: string, grace_ends: string | null, lapsed_since: string | null, 
+/**
+ * How its premiums are collected without the counter, if that was ever set.
+ */
+collection: CollectionView | null, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
  * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
  */
