@@ -18,7 +18,12 @@ pub enum CashError {
     Denomination(String),
     #[error("the denomination {0} is given twice")]
     RepeatedDenomination(String),
+    #[error("a count names at most {0} denominations")]
+    TooManyDenominations(usize),
 }
+
+/// More kinds of note and coin than any currency has.
+pub const MAX_DENOMINATIONS: usize = 30;
 
 /// Cash handed over for an amount due: what was tendered and the change given back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,9 @@ impl Count {
         let mut lines: Vec<(Money, u32)> = Vec::new();
         let mut total = Money::zero(currency);
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if lines.len() == MAX_DENOMINATIONS {
+                return Err(CashError::TooManyDenominations(MAX_DENOMINATIONS));
+            }
             let (value, count) = part
                 .split_once(['x', 'X', '*', ':'])
                 .ok_or_else(|| CashError::Denomination(clip(part)))?;
@@ -211,6 +219,11 @@ mod tests {
         assert!(matches!(
             Count::parse("1000x1,1000.00x2", Currency::Kes),
             Err(CashError::RepeatedDenomination(_))
+        ));
+        let many: Vec<String> = (1..=5000).map(|v| format!("{v}x1")).collect();
+        assert!(matches!(
+            Count::parse(&many.join(","), Currency::Kes),
+            Err(CashError::TooManyDenominations(30))
         ));
         let huge = Count::parse("1000x4294967295,1000000000x4294967295", Currency::Kes);
         assert!(
