@@ -84,6 +84,19 @@ async fn with_daraja_failing_the_next_payment_goes_round_it(backend: Backend) {
     );
     assert_eq!(route["amount_minor"], 120_000, "{route}");
     assert_eq!(route["sms_queued"], true, "{route}");
+    let again = world
+        .malipo(&[
+            "pay",
+            "mpesa-paybill",
+            "--policy",
+            "POL-1",
+            "--phone",
+            PAID,
+            "--amount",
+            "1,200",
+        ])
+        .await;
+    assert_eq!(again["sms_queued"], false, "one SMS a day for it: {again}");
     let paid = pay_bill(&world, "POL-1", 1200, "Amina").await;
     assert_eq!(paid["outcome"], "completed", "{paid}");
     let list = sync_until(&world, &["paybill", "list"], |l| l["total"] == 1).await;

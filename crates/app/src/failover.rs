@@ -51,7 +51,8 @@ pub struct PaybillRoute {
     pub amount: String,
     pub amount_minor: i64,
     pub currency: String,
-    /// The instructions went to the policy's phone by SMS.
+    /// The instructions went to the policy's phone by SMS now (false: the holder opted out, or
+    /// the same was sent today already).
     pub sms_queued: bool,
     /// Watch for a paybill payment for this policy from this moment.
     pub since: String,
@@ -135,7 +136,13 @@ impl App {
                 .store()
                 .queue_notice(
                     policy.id,
-                    &format!("route:sms:{}:{}", policy.number, now.unix_timestamp()),
+                    // Once a day for a policy and amount, however often the clerk offers it.
+                    &format!(
+                        "route:sms:{}:{}:{}",
+                        policy.number,
+                        amount.money().minor(),
+                        malipo_domain::time_zone::nairobi_date(now)
+                    ),
                     &body,
                     now,
                 )

@@ -982,7 +982,7 @@ impl Output {
             if r.sms_queued {
                 " The same went to the policy's phone by SMS."
             } else {
-                " No SMS was sent (the holder asked for none)."
+                " No SMS was sent now (the holder asked for none, or it went today already)."
             }
         );
         println!(
