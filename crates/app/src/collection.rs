@@ -2,13 +2,11 @@
 //! on the due day, or an M-Pesa prompt sent on it, set by a manager with the holder's consent
 //! on record (who took it, how, in what words); anyone may stop it. Every change is audited.
 
-use serde::Serialize;
-
 use malipo_domain::{Action, Email, Msisdn};
-use malipo_store::{Instruction, NewInstruction};
+use malipo_store::NewInstruction;
 
 use crate::error::{Error, Result};
-use crate::views::rfc3339;
+use crate::views::CollectionView;
 use crate::{Actor, App};
 
 /// A collection instruction as a person gives it.
@@ -23,42 +21,6 @@ pub struct CollectRequest {
     pub consent: Option<String>,
     /// `in_person`, `sms_link` or `mpesa_pin`.
     pub consent_how: Option<String>,
-}
-
-/// A policy's collection instruction as the screens show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct CollectionView {
-    pub policy: String,
-    /// `none`, `card` or `mpesa_prompt`.
-    pub kind: String,
-    pub card_last4: Option<String>,
-    pub phone: Option<String>,
-    pub consent_by: Option<String>,
-    pub consent_how: Option<String>,
-    pub consent: Option<String>,
-    pub consent_at: Option<String>,
-    /// Why it stopped, when Malipo or a person stopped it.
-    pub stopped_reason: Option<String>,
-    pub updated_by: String,
-    pub updated_at: String,
-}
-
-impl From<&Instruction> for CollectionView {
-    fn from(i: &Instruction) -> Self {
-        CollectionView {
-            policy: i.policy_number.clone(),
-            kind: i.kind.clone(),
-            card_last4: i.card_last4.clone(),
-            phone: i.phone.clone(),
-            consent_by: i.consent_by.clone(),
-            consent_how: i.consent_how.clone(),
-            consent: i.consent_text.clone(),
-            consent_at: i.consent_at.map(rfc3339),
-            stopped_reason: i.stopped_reason.clone(),
-            updated_by: i.updated_by.clone(),
-            updated_at: rfc3339(i.updated_at),
-        }
-    }
 }
 
 impl App {

@@ -49,7 +49,7 @@ use crate::settings::table;
 
 pub use cash::{CashReport, CashRequest, Counted, DepositView, DrawerView};
 pub use cheques::{BankStatementReport, ChequeRequest, ChequeView, SlipRequest, SlipView};
-pub use collection::{CollectRequest, CollectionView};
+pub use collection::CollectRequest;
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::{AppError, Error, ErrorCode, Result};
 pub use failover::{MpesaRoutes, PaybillRoute, PaystackMpesaRequest};
@@ -70,7 +70,10 @@ pub use settings::{NoSecretStore, ProviderSettings, SecretStore};
 pub use sync::{PullRegistered, PullReport, StatementImport, StatementLine, SyncReport};
 pub use updates::{AvailableUpdate, InstalledUpdate, UPDATE_URL_ENV, UpdateView, check_update_url};
 pub use users::{Actor, Session};
-pub use views::{CashPositionView, CompanyView, MessageView, OrphanView, ReminderView, SendReport};
+pub use views::{
+    CashPositionView, CollectionView, CompanyView, MessageView, OrphanView, ReminderView,
+    SendReport,
+};
 
 /// Where time comes from; tests pass a fixed one.
 pub trait Clock: Send + Sync + std::fmt::Debug {

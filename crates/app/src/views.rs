@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use malipo_domain::schedule::InstalmentStatus;
 use malipo_domain::{Method, Money, Role, TxStatus};
 use malipo_store::{
-    AuditEntry, CashPosition, CompanyPayment, DayTotals, MessageRecord, PolicyRecord,
+    AuditEntry, CashPosition, CompanyPayment, DayTotals, Instruction, MessageRecord, PolicyRecord,
     PolicyStanding, ScheduleLine, Split, Summary, Totals, TransactionRecord, UserRecord,
 };
 
@@ -542,7 +542,7 @@ pub struct PolicyDetails {
     pub grace_ends: Option<String>,
     pub lapsed_since: Option<String>,
     /// How its premiums are collected without the counter, if that was ever set.
-    pub collection: Option<crate::collection::CollectionView>,
+    pub collection: Option<CollectionView>,
 }
 
 /// The manager's dashboard in one answer: the office's summary, the company's from the relay
@@ -603,6 +603,42 @@ impl From<&CashPosition> for CashPositionView {
             deposited_minor: p.deposited.minor(),
             undeposited: p.undeposited.amount_string(),
             undeposited_minor: p.undeposited.minor(),
+        }
+    }
+}
+
+/// A policy's collection instruction as the screens show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct CollectionView {
+    pub policy: String,
+    /// `none`, `card` or `mpesa_prompt`.
+    pub kind: String,
+    pub card_last4: Option<String>,
+    pub phone: Option<String>,
+    pub consent_by: Option<String>,
+    pub consent_how: Option<String>,
+    pub consent: Option<String>,
+    pub consent_at: Option<String>,
+    /// Why it stopped, when Malipo or a person stopped it.
+    pub stopped_reason: Option<String>,
+    pub updated_by: String,
+    pub updated_at: String,
+}
+
+impl From<&Instruction> for CollectionView {
+    fn from(i: &Instruction) -> Self {
+        CollectionView {
+            policy: i.policy_number.clone(),
+            kind: i.kind.clone(),
+            card_last4: i.card_last4.clone(),
+            phone: i.phone.clone(),
+            consent_by: i.consent_by.clone(),
+            consent_how: i.consent_how.clone(),
+            consent: i.consent_text.clone(),
+            consent_at: i.consent_at.map(rfc3339),
+            stopped_reason: i.stopped_reason.clone(),
+            updated_by: i.updated_by.clone(),
+            updated_at: rfc3339(i.updated_at),
         }
     }
 }
