@@ -501,7 +501,8 @@ export type PaybillRoute = { shortcode: string,
  */
 account: string, amount: string, amount_minor: number, currency: string, 
 /**
- * The instructions went to the policy's phone by SMS.
+ * The instructions went to the policy's phone by SMS now (false: the holder opted out, or
+ * the same was sent today already).
  */
 sms_queued: boolean, 
 /**
