@@ -35,9 +35,9 @@ const MAX_ATTEMPTS: i64 = 8;
 /// on the day, and three days after.
 pub const DEFAULT_LADDER: [i64; 4] = [-7, -3, 0, 3];
 
-/// The grace window's reminders unless the office sets `policy.grace_reminder_days`: on the
-/// day, then a week, ten days and thirteen days after.
-pub const DEFAULT_GRACE_STEPS: [i64; 4] = [0, 7, 10, 13];
+/// The grace window's reminders unless the office sets `policy.grace_reminder_days`: a week,
+/// ten days and thirteen days after the missed due date (the due day itself is the ladder's).
+pub const DEFAULT_GRACE_STEPS: [i64; 3] = [7, 10, 13];
 
 /// How many days after a policy lapses its lapse notice may still be queued (a machine that was
 /// off on the day sends it when it is back).
@@ -146,7 +146,7 @@ impl App {
                 .map_err(|e| Error::invalid(table::GRACE_REMINDER_DAYS.key, e))?,
             None => DEFAULT_GRACE_STEPS.to_vec(),
         };
-        days.extend(steps.into_iter().filter(|d| (0..=grace).contains(d)));
+        days.extend(steps.into_iter().filter(|d| (1..=grace).contains(d)));
         days.sort_unstable();
         days.dedup();
         Ok(days)

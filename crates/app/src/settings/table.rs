@@ -255,9 +255,9 @@ settings! {
     }
     /// The grace window's reminder days, after the missed due date.
     GRACE_REMINDER_DAYS {
-        key: "policy.grace_reminder_days", kind: Kind::Rule, default: "0,7,10,13",
+        key: "policy.grace_reminder_days", kind: Kind::Rule, default: "7,10,13",
         label: "Grace reminders",
-        help: "Days after a missed due date when a policy in grace is reminded (within the grace days).",
+        help: "Days after a missed due date when a policy in grace is reminded, besides the reminder days (within the grace days).",
     }
     /// `on` in a one-person office: a manager may sign off their own cash-up.
     CASH_SELF_SIGN_OFF {
