@@ -261,6 +261,12 @@ impl App {
             if (today - since).whole_days() > LAPSE_NOTICE_CATCH_UP {
                 continue;
             }
+            // Every pass (each 15 seconds) meets the same lapsed policies: one read each, and
+            // a write only for a notice not yet queued.
+            let key = format!("lapse:sms:{number}:{due}");
+            if self.store().message_queued(&key).await? {
+                continue;
+            }
             let Some(policy) = self.store().policy(number).await? else {
                 continue;
             };

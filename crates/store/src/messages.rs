@@ -154,8 +154,14 @@ impl Store {
         seq: i64,
         offset: i64,
     ) -> Result<bool> {
+        self.message_queued(&format!("reminder:sms:{policy_number}:{seq}:{offset}"))
+            .await
+    }
+
+    /// Whether a message with this key was ever queued (a read: no write lock is taken).
+    pub async fn message_queued(&self, key: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM messages WHERE key = ?")
-            .bind(format!("reminder:sms:{policy_number}:{seq}:{offset}"))
+            .bind(key)
             .fetch_optional(&self.pool)
             .await?
             .is_some())
