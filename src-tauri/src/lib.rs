@@ -135,6 +135,15 @@ pub fn run() {
                     })
                     .await;
             });
+            // Due-day charges and prompts, from the collection hour.
+            let (collecting, collected) = (background.clone(), handle.clone());
+            tauri::async_runtime::spawn(async move {
+                collecting
+                    .collect_forever(std::future::pending(), |_| {
+                        events::changed(&collected, "payments");
+                    })
+                    .await;
+            });
             // Customer receipts and reminders, queued with the payments, go out from here.
             let messaging = background.clone();
             tauri::async_runtime::spawn(async move {

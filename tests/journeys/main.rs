@@ -11,6 +11,7 @@ mod world;
 mod callbacks;
 mod cash;
 mod claims;
+mod collect;
 mod company;
 mod doctor;
 mod failover;

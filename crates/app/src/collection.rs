@@ -103,6 +103,16 @@ impl App {
                             wanted.map(|w| format!(" ending {w}")).unwrap_or_default()
                         ))
                     })?;
+                let wants = policy.premium.currency().code();
+                if let Some(other) = card.currency.as_deref().filter(|c| *c != wants) {
+                    return Err(Error::invalid(
+                        "card",
+                        format!(
+                            "the card ending {} was saved in {other}; the policy is paid in {wants}",
+                            card.last4
+                        ),
+                    ));
+                }
                 (Some(email.as_str().to_owned()), Some(card.last4), None)
             }
             "mpesa_prompt" => {

@@ -11,6 +11,7 @@ mod audit_text;
 mod cash;
 mod cheques;
 mod collection;
+pub mod collector;
 mod doctor;
 mod error;
 mod failover;

@@ -152,7 +152,7 @@ impl App {
         Ok(days)
     }
 
-    async fn quiet_hours(&self) -> Result<Option<(u8, u8)>> {
+    pub(crate) async fn quiet_hours(&self) -> Result<Option<(u8, u8)>> {
         match self.store().setting(table::QUIET_HOURS.key).await? {
             Some(text) => {
                 parse_quiet_hours(&text).map_err(|e| Error::invalid(table::QUIET_HOURS.key, e))

@@ -495,6 +495,7 @@ impl App {
                                 exp_year: card.exp_year.clone(),
                                 bank: card.bank.clone(),
                                 reusable: card.reusable,
+                                currency: t.amount.currency().code().to_owned(),
                             },
                             self.now(),
                         )

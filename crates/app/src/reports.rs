@@ -562,12 +562,19 @@ impl App {
                         .collect::<Vec<_>>()
                         .join(",")
                 }
-                k if k == table::REMINDER_DAYS.key => crate::messages::parse_ladder(value)
-                    .map_err(|e| Error::invalid(key, e))?
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
+                k if k == table::COLLECT_RETRY_DAYS.key => {
+                    crate::collector::parse_retry_days(value)
+                        .map_err(|e| Error::invalid(key, e))?
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+                k if k == table::COLLECT_HOUR.key => {
+                    let (h, m) =
+                        crate::collector::parse_hour(value).map_err(|e| Error::invalid(key, e))?;
+                    format!("{h:02}:{m:02}")
+                }
                 k if k == table::RELAY_CA_FILE.key && !value.is_empty() => {
                     crate::relay::RelayCa::load(value)
                         .map_err(|e| Error::invalid(key, e))?

@@ -31,6 +31,9 @@ pub enum Actor {
     /// Demo mode setting its office up: the sample policies and Pull against the built-in
     /// simulator, nothing else.
     Demo,
+    /// The collector charging saved cards and sending M-Pesa prompts on due days, as the
+    /// holders' instructions say: it may start payments, and nothing a person decides.
+    Collector,
     /// The `malipo` command line run without `--as` by the computer account that owns the data
     /// directory. It can open the database file itself, so asking it for a password to read
     /// would protect nothing; it may read and see the summaries, and change nothing (a change
@@ -46,13 +49,14 @@ impl Actor {
             Actor::User(s) => &s.username,
             Actor::Sync => "sync",
             Actor::Demo => "demo",
+            Actor::Collector => "collector",
             Actor::Console => "console",
         }
     }
 
     pub fn user_id(&self) -> Option<i64> {
         match self {
-            Actor::Setup | Actor::Sync | Actor::Demo | Actor::Console => None,
+            Actor::Setup | Actor::Sync | Actor::Demo | Actor::Collector | Actor::Console => None,
             Actor::User(s) => Some(s.user_id),
         }
     }
@@ -81,7 +85,12 @@ impl Actor {
                 action.describe()
             ))),
             Actor::User(s) if s.role.permits(action) => Ok(()),
-            Actor::Sync if action == Action::Read => Ok(()),
+            Actor::Sync | Actor::Collector if action == Action::Read => Ok(()),
+            Actor::Collector if action == Action::TakePayment => Ok(()),
+            Actor::Collector => Err(Error::Forbidden(format!(
+                "the collector cannot {}",
+                action.describe()
+            ))),
             Actor::Sync => Err(Error::Forbidden(format!(
                 "the sync engine cannot {}",
                 action.describe()

@@ -90,6 +90,8 @@ pub struct TransactionView {
     /// and what paid when it was not a card.
     pub channel: Option<String>,
     pub instrument: Option<String>,
+    /// `card` or `mpesa_prompt` when the collector started it on a due day (none: a person did).
+    pub collected_by: Option<String>,
     /// Who paid a paybill payment, as Safaricom names them.
     pub payer: Option<String>,
     /// Cash: what the customer handed over and the change given back (decimal strings).
@@ -134,6 +136,7 @@ impl From<&CompanyPayment> for TransactionView {
             card_last4: None,
             channel: None,
             instrument: None,
+            collected_by: None,
             payer: None,
             tendered: None,
             tendered_minor: None,
@@ -177,6 +180,7 @@ impl From<&TransactionRecord> for TransactionView {
             card_last4: t.card_last4.clone(),
             channel: t.channel.clone(),
             instrument: t.instrument.clone(),
+            collected_by: t.collected_by.clone(),
             payer: t.payer.clone(),
             tendered: t.tendered.map(Money::amount_string),
             tendered_minor: t.tendered.map(Money::minor),

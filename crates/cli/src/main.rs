@@ -143,6 +143,10 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Premiums collected without the counter: saved cards charged and M-Pesa prompts sent
+    /// for instalments due today (and on the retry days of collect.retry_days)
+    #[command(subcommand)]
+    Collect(CollectCmd),
     /// Exchange payments and provider events with the company's relay (MALIPO_RELAY_URL,
     /// MALIPO_RELAY_TOKEN), and ask the providers about payments nobody has heard of; runs
     /// until interrupted unless --once
@@ -150,6 +154,19 @@ enum Command {
         /// One round, then exit
         #[arg(long)]
         once: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CollectCmd {
+    /// Charge the saved card or send the M-Pesa prompt of every policy whose instruction asks
+    /// for it and whose instalment is due today or on a retry day; each instalment at most once
+    /// a day across the company. The desktop and `malipo sync` do this on their own from
+    /// collect.hour
+    Due {
+        /// Say what would be charged or prompted; change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -1052,6 +1069,16 @@ async fn run(cli: Cli) -> Result {
             Ok(())
         }
         Command::Refund(c) => refund(&ctx, c).await,
+        Command::Collect(CollectCmd::Due { dry_run }) => {
+            let actor = if dry_run {
+                ctx.reader().await?
+            } else {
+                ctx.actor().await?
+            };
+            ctx.out
+                .collected(&ctx.app.collect_due(&actor, dry_run).await?);
+            Ok(())
+        }
         Command::Sync { once } => sync(&ctx, once).await,
     }
 }
@@ -1684,6 +1711,10 @@ async fn sync(ctx: &Ctx, once: bool) -> Result {
     };
     // Customer messages go out while it syncs (delivery reports come back through the relay).
     let messages = ctx.app.messages_forever(stopped(rx.clone()), |_| {});
+    // Due-day charges and prompts, from the collection hour.
+    let collecting = ctx
+        .app
+        .collect_forever(stopped(rx.clone()), |r| ctx.out.collected(r));
     let syncing = ctx.app.sync_forever(stopped(rx), |round| match round {
         Ok(report) => ctx.out.sync(report),
         Err(e) => eprintln!("malipo: sync: {e}"),
@@ -1692,6 +1723,6 @@ async fn sync(ctx: &Ctx, once: bool) -> Result {
         let _ = tokio::signal::ctrl_c().await;
         let _ = tx.send(true);
     };
-    let ((), result, ()) = tokio::join!(messages, syncing, interrupt);
+    let ((), (), result, ()) = tokio::join!(messages, collecting, syncing, interrupt);
     result
 }

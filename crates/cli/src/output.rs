@@ -901,6 +901,35 @@ impl Output {
         );
     }
 
+    pub fn collected(&self, r: &malipo_app::collector::CollectReport) {
+        if self.json {
+            return print_json(r);
+        }
+        for i in &r.items {
+            println!(
+                "{:<16} #{:<3} due {}  {:>14}  {:<12}  {}{}{}",
+                i.policy,
+                i.seq,
+                i.due_date,
+                format!("{} {}", i.currency, i.amount),
+                i.kind.replace('_', " "),
+                i.outcome.replace('_', " "),
+                i.transaction
+                    .as_deref()
+                    .map(|t| format!(" {t}"))
+                    .unwrap_or_default(),
+                i.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default(),
+            );
+        }
+        println!(
+            "{} charged, {} prompted, {} failed, {} skipped.",
+            r.charged, r.prompted, r.failed, r.skipped
+        );
+    }
+
     pub fn collection(&self, c: &malipo_app::CollectionView) {
         if self.json {
             return print_json(c);

@@ -19,10 +19,11 @@ use malipo_providers::paystack::PaystackConfig;
 use malipo_relay::sealing::SealingKey;
 use malipo_relay::store::RelayStore;
 
-use malipo_app::{Actor, App, Error, PolicyQuery, ProviderSettings};
+use malipo_app::{Actor, App, Error, PolicyInput, PolicyQuery, ProviderSettings};
 use malipo_relay_api::{
     C2B_CONFIRMATION_PATH, C2B_VALIDATION_PATH, DARAJA_PATH, PAYSTACK_PATH, SMS_REPORT_PATH,
 };
+use malipo_store::{NewCard, NewInstruction};
 
 /// The sealing key of the demo relay: it only ever seals the simulator's published test key.
 const DEMO_SEALING_KEY: &str = "64656d6f2d6f6e6c792d6e6f742d612d7265616c2d7365616c696e672d6b6579";
@@ -152,6 +153,13 @@ pub async fn prepare(app: &App) -> usize {
                     tracing::warn!(error = %e, "demo mode: the sample policies were not added")
                 }
             }
+            match collected_policies(app).await {
+                Ok(n) => added += n,
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "demo mode: the policies collected on their due day were not added"
+                ),
+            }
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "demo mode: the policies could not be counted"),
@@ -166,6 +174,93 @@ pub async fn prepare(app: &App) -> usize {
         tracing::warn!(error = %e, "demo mode: Pull was not registered with the simulator");
     }
     added
+}
+
+/// Two policies due on the day the demo office opens whose premiums collect themselves from the
+/// collection hour: one by a card saved at an earlier checkout (Paystack's test card), one by an
+/// M-Pesa prompt to the simulator's test customer. Returns how many were added.
+async fn collected_policies(app: &App) -> Result<usize, Error> {
+    let today = malipo_domain::time_zone::nairobi_date(app.now()).to_string();
+    let email = "wambui.njoroge@example.co.ke";
+    for (number, holder, phone, mail) in [
+        ("POL-1009", "Wambui Njoroge", "0708 374 149", Some(email)),
+        ("POL-1010", "Baraka Mwende", DEMO_NOMINATED, None),
+    ] {
+        app.add_policy(
+            &Actor::Demo,
+            &PolicyInput {
+                number: number.into(),
+                holder: holder.into(),
+                phone: phone.into(),
+                email: mail.map(str::to_owned),
+                premium: "2,000".into(),
+                frequency: None,
+                instalments: None,
+                start: Some(today.clone()),
+                status: None,
+            },
+        )
+        .await?;
+    }
+    let card = malipo_sandbox::paystack::test_authorization("4084084084084081", email)
+        .ok_or_else(|| Error::internal("the simulator lost its test card"))?;
+    let text = |k: &str| card[k].as_str().unwrap_or_default().to_owned();
+    app.store()
+        .save_card(
+            &NewCard {
+                email: email.into(),
+                authorization_code: text("authorization_code"),
+                signature: Some(text("signature")),
+                brand: text("brand"),
+                last4: text("last4"),
+                exp_month: text("exp_month"),
+                exp_year: text("exp_year"),
+                bank: Some(text("bank")),
+                reusable: true,
+                currency: "KES".into(),
+            },
+            app.now(),
+        )
+        .await?;
+    for (number, kind, card_email, last4, phone, consent) in [
+        (
+            "POL-1009",
+            "card",
+            Some(email),
+            Some("4081"),
+            None,
+            "Charge my Visa ending 4081 on each due date",
+        ),
+        (
+            "POL-1010",
+            "mpesa_prompt",
+            None,
+            None,
+            Some("254708374149"),
+            "Send me an M-Pesa prompt on each due date",
+        ),
+    ] {
+        let Some(policy) = app.store().policy(number).await? else {
+            continue;
+        };
+        app.store()
+            .set_instruction(
+                Actor::Demo.name(),
+                policy.id,
+                &NewInstruction {
+                    kind,
+                    card_email,
+                    card_last4: last4,
+                    phone,
+                    consent_how: Some("in_person"),
+                    consent_text: Some(consent),
+                    stopped_reason: None,
+                },
+                app.now(),
+            )
+            .await?;
+    }
+    Ok(2)
 }
 
 /// Whether the office has no provider credentials at all (neither in the environment nor in

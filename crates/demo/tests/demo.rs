@@ -273,12 +273,42 @@ async fn a_demo_office_has_its_sample_policies_and_reads_m_pesas_list_however_it
     let app = App::open(&dir.path().join("office")).await.unwrap();
     let d = demo::start(&dir.path().join("office")).await.unwrap();
     app.configure(d.settings.clone());
-    assert_eq!(demo::prepare(&app).await, 8, "the sample policies");
+    assert_eq!(
+        demo::prepare(&app).await,
+        10,
+        "the sample policies, and two collected on their due day"
+    );
     let listed = app
         .policies(&Actor::Console, &malipo_app::PolicyQuery::default())
         .await
         .unwrap();
-    assert_eq!(listed.total, 8);
+    assert_eq!(listed.total, 10);
+    // Both due today: the collector charges the saved card and prompts the phone.
+    let setup = Actor::Setup;
+    let dry = app.collect_due(&Actor::Console, true).await.unwrap();
+    let mut seen: Vec<(&str, &str)> = dry
+        .items
+        .iter()
+        .map(|i| (i.policy.as_str(), i.outcome.as_str()))
+        .collect();
+    seen.sort();
+    let hour = app
+        .now()
+        .to_offset(malipo_domain::time_zone::NAIROBI)
+        .hour();
+    let quiet = !(7..21).contains(&hour); // the default quiet hours, 21-7
+
+    assert_eq!(
+        seen,
+        if quiet {
+            vec![("POL-1009", "would_charge"), ("POL-1010", "skipped")]
+        } else {
+            vec![("POL-1009", "would_charge"), ("POL-1010", "would_prompt")]
+        },
+        "{dry:?}"
+    );
+    let run = app.collect_due(&setup, false).await.unwrap();
+    assert_eq!(run.charged, 1, "{run:?}");
     let ledger = app
         .ledger_status(&Actor::Console)
         .await
@@ -298,7 +328,7 @@ async fn a_demo_office_has_its_sample_policies_and_reads_m_pesas_list_however_it
             .await
             .unwrap()
             .total,
-        8
+        10
     );
     // The demo's set-up may add policies and settings, and nothing else.
     let refused = app

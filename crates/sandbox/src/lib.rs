@@ -138,6 +138,11 @@ pub struct Behaviour {
     pub daraja_outage: String,
     /// How long a `timeout` outage holds each request.
     pub outage_hold_ms: u64,
+    /// What a saved card's bank answers when it is charged again (`charge_authorization`):
+    /// empty to approve, `insufficient_funds` (declined, the card stays usable) or `expired`
+    /// (declined, and Paystack marks the authorization not reusable: charging it again is
+    /// refused), until switched back.
+    pub card_charge: String,
 }
 
 impl Default for Behaviour {
@@ -162,6 +167,7 @@ impl Default for Behaviour {
             pull_page_size: 100,
             daraja_outage: String::new(),
             outage_hold_ms: 60_000,
+            card_charge: String::new(),
         }
     }
 }

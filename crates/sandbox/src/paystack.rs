@@ -75,8 +75,9 @@ pub(crate) struct PsRefund {
 pub(crate) struct PaystackState {
     next: u64,
     txs: Vec<PsTx>,
-    /// Authorization code → (email, authorization object).
     refunds: Vec<PsRefund>,
+    /// Authorizations Paystack will not charge again (the card expired).
+    dead: Vec<String>,
 }
 
 impl PaystackState {
@@ -489,6 +490,15 @@ async fn charge_mobile_money(
 /// The reusable authorization a successful charge of `card` by `email` leaves. Its code is
 /// derived from the two, so a restarted simulator (the desktop's demo mode starts a new one
 /// each time) still honours the codes it issued, as Paystack does.
+/// The authorization Paystack's test card `number` gets for `email` (the same every time), as
+/// the demo office keeps a card saved before it opened.
+pub fn test_authorization(number: &str, email: &str) -> Option<Value> {
+    CARDS
+        .iter()
+        .find(|c| c.number == number)
+        .map(|c| authorization(c, email))
+}
+
 fn authorization(card: &TestCard, email: &str) -> Value {
     use sha2::Digest;
     let n = card.number;
@@ -533,6 +543,7 @@ async fn charge_authorization(
         .get("authorization_code")
         .and_then(Value::as_str)
         .unwrap_or("");
+    let behaviour = s.behaviour();
     let tx = {
         let mut st = lock(&s.0.paystack);
         let Some(card) = code
@@ -546,13 +557,28 @@ async fn charge_authorization(
         else {
             return fail(StatusCode::BAD_REQUEST, "Invalid authorization code");
         };
-        let auth = authorization(card, &email);
+        let mut auth = authorization(card, &email);
         if auth["authorization_code"] != code {
             return fail(
                 StatusCode::BAD_REQUEST,
                 "Authorization code does not belong to this customer",
             );
         }
+        if st.dead.iter().any(|d| d == code) {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "This authorization is not reusable",
+            );
+        }
+        let (status, gateway) = match behaviour.card_charge.as_str() {
+            "insufficient_funds" => ("failed", "Insufficient Funds"),
+            "expired" => {
+                st.dead.push(code.to_owned());
+                auth["reusable"] = json!(false);
+                ("failed", "Expired Card")
+            }
+            _ => ("success", "Approved"),
+        };
         st.next += 1;
         let n = st.next;
         let reference = body
@@ -574,12 +600,12 @@ async fn charge_authorization(
                 .and_then(Value::as_str)
                 .unwrap_or("KES")
                 .to_owned(),
-            status: "success".into(),
-            gateway_response: Some("Approved".into()),
+            status: status.into(),
+            gateway_response: Some(gateway.into()),
             callback_url: None,
             metadata: body.get("metadata").cloned().unwrap_or(Value::Null),
             created_at: now_rfc3339(),
-            paid_at: Some(now_rfc3339()),
+            paid_at: (status == "success").then(now_rfc3339),
             authorization: Some(auth),
             refunded: 0,
             channel: "card".into(),
@@ -587,7 +613,9 @@ async fn charge_authorization(
         st.txs.push(t.clone());
         t
     };
-    s.webhook("charge.success", tx_json(&tx));
+    if tx.status == "success" {
+        s.webhook("charge.success", tx_json(&tx));
+    }
     Json(json!({"status": true, "message": "Charge attempted", "data": tx_json(&tx)}))
         .into_response()
 }

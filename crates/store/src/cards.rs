@@ -20,6 +20,8 @@ pub struct NewCard {
     pub exp_year: String,
     pub bank: Option<String>,
     pub reusable: bool,
+    /// The currency of the payment that saved it: Paystack charges it in that one only.
+    pub currency: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub struct SavedCard {
     pub exp_year: String,
     pub bank: Option<String>,
     pub reusable: bool,
+    /// What it was charged in (none for a card saved before Malipo noted it).
+    pub currency: Option<String>,
     pub last_used_at: OffsetDateTime,
 }
 
@@ -48,6 +52,7 @@ fn card_from_row(r: &SqliteRow) -> SavedCard {
         exp_year: r.get("exp_year"),
         bank: r.get("bank"),
         reusable: r.get::<i64, _>("reusable") == 1,
+        currency: r.get("currency"),
         last_used_at: from_ms(r.get("last_used_at")),
     }
 }
@@ -67,10 +72,10 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO saved_cards (email, authorization_code, signature, brand, last4, exp_month, exp_year,
-                                      bank, reusable, created_at, last_used_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      bank, reusable, created_at, last_used_at, currency)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (authorization_code) DO UPDATE SET last_used_at = excluded.last_used_at,
-                 reusable = excluded.reusable",
+                 reusable = excluded.reusable, currency = excluded.currency",
         )
         .bind(&card.email)
         .bind(&card.authorization_code)
@@ -83,8 +88,21 @@ impl Store {
         .bind(i64::from(card.reusable))
         .bind(to_ms(now))
         .bind(to_ms(now))
+        .bind(&card.currency)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks the card with `authorization_code` as one Paystack will not charge again (expired,
+    /// revoked, not reusable): it leaves the customer's list.
+    pub async fn card_gone(&self, authorization_code: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE saved_cards SET reusable = 0 WHERE authorization_code = ?")
+            .bind(authorization_code)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

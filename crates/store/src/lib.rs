@@ -34,7 +34,7 @@ pub use audit::AuditEntry;
 pub use cards::{NewCard, SavedCard};
 pub use cash::{CashPosition, CashUpRecord, DepositRecord, Drawer, NewCash};
 pub use cheques::{ChequeRecord, ChequeStep, NewCheque, NewSlip, SlipRecord};
-pub use collection::{Instruction, NewInstruction};
+pub use collection::{AttemptOutcome, Collectable, Instruction, NewInstruction};
 pub use company::{CompanyFilter, CompanyPayment, PolicySource, RecordedCode, Upserted};
 pub use inbox::{InboxAction, InboxEvent, InboxOutcome, OrphanRecord, Recorded};
 pub use ledger::{Coverage, LedgerEntry, LedgerRow, NewStatement, RowOutcome, StatementCounts};
@@ -106,6 +106,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         16,
         "collection instructions",
         include_str!("../migrations/0016_collection_instructions.sql"),
+    ),
+    (
+        17,
+        "collections",
+        include_str!("../migrations/0017_collections.sql"),
     ),
 ];
 

@@ -398,28 +398,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
-        let mut i = 0;
-        while i < rows.len() {
-            let id: i64 = rows[i].get("id");
-            let start = i;
-            while i < rows.len() && rows[i].get::<i64, _>("id") == id {
-                i += 1;
-            }
-            let group = &rows[start..i];
-            let instalments = group
-                .iter()
-                .map(|r| {
-                    Ok(Instalment {
-                        seq: r.get::<u32, _>("seq"),
-                        due: parse_date(r.get("due_date"))?,
-                        amount: money_from_row(r, "amount_minor")?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let first = &group[0];
-            let paid = money_from_row(first, "paid")?;
-            let states = schedule::states(&instalments, paid, filter.today)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for (first, states) in policy_states(&rows, filter.today)? {
             for state in states {
                 if filter.status.is_none_or(|s| s == state.status) {
                     out.push(ScheduleLine {
@@ -433,4 +412,39 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Rows of instalments ordered by policy (`id`, `seq`, `due_date`, `amount_minor`, `currency`,
+/// and the policy's `paid` on each), as each policy's first row and its instalments' states on
+/// `today`.
+pub(crate) fn policy_states(
+    rows: &[SqliteRow],
+    today: Date,
+) -> Result<Vec<(&SqliteRow, Vec<InstalmentState>)>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let id: i64 = rows[i].get("id");
+        let start = i;
+        while i < rows.len() && rows[i].get::<i64, _>("id") == id {
+            i += 1;
+        }
+        let group = &rows[start..i];
+        let instalments = group
+            .iter()
+            .map(|r| {
+                Ok(Instalment {
+                    seq: r.get::<u32, _>("seq"),
+                    due: parse_date(r.get("due_date"))?,
+                    amount: money_from_row(r, "amount_minor")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let first = &group[0];
+        let paid = money_from_row(first, "paid")?;
+        let states = schedule::states(&instalments, paid, today)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.push((first, states));
+    }
+    Ok(out)
 }

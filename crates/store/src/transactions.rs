@@ -64,6 +64,8 @@ pub struct TransactionRecord {
     /// when it was not a card.
     pub channel: Option<String>,
     pub instrument: Option<String>,
+    /// `card` or `mpesa_prompt` when the collector started it on a due day (none: a person did).
+    pub collected_by: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -192,6 +194,7 @@ pub(crate) fn tx_from_row(r: &SqliteRow) -> Result<TransactionRecord> {
         slip_ref: r.get("slip_ref"),
         channel: r.get("channel"),
         instrument: r.get("instrument"),
+        collected_by: r.get("collected_by"),
         created_at: from_ms(r.get("created_at")),
         updated_at: from_ms(r.get("updated_at")),
     })
@@ -411,6 +414,20 @@ impl Store {
         .bind(amount.minor())
         .bind(amount.currency().code())
         .bind(to_ms(since))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(tx_from_row).transpose()
+    }
+
+    /// Any payment for `policy_id` that may yet be paid: pending, waiting for the customer, or a
+    /// bank slip waiting for a manager's confirmation.
+    pub async fn unsettled_payment_of(&self, policy_id: i64) -> Result<Option<TransactionRecord>> {
+        let row = sqlx::query(AssertSql::of(&format!(
+            "{SELECT_TX} WHERE t.policy_id = ?
+               AND t.status IN ('pending', 'awaiting_customer', 'awaiting_confirmation')
+             ORDER BY t.created_at DESC LIMIT 1"
+        )))
+        .bind(policy_id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(tx_from_row).transpose()

@@ -38,9 +38,10 @@ export default journey(import.meta.url, [], "a new office opens in demo mode wit
       (await b.$('[data-testid="signed-in"]').getText()).includes("admin (admin)"));
     // Idle, the paybill arrivals are one line above the screens.
     assert(await b.$('[data-testid="paybill-idle"]').isDisplayed(), "no paybill payment yet: one line");
-    // Demo mode has its sample policies however it was started (here: the program alone).
+    // Demo mode has its sample policies however it was started (here: the program alone), and
+    // two due today whose premiums collect themselves (a saved card, an M-Pesa prompt).
     await until("the demo's sample policies", async () =>
-      (await b.$$('[data-testid="policies-table"] tbody tr')).length === 8);
+      (await b.$$('[data-testid="policies-table"] tbody tr')).length === 10);
 
     // An administrator adds a policy: a wrong phone is named, then it is added.
     await b.$('[data-testid="policies-add"]').click();
@@ -89,7 +90,7 @@ export default journey(import.meta.url, [], "a new office opens in demo mode wit
     await until("the check", async () => (await b.$('[data-testid="import-report"]').getText()).startsWith("Check of 1 row: 1 to add"));
     await b.$('[data-testid="import-run"]').click();
     await until("the import", async () => (await b.$('[data-testid="import-report"]').getText()).startsWith("Imported: 1 added"));
-    await until("the imported policy listed", async () => (await b.$$('[data-testid="policies-table"] tbody tr')).length === 10);
+    await until("the imported policy listed", async () => (await b.$$('[data-testid="policies-table"] tbody tr')).length === 12);
 
     // The demo's paybill office reads M-Pesa's own list: Pull is registered with the simulator.
     await b.$('[data-testid="nav-dashboard"]').click();

@@ -259,6 +259,18 @@ settings! {
         label: "Grace reminders",
         help: "Days after a missed due date when a policy in grace is reminded, besides the reminder days (within the grace days).",
     }
+    /// When the collector charges saved cards and sends M-Pesa prompts on a due day.
+    COLLECT_HOUR {
+        key: "collect.hour", kind: Kind::Rule, default: "09:00",
+        label: "Collection hour",
+        help: "From this time (HH:MM, Nairobi) on a due day, saved cards are charged and M-Pesa prompts sent; prompts wait out the quiet hours.",
+    }
+    /// The days after a missed due date when the collector tries again.
+    COLLECT_RETRY_DAYS {
+        key: "collect.retry_days", kind: Kind::Rule, default: "1,3,7",
+        label: "Collection retries",
+        help: "Days after a due date when an instalment still unpaid is charged or prompted again (within the grace days).",
+    }
     /// `on` in a one-person office: a manager may sign off their own cash-up.
     CASH_SELF_SIGN_OFF {
         key: "cash.self_sign_off", default: "off", kind: Kind::Choice(&["on", "off"]),

@@ -3,7 +3,7 @@
 /// The templates an administrator may change (`malipo settings set template.… TEXT`), each in
 /// English (`.en`) and Kiswahili (`.sw`). Placeholders: `{office}`, `{holder}`, `{amount}`,
 /// `{policy}`, `{receipt}`, `{code}`, `{balance}`, `{when}`, `{paybill}`.
-pub const TEMPLATES: [&str; 7] = [
+pub const TEMPLATES: [&str; 8] = [
     "template.receipt_sms",
     "template.receipt_email_subject",
     "template.receipt_email",
@@ -11,6 +11,7 @@ pub const TEMPLATES: [&str; 7] = [
     "template.cheque_bounced_sms",
     "template.paybill_route_sms",
     "template.lapse_sms",
+    "template.card_gone_sms",
 ];
 
 /// What the Settings screen calls template `name`.
@@ -23,6 +24,7 @@ pub fn template_label(name: &str) -> &'static str {
         "template.cheque_bounced_sms" => "SMS: a cheque returned unpaid",
         "template.paybill_route_sms" => "SMS: pay by paybill while M-Pesa prompts fail",
         "template.lapse_sms" => "SMS: a policy lapsed",
+        "template.card_gone_sms" => "SMS: a saved card can no longer be charged",
         _ => "Message",
     }
 }
@@ -52,6 +54,12 @@ pub fn default_template(name: &str, sw: bool) -> &'static str {
         }
         ("template.lapse_sms", true) => {
             "{office}: bima {policy} imesitishwa tarehe {when} kwa kuwa {amount} haikulipwa. Lipa deni ili kurejesha bima.{paybill}"
+        }
+        ("template.card_gone_sms", false) => {
+            "{office}: we could not charge your card for policy {policy} ({amount}): the bank says it can no longer be used, so we have stopped charging it. Please pay at the counter or by M-Pesa.{paybill}"
+        }
+        ("template.card_gone_sms", true) => {
+            "{office}: hatukuweza kutoza kadi yako kwa bima {policy} ({amount}): benki inasema haitumiki tena, kwa hivyo tumeacha kuitoza. Tafadhali lipa kwenye ofisi au kwa M-Pesa.{paybill}"
         }
         ("template.paybill_route_sms", false) => {
             "{office}: M-Pesa prompts are not getting through right now. Please pay {amount} for policy {policy} from your phone:{paybill}"

@@ -151,6 +151,10 @@ authorization_url: string | null, card_brand: string | null, card_last4: string 
  */
 channel: string | null, instrument: string | null, 
 /**
+ * `card` or `mpesa_prompt` when the collector started it on a due day (none: a person did).
+ */
+collected_by: string | null, 
+/**
  * Who paid a paybill payment, as Safaricom names them.
  */
 payer: string | null, 

@@ -1,0 +1,233 @@
+//! Premiums that collect themselves: a saved card charged once on its due day even when two
+//! counters run the collector at the same moment, and an M-Pesa prompt sent once, never for an
+//! instalment already paid by paybill.
+
+use crate::world::*;
+
+/// Runs `malipo ARGS --json` at the office whose data is in `name` (device `token`).
+async fn at(world: &World, name: &str, token: &str, args: &[&str]) -> Value {
+    let mut c = world.office_at(name, token);
+    c.args(args).arg("--json");
+    json_out(c).await
+}
+
+/// Policy `number` for Amina, KES 1,000 a month from today, at office `name`.
+async fn add_policy(world: &World, name: &str, token: &str, number: &str, today: &str) {
+    at(
+        world,
+        name,
+        token,
+        &[
+            "policy",
+            "add",
+            "--number",
+            number,
+            "--holder",
+            "Amina Odhiambo",
+            "--phone",
+            "0708374149",
+            "--email",
+            "amina@example.co.ke",
+            "--premium",
+            "1000",
+            "--start",
+            today,
+        ],
+    )
+    .await;
+}
+
+/// Amina's card saved at office `name`: a checkout for COL-0 paid with Paystack's test card.
+async fn save_card(world: &World, name: &str, token: &str) {
+    let card = at(
+        world,
+        name,
+        token,
+        &[
+            "pay",
+            "card",
+            "--policy",
+            "COL-0",
+            "--email",
+            "amina@example.co.ke",
+            "--amount",
+            "1000",
+        ],
+    )
+    .await;
+    let r = world
+        .http
+        .post(format!("{}/__sandbox/paystack/pay", world.sandbox_url))
+        .json(&json!({"reference": card["reference"], "card": "4084084084084081"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let paid = at(world, name, token, &["tx", "refresh", &number(&card)]).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+}
+
+/// The charges Paystack made for `policy` (from the simulator's transaction list).
+async fn charges_for(world: &World, policy: &str) -> usize {
+    let list: Value = world
+        .http
+        .get(format!("{}/transaction?perPage=100", world.sandbox_url))
+        .bearer_auth(PAYSTACK_SECRET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["metadata"]["policy"] == policy && t["status"] == "success")
+        .count()
+}
+
+/// How many M-Pesa prompts the simulator was asked to send.
+async fn stk_pushes(world: &World) -> u64 {
+    let stats: Value = world
+        .http
+        .get(format!("{}/__sandbox/stats", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["stk_pushes"].as_u64().unwrap()
+}
+
+async fn two_counters_charge_a_card_once(backend: Backend) {
+    let world = World::start(backend).await;
+    let second = world.second_office().await;
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+3))
+        .date()
+        .to_string();
+    let offices = [("office", world.device_token.clone()), ("nairobi", second)];
+    for (name, token) in &offices {
+        add_policy(&world, name, token, "COL-0", &today).await;
+        add_policy(&world, name, token, "COL-1", &today).await;
+        save_card(&world, name, token).await;
+        let set = at(
+            &world,
+            name,
+            token,
+            &[
+                "policy",
+                "collect",
+                "COL-1",
+                "--card",
+                "--consent",
+                "Charge my card ending 4081 on each due date",
+            ],
+        )
+        .await;
+        assert_eq!(set["kind"], "card", "{set}");
+    }
+
+    // Both counters run the collector at the same moment.
+    let (a, b) = tokio::join!(
+        at(&world, "office", &offices[0].1, &["collect", "due"]),
+        at(&world, "nairobi", &offices[1].1, &["collect", "due"]),
+    );
+    let charged = a["charged"].as_u64().unwrap() + b["charged"].as_u64().unwrap();
+    assert_eq!(charged, 1, "one charge between them: {a} {b}");
+    let (won, lost) = if a["charged"] == 1 {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert_eq!(lost["skipped"], 1, "{lost}");
+    assert!(
+        lost["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tried today by"),
+        "{lost}"
+    );
+    assert_eq!(charges_for(&world, "COL-1").await, 1);
+    let winner = if std::ptr::eq(won, &a) {
+        &offices[0]
+    } else {
+        &offices[1]
+    };
+    let number = won["items"][0]["transaction"].as_str().unwrap().to_owned();
+    let tx = at(&world, winner.0, &winner.1, &["tx", "show", &number]).await;
+    assert_eq!(tx["status"], "succeeded", "{tx}");
+    assert_eq!(tx["collected_by"], "card", "{tx}");
+    assert!(tx["receipt_number"].is_string(), "receipted: {tx}");
+    let pdf = world.dir.path().join("collected.pdf");
+    at(
+        &world,
+        winner.0,
+        &winner.1,
+        &["receipt", &number, "--out", pdf.to_str().unwrap()],
+    )
+    .await;
+    assert!(pdf_text(&pdf).contains("COL-1"));
+
+    // A second run at either counter charges nothing more.
+    for (name, token) in &offices {
+        let again = at(&world, name, token, &["collect", "due"]).await;
+        assert_eq!(again["charged"], 0, "{again}");
+    }
+    assert_eq!(charges_for(&world, "COL-1").await, 1);
+}
+
+async fn a_prompt_goes_once_and_never_after_a_paybill_payment(backend: Backend) {
+    let world = World::start(backend).await;
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+3))
+        .date()
+        .to_string();
+    let token = world.device_token.clone();
+    // The journey may run at night: no quiet hours at this office.
+    world
+        .malipo(&["settings", "set", "messages.quiet_hours", "off"])
+        .await;
+    for policy in ["COL-2", "COL-3"] {
+        add_policy(&world, "office", &token, policy, &today).await;
+        world
+            .malipo(&[
+                "policy",
+                "collect",
+                policy,
+                "--mpesa-prompt",
+                "--consent",
+                "Prompt me on each due date",
+            ])
+            .await;
+    }
+    world.sync().await;
+    world.malipo(&["mpesa", "register-urls"]).await;
+    let paid = pay_bill(&world, "COL-2", 1000, "Amina").await;
+    assert_eq!(paid["outcome"], "completed", "{paid}");
+    sync_until(&world, &["paybill", "list"], |l| l["total"] == 1).await;
+
+    let pushes_before = stk_pushes(&world).await;
+    let run = world.malipo(&["collect", "due"]).await;
+    assert_eq!(run["prompted"], 1, "{run}");
+    assert_eq!(run["items"].as_array().unwrap().len(), 1, "{run}");
+    assert_eq!(run["items"][0]["policy"], "COL-3", "COL-2 is paid: {run}");
+    let again = world.malipo(&["collect", "due"]).await;
+    assert_eq!(again["prompted"], 0, "{again}");
+    assert_eq!(
+        stk_pushes(&world).await - pushes_before,
+        1,
+        "one prompt in all"
+    );
+}
+
+on_both_backends!(two_counters_charge_a_card_once);
+
+mod once {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prompt_goes_once_and_never_after_a_paybill_payment() {
+        super::a_prompt_goes_once_and_never_after_a_paybill_payment(super::Backend::Sqlite).await
+    }
+}
