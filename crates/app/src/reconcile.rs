@@ -111,7 +111,8 @@ pub struct Difference {
     /// `receipt_unmatched`, `confirmed_by_query_only`, `in_suspense`, `awaiting_confirmation`,
     /// against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`, or for
     /// a clerk's drawer (the clerk in `reference`, counted and expected as the amounts)
-    /// `cash_not_closed`, `cash_variance` and `cash_not_signed_off`.
+    /// `cash_not_closed`, `cash_variance` and `cash_not_signed_off`, or `collection_stopped`
+    /// (the policy in `reference`: Paystack said its saved card is gone).
     pub kind: String,
     pub number: Option<String>,
     /// Our reference (cards) or the CheckoutRequestID (M-Pesa).
@@ -318,6 +319,22 @@ impl App {
         let today = malipo_domain::time_zone::nairobi_date(self.now());
         report.cash = self.drawers_of(day).await?;
         cash(&report.cash.clone(), day < today, &mut report);
+        for stopped in self.store().collections_stopped(from, to).await? {
+            report.differences.push(Difference {
+                method: Method::Card,
+                kind: "collection_stopped".into(),
+                number: None,
+                reference: Some(stopped.policy_number.clone()),
+                provider_amount: None,
+                local_amount: None,
+                local_status: None,
+                explanation: format!(
+                    "policy {}'s premiums are no longer collected by themselves: {}. The holder was told by SMS; take the next premium at the counter, or save a new card and set the collection again",
+                    stopped.policy_number,
+                    stopped.stopped_reason.as_deref().unwrap_or("stopped by Malipo")
+                ),
+            });
+        }
         Ok(report)
     }
 

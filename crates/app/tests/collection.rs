@@ -371,6 +371,21 @@ async fn a_declined_card_is_tried_on_the_retry_days_and_stopped_when_it_is_gone(
             .is_empty(),
         "the card left the holder's list"
     );
+    // The office is told in the day's reconciliation.
+    let day = malipo_domain::time_zone::nairobi_date(malipo_app::Clock::now(office.clock.as_ref()));
+    let report = office
+        .app
+        .reconcile(&office.manager, &day.to_string())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .differences
+            .iter()
+            .any(|d| d.kind == "collection_stopped" && d.reference.as_deref() == Some("POL-2")),
+        "{:?}",
+        report.differences
+    );
     // Day 7 would be a retry day, but nothing is collected any more.
     office.clock.advance(time::Duration::days(4));
     office.card_answers("");

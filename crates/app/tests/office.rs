@@ -292,6 +292,11 @@ const WITHOUT_ACTOR: &[(&str, &str)] = &[
         "messages_forever",
         "the program's sender, in the background",
     ),
+    (
+        "collect_if_due",
+        "the program collecting once the hour has come (acts as the collector)",
+    ),
+    ("collect_forever", "the same, in the background"),
 ];
 
 #[test]

@@ -263,6 +263,20 @@ impl Store {
         Ok(row.as_ref().map(from_row))
     }
 
+    /// The instructions the collector stopped (a card Paystack said is gone) from `from_ms` up
+    /// to `to_ms`, by policy number.
+    pub async fn collections_stopped(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Instruction>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE c.kind = 'none' AND c.updated_by = 'collector'
+               AND c.updated_at >= ? AND c.updated_at < ? ORDER BY p.number"
+        )))
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
     /// Every policy with an instruction of `kind`, by policy number.
     pub async fn instructions(&self, kind: &str) -> Result<Vec<Instruction>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

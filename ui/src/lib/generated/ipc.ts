@@ -843,7 +843,8 @@ method: Method,
  * `receipt_unmatched`, `confirmed_by_query_only`, `in_suspense`, `awaiting_confirmation`,
  * against M-Pesa's ledger `on_ledger_not_recorded` and `recorded_not_on_ledger`, or for
  * a clerk's drawer (the clerk in `reference`, counted and expected as the amounts)
- * `cash_not_closed`, `cash_variance` and `cash_not_signed_off`.
+ * `cash_not_closed`, `cash_variance` and `cash_not_signed_off`, or `collection_stopped`
+ * (the policy in `reference`: Paystack said its saved card is gone).
  */
 kind: string, number: string | null, 
 /**
