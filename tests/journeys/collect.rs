@@ -1,6 +1,7 @@
 //! Premiums that collect themselves: a saved card charged once on its due day even when two
-//! counters run the collector at the same moment, and an M-Pesa prompt sent once, never for an
-//! instalment already paid by paybill.
+//! counters run the collector at the same moment, an M-Pesa prompt sent once, never for an
+//! instalment already paid by paybill, and an M-Pesa Ratiba standing order approved on the
+//! holder's phone whose runs arrive as paybill payments.
 
 use crate::world::*;
 
@@ -223,11 +224,202 @@ async fn a_prompt_goes_once_and_never_after_a_paybill_payment(backend: Backend) 
     );
 }
 
+/// A standing order asked for a policy: the holder approves it with their PIN (the result
+/// reaches the office through the relay), or cancels it and the policy goes back to reminders;
+/// asked again after being stopped, it gets a name of its own; each run is a paybill payment
+/// allocated to the policy.
+async fn a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill(backend: Backend) {
+    let world = World::start(backend).await;
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+3))
+        .date()
+        .to_string();
+    let token = world.device_token.clone();
+    add_policy(&world, "office", &token, "RAT-1", &today).await;
+    world
+        .malipo(&[
+            "policy",
+            "add",
+            "--number",
+            "RAT-2",
+            "--holder",
+            "Baraka Mwangi",
+            "--phone",
+            "0700000032",
+            "--premium",
+            "1000",
+            "--start",
+            &today,
+        ])
+        .await;
+    world.malipo(&["mpesa", "register-urls"]).await;
+    let consent = [
+        "--consent",
+        "Take my premium by M-Pesa Ratiba on each due date",
+    ];
+    let asked = world
+        .malipo(
+            &[
+                &["policy", "collect", "RAT-1", "--ratiba"][..],
+                &consent[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(asked["kind"], "ratiba", "{asked}");
+    assert_eq!(asked["consent_how"], "mpesa_pin", "{asked}");
+    let order = &asked["standing_order"];
+    assert_eq!(order["status"], "awaiting_pin", "{asked}");
+    assert_eq!(order["name"], "Premium RAT-1");
+    assert_eq!(order["amount_minor"], 100_000);
+    assert_ne!(
+        order["start"],
+        today.as_str(),
+        "the order starts after today: {order}"
+    );
+
+    let active = sync_until(&world, &["policy", "show", "RAT-1"], |p| {
+        p["collection"]["standing_order"]["status"] == "active"
+    })
+    .await;
+    assert_eq!(active["collection"]["kind"], "ratiba", "{active}");
+    assert!(
+        active["collection"]["standing_order"]["order_ref"].is_string(),
+        "{active}"
+    );
+    // Safaricom was asked exactly as the portal documents it.
+    let orders: Value = world
+        .http
+        .get(format!("{}/__sandbox/ratiba", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = &orders[0];
+    assert_eq!(sent["account"], "RAT-1", "{orders}");
+    assert_eq!(sent["amount"], 1000);
+    assert_eq!(sent["frequency"], "4", "monthly: {orders}");
+    assert_eq!(sent["party_a"], "254708374149");
+
+    // The holder of RAT-2 cancels the PIN prompt: no order, reminders only, and why.
+    world
+        .malipo(
+            &[
+                &["policy", "collect", "RAT-2", "--ratiba"][..],
+                &consent[..],
+            ]
+            .concat(),
+        )
+        .await;
+    let refused = sync_until(&world, &["policy", "show", "RAT-2"], |p| {
+        p["collection"]["standing_order"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(refused["collection"]["kind"], "none", "{refused}");
+    let why = refused["collection"]["stopped_reason"].as_str().unwrap();
+    assert!(why.contains("cancelled"), "{why}");
+
+    // A result told again, or forged for an order nobody asked, changes nothing.
+    let result = world
+        .http
+        .get(format!("{}/__sandbox/deliveries", world.sandbox_url))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["body"].as_str().unwrap().contains("Premium RAT-1"))
+        .cloned()
+        .unwrap();
+    let forged = result["body"]
+        .as_str()
+        .unwrap()
+        .replace(
+            sent["request_ref"].as_str().unwrap(),
+            "0a0a0a0a-0a0a-4a0a-8a0a-0a0a0a0a0a0a",
+        )
+        .replace(
+            sent["response_ref"].as_str().unwrap(),
+            "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b",
+        );
+    for body in [result["body"].as_str().unwrap().to_owned(), forged] {
+        let r = world
+            .http
+            .post(result["url"].as_str().unwrap())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let report = world.sync().await;
+    assert!(report["orphans"].as_u64().unwrap() >= 1, "{report}");
+    let still = world.malipo(&["policy", "show", "RAT-1"]).await;
+    assert_eq!(still["collection"]["standing_order"]["status"], "active");
+
+    // A run: the holder's payment reaches the paybill with the policy number as the account.
+    let ran: Value = world
+        .http
+        .post(format!("{}/__sandbox/ratiba/run", world.sandbox_url))
+        .json(&json!({"account": "RAT-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ran["runs"].as_array().unwrap().len(), 1, "{ran}");
+    let paid = sync_until(&world, &["policy", "show", "RAT-1"], |p| {
+        p["transactions"]["items"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|t| t["method"] == "paybill" && t["status"] == "succeeded")
+        })
+    })
+    .await;
+    assert_eq!(paid["instalments"][0]["status"], "paid", "{paid}");
+
+    // Stopped at the office, then asked again: a second order with a name of its own.
+    let stopped = world.malipo(&["policy", "collect", "RAT-1", "--off"]).await;
+    assert_eq!(stopped["standing_order"]["status"], "stopped", "{stopped}");
+    let again = world
+        .malipo(
+            &[
+                &["policy", "collect", "RAT-1", "--ratiba"][..],
+                &consent[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(
+        again["standing_order"]["name"], "Premium RAT-1 (2)",
+        "{again}"
+    );
+    sync_until(&world, &["policy", "show", "RAT-1"], |p| {
+        p["collection"]["standing_order"]["status"] == "active"
+    })
+    .await;
+}
+
 on_both_backends!(two_counters_charge_a_card_once);
 
 mod once {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_prompt_goes_once_and_never_after_a_paybill_payment() {
         super::a_prompt_goes_once_and_never_after_a_paybill_payment(super::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill() {
+        super::a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill(
+            super::Backend::Sqlite,
+        )
+        .await
     }
 }

@@ -215,6 +215,7 @@ pub fn sentence(e: &AuditEntry) -> String {
                     text(after, "card_last4").unwrap_or("?")
                 ),
                 Some("mpesa_prompt") => "an M-Pesa prompt on each due date".to_owned(),
+                Some("ratiba") => "an M-Pesa Ratiba standing order".to_owned(),
                 other => other.unwrap_or("?").to_owned(),
             },
             text(after, "consent_how").unwrap_or("?").replace('_', " "),
@@ -223,6 +224,27 @@ pub fn sentence(e: &AuditEntry) -> String {
         "collection.stop" => {
             format!("{who} stopped the automatic collection of policy {id}: reminders only")
         }
+        "standing_order.ask" => format!(
+            "{who} asked M-Pesa for standing order {:?} on policy {id}: {} {} from {} to {}",
+            text(after, "name").unwrap_or("?"),
+            text(after, "amount").unwrap_or("?"),
+            text(after, "frequency").unwrap_or("?"),
+            text(after, "start").unwrap_or("?"),
+            text(after, "end").unwrap_or("?")
+        ),
+        "standing_order.created" => format!(
+            "M-Pesa created standing order {:?} on policy {id} (told to {who})",
+            text(after, "name").unwrap_or("?")
+        ),
+        "standing_order.failed" => format!(
+            "M-Pesa did not create standing order {:?} on policy {id}: {} (told to {who})",
+            text(after, "name").unwrap_or("?"),
+            text(after, "result_desc").unwrap_or("?")
+        ),
+        "standing_order.stopped" => format!(
+            "{who} stopped counting on standing order {:?} of policy {id} (the holder cancels it on their phone)",
+            text(after, "name").unwrap_or("?")
+        ),
         "update.install" => format!(
             "{who} installed version {} over {}",
             text(after, "to").unwrap_or("?"),

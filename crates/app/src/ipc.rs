@@ -618,6 +618,7 @@ pub fn typescript() -> String {
         MpesaRoutes::decl(&cfg),
         CollectRequest::decl(&cfg),
         CollectionView::decl(&cfg),
+        crate::StandingOrderView::decl(&cfg),
         PaybillRoute::decl(&cfg),
         PaystackMpesaRequest::decl(&cfg),
         crate::ProviderHealth::decl(&cfg),

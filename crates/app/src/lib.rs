@@ -73,7 +73,7 @@ pub use updates::{AvailableUpdate, InstalledUpdate, UPDATE_URL_ENV, UpdateView, 
 pub use users::{Actor, Session};
 pub use views::{
     CashPositionView, CollectionView, CompanyView, MessageView, OrphanView, ReminderView,
-    SendReport,
+    SendReport, StandingOrderView,
 };
 
 /// Where time comes from; tests pass a fixed one.

@@ -615,7 +615,7 @@ impl From<&CashPosition> for CashPositionView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct CollectionView {
     pub policy: String,
-    /// `none`, `card` or `mpesa_prompt`.
+    /// `none`, `card`, `mpesa_prompt` or `ratiba`.
     pub kind: String,
     pub card_last4: Option<String>,
     pub phone: Option<String>,
@@ -627,6 +627,58 @@ pub struct CollectionView {
     pub stopped_reason: Option<String>,
     pub updated_by: String,
     pub updated_at: String,
+    /// The latest M-Pesa Ratiba standing order asked for the policy.
+    pub standing_order: Option<StandingOrderView>,
+}
+
+/// An M-Pesa Ratiba standing order and whether its runs arrive when due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct StandingOrderView {
+    /// As the holder sees it in their M-Pesa menu.
+    pub name: String,
+    /// `asking`, `awaiting_pin`, `active`, `failed` or `stopped`.
+    pub status: String,
+    pub amount: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub frequency: String,
+    pub start: String,
+    pub end: String,
+    pub result_code: Option<String>,
+    pub result: Option<String>,
+    /// Safaricom's reference for the order.
+    pub order_ref: Option<String>,
+    pub asked_by: String,
+    pub asked_at: String,
+    /// Instalments due from its start until today.
+    pub runs_due: i64,
+    /// Of those, the ones unpaid two days after their due date.
+    pub runs_missed: i64,
+    /// The due date of the first missed run.
+    pub late_since: Option<String>,
+}
+
+impl From<&malipo_store::StandingOrder> for StandingOrderView {
+    fn from(o: &malipo_store::StandingOrder) -> Self {
+        StandingOrderView {
+            name: o.name.clone(),
+            status: o.status.clone(),
+            amount: o.amount.amount_string(),
+            amount_minor: o.amount.minor(),
+            currency: o.amount.currency().code().to_owned(),
+            frequency: o.frequency.clone(),
+            start: o.start.to_string(),
+            end: o.end.to_string(),
+            result_code: o.result_code.clone(),
+            result: o.result_desc.clone(),
+            order_ref: o.order_ref.clone(),
+            asked_by: o.created_by.clone(),
+            asked_at: rfc3339(o.created_at),
+            runs_due: 0,
+            runs_missed: 0,
+            late_since: None,
+        }
+    }
 }
 
 impl From<&Instruction> for CollectionView {
@@ -643,6 +695,7 @@ impl From<&Instruction> for CollectionView {
             stopped_reason: i.stopped_reason.clone(),
             updated_by: i.updated_by.clone(),
             updated_at: rfc3339(i.updated_at),
+            standing_order: None,
         }
     }
 }

@@ -62,6 +62,7 @@ async fn an_instruction_needs_a_manager_and_consent_and_anyone_may_stop_it() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidInput, "{e}");
+    assert!(e.to_string().contains("M-Pesa"), "no M-Pesa set up: {e}");
 
     let set = app
         .set_collection(

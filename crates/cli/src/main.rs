@@ -376,9 +376,9 @@ enum PolicyCmd {
     },
     /// One policy with its schedule and payments
     Show { number: String },
-    /// How the policy's premiums are collected without the counter: its saved card charged, or
-    /// an M-Pesa prompt, on each due date (managers, with the holder's consent); --off stops it
-    /// (anyone)
+    /// How the policy's premiums are collected without the counter: its saved card charged, an
+    /// M-Pesa prompt on each due date, or an M-Pesa Ratiba standing order (managers, with the
+    /// holder's consent); --off stops it (anyone)
     Collect {
         number: String,
         /// Charge the saved card (the latest one Paystack may charge again, or the one ending
@@ -388,15 +388,20 @@ enum PolicyCmd {
         /// Send an M-Pesa prompt to the policy's phone
         #[arg(long, group = "how")]
         mpesa_prompt: bool,
+        /// Create an M-Pesa Ratiba standing order on the holder's phone (they approve it with
+        /// their PIN); its runs arrive at the paybill
+        #[arg(long, group = "how")]
+        ratiba: bool,
         /// Stop: reminders only
         #[arg(long, group = "how")]
         off: bool,
         /// What the holder agreed to
         #[arg(long)]
         consent: Option<String>,
-        /// How: in_person, sms_link or mpesa_pin
-        #[arg(long, default_value = "in_person")]
-        consent_how: String,
+        /// How: in_person, sms_link or mpesa_pin (the default: in_person, and mpesa_pin for
+        /// --ratiba)
+        #[arg(long)]
+        consent_how: Option<String>,
     },
     /// A policy's customer messages: the language (en or sw), or the holder opting out or in
     Messages {
@@ -1147,18 +1152,20 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
             number,
             card,
             mpesa_prompt,
+            ratiba,
             off,
             consent,
             consent_how,
         } => {
-            let kind = match (&card, mpesa_prompt, off) {
-                (Some(_), _, _) => "card",
-                (None, true, _) => "mpesa_prompt",
-                (None, false, true) => "none",
-                (None, false, false) => {
+            let kind = match (&card, mpesa_prompt, ratiba, off) {
+                (Some(_), ..) => "card",
+                (None, true, ..) => "mpesa_prompt",
+                (None, false, true, _) => "ratiba",
+                (None, false, false, true) => "none",
+                (None, false, false, false) => {
                     return Err(Error::invalid(
                         "how",
-                        "give --card [LAST4], --mpesa-prompt or --off",
+                        "give --card [LAST4], --mpesa-prompt, --ratiba or --off",
                     ));
                 }
             };
@@ -1168,7 +1175,7 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
                 kind: kind.to_owned(),
                 card_last4: card.filter(|c| !c.is_empty()),
                 consent,
-                consent_how: Some(consent_how),
+                consent_how,
             };
             out.collection(&app.set_collection(&actor, &request).await?);
         }

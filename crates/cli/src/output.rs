@@ -299,6 +299,9 @@ impl Output {
                 money(d.credit_minor, &d.policy.currency)
             );
         }
+        if let Some(c) = &d.collection {
+            self.collection(c);
+        }
         println!();
         self.schedule(&List::of(d.instalments.clone(), d.instalments.len() as i64));
         println!();
@@ -951,6 +954,19 @@ impl Output {
                 c.consent_by.as_deref().unwrap_or("-"),
                 c.consent.as_deref().unwrap_or("-")
             ),
+            "ratiba" => {
+                println!(
+                    "{}: an M-Pesa Ratiba standing order on {} (consent taken {} by {}: {}).",
+                    c.policy,
+                    c.phone.as_deref().unwrap_or("the policy's phone"),
+                    c.consent_how.as_deref().unwrap_or("-").replace('_', " "),
+                    c.consent_by.as_deref().unwrap_or("-"),
+                    c.consent.as_deref().unwrap_or("-")
+                );
+                if let Some(o) = &c.standing_order {
+                    standing_order(o);
+                }
+            }
             _ => println!(
                 "{}: collected at the counter (reminders only){}.",
                 c.policy,
@@ -1390,5 +1406,37 @@ impl Output {
             .map(|e| vec![local(&e.at), e.action.clone(), e.sentence.clone()])
             .collect();
         table(&["WHEN", "ACTION", "WHAT HAPPENED"], &rows);
+    }
+}
+
+/// A standing order's state and its runs, for a person.
+fn standing_order(o: &malipo_app::StandingOrderView) {
+    let state = match o.status.as_str() {
+        "asking" | "awaiting_pin" => "waiting for the holder to approve it with their M-Pesa PIN",
+        "active" => "active",
+        "failed" => "not created",
+        _ => "no longer counted on (the holder cancels it on their phone: *334#, M-Pesa Ratiba)",
+    };
+    println!(
+        "  Standing order {:?}: {} {} from {} to {}: {state}{}.",
+        o.name,
+        money(o.amount_minor, &o.currency),
+        o.frequency,
+        o.start,
+        o.end,
+        o.result
+            .as_deref()
+            .filter(|_| o.status == "failed")
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    if o.status == "active" {
+        match &o.late_since {
+            Some(since) => println!(
+                "  Runs: {} due, {} missing since {since}: ask the holder whether the order still stands.",
+                o.runs_due, o.runs_missed
+            ),
+            None => println!("  Runs: {} due, all arrived.", o.runs_due),
+        }
     }
 }

@@ -19,6 +19,7 @@ pub const ALL: &[(&str, Door)] = &[
     ("c2b_payment", c2b_payment),
     ("status_result", status_result),
     ("reversal_result", reversal_result),
+    ("ratiba_result", ratiba_result),
     ("paystack_webhook", paystack_webhook),
     ("paystack_verify", paystack_verify),
     ("sms_report", sms_report),
@@ -68,6 +69,10 @@ pub fn status_result(data: &[u8]) -> Result<(), String> {
 
 pub fn reversal_result(data: &[u8]) -> Result<(), String> {
     same_as_canonical(data, crate::daraja::parse_reversal_result)
+}
+
+pub fn ratiba_result(data: &[u8]) -> Result<(), String> {
+    same_as_canonical(data, crate::daraja::ratiba::parse_result)
 }
 
 pub fn paystack_webhook(data: &[u8]) -> Result<(), String> {

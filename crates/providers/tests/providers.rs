@@ -505,6 +505,59 @@ mod fixtures {
         );
         assert!(client.status_request("not a code!").is_err());
 
+        // Ratiba: the portal's fields, plus CustomStoId (ours, echoed back as requestRefID).
+        let order = malipo_providers::daraja::ratiba::StandingOrder {
+            name: "Test Standing Order".into(),
+            phone: Msisdn::parse("254708374149").unwrap(),
+            amount: mpesa(4500),
+            frequency: malipo_domain::schedule::Frequency::Monthly,
+            start: time::macros::date!(2024 - 09 - 05),
+            end: time::macros::date!(2025 - 09 - 05),
+            account_reference: "Test".into(),
+            description: "Test".into(),
+            request_ref: "bae4ef32-3fb1-4998-988b-0063884a3d80".into(),
+        };
+        let ratiba = serde_json::to_value(client.standing_order_request(&order).unwrap()).unwrap();
+        let published = json_fixture("daraja_ratiba_request.json");
+        let mut expected = shape(&published);
+        expected.insert("CustomStoId".into(), "string");
+        assert_eq!(shape(&ratiba), expected, "Ratiba request");
+        for same in [
+            "StandingOrderName",
+            "StartDate",
+            "EndDate",
+            "BusinessShortCode",
+            "TransactionType",
+            "ReceiverPartyIdentifierType",
+            "Amount",
+            "PartyA",
+            "AccountReference",
+            "TransactionDesc",
+        ] {
+            assert_eq!(ratiba[same], published[same], "{same}");
+        }
+        assert_eq!(
+            ratiba["Frequency"], "4",
+            "monthly, in the portal's numbering"
+        );
+        let long = malipo_providers::daraja::ratiba::StandingOrder {
+            account_reference: "POL-123456789".into(),
+            ..order.clone()
+        };
+        assert!(
+            client.standing_order_request(&long).is_err(),
+            "13 characters"
+        );
+        let backwards = malipo_providers::daraja::ratiba::StandingOrder {
+            end: time::macros::date!(2023 - 09 - 05),
+            ..order.clone()
+        };
+        assert!(client.standing_order_request(&backwards).is_err());
+        assert!(
+            till.standing_order_request(&order).is_err(),
+            "runs carry the account only on a paybill"
+        );
+
         let ps = paystack_client("http://127.0.0.1:9");
         let init = ps
             .initialize_request(

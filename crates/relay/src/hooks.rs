@@ -101,6 +101,23 @@ pub(crate) async fn daraja(
         }
     }
     let (kind, subject, ids) = match daraja::callback::parse(&body) {
+        // A standing order's result (M-Pesa Ratiba) names the order by our reference.
+        Err(_) if daraja::ratiba::looks_like_result(&body) => {
+            match daraja::ratiba::parse_result(&body) {
+                Ok(r) => (
+                    "ratiba_result",
+                    r.request_ref.clone(),
+                    vec![r.request_ref, r.response_ref],
+                ),
+                Err(e) => {
+                    return problem(
+                        StatusCode::BAD_REQUEST,
+                        api::ProblemCode::Malformed,
+                        &e.to_string(),
+                    );
+                }
+            }
+        }
         Ok(cb) => (
             "stk_callback",
             cb.checkout_request_id.clone(),
@@ -156,6 +173,7 @@ pub(crate) async fn daraja(
     let dedup_key = match kind {
         "stk_callback" => format!("stk:{subject}:{}", digest(&body)),
         "status_result" => format!("status:{subject}:{}", digest(&body)),
+        "ratiba_result" => format!("ratiba:{subject}:{}", digest(&body)),
         _ => format!("reversal:{subject}:{}", digest(&body)),
     };
     let incoming = Incoming {

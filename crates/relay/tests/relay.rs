@@ -2011,6 +2011,36 @@ async fn paybill_validation_confirmation_claims_and_suspense(backend: Backend) {
     assert_eq!(status, 200);
     let (_, feed) = relay.events(&token_two, 3, 10).await;
     assert_eq!(feed["events"][0]["kind"], "status_result");
+
+    // So are the results of M-Pesa Ratiba standing orders, in either case Safaricom writes them;
+    // the same result twice is one event, and a body that only looks like one is refused.
+    for name in [
+        "daraja_ratiba_callback_success.json",
+        "daraja_ratiba_callback_failed_1037.json",
+        "daraja_ratiba_callback_success.json",
+    ] {
+        assert_eq!(relay.post(&daraja, fixture(name)).await.0, 200, "{name}");
+    }
+    let (_, feed) = relay.events(&token_two, 4, 10).await;
+    let kinds: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["kind"])
+        .collect();
+    assert_eq!(kinds, ["ratiba_result", "ratiba_result"], "{feed}");
+    let key = feed["events"][0]["dedup_key"].as_str().unwrap();
+    assert!(
+        key.starts_with("ratiba:0acc0239-20fa-4a52-8b9d-9bd64c0465c3:"),
+        "named by our reference: {key}"
+    );
+    let (status, _) = relay
+        .post(
+            &daraja,
+            br#"{"responseHeader": {"responseDescription": "no code"}}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
 
 /// The conformance suite: each test above, once on SQLite and once on PostgreSQL.

@@ -16,6 +16,7 @@
 pub mod c2b;
 pub mod daraja;
 pub mod paystack;
+pub mod ratiba;
 pub mod sms;
 
 use std::collections::HashMap;
@@ -203,6 +204,7 @@ pub(crate) struct Inner {
     pub c2b: Mutex<c2b::C2bState>,
     pub paystack: Mutex<paystack::PaystackState>,
     pub sms: Mutex<sms::SmsState>,
+    pub ratiba: Mutex<ratiba::RatibaState>,
     drop_acc: Mutex<u32>,
     held: Mutex<Option<Outgoing>>,
     http: reqwest::Client,
@@ -254,6 +256,7 @@ impl Sandbox {
             c2b: Mutex::new(c2b::C2bState::default()),
             paystack: Mutex::new(paystack::PaystackState::default()),
             sms: Mutex::new(sms::SmsState::default()),
+            ratiba: Mutex::new(ratiba::RatibaState::default()),
             drop_acc: Mutex::new(0),
             held: Mutex::new(None),
             http,
@@ -422,6 +425,7 @@ pub fn router(sandbox: Sandbox) -> Router {
         .merge(c2b::routes())
         .merge(paystack::routes())
         .merge(sms::routes())
+        .merge(ratiba::routes())
         .route("/__sandbox/stats", get(stats))
         .route(
             "/__sandbox/behaviour",
@@ -472,7 +476,12 @@ async fn index(State(s): State<Sandbox>) -> Html<String> {
              (optionally <code>shortcode</code>, <code>msisdn</code>, <code>first_name</code>,
              <code>last_name</code>): validation first when <code>c2b_validation</code> is on, then the
              confirmation to the URLs registered with RegisterURL; Transaction Status answers for
-             every receipt the simulator issued.</p>",
+             every receipt the simulator issued.</p>
+             <h2>M-Pesa Ratiba: standing orders</h2>
+             <p>The customer's phone decides as for prompts; <code>POST /__sandbox/ratiba/run
+             {{\"account\": \"POL-1001\"}}</code> makes one run of each active order (of that
+             account, or all): a paybill payment with the order's account; <code>GET
+             /__sandbox/ratiba</code> lists the orders.</p>",
             daraja::SCENARIOS.iter().map(|(p, d)| format!("<li><code>{p}</code>: {d}</li>")).collect::<String>(),
             paystack::CARDS.iter().map(|c| format!("<li><code>{}</code>: {}</li>", c.number, c.label)).collect::<String>(),
             s.config().shortcode,

@@ -21,6 +21,7 @@ mod paybill;
 mod policies;
 mod refunds;
 mod settings;
+mod standing_orders;
 mod summary;
 mod transactions;
 mod users;
@@ -45,6 +46,7 @@ pub use policies::{
     ScheduleLine,
 };
 pub use refunds::{RefundDetails, RefundRecord, SendClaim};
+pub use standing_orders::{NewStandingOrder, OrderResult, StandingOrder};
 pub use summary::{DayTotals, Split, Summary, SummaryFilter, Totals};
 pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
 pub use users::{SignInFailures, UserRecord};
@@ -111,6 +113,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         17,
         "collections",
         include_str!("../migrations/0017_collections.sql"),
+    ),
+    (
+        18,
+        "standing orders",
+        include_str!("../migrations/0018_standing_orders.sql"),
     ),
 ];
 

@@ -168,6 +168,23 @@ impl App {
                     "a Transaction Status answer to a question another office asked",
                 ),
             }),
+            // A standing order's result moves no money: its runs arrive as paybill payments.
+            ("daraja", "ratiba_result") => {
+                let r = match daraja::ratiba::parse_result(wire.body.as_bytes()) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return Ok(record(
+                            InboxOutcome::Ignored,
+                            None,
+                            format!("not a readable Ratiba result: {e}"),
+                        ));
+                    }
+                };
+                Ok(match self.standing_order_result(&r).await? {
+                    Some(note) => record(InboxOutcome::Unchanged, None, note),
+                    None => not_ours(wire, office, &format!("standing order {}", r.request_ref)),
+                })
+            }
             // A Transaction Status answer that names no receipt reads like a reversal result.
             ("daraja", "reversal_result") => match self.status_answer(wire).await? {
                 Some(decision) => Ok(decision),

@@ -12,6 +12,8 @@ use super::wire::{CallbackEnvelope, CallbackItem};
 pub enum CallbackError {
     #[error("not an STK callback: {0}")]
     Shape(String),
+    #[error("not an M-Pesa Ratiba result: {0}")]
+    Ratiba(String),
     #[error("ResultCode {0} is neither a number nor a code")]
     ResultCode(String),
     #[error("a successful callback lacks {0}")]

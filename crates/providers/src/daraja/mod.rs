@@ -11,6 +11,7 @@ pub mod c2b;
 pub mod callback;
 pub mod codes;
 pub mod pull;
+pub mod ratiba;
 pub mod statement;
 pub mod wire;
 

@@ -473,7 +473,7 @@ paystack_mpesa: boolean, };
 
 export type CollectRequest = { policy: string, 
 /**
- * `card`, `mpesa_prompt` or `none` (stop: reminders only).
+ * `card`, `mpesa_prompt`, `ratiba` or `none` (stop: reminders only).
  */
 kind: string, 
 /**
@@ -491,13 +491,43 @@ consent_how: string | null, };
 
 export type CollectionView = { policy: string, 
 /**
- * `none`, `card` or `mpesa_prompt`.
+ * `none`, `card`, `mpesa_prompt` or `ratiba`.
  */
 kind: string, card_last4: string | null, phone: string | null, consent_by: string | null, consent_how: string | null, consent: string | null, consent_at: string | null, 
 /**
  * Why it stopped, when Malipo or a person stopped it.
  */
-stopped_reason: string | null, updated_by: string, updated_at: string, };
+stopped_reason: string | null, updated_by: string, updated_at: string, 
+/**
+ * The latest M-Pesa Ratiba standing order asked for the policy.
+ */
+standing_order: StandingOrderView | null, };
+
+export type StandingOrderView = { 
+/**
+ * As the holder sees it in their M-Pesa menu.
+ */
+name: string, 
+/**
+ * `asking`, `awaiting_pin`, `active`, `failed` or `stopped`.
+ */
+status: string, amount: string, amount_minor: number, currency: string, frequency: string, start: string, end: string, result_code: string | null, result: string | null, 
+/**
+ * Safaricom's reference for the order.
+ */
+order_ref: string | null, asked_by: string, asked_at: string, 
+/**
+ * Instalments due from its start until today.
+ */
+runs_due: number, 
+/**
+ * Of those, the ones unpaid two days after their due date.
+ */
+runs_missed: number, 
+/**
+ * The due date of the first missed run.
+ */
+late_since: string | null, };
 
 export type PaybillRoute = { shortcode: string, 
 /**
