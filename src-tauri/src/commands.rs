@@ -13,9 +13,9 @@ use malipo_app::ipc::{
     CloseCash, CompanyFilter, ConfirmSlip, Credentials, DateRange, Day, DecideSuspense, DemoPaid,
     DemoPayBill, DepositCash, HistoryFilter, ImportBankStatement, ImportPolicies, ImportStatement,
     InstallUpdate, MatchTill, MessageId, MessagesFilter, OrphansFilter, PolicyCorrected,
-    PolicyForm, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, RejectRefund,
-    RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt, SessionView,
-    SignOffCash, SlipsFilter, VerifyCode,
+    PolicyForm, PolicyMessages, PolicySearch, QrCode, RefundId, RefundsFilter, ReinstatePolicy,
+    RejectRefund, RequestRefund, ResolveOrphan, SaveReceipt, SaveSecret, SaveSetting, SavedReceipt,
+    SessionView, SignOffCash, SlipsFilter, VerifyCode,
 };
 use malipo_app::settings::SettingsView;
 use malipo_app::views::{
@@ -436,6 +436,18 @@ pub async fn set_collection(
     request: CollectRequest,
 ) -> Answer<CollectionView> {
     Ok(app.set_collection(&shell.actor()?, &request).await?)
+}
+
+/// Makes a lapsed policy active again once its arrears are paid (managers).
+#[tauri::command]
+pub async fn reinstate_policy(
+    app: tauri::State<'_, App>,
+    shell: tauri::State<'_, Shell>,
+    request: ReinstatePolicy,
+) -> Answer<PolicyView> {
+    Ok(app
+        .reinstate_policy(&shell.actor()?, &request.number, request.note.as_deref())
+        .await?)
 }
 
 /// Whether M-Pesa is answering, and the ways round it this office has.

@@ -407,12 +407,98 @@ async fn a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill(backend
     .await;
 }
 
+/// A policy whose grace ran out is lapsed in the company register, written once for the company
+/// though both counters' passes find it at the same moment; the arrears paid at one counter make
+/// it active again everywhere.
+async fn the_register_carries_a_lapse_to_every_counter(backend: Backend) {
+    let world = World::start(backend).await;
+    let second = world.second_office().await;
+    let offices = [("office", world.device_token.clone()), ("nairobi", second)];
+    let started = (time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+3))
+        - time::Duration::days(40))
+    .date()
+    .to_string();
+    add_policy(&world, "office", &offices[0].1, "LAP-1", &started).await;
+    let sent = at(&world, "office", &offices[0].1, &["sync", "--once"]).await;
+    assert!(sent["policies_sent"].as_u64().unwrap() >= 1, "{sent}");
+    let status = |name: &'static str, token: String| {
+        let world = &world;
+        async move {
+            at(world, name, &token, &["sync", "--once"]).await;
+            at(world, name, &token, &["policy", "show", "LAP-1"]).await["status"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_owned()
+        }
+    };
+    assert_eq!(status("nairobi", offices[1].1.clone()).await, "active");
+
+    let (a, b) = tokio::join!(
+        at(&world, "office", &offices[0].1, &["messages", "send-due"]),
+        at(&world, "nairobi", &offices[1].1, &["messages", "send-due"]),
+    );
+    assert!(a.is_object() && b.is_object(), "{a} {b}");
+    let mut writers = 0;
+    for (name, token) in &offices {
+        let audit = at(
+            &world,
+            name,
+            token,
+            &["audit", "--entity", "policy", "--id", "LAP-1"],
+        )
+        .await;
+        writers += audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["sentence"]
+                    .as_str()
+                    .unwrap()
+                    .contains("changed policy LAP-1: status")
+            })
+            .count();
+    }
+    assert_eq!(writers, 1, "one counter writes the lapse");
+    for (name, token) in &offices {
+        assert_eq!(status(name, token.clone()).await, "lapsed", "at {name}");
+    }
+
+    // The arrears (both instalments due) paid by M-Pesa at the other counter.
+    let paid = at(
+        &world,
+        "nairobi",
+        &offices[1].1,
+        &[
+            "pay", "mpesa", "--policy", "LAP-1", "--phone", PAID, "--amount", "2000", "--wait",
+            "60",
+        ],
+    )
+    .await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    at(&world, "nairobi", &offices[1].1, &["messages", "send-due"]).await;
+    assert_eq!(status("nairobi", offices[1].1.clone()).await, "active");
+    at(&world, "nairobi", &offices[1].1, &["sync", "--once"]).await;
+    assert_eq!(status("office", offices[0].1.clone()).await, "active");
+    at(&world, "office", &offices[0].1, &["messages", "send-due"]).await;
+    assert_eq!(
+        status("office", offices[0].1.clone()).await,
+        "active",
+        "the lapse is not written again"
+    );
+}
+
 on_both_backends!(two_counters_charge_a_card_once);
 
 mod once {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_prompt_goes_once_and_never_after_a_paybill_payment() {
         super::a_prompt_goes_once_and_never_after_a_paybill_payment(super::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_register_carries_a_lapse_to_every_counter() {
+        super::the_register_carries_a_lapse_to_every_counter(super::Backend::Sqlite).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

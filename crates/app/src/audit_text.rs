@@ -224,6 +224,12 @@ pub fn sentence(e: &AuditEntry) -> String {
         "collection.stop" => {
             format!("{who} stopped the automatic collection of policy {id}: reminders only")
         }
+        "policy.reinstate" => format!(
+            "{who} reinstated lapsed policy {id}{}",
+            text(after, "note")
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ),
         "standing_order.ask" => format!(
             "{who} asked M-Pesa for standing order {:?} on policy {id}: {} {} from {} to {}",
             text(after, "name").unwrap_or("?"),

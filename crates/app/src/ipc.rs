@@ -415,6 +415,13 @@ pub struct BounceCheque {
     pub reason: String,
 }
 
+/// A lapsed policy a manager makes active again, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct ReinstatePolicy {
+    pub number: String,
+    pub note: Option<String>,
+}
+
 /// Bank slips waiting for a manager, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
 pub struct SlipsFilter {
@@ -624,6 +631,7 @@ pub fn typescript() -> String {
         crate::ProviderHealth::decl(&cfg),
         MatchTill::decl(&cfg),
         BounceCheque::decl(&cfg),
+        ReinstatePolicy::decl(&cfg),
         SlipsFilter::decl(&cfg),
         ConfirmSlip::decl(&cfg),
         ImportBankStatement::decl(&cfg),

@@ -45,6 +45,7 @@ macro_rules! ipc_commands {
             export_history: HistoryFilter => String,
             policy_details: ByNumber => PolicyDetails,
             set_collection: CollectRequest => CollectionView,
+            reinstate_policy: ReinstatePolicy => PolicyView,
             saved_cards: CardsOf => Vec<SavedCardView>,
             dashboard: DateRange => DashboardView,
             refunds: RefundsFilter => Vec<RefundView>,

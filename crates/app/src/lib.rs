@@ -32,6 +32,7 @@ mod refunds;
 mod relay;
 mod reports;
 pub mod settings;
+mod standing;
 pub mod sync;
 mod trace;
 mod updates;

@@ -307,6 +307,8 @@ impl App {
 
     async fn queue_due_reminders(&self) -> Result<u64> {
         let lines = self.unpaid_lines().await?;
+        // The register's status follows the premiums first, so every counter agrees on it.
+        self.keep_standing(&lines).await?;
         let mut queued = self.queue_lapse_notices(&lines).await?;
         for r in self.reminders_in(&lines).await? {
             if r.already {

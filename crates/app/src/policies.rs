@@ -256,7 +256,7 @@ impl App {
 
     /// Sends policies added here to the company register now rather than at the next sync;
     /// says where they are.
-    async fn share_policies(&self) -> String {
+    pub(crate) async fn share_policies(&self) -> String {
         let providers = self.providers();
         let Ok(relay) = providers.relay() else {
             return "kept in this office (no relay is set)".to_owned();
@@ -302,10 +302,11 @@ impl App {
             })
             .await?;
         let grace = self.grace_days().await?;
+        let manager = self.manager_reinstates().await?;
         Ok(List::of(
             items
                 .iter()
-                .map(|p| PolicyRow::with_standing(p, today, grace))
+                .map(|p| PolicyRow::with_standing(p, today, grace, manager))
                 .collect(),
             total,
         ))
@@ -329,7 +330,7 @@ impl App {
         let until = today + time::Duration::days(days);
         let mut rows: Vec<PolicyRow> = items
             .iter()
-            .map(|p| PolicyRow::with_standing(p, today, grace))
+            .map(|p| PolicyRow::with_standing(p, today, grace, false))
             .filter(|r| {
                 r.grace_ends
                     .as_deref()
@@ -403,7 +404,10 @@ impl App {
             .map(|l| l.state.instalment.due)
             .min();
         let standing = malipo_domain::Standing::on(oldest_unpaid, today, self.grace_days().await?);
-        let cancelled = record.status == malipo_domain::PolicyStatus::Cancelled;
+        let (shown, waiting) =
+            crate::views::shown_standing(record.status, standing, self.manager_reinstates().await?);
+        // Dates only for what the premiums say (not for a lapse a manager has yet to end).
+        let cancelled = shown == "cancelled" || waiting;
         Ok(PolicyDetails {
             policy: PolicyView::from(&record),
             instalments: lines.iter().map(InstalmentView::from).collect(),
@@ -413,11 +417,8 @@ impl App {
             language,
             opted_out,
             messages,
-            standing: if cancelled {
-                "cancelled".to_owned()
-            } else {
-                standing.as_str().to_owned()
-            },
+            standing: shown.to_owned(),
+            awaiting_reinstatement: waiting,
             grace_ends: match standing {
                 malipo_domain::Standing::Grace { ends } if !cancelled => Some(ends.to_string()),
                 _ => None,

@@ -249,20 +249,45 @@ pub struct PolicyRow {
     /// The last day of grace, while in grace; the day it lapsed, once lapsed.
     pub grace_ends: Option<String>,
     pub lapsed_since: Option<String>,
+    /// Lapsed in the register with its arrears paid: a manager reinstates it
+    /// (`policy.reinstate` = `manager`).
+    pub awaiting_reinstatement: bool,
+}
+
+/// A policy's standing as the office shows it, and whether it waits for a manager: the
+/// premiums decide, except that with `manager_reinstates` a policy the register has as lapsed
+/// stays lapsed until a manager reinstates it.
+pub(crate) fn shown_standing(
+    status: malipo_domain::PolicyStatus,
+    standing: malipo_domain::Standing,
+    manager_reinstates: bool,
+) -> (&'static str, bool) {
+    use malipo_domain::{PolicyStatus, Standing};
+    match (status, standing) {
+        (PolicyStatus::Cancelled, _) => ("cancelled", false),
+        (PolicyStatus::Lapsed, Standing::Active | Standing::Grace { .. }) if manager_reinstates => {
+            ("lapsed", true)
+        }
+        (_, s) => (s.as_str(), false),
+    }
 }
 
 impl PolicyRow {
-    /// The row with its standing on `today`, given the office's grace days.
-    pub fn with_standing(s: &PolicyStanding, today: time::Date, grace_days: u32) -> PolicyRow {
+    /// The row with its standing on `today`, given the office's grace days and whether a
+    /// manager reinstates lapsed policies.
+    pub fn with_standing(
+        s: &PolicyStanding,
+        today: time::Date,
+        grace_days: u32,
+        manager_reinstates: bool,
+    ) -> PolicyRow {
         let mut row = PolicyRow::from(s);
         let oldest_unpaid = s.next_due.map(|n| n.due);
         let standing = malipo_domain::Standing::on(oldest_unpaid, today, grace_days);
-        row.standing = if s.policy.status == malipo_domain::PolicyStatus::Cancelled {
-            "cancelled".to_owned()
-        } else {
-            standing.as_str().to_owned()
-        };
-        if row.standing != "cancelled" {
+        let (shown, waiting) = shown_standing(s.policy.status, standing, manager_reinstates);
+        row.standing = shown.to_owned();
+        row.awaiting_reinstatement = waiting;
+        if row.standing != "cancelled" && !waiting {
             match standing {
                 malipo_domain::Standing::Grace { ends } => row.grace_ends = Some(ends.to_string()),
                 malipo_domain::Standing::Lapsed { since } => {
@@ -288,6 +313,7 @@ impl From<&PolicyStanding> for PolicyRow {
             overdue_minor: s.overdue.minor(),
             days_overdue: s.days_overdue,
             standing: String::new(),
+            awaiting_reinstatement: false,
             grace_ends: None,
             lapsed_since: None,
         }
@@ -545,6 +571,8 @@ pub struct PolicyDetails {
     pub standing: String,
     pub grace_ends: Option<String>,
     pub lapsed_since: Option<String>,
+    /// Lapsed in the register with its arrears paid: a manager reinstates it.
+    pub awaiting_reinstatement: bool,
     /// How its premiums are collected without the counter, if that was ever set.
     pub collection: Option<CollectionView>,
 }

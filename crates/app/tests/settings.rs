@@ -46,6 +46,8 @@ fn values(setting: &table::Setting) -> (String, Option<&'static str>) {
             "messages.reminder_days" => ("-5,0,5".into(), Some("soon")),
             "messages.quiet_hours" => ("22-6".into(), Some("night")),
             "policy.grace_reminder_days" => ("0,7,10".into(), Some("weekly")),
+            "collect.hour" => ("13:30".into(), Some("25:00")),
+            "collect.retry_days" => ("1,2,5".into(), Some("daily")),
             "cheque.bounce_fee" => ("500.00".into(), Some("-5")),
             "bank.statement_columns" => (
                 "reference=Reference,amount=Credit".into(),

@@ -1,5 +1,6 @@
 //! A policy's standing: active while nothing is past due, in grace for the office's grace days
-//! after a missed due date, lapsed after them, and active again once the arrears are paid.
+//! after a missed due date, lapsed after them, and active again once the arrears are paid (or,
+//! by setting, once a manager reinstates it). The company register carries the lapse.
 
 use malipo_app::{Actor, App, CashRequest, PolicyInput, PolicyQuery, SummaryQuery};
 use time::Duration;
@@ -97,12 +98,32 @@ async fn a_missed_instalment_is_grace_then_lapsed_and_paying_the_arrears_reinsta
             .filter(|m| m.purpose == "notice")
             .count()
     };
+    let status =
+        |app: App| async move { app.policy(&Actor::Console, "POL-1").await.unwrap().status };
+    assert_eq!(
+        status(app.clone()).await,
+        "active",
+        "not yet in the register"
+    );
     app.queue_reminders(&admin).await.unwrap();
     app.queue_reminders(&admin).await.unwrap();
     assert_eq!(
         notices(app.clone(), admin.clone()).await,
         1,
         "the lapse notice, once"
+    );
+    // The sender's pass writes the lapse to the register (sent to the company's at the next
+    // sync), in the audit log.
+    assert_eq!(status(app.clone()).await, "lapsed");
+    let audit = app
+        .audit_log(&admin, Some(("policy", "POL-1")), 20)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.sentence.contains("changed policy POL-1: status")),
+        "{audit:?}"
     );
     // A longer grace set by the office puts it back in grace.
     app.set_setting(&admin, "policy.grace_days", "30")
@@ -128,4 +149,87 @@ async fn a_missed_instalment_is_grace_then_lapsed_and_paying_the_arrears_reinsta
     let r = row(app.clone()).await;
     assert_eq!(r.standing, "active", "{r:?}");
     assert_eq!((r.grace_ends, r.lapsed_since), (None, None));
+    // The register follows at the next pass.
+    app.queue_reminders(&admin).await.unwrap();
+    assert_eq!(status(app.clone()).await, "active");
+
+    // An office that leaves reinstatement to a manager: the next instalment missed past its
+    // grace lapses the policy again, and paying the arrears leaves it lapsed until a manager
+    // says otherwise.
+    app.set_setting(&admin, "policy.reinstate", "manager")
+        .await
+        .unwrap();
+    app.add_user(&admin, "otieno", "clerk", "a-good-pass-1")
+        .await
+        .unwrap();
+    let clerk = Actor::User(app.sign_in("otieno", "a-good-pass-1").await.unwrap());
+    clock.advance(Duration::days(40));
+    app.queue_reminders(&admin).await.unwrap();
+    assert_eq!(status(app.clone()).await, "lapsed");
+    let early = app
+        .reinstate_policy(&admin, "POL-1", None)
+        .await
+        .unwrap_err();
+    assert!(early.to_string().contains("arrears"), "{early}");
+    app.pay_cash(
+        &clerk,
+        &CashRequest {
+            policy: "POL-1".into(),
+            amount: "1000".into(),
+            tendered: "1000".into(),
+            again: false,
+        },
+    )
+    .await
+    .unwrap();
+    app.queue_reminders(&admin).await.unwrap();
+    let r = row(app.clone()).await;
+    assert_eq!(
+        (r.standing.as_str(), r.awaiting_reinstatement),
+        ("lapsed", true),
+        "{r:?}"
+    );
+    assert_eq!(status(app.clone()).await, "lapsed", "the pass leaves it");
+    let details = app.policy_details(&clerk, "POL-1").await.unwrap();
+    assert!(details.awaiting_reinstatement);
+    let refused = app
+        .reinstate_policy(&clerk, "POL-1", Some("paid"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        malipo_app::ErrorCode::Forbidden,
+        "{refused}"
+    );
+    let back = app
+        .reinstate_policy(&admin, "POL-1", Some("Arrears paid in cash"))
+        .await
+        .unwrap();
+    assert_eq!(back.status, "active");
+    app.queue_reminders(&admin).await.unwrap();
+    let r = row(app.clone()).await;
+    assert_eq!(
+        (r.standing.as_str(), r.awaiting_reinstatement),
+        ("active", false)
+    );
+    assert_eq!(
+        status(app.clone()).await,
+        "active",
+        "the lapse is not written twice"
+    );
+    let again = app
+        .reinstate_policy(&admin, "POL-1", None)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("not lapsed"), "{again}");
+    let audit = app
+        .audit_log(&admin, Some(("policy", "POL-1")), 50)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.sentence == "admin reinstated lapsed policy POL-1: Arrears paid in cash"),
+        "{audit:?}"
+    );
 }

@@ -403,6 +403,14 @@ enum PolicyCmd {
         #[arg(long)]
         consent_how: Option<String>,
     },
+    /// Makes a lapsed policy active again once its arrears are paid (managers; needed when
+    /// policy.reinstate is manager)
+    Reinstate {
+        number: String,
+        /// Why, for the audit log
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// A policy's customer messages: the language (en or sw), or the holder opting out or in
     Messages {
         number: String,
@@ -1178,6 +1186,13 @@ async fn policy(ctx: &Ctx, command: PolicyCmd) -> Result {
                 consent_how,
             };
             out.collection(&app.set_collection(&actor, &request).await?);
+        }
+        PolicyCmd::Reinstate { number, note } => {
+            let actor = ctx.actor().await?;
+            out.policy(
+                &app.reinstate_policy(&actor, &number, note.as_deref())
+                    .await?,
+            );
         }
         PolicyCmd::Show { number } => {
             out.policy_details(&app.policy_details(&ctx.reader().await?, &number).await?)

@@ -258,6 +258,7 @@ impl Output {
                 let standing = match (&r.grace_ends, &r.lapsed_since) {
                     (Some(ends), _) => format!("grace to {}", kenyan_date(ends)),
                     (_, Some(since)) => format!("lapsed {}", kenyan_date(since)),
+                    _ if r.awaiting_reinstatement => "lapsed, paid up: a manager reinstates".into(),
                     _ => r.standing.clone(),
                 };
                 vec![
@@ -293,6 +294,17 @@ impl Output {
             return print_json(d);
         }
         self.policy(&d.policy);
+        match (d.standing.as_str(), &d.grace_ends, &d.lapsed_since) {
+            (_, Some(ends), _) => println!("In grace until {}", kenyan_date(ends)),
+            (_, _, Some(since)) => {
+                println!("Lapsed since {}: its arrears are due", kenyan_date(since))
+            }
+            ("lapsed", ..) if d.awaiting_reinstatement => println!(
+                "Lapsed in the company register, its arrears paid: a manager reinstates it (malipo policy reinstate {})",
+                d.policy.number
+            ),
+            _ => {}
+        }
         if d.credit_minor > 0 {
             println!(
                 "Credit: {} paid ahead, for the next instalments",

@@ -31,6 +31,8 @@ pub enum Action {
     /// Set a policy's collection instruction (a saved card charged, an M-Pesa prompt sent on the
     /// due day), with the holder's consent.
     SetCollection,
+    /// Make a lapsed policy active again (when the office leaves that to a manager).
+    ReinstatePolicy,
     ResolveReview,
     ViewAuditLog,
     ViewReports,
@@ -47,6 +49,7 @@ impl Action {
             Action::ApproveRefund
             | Action::SignOffCash
             | Action::SetCollection
+            | Action::ReinstatePolicy
             | Action::ResolveReview
             | Action::ViewAuditLog
             | Action::ViewReports => Role::Manager,
@@ -55,7 +58,7 @@ impl Action {
     }
 
     /// Every action, in the order of the role table.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Read,
         Action::TakePayment,
         Action::ManagePolicies,
@@ -63,6 +66,7 @@ impl Action {
         Action::ApproveRefund,
         Action::SignOffCash,
         Action::SetCollection,
+        Action::ReinstatePolicy,
         Action::ResolveReview,
         Action::ViewAuditLog,
         Action::ViewReports,
@@ -79,6 +83,7 @@ impl Action {
             Action::ApproveRefund => "approve or reject refunds",
             Action::SignOffCash => "sign off clerks' cash-ups",
             Action::SetCollection => "set how a policy's premiums are collected",
+            Action::ReinstatePolicy => "reinstate lapsed policies",
             Action::ResolveReview => "resolve payments under review",
             Action::ViewAuditLog => "read the audit log",
             Action::ViewReports => "see the office's and the company's summaries",
@@ -205,11 +210,12 @@ mod tests {
                 Action::ApproveRefund => 4,
                 Action::SignOffCash => 5,
                 Action::SetCollection => 6,
-                Action::ResolveReview => 7,
-                Action::ViewAuditLog => 8,
-                Action::ViewReports => 9,
-                Action::ManageUsers => 10,
-                Action::ManageSettings => 11,
+                Action::ReinstatePolicy => 7,
+                Action::ResolveReview => 8,
+                Action::ViewAuditLog => 9,
+                Action::ViewReports => 10,
+                Action::ManageUsers => 11,
+                Action::ManageSettings => 12,
             }
         }
         let mut seen = [0; Action::ALL.len()];

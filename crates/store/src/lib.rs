@@ -119,6 +119,11 @@ const MIGRATIONS: malipo_sqlite::Migrations = &[
         "standing orders",
         include_str!("../migrations/0018_standing_orders.sql"),
     ),
+    (
+        19,
+        "lapse marks",
+        include_str!("../migrations/0019_lapse_marks.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

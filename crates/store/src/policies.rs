@@ -219,6 +219,55 @@ impl Store {
         row.as_ref().map(policy_from_row).transpose()
     }
 
+    /// Every policy the register holds in `status`, by number.
+    pub async fn policies_in_status(
+        &self,
+        status: malipo_domain::PolicyStatus,
+    ) -> Result<Vec<PolicyRecord>> {
+        let rows = sqlx::query("SELECT * FROM policies WHERE status = ? ORDER BY number")
+            .bind(status.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    /// Whether this counter has dealt with policy `policy_id`'s lapse for the instalment due
+    /// `due` (marked it in the register, or found another counter had).
+    pub async fn lapse_marked(&self, policy_id: i64, due: Date) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 FROM lapse_marks WHERE policy_id = ? AND due_date = ?")
+                .bind(policy_id)
+                .bind(due.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Records that policy `policy_id`'s lapse for the instalment due `due` was dealt with:
+    /// `marked` here, or `elsewhere`.
+    pub async fn mark_lapse(
+        &self,
+        policy_id: i64,
+        due: Date,
+        outcome: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO lapse_marks (policy_id, due_date, outcome, at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (policy_id, due_date) DO NOTHING",
+        )
+        .bind(policy_id)
+        .bind(due.to_string())
+        .bind(outcome)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Which of `numbers` already exist, for reporting an import before writing it.
     pub async fn existing_policy_numbers(&self, numbers: &[&str]) -> Result<Vec<String>> {
         let mut found = Vec::new();

@@ -187,6 +187,11 @@ export function setCollection(request: CollectRequest): Promise<CollectionView> 
   return call("set_collection", request);
 }
 
+/** Makes a lapsed policy active again once its arrears are paid (managers). */
+export function reinstatePolicy(number: string, note: string | null): Promise<PolicyView> {
+  return call("reinstate_policy", { number, note });
+}
+
 /** Whether M-Pesa is answering, and the ways round it this office has. */
 export function mpesaRoutes(): Promise<MpesaRoutes> {
   return call("mpesa_routes", null);

@@ -253,6 +253,12 @@ settings! {
         label: "Grace days",
         help: "A policy with an instalment past due is in grace this many days, then lapsed until its arrears are paid.",
     }
+    /// Who makes a lapsed policy active again once its arrears are paid.
+    POLICY_REINSTATE {
+        key: "policy.reinstate", default: "paid", kind: Kind::Choice(&["paid", "manager"]),
+        label: "Reinstating lapsed policies",
+        help: "paid: a lapsed policy is active again once its arrears are paid. manager: it stays lapsed until a manager reinstates it.",
+    }
     /// The grace window's reminder days, after the missed due date.
     GRACE_REMINDER_DAYS {
         key: "policy.grace_reminder_days", kind: Kind::Rule, default: "7,10,13",

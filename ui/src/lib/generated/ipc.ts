@@ -2,7 +2,7 @@
 // do not edit. Regenerate: MALIPO_WRITE_BINDINGS=1 cargo test -p malipo-app --test bindings
 
 /** Every command the desktop shell registers. */
-export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "mpesa_routes" | "paybill_route" | "pay_mpesa_paystack" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "set_collection" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
+export type Command = "app_info" | "create_admin" | "sign_in" | "sign_out" | "list_policies" | "add_policy" | "correct_policy" | "import_policies" | "pay_mpesa" | "pay_card" | "mpesa_routes" | "paybill_route" | "pay_mpesa_paystack" | "pay_cash" | "cash_report" | "close_cash" | "sign_off_cash" | "deposit_cash" | "pay_cheque" | "cheques" | "bank_cheque" | "clear_cheque" | "bounce_cheque" | "pay_bank" | "bank_slips" | "confirm_slip" | "import_bank_statement" | "qr_code" | "payment_status" | "save_receipt" | "history" | "company_history" | "export_history" | "policy_details" | "set_collection" | "reinstate_policy" | "saved_cards" | "dashboard" | "refunds" | "request_refund" | "approve_refund" | "reject_refund" | "orphans" | "resolve_orphan" | "recent_paybill" | "verify_code" | "suspense" | "till_arrivals" | "match_till" | "decide_suspense" | "demo_pay_bill" | "messages" | "resend_message" | "send_messages" | "policy_messages" | "reconcile" | "import_statement" | "audit_log" | "settings" | "save_setting" | "save_secret" | "users" | "add_user" | "check_input" | "doctor" | "check_update" | "install_update" | "restart_app" | "ui_ready";
 
 /** Each command's request (`null`: it takes none) and response. */
 export type Commands = {
@@ -41,6 +41,7 @@ export type Commands = {
   export_history: { request: HistoryFilter; response: string };
   policy_details: { request: ByNumber; response: PolicyDetails };
   set_collection: { request: CollectRequest; response: CollectionView };
+  reinstate_policy: { request: ReinstatePolicy; response: PolicyView };
   saved_cards: { request: CardsOf; response: Array<SavedCardView> };
   dashboard: { request: DateRange; response: DashboardView };
   refunds: { request: RefundsFilter; response: Array<RefundView> };
@@ -86,7 +87,7 @@ export type Method = "mpesa" | "card" | "paybill" | "cash" | "cheque" | "bank";
 
 export type Role = "clerk" | "manager" | "admin";
 
-export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "sign_off_cash" | "set_collection" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
+export type Action = "read" | "take_payment" | "manage_policies" | "request_refund" | "approve_refund" | "sign_off_cash" | "set_collection" | "reinstate_policy" | "resolve_review" | "view_audit_log" | "view_reports" | "manage_users" | "manage_settings";
 
 export type InstalmentStatus = "paid" | "pending" | "overdue";
 
@@ -126,7 +127,12 @@ standing: string,
 /**
  * The last day of grace, while in grace; the day it lapsed, once lapsed.
  */
-grace_ends: string | null, lapsed_since: string | null, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
+grace_ends: string | null, lapsed_since: string | null, 
+/**
+ * Lapsed in the register with its arrears paid: a manager reinstates it
+ * (`policy.reinstate` = `manager`).
+ */
+awaiting_reinstatement: boolean, number: string, holder: string, phone: string, email: string | null, premium: string, premium_minor: number, currency: string, frequency: string, 
 /**
  * `active`, `lapsed` (payments reinstate it) or `cancelled` (no payment is taken).
  */
@@ -577,6 +583,8 @@ code: string, policy: string, };
 
 export type BounceCheque = { number: string, reason: string, };
 
+export type ReinstatePolicy = { number: string, note: string | null, };
+
 export type SlipsFilter = { all: boolean, };
 
 export type ConfirmSlip = { number: string, found: boolean, };
@@ -698,6 +706,10 @@ messages: Array<MessageView>,
  * Where it stands with its premiums (as in the policy list).
  */
 standing: string, grace_ends: string | null, lapsed_since: string | null, 
+/**
+ * Lapsed in the register with its arrears paid: a manager reinstates it.
+ */
+awaiting_reinstatement: boolean, 
 /**
  * How its premiums are collected without the counter, if that was ever set.
  */
