@@ -488,12 +488,182 @@ async fn the_register_carries_a_lapse_to_every_counter(backend: Backend) {
     );
 }
 
+/// A day in Nairobi `days` before today, as the CLI takes it.
+fn days_ago(days: i64) -> String {
+    (time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+3))
+        - time::Duration::days(days))
+    .date()
+    .to_string()
+}
+
+/// Collects for policy `number` by the saved card (with consent) at the first office.
+async fn by_card(world: &World, number: &str) {
+    let set = world
+        .malipo(&[
+            "policy",
+            "collect",
+            number,
+            "--card",
+            "--consent",
+            "Charge my card ending 4081 on each due date",
+        ])
+        .await;
+    assert_eq!(set["kind"], "card", "{set}");
+}
+
+/// The collector's item for `policy` in a run, if it took it.
+fn item<'a>(run: &'a Value, policy: &str) -> Option<&'a Value> {
+    run["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["policy"] == policy)
+}
+
+/// Instalments missed days ago, on the retry ladder (1, 3, 7): a card declined for too little
+/// money is tried once that day and not on a day off the ladder; a card the bank says expired
+/// stops its instruction, with the reason on the policy and one SMS to the holder.
+async fn a_declined_card_is_retried_on_the_ladder_and_stopped_when_gone(backend: Backend) {
+    let world = World::start(backend).await;
+    let token = world.device_token.clone();
+    let today = days_ago(0);
+    add_policy(&world, "office", &token, "COL-0", &today).await;
+    save_card(&world, "office", &token).await;
+    for (number, missed) in [("DEC-1", 1), ("DEC-2", 2), ("DEC-3", 3)] {
+        add_policy(&world, "office", &token, number, &days_ago(missed)).await;
+        by_card(&world, number).await;
+    }
+    let behave = |answer: &'static str| {
+        let world = &world;
+        async move {
+            let r = world
+                .http
+                .post(format!("{}/__sandbox/behaviour", world.sandbox_url))
+                .json(&json!({"card_charge": answer}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+
+    behave("insufficient_funds").await;
+    let run = world.malipo(&["collect", "due"]).await;
+    assert!(
+        item(&run, "DEC-2").is_none(),
+        "day 2 is off the ladder: {run}"
+    );
+    for number in ["DEC-1", "DEC-3"] {
+        let tried = item(&run, number).unwrap();
+        assert_eq!(tried["outcome"], "failed", "{run}");
+        assert!(
+            tried["reason"].as_str().unwrap().contains("Insufficient"),
+            "{run}"
+        );
+        assert_eq!(tried["stopped"], false, "the card may be charged again");
+    }
+    let again = world.malipo(&["collect", "due"]).await;
+    assert_eq!(again["failed"], 0, "once a day: {again}");
+    assert_eq!(charges_for(&world, "DEC-1").await, 0);
+
+    // The bank now says the card expired: the next try stops the instruction.
+    behave("expired").await;
+    add_policy(&world, "office", &token, "DEC-7", &days_ago(7)).await;
+    by_card(&world, "DEC-7").await;
+    let run = world.malipo(&["collect", "due"]).await;
+    let gone = item(&run, "DEC-7").unwrap();
+    assert_eq!(
+        (&gone["outcome"], &gone["stopped"]),
+        (&json!("failed"), &json!(true)),
+        "{run}"
+    );
+    let policy = world.malipo(&["policy", "show", "DEC-7"]).await;
+    assert_eq!(policy["collection"]["kind"], "none", "{policy}");
+    assert!(
+        policy["collection"]["stopped_reason"]
+            .as_str()
+            .unwrap()
+            .contains("can no longer be charged"),
+        "{policy}"
+    );
+    world.malipo(&["messages", "send-due"]).await;
+    world.malipo(&["messages", "send-due"]).await;
+    let told = world
+        .malipo(&["messages", "list", "--policy", "DEC-7"])
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("could not charge your card"))
+        })
+        .count();
+    assert_eq!(told, 1, "the holder is told once");
+}
+
+/// A policy in grace is reminded on the grace window's day once however often the sender runs,
+/// and one whose grace ended gets its lapse notice once.
+async fn grace_reminders_and_the_lapse_notice_go_once(backend: Backend) {
+    let world = World::start(backend).await;
+    let token = world.device_token.clone();
+    world
+        .malipo(&["settings", "set", "messages.quiet_hours", "off"])
+        .await;
+    add_policy(&world, "office", &token, "GRC-10", &days_ago(10)).await;
+    add_policy(&world, "office", &token, "GRC-20", &days_ago(20)).await;
+    let listed = world.malipo(&["policy", "list", "--search", "GRC"]).await;
+    let standing: Vec<(&Value, &Value)> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (&p["number"], &p["standing"]))
+        .collect();
+    assert_eq!(
+        standing,
+        [
+            (&json!("GRC-10"), &json!("grace")),
+            (&json!("GRC-20"), &json!("lapsed"))
+        ],
+        "{listed}"
+    );
+    for _ in 0..3 {
+        world.malipo(&["messages", "send-due"]).await;
+    }
+    for number in ["GRC-10", "GRC-20"] {
+        let list = world
+            .malipo(&["messages", "list", "--policy", number])
+            .await;
+        let sms: Vec<&Value> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["channel"] == "sms")
+            .collect();
+        assert_eq!(sms.len(), 1, "{number}: one message: {list}");
+    }
+}
+
 on_both_backends!(two_counters_charge_a_card_once);
 
 mod once {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_prompt_goes_once_and_never_after_a_paybill_payment() {
         super::a_prompt_goes_once_and_never_after_a_paybill_payment(super::Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_declined_card_is_retried_on_the_ladder_and_stopped_when_gone() {
+        super::a_declined_card_is_retried_on_the_ladder_and_stopped_when_gone(
+            super::Backend::Sqlite,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grace_reminders_and_the_lapse_notice_go_once() {
+        super::grace_reminders_and_the_lapse_notice_go_once(super::Backend::Sqlite).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
