@@ -298,6 +298,9 @@ impl App {
             },
         };
         let actor = Actor::Sync.name();
+        // What Safaricom wrote is kept within bounds: a result is a claim from the internet.
+        let description: String = r.description.chars().take(200).collect();
+        let order_ref = r.transaction_id().filter(|t| t.len() <= 64);
         let settled = store
             .settle_standing_order(
                 actor,
@@ -305,8 +308,8 @@ impl App {
                 OrderResult {
                     created: r.created(),
                     code: &r.code,
-                    description: &r.description,
-                    order_ref: r.transaction_id(),
+                    description: &description,
+                    order_ref,
                 },
                 self.now(),
             )

@@ -140,7 +140,8 @@ impl RatibaResult {
             "1051" => "M-Pesa refused the order's details",
             _ => "M-Pesa did not create the order",
         };
-        format!("{why} (code {}: {})", self.code, self.description)
+        let said: String = self.description.chars().take(200).collect();
+        format!("{why} (code {}: {said})", self.code)
     }
 }
 
