@@ -56,10 +56,20 @@ impl App {
             let Some(policy) = self.store().policy(number).await? else {
                 continue;
             };
-            if policy.status != PolicyStatus::Active
-                || self.store().lapse_marked(policy.id, *due).await?
-            {
+            if self.store().lapse_marked(policy.id, *due).await? {
                 continue;
+            }
+            match policy.status {
+                PolicyStatus::Active => {}
+                // The register has the lapse already (another counter's, or this one's before
+                // it stopped): remembered, so it is never written again.
+                PolicyStatus::Lapsed => {
+                    self.store()
+                        .mark_lapse(policy.id, *due, "elsewhere", self.now())
+                        .await?;
+                    continue;
+                }
+                PolicyStatus::Cancelled => continue,
             }
             // The company's word first: one counter writes each lapse.
             if let Ok(relay) = self.providers().relay() {
@@ -71,8 +81,9 @@ impl App {
                             .await?;
                         continue;
                     }
-                    // Tried again on a later pass.
-                    Err(_) => continue,
+                    // The relay cannot be reached: the rest wait for a later pass rather than
+                    // each waiting out its own timeout now.
+                    Err(_) => break,
                 }
             }
             if self.set_status(number, PolicyStatus::Lapsed).await? {
@@ -94,7 +105,10 @@ impl App {
                         Standing::Lapsed { .. }
                     )
                 });
+                // Only a lapse written for its premiums is lifted by them; one the core system
+                // wrote for its own reasons is the core system's (or a manager's) to lift.
                 if !lapsed
+                    && self.store().ever_lapsed(policy.id).await?
                     && self
                         .set_status(&policy.number, PolicyStatus::Active)
                         .await?

@@ -153,6 +153,32 @@ async fn a_missed_instalment_is_grace_then_lapsed_and_paying_the_arrears_reinsta
     app.queue_reminders(&admin).await.unwrap();
     assert_eq!(status(app.clone()).await, "active");
 
+    // A policy the core system's register calls lapsed, with nothing owed: its lapse is not the
+    // premiums', so paying up does not lift it.
+    let other = PolicyInput {
+        number: "POL-2".into(),
+        holder: "Baraka Mwangi".into(),
+        phone: "0708374149".into(),
+        email: None,
+        premium: "1000".into(),
+        frequency: None,
+        instalments: None,
+        start: Some((today + Duration::days(60)).to_string()),
+        status: None,
+    };
+    app.add_policy(&admin, &other).await.unwrap();
+    let lapsed = PolicyInput {
+        status: Some("lapsed".into()),
+        ..other
+    };
+    app.correct_policy(&admin, &lapsed).await.unwrap();
+    app.queue_reminders(&admin).await.unwrap();
+    assert_eq!(
+        app.policy(&Actor::Console, "POL-2").await.unwrap().status,
+        "lapsed",
+        "the core system's lapse is left"
+    );
+
     // An office that leaves reinstatement to a manager: the next instalment missed past its
     // grace lapses the policy again, and paying the arrears leaves it lapsed until a manager
     // says otherwise.

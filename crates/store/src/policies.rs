@@ -244,6 +244,17 @@ impl Store {
         )
     }
 
+    /// Whether this counter ever dealt with a lapse of policy `policy_id` for its premiums.
+    pub async fn ever_lapsed(&self, policy_id: i64) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 FROM lapse_marks WHERE policy_id = ? LIMIT 1")
+                .bind(policy_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
     /// Records that policy `policy_id`'s lapse for the instalment due `due` was dealt with:
     /// `marked` here, or `elsewhere`.
     pub async fn mark_lapse(
