@@ -647,35 +647,10 @@ async fn grace_reminders_and_the_lapse_notice_go_once(backend: Backend) {
 
 on_both_backends!(two_counters_charge_a_card_once);
 
-mod once {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_prompt_goes_once_and_never_after_a_paybill_payment() {
-        super::a_prompt_goes_once_and_never_after_a_paybill_payment(super::Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_declined_card_is_retried_on_the_ladder_and_stopped_when_gone() {
-        super::a_declined_card_is_retried_on_the_ladder_and_stopped_when_gone(
-            super::Backend::Sqlite,
-        )
-        .await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn grace_reminders_and_the_lapse_notice_go_once() {
-        super::grace_reminders_and_the_lapse_notice_go_once(super::Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_register_carries_a_lapse_to_every_counter() {
-        super::the_register_carries_a_lapse_to_every_counter(super::Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill() {
-        super::a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill(
-            super::Backend::Sqlite,
-        )
-        .await
-    }
-}
+on_sqlite!(
+    a_prompt_goes_once_and_never_after_a_paybill_payment,
+    a_declined_card_is_retried_on_the_ladder_and_stopped_when_gone,
+    grace_reminders_and_the_lapse_notice_go_once,
+    the_register_carries_a_lapse_to_every_counter,
+    a_standing_order_is_approved_and_its_runs_arrive_at_the_paybill,
+);

@@ -562,3 +562,18 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Each journey named, on a relay backed by SQLite only: those whose point is not the backend
+/// (the relay's two are held to the same behaviour by the ones above and the relay's own tests).
+macro_rules! on_sqlite {
+    ($($name:ident),* $(,)?) => {
+        mod once {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+    };
+}
