@@ -8,9 +8,7 @@ use malipo_domain::time_zone::nairobi_date;
 use malipo_domain::{Action, Currency, Email, Msisdn};
 use malipo_providers::daraja::MpesaAmount;
 use malipo_providers::daraja::ratiba::{self, RatibaResult};
-use malipo_store::{
-    NewInstruction, NewStandingOrder, OrderResult, PolicyRecord, ScheduleFilter, StandingOrder,
-};
+use malipo_store::{NewInstruction, NewStandingOrder, OrderResult, PolicyRecord, StandingOrder};
 
 use crate::error::{Error, Result};
 use crate::views::{CollectionView, StandingOrderView};
@@ -203,14 +201,7 @@ impl App {
         }
         let phone = Msisdn::parse(&policy.phone).map_err(|e| Error::invalid("phone", e))?;
         let today = nairobi_date(self.now());
-        let lines = self
-            .store()
-            .schedule(&ScheduleFilter {
-                today,
-                status: None,
-                policy: Some(policy.number.clone()),
-            })
-            .await?;
+        let lines = self.schedule_of(&policy.number, today).await?;
         let ahead: Vec<_> = lines
             .iter()
             .map(|l| &l.state)
@@ -363,14 +354,7 @@ impl App {
         let today = nairobi_date(self.now());
         let mut view = StandingOrderView::from(&order);
         if order.status == "active" {
-            let lines = self
-                .store()
-                .schedule(&ScheduleFilter {
-                    today,
-                    status: None,
-                    policy: Some(order.policy_number.clone()),
-                })
-                .await?;
+            let lines = self.schedule_of(&order.policy_number, today).await?;
             let runs = watch_runs(&order, lines.iter().map(|l| &l.state), today);
             (view.runs_due, view.runs_missed) = (runs.due, runs.missed);
             view.late_since = runs.late_since.map(|d| d.to_string());

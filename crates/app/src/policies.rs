@@ -342,6 +342,22 @@ impl App {
         Ok(rows)
     }
 
+    /// Policy `number`'s instalments as they stand on `today`, every counter's payments counted.
+    pub(crate) async fn schedule_of(
+        &self,
+        number: &str,
+        today: Date,
+    ) -> Result<Vec<malipo_store::ScheduleLine>> {
+        Ok(self
+            .store()
+            .schedule(&ScheduleFilter {
+                today,
+                status: None,
+                policy: Some(number.to_owned()),
+            })
+            .await?)
+    }
+
     /// The office's grace days (`policy.grace_days`, 14 unless set).
     pub(crate) async fn grace_days(&self) -> Result<u32> {
         Ok(self

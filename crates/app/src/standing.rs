@@ -144,12 +144,7 @@ impl App {
         }
         let today = nairobi_date(self.now());
         let oldest_unpaid = self
-            .store()
-            .schedule(&malipo_store::ScheduleFilter {
-                today,
-                status: None,
-                policy: Some(policy.number.clone()),
-            })
+            .schedule_of(&policy.number, today)
             .await?
             .iter()
             .filter(|l| !l.state.outstanding.is_zero())
