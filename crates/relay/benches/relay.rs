@@ -92,50 +92,46 @@ async fn main() {
         .build()
         .expect("client");
 
-    // 1. Throughput, over HTTP and straight to the store.
-    let gate = Arc::new(Semaphore::new(64));
+    // 1. Throughput over HTTP, beside the baseline: the same rows written straight to the
+    //    database, 64 to a multi-row INSERT and a commit, with the same durability.
+    let server = database_facts(&database).await;
+    let gate = Arc::new(Semaphore::new(IN_FLIGHT));
+    let (batches, carried, writing) = store.metrics().batches();
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let permit = Arc::clone(&gate).acquire_owned().await.expect("permit");
-        let (http, url) = (http.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            let (body, sig) = webhook(&format!("MH{i:010}"));
-            let r = http
-                .post(&url)
-                .header("x-paystack-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .expect("post");
-            drop(permit);
-            assert!(r.status().is_success(), "{}", r.status());
-        }));
-    }
-    for t in tasks {
-        t.await.expect("task");
-    }
-    let http_rate = n as f64 / started.elapsed().as_secs_f64();
+    post_signed(&http, std::slice::from_ref(&url), n, "MH", &gate).await;
+    let took = started.elapsed();
+    let http_rate = n as f64 / took.as_secs_f64();
+    let (batches, carried, writing) = {
+        let (b, c, w) = store.metrics().batches();
+        (b - batches, c - carried, w - writing)
+    };
+    let mean_batch = (carried as f64 / batches.max(1) as f64).round().max(1.0) as usize;
+    let same_batches = baseline(&database, &store, n, mean_batch).await;
+    let full_batches = baseline(&database, &store, n, IN_FLIGHT).await;
+    println!(
+        "verified Paystack callbacks over HTTP:   {http_rate:>8.0}/s   ({n}, {IN_FLIGHT} in flight; {batches} commits of {:.1} callbacks, {:.2} ms each; the writer busy {:.0} % of the run)",
+        carried as f64 / batches.max(1) as f64,
+        writing.as_secs_f64() * 1e3 / batches.max(1) as f64,
+        writing.as_secs_f64() * 100.0 / took.as_secs_f64()
+    );
+    println!(
+        "baseline: same rows, {mean_batch} to a multi-row INSERT and commit: {same_batches:>8.0}/s   ratio {:.2}",
+        http_rate / same_batches
+    );
+    println!(
+        "baseline: same rows, {IN_FLIGHT} to a multi-row INSERT and commit: {full_batches:>8.0}/s   ratio {:.2}",
+        http_rate / full_batches
+    );
 
+    // The store's writer without HTTP: what verifying and serving add.
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let permit = Arc::clone(&gate).acquire_owned().await.expect("permit");
         let (store, tenant) = (store.clone(), tenant.clone());
         tasks.push(tokio::spawn(async move {
-            let (body, sig) = webhook(&format!("MS{i:010}"));
             store
-                .ingest(Incoming {
-                    tenant_id: tenant,
-                    provider: "paystack",
-                    kind: "charge.success".into(),
-                    dedup_key: format!("charge.success:MS{i:010}"),
-                    subject: format!("MS{i:010}"),
-                    source_addr: Some("127.0.0.1".into()),
-                    headers: format!(r#"{{"x-paystack-signature":"{sig}"}}"#),
-                    body,
-                    office: None,
-                })
+                .ingest(bench_row(&tenant, &format!("MS{i:010}")))
                 .await
                 .expect("ingest");
             drop(permit);
@@ -145,11 +141,36 @@ async fn main() {
         t.await.expect("task");
     }
     let raw_rate = n as f64 / started.elapsed().as_secs_f64();
-    println!("verified Paystack callbacks over HTTP:   {http_rate:>8.0}/s   ({n}, 64 in flight)");
     println!(
-        "raw storage ceiling (same rows, store):  {raw_rate:>8.0}/s   ratio {:.2}",
-        http_rate / raw_rate
+        "the store's writer, no HTTP:             {raw_rate:>8.0}/s   ratio to {IN_FLIGHT}-row baseline {:.2}",
+        raw_rate / full_batches
     );
+
+    // Two instances on one PostgreSQL database, each taking half the callbacks.
+    if store.backend() == "postgres" {
+        let second = RelayStore::connect(&database)
+            .await
+            .expect("second instance");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let other = format!(
+            "http://{}{PAYSTACK_PATH}/{tenant}",
+            listener.local_addr().expect("addr")
+        );
+        let app = malipo_relay::router(Relay::new(second, Some(key.clone()), Access::default()));
+        tokio::spawn(async move {
+            let _ = malipo_relay::serve(listener, app).await;
+        });
+        let started = Instant::now();
+        post_signed(&http, &[url.clone(), other], n, "M2", &gate).await;
+        let two_rate = n as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "two instances, one database, over HTTP:  {two_rate:>8.0}/s   ratio to one {:.2}",
+            two_rate / http_rate
+        );
+    }
+    println!("{}", server_after(&database, server).await);
 
     // 2. Latency at a fixed offered rate.
     let rate = 1000_u64;
@@ -351,4 +372,224 @@ async fn fixed_rate(
     }
     lat.sort();
     (lat, answers)
+}
+
+/// Callbacks in flight at once in the throughput runs (and rows to a commit in the baseline).
+const IN_FLIGHT: usize = 64;
+
+/// A stored Paystack webhook as the relay records one, for `reference`.
+fn bench_row(tenant: &str, reference: &str) -> Incoming {
+    let (body, sig) = webhook(reference);
+    Incoming {
+        tenant_id: tenant.to_owned(),
+        provider: "paystack",
+        kind: "charge.success".into(),
+        dedup_key: format!("charge.success:{reference}"),
+        subject: reference.to_owned(),
+        source_addr: Some("127.0.0.1".into()),
+        headers: format!(r#"{{"x-paystack-signature":"{sig}"}}"#),
+        body,
+        office: None,
+    }
+}
+
+/// Posts `n` signed webhooks (references `PREFIX0000000000`…), `gate` bounding those in flight,
+/// spread over `urls` in turn; every answer must be a success.
+async fn post_signed(
+    http: &reqwest::Client,
+    urls: &[String],
+    n: usize,
+    prefix: &str,
+    gate: &Arc<Semaphore>,
+) {
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = Arc::clone(gate).acquire_owned().await.expect("permit");
+        let (http, url) = (http.clone(), urls[i % urls.len()].clone());
+        let (body, sig) = webhook(&format!("{prefix}{i:010}"));
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(&url)
+                .header("x-paystack-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .expect("post");
+            drop(permit);
+            assert!(r.status().is_success(), "{}", r.status());
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+}
+
+/// The baseline: `n` rows like the relay's for a tenant of their own, numbered here, written by
+/// one writer straight to the events table, `batch` to one multi-row INSERT, each its own
+/// transaction with the backend's commit durability (SQLite `synchronous=FULL`; PostgreSQL's
+/// `synchronous_commit` as the server has it). Rows a second.
+async fn baseline(database: &str, store: &RelayStore, n: usize, batch: usize) -> f64 {
+    let tenant = store
+        .create_tenant("Baseline")
+        .await
+        .expect("tenant")
+        .tenant
+        .id;
+    let tenant = tenant.as_str();
+    macro_rules! insert_all {
+        ($pool:expr, $db:ty) => {{
+            let started = Instant::now();
+            let received_at = malipo_relay::store::now_ms();
+            let rows: Vec<Incoming> =
+                (0..n).map(|i| bench_row(tenant, &format!("MB{i:010}"))).collect();
+            for (c, chunk) in rows.chunks(batch).enumerate() {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body, subject, office) ",
+                );
+                q.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
+                    b.push_bind(&e.tenant_id)
+                        .push_bind((c * batch + i + 1) as i64)
+                        .push_bind(e.provider)
+                        .push_bind(&e.kind)
+                        .push_bind(&e.dedup_key)
+                        .push_bind(received_at)
+                        .push_bind(&e.source_addr)
+                        .push_bind(&e.headers)
+                        .push_bind(&e.body)
+                        .push_bind(&e.subject)
+                        .push_bind(&e.office);
+                });
+                q.build().execute(&$pool).await.expect("baseline insert");
+            }
+            n as f64 / started.elapsed().as_secs_f64()
+        }};
+    }
+    if malipo_relay::store::is_postgres_url(database) {
+        let pool = sqlx::PgPool::connect(database)
+            .await
+            .expect("baseline pool");
+        insert_all!(pool, sqlx::Postgres)
+    } else {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(database)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("baseline pool");
+        insert_all!(pool, sqlx::Sqlite)
+    }
+}
+
+/// What the runs' figures depend on, read before them: the machine's load and, on
+/// PostgreSQL, the server's durability settings, its checkpoints so far and the WAL position.
+struct Facts {
+    load: String,
+    postgres: Option<(i64, String)>,
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+async fn database_facts(database: &str) -> Facts {
+    let load = loadavg();
+    if !malipo_relay::store::is_postgres_url(database) {
+        println!("machine load before the runs: {load}");
+        return Facts {
+            load,
+            postgres: None,
+        };
+    }
+    let pool = sqlx::PgPool::connect(database).await.expect("facts pool");
+    let settings: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN
+         ('server_version', 'fsync', 'synchronous_commit', 'wal_sync_method', 'full_page_writes',
+          'commit_delay', 'shared_buffers', 'wal_buffers', 'max_wal_size', 'checkpoint_timeout',
+          'wal_level') ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("settings");
+    println!(
+        "PostgreSQL: {}",
+        settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("machine load before the runs: {load}");
+    println!(
+        "a bare commit before the runs:  {}",
+        commit_floor(&pool).await
+    );
+    Facts {
+        load,
+        postgres: Some(checkpoints_and_wal(&pool).await),
+    }
+}
+
+/// What one commit costs the server here (the WAL flushed to disk): 200 one-row INSERTs, each
+/// its own transaction, one after another; p50 and p99.
+async fn commit_floor(pool: &sqlx::PgPool) -> String {
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_commit (n INT)")
+        .execute(pool)
+        .await
+        .expect("table");
+    let mut took = Vec::with_capacity(200);
+    for i in 0..200 {
+        let t = Instant::now();
+        sqlx::query("INSERT INTO bench_commit VALUES ($1)")
+            .bind(i)
+            .execute(pool)
+            .await
+            .expect("insert");
+        took.push(t.elapsed());
+    }
+    took.sort();
+    format!(
+        "p50 {:.2} ms   p99 {:.2} ms",
+        percentile(&took, 50).as_secs_f64() * 1e3,
+        percentile(&took, 99).as_secs_f64() * 1e3
+    )
+}
+
+/// Checkpoints so far (timed and requested) and the current WAL position.
+async fn checkpoints_and_wal(pool: &sqlx::PgPool) -> (i64, String) {
+    sqlx::query_as(
+        "SELECT (checkpoints_timed + checkpoints_req)::bigint, pg_current_wal_lsn()::text
+         FROM pg_stat_bgwriter",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("checkpoints")
+}
+
+/// The facts' change over the runs, in a line.
+async fn server_after(database: &str, before: Facts) -> String {
+    let mut line = format!("machine load before {} / after {}", before.load, loadavg());
+    if let Some((checkpoints, lsn)) = before.postgres {
+        let pool = sqlx::PgPool::connect(database).await.expect("facts pool");
+        let (now, _) = checkpoints_and_wal(&pool).await;
+        println!(
+            "a bare commit after the runs:   {}",
+            commit_floor(&pool).await
+        );
+        let wal: i64 =
+            sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint")
+                .bind(lsn)
+                .fetch_one(&pool)
+                .await
+                .expect("wal");
+        line.push_str(&format!(
+            "; checkpoints during the runs {}; WAL written {:.1} MiB",
+            now - checkpoints,
+            wal as f64 / (1024.0 * 1024.0)
+        ));
+    }
+    line
 }

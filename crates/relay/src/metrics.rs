@@ -60,6 +60,8 @@ impl Histogram {
 struct Inner {
     ingest: Histogram,
     commit: Histogram,
+    /// Callbacks the committed batches carried (with `commit.count`, the mean batch size).
+    committed_events: u64,
     callbacks: BTreeMap<(&'static str, &'static str), u64>,
     rejections: BTreeMap<malipo_relay_api::ProblemCode, u64>,
 }
@@ -113,8 +115,24 @@ impl Metrics {
             .fetch_add(u64::try_from(n).unwrap_or(0), Ordering::Relaxed);
     }
 
-    pub fn committed(&self, took: Duration) {
-        self.with(|m| m.commit.observe(took));
+    /// A batch of `events` callbacks committed in `took`.
+    pub fn committed(&self, took: Duration, events: usize) {
+        self.with(|m| {
+            m.commit.observe(took);
+            m.committed_events += u64::try_from(events).unwrap_or(0);
+        });
+    }
+
+    /// Batches committed, the callbacks they carried and the time their commits took, since the
+    /// relay started.
+    pub fn batches(&self) -> (u64, u64, Duration) {
+        self.with(|m| {
+            (
+                m.commit.count,
+                m.committed_events,
+                Duration::from_micros(m.commit.sum_micros),
+            )
+        })
     }
 
     /// The counters in Prometheus text, followed by `gauges` read at `now_ms`.
@@ -123,6 +141,7 @@ impl Metrics {
         self.with(|m| {
             m.ingest.render(&mut out, "malipo_relay_ingest_seconds", "Time from a callback's arrival to its answer, stored callbacks and duplicates.");
             m.commit.render(&mut out, "malipo_relay_commit_seconds", "Time to commit one batch of callbacks (group commit).");
+            let _ = writeln!(out, "# HELP malipo_relay_committed_callbacks_total Callbacks the committed batches carried (divided by malipo_relay_commit_seconds_count, the mean batch).\n# TYPE malipo_relay_committed_callbacks_total counter\nmalipo_relay_committed_callbacks_total {}", m.committed_events);
             let _ = writeln!(out, "# HELP malipo_relay_callbacks_total Callbacks answered 200, by provider and outcome.\n# TYPE malipo_relay_callbacks_total counter");
             for ((provider, outcome), n) in &m.callbacks {
                 let _ = writeln!(out, "malipo_relay_callbacks_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}");

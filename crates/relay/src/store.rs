@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -113,6 +113,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         9,
         "counter_methods",
         include_str!("../migrations/postgres/0009_counter_methods.sql"),
+    ),
+    (
+        10,
+        "store_batch",
+        include_str!("../migrations/postgres/0010_store_batch.sql"),
     ),
 ];
 
@@ -1029,6 +1034,7 @@ async fn write_loop(
     wake: broadcast::Sender<(String, i64)>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) {
+    let mut writer = Writer { db, held: None };
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -1038,17 +1044,17 @@ async fn write_loop(
             }
         }
         let started = std::time::Instant::now();
-        let written = write_batch(&db, &batch).await;
-        metrics.committed(started.elapsed());
+        let written = writer.write(&batch).await;
+        metrics.committed(started.elapsed(), batch.len());
         match written {
-            Ok(results) => answer(&db, &wake, batch, results),
+            Ok(results) => answer(&writer.db, &wake, batch, results),
             // One bad event must not fail the others committed with it: each is tried alone,
             // so only the offender is refused (and sent again by its provider).
             Err(_) if batch.len() > 1 => {
                 for job in batch {
                     let alone = [job];
-                    match write_batch(&db, &alone).await {
-                        Ok(results) => answer(&db, &wake, alone.into(), results),
+                    match writer.write(&alone).await {
+                        Ok(results) => answer(&writer.db, &wake, alone.into(), results),
                         Err(e) => {
                             let [(_, reply)] = alone;
                             let _ = reply.send(Err(e));
@@ -1066,10 +1072,40 @@ async fn write_loop(
     }
 }
 
-async fn write_batch(db: &Db, batch: &[Job]) -> Result<Vec<Stored>> {
-    match db {
-        Db::Sqlite(pool) => write_batch_sqlite(pool, batch).await,
-        Db::Postgres(pool) => write_batch_postgres(pool, batch).await,
+/// The writer's database: on PostgreSQL it keeps one connection of its own, set to READ
+/// COMMITTED once, so a batch is one exchange with the server (no acquire, no ping, no BEGIN);
+/// after any error the connection is let go and the next batch takes a fresh one.
+struct Writer {
+    db: Db,
+    held: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl Writer {
+    async fn write(&mut self, batch: &[Job]) -> Result<Vec<Stored>> {
+        let pool = match &self.db {
+            Db::Sqlite(pool) => return write_batch_sqlite(pool, batch).await,
+            Db::Postgres(pool) => pool,
+        };
+        let conn = match &mut self.held {
+            Some(conn) => conn,
+            None => {
+                let mut conn = pool.acquire().await?;
+                // The duplicate check must see what other instances committed while the batch
+                // waited for its tenants' rows, which READ COMMITTED gives and a stricter server
+                // default would not (the function refuses to run under any other level).
+                sqlx::query(
+                    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                )
+                .execute(&mut *conn)
+                .await?;
+                self.held.insert(conn)
+            }
+        };
+        let written = write_batch_postgres(conn, batch).await;
+        if written.is_err() {
+            self.held = None;
+        }
+        written
     }
 }
 
@@ -1147,61 +1183,46 @@ async fn write_batch_sqlite(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Stor
     Ok(results)
 }
 
-async fn write_batch_postgres(pool: &PgPool, batch: &[Job]) -> Result<Vec<Stored>> {
-    // Pinned: the duplicate check must see what other instances committed while this batch
-    // waited for its tenants' rows, which READ COMMITTED gives and a stricter default would not.
-    let mut tx = pool
-        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-        .await?;
-    let mut tenants: Vec<String> = batch.iter().map(|(e, _)| e.tenant_id.clone()).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
-    // Holding the tenants' rows until commit serialises every instance's writes per tenant:
-    // numbers are taken in commit order, and the duplicate check below sees every event any
-    // instance committed before. Locking in id order means two batches never deadlock.
-    let locked: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&tenants)
-            .fetch_all(&mut *tx)
-            .await?;
-    if let Some(gone) = tenants.iter().find(|t| !locked.contains(t)) {
-        return Err(RelayError::NotFound(format!("tenant {gone}")));
+async fn write_batch_postgres(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Stored>> {
+    let column = |f: fn(&Incoming) -> Option<&str>| -> Vec<Option<&str>> {
+        batch.iter().map(|(e, _)| f(e)).collect()
+    };
+    let bodies: Vec<&[u8]> = batch.iter().map(|(e, _)| e.body.as_slice()).collect();
+    // One statement, its own transaction: the function (migration 10) holds the tenants' rows,
+    // then numbers and stores the batch; the commit is the statement's end.
+    let numbered: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT ord, seq FROM relay_store_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(column(|e| Some(&e.tenant_id)))
+    .bind(column(|e| Some(&e.dedup_key)))
+    .bind(column(|e| Some(e.provider)))
+    .bind(column(|e| Some(&e.kind)))
+    .bind(column(|e| e.source_addr.as_deref()))
+    .bind(column(|e| Some(&e.headers)))
+    .bind(bodies)
+    .bind(column(|e| Some(&e.subject)))
+    .bind(column(|e| e.office.as_deref()))
+    .bind(now_ms())
+    .bind(WAKE_CHANNEL)
+    .fetch_all(conn)
+    .await
+    .map_err(|e| match &e {
+        // The function's word for a tenant that is not there.
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("P0002") => {
+            RelayError::NotFound(d.message().to_owned())
+        }
+        _ => RelayError::Db(e),
+    })?;
+    let mut results = vec![Stored::Duplicate; batch.len()];
+    for (ord, seq) in numbered {
+        let slot = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| results.get_mut(i))
+            .ok_or_else(|| {
+                RelayError::Db(sqlx::Error::Protocol(format!("row {ord} of a batch")))
+            })?;
+        *slot = Stored::New(seq);
     }
-    let received_at = now_ms();
-    let mut results = Vec::with_capacity(batch.len());
-    for (e, _) in batch {
-        let seq: Option<i64> = sqlx::query_scalar(
-            "WITH next AS (
-                 UPDATE tenants SET last_seq = last_seq + 1 WHERE id = $1
-                   AND NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND dedup_key = $2)
-                 RETURNING last_seq)
-             INSERT INTO events (tenant_id, seq, provider, kind, dedup_key, received_at, source_addr, headers, body, subject, office)
-             SELECT $1, last_seq, $3, $4, $2, $5, $6, $7, $8, $9, $10 FROM next
-             RETURNING seq",
-        )
-        .bind(&e.tenant_id)
-        .bind(&e.dedup_key)
-        .bind(e.provider)
-        .bind(&e.kind)
-        .bind(received_at)
-        .bind(&e.source_addr)
-        .bind(&e.headers)
-        .bind(&e.body)
-        .bind(&e.subject)
-        .bind(&e.office)
-        .fetch_optional(&mut *tx)
-        .await?;
-        results.push(seq.map_or(Stored::Duplicate, Stored::New));
-    }
-    // Delivered to every instance's listener when (and only if) this commits.
-    for (tenant, seq) in newest_by_tenant(batch, &results) {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(WAKE_CHANNEL)
-            .bind(format!("{tenant} {seq}"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
     Ok(results)
 }
 
