@@ -12,7 +12,9 @@ impl ResultCode {
         let t = raw.trim();
         let text = match t.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
             Some(inner) => inner,
-            None if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() => t,
+            // A bare number only while JSON readers agree on it: past 64 bits they turn it into
+            // a float (`1.3e23`), so the code would read one way here and another everywhere else.
+            None if t.bytes().all(|b| b.is_ascii_digit()) && t.parse::<u64>().is_ok() => t,
             None => return None,
         };
         let ok = !text.is_empty()
@@ -107,6 +109,12 @@ mod tests {
         );
         assert_eq!(ResultCode::from_raw("1032"), Some(ResultCode::new("1032")));
         assert_eq!(ResultCode::from_raw("1.5"), None);
+        // Past 64 bits a JSON reader makes a float of it: refused, not read as its digits.
+        assert_eq!(
+            ResultCode::from_raw("18446744073709551615"),
+            Some(ResultCode::new("18446744073709551615"))
+        );
+        assert_eq!(ResultCode::from_raw("133333333333333333333333"), None);
         assert_eq!(ResultCode::from_raw("null"), None);
         assert_eq!(ResultCode::from_raw("{}"), None);
     }
