@@ -182,16 +182,8 @@ async fn main() {
         let (http, url) = (http.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
-            let (body, sig) = webhook(&format!("ML{i:010}"));
             let t = Instant::now();
-            let r = http
-                .post(&url)
-                .header("x-paystack-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .expect("post");
-            assert!(r.status().is_success());
+            post_one(&http, &url, &format!("ML{i:010}")).await;
             t.elapsed()
         }));
     }
@@ -393,6 +385,19 @@ fn bench_row(tenant: &str, reference: &str) -> Incoming {
     }
 }
 
+/// Posts one signed webhook for `reference` to `url`; its answer must be a success.
+async fn post_one(http: &reqwest::Client, url: &str, reference: &str) {
+    let (body, sig) = webhook(reference);
+    let r = http
+        .post(url)
+        .header("x-paystack-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
 /// Posts `n` signed webhooks (references `PREFIX0000000000`…), `gate` bounding those in flight,
 /// spread over `urls` in turn; every answer must be a success.
 async fn post_signed(
@@ -406,17 +411,10 @@ async fn post_signed(
     for i in 0..n {
         let permit = Arc::clone(gate).acquire_owned().await.expect("permit");
         let (http, url) = (http.clone(), urls[i % urls.len()].clone());
-        let (body, sig) = webhook(&format!("{prefix}{i:010}"));
+        let reference = format!("{prefix}{i:010}");
         tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(&url)
-                .header("x-paystack-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .expect("post");
+            post_one(&http, &url, &reference).await;
             drop(permit);
-            assert!(r.status().is_success(), "{}", r.status());
         }));
     }
     for t in tasks {
