@@ -29,9 +29,26 @@ pub(crate) fn strict_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result
     let text =
         std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
     match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v @ serde_json::Value::Object(_)) if has_private_key(&v) => {
+            return Err("the body uses a key reserved by the JSON reader".into());
+        }
         Ok(serde_json::Value::Object(_)) => {}
         Ok(_) => return Err("the body is not a JSON object".into()),
         Err(e) => return Err(e.to_string()),
     }
     serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Whether any object in `v` has a key serde_json keeps for itself (`$serde_json::private::…`,
+/// its markers for raw values and exact numbers): written back, such a body comes out as
+/// something other than what arrived, so no provider body may carry one. The reader's own
+/// nesting limit (128) bounds the walk.
+fn has_private_key(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.starts_with("$serde_json::private::") || has_private_key(v)),
+        serde_json::Value::Array(items) => items.iter().any(has_private_key),
+        _ => false,
+    }
 }
