@@ -129,17 +129,17 @@ pub struct TxFilter {
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// How many match in all; at least this many when `total_is_floor` (a broad search counts
-    /// up to [`BROAD_COUNT`] and stops).
+    /// How many match in all; at least this many when `total_is_floor` (a broad search with
+    /// other filters counts up to [`BROAD_COUNT`] and stops; a search alone is exact).
     pub total: i64,
     pub total_is_floor: bool,
     /// Where the next page starts (`after`), when this one is full.
     pub next: Option<(i64, i64)>,
 }
 
-/// A search matching more payments than this is counted only this far: "more than 10,000"
-/// tells a clerk as much as the exact figure, and counting every match of a common name would
-/// cost more than the page itself.
+/// A search with other filters matching more payments than this is counted only this far:
+/// "more than 10,000" tells a clerk as much as the exact figure, and checking every match of a
+/// common name against the filters would cost more than the page itself.
 pub const BROAD_COUNT: i64 = 10_000;
 
 const SELECT_TX: &str = "SELECT t.*, p.number AS policy_number, p.holder, u.username AS clerk,
@@ -467,67 +467,46 @@ impl Store {
         let per_page = filter.per_page.clamp(1, 500);
         let page = filter.page.max(1);
         let search = filter.search.as_deref().and_then(fts_query);
+        let offset = if filter.after.is_none() {
+            i64::from(page - 1) * i64::from(per_page)
+        } else {
+            0
+        };
 
-        // A search matching few payments fetches their ids once and visits only those; a broad
-        // one (a common name alone) walks the date index for the page and counts through the
-        // full-text index.
-        let matched: Option<Result<String, String>> = match &search {
+        // The full-text index is asked once for every match. A search matching few payments
+        // visits only those; a broad one (a common name alone) walks the date order and keeps
+        // the matches until the page is full, which for a name on one payment in twelve means
+        // reading some hundreds of rows rather than sorting every match.
+        let matched = match search {
             Some(fts) => {
-                let probe =
-                    sqlx::query("SELECT rowid FROM tx_search WHERE tx_search MATCH ? LIMIT ?")
-                        .bind(fts)
-                        .bind(NARROW_SEARCH + 1)
-                        .fetch_all(&self.pool)
-                        .await?;
-                if probe.len() as i64 <= NARROW_SEARCH {
-                    let ids: Vec<i64> = probe.iter().map(|r| r.get(0)).collect();
-                    Some(Ok(
-                        serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
-                    ))
-                } else {
-                    Some(Err(fts.clone()))
-                }
+                let ids = self.search_matches(&fts).await?;
+                Some((fts, ids))
             }
             None => None,
         };
-        let mut q: QueryBuilder<Sqlite> = match &matched {
-            Some(Ok(ids)) => {
-                let mut q = QueryBuilder::new("");
-                // SELECT_TX_IDS begins with the JSON array's placeholder.
-                q.push(SELECT_TX_IDS.split_once('?').map_or("", |(a, _)| a))
-                    .push_bind(ids.clone())
-                    .push(SELECT_TX_IDS.split_once('?').map_or("", |(_, b)| b));
-                q
+        let items = match &matched {
+            Some((_, ids)) if ids.len() as i64 > NARROW_SEARCH => {
+                let page_ids = self.walk_matches(filter, ids, offset, per_page).await?;
+                let mut q = ids_query(&page_ids);
+                q.push(" ORDER BY t.created_at DESC, t.id DESC");
+                q.build().fetch_all(&self.pool).await?
             }
-            // Walk the date index newest first and keep the matches: with this many, a page
-            // fills long before the index ends, whereas sorting every match would not.
-            Some(Err(_)) => QueryBuilder::new(SELECT_TX.replacen(
-                "FROM transactions t",
-                "FROM transactions t INDEXED BY tx_created",
-                1,
-            )),
-            None => QueryBuilder::new(SELECT_TX),
+            _ => {
+                let mut q = match &matched {
+                    Some((_, ids)) => ids_query(ids),
+                    None => QueryBuilder::new(SELECT_TX),
+                };
+                push_filters(&mut q, filter, None);
+                push_after(&mut q, filter.after);
+                q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
+                    .push_bind(per_page);
+                if filter.after.is_none() {
+                    q.push(" OFFSET ").push_bind(offset);
+                }
+                q.build().fetch_all(&self.pool).await?
+            }
         };
-        let in_fts = matched
-            .as_ref()
-            .and_then(|m| m.as_ref().err())
-            .map(String::as_str);
-        push_filters(&mut q, filter, in_fts.map(Clause::InFts));
-        if let Some((at, id)) = filter.after {
-            q.push(" AND (t.created_at, t.id) < (")
-                .push_bind(at)
-                .push(", ")
-                .push_bind(id)
-                .push(")");
-        }
-        q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
-            .push_bind(per_page);
-        if filter.after.is_none() {
-            q.push(" OFFSET ")
-                .push_bind(i64::from(page - 1) * i64::from(per_page));
-        }
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let items = rows.iter().map(tx_from_row).collect::<Result<Vec<_>>>()?;
+        let items = items.iter().map(tx_from_row).collect::<Result<Vec<_>>>()?;
         let next = items
             .last()
             .filter(|_| items.len() == per_page as usize)
@@ -543,41 +522,106 @@ impl Store {
                 push_filters(&mut c, filter, None);
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
-            Some(Ok(ids)) => {
+            // Every match is a payment: the index's answer is the count.
+            Some((_, ids)) if unfiltered(filter) => ids.len() as i64,
+            Some((_, ids)) if ids.len() as i64 <= NARROW_SEARCH => {
                 let mut c = QueryBuilder::new("SELECT count(*) AS n FROM json_each(");
-                c.push_bind(ids.clone())
+                c.push_bind(json_ids(ids))
                     .push(") j CROSS JOIN transactions t ON t.id = j.value");
                 push_filters(&mut c, filter, None);
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
-            Some(Err(fts)) if unfiltered(filter) => {
-                // The full-text index alone knows how many match, counted as far as needed.
-                sqlx::query(
-                    "SELECT count(*) AS n FROM
-                         (SELECT 1 FROM tx_search WHERE tx_search MATCH ? LIMIT ?)",
-                )
-                .bind(fts)
-                .bind(BROAD_COUNT + 1)
-                .fetch_one(&self.pool)
-                .await?
-                .get("n")
-            }
-            Some(Err(fts)) => {
+            Some((fts, _)) => {
                 let mut c = QueryBuilder::new(
                     "SELECT count(*) AS n FROM (SELECT 1 FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid",
                 );
-                push_filters(&mut c, filter, Some(Clause::Match(fts)));
+                push_filters(&mut c, filter, Some(fts));
                 c.push(" LIMIT ").push_bind(BROAD_COUNT + 1).push(")");
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
         };
-        let total_is_floor = matches!(matched, Some(Err(_))) && total > BROAD_COUNT;
+        let total_is_floor = total > BROAD_COUNT && !unfiltered(filter) && matched.is_some();
         Ok(Page {
             items,
             total: if total_is_floor { BROAD_COUNT } else { total },
             total_is_floor,
             next,
         })
+    }
+
+    /// Every payment the full-text query `fts` matches, by id, ascending. Gathered as one text
+    /// by SQLite: a row per match through the driver costs ten times as much.
+    async fn search_matches(&self, fts: &str) -> Result<Vec<i64>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT coalesce(group_concat(rowid, ','), '') FROM tx_search WHERE tx_search MATCH ?",
+        )
+        .bind(fts)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut ids = text
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|n| corrupt_unless(n.parse().ok(), n))
+            .collect::<Result<Vec<i64>>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The ids of the payments `filter` keeps that are also in `matches` (sorted), newest
+    /// first: `skip` of them passed over, then at most `take`. Walks the date order in growing
+    /// chunks, so a dense match fills a page from the first chunk and a sparse one still ends.
+    async fn walk_matches(
+        &self,
+        filter: &TxFilter,
+        matches: &[i64],
+        skip: i64,
+        take: u32,
+    ) -> Result<Vec<i64>> {
+        let mut found = Vec::with_capacity(take as usize);
+        let mut skipped = 0;
+        let mut cursor = filter.after;
+        let mut chunk: i64 = 1024;
+        loop {
+            let mut q = QueryBuilder::new(
+                "SELECT coalesce(group_concat(t.created_at || ':' || t.id, ','), '')
+                 FROM (SELECT t.created_at, t.id FROM transactions t",
+            );
+            push_filters(&mut q, filter, None);
+            push_after(&mut q, cursor);
+            q.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ")
+                .push_bind(chunk)
+                .push(") t");
+            let text: String = q.build().fetch_one(&self.pool).await?.get(0);
+            // The aggregate's order is SQLite's to choose: put the chunk back in date order.
+            let mut rows = text
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|pair| {
+                    let parsed = pair
+                        .split_once(':')
+                        .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)));
+                    corrupt_unless(parsed, pair)
+                })
+                .collect::<Result<Vec<(i64, i64)>>>()?;
+            rows.sort_unstable_by(|a, b| b.cmp(a));
+            for &(_, id) in &rows {
+                if matches.binary_search(&id).is_ok() {
+                    if skipped < skip {
+                        skipped += 1;
+                    } else {
+                        found.push(id);
+                        if found.len() == take as usize {
+                            return Ok(found);
+                        }
+                    }
+                }
+            }
+            match rows.last() {
+                Some(&last) if rows.len() as i64 == chunk => cursor = Some(last),
+                _ => return Ok(found),
+            }
+            chunk = (chunk * 4).min(65_536);
+        }
     }
 
     async fn count_from_totals(&self, filter: &TxFilter) -> Result<i64> {
@@ -610,17 +654,8 @@ fn unfiltered(f: &TxFilter) -> bool {
 /// Searches matching at most this many payments are fetched by id.
 const NARROW_SEARCH: i64 = 2000;
 
-/// How a search narrows a query.
-#[derive(Clone, Copy)]
-enum Clause<'a> {
-    /// `t.id IN` the full-text matches.
-    InFts(&'a str),
-    /// The query starts from `tx_search`.
-    Match(&'a str),
-}
-
 /// Appends the WHERE clause.
-fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, search: Option<Clause<'_>>) {
+fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, search: Option<&str>) {
     q.push(" WHERE 1 = 1");
     if let Some(s) = filter.status {
         q.push(" AND t.status = ").push_bind(s.as_str());
@@ -639,17 +674,40 @@ fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, search: Option<
         let end = to.next_day().map_or(i64::MAX, day_start_ms);
         q.push(" AND t.created_at < ").push_bind(end);
     }
-    match search {
-        Some(Clause::Match(fts)) => {
-            q.push(" AND tx_search MATCH ").push_bind(fts.to_owned());
-        }
-        Some(Clause::InFts(fts)) => {
-            q.push(" AND t.id IN (SELECT rowid FROM tx_search WHERE tx_search MATCH ")
-                .push_bind(fts.to_owned())
-                .push(")");
-        }
-        None => {}
+    if let Some(fts) = search {
+        // The query starts from `tx_search`.
+        q.push(" AND tx_search MATCH ").push_bind(fts.to_owned());
     }
+}
+
+/// Appends the keyset condition: rows after `after` in the date order, newest first.
+fn push_after(q: &mut QueryBuilder<Sqlite>, after: Option<(i64, i64)>) {
+    if let Some((at, id)) = after {
+        q.push(" AND (t.created_at, t.id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+}
+
+/// The payment query over `ids` (no WHERE yet).
+fn ids_query(ids: &[i64]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::new("");
+    // SELECT_TX_IDS begins with the JSON array's placeholder.
+    q.push(SELECT_TX_IDS.split_once('?').map_or("", |(a, _)| a))
+        .push_bind(json_ids(ids))
+        .push(SELECT_TX_IDS.split_once('?').map_or("", |(_, b)| b));
+    q
+}
+
+fn json_ids(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+/// `value` or, when the database gave something else than it keeps, a corruption error.
+fn corrupt_unless<T>(value: Option<T>, seen: &str) -> Result<T> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("search walk: {seen:?}")))
 }
 
 /// Wraps SQL assembled from constants only.

@@ -849,6 +849,61 @@ async fn a_broad_search_pages_and_counts_the_same_as_a_narrow_one() {
             first.items[24].created_at > page.items[0].created_at,
             "{search}: page 3 follows page 1"
         );
+
+        // Walked to the end by keyset, with and without the status filter, the pages are every
+        // match in date order, once: the broad walk crosses several of its chunks on the way.
+        for status in [Some(TxStatus::Succeeded), None] {
+            let expected: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM transactions WHERE policy_id = ? AND (? IS NULL OR status = ?)
+                 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(policy)
+            .bind(status.map(|s| s.as_str()))
+            .bind(status.map(|s| s.as_str()))
+            .fetch_all(&raw)
+            .await
+            .unwrap();
+            let mut walked = Vec::new();
+            let mut after = None;
+            loop {
+                let p = store
+                    .transactions(&TxFilter {
+                        status,
+                        after,
+                        page: 1,
+                        per_page: 97,
+                        ..f.clone()
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(p.total, expected.len() as i64, "{search} {status:?}: total");
+                assert!(!p.total_is_floor);
+                walked.extend(p.items.iter().map(|t| t.id));
+                match p.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            assert_eq!(
+                walked, expected,
+                "{search} {status:?}: every match once, in order"
+            );
+            // The last page by offset is the same rows as the walk's end.
+            let last = store
+                .transactions(&TxFilter {
+                    status,
+                    per_page: 97,
+                    page: expected.len().div_ceil(97) as u32,
+                    ..f.clone()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                last.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+                expected[expected.len() / 97 * 97..],
+                "{search} {status:?}: the last page by offset"
+            );
+        }
     }
 }
 
