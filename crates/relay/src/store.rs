@@ -119,6 +119,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         "store_batch",
         include_str!("../migrations/postgres/0010_store_batch.sql"),
     ),
+    (
+        11,
+        "store_batch_plan",
+        include_str!("../migrations/postgres/0011_store_batch_plan.sql"),
+    ),
 ];
 
 /// The PostgreSQL channel on which instances announce new events to each other.
