@@ -51,6 +51,8 @@ pub struct Shell {
     /// When the process started, for the startup time logged once the UI is interactive.
     pub started: std::time::Instant,
     pub ready: std::sync::Once,
+    /// Turned true once the UI is interactive: the background loops wait for it (see `run`).
+    pub drawn: tokio::sync::watch::Sender<bool>,
     /// The update last shown to an administrator, installed only if they ask for it.
     pub update: Mutex<Option<tauri_plugin_updater::Update>>,
 }
@@ -1014,5 +1016,6 @@ pub fn ui_ready(shell: tauri::State<'_, Shell>) {
             at_unix_ms,
             "interactive"
         );
+        shell.drawn.send_replace(true);
     });
 }
