@@ -90,8 +90,11 @@ pub fn parse(body: &[u8]) -> Result<StkCallback, CallbackError> {
             transaction_date: find(&items, "TransactionDate")
                 .and_then(unquote)
                 .map(|v| v.into_owned()),
+            // A phone number is digits: a bare fraction is no number anyone dialled (and
+            // serde_json reads such fractions inexactly, so written back it reads otherwise).
             phone: find(&items, "PhoneNumber")
                 .and_then(unquote)
+                .filter(|v| !v.contains('.'))
                 .map(|v| v.into_owned()),
         }
     } else {
