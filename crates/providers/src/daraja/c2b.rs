@@ -148,10 +148,13 @@ pub fn parse_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
         amount,
         shortcode,
         account: text(w.bill_ref_number, 40),
+        // A phone number is digits: a bare fraction is no number anyone dialled (and serde_json
+        // reads such fractions inexactly, so written back it reads otherwise).
         msisdn: w
             .msisdn
             .map(|m| {
                 unquote(m.get())
+                    .filter(|v| !v.contains('.'))
                     .unwrap_or_default()
                     .chars()
                     .take(20)
