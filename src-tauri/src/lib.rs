@@ -184,6 +184,10 @@ impl Opened {
         self.changed.notify_all();
     }
 
+    fn is_set(&self) -> bool {
+        *self.done.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn wait(&self) {
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         while !*done {
@@ -220,8 +224,8 @@ pub fn run() {
         builder = builder.plugin(updater);
     }
     let opened = Arc::new(Opened::default());
-    let handler: Box<dyn Fn(tauri::ipc::Invoke) -> bool + Send + Sync> =
-        Box::new(malipo_app::ipc_commands!(handlers));
+    let handler: Arc<dyn Fn(tauri::ipc::Invoke) -> bool + Send + Sync> =
+        Arc::new(malipo_app::ipc_commands!(handlers));
     let result = builder
         .setup({
             let opened = opened.clone();
@@ -244,12 +248,24 @@ pub fn run() {
                 Ok(())
             }
         })
-        // A command the UI sends before the office is open waits for it (a first start: the
-        // database being created, demo mode's servers starting), on the thread that answers
-        // commands, so none sees the state missing.
+        // A command the UI sends before the office is open (a first start creating the
+        // database, an upgrade's migrations, demo mode's servers starting) waits for it, so none
+        // sees the state missing; it waits on a thread of its own, because the thread that
+        // answers commands is the window's, which must keep drawing meanwhile.
         .invoke_handler(move |invoke| {
-            opened.wait();
-            handler(invoke)
+            if opened.is_set() {
+                return handler(invoke);
+            }
+            let (opened, handler) = (opened.clone(), handler.clone());
+            std::thread::spawn(move || {
+                opened.wait();
+                let resolver = invoke.resolver.clone();
+                let command = invoke.message.command().to_owned();
+                if !handler(invoke) {
+                    resolver.reject(format!("Command {command} not found"));
+                }
+            });
+            true
         })
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -48,7 +48,9 @@ pub use policies::{
 pub use refunds::{RefundDetails, RefundRecord, SendClaim};
 pub use standing_orders::{NewStandingOrder, OrderResult, StandingOrder};
 pub use summary::{DayTotals, Split, Summary, SummaryFilter, Totals};
-pub use transactions::{NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey};
+pub use transactions::{
+    BROAD_COUNT, NewTransaction, Page, ProviderDetails, TransactionRecord, TxFilter, TxKey,
+};
 pub use users::{SignInFailures, UserRecord};
 
 /// The migrations, embedded so the shipped binary carries its schema.

@@ -473,28 +473,30 @@ impl Store {
             0
         };
 
-        // The full-text index is asked once for every match. A search matching few payments
-        // visits only those; a broad one (a common name alone) walks the date order and keeps
-        // the matches until the page is full, which for a name on one payment in twelve means
-        // reading some hundreds of rows rather than sorting every match.
+        // A search matching few payments visits only those; a broad one (a common name alone)
+        // walks the date order and asks the full-text index for the matches among the rows it
+        // reads, until the page is full: for a name on one payment in twelve, some hundreds of
+        // rows rather than every match.
         let matched = match search {
             Some(fts) => {
-                let ids = self.search_matches(&fts).await?;
-                Some((fts, ids))
+                let matches = self.search_matches(&fts).await?;
+                Some((fts, matches))
             }
             None => None,
         };
         let items = match &matched {
-            Some((_, ids)) if ids.len() as i64 > NARROW_SEARCH => {
-                let page_ids = self.walk_matches(filter, ids, offset, per_page).await?;
+            Some((fts, Matches::Many(newest))) => {
+                let page_ids = self
+                    .walk_matches(filter, fts, newest, offset, per_page)
+                    .await?;
                 let mut q = ids_query(&page_ids);
                 q.push(" ORDER BY t.created_at DESC, t.id DESC");
                 q.build().fetch_all(&self.pool).await?
             }
             _ => {
                 let mut q = match &matched {
-                    Some((_, ids)) => ids_query(ids),
-                    None => QueryBuilder::new(SELECT_TX),
+                    Some((_, Matches::Few(ids))) => ids_query(ids),
+                    _ => QueryBuilder::new(SELECT_TX),
                 };
                 push_filters(&mut q, filter, None);
                 push_after(&mut q, filter.after);
@@ -523,15 +525,16 @@ impl Store {
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
             // Every match is a payment: the index's answer is the count.
-            Some((_, ids)) if unfiltered(filter) => ids.len() as i64,
-            Some((_, ids)) if ids.len() as i64 <= NARROW_SEARCH => {
+            Some((_, Matches::Few(ids))) if unfiltered(filter) => ids.len() as i64,
+            Some((_, Matches::Few(ids))) => {
                 let mut c = QueryBuilder::new("SELECT count(*) AS n FROM json_each(");
                 c.push_bind(json_ids(ids))
                     .push(") j CROSS JOIN transactions t ON t.id = j.value");
                 push_filters(&mut c, filter, None);
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
-            Some((fts, _)) => {
+            Some((_, Matches::Many(newest))) if unfiltered(filter) => newest.len() as i64,
+            Some((fts, Matches::Many(_))) => {
                 let mut c = QueryBuilder::new(
                     "SELECT count(*) AS n FROM (SELECT 1 FROM tx_search CROSS JOIN transactions t ON t.id = tx_search.rowid",
                 );
@@ -540,7 +543,7 @@ impl Store {
                 c.build().fetch_one(&self.pool).await?.get("n")
             }
         };
-        let total_is_floor = total > BROAD_COUNT && !unfiltered(filter) && matched.is_some();
+        let total_is_floor = total > BROAD_COUNT && matched.is_some();
         Ok(Page {
             items,
             total: if total_is_floor { BROAD_COUNT } else { total },
@@ -549,15 +552,33 @@ impl Store {
         })
     }
 
-    /// Every payment the full-text query `fts` matches, by id, ascending. Gathered as one text
-    /// by SQLite: a row per match through the driver costs ten times as much.
-    async fn search_matches(&self, fts: &str) -> Result<Vec<i64>> {
-        let text: String = sqlx::query_scalar(
-            "SELECT coalesce(group_concat(rowid, ','), '') FROM tx_search WHERE tx_search MATCH ?",
-        )
-        .bind(fts)
-        .fetch_one(&self.pool)
-        .await?;
+    /// The payments the full-text query `fts` matches, by id ascending: the newest
+    /// [`BROAD_COUNT`] and one more. One statement, because FTS5 gathers a prefix's matches
+    /// afresh for each (some milliseconds for a common name), and as one text: a row per match
+    /// through the driver costs ten times as much.
+    async fn search_matches(&self, fts: &str) -> Result<Matches> {
+        let ids = self
+            .match_ids(
+                "SELECT coalesce(group_concat(rowid, ','), '') FROM (SELECT rowid FROM tx_search
+                 WHERE tx_search MATCH ? ORDER BY rowid DESC LIMIT ?)",
+                fts,
+                &[BROAD_COUNT + 1],
+            )
+            .await?;
+        Ok(if ids.len() as i64 > NARROW_SEARCH {
+            Matches::Many(ids)
+        } else {
+            Matches::Few(ids)
+        })
+    }
+
+    /// The ids (sorted) that `sql`, given `fts` and then `binds`, gathers with `group_concat`.
+    async fn match_ids(&self, sql: &'static str, fts: &str, binds: &[i64]) -> Result<Vec<i64>> {
+        let mut q = sqlx::query_scalar(sql).bind(fts);
+        for &b in binds {
+            q = q.bind(b);
+        }
+        let text: String = q.fetch_one(&self.pool).await?;
         let mut ids = text
             .split(',')
             .filter(|s| !s.is_empty())
@@ -567,20 +588,34 @@ impl Store {
         Ok(ids)
     }
 
-    /// The ids of the payments `filter` keeps that are also in `matches` (sorted), newest
-    /// first: `skip` of them passed over, then at most `take`. Walks the date order in growing
-    /// chunks, so a dense match fills a page from the first chunk and a sparse one still ends.
+    /// The ids of the payments `filter` keeps that the full-text query `fts` matches, newest
+    /// first: `skip` of them passed over, then at most `take`. `newest` is what
+    /// [`Store::search_matches`] gathered. Walks the date order in growing chunks, so a dense
+    /// match fills a page from the first chunk and a sparse one still ends. Payments are
+    /// numbered as they are made, so the first pages find their matches among `newest`; a
+    /// chunk reaching below those asks the index for its matches within the chunk's range of
+    /// ids, never for a range already asked, so no walk reads more than every match once, even
+    /// through history imported out of order.
     async fn walk_matches(
         &self,
         filter: &TxFilter,
-        matches: &[i64],
+        fts: &str,
+        newest: &[i64],
         skip: i64,
         take: u32,
     ) -> Result<Vec<i64>> {
+        const IN_RANGE: &str = "SELECT coalesce(group_concat(rowid, ','), '') FROM tx_search
+             WHERE tx_search MATCH ? AND rowid >= ? AND rowid <= ?";
         let mut found = Vec::with_capacity(take as usize);
         let mut skipped = 0;
         let mut cursor = filter.after;
         let mut chunk: i64 = 1024;
+        // Every match with an id from `known_from` up, ascending.
+        let mut known = newest.to_vec();
+        let mut known_from = match newest.first() {
+            Some(&lowest) if newest.len() as i64 > BROAD_COUNT => lowest,
+            _ => i64::MIN,
+        };
         loop {
             let mut q = QueryBuilder::new(
                 "SELECT coalesce(group_concat(t.created_at || ':' || t.id, ','), '')
@@ -604,8 +639,16 @@ impl Store {
                 })
                 .collect::<Result<Vec<(i64, i64)>>>()?;
             rows.sort_unstable_by(|a, b| b.cmp(a));
+            if let Some(lowest) = rows.iter().map(|r| r.1).min().filter(|&l| l < known_from) {
+                let mut more = self
+                    .match_ids(IN_RANGE, fts, &[lowest, known_from - 1])
+                    .await?;
+                more.append(&mut known);
+                known = more;
+                known_from = lowest;
+            }
             for &(_, id) in &rows {
-                if matches.binary_search(&id).is_ok() {
+                if known.binary_search(&id).is_ok() {
                     if skipped < skip {
                         skipped += 1;
                     } else {
@@ -653,6 +696,13 @@ fn unfiltered(f: &TxFilter) -> bool {
 
 /// Searches matching at most this many payments are fetched by id.
 const NARROW_SEARCH: i64 = 2000;
+
+/// What a search matches, by id ascending: every match, few enough to fetch by id; or more,
+/// and the newest of them, up to [`BROAD_COUNT`] and one (every match when fewer).
+enum Matches {
+    Few(Vec<i64>),
+    Many(Vec<i64>),
+}
 
 /// Appends the WHERE clause.
 fn push_filters(q: &mut QueryBuilder<Sqlite>, filter: &TxFilter, search: Option<&str>) {

@@ -761,147 +761,259 @@ async fn kept_payments_fill_instalments_and_the_rest_are_overdue_or_pending() {
 
 #[tokio::test]
 async fn a_broad_search_pages_and_counts_the_same_as_a_narrow_one() {
-    let (dir, store) = store().await;
-    let ids = store
-        .insert_policies(
-            "admin",
-            &[
-                policy("P-1", "Otieno Odhiambo", "0722000111"),
-                policy("P-2", "Amina", "0712345678"),
-            ],
-            T0,
-        )
-        .await
-        .unwrap();
-    // More payments for one holder than a narrow search fetches by id, written in one go.
-    let raw = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("malipo.sqlite3").display()
-    ))
-    .await
-    .unwrap();
-    let mut tx = raw.begin().await.unwrap();
-    for n in 0..2600_i64 {
-        let at = malipo_domain::time_zone::to_ms(T0) + n * 60_000;
-        sqlx::query(
-            "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
-                created_at, updated_at, day)
-             VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
-        )
-        .bind(format!("NBI-{:06}", n + 1))
-        .bind(format!("M{n:011}"))
-        .bind(ids[(n % 5 == 0) as usize])
-        .bind(if n % 2 == 0 { "succeeded" } else { "failed" })
-        .bind(at)
-        .bind(at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    let count = |status: &str, policy: i64| {
-        let raw = raw.clone();
-        let status = status.to_owned();
-        async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM transactions WHERE status = ? AND policy_id = ?",
+    for shuffled in [false, true] {
+        let (dir, store) = store().await;
+        let ids = store
+            .insert_policies(
+                "admin",
+                &[
+                    policy("P-1", "Otieno Odhiambo", "0722000111"),
+                    policy("P-2", "Amina", "0712345678"),
+                ],
+                T0,
             )
-            .bind(status)
-            .bind(policy)
-            .fetch_one(&raw)
-            .await
-            .unwrap()
-        }
-    };
-    // "otieno" matches 2080 payments (broad); "amina" 520 (narrow).
-    for (search, policy) in [("otieno", ids[0]), ("amina", ids[1])] {
-        let f = TxFilter {
-            search: Some(search.into()),
-            status: Some(TxStatus::Succeeded),
-            per_page: 25,
-            page: 3,
-            ..TxFilter::default()
-        };
-        let page = store.transactions(&f).await.unwrap();
-        assert_eq!(
-            page.total,
-            count("succeeded", policy).await,
-            "{search}: the total counts every match"
-        );
-        assert_eq!(page.items.len(), 25);
-        assert!(
-            page.items
-                .windows(2)
-                .all(|w| w[0].created_at > w[1].created_at),
-            "{search}: newest first"
-        );
-        assert!(page.items.iter().all(|t| t.status == TxStatus::Succeeded
-            && t.policy_number == if policy == ids[0] { "P-1" } else { "P-2" }));
-        let first = store
-            .transactions(&TxFilter {
-                page: 1,
-                ..f.clone()
-            })
             .await
             .unwrap();
-        assert!(
-            first.items[24].created_at > page.items[0].created_at,
-            "{search}: page 3 follows page 1"
-        );
+        // More payments for one holder than a narrow search fetches by id, written in one go:
+        // numbered in date order as a counter makes them, or not (history imported out of order).
+        let raw = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("malipo.sqlite3").display()
+        ))
+        .await
+        .unwrap();
+        let mut tx = raw.begin().await.unwrap();
+        for n in 0..2600_i64 {
+            let minute = if shuffled { n * 7919 % 2600 } else { n };
+            let at = malipo_domain::time_zone::to_ms(T0) + minute * 60_000;
+            sqlx::query(
+                "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
+                    created_at, updated_at, day)
+                 VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
+            )
+            .bind(format!("NBI-{:06}", n + 1))
+            .bind(format!("M{n:011}"))
+            .bind(ids[(n % 5 == 0) as usize])
+            .bind(if n % 2 == 0 { "succeeded" } else { "failed" })
+            .bind(at)
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let count = |status: &str, policy: i64| {
+            let raw = raw.clone();
+            let status = status.to_owned();
+            async move {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM transactions WHERE status = ? AND policy_id = ?",
+                )
+                .bind(status)
+                .bind(policy)
+                .fetch_one(&raw)
+                .await
+                .unwrap()
+            }
+        };
+        // "otieno" matches 2080 payments (broad); "amina" 520 (narrow).
+        for (search, policy) in [("otieno", ids[0]), ("amina", ids[1])] {
+            let f = TxFilter {
+                search: Some(search.into()),
+                status: Some(TxStatus::Succeeded),
+                per_page: 25,
+                page: 3,
+                ..TxFilter::default()
+            };
+            let page = store.transactions(&f).await.unwrap();
+            assert_eq!(
+                page.total,
+                count("succeeded", policy).await,
+                "{search} (shuffled: {shuffled}): the total counts every match"
+            );
+            assert_eq!(page.items.len(), 25);
+            assert!(
+                page.items
+                    .windows(2)
+                    .all(|w| w[0].created_at > w[1].created_at),
+                "{search} (shuffled: {shuffled}): newest first"
+            );
+            assert!(page.items.iter().all(|t| t.status == TxStatus::Succeeded
+                && t.policy_number == if policy == ids[0] { "P-1" } else { "P-2" }));
+            let first = store
+                .transactions(&TxFilter {
+                    page: 1,
+                    ..f.clone()
+                })
+                .await
+                .unwrap();
+            assert!(
+                first.items[24].created_at > page.items[0].created_at,
+                "{search} (shuffled: {shuffled}): page 3 follows page 1"
+            );
 
-        // Walked to the end by keyset, with and without the status filter, the pages are every
-        // match in date order, once: the broad walk crosses several of its chunks on the way.
-        for status in [Some(TxStatus::Succeeded), None] {
+            // Walked to the end by keyset, with and without the status filter, the pages are every
+            // match in date order, once: the broad walk crosses several of its chunks on the way.
+            for status in [Some(TxStatus::Succeeded), None] {
+                let expected: Vec<i64> = sqlx::query_scalar(
+                    "SELECT id FROM transactions WHERE policy_id = ? AND (? IS NULL OR status = ?)
+                     ORDER BY created_at DESC, id DESC",
+                )
+                .bind(policy)
+                .bind(status.map(|s| s.as_str()))
+                .bind(status.map(|s| s.as_str()))
+                .fetch_all(&raw)
+                .await
+                .unwrap();
+                let mut walked = Vec::new();
+                let mut after = None;
+                loop {
+                    let p = store
+                        .transactions(&TxFilter {
+                            status,
+                            after,
+                            page: 1,
+                            per_page: 97,
+                            ..f.clone()
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        p.total,
+                        expected.len() as i64,
+                        "{search} {status:?} (shuffled: {shuffled}): total"
+                    );
+                    assert!(!p.total_is_floor);
+                    walked.extend(p.items.iter().map(|t| t.id));
+                    match p.next {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+                assert_eq!(
+                    walked, expected,
+                    "{search} {status:?} (shuffled: {shuffled}): every match once, in order"
+                );
+                // The last page by offset is the same rows as the walk's end.
+                let last = store
+                    .transactions(&TxFilter {
+                        status,
+                        per_page: 97,
+                        page: expected.len().div_ceil(97) as u32,
+                        ..f.clone()
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    last.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+                    expected[expected.len() / 97 * 97..],
+                    "{search} {status:?} (shuffled: {shuffled}): the last page by offset"
+                );
+            }
+        }
+    }
+}
+
+/// A search matching more payments than are counted says "more than" instead of counting on,
+/// alone or with another filter; its pages are still every match in date order, whether
+/// payments were numbered in date order or not (history imported out of order).
+#[tokio::test]
+async fn a_search_matching_more_than_are_counted_says_more_than() {
+    for shuffled in [false, true] {
+        let (dir, store) = store().await;
+        let ids = store
+            .insert_policies(
+                "admin",
+                &[policy("P-1", "Otieno Odhiambo", "0722000111")],
+                T0,
+            )
+            .await
+            .unwrap();
+        let raw = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("malipo.sqlite3").display()
+        ))
+        .await
+        .unwrap();
+        let made = malipo_store::BROAD_COUNT + 50;
+        let mut tx = raw.begin().await.unwrap();
+        for n in 0..made {
+            let minute = if shuffled { n * 7919 % made } else { n };
+            let at = malipo_domain::time_zone::to_ms(T0) + minute * 60_000;
+            sqlx::query(
+                "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
+                    created_at, updated_at, day)
+                 VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
+            )
+            .bind(format!("NBI-{:06}", n + 1))
+            .bind(format!("M{n:011}"))
+            .bind(ids[0])
+            .bind(if n % 7 == 0 { "failed" } else { "succeeded" })
+            .bind(at)
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        for status in [None, Some(TxStatus::Succeeded)] {
             let expected: Vec<i64> = sqlx::query_scalar(
-                "SELECT id FROM transactions WHERE policy_id = ? AND (? IS NULL OR status = ?)
+                "SELECT id FROM transactions WHERE ? IS NULL OR status = ?
                  ORDER BY created_at DESC, id DESC",
             )
-            .bind(policy)
             .bind(status.map(|s| s.as_str()))
             .bind(status.map(|s| s.as_str()))
             .fetch_all(&raw)
             .await
             .unwrap();
+            let f = TxFilter {
+                search: Some("otieno".into()),
+                status,
+                per_page: 500,
+                page: 1,
+                ..TxFilter::default()
+            };
             let mut walked = Vec::new();
             let mut after = None;
             loop {
-                let p = store
-                    .transactions(&TxFilter {
-                        status,
-                        after,
-                        page: 1,
-                        per_page: 97,
-                        ..f.clone()
-                    })
+                let page = store
+                    .transactions(&TxFilter { after, ..f.clone() })
                     .await
                     .unwrap();
-                assert_eq!(p.total, expected.len() as i64, "{search} {status:?}: total");
-                assert!(!p.total_is_floor);
-                walked.extend(p.items.iter().map(|t| t.id));
-                match p.next {
+                let counted = expected.len() as i64 > malipo_store::BROAD_COUNT;
+                assert_eq!(
+                    page.total_is_floor, counted,
+                    "{status:?}: more than are counted"
+                );
+                assert_eq!(
+                    page.total,
+                    (expected.len() as i64).min(malipo_store::BROAD_COUNT),
+                    "{status:?}"
+                );
+                walked.extend(page.items.iter().map(|t| t.id));
+                match page.next {
                     Some(n) => after = Some(n),
                     None => break,
                 }
             }
             assert_eq!(
                 walked, expected,
-                "{search} {status:?}: every match once, in order"
+                "{status:?} (shuffled: {shuffled}): every match once, in date order"
             );
-            // The last page by offset is the same rows as the walk's end.
             let last = store
                 .transactions(&TxFilter {
-                    status,
-                    per_page: 97,
-                    page: expected.len().div_ceil(97) as u32,
+                    per_page: 7,
+                    page: expected.len().div_ceil(7) as u32,
                     ..f.clone()
                 })
                 .await
                 .unwrap();
             assert_eq!(
                 last.items.iter().map(|t| t.id).collect::<Vec<_>>(),
-                expected[expected.len() / 97 * 97..],
-                "{search} {status:?}: the last page by offset"
+                expected[expected.len() / 7 * 7..],
+                "{status:?} (shuffled: {shuffled}): the last page by offset"
             );
         }
     }
