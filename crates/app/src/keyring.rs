@@ -2,7 +2,7 @@
 //! the desktop's Secret Service (GNOME Keyring, KWallet) on Linux, falling back to the kernel's
 //! keyutils on a machine without a desktop session; the Keychain on macOS; the Credential
 //! Manager on Windows. When none is reachable, [`OsKeyring::open`] says why, and the secrets
-//! come from the environment only (DESIGN.md's `MALIPO_*` variables).
+//! come from the environment only (the `MALIPO_*` variables of README's Configuration).
 
 use std::sync::Arc;
 

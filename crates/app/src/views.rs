@@ -55,7 +55,7 @@ pub(crate) fn read_cursor(text: &str) -> crate::Result<(i64, i64)> {
         .ok_or_else(|| crate::Error::invalid("after", "give back the `next` of the page before"))
 }
 
-/// A payment, as DESIGN.md's contract fixes it.
+/// A payment, in the shape README's "JSON shapes" fixes for the CLI and the UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct TransactionView {
     pub id: i64,

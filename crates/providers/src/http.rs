@@ -12,14 +12,27 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[error("{0}")]
 pub struct Transport(pub String);
 
-pub(crate) fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("malipo/", env!("CARGO_PKG_VERSION")))
-        .build()
-        // Building only fails when the TLS backend cannot start, which a fallback cannot fix.
-        .unwrap_or_else(|_| reqwest::Client::new())
+/// A provider's HTTP client, or why none could be made (building fails only when the TLS
+/// backend cannot start): then every request fails with that reason, as a transport failure,
+/// instead of the process stopping.
+#[derive(Debug, Clone)]
+pub(crate) struct Http(Result<reqwest::Client, Transport>);
+
+impl Http {
+    pub(crate) fn new(timeout: Duration) -> Http {
+        Http(
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("malipo/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Transport(format!("no HTTP client could be made: {e}"))),
+        )
+    }
+
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, Transport> {
+        self.0.as_ref().map_err(Clone::clone)
+    }
 }
 
 pub(crate) fn transport(what: &str, e: &reqwest::Error) -> Transport {

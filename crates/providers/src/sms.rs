@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use malipo_domain::{Msisdn, Secret};
 
-use crate::http::{client, transport};
+use crate::http::{Http, transport};
 
 #[derive(Debug, Clone)]
 pub struct SmsConfig {
@@ -77,14 +77,14 @@ fn recipient_error(code: i64, status: &str) -> SmsError {
 #[derive(Debug, Clone)]
 pub struct SmsClient {
     config: SmsConfig,
-    http: reqwest::Client,
+    http: Http,
 }
 
 impl SmsClient {
     pub fn new(config: SmsConfig) -> SmsClient {
         SmsClient {
             config,
-            http: client(Duration::from_secs(30)),
+            http: Http::new(Duration::from_secs(30)),
         }
     }
 
@@ -109,6 +109,8 @@ impl SmsClient {
         }
         let sent = self
             .http
+            .client()
+            .map_err(|e| SmsError::Later(e.0))?
             .post(&url)
             .header("apiKey", self.config.api_key.expose())
             .header("Accept", "application/json")

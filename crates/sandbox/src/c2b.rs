@@ -268,16 +268,18 @@ impl Sandbox {
         let registration = lock(&s.0.c2b).registered.get(&shortcode).cloned();
         let mut validation = None;
         if let (Some(reg), true) = (&registration, s.behaviour().c2b_validation) {
-            let asked =
-                s.0.http
+            let answer: Option<Value> = match &s.0.http {
+                Some(http) => match http
                     .post(&reg.validation_url)
                     .json(&body)
                     .timeout(Duration::from_secs(8))
                     .send()
-                    .await;
-            let answer: Option<Value> = match asked {
-                Ok(r) => r.json().await.ok(),
-                Err(_) => None,
+                    .await
+                {
+                    Ok(r) => r.json().await.ok(),
+                    Err(_) => None,
+                },
+                None => None,
             };
             let accepted = match &answer {
                 Some(a) => text(a, "ResultCode").as_deref() == Some("0"),

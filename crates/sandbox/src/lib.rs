@@ -207,7 +207,9 @@ pub(crate) struct Inner {
     pub ratiba: Mutex<ratiba::RatibaState>,
     drop_acc: Mutex<u32>,
     held: Mutex<Option<Outgoing>>,
-    http: reqwest::Client,
+    /// None when no client could be made (the TLS backend did not start): callbacks are then
+    /// recorded as sent and unanswered.
+    http: Option<reqwest::Client>,
 }
 
 #[derive(Debug, Clone)]
@@ -245,7 +247,7 @@ impl Sandbox {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .ok();
         Sandbox(Arc::new(Inner {
             config,
             behaviour: Mutex::new(Behaviour::default()),
@@ -397,16 +399,19 @@ impl Sandbox {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
         for _ in 0..=extra {
-            let mut req = self
-                .0
-                .http
-                .post(&o.url)
-                .header("content-type", "application/json")
-                .body(o.body.clone());
-            for (k, v) in &o.headers {
-                req = req.header(k, v);
-            }
-            let status = req.send().await.ok().map(|r| r.status().as_u16());
+            let status = match &self.0.http {
+                Some(http) => {
+                    let mut req = http
+                        .post(&o.url)
+                        .header("content-type", "application/json")
+                        .body(o.body.clone());
+                    for (k, v) in &o.headers {
+                        req = req.header(k, v);
+                    }
+                    req.send().await.ok().map(|r| r.status().as_u16())
+                }
+                None => None,
+            };
             self.bump(|s| s.callbacks_sent += 1);
             lock(&self.0.deliveries).push(Delivery {
                 url: o.url.clone(),

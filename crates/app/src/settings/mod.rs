@@ -1,6 +1,6 @@
 //! Provider settings: one type read the same way by the CLI and the desktop. Non-secret values
 //! come from the office database, secrets from the OS keyring ([`SecretStore`]), and the
-//! environment variables of DESIGN.md override both (headless use, CI).
+//! `MALIPO_*` environment variables (README, Configuration) override both (headless use, CI).
 
 use std::collections::HashMap;
 

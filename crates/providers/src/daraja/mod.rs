@@ -431,7 +431,7 @@ struct Token {
 /// A Daraja client for one shortcode. Cheap to share behind an `Arc`.
 pub struct DarajaClient {
     config: DarajaConfig,
-    http: reqwest::Client,
+    http: http::Http,
     token: Mutex<Option<Token>>,
 }
 
@@ -453,7 +453,7 @@ fn parse_expiry(raw: &str) -> Result<u64, DarajaError> {
 
 impl DarajaClient {
     pub fn new(config: DarajaConfig) -> DarajaClient {
-        let http = http::client(config.timeout);
+        let http = http::Http::new(config.timeout);
         DarajaClient {
             config,
             http,
@@ -477,6 +477,8 @@ impl DarajaClient {
         );
         let resp = self
             .http
+            .client()
+            .map_err(|e| DarajaError::AuthUnavailable(e.0))?
             .get(url)
             .basic_auth(
                 &self.config.consumer_key,
@@ -545,6 +547,7 @@ impl DarajaClient {
             let token = self.token().await?;
             let resp = self
                 .http
+                .client()?
                 .post(&url)
                 .bearer_auth(token.expose())
                 .json(body)

@@ -284,7 +284,7 @@ fn card_refund(r: wire::Refund) -> Result<CardRefund, PaystackError> {
 /// A Paystack client for one secret key.
 pub struct PaystackClient {
     config: PaystackConfig,
-    http: reqwest::Client,
+    http: http::Http,
 }
 
 impl std::fmt::Debug for PaystackClient {
@@ -312,7 +312,7 @@ fn check_reference(reference: &str) -> Result<(), PaystackError> {
 
 impl PaystackClient {
     pub fn new(config: PaystackConfig) -> PaystackClient {
-        let http = http::client(config.timeout);
+        let http = http::Http::new(config.timeout);
         PaystackClient { config, http }
     }
 
@@ -366,6 +366,7 @@ impl PaystackClient {
     ) -> Result<wire::Envelope<T>, PaystackError> {
         let req = self
             .http
+            .client()?
             .post(format!("{}{path}", self.config.base_url))
             .json(body);
         self.send(path, req).await
@@ -378,6 +379,7 @@ impl PaystackClient {
     ) -> Result<wire::Envelope<T>, PaystackError> {
         let req = self
             .http
+            .client()?
             .get(format!("{}{path}", self.config.base_url))
             .query(query);
         self.send(path, req).await
