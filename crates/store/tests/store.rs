@@ -776,33 +776,12 @@ async fn a_broad_search_pages_and_counts_the_same_as_a_narrow_one() {
             .unwrap();
         // More payments for one holder than a narrow search fetches by id, written in one go:
         // numbered in date order as a counter makes them, or not (history imported out of order).
-        let raw = sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("malipo.sqlite3").display()
-        ))
-        .await
-        .unwrap();
-        let mut tx = raw.begin().await.unwrap();
-        for n in 0..2600_i64 {
+        let raw = write_payments(dir.path(), 2600, |n| {
             let minute = if shuffled { n * 7919 % 2600 } else { n };
-            let at = malipo_domain::time_zone::to_ms(T0) + minute * 60_000;
-            sqlx::query(
-                "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
-                    created_at, updated_at, day)
-                 VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
-            )
-            .bind(format!("NBI-{:06}", n + 1))
-            .bind(format!("M{n:011}"))
-            .bind(ids[(n % 5 == 0) as usize])
-            .bind(if n % 2 == 0 { "succeeded" } else { "failed" })
-            .bind(at)
-            .bind(at)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
+            let status = if n % 2 == 0 { "succeeded" } else { "failed" };
+            (ids[(n % 5 == 0) as usize], status, minute)
+        })
+        .await;
         let count = |status: &str, policy: i64| {
             let raw = raw.clone();
             let status = status.to_owned();
@@ -930,34 +909,13 @@ async fn a_search_matching_more_than_are_counted_says_more_than() {
             )
             .await
             .unwrap();
-        let raw = sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("malipo.sqlite3").display()
-        ))
-        .await
-        .unwrap();
         let made = malipo_store::BROAD_COUNT + 50;
-        let mut tx = raw.begin().await.unwrap();
-        for n in 0..made {
+        let raw = write_payments(dir.path(), made, |n| {
             let minute = if shuffled { n * 7919 % made } else { n };
-            let at = malipo_domain::time_zone::to_ms(T0) + minute * 60_000;
-            sqlx::query(
-                "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
-                    created_at, updated_at, day)
-                 VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
-            )
-            .bind(format!("NBI-{:06}", n + 1))
-            .bind(format!("M{n:011}"))
-            .bind(ids[0])
-            .bind(if n % 7 == 0 { "failed" } else { "succeeded" })
-            .bind(at)
-            .bind(at)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
+            let status = if n % 7 == 0 { "failed" } else { "succeeded" };
+            (ids[0], status, minute)
+        })
+        .await;
         for status in [None, Some(TxStatus::Succeeded)] {
             let expected: Vec<i64> = sqlx::query_scalar(
                 "SELECT id FROM transactions WHERE ? IS NULL OR status = ?
@@ -1017,6 +975,44 @@ async fn a_search_matching_more_than_are_counted_says_more_than() {
             );
         }
     }
+}
+
+/// Opens the office database in `dir` beside the store and writes `count` M-Pesa payments of
+/// KES 1 into it in one transaction, numbered `NBI-000001` on: `each(n)` gives the n-th one's
+/// policy, status and minute after `T0`.
+async fn write_payments(
+    dir: &std::path::Path,
+    count: i64,
+    each: impl Fn(i64) -> (i64, &'static str, i64),
+) -> sqlx::SqlitePool {
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.join("malipo.sqlite3").display()
+    ))
+    .await
+    .unwrap();
+    let mut tx = raw.begin().await.unwrap();
+    for n in 0..count {
+        let (policy, status, minute) = each(n);
+        let at = malipo_domain::time_zone::to_ms(T0) + minute * 60_000;
+        sqlx::query(
+            "INSERT INTO transactions (number, reference, policy_id, method, status, amount_minor, currency,
+                created_at, updated_at, day)
+             VALUES (?, ?, ?, 'mpesa', ?, 100, 'KES', ?, ?, (? + 10800000) / 86400000)",
+        )
+        .bind(format!("NBI-{:06}", n + 1))
+        .bind(format!("M{n:011}"))
+        .bind(policy)
+        .bind(status)
+        .bind(at)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    raw
 }
 
 fn inbox_event(seq: i64) -> malipo_store::InboxEvent {
