@@ -845,31 +845,28 @@ async fn a_broad_search_pages_and_counts_the_same_as_a_narrow_one() {
                 .fetch_all(&raw)
                 .await
                 .unwrap();
-                let mut walked = Vec::new();
-                let mut after = None;
-                loop {
-                    let p = store
-                        .transactions(&TxFilter {
-                            status,
-                            after,
-                            page: 1,
-                            per_page: 97,
-                            ..f.clone()
-                        })
-                        .await
-                        .unwrap();
+                let pages = walk_pages(
+                    &store,
+                    &TxFilter {
+                        status,
+                        page: 1,
+                        per_page: 97,
+                        ..f.clone()
+                    },
+                )
+                .await;
+                for p in &pages {
                     assert_eq!(
                         p.total,
                         expected.len() as i64,
                         "{search} {status:?} (shuffled: {shuffled}): total"
                     );
                     assert!(!p.total_is_floor);
-                    walked.extend(p.items.iter().map(|t| t.id));
-                    match p.next {
-                        Some(n) => after = Some(n),
-                        None => break,
-                    }
                 }
+                let walked: Vec<i64> = pages
+                    .iter()
+                    .flat_map(|p| p.items.iter().map(|t| t.id))
+                    .collect();
                 assert_eq!(
                     walked, expected,
                     "{search} {status:?} (shuffled: {shuffled}): every match once, in order"
@@ -933,13 +930,8 @@ async fn a_search_matching_more_than_are_counted_says_more_than() {
                 page: 1,
                 ..TxFilter::default()
             };
-            let mut walked = Vec::new();
-            let mut after = None;
-            loop {
-                let page = store
-                    .transactions(&TxFilter { after, ..f.clone() })
-                    .await
-                    .unwrap();
+            let pages = walk_pages(&store, &f).await;
+            for page in &pages {
                 let counted = expected.len() as i64 > malipo_store::BROAD_COUNT;
                 assert_eq!(
                     page.total_is_floor, counted,
@@ -950,12 +942,11 @@ async fn a_search_matching_more_than_are_counted_says_more_than() {
                     (expected.len() as i64).min(malipo_store::BROAD_COUNT),
                     "{status:?}"
                 );
-                walked.extend(page.items.iter().map(|t| t.id));
-                match page.next {
-                    Some(n) => after = Some(n),
-                    None => break,
-                }
             }
+            let walked: Vec<i64> = pages
+                .iter()
+                .flat_map(|p| p.items.iter().map(|t| t.id))
+                .collect();
             assert_eq!(
                 walked, expected,
                 "{status:?} (shuffled: {shuffled}): every match once, in date order"
@@ -973,6 +964,31 @@ async fn a_search_matching_more_than_are_counted_says_more_than() {
                 expected[expected.len() / 7 * 7..],
                 "{status:?} (shuffled: {shuffled}): the last page by offset"
             );
+        }
+    }
+}
+
+/// Every page of `filter`, walked by keyset from its first: each page after the first starts
+/// at the `next` of the one before.
+async fn walk_pages(
+    store: &malipo_store::Store,
+    filter: &TxFilter,
+) -> Vec<malipo_store::Page<malipo_store::TransactionRecord>> {
+    let mut pages = Vec::new();
+    let mut after = filter.after;
+    loop {
+        let page = store
+            .transactions(&TxFilter {
+                after,
+                ..filter.clone()
+            })
+            .await
+            .unwrap();
+        let next = page.next;
+        pages.push(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => return pages,
         }
     }
 }
